@@ -1,0 +1,30 @@
+"""Settings: environment variables with the GEO_API_ prefix, validated by pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration (env prefix ``GEO_API_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_API_", extra="forbid")
+
+    store_dir: Path = Field(PROJECT_ROOT / "var" / "store", description="Embedded store directory")
+    boundaries_dir: Path = Field(PROJECT_ROOT / "boundaries", description="Shipped boundary layers")
+    cache_dir: Path = Field(PROJECT_ROOT / "var" / "cache", description="Join-index cache")
+    demo_dir: Path = Field(PROJECT_ROOT / "data" / "demo", description="Shipped demo data")
+    npa_file: Path | None = Field(
+        None, description="User NPA polygons (GeoJSON/GeoPackage/shapefile) replacing the approximate layer"
+    )
+    npa_code_field: str = Field("code", description="Code field in npa_file")
+    npa_name_field: str = Field("name", description="Name field in npa_file")
+    max_page_size: int = Field(10_000, ge=1, description="Upper bound on `limit` for feature endpoints")
+    aggregates_only: bool = Field(
+        False, description="If true, endpoints never return individual offence points"
+    )
