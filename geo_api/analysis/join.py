@@ -1,0 +1,187 @@
+"""Exact, fast point -> polygon assignment and H3 cell ids.
+
+Method: a label raster per layer (EPSG:27700) answers most points with one array lookup;
+pixels touched by any polygon boundary (dilated by one pixel, so a boundary running along
+a pixel edge cannot be missed) are marked ambiguous and their points are tested exactly
+with a shapely STRtree ``intersects`` query. The result is identical to an exact
+point-in-polygon join.
+
+Boundary rule (deterministic): a point on an edge shared by several polygons, or inside
+an overlap, is assigned to the polygon with the smallest code (polygons are sorted by
+code). Points in no polygon get -1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from rasterio.transform import Affine
+from rasterio import features
+from scipy import ndimage
+
+AMBIGUOUS = -2
+OUTSIDE = -1
+
+
+@dataclass(frozen=True)
+class AreaIndex:
+    """Label raster + STRtree for one polygon layer (EPSG:27700, metres)."""
+
+    geoms: np.ndarray
+    tree: shapely.STRtree  # over small pieces of the polygons (fast exact tests)
+    piece_area: np.ndarray  # area index of each piece in ``tree``
+    labels: np.ndarray  # (ny, nx) int16/32: area index, OUTSIDE or AMBIGUOUS
+    x0_m: float
+    y0_m: float
+    pixel_m: float
+
+    @property
+    def ambiguous_fraction(self) -> float:
+        return float((self.labels == AMBIGUOUS).mean())
+
+
+def build_area_index(geoms, pixel_m: float | None = None, max_pixels: int = 48_000_000,
+                     min_pixel_m: float = 5.0, piece_m: float = 250.0) -> AreaIndex:
+    """Build the index for polygons sorted by code.
+
+    Parameters
+    ----------
+    geoms : array of shapely polygons in EPSG:27700 (index = area id).
+    pixel_m : raster pixel size in metres; default: the smallest size >= ``min_pixel_m``
+        keeping the raster under ``max_pixels``.
+    piece_m : side of the square pieces polygons are cut into for exact tests, metres.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    if pixel_m is None:
+        pixel_m = max(min_pixel_m, float(np.sqrt((xmax - xmin) * (ymax - ymin) / max_pixels)))
+    # Pad by two pixels so every polygon is strictly inside the grid.
+    x0, y0 = xmin - 2 * pixel_m, ymin - 2 * pixel_m
+    nx = int(np.ceil((xmax - x0) / pixel_m)) + 2
+    ny = int(np.ceil((ymax - y0) / pixel_m)) + 2
+    # Row 0 is the southern edge (y grows with row), so lookups need no flip.
+    transform = Affine(pixel_m, 0, x0, 0, pixel_m, y0)
+    # Burn in reverse so the smallest index wins where polygons overlap.
+    shapes = [(g, i) for i, g in reversed(list(enumerate(geoms))) if not g.is_empty]
+    labels = features.rasterize(shapes, out_shape=(ny, nx), transform=transform,
+                                fill=OUTSIDE, dtype="int32", all_touched=False)
+    labels = labels.astype(np.int16 if len(geoms) < 32_000 else np.int32)
+    edges = features.rasterize([(shapely.boundary(g), 1) for g in geoms if not g.is_empty],
+                               out_shape=(ny, nx), transform=transform, fill=0,
+                               dtype="uint8", all_touched=True)
+    edges = ndimage.binary_dilation(edges.astype(bool), structure=np.ones((3, 3), bool))
+    labels[edges] = AMBIGUOUS
+    pieces, piece_area = _cut_into_pieces(geoms, piece_m)
+    return AreaIndex(geoms=geoms, tree=shapely.STRtree(pieces), piece_area=piece_area,
+                     labels=labels, x0_m=x0, y0_m=y0, pixel_m=float(pixel_m))
+
+
+def _cut_into_pieces(geoms: np.ndarray, piece_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Intersect polygons with a square grid so each exact test touches few vertices.
+
+    A point on a cut line lies in two pieces of the same polygon, so the assignment is
+    unchanged; the union of a polygon's pieces is the polygon.
+    """
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    xs = np.arange(xmin, xmax + piece_m, piece_m)
+    ys = np.arange(ymin, ymax + piece_m, piece_m)
+    gx, gy = np.meshgrid(xs[:-1], ys[:-1])
+    tiles = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + piece_m, gy.ravel() + piece_m)
+    tile_idx, geom_idx = shapely.STRtree(geoms).query(tiles, predicate="intersects")
+    parts = shapely.intersection(geoms[geom_idx], tiles[tile_idx])
+    flat, src = shapely.get_parts(parts, return_index=True)
+    keep = shapely.get_dimensions(flat) == 2
+    return flat[keep], geom_idx[src[keep]].astype(np.int32)
+
+
+def exact_lookup(index: AreaIndex, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+    """Exact assignment by STRtree ``intersects`` (smallest index on shared edges)."""
+    out = np.full(len(x_m), OUTSIDE, dtype=np.int32)
+    if len(x_m) == 0:
+        return out
+    pts = shapely.points(x_m, y_m)
+    src, piece = index.tree.query(pts, predicate="intersects")
+    hit = index.piece_area[piece]
+    if len(src):
+        order = np.lexsort((hit, src))
+        src, hit = src[order], hit[order]
+        first = np.r_[True, src[1:] != src[:-1]]
+        out[src[first]] = hit[first]
+    return out
+
+
+def lookup(index: AreaIndex, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+    """Area index per point (EPSG:27700 metres); -1 outside every polygon or NaN coords."""
+    x_m = np.asarray(x_m, dtype=np.float64)
+    y_m = np.asarray(y_m, dtype=np.float64)
+    ny, nx = index.labels.shape
+    fx = np.floor((x_m - index.x0_m) / index.pixel_m)
+    fy = np.floor((y_m - index.y0_m) / index.pixel_m)
+    inside = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)  # False for NaN
+    out = np.full(len(x_m), OUTSIDE, dtype=np.int32)
+    ix = fx[inside].astype(np.intp)
+    iy = fy[inside].astype(np.intp)
+    out[inside] = index.labels[iy, ix]
+    amb = np.flatnonzero(out == AMBIGUOUS)
+    if len(amb):
+        out[amb] = exact_lookup(index, x_m[amb], y_m[amb])
+    return out
+
+
+# --- H3 ---------------------------------------------------------------------------------
+_RES_SHIFT = np.uint64(52)
+_RES_MASK = np.uint64(0xF) << _RES_SHIFT
+
+
+def h3_parent(cells: np.ndarray, finest_res: int, res: int) -> np.ndarray:
+    """Parent cells at ``res`` of uint64 H3 cells at ``finest_res`` by bit operations.
+
+    Sets the resolution field and fills digits ``res+1 .. finest_res`` with 7 (unused),
+    exactly as ``h3.cell_to_parent``. Zero (no cell) stays zero.
+    """
+    if not 0 <= res <= finest_res:
+        raise ValueError(f"parent resolution {res} must be in 0..{finest_res}")
+    cells = np.asarray(cells, dtype=np.uint64)
+    fill = np.uint64(0)
+    for r in range(res + 1, finest_res + 1):
+        fill |= np.uint64(7) << np.uint64((15 - r) * 3)
+    out = (cells & ~_RES_MASK) | (np.uint64(res) << _RES_SHIFT) | fill
+    return np.where(cells == 0, np.uint64(0), out)
+
+
+def h3_cells(lon: np.ndarray, lat: np.ndarray, resolutions=(7, 8, 9, 10)) -> dict[int, np.ndarray]:
+    """H3 cell ids (uint64; 0 where coords are NaN) at each resolution.
+
+    The finest resolution is computed per distinct coordinate with h3 (lat, lng order
+    is handled here and nowhere else); coarser ones are derived by bit operations.
+    """
+    import h3.api.numpy_int as h3n
+
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    finest = max(resolutions)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    fine = np.zeros(len(lon), dtype=np.uint64)
+    if ok.any():
+        coords = np.column_stack([lat[ok], lon[ok]])
+        uniq, inv = np.unique(coords, axis=0, return_inverse=True)
+        ids = np.fromiter((h3n.latlng_to_cell(a, b, finest) for a, b in uniq.tolist()),
+                          dtype=np.uint64, count=len(uniq))
+        fine[ok] = ids[inv.ravel()]
+    return {r: (fine if r == finest else h3_parent(fine, finest, r)) for r in resolutions}
+
+
+def lookup_many(indexes: dict[str, AreaIndex], x_m: np.ndarray, y_m: np.ndarray,
+                workers: int = 2) -> dict[str, np.ndarray]:
+    """``lookup`` for several layers; layers run in threads (numpy/shapely release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x_m = np.asarray(x_m, dtype=np.float64)
+    y_m = np.asarray(y_m, dtype=np.float64)
+    if workers <= 1 or len(indexes) == 1:
+        return {k: lookup(v, x_m, y_m) for k, v in indexes.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {k: pool.submit(lookup, v, x_m, y_m) for k, v in indexes.items()}
+        return {k: f.result() for k, f in futures.items()}
