@@ -1,0 +1,345 @@
+"""Read and validate offence CSVs into one normalised frame with row-level errors.
+
+File-level problems (encoding, header, columns, empty file) reject the file. Row-level
+problems are collected as ``RowError`` with the file line (header = line 1); the caller
+decides whether they reject the file or quarantine the rows (see ``pipeline``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from geo_api.crs import lonlat_to_metric, metric_to_lonlat
+from geo_api.errors import IngestRejected, RowError
+from geo_api.ingest.schema import (
+    FORCE_COLUMNS, FORCE_COORD_PAIRS, FORCE_REQUIRED, POLICE_UK_CATEGORIES, POLICE_UK_COLUMNS,
+)
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+EXCEL_MONTH_RES = (
+    re.compile(r"^[A-Za-z]{3}-\d{2,4}$"),  # Dec-19
+    re.compile(r"^\d{1,2}/\d{4}$"),  # 12/2019
+    re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}"),  # 01/12/2019
+    re.compile(r"^\d{4}-\d{2}-\d{2}"),  # 2019-12-01 00:00:00
+    re.compile(r"^\d{5}(\.0+)?$"),  # 43800 (Excel serial day)
+)
+TRUE = {"y", "yes", "true", "t", "1"}
+FALSE = {"n", "no", "false", "f", "0"}
+BNG_X = (0.0, 700_000.0)
+BNG_Y = (0.0, 1_300_000.0)
+UK_LON = (-9.0, 2.5)
+UK_LAT = (49.5, 61.0)
+
+NORMALISED_COLUMNS = (
+    "line", "source", "source_id", "offence_key", "month", "occurred_at", "crime_category",
+    "ho_code", "ho_description", "outcome", "context", "location_text", "lsoa_code_source",
+    "falls_within", "lon", "lat", "x_m", "y_m", "has_location", "knife_sharp_instrument",
+    "alcohol", "domestic", "victim_age", "suspect_age", "public_place", "location_type",
+)
+
+
+@dataclass
+class ParsedFile:
+    """A validated file: ``frame`` holds the good rows, ``errors`` the bad ones."""
+
+    kind: str
+    name: str
+    sha256: str
+    n_rows: int
+    frame: pd.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+
+    @property
+    def bad_lines(self) -> set[int]:
+        return {e.line for e in self.errors if e.line is not None}
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestRejected(name, [RowError(line, None, f"not UTF-8: byte 0x{data[exc.start]:02x} "
+                                             f"at offset {exc.start}; save the file as UTF-8")]) from None
+
+
+def _read_csv(text: str, name: str) -> pd.DataFrame:
+    if not text.strip():
+        raise IngestRejected(name, [RowError(None, None, "file is empty")])
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                         skipinitialspace=False)
+    except pd.errors.ParserError as exc:
+        raise IngestRejected(name, [RowError(None, None, f"not a valid CSV: {exc}")]) from None
+    df.columns = [c.strip() for c in df.columns]
+    df = df.fillna("")  # short rows: missing trailing fields read as blank
+    if df.columns.duplicated().any():
+        dup = df.columns[df.columns.duplicated()].tolist()
+        raise IngestRejected(name, [RowError(1, c, "duplicate column") for c in dup])
+    return df
+
+
+def detect_kind(columns) -> str:
+    """'police_uk' or 'force_export' from the header."""
+    cols = set(columns)
+    if {"Crime ID", "Month", "Crime type"} & cols:
+        return "police_uk"
+    if {"offence_id", "offence_datetime"} & cols:
+        return "force_export"
+    raise ValueError("unrecognised header")
+
+
+def _column_errors(columns, required, allowed) -> list[RowError]:
+    cols = [c for c in columns if c != "line"]
+    errs = [RowError(1, c, "missing required column") for c in required if c not in cols]
+    errs += [RowError(1, c, f"unexpected column (allowed: {', '.join(allowed)})")
+             for c in cols if c not in allowed]
+    return errs
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.str.strip().str.lower().isin(["", "nan", "null", "na"])
+
+
+def _coords(df: pd.DataFrame, xcol: str, ycol: str, errors: list[RowError]) -> tuple[pd.Series, pd.Series]:
+    """Numeric coordinates; both blank -> NaN (no location); one blank/non-numeric -> error."""
+    bx, by = _blank(df[xcol]), _blank(df[ycol])
+    x = pd.to_numeric(df[xcol].where(~bx), errors="coerce")
+    y = pd.to_numeric(df[ycol].where(~by), errors="coerce")
+    for col, blank, num in ((xcol, bx, x), (ycol, by, y)):
+        for i in df.index[~blank & num.isna()]:
+            errors.append(RowError(int(df.at[i, "line"]), col, "not a number", df.at[i, col]))
+    half = bx ^ by
+    for i in df.index[half]:
+        errors.append(RowError(int(df.at[i, "line"]), f"{xcol}/{ycol}",
+                               "only one coordinate given; give both or neither"))
+    return x.where(~half), y.where(~half)
+
+
+def _check_lonlat(df, lon, lat, errors) -> None:
+    has = lon.notna() & lat.notna()
+    swapped = has & lon.between(*UK_LAT) & lat.between(*UK_LON)
+    for i in df.index[swapped]:
+        errors.append(RowError(int(df.at[i, "line"]), "Longitude/Latitude",
+                               "latitude and longitude appear swapped",
+                               f"lon={lon[i]}, lat={lat[i]}"))
+    bad = has & ~swapped & ~(lon.between(*UK_LON) & lat.between(*UK_LAT))
+    for i in df.index[bad]:
+        errors.append(RowError(int(df.at[i, "line"]), "Longitude/Latitude",
+                               "coordinates outside Great Britain", f"lon={lon[i]}, lat={lat[i]}"))
+
+
+def _check_area(df, x_m, y_m, in_area, errors, fields) -> None:
+    has = np.isfinite(x_m) & np.isfinite(y_m)
+    ok = np.zeros(len(df), bool)
+    if has.any():
+        ok[has] = in_area(x_m[has], y_m[has])
+    for pos in np.flatnonzero(has & ~ok):
+        errors.append(RowError(int(df["line"].iloc[pos]), fields,
+                               "point outside the force area",
+                               f"x={x_m[pos]:.0f}, y={y_m[pos]:.0f} (EPSG:27700)"))
+
+
+def _duplicates(df, col, errors, label) -> None:
+    ids = df[col].str.strip()
+    dup = ids.duplicated(keep=False) & (ids != "")
+    first = df[dup].groupby(ids[dup])["line"].min()
+    for i in df.index[dup & ids.duplicated(keep="first")]:
+        errors.append(RowError(int(df.at[i, "line"]), label,
+                               f"duplicate id (first seen on line {int(first[ids[i]])})", ids[i]))
+
+
+def _key(*parts: pd.Series) -> pd.Series:
+    """Stable 64-bit content hash (hex) of the given columns, row by row."""
+    frame = pd.concat([p.reset_index(drop=True).map(str) for p in parts], axis=1)
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return pd.Series([f"{v:016x}" for v in h], index=parts[0].index)
+
+
+def parse_police_uk(df: pd.DataFrame, name: str, in_area,
+                    outside: list[RowError]) -> tuple[pd.DataFrame, list[RowError]]:
+    """Validate police.uk street-level rows; returns (normalised frame, row errors)."""
+    errs = _column_errors(df.columns, POLICE_UK_COLUMNS, POLICE_UK_COLUMNS)
+    if errs:
+        raise IngestRejected(name, errs)
+    errors: list[RowError] = []
+    month = df["Month"].str.strip()
+    for i in df.index[~month.str.match(MONTH_RE)]:
+        v = df.at[i, "Month"]
+        hint = (" - looks reformatted by a spreadsheet; re-download or write YYYY-MM"
+                if any(r.match(v.strip()) for r in EXCEL_MONTH_RES) else "")
+        errors.append(RowError(int(df.at[i, "line"]), "Month", f"expected YYYY-MM{hint}", v))
+    ctype = df["Crime type"].str.strip()
+    for i in df.index[~ctype.isin(POLICE_UK_CATEGORIES)]:
+        errors.append(RowError(int(df.at[i, "line"]), "Crime type", "unknown police.uk crime type",
+                               df.at[i, "Crime type"]))
+    _duplicates(df, "Crime ID", errors, "Crime ID")
+    lon, lat = _coords(df, "Longitude", "Latitude", errors)
+    _check_lonlat(df, lon, lat, errors)
+    x_m, y_m = lonlat_to_metric(lon.to_numpy(float), lat.to_numpy(float))
+    _check_area(df, x_m, y_m, in_area, outside, "Longitude/Latitude")
+    cid = df["Crime ID"].str.strip()
+    # Rows without a Crime ID (anti-social behaviour) get a content key; the outcome is
+    # left out so a re-publication with revised outcomes updates rather than duplicates.
+    occurrence = df.groupby([month, lon.astype(str), lat.astype(str), df["Location"], ctype]).cumcount()
+    content_key = _key(month, lon, lat, df["Location"], df["LSOA code"], ctype, occurrence)
+    out = pd.DataFrame({
+        "line": df["line"],
+        "source": "police_uk",
+        "source_id": cid.where(cid != "", None),
+        "offence_key": ("puk:" + cid).where(cid != "", "puk-asb:" + content_key),
+        "month": pd.to_datetime(month.where(month.str.match(MONTH_RE)), format="%Y-%m"),
+        "occurred_at": pd.NaT,
+        "crime_category": ctype,
+        "outcome": df["Last outcome category"].replace("", None),
+        "context": df["Context"].replace("", None),
+        "location_text": df["Location"].replace("", None),
+        "lsoa_code_source": df["LSOA code"].replace("", None),
+        "falls_within": df["Falls within"],
+        "lon": lon, "lat": lat, "x_m": x_m, "y_m": y_m,
+    })
+    return out, errors
+
+
+def _flag(df, col, errors) -> pd.Series:
+    if col not in df:
+        return pd.Series(pd.NA, index=df.index, dtype="boolean")
+    v = df[col].str.strip().str.lower()
+    out = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    out[v.isin(TRUE)] = True
+    out[v.isin(FALSE)] = False
+    for i in df.index[~(v.isin(TRUE) | v.isin(FALSE) | (v == ""))]:
+        errors.append(RowError(int(df.at[i, "line"]), col, "expected Y/N, true/false, 1/0 or blank",
+                               df.at[i, col]))
+    return out
+
+
+def _age(df, col, errors) -> pd.Series:
+    if col not in df:
+        return pd.Series(pd.NA, index=df.index, dtype="Int64")
+    v = df[col].str.strip()
+    num = pd.to_numeric(v.where(v != ""), errors="coerce")
+    bad = (v != "") & (num.isna() | (num % 1 != 0) | (num < 0) | (num > 120))
+    for i in df.index[bad]:
+        errors.append(RowError(int(df.at[i, "line"]), col, "expected a whole number 0-120 or blank",
+                               df.at[i, col]))
+    return num.where(~bad).astype("Int64")
+
+
+def parse_force_export(df: pd.DataFrame, name: str, in_area, outside: list[RowError],
+                       now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+    """Validate force-export rows; returns (normalised frame, row errors)."""
+    errs = _column_errors(df.columns, FORCE_REQUIRED, FORCE_COLUMNS)
+    pairs = [p for p in FORCE_COORD_PAIRS if set(p) <= set(df.columns)]
+    if not pairs:
+        errs.append(RowError(1, "easting/northing", "missing coordinate columns: give easting and "
+                                                    "northing (EPSG:27700) or longitude and latitude"))
+    if errs:
+        raise IngestRejected(name, errs)
+    errors: list[RowError] = []
+    oid = df["offence_id"].str.strip()
+    for i in df.index[oid == ""]:
+        errors.append(RowError(int(df.at[i, "line"]), "offence_id", "blank offence id"))
+    _duplicates(df, "offence_id", errors, "offence_id")
+    raw_dt = df["offence_datetime"].str.strip()
+    ts = pd.to_datetime(raw_dt, format="ISO8601", errors="coerce")
+    now = now or pd.Timestamp.now()
+    for i in df.index[ts.isna()]:
+        errors.append(RowError(int(df.at[i, "line"]), "offence_datetime",
+                               "expected ISO 8601 date-time YYYY-MM-DD HH:MM", df.at[i, "offence_datetime"]))
+    for i in df.index[ts > now]:
+        errors.append(RowError(int(df.at[i, "line"]), "offence_datetime", "date is in the future",
+                               df.at[i, "offence_datetime"]))
+    for col in ("ho_code", "ho_description"):
+        for i in df.index[df[col].str.strip() == ""]:
+            errors.append(RowError(int(df.at[i, "line"]), col, "required value is blank"))
+    if ("easting", "northing") in pairs:
+        x, y = _coords(df, "easting", "northing", errors)
+        bad = x.notna() & ~(x.between(*BNG_X) & y.between(*BNG_Y))
+        for i in df.index[bad]:
+            errors.append(RowError(int(df.at[i, "line"]), "easting/northing",
+                                   "not a British National Grid coordinate (metres)",
+                                   f"{df.at[i, 'easting']}, {df.at[i, 'northing']}"))
+        x_m, y_m = x.where(~bad).to_numpy(float), y.where(~bad).to_numpy(float)
+        lon, lat = metric_to_lonlat(x_m, y_m)
+        fields = "easting/northing"
+    else:
+        lon_s, lat_s = _coords(df, "longitude", "latitude", errors)
+        _check_lonlat(df, lon_s, lat_s, errors)
+        lon, lat = lon_s.to_numpy(float), lat_s.to_numpy(float)
+        x_m, y_m = lonlat_to_metric(lon, lat)
+        fields = "longitude/latitude"
+    _check_area(df, x_m, y_m, in_area, outside, fields)
+    col = lambda c: df[c].str.strip().replace("", None) if c in df else None  # noqa: E731
+    out = pd.DataFrame({
+        "line": df["line"],
+        "source": "force_export",
+        "source_id": oid,
+        "offence_key": "fx:" + oid,
+        "month": ts.dt.to_period("M").dt.to_timestamp(),
+        "occurred_at": ts,
+        "crime_category": col("crime_category"),
+        "ho_code": df["ho_code"].str.strip(),
+        "ho_description": df["ho_description"].str.strip(),
+        "location_type": col("location_type"),
+        "lon": lon, "lat": lat, "x_m": x_m, "y_m": y_m,
+        "knife_sharp_instrument": _flag(df, "knife_sharp_instrument", errors),
+        "alcohol": _flag(df, "alcohol", errors),
+        "domestic": _flag(df, "domestic", errors),
+        "public_place": _flag(df, "public_place", errors),
+        "victim_age": _age(df, "victim_age", errors),
+        "suspect_age": _age(df, "suspect_age", errors),
+    })
+    return out, errors
+
+
+OUTSIDE_AREA_DEFAULT = {"police_uk": "keep", "force_export": "reject"}
+
+
+def parse_file(data: bytes, name: str, in_area, kind: str = "auto",
+               outside_area: str | None = None) -> ParsedFile:
+    """Decode, detect the format and validate; raise ``IngestRejected`` for file-level faults.
+
+    ``outside_area`` says what a point outside the force area is: ``"reject"`` (a row
+    error) or ``"keep"`` (a warning; the row is kept with its location and no area codes).
+    Default: keep for police.uk, which publishes a few crimes the force recorded elsewhere;
+    reject for force exports, where it usually means a wrong CRS or a typo.
+    """
+    text = _decode(data, name)
+    df = _read_csv(text, name)
+    if kind == "auto":
+        try:
+            kind = detect_kind(df.columns)
+        except ValueError:
+            raise IngestRejected(name, [RowError(1, None, "unrecognised header: expected police.uk "
+                                                         "columns or the force export schema")]) from None
+    if len(df) == 0:
+        raise IngestRejected(name, [RowError(None, None, "file has a header but no rows")])
+    df.insert(0, "line", np.arange(2, len(df) + 2))
+    parser = {"police_uk": parse_police_uk, "force_export": parse_force_export}.get(kind)
+    if parser is None:
+        raise IngestRejected(name, [RowError(None, None, f"unknown file kind {kind!r}")])
+    outside: list[RowError] = []
+    frame, errors = parser(df, name, in_area, outside)
+    policy = outside_area or OUTSIDE_AREA_DEFAULT[kind]
+    if policy not in ("keep", "reject"):
+        raise IngestRejected(name, [RowError(None, None, "outside_area must be keep or reject")])
+    warnings = outside if policy == "keep" else []
+    errors = errors + ([] if policy == "keep" else outside)
+    for c in NORMALISED_COLUMNS:
+        if c not in frame:
+            frame[c] = None
+    frame["has_location"] = np.isfinite(frame["x_m"].astype(float))
+    errors.sort(key=lambda e: (e.line or 0, e.field or ""))
+    return ParsedFile(kind=kind, name=name, sha256=hashlib.sha256(data).hexdigest(),
+                      n_rows=len(df), frame=frame[list(NORMALISED_COLUMNS)], errors=errors,
+                      warnings=warnings)

@@ -1,0 +1,310 @@
+"""DuckDB embedded store with snapshot + atomic swap.
+
+DuckDB allows one writing process per database file. Writers therefore never touch the
+file readers have open: an ingest copies the current snapshot to a new file, writes and
+checkpoints it, then atomically replaces the ``CURRENT`` pointer (``os.replace``). Readers
+(the API, any number of processes) open snapshots read-only and switch to the new one on
+their next query; a failed ingest deletes its new file, so the store is never half-loaded.
+A lock file serialises writers (a second concurrent ingest gets ``StoreBusy``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
+from geo_api.store.base import FLAG_COLUMNS, H3_RESOLUTIONS, LAYER_COLUMNS, OffenceFilter
+
+OFFENCE_DDL = """
+CREATE TABLE IF NOT EXISTS offences (
+  offence_key VARCHAR NOT NULL, source VARCHAR, source_id VARCHAR, month DATE,
+  occurred_at TIMESTAMP, crime_category VARCHAR, ho_code VARCHAR, ho_description VARCHAR,
+  outcome VARCHAR, context VARCHAR, location_text VARCHAR, lsoa_code_source VARCHAR,
+  falls_within VARCHAR, lon DOUBLE, lat DOUBLE, x_m DOUBLE, y_m DOUBLE, has_location BOOLEAN,
+  knife_sharp_instrument BOOLEAN, alcohol BOOLEAN, domestic BOOLEAN, victim_age INTEGER,
+  suspect_age INTEGER, public_place BOOLEAN, location_type VARCHAR,
+  sv_category VARCHAR, violence_robbery_weapons BOOLEAN, vrn_serious_violence BOOLEAN,
+  knife_enabled BOOLEAN, under_25 BOOLEAN, night_time_economy BOOLEAN, after_school BOOLEAN,
+  classification_basis VARCHAR,
+  npa_code VARCHAR, ward_code VARCHAR, sector_code VARCHAR, lsoa_code VARCHAR,
+  lad_code VARCHAR, oa_code VARCHAR,
+  h3_r7 UBIGINT, h3_r8 UBIGINT, h3_r9 UBIGINT, h3_r10 UBIGINT,
+  row_hash VARCHAR, ingest_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS ingests (
+  ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, n_rows INTEGER,
+  inserted INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER,
+  ingested_at TIMESTAMP, boundaries_version VARCHAR
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  ingest_id INTEGER, line INTEGER, field VARCHAR, message VARCHAR, value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
+"""
+OFFENCE_COLUMNS = (
+    "offence_key", "source", "source_id", "month", "occurred_at", "crime_category", "ho_code",
+    "ho_description", "outcome", "context", "location_text", "lsoa_code_source", "falls_within",
+    "lon", "lat", "x_m", "y_m", "has_location", "knife_sharp_instrument", "alcohol", "domestic",
+    "victim_age", "suspect_age", "public_place", "location_type", "sv_category",
+    "violence_robbery_weapons", "vrn_serious_violence", "knife_enabled", "under_25",
+    "night_time_economy", "after_school", "classification_basis", *LAYER_COLUMNS.values(),
+    *(f"h3_r{r}" for r in H3_RESOLUTIONS), "row_hash", "ingest_id",
+)
+GROUP_SQL = {
+    "all": "TRUE",
+    "violence_robbery_weapons": "violence_robbery_weapons",
+    "vrn_serious_violence": "vrn_serious_violence IS TRUE",
+    "knife_enabled_serious_violence": "knife_enabled IS TRUE",
+}
+
+
+def where_sql(flt: OffenceFilter) -> tuple[str, list]:
+    """SQL WHERE clause and parameters for a filter (columns and groups are allow-listed)."""
+    parts, params = [], []
+    if flt.group not in GROUP_SQL:
+        raise InvalidParameter(f"unknown group {flt.group!r}; choose one of {sorted(GROUP_SQL)}")
+    parts.append(GROUP_SQL[flt.group])
+    if flt.start is not None:
+        parts.append("(CASE WHEN occurred_at IS NULL THEN month + INTERVAL 1 MONTH > ? "
+                     "ELSE occurred_at >= ? END)")
+        params += [flt.start, flt.start]
+    if flt.end is not None:
+        parts.append("(CASE WHEN occurred_at IS NULL THEN month < ? ELSE occurred_at < ? END)")
+        params += [flt.end, flt.end]
+    if flt.crime_categories:
+        parts.append(f"crime_category IN ({', '.join('?' * len(flt.crime_categories))})")
+        params += list(flt.crime_categories)
+    for name, value in flt.flags.items():
+        if name not in FLAG_COLUMNS:
+            raise InvalidParameter(f"unknown flag {name!r}; choose from {list(FLAG_COLUMNS)}")
+        parts.append(f"{name} IS {'TRUE' if value else 'FALSE'}")
+    if flt.source:
+        parts.append("source = ?")
+        params.append(flt.source)
+    if flt.bbox_m:
+        parts.append("x_m BETWEEN ? AND ? AND y_m BETWEEN ? AND ?")
+        xmin, ymin, xmax, ymax = flt.bbox_m
+        params += [xmin, xmax, ymin, ymax]
+    if flt.hours:
+        h0, h1 = flt.hours
+        op = "AND" if h0 < h1 else "OR"
+        parts.append(f"(hour(occurred_at) >= ? {op} hour(occurred_at) < ?)")
+        params += [h0, h1]
+    return " AND ".join(f"({p})" for p in parts), params
+
+
+class DuckDBStore:
+    """Offence store in ``store_dir`` (snapshots ``snap-*.duckdb`` + ``CURRENT`` pointer)."""
+
+    def __init__(self, store_dir: Path):
+        self.dir = Path(store_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con_name: str | None = None
+
+    # -- pointer and readers ---------------------------------------------------------
+    def _current_name(self) -> str | None:
+        try:
+            return (self.dir / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        name = self._current_name()
+        if name is None:
+            raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or `geo_api ingest`")
+        with self._lock:
+            if name != self._con_name:
+                old = self._con
+                self._con = duckdb.connect(str(self.dir / name), read_only=True)
+                self._con_name = name
+                if old is not None:
+                    old.close()
+            return self._con.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+            self._con, self._con_name = None, None
+
+    def _meta(self, cur) -> dict[str, str]:
+        return dict(cur.execute("SELECT key, value FROM meta").fetchall())
+
+    def dataset_version(self) -> str | None:
+        try:
+            cur = self._cursor()
+        except StoreEmpty:
+            return None
+        return self._meta(cur).get("dataset_version")
+
+    def boundaries_version(self) -> str | None:
+        cur = self._cursor()
+        return self._meta(cur).get("boundaries_version")
+
+    # -- writing ----------------------------------------------------------------------
+    @contextmanager
+    def _writer(self):
+        fh = open(self.dir / ".write.lock", "w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise StoreBusy("another ingest is writing the store; try again when it finishes") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    def write(self, frame: pd.DataFrame, meta: dict, quarantine: pd.DataFrame | None = None) -> dict:
+        """Upsert ``frame`` (by ``offence_key``, changed rows by ``row_hash``) into a new snapshot.
+
+        ``meta`` needs file, kind, sha256, n_rows and boundaries_version. Returns the counts
+        and the new dataset version. The snapshot becomes current only if all of it succeeds.
+        """
+        with self._writer():
+            cur_name = self._current_name()
+            new_name = f"snap-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.duckdb"
+            new_path = self.dir / new_name
+            try:
+                if cur_name:
+                    shutil.copyfile(self.dir / cur_name, new_path)
+                counts = self._write_into(new_path, frame, meta, quarantine)
+                if cur_name and not (counts["inserted"] or counts["updated"] or counts["quarantined"]):
+                    # Nothing changed: keep the current snapshot and its dataset version.
+                    new_path.unlink(missing_ok=True)
+                    return {**counts, "dataset_version": self.dataset_version()}
+                tmp = self.dir / f"CURRENT.{uuid.uuid4().hex[:8]}"
+                tmp.write_text(new_name)
+                os.replace(tmp, self.dir / "CURRENT")
+            except BaseException:
+                new_path.unlink(missing_ok=True)
+                Path(f"{new_path}.wal").unlink(missing_ok=True)
+                raise
+            self._collect_garbage(keep={new_name, cur_name})
+            return counts
+
+    def _write_into(self, path: Path, frame: pd.DataFrame, meta: dict,
+                    quarantine: pd.DataFrame | None) -> dict:
+        con = duckdb.connect(str(path))
+        try:
+            for stmt in filter(str.strip, OFFENCE_DDL.split(";")):
+                con.execute(stmt).fetchall()
+            ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
+            incoming = frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)]
+            con.register("incoming", incoming)
+            con.execute("BEGIN TRANSACTION").fetchall()
+            updated = con.execute(
+                "SELECT count(*) FROM incoming i JOIN offences o USING (offence_key) "
+                "WHERE o.row_hash <> i.row_hash").fetchall()[0][0]
+            unchanged = con.execute(
+                "SELECT count(*) FROM incoming i JOIN offences o USING (offence_key) "
+                "WHERE o.row_hash = i.row_hash").fetchall()[0][0]
+            con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
+                        "incoming i JOIN offences o USING (offence_key) WHERE o.row_hash <> i.row_hash)"
+                        ).fetchall()
+            inserted = con.execute(
+                "INSERT INTO offences SELECT * FROM incoming i WHERE NOT EXISTS "
+                "(SELECT 1 FROM offences o WHERE o.offence_key = i.offence_key)").fetchall()[0][0]
+            inserted -= updated
+            n_quar = 0 if quarantine is None else len(quarantine)
+            if n_quar:
+                con.register("quar", quarantine.assign(ingest_id=ingest_id)[
+                    ["ingest_id", "line", "field", "message", "value"]])
+                con.execute("INSERT INTO quarantine SELECT * FROM quar").fetchall()
+            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+                        [ingest_id, meta["file"], meta["kind"], meta["sha256"], meta["n_rows"],
+                         inserted, updated, unchanged, n_quar, meta["boundaries_version"]]).fetchall()
+            hashes = "".join(r[0] for r in con.execute(
+                "SELECT sha256 FROM ingests ORDER BY ingest_id").fetchall())
+            version = f"v{ingest_id}-{hashlib.sha256(hashes.encode()).hexdigest()[:10]}"
+            con.execute("DELETE FROM meta").fetchall()
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [["dataset_version", version],
+                             ["boundaries_version", meta["boundaries_version"]]])
+            con.execute("COMMIT").fetchall()
+            con.execute("CHECKPOINT").fetchall()
+        finally:
+            con.close()
+        return {"inserted": inserted, "updated": updated, "unchanged": unchanged,
+                "quarantined": n_quar, "dataset_version": version, "ingest_id": ingest_id}
+
+    def _collect_garbage(self, keep: set) -> None:
+        for p in self.dir.glob("snap-*.duckdb*"):
+            if p.name.split(".duckdb")[0] + ".duckdb" not in keep:
+                p.unlink(missing_ok=True)
+
+    # -- queries ----------------------------------------------------------------------
+    def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
+                       columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
+        """Matching rows (ordered by month, key) and the total number matched."""
+        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
+        if bad:
+            raise InvalidParameter(f"unknown column(s) {bad}")
+        where, params = where_sql(flt)
+        cur = self._cursor()
+        n = cur.execute(f"SELECT count(*) FROM offences WHERE {where}", params).fetchall()[0][0]
+        df = cur.execute(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
+                         "ORDER BY month, offence_key LIMIT ? OFFSET ?",
+                         params + [limit, offset]).df()
+        return df, n
+
+    def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
+        """Counts per area code for ``layer``, plus totals (matched, no location, outside)."""
+        col = _layer_column(layer)
+        where, params = where_sql(flt)
+        cur = self._cursor()
+        df = cur.execute(f"SELECT {col} AS code, count(*) AS count FROM offences "
+                         f"WHERE {where} AND {col} IS NOT NULL GROUP BY 1", params).df()
+        matched, no_loc, outside = cur.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT has_location), "
+            f"count(*) FILTER (WHERE has_location AND {col} IS NULL) FROM offences WHERE {where}",
+            params).fetchall()[0]
+        return df, {"n_matched": matched, "n_no_location": no_loc, "n_outside_layer": outside,
+                    "n_in_layer": int(df["count"].sum())}
+
+    def points(self, flt: OffenceFilter) -> pd.DataFrame:
+        """x_m, y_m (EPSG:27700) of matching offences with a location."""
+        where, params = where_sql(flt)
+        return self._cursor().execute(
+            f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
+
+    def summary(self) -> dict:
+        cur = self._cursor()
+        meta = self._meta(cur)
+        n, n_loc, m0, m1 = cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), max(month) "
+            "FROM offences").fetchall()[0]
+        by_source = dict(cur.execute("SELECT source, count(*) FROM offences GROUP BY 1").fetchall())
+        ingests = cur.execute("SELECT * FROM ingests ORDER BY ingest_id").df()
+        return {"dataset_version": meta.get("dataset_version"),
+                "boundaries_version": meta.get("boundaries_version"),
+                "n_offences": n, "n_with_location": n_loc,
+                "first_month": m0.isoformat()[:7] if m0 else None,
+                "last_month": m1.isoformat()[:7] if m1 else None,
+                "by_source": by_source, "n_ingests": len(ingests)}
+
+    def quarantine(self) -> pd.DataFrame:
+        return self._cursor().execute("SELECT * FROM quarantine ORDER BY ingest_id, line").df()
+
+
+def _layer_column(layer: str) -> str:
+    if layer.startswith("h3_r") and layer[4:].isdigit() and int(layer[4:]) in H3_RESOLUTIONS:
+        return layer
+    if layer not in LAYER_COLUMNS:
+        raise InvalidParameter(f"unknown layer {layer!r}; choose one of "
+                               f"{list(LAYER_COLUMNS) + [f'h3_r{r}' for r in H3_RESOLUTIONS]}")
+    return LAYER_COLUMNS[layer]
