@@ -75,3 +75,8 @@ class IngestRejected(GeoApiError):
         more = f" (+{len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
         GeoApiError.__init__(self, f"{self.source}: rejected, store unchanged: {shown}{more}",
                              [e.__dict__ for e in self.errors])
+
+
+class Forbidden(GeoApiError):
+    status_code = 403
+    code = "forbidden"

@@ -30,7 +30,7 @@ class OffenceFilter:
     crime_categories: tuple[str, ...] = ()
     flags: dict[str, bool] = field(default_factory=dict)
     source: str | None = None
-    bbox_m: tuple[float, float, float, float] | None = None  # EPSG:27700 xmin, ymin, xmax, ymax
+    bbox_lonlat: tuple[float, float, float, float] | None = None  # EPSG:4326 OGC bbox
     hours: tuple[int, int] | None = None  # time-of-day window [from, to) in hours, may wrap
 
     def describe(self) -> dict:
@@ -41,7 +41,7 @@ class OffenceFilter:
             "crime_categories": list(self.crime_categories),
             "flags": dict(self.flags),
             "source": self.source,
-            "bbox_m": list(self.bbox_m) if self.bbox_m else None,
+            "bbox_lonlat": list(self.bbox_lonlat) if self.bbox_lonlat else None,
             "hours": list(self.hours) if self.hours else None,
         }
 

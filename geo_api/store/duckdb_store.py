@@ -92,9 +92,9 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     if flt.source:
         parts.append("source = ?")
         params.append(flt.source)
-    if flt.bbox_m:
-        parts.append("x_m BETWEEN ? AND ? AND y_m BETWEEN ? AND ?")
-        xmin, ymin, xmax, ymax = flt.bbox_m
+    if flt.bbox_lonlat:
+        parts.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
+        xmin, ymin, xmax, ymax = flt.bbox_lonlat
         params += [xmin, xmax, ymin, ymax]
     if flt.hours:
         h0, h1 = flt.hours

@@ -1,0 +1,203 @@
+"""Command line: ``geo_api {serve,load-demo,ingest,stats,openapi,build-boundaries,schema}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from geo_api.errors import GeoApiError, IngestRejected
+from geo_api.settings import PROJECT_ROOT, Settings
+
+
+def _settings(args) -> Settings:
+    kw = {}
+    if getattr(args, "store_dir", None):
+        kw["store_dir"] = Path(args.store_dir)
+    if getattr(args, "npa_file", None):
+        kw["npa_file"] = Path(args.npa_file)
+        kw["npa_code_field"] = args.npa_code_field
+        kw["npa_name_field"] = args.npa_name_field
+    return Settings(**kw)
+
+
+def _print_report(r) -> None:
+    print(f"{r.file}: {r.n_rows} rows ({r.kind}) -> inserted {r.inserted}, updated {r.updated}, "
+          f"unchanged {r.unchanged}, quarantined {r.quarantined}, no location {r.no_location}, "
+          f"warnings {r.n_warnings}; dataset version {r.dataset_version}")
+    for w in r.warnings[:5]:
+        print(f"  warning: {w}")
+    if r.n_warnings > 5:
+        print(f"  ... {r.n_warnings - 5} more warnings")
+
+
+def cmd_ingest(args) -> int:
+    from geo_api.service import Service
+
+    svc = Service(_settings(args))
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no such file(s): {', '.join(missing)}", file=sys.stderr)
+        return 2
+    r = svc.ingest_paths(paths, kind=args.kind, on_error=args.on_error,
+                         outside_area=args.outside_area)
+    _print_report(r)
+    return 0
+
+
+def cmd_load_demo(args) -> int:
+    from geo_api.service import Service
+
+    svc = Service(_settings(args))
+    files = svc.demo_files()
+    if not files:
+        print(f"error: no demo files under {svc.settings.demo_dir}", file=sys.stderr)
+        return 2
+    _print_report(svc.ingest_paths(files))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from geo_api.filters import build_filter
+    from geo_api.service import Service
+
+    svc = Service(_settings(args))
+    flt = build_filter(args.datetime, args.group, args.crime_category or None)
+    table, meta = svc.area_stats(args.layer, flt)
+    if args.json:
+        print(json.dumps({"meta": meta, "areas": json.loads(table.to_json(orient="records"))}, indent=2))
+        return 0
+    print(f"layer={args.layer} datetime={args.datetime} group={args.group} "
+          f"dataset={meta['dataset_version']} in-layer={meta['n_in_layer']} "
+          f"no-location={meta['n_no_location']} outside-layer={meta['n_outside_layer']}")
+    cols = ["rank", "code", "name", "count", "share", "share_ci95_low", "share_ci95_high",
+            "population", "rate_per_1000"]
+    with_pct = table[cols].copy()
+    for c in ("share", "share_ci95_low", "share_ci95_high"):
+        with_pct[c] = (100 * with_pct[c]).round(2)
+    with_pct["rate_per_1000"] = with_pct["rate_per_1000"].round(2)
+    print(with_pct.head(args.top).to_string(index=False))
+    for c in meta["caveats"]:
+        print(f"caveat: {c}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from geo_api.app import create_app
+
+    print(f"geo_api: open http://{args.host}:{args.port}/docs", flush=True)
+    uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def openapi_yaml() -> str:
+    import yaml
+
+    from geo_api.app import create_app
+
+    return yaml.safe_dump(create_app(Settings()).openapi(), sort_keys=False, allow_unicode=True)
+
+
+def cmd_openapi(args) -> int:
+    text = openapi_yaml()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_build_boundaries(args) -> int:
+    from geo_api.boundaries import LAYER_META
+    from geo_api.boundaries_build import build_layers, write_layers
+
+    root = Path(args.boundaries_dir)
+    layers = build_layers(root / "sources")
+    write_layers(layers, root / "layers", LAYER_META)
+    for name, g in layers.items():
+        print(f"{name}: {len(g)} features")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from geo_api.ingest.schema import ForceExportRow
+
+    print(json.dumps(ForceExportRow.model_json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="geo_api", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def store_opts(sp):
+        sp.add_argument("--store-dir", help="store directory (default var/store or GEO_API_STORE_DIR)")
+        sp.add_argument("--npa-file", help="your own NPA polygons (GeoJSON/GeoPackage/shapefile)")
+        sp.add_argument("--npa-code-field", default="code")
+        sp.add_argument("--npa-name-field", default="name")
+
+    sp = sub.add_parser("serve", help="serve the API")
+    store_opts(sp)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("load-demo", help="load the shipped police.uk demo data (idempotent)")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_load_demo)
+
+    sp = sub.add_parser("ingest", help="ingest police.uk or force-export CSV files (one snapshot)")
+    store_opts(sp)
+    sp.add_argument("files", nargs="+")
+    sp.add_argument("--kind", default="auto", choices=["auto", "police_uk", "force_export"])
+    sp.add_argument("--on-error", default="reject", choices=["reject", "quarantine"])
+    sp.add_argument("--outside-area", default=None, choices=["keep", "reject"])
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("stats", help="area statistics for a layer and filter")
+    store_opts(sp)
+    sp.add_argument("--layer", default="ward")
+    sp.add_argument("--datetime", default=None, help="e.g. 2020-04/2020-06")
+    sp.add_argument("--group", default="all")
+    sp.add_argument("--crime-category", action="append")
+    sp.add_argument("--top", type=int, default=25)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_stats)
+
+    sp = sub.add_parser("openapi", help="write the OpenAPI document as YAML")
+    sp.add_argument("--output", default=str(PROJECT_ROOT / "openapi.yaml"))
+    sp.set_defaults(func=cmd_openapi)
+
+    sp = sub.add_parser("build-boundaries", help="re-derive boundaries/layers from boundaries/sources")
+    sp.add_argument("--boundaries-dir", default=str(PROJECT_ROOT / "boundaries"))
+    sp.set_defaults(func=cmd_build_boundaries)
+
+    sp = sub.add_parser("schema", help="print the force-export JSON Schema")
+    sp.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except IngestRejected as exc:
+        print(f"error: {exc.source}: rejected, store unchanged. {len(exc.errors)} problem(s):",
+              file=sys.stderr)
+        for e in exc.errors[:50]:
+            print(f"  {e}", file=sys.stderr)
+        if len(exc.errors) > 50:
+            print(f"  ... {len(exc.errors) - 50} more", file=sys.stderr)
+        return 2
+    except GeoApiError as exc:
+        print(f"error: {exc.user_msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

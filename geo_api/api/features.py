@@ -1,0 +1,48 @@
+"""Offence features as GeoJSON (RFC 7946, lon/lat, 6 decimals) or CSV."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from geo_api.service import Service
+from geo_api.store.base import OffenceFilter
+
+PUBLIC_COLUMNS = ("offence_key", "source", "month", "occurred_at", "crime_category", "ho_code",
+                  "outcome", "location_text", "violence_robbery_weapons", "vrn_serious_violence",
+                  "knife_enabled", "under_25", "night_time_economy", "npa_code", "ward_code",
+                  "sector_code", "lsoa_code", "lad_code", "h3_r9", "lon", "lat")
+
+
+def _clean(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def offences_geojson(svc: Service, flt: OffenceFilter, limit: int, offset: int) -> tuple[dict, int]:
+    df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
+    df["month"] = df["month"].astype(str).str[:7]
+    df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else None)
+    features = []
+    for rec in df.to_dict("records"):
+        lon, lat = _clean(rec.pop("lon")), _clean(rec.pop("lat"))
+        geom = None if lon is None else {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
+        features.append({"type": "Feature", "id": rec["offence_key"], "geometry": geom,
+                         "properties": {k: _clean(v) for k, v in rec.items()}})
+    body = {"type": "FeatureCollection", "features": features, "numberMatched": n,
+            "numberReturned": len(features),
+            "meta": svc.meta(flt, limit=limit, offset=offset)}
+    return body, n
+
+
+def offences_csv(svc: Service, flt: OffenceFilter, limit: int, offset: int) -> tuple[str, int]:
+    df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
+    df["month"] = df["month"].astype(str).str[:7]
+    df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else "")
+    return df.to_csv(index=False, float_format="%.6f"), n

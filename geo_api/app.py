@@ -1,0 +1,64 @@
+"""App factory: ``create_app(settings)``; the lifespan opens the store and loads boundaries."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from geo_api import __version__
+from geo_api.errors import GeoApiError
+from geo_api.settings import Settings
+
+log = logging.getLogger("geo_api")
+
+DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
+
+Ingest police.uk and force-export offence files, join them to neighbourhood policing areas,
+wards, postcode sectors, LSOAs, districts and H3 cells, and get counts, shares and rates.
+GeoJSON is EPSG:4326 (lon, lat); metric work is done in EPSG:27700.
+
+Contains public sector information licensed under the Open Government Licence v3.0.
+Contains OS data © Crown copyright and database right.
+"""
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors to HTTP once; never leak internals in the message."""
+
+    @app.exception_handler(GeoApiError)
+    async def domain_error(request: Request, exc: GeoApiError):
+        return JSONResponse(status_code=exc.status_code,
+                            content={"code": exc.code, "message": exc.user_msg, "detail": exc.detail})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        msg = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+        return JSONResponse(status_code=422,
+                            content={"code": "invalid_parameter", "message": msg, "detail": detail})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI app; nothing is opened until the lifespan starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from geo_api.service import Service
+
+        app.state.service = Service(settings)
+        try:
+            yield
+        finally:
+            app.state.service.close()
+
+    app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    from geo_api.api.routes import router
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,88 @@
+"""Parse user filter parameters (OGC API conventions) into an ``OffenceFilter``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from geo_api.errors import InvalidParameter
+from geo_api.store.base import OffenceFilter
+
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _instant(text: str, field: str, end: bool) -> datetime:
+    """Parse one end of an interval; ``end`` widens months/days to their exclusive end."""
+    t = text.strip()
+    try:
+        if _MONTH.match(t):
+            ts = pd.Timestamp(f"{t}-01")
+            return (ts + pd.offsets.MonthBegin(1)).to_pydatetime() if end else ts.to_pydatetime()
+        if _DATE.match(t):
+            ts = pd.Timestamp(t)
+            return (ts + pd.Timedelta(days=1)).to_pydatetime() if end else ts.to_pydatetime()
+        ts = pd.Timestamp(t)
+    except (ValueError, TypeError):
+        raise InvalidParameter(f"{field}: cannot parse {text!r}; use YYYY-MM, YYYY-MM-DD or "
+                               "RFC 3339 date-time, or an interval 'start/end' with '..' "
+                               "for an open end") from None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("Europe/London").tz_localize(None)
+    dt = ts.to_pydatetime()
+    return dt + timedelta(microseconds=1) if end else dt
+
+
+def parse_datetime(value: str | None, field: str = "datetime") -> tuple[datetime | None, datetime | None]:
+    """OGC ``datetime``: an instant or a closed interval ``a/b`` ('..' = open) -> [start, end)."""
+    if value is None or value.strip() in ("", "../..", ".."):
+        return None, None
+    if "/" in value:
+        a, _, b = value.partition("/")
+        start = None if a.strip() in ("", "..") else _instant(a, field, end=False)
+        stop = None if b.strip() in ("", "..") else _instant(b, field, end=True)
+    else:
+        start, stop = _instant(value, field, end=False), _instant(value, field, end=True)
+    if start and stop and stop <= start:
+        raise InvalidParameter(f"{field}: interval end {value!r} is before its start")
+    return start, stop
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """OGC ``bbox`` in lon/lat (EPSG:4326): 'minlon,minlat,maxlon,maxlat'."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError:
+        raise InvalidParameter(f"bbox: {value!r} is not four numbers") from None
+    if len(parts) != 4:
+        raise InvalidParameter(f"bbox: expected 4 numbers minlon,minlat,maxlon,maxlat, got {len(parts)}")
+    x0, y0, x1, y1 = parts
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise InvalidParameter(f"bbox: {value!r} is not minlon,minlat,maxlon,maxlat in degrees")
+    return parts
+
+
+def parse_hours(value: str | None) -> tuple[int, int] | None:
+    """Time-of-day window 'HH-HH' (from inclusive, to exclusive; may wrap midnight)."""
+    if value is None or not value.strip():
+        return None
+    m = re.match(r"^(\d{1,2})-(\d{1,2})$", value.strip())
+    if not m or not (0 <= int(m[1]) <= 23 and 0 <= int(m[2]) <= 24) or int(m[1]) == int(m[2]):
+        raise InvalidParameter(f"hours: {value!r} must be 'HH-HH', e.g. 15-19 or 22-5")
+    return int(m[1]), int(m[2]) % 24
+
+
+def build_filter(datetime_: str | None = None, group: str = "all",
+                 crime_category: list[str] | None = None, flags: dict[str, bool | None] | None = None,
+                 source: str | None = None, bbox: str | None = None,
+                 hours: str | None = None) -> OffenceFilter:
+    """Build a validated filter from raw parameters."""
+    start, end = parse_datetime(datetime_)
+    return OffenceFilter(start=start, end=end, group=group,
+                         crime_categories=tuple(crime_category or ()),
+                         flags={k: v for k, v in (flags or {}).items() if v is not None},
+                         source=source, bbox_lonlat=parse_bbox(bbox), hours=parse_hours(hours))
