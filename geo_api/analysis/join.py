@@ -3,7 +3,7 @@
 Method: a label raster per layer (EPSG:27700) answers most points with one array lookup;
 pixels touched by any polygon boundary (dilated by one pixel, so a boundary running along
 a pixel edge cannot be missed) are marked ambiguous and their points are tested exactly
-with a shapely STRtree ``intersects`` query. The result is identical to an exact
+with prepared polygons against an STRtree of those points. The result is identical to an exact
 point-in-polygon join.
 
 Boundary rule (deterministic): a point on an edge shared by several polygons, or inside
@@ -27,11 +27,9 @@ OUTSIDE = -1
 
 @dataclass(frozen=True)
 class AreaIndex:
-    """Label raster + STRtree for one polygon layer (EPSG:27700, metres)."""
+    """Label raster + prepared polygons for one layer (EPSG:27700, metres)."""
 
-    geoms: np.ndarray
-    tree: shapely.STRtree  # over small pieces of the polygons (fast exact tests)
-    piece_area: np.ndarray  # area index of each piece in ``tree``
+    geoms: np.ndarray  # prepared polygons
     labels: np.ndarray  # (ny, nx) int16/32: area index, OUTSIDE or AMBIGUOUS
     x0_m: float
     y0_m: float
@@ -43,7 +41,7 @@ class AreaIndex:
 
 
 def build_area_index(geoms, pixel_m: float | None = None, max_pixels: int = 48_000_000,
-                     min_pixel_m: float = 5.0, piece_m: float = 250.0) -> AreaIndex:
+                     min_pixel_m: float = 5.0) -> AreaIndex:
     """Build the index for polygons sorted by code.
 
     Parameters
@@ -51,7 +49,6 @@ def build_area_index(geoms, pixel_m: float | None = None, max_pixels: int = 48_0
     geoms : array of shapely polygons in EPSG:27700 (index = area id).
     pixel_m : raster pixel size in metres; default: the smallest size >= ``min_pixel_m``
         keeping the raster under ``max_pixels``.
-    piece_m : side of the square pieces polygons are cut into for exact tests, metres.
     """
     geoms = np.asarray(geoms, dtype=object)
     xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
@@ -73,37 +70,21 @@ def build_area_index(geoms, pixel_m: float | None = None, max_pixels: int = 48_0
                                dtype="uint8", all_touched=True)
     edges = ndimage.binary_dilation(edges.astype(bool), structure=np.ones((3, 3), bool))
     labels[edges] = AMBIGUOUS
-    pieces, piece_area = _cut_into_pieces(geoms, piece_m)
-    return AreaIndex(geoms=geoms, tree=shapely.STRtree(pieces), piece_area=piece_area,
-                     labels=labels, x0_m=x0, y0_m=y0, pixel_m=float(pixel_m))
-
-
-def _cut_into_pieces(geoms: np.ndarray, piece_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Intersect polygons with a square grid so each exact test touches few vertices.
-
-    A point on a cut line lies in two pieces of the same polygon, so the assignment is
-    unchanged; the union of a polygon's pieces is the polygon.
-    """
-    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
-    xs = np.arange(xmin, xmax + piece_m, piece_m)
-    ys = np.arange(ymin, ymax + piece_m, piece_m)
-    gx, gy = np.meshgrid(xs[:-1], ys[:-1])
-    tiles = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + piece_m, gy.ravel() + piece_m)
-    tile_idx, geom_idx = shapely.STRtree(geoms).query(tiles, predicate="intersects")
-    parts = shapely.intersection(geoms[geom_idx], tiles[tile_idx])
-    flat, src = shapely.get_parts(parts, return_index=True)
-    keep = shapely.get_dimensions(flat) == 2
-    return flat[keep], geom_idx[src[keep]].astype(np.int32)
+    shapely.prepare(geoms)  # indexed point-in-area tests, built once
+    return AreaIndex(geoms=geoms, labels=labels, x0_m=x0, y0_m=y0, pixel_m=float(pixel_m))
 
 
 def exact_lookup(index: AreaIndex, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
-    """Exact assignment by STRtree ``intersects`` (smallest index on shared edges)."""
+    """Exact assignment by ``intersects`` (smallest index on shared edges).
+
+    The query runs polygons against an STRtree of the points so each test uses the
+    polygon's prepared (indexed) point-in-area locator: O(log vertices) per point.
+    """
     out = np.full(len(x_m), OUTSIDE, dtype=np.int32)
     if len(x_m) == 0:
         return out
     pts = shapely.points(x_m, y_m)
-    src, piece = index.tree.query(pts, predicate="intersects")
-    hit = index.piece_area[piece]
+    hit, src = shapely.STRtree(pts).query(index.geoms, predicate="intersects")
     if len(src):
         order = np.lexsort((hit, src))
         src, hit = src[order], hit[order]

@@ -1,0 +1,76 @@
+"""HTTP API: endpoints, OGC paging, filters and 4xx errors (never 500)."""
+
+import pytest
+import yaml
+
+from geo_api.__main__ import openapi_yaml
+from geo_api.settings import PROJECT_ROOT
+
+
+def test_health_reports_loaded_data(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["n_offences"] > 80_000
+    assert body["first_month"] == "2019-12" and body["last_month"] == "2020-09"
+
+
+def test_layers_list_and_geojson(client):
+    layers = {layer["name"]: layer for layer in client.get("/layers").json()["layers"]}
+    assert layers["npa"]["approximate"] is True and layers["ward"]["n_features"] == 21
+    fc = client.get("/layers/ward").json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 21
+    lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][:2]
+    assert -1.3 < lon < -1.0 and 52.5 < lat < 52.8  # lon/lat order
+    assert client.get("/layers/nope").status_code == 404
+
+
+def test_offences_paging_bbox_and_csv(client):
+    q = {"datetime": "2020-04/2020-06", "group": "violence_robbery_weapons", "limit": 50}
+    a = client.get("/offences", params=q).json()
+    b = client.get("/offences", params={**q, "offset": 50}).json()
+    assert a["numberReturned"] == 50 and a["numberMatched"] == b["numberMatched"] > 1000
+    assert not {f["id"] for f in a["features"]} & {f["id"] for f in b["features"]}
+    assert all(f["properties"]["month"] in ("2020-04", "2020-05", "2020-06") for f in a["features"])
+    box = "-1.14,52.63,-1.12,52.64"
+    c = client.get("/offences", params={**q, "bbox": box, "limit": 1000}).json()
+    assert 0 < c["numberMatched"] < a["numberMatched"]
+    for f in c["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert -1.14 <= lon <= -1.12 and 52.63 <= lat <= 52.64
+    csv = client.get("/offences", params={**q, "f": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("offence_key,")
+    assert int(csv.headers["x-number-matched"]) == a["numberMatched"]
+
+
+def test_area_stats_endpoint_shares_sum_to_one(client):
+    body = client.get("/stats/areas", params={"layer": "npa", "datetime": "2019-12/2020-02",
+                                              "group": "violence_robbery_weapons"}).json()
+    shares = [a["share"] for a in body["areas"]]
+    assert sum(shares) == pytest.approx(1.0)
+    assert body["meta"]["layer_approximate"] is True
+    assert body["meta"]["dataset_version"] and body["meta"]["caveats"]
+    assert {a["code"] for a in body["areas"]} == {"NC", "NE", "NW", "NS"}
+
+
+@pytest.mark.parametrize("params, needle", [
+    ({"datetime": "2020-13"}, "datetime"),
+    ({"datetime": "2020-06/2020-04"}, "before its start"),
+    ({"bbox": "1,2,3"}, "bbox"),
+    ({"bbox": "a,b,c,d"}, "bbox"),
+    ({"group": "nonsense"}, "group"),
+    ({"limit": 0}, "limit"),
+    ({"hours": "25-3"}, "hours"),
+])
+def test_bad_parameters_are_422_naming_the_field(client, params, needle):
+    r = client.get("/offences", params=params)
+    assert r.status_code == 422
+    assert needle in r.json()["message"]
+
+
+def test_openapi_yaml_is_generated_and_current():
+    committed = (PROJECT_ROOT / "openapi.yaml").read_text()
+    assert committed == openapi_yaml(), "openapi.yaml is stale: run `geo_api openapi`"
+    doc = yaml.safe_load(committed)
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            assert op.get("operationId") and "200" in op["responses"], path

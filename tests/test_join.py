@@ -1,0 +1,71 @@
+"""The raster+STRtree join equals an exact point-in-polygon join (smallest code on edges)."""
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo_api.analysis.join import OUTSIDE, build_area_index, h3_cells, h3_parent, lookup
+
+
+def reference(geoms, x, y):
+    """Independent reference: geopandas sjoin(intersects), smallest polygon index wins."""
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=27700)
+    polys = gpd.GeoDataFrame({"i": np.arange(len(geoms))}, geometry=list(geoms), crs=27700)
+    j = gpd.sjoin(pts, polys, how="left", predicate="intersects")
+    out = j.groupby(level=0)["i"].min().reindex(range(len(x)))
+    return out.fillna(OUTSIDE).astype(int).to_numpy()
+
+
+@pytest.mark.parametrize("layer", ["ward", "lsoa", "sector", "npa"])
+def test_join_matches_exact_reference_on_random_and_boundary_points(boundaries, joins, layer):
+    geoms = boundaries.get(layer).gdf.geometry.values
+    rng = np.random.default_rng(7)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    x = rng.uniform(xmin - 500, xmax + 500, 20_000)
+    y = rng.uniform(ymin - 500, ymax + 500, 20_000)
+    # Points exactly on vertices and on edge midpoints: the hard cases.
+    coords = shapely.get_coordinates(shapely.boundary(geoms[:40]))
+    mids = (coords[:-1] + coords[1:]) / 2
+    x = np.r_[x, coords[:, 0], mids[:, 0]]
+    y = np.r_[y, coords[:, 1], mids[:, 1]]
+    got = lookup(joins.areas[layer], x, y)
+    np.testing.assert_array_equal(got, reference(geoms, x, y))
+
+
+def test_shared_edge_goes_to_smallest_code():
+    a = shapely.box(0, 0, 100, 100)
+    b = shapely.box(100, 0, 200, 100)
+    idx = build_area_index([a, b], pixel_m=10)
+    got = lookup(idx, np.array([100.0, 50.0, 150.0, 250.0, np.nan]),
+                 np.array([50.0, 50.0, 50.0, 50.0, 1.0]))
+    assert got.tolist() == [0, 0, 1, OUTSIDE, OUTSIDE]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-50, 250), st.floats(-50, 150)), min_size=1, max_size=50))
+def test_property_matches_reference_on_tiny_layer(points):
+    geoms = np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100),
+                      shapely.Polygon([(20, 20), (80, 20), (50, 90)])], dtype=object)
+    idx = build_area_index(geoms, pixel_m=7)
+    x, y = np.array(points).T
+    np.testing.assert_array_equal(lookup(idx, x, y), reference(geoms, x, y))
+
+
+def test_h3_parents_by_bits_equal_h3_library():
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(52.4, 52.9, 500), rng.uniform(-1.6, -0.6, 500)
+    cells = h3_cells(lon, lat, (7, 8, 9, 10))
+    for i in range(0, 500, 25):
+        fine = h3.latlng_to_cell(lat[i], lon[i], 10)
+        for r in (7, 8, 9, 10):
+            assert h3.int_to_str(int(cells[r][i])) == h3.cell_to_parent(fine, r)
+    assert h3_parent(np.array([0], dtype=np.uint64), 10, 7)[0] == 0
+
+
+def test_h3_missing_coordinates_give_zero():
+    cells = h3_cells(np.array([np.nan, -1.13]), np.array([np.nan, 52.63]), (9,))
+    assert cells[9][0] == 0 and cells[9][1] != 0
