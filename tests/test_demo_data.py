@@ -3,8 +3,8 @@
 import geopandas as gpd
 import pandas as pd
 import pytest
-
 from conftest import demo_csvs
+
 from geo_api.filters import build_filter
 
 PROXY = ["Violence and sexual offences", "Robbery", "Possession of weapons"]

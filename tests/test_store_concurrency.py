@@ -4,10 +4,10 @@ import subprocess
 import sys
 import time
 
+from conftest import demo_csvs
+
 from geo_api.filters import build_filter
 from geo_api.store.duckdb_store import DuckDBStore
-
-from conftest import demo_csvs
 
 
 def test_reader_sees_old_or_new_snapshot_never_partial(tmp_path, joins):
@@ -23,18 +23,20 @@ def test_reader_sees_old_or_new_snapshot_never_partial(tmp_path, joins):
             f"s = Service(Settings(store_dir=Path({str(store_dir)!r}))); "
             "s.ingest_paths(s.demo_files()[1:4], progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code])
-    seen = set()
+    seen, matched = set(), set()
     deadline = time.time() + 120
     while proc.poll() is None and time.time() < deadline:
         s = reader.summary()  # must never raise (lock) nor show a half-written state
         seen.add((s["dataset_version"], s["n_offences"]))
         _, totals = reader.area_counts("ward", build_filter())
+        matched.add(totals["n_matched"])
         time.sleep(0.05)
     assert proc.wait(timeout=60) == 0
     final = reader.summary()
     assert final["dataset_version"] != first.dataset_version
     allowed = {(first.dataset_version, n_first), (final["dataset_version"], final["n_offences"])}
     assert seen <= allowed
+    assert matched <= {n for _, n in allowed}
     assert final["n_offences"] > n_first
     assert len(list(store_dir.glob("snap-*.duckdb"))) <= 2
 

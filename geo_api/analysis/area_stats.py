@@ -45,7 +45,7 @@ def area_statistics(areas: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     offences located in any area of the layer.
     """
     out = areas[["code", "name"]].copy()
-    out["population"] = areas["population"] if "population" in areas else np.nan
+    out["population"] = areas.get("population", np.nan)
     out = out.merge(counts[["code", "count"]], on="code", how="left")
     out["count"] = out["count"].fillna(0).astype(int)
     total = int(out["count"].sum())

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from rasterio.transform import Affine
 from rasterio import features
+from rasterio.transform import Affine
 from scipy import ndimage
 
 AMBIGUOUS = -2

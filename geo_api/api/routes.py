@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from geo_api.api.models import AreaStatsResponse, ErrorBody, FeatureCollection, GroupList, Health, LayerList
+from geo_api.api.models import (
+    AreaStatsResponse,
+    ErrorBody,
+    FeatureCollection,
+    GroupList,
+    Health,
+    LayerList,
+)
 from geo_api.errors import Forbidden, GeoApiError
 from geo_api.filters import build_filter
 from geo_api.service import Service

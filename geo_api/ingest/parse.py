@@ -18,7 +18,11 @@ import pandas as pd
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
 from geo_api.errors import IngestRejected, RowError
 from geo_api.ingest.schema import (
-    FORCE_COLUMNS, FORCE_COORD_PAIRS, FORCE_REQUIRED, POLICE_UK_CATEGORIES, POLICE_UK_COLUMNS,
+    FORCE_COLUMNS,
+    FORCE_COORD_PAIRS,
+    FORCE_REQUIRED,
+    POLICE_UK_CATEGORIES,
+    POLICE_UK_COLUMNS,
 )
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -279,7 +283,7 @@ def parse_force_export(df: pd.DataFrame, name: str, in_area, outside: list[RowEr
         x_m, y_m = lonlat_to_metric(lon, lat)
         fields = "longitude/latitude"
     _check_area(df, x_m, y_m, in_area, outside, fields)
-    col = lambda c: df[c].str.strip().replace("", None) if c in df else None  # noqa: E731
+    col = lambda c: df[c].str.strip().replace("", None) if c in df else None
     out = pd.DataFrame({
         "line": df["line"],
         "source": "force_export",

@@ -157,7 +157,7 @@ class DuckDBStore:
     # -- writing ----------------------------------------------------------------------
     @contextmanager
     def _writer(self):
-        fh = open(self.dir / ".write.lock", "w")
+        fh = open(self.dir / ".write.lock", "w")  # noqa: SIM115 - held for the lock's lifetime
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
