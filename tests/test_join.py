@@ -69,3 +69,14 @@ def test_h3_parents_by_bits_equal_h3_library():
 def test_h3_missing_coordinates_give_zero():
     cells = h3_cells(np.array([np.nan, -1.13]), np.array([np.nan, 52.63]), (9,))
     assert cells[9][0] == 0 and cells[9][1] != 0
+
+
+def test_boundaries_on_pixel_edges_dense_grid():
+    """Polygon edges aligned with pixel edges; points on every 2.5 m lattice node."""
+    geoms = np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100),
+                      shapely.box(0, 100, 200, 150),
+                      shapely.Polygon([(20, 20), (80, 20), (50, 90)])], dtype=object)
+    idx = build_area_index(geoms, pixel_m=10)
+    gx, gy = np.meshgrid(np.arange(-20, 220, 2.5), np.arange(-20, 170, 2.5))
+    x, y = gx.ravel(), gy.ravel()
+    np.testing.assert_array_equal(lookup(idx, x, y), reference(geoms, x, y))
