@@ -1,0 +1,202 @@
+"""Kernel density on a metric grid (EPSG:27700) by linear binning + FFT convolution.
+
+Kernels (2-D, integrate to 1 over the plane, ``h`` = bandwidth in metres):
+
+- quartic (Silverman 1986 eq. 4.5; the UK crime-mapping and ArcGIS default):
+  ``K(d) = 3 / (pi h^2) * (1 - (d/h)^2)^2`` for ``d < h``, else 0;
+- gaussian: ``K(d) = 1 / (2 pi h^2) * exp(-d^2 / (2 h^2))``, truncated at ``4 h``
+  (the truncation drops 0.03% of the mass).
+
+Density is evaluated at cell centres and reported in offences per km^2.
+
+- quartic: exact. The kernel's support is small (radius ``h``), so each point is added to
+  the cell centres within ``h`` (numba, one grid per thread, summed). Binned FFT is not
+  used because linear binning errs by up to ~25% near the compact support's edge at
+  50 m cells / 300 m bandwidth.
+- gaussian: linear binning to the cell-centre lattice (padded by the kernel radius so
+  points near or outside the edge contribute) and FFT convolution with a Gaussian whose
+  variance is reduced by the average variance linear binning adds (``cell^2 / 6`` per
+  axis); max relative error ~0.25% where density >= 1% of max (tested against exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numba
+from scipy import signal
+
+KERNELS = ("quartic", "gaussian")
+GAUSSIAN_TRUNCATE = 4.0
+M2_PER_KM2 = 1e6
+
+
+@dataclass(frozen=True)
+class KDEGrid:
+    """Density per km^2 at cell centres; row 0 is the southern edge (EPSG:27700)."""
+
+    density_per_km2: np.ndarray  # (ny, nx)
+    x0_m: float  # west edge of the grid
+    y0_m: float  # south edge of the grid
+    cell_size_m: float
+    bandwidth_m: float
+    kernel: str
+    n_points: int
+    params: dict = field(default_factory=dict)
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        ny, nx = self.density_per_km2.shape
+        xs = self.x0_m + (np.arange(nx) + 0.5) * self.cell_size_m
+        ys = self.y0_m + (np.arange(ny) + 0.5) * self.cell_size_m
+        return np.meshgrid(xs, ys)
+
+
+def kernel_values(d_m: np.ndarray, bandwidth_m: float, kernel: str) -> np.ndarray:
+    """Kernel density contribution (per m^2) of one point at distance ``d_m``."""
+    h = float(bandwidth_m)
+    d = np.asarray(d_m, dtype=float)
+    if kernel == "quartic":
+        u2 = (d / h) ** 2
+        return np.where(u2 < 1, 3.0 / (np.pi * h * h) * (1 - u2) ** 2, 0.0)
+    if kernel == "gaussian":
+        v = np.exp(-0.5 * (d / h) ** 2) / (2 * np.pi * h * h)
+        return np.where(d < GAUSSIAN_TRUNCATE * h, v, 0.0)
+    raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
+
+
+def kernel_radius_m(bandwidth_m: float, kernel: str) -> float:
+    return bandwidth_m * (GAUSSIAN_TRUNCATE if kernel == "gaussian" else 1.0)
+
+
+def arcgis_bandwidth_m(x_m: np.ndarray, y_m: np.ndarray) -> float:
+    """ArcGIS default search radius: ``0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2``.
+
+    SD is the standard distance, Dm the median distance from the mean centre (metres).
+    """
+    x, y = np.asarray(x_m, float), np.asarray(y_m, float)
+    if len(x) < 2:
+        raise ValueError("need at least two points for a default bandwidth")
+    dx, dy = x - x.mean(), y - y.mean()
+    sd = np.sqrt((dx**2).mean() + (dy**2).mean())
+    dm = np.median(np.hypot(dx, dy))
+    return float(0.9 * min(sd, np.sqrt(1 / np.log(2)) * dm) * len(x) ** -0.2)
+
+
+def _linear_bin(x, y, x0, y0, cell, nx, ny, weights) -> np.ndarray:
+    """Bilinear weights of each point onto the 4 surrounding cell centres (mass kept)."""
+    fx = (x - x0) / cell - 0.5
+    fy = (y - y0) / cell - 0.5
+    ix = np.floor(fx).astype(np.int64)
+    iy = np.floor(fy).astype(np.int64)
+    tx, ty = fx - ix, fy - iy
+    grid = np.zeros(ny * nx)
+    for dx, dy, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
+                      (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):
+        cx, cy = ix + dx, iy + dy
+        ok = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+        grid += np.bincount(cy[ok] * nx + cx[ok], weights=(w * weights)[ok], minlength=ny * nx)
+    return grid.reshape(ny, nx)
+
+
+@numba.njit(cache=True, parallel=True)
+def _quartic_scatter(x, y, w, x0, y0, cell, nx, ny, h, n_chunks):
+    out = np.zeros((n_chunks, ny, nx))
+    h2 = h * h
+    c = 3.0 / (np.pi * h2)
+    n = x.shape[0]
+    for k in numba.prange(n_chunks):
+        for i in range(k * n // n_chunks, (k + 1) * n // n_chunks):
+            px, py = x[i], y[i]
+            ix0 = max(0, int(np.ceil((px - h - x0) / cell - 0.5)))
+            ix1 = min(nx - 1, int(np.floor((px + h - x0) / cell - 0.5)))
+            iy0 = max(0, int(np.ceil((py - h - y0) / cell - 0.5)))
+            iy1 = min(ny - 1, int(np.floor((py + h - y0) / cell - 0.5)))
+            for iy in range(iy0, iy1 + 1):
+                dy = y0 + (iy + 0.5) * cell - py
+                dy2 = dy * dy
+                for ix in range(ix0, ix1 + 1):
+                    dx = x0 + (ix + 0.5) * cell - px
+                    u = 1.0 - (dx * dx + dy2) / h2
+                    if u > 0.0:
+                        out[k, iy, ix] += w[i] * c * u * u
+    return out.sum(axis=0)
+
+
+def _gaussian_fft(x, y, w, x0, y0, cell, nx, ny, h) -> np.ndarray:
+    var_k = h * h - cell * cell / 6.0
+    if var_k <= 0:
+        raise ValueError("cell_size_m must be well below bandwidth_m for a Gaussian KDE")
+    radius = kernel_radius_m(h, "gaussian")
+    pad = int(np.ceil(radius / cell)) + 1
+    binned = _linear_bin(x, y, x0 - pad * cell, y0 - pad * cell, cell, nx + 2 * pad,
+                         ny + 2 * pad, w)
+    offs = np.arange(-pad, pad + 1) * cell
+    kx, ky = np.meshgrid(offs, offs)
+    kern = kernel_values(np.hypot(kx, ky), np.sqrt(var_k), "gaussian")
+    kern[np.hypot(kx, ky) >= radius] = 0.0
+    dens = signal.fftconvolve(binned, kern, mode="same")[pad:pad + ny, pad:pad + nx]
+    return np.clip(dens, 0, None)  # FFT round-off can give -1e-18
+
+
+def kde_grid(x_m: np.ndarray, y_m: np.ndarray, bandwidth_m: float, cell_size_m: float,
+             kernel: str = "quartic", extent_m: tuple[float, float, float, float] | None = None,
+             weights: np.ndarray | None = None) -> KDEGrid:
+    """Kernel density surface.
+
+    Parameters
+    ----------
+    x_m, y_m : point coordinates, EPSG:27700 metres.
+    bandwidth_m : kernel bandwidth (quartic: search radius), metres.
+    cell_size_m : output cell size, metres.
+    kernel : "quartic" or "gaussian".
+    extent_m : (xmin, ymin, xmax, ymax) of the output grid in metres; default: the points'
+        bounding box padded by the kernel radius, snapped to the cell size.
+    weights : optional weight per point (default 1).
+
+    Returns
+    -------
+    KDEGrid with density in offences per km^2 at cell centres.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
+    if not (bandwidth_m > 0 and cell_size_m > 0):
+        raise ValueError("bandwidth_m and cell_size_m must be positive")
+    x, y = np.asarray(x_m, float), np.asarray(y_m, float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
+    radius = kernel_radius_m(bandwidth_m, kernel)
+    if extent_m is None:
+        if len(x) == 0:
+            raise ValueError("no points and no extent")
+        extent_m = (x.min() - radius, y.min() - radius, x.max() + radius, y.max() + radius)
+    xmin, ymin, xmax, ymax = extent_m
+    x0 = np.floor(xmin / cell_size_m) * cell_size_m
+    y0 = np.floor(ymin / cell_size_m) * cell_size_m
+    nx = max(1, int(np.ceil((xmax - x0) / cell_size_m)))
+    ny = max(1, int(np.ceil((ymax - y0) / cell_size_m)))
+    if kernel == "quartic":
+        ok = np.isfinite(x) & np.isfinite(y)
+        dens = _quartic_scatter(x[ok], y[ok], w[ok], float(x0), float(y0), float(cell_size_m),
+                                nx, ny, float(bandwidth_m), max(1, numba.get_num_threads()))
+        method = "exact point scatter (quartic support)"
+    else:
+        dens = _gaussian_fft(x, y, w, x0, y0, float(cell_size_m), nx, ny, float(bandwidth_m))
+        method = "linear binning + FFT, variance-corrected kernel"
+    dens = dens * M2_PER_KM2
+    return KDEGrid(density_per_km2=dens, x0_m=float(x0), y0_m=float(y0),
+                   cell_size_m=float(cell_size_m), bandwidth_m=float(bandwidth_m), kernel=kernel,
+                   n_points=int(len(x)),
+                   params={"method": method,
+                           "units": "offences per km^2", "kernel_radius_m": radius})
+
+
+def kde_exact(x_m, y_m, qx_m, qy_m, bandwidth_m: float, kernel: str = "quartic",
+              chunk: int = 2048) -> np.ndarray:
+    """Exact KDE (direct sum over points) at query points, per km^2 (reference for tests)."""
+    x, y = np.asarray(x_m, float), np.asarray(y_m, float)
+    qx, qy = np.asarray(qx_m, float).ravel(), np.asarray(qy_m, float).ravel()
+    out = np.empty(len(qx))
+    for s in range(0, len(qx), chunk):
+        d = np.hypot(qx[s:s + chunk, None] - x[None, :], qy[s:s + chunk, None] - y[None, :])
+        out[s:s + chunk] = kernel_values(d, bandwidth_m, kernel).sum(axis=1)
+    return out * M2_PER_KM2

@@ -1,0 +1,71 @@
+"""KDE against an exact direct sum, hand values, and count conservation."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from geo_api.analysis.kde import _linear_bin, arcgis_bandwidth_m, kde_exact, kde_grid
+
+
+def clustered(n, seed=0):
+    rng = np.random.default_rng(seed)
+    cx, cy = rng.uniform(452000, 464000, 20), rng.uniform(298000, 310000, 20)
+    k = rng.integers(0, 20, n)
+    return cx[k] + rng.normal(0, 400, n), cy[k] + rng.normal(0, 400, n)
+
+
+@pytest.mark.parametrize("kernel, tol", [("quartic", 1e-9), ("gaussian", 5e-3)])
+def test_grid_matches_exact_kde_where_density_matters(kernel, tol):
+    x, y = clustered(3000)
+    g = kde_grid(x, y, bandwidth_m=300, cell_size_m=50, kernel=kernel,
+                 extent_m=(452000, 298000, 464000, 310000))
+    X, Y = g.centres()
+    exact = kde_exact(x, y, X, Y, 300, kernel).reshape(X.shape)
+    m = exact >= 0.01 * exact.max()
+    rel = np.abs(g.density_per_km2[m] - exact[m]) / exact[m]
+    assert rel.max() <= tol
+
+
+def test_single_point_hand_value_and_units():
+    # One point at a cell centre: quartic peak = 3 / (pi h^2) per m^2 -> * 1e6 per km^2.
+    g = kde_grid(np.array([1025.0]), np.array([2025.0]), bandwidth_m=100, cell_size_m=50,
+                 kernel="quartic", extent_m=(0, 0, 3000, 4000))
+    assert g.density_per_km2.max() == pytest.approx(3 / (np.pi * 100**2) * 1e6)
+    iy, ix = np.unravel_index(g.density_per_km2.argmax(), g.density_per_km2.shape)
+    assert (ix, iy) == (20, 40)  # row 0 is the south edge
+    # 50 m cells; neighbours at 50 m: (1 - 0.25)^2 of the peak
+    assert g.density_per_km2[iy, ix + 1] / g.density_per_km2.max() == pytest.approx(0.5625)
+
+
+@pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
+def test_mass_is_conserved_inside_the_extent(kernel):
+    x, y = clustered(2000, seed=3)
+    g = kde_grid(x, y, 300, 25, kernel)
+    cell_km2 = (25 / 1000) ** 2
+    assert g.density_per_km2.sum() * cell_km2 == pytest.approx(2000, rel=5e-3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 999), st.floats(0, 999)), min_size=1, max_size=200))
+def test_linear_binning_conserves_counts(points):
+    x, y = np.array(points).T
+    grid = _linear_bin(x, y, -50.0, -50.0, 50.0, 24, 24, np.ones(len(x)))
+    assert grid.sum() == pytest.approx(len(x))
+    assert grid.min() >= -1e-12
+
+
+def test_arcgis_bandwidth_formula_by_hand():
+    x = np.array([0.0, 100.0, 0.0, 100.0])
+    y = np.array([0.0, 0.0, 100.0, 100.0])
+    sd = np.sqrt(2 * 50**2)  # every point is 70.71 m from the mean centre
+    expected = 0.9 * min(sd, np.sqrt(1 / np.log(2)) * sd) * 4 ** -0.2
+    assert arcgis_bandwidth_m(x, y) == pytest.approx(expected)
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="kernel"):
+        kde_grid(np.array([0.0]), np.array([0.0]), 100, 10, kernel="epanechnikov")
+    with pytest.raises(ValueError, match="positive"):
+        kde_grid(np.array([0.0]), np.array([0.0]), 0, 10)
