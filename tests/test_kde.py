@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numpy.testing import assert_allclose
 
 from geo_api.analysis.kde import _linear_bin, arcgis_bandwidth_m, kde_exact, kde_grid
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import numba
+import numpy as np
 from scipy import signal
 
 KERNELS = ("quartic", "gaussian")
@@ -185,7 +185,7 @@ def kde_grid(x_m: np.ndarray, y_m: np.ndarray, bandwidth_m: float, cell_size_m: 
     dens = dens * M2_PER_KM2
     return KDEGrid(density_per_km2=dens, x0_m=float(x0), y0_m=float(y0),
                    cell_size_m=float(cell_size_m), bandwidth_m=float(bandwidth_m), kernel=kernel,
-                   n_points=int(len(x)),
+                   n_points=len(x),
                    params={"method": method,
                            "units": "offences per km^2", "kernel_radius_m": radius})
 
