@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
+from scipy.special import ndtr
 
 CONFIDENCE_LEVELS = ((0.01, "99%"), (0.05, "95%"), (0.10, "90%"))
 
@@ -162,7 +162,7 @@ def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed
         raise ValueError("permutation inference needs permutations >= 1")
     w_star = with_self_weights(adjacency)
     g, expected, variance, z = analytic(y, w_star)
-    p_norm = 2 * stats.norm.sf(np.abs(z))
+    p_norm = 2 * ndtr(-np.abs(z))
     p_fold = p_two = None
     if permutations:
         p_fold = permutation_p(y, w_star, g, permutations, seed)

@@ -1,0 +1,129 @@
+"""Benchmark: KDE (50 m grid, 300 m bandwidth) and Gi* (999 permutations) vs the common stack.
+
+Run: `.venv/bin/python benchmarks/bench_hotspots.py`. Ratios are measured in the same run.
+Targets (issue 3): KDE 100k points <= 10 ms; Gi* 999 permutations on ~13k H3 cells <= 0.2 s;
+no cold start > 1 s (first call in a fresh process, timed in a subprocess).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+EXTENT = (452000.0, 298000.0, 464000.0, 310000.0)  # 12 x 12 km around Leicester, EPSG:27700
+
+
+def clustered(n, seed=0):
+    """SYNTHETIC clustered points over the city extent."""
+    rng = np.random.default_rng(seed)
+    cx, cy = rng.uniform(EXTENT[0], EXTENT[2], 30), rng.uniform(EXTENT[1], EXTENT[3], 30)
+    k = rng.integers(0, 30, n)
+    return cx[k] + rng.normal(0, 400, n), cy[k] + rng.normal(0, 400, n)
+
+
+def best_of(fn, repeat=5):
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return min(out)
+
+
+def bench_kde():
+    from scipy.stats import gaussian_kde
+
+    from geo_api.analysis.kde import kde_grid
+
+    kde_grid(*clustered(100), 300, 50, "quartic", extent_m=EXTENT)  # compile/load once
+    for n in (10_000, 100_000, 1_000_000):
+        x, y = clustered(n)
+        tq = best_of(lambda: kde_grid(x, y, 300, 50, "quartic", extent_m=EXTENT))
+        tg = best_of(lambda: kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT))
+        g = kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT)
+        qx, qy = g.centres()
+        # scipy.stats.gaussian_kde with the same fixed 300 m bandwidth, all 57,600 cells.
+        sub = min(n, 10_000)
+        kde = gaussian_kde(np.vstack([x[:sub], y[:sub]]), bw_method=1.0)
+        kde.set_bandwidth(300.0 / np.sqrt(kde.covariance[0, 0] / kde.factor**2))
+        t = time.perf_counter()
+        kde(np.vstack([qx.ravel(), qy.ravel()]))
+        ts = (time.perf_counter() - t) * n / sub
+        note = "" if sub == n else f" (measured on {sub:,} points, scaled linearly: O(n))"
+        print(f"KDE {n:>9,} pts, 240x240 cells: quartic exact {tq * 1e3:7.1f} ms, gaussian FFT "
+              f"{tg * 1e3:6.1f} ms; scipy gaussian_kde {ts:8.2f} s{note}; ratio (gaussian) "
+              f"{ts / tg:,.0f}x")
+
+
+COLD = """
+import time, numpy as np
+t = time.perf_counter()
+from geo_api.analysis.getis_ord import gi_star
+t_import = time.perf_counter() - t
+from geo_api.analysis.grids import h3_adjacency
+import scipy.sparse as sp
+cells = np.load(sys.argv[1]); y = np.load(sys.argv[2])
+adj = sp.load_npz(sys.argv[3])
+t1 = time.perf_counter()
+gi_star(y, adj, permutations=999, seed=1)
+print(time.perf_counter() - t, time.perf_counter() - t1, t_import)
+"""
+COLD_ESDA = """
+import time, numpy as np
+t = time.perf_counter()
+from esda.getisord import G_Local
+from libpysal.weights import WSP
+import scipy.sparse as sp
+y = np.load(sys.argv[2]); adj = sp.load_npz(sys.argv[3])
+G_Local(y, WSP(adj).to_W(silence_warnings=True), transform="B", star=True, permutations=999, seed=1)
+print(time.perf_counter() - t)
+"""
+
+
+def bench_gi(tmpdir):
+    import scipy.sparse as sp
+    import shapely
+    from esda.getisord import G_Local
+    from libpysal.weights import WSP
+
+    from geo_api.analysis.getis_ord import gi_star
+    from geo_api.analysis.grids import h3_adjacency, h3_study_cells
+    from geo_api.crs import metric_to_lonlat
+
+    box = shapely.box(441000, 286000, 477000, 322000)  # 36 x 36 km around the city
+    ring = np.asarray(box.exterior.coords)
+    lon, lat = metric_to_lonlat(ring[:, 0], ring[:, 1])
+    cells = h3_study_cells(shapely.Polygon(np.column_stack([lon, lat])), 9)
+    adj = h3_adjacency(cells, 1)
+    rng = np.random.default_rng(0)
+    y = rng.poisson(1.0, len(cells)).astype(float)
+    paths = [f"{tmpdir}/cells.npy", f"{tmpdir}/y.npy", f"{tmpdir}/adj.npz"]
+    np.save(paths[0], cells)
+    np.save(paths[1], y)
+    sp.save_npz(paths[2], adj)
+    gi_star(y, adj, permutations=999, seed=1)
+    ours = best_of(lambda: gi_star(y, adj, permutations=999, seed=1), repeat=3)
+    w = WSP(adj).to_W(silence_warnings=True)
+    t = time.perf_counter()
+    G_Local(y, w, transform="B", star=True, permutations=999, seed=1)
+    esda_t = time.perf_counter() - t
+    cold, first_call, imports = map(float, subprocess.run(
+        [sys.executable, "-c", "import sys\n" + COLD, *paths],
+        capture_output=True, text=True, check=True).stdout.split())
+    cold_esda = float(subprocess.run([sys.executable, "-c", "import sys\n" + COLD_ESDA, *paths],
+                                     capture_output=True, text=True, check=True).stdout.strip())
+    print(f"Gi* 999 permutations on {len(cells):,} H3 res-9 cells: ours {ours * 1e3:.0f} ms warm, "
+          f"{cold:.2f} s cold in a fresh process (imports {imports:.2f} s + first call "
+          f"{first_call:.2f} s); esda {esda_t:.2f} s warm, "
+          f"{cold_esda:.2f} s cold; ratio {esda_t / ours:.0f}x warm")
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    bench_kde()
+    with tempfile.TemporaryDirectory() as d:
+        bench_gi(d)
