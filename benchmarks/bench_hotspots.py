@@ -41,8 +41,8 @@ def bench_kde():
     kde_grid(*clustered(100), 300, 50, "quartic", extent_m=EXTENT)  # compile/load once
     for n in (10_000, 100_000, 1_000_000):
         x, y = clustered(n)
-        tq = best_of(lambda: kde_grid(x, y, 300, 50, "quartic", extent_m=EXTENT))
-        tg = best_of(lambda: kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT))
+        tq = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "quartic", extent_m=EXTENT))
+        tg = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT))
         g = kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT)
         qx, qy = g.centres()
         # scipy.stats.gaussian_kde with the same fixed 300 m bandwidth, all 57,600 cells.
