@@ -94,3 +94,36 @@ class FeatureCollection(BaseModel):
             "numberMatched": 1, "numberReturned": 1}})
     type: str = "FeatureCollection"
     features: list[dict]
+
+
+class KDEGridBody(BaseModel):
+    crs: str = Field("EPSG:27700")
+    x0_m: float = Field(..., description="West edge, metres")
+    y0_m: float = Field(..., description="South edge, metres")
+    cell_size_m: float = Field(..., examples=[50])
+    nx: int
+    ny: int
+    row_order: str = Field("south to north")
+    units: str = Field("offences per km^2")
+    max: float
+    values: list[list[float]] = Field(..., description="Density at cell centres, rows south to north")
+
+
+class KDEResponse(BaseModel):
+    meta: dict = Field(..., description="kernel, bandwidth_m, cell_size_m, filters, dataset version")
+    grid: KDEGridBody
+
+
+class GiCell(BaseModel):
+    h3: str = Field(..., examples=["89195da49afffff"])
+    count: int
+    gi_z: float
+    p_two_sided: float = Field(..., description="Two-sided p-value used for the label")
+    p_norm_two_sided: float
+    label: str = Field(..., examples=["hot 99%"])
+
+
+class GiResponse(BaseModel):
+    meta: dict = Field(..., description="resolution, k_ring, permutations, seed, fdr_alpha, "
+                                        "study area, filters, dataset version")
+    cells: list[GiCell]

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
@@ -281,6 +282,14 @@ class DuckDBStore:
         where, params = where_sql(flt)
         return self._cursor().execute(
             f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
+
+    def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
+        """H3 cell (uint64) of each matching offence with a location."""
+        col = _layer_column(f"h3_r{resolution}")
+        where, params = where_sql(flt)
+        rows = self._cursor().execute(
+            f"SELECT {col} FROM offences WHERE {where} AND has_location", params).fetchnumpy()
+        return np.asarray(rows[col], dtype=np.uint64)
 
     def summary(self) -> dict:
         cur = self._cursor()

@@ -1,0 +1,71 @@
+"""Hotspot endpoints on the shipped data: parameters echoed, results consistent."""
+
+import numpy as np
+import pytest
+
+from geo_api.analysis.kde import kde_exact
+
+PERIODS = ["2019-12/2020-02", "2020-04/2020-06"]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_gi_star_h3_res9_returns_hot_cells_with_meta(client, period):
+    q = {"datetime": period, "group": "violence_robbery_weapons", "resolution": 9,
+         "permutations": 199, "seed": 5}
+    body = client.get("/hotspots/gi", params=q).json()
+    meta = body["meta"]
+    assert (meta["resolution"], meta["permutations"], meta["seed"]) == (9, 199, 5)
+    assert meta["p_value"] == "two-sided" and meta["dataset_version"]
+    hot = [c for c in body["cells"] if c["label"].startswith("hot")]
+    assert hot and all(c["gi_z"] > 0 for c in hot)
+    assert sum(c["count"] for c in body["cells"]) == meta["n_offences_in_cells"]
+    again = client.get("/hotspots/gi", params=q).json()
+    assert [c["label"] for c in again["cells"]] == [c["label"] for c in body["cells"]]
+
+
+def test_gi_star_fdr_flags_no_more_cells_than_without(client):
+    q = {"datetime": PERIODS[1], "group": "violence_robbery_weapons", "permutations": 199}
+    plain = client.get("/hotspots/gi", params=q).json()["cells"]
+    fdr = client.get("/hotspots/gi", params={**q, "fdr": 0.05}).json()["cells"]
+    n = lambda cells: sum(c["label"] != "not significant" for c in cells)
+    assert n(fdr) <= n(plain)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_kde_surface_matches_exact_at_the_peak(client, demo_service, period):
+    from geo_api.filters import build_filter
+    from geo_api.hotspots import study_area_m
+
+    q = {"datetime": period, "group": "violence_robbery_weapons", "bandwidth_m": 300,
+         "cell_size_m": 100}
+    body = client.get("/hotspots/kde", params=q).json()
+    g, meta = body["grid"], body["meta"]
+    assert (meta["bandwidth_m"], meta["cell_size_m"], meta["kernel"]) == (300, 100, "quartic")
+    vals = np.array(g["values"])
+    iy, ix = np.unravel_index(vals.argmax(), vals.shape)
+    cx = g["x0_m"] + (ix + 0.5) * g["cell_size_m"]
+    cy = g["y0_m"] + (iy + 0.5) * g["cell_size_m"]
+    pts = demo_service.store.points(build_filter(period, "violence_robbery_weapons"))
+    import shapely
+
+    area = study_area_m(demo_service, "city")
+    inside = shapely.contains_xy(area, pts.x_m, pts.y_m)
+    exact = kde_exact(pts.x_m[inside], pts.y_m[inside], [cx], [cy], 300, "quartic")[0]
+    assert vals.max() == pytest.approx(exact, rel=1e-3)  # values rounded to 4 decimals
+
+
+def test_kde_default_bandwidth_rule_is_stated(client):
+    meta = client.get("/hotspots/kde", params={"datetime": PERIODS[0]}).json()["meta"]
+    assert meta["bandwidth_rule"].startswith("ArcGIS") and meta["bandwidth_m"] > 0
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/hotspots/gi", {"resolution": 6}),
+    ("/hotspots/gi", {"fdr": 2}),
+    ("/hotspots/kde", {"cell_size_m": 1}),
+    ("/hotspots/kde", {"kernel": "box"}),
+    ("/hotspots/gi", {"datetime": "1999-01"}),
+])
+def test_hotspot_bad_parameters_are_4xx(client, path, params):
+    r = client.get(path, params=params)
+    assert 400 <= r.status_code < 500 and r.json()["message"]
