@@ -7,6 +7,7 @@ decides whether they reject the file or quarantine the rows (see ``pipeline``).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -79,17 +80,19 @@ def _decode(data: bytes, name: str) -> str:
 def _read_csv(text: str, name: str) -> pd.DataFrame:
     if not text.strip():
         raise IngestRejected(name, [RowError(None, None, "file is empty")])
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                         skipinitialspace=False)
-    except pd.errors.ParserError as exc:
-        raise IngestRejected(name, [RowError(None, None, f"not a valid CSV: {exc}")]) from None
-    df.columns = [c.strip() for c in df.columns]
-    df = df.fillna("")  # short rows: missing trailing fields read as blank
-    if df.columns.duplicated().any():
-        dup = df.columns[df.columns.duplicated()].tolist()
+    header = next(csv.reader(io.StringIO(text)))
+    names = [c.strip() for c in header]
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:  # pandas would silently rename them ("x.1")
         raise IngestRejected(name, [RowError(1, c, "duplicate column") for c in dup])
-    return df
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.ParserError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise IngestRejected(name, [RowError(int(m[1]) if m else None, None,
+                                             f"not a valid CSV row: {exc}".strip())]) from None
+    df.columns = names
+    return df.fillna("")  # short rows: missing trailing fields read as blank
 
 
 def detect_kind(columns) -> str:
