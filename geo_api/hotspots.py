@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo_api.analysis.getis_ord import gi_star
-from geo_api.analysis.grids import h3_adjacency, h3_counts, h3_polygons_lonlat, h3_study_cells
+from geo_api.analysis.grids import (
+    distance_band,
+    fishnet,
+    fishnet_counts,
+    h3_adjacency,
+    h3_counts,
+    h3_study_cells,
+)
 from geo_api.analysis.kde import arcgis_bandwidth_m, kde_grid
+from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, window_share
 from geo_api.crs import metric_to_lonlat
 from geo_api.errors import InvalidParameter
 from geo_api.service import Service
@@ -65,24 +74,104 @@ def kde(svc: Service, flt: OffenceFilter, bandwidth_m: float | None, cell_size_m
     return grid, meta
 
 
-def gi_h3(svc: Service, flt: OffenceFilter, resolution: int, k: int, permutations: int,
-          seed: int, fdr: float | None, study_area: str) -> tuple[list[dict], dict, list]:
-    """Gi* on H3 cells covering the study area (zeros included); returns (rows, meta, polys)."""
-    if resolution not in (7, 8, 9, 10):
-        raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
-    cells = h3_study_cells(_to_lonlat(study_area_m(svc, study_area)), resolution)
-    y = h3_counts(cells, svc.store.h3_cells(resolution, flt))
+def units_and_counts(svc: Service, flt: OffenceFilter, grid: str, study_area: str,
+                     resolution: int = 9, k: int = 1, cell_size_m: float = 250,
+                     band_m: float | None = None):
+    """Analysis units for a grid: (ids, counts, adjacency, unit areas km^2, definition dict).
+
+    grid: "h3" (k-ring), "fishnet" (distance band, default 1.5 x cell: 8 neighbours) or a
+    polygon layer name (queen contiguity; the layer's own extent is the study area).
+    """
+    if grid == "h3":
+        if resolution not in (7, 8, 9, 10):
+            raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
+        cells = h3_study_cells(_to_lonlat(study_area_m(svc, study_area)), resolution)
+        y = h3_counts(cells, svc.store.h3_cells(resolution, flt))
+        ids = [f"{int(c):x}" for c in cells.tolist()]
+        import h3
+
+        area = np.full(len(cells), h3.average_hexagon_area(resolution, unit="km^2"))
+        return ids, y, h3_adjacency(cells, k), area, {
+            "grid": "h3", "resolution": resolution, "k_ring": k,
+            "study_area_definition": f"H3 cells whose centre lies in {STUDY_AREAS[study_area]}; "
+                                     "cells without offences count as zeros"}
+    if grid == "fishnet":
+        band = band_m or 1.5 * cell_size_m
+        cx, cy = fishnet(study_area_m(svc, study_area), cell_size_m)
+        if len(cx) > 200_000:
+            raise InvalidParameter("cell_size_m too small for this study area (over 200,000 cells)")
+        pts = svc.store.points(flt)
+        y = fishnet_counts(cx, cy, cell_size_m, pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
+        ids = [f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)]
+        return ids, y, distance_band(cx, cy, band), np.full(len(cx), (cell_size_m / 1000) ** 2), {
+            "grid": "fishnet", "cell_size_m": cell_size_m, "band_m": band,
+            "study_area_definition": f"square cells whose centre lies in {STUDY_AREAS[study_area]} "
+                                     "(ids are centre easting_northing); zeros included"}
+    from libpysal.weights import Queen
+
+    layer = svc.boundaries.get(grid)
+    counts, _ = svc.store.area_counts(grid, flt)
+    y = layer.gdf["code"].map(counts.set_index("code")["count"]).fillna(0).to_numpy(float)
+    w = Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True)
+    return layer.gdf["code"].tolist(), y, w.sparse, layer.gdf.area.to_numpy() / 1e6, {
+        "grid": grid, "contiguity": "queen",
+        "study_area_definition": f"all {len(y)} areas of layer {grid}; areas without offences "
+                                 "count as zeros"}
+
+
+def gi(svc: Service, flt: OffenceFilter, grid: str, permutations: int, seed: int,
+       fdr: float | None, study_area: str, **grid_args) -> tuple[list[dict], dict]:
+    """Gi* on a grid or polygon layer (zeros included); returns (rows, meta)."""
+    ids, y, adj, _, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
     if y.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = gi_star(y, h3_adjacency(cells, k), permutations=permutations, seed=seed, fdr=fdr,
+    r = gi_star(y, adj, permutations=permutations, seed=seed, fdr=fdr,
                 inference="permutation" if permutations else "analytic")
-    rows = [{"h3": f"{int(c):x}", "count": int(n), "gi_z": float(z), "p_two_sided": float(p),
+    rows = [{"id": i, "count": int(n), "gi_z": float(z), "p_two_sided": float(p),
              "p_norm_two_sided": float(pn), "label": lab}
-            for c, n, z, p, pn, lab in zip(cells.tolist(), y, r.z, r.p_used, r.p_norm_two_sided,
-                                           r.label)]
-    meta = svc.meta(flt, analysis="gi_star", grid="h3", resolution=resolution, k_ring=k,
-                    study_area=study_area,
-                    study_area_definition=f"H3 cells whose centre lies in {STUDY_AREAS[study_area]}; "
-                                          "cells without offences count as zeros",
-                    n_cells=len(cells), n_offences_in_cells=int(y.sum()), **r.params)
-    return rows, meta, h3_polygons_lonlat(cells)
+            for i, n, z, p, pn, lab in zip(ids, y, r.z, r.p_used, r.p_norm_two_sided, r.label)]
+    meta = svc.meta(flt, analysis="gi_star", study_area=study_area,
+                    n_offences_in_units=int(y.sum()), **definition, **r.params)
+    return rows, meta
+
+
+def time_profile(svc: Service, flt: OffenceFilter) -> dict:
+    """Hour x weekday matrix, night-time economy and after-school shares (timed rows only)."""
+    t = svc.store.values(("occurred_at",), flt)["occurred_at"]
+    n_all = len(t)
+    t = t.dropna()
+    nte = window_share(t, 22, 5)
+    school = window_share(t, 15, 19)
+    m = hour_day_matrix(t)
+    caveats = [] if len(t) else [("no matching offences have a time of day: police.uk rows are "
+                                  "dated to the month; load a force export for time profiles")]
+    return {"meta": svc.meta(flt, analysis="time_profile", n_matched=n_all, n_with_time=len(t),
+                             extra_caveats=caveats),
+            "hour_by_weekday": {"hours": list(range(24)), "days": list(m.columns),
+                                "counts": m.values.tolist()},
+            "night_time_economy": {"window": "22:00-05:00", "count": nte[0],
+                                   "share": nte[2] if nte[1] else None},
+            "after_school": {"window": "15:00-19:00", "count": school[0],
+                             "share": school[2] if school[1] else None}}
+
+
+def top(svc: Service, flt: OffenceFilter, grid: str, n: int, study_area: str, **grid_args) -> dict:
+    """Top-N units by count for any layer or grid."""
+    ids, y, _, _, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
+    t = top_n(pd.DataFrame({"code": ids, "count": y.astype(int)}), n)
+    names = {}
+    if grid in svc.boundaries.layers:
+        names = svc.boundaries.get(grid).gdf.set_index("code")["name"].to_dict()
+    t["name"] = t["code"].map(names).fillna(t["code"])
+    return {"meta": svc.meta(flt, analysis="top_n", n=n, study_area=study_area, **definition),
+            "top": t.to_dict("records")}
+
+
+def concentration_of(svc: Service, flt: OffenceFilter, grid: str, study_area: str,
+                     **grid_args) -> dict:
+    """Lorenz curve / Gini and share of offences in the densest x% of area."""
+    _, y, _, area_km2, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
+    if y.sum() == 0:
+        raise InvalidParameter("no offences match the filter in the study area")
+    return {"meta": svc.meta(flt, analysis="concentration", study_area=study_area, **definition),
+            **concentration(y, area_km2)}

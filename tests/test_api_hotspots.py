@@ -18,7 +18,7 @@ def test_gi_star_h3_res9_returns_hot_cells_with_meta(client, period):
     assert meta["p_value"] == "two-sided" and meta["dataset_version"]
     hot = [c for c in body["cells"] if c["label"].startswith("hot")]
     assert hot and all(c["gi_z"] > 0 for c in hot)
-    assert sum(c["count"] for c in body["cells"]) == meta["n_offences_in_cells"]
+    assert sum(c["count"] for c in body["cells"]) == meta["n_offences_in_units"]
     again = client.get("/hotspots/gi", params=q).json()
     assert [c["label"] for c in again["cells"]] == [c["label"] for c in body["cells"]]
 
@@ -69,3 +69,33 @@ def test_kde_default_bandwidth_rule_is_stated(client):
 def test_hotspot_bad_parameters_are_4xx(client, path, params):
     r = client.get(path, params=params)
     assert 400 <= r.status_code < 500 and r.json()["message"]
+
+
+@pytest.mark.parametrize("grid, extra", [("fishnet", {"cell_size_m": 500}), ("lsoa", {}),
+                                         ("ward", {})])
+def test_gi_star_on_fishnet_and_polygon_layers(client, grid, extra):
+    q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "grid": grid,
+         "permutations": 99, **extra}
+    body = client.get("/hotspots/gi", params=q).json()
+    assert body["meta"]["grid"] == grid and body["meta"]["n_units"] == len(body["cells"])
+    assert any(c["label"].startswith("hot") for c in body["cells"])
+
+
+def test_top_n_and_concentration(client, demo_service):
+    q = {"datetime": PERIODS[1], "group": "violence_robbery_weapons"}
+    top = client.get("/stats/top", params={**q, "grid": "ward", "n": 8}).json()["top"]
+    assert [t["rank"] for t in top] == list(range(1, 9))
+    assert top[0]["name"] == "Castle"
+    counts = [t["count"] for t in top]
+    assert counts == sorted(counts, reverse=True)
+    conc = client.get("/stats/concentration", params={**q, "grid": "h3", "resolution": 9}).json()
+    assert 0 < conc["gini"] < 1
+    shares = conc["share_of_offences_in_top_area"]
+    assert shares["1%"] <= shares["5%"] <= shares["10%"] <= shares["25%"] <= 1
+    assert shares["10%"] > 0.10  # violence is concentrated: more than its share of area
+
+
+def test_time_profile_says_police_uk_has_no_times(client):
+    body = client.get("/profiles/time", params={"datetime": PERIODS[0]}).json()
+    assert body["meta"]["n_with_time"] == 0 and body["night_time_economy"]["share"] is None
+    assert body["meta"]["extra_caveats"]

@@ -115,7 +115,8 @@ class KDEResponse(BaseModel):
 
 
 class GiCell(BaseModel):
-    h3: str = Field(..., examples=["89195da49afffff"])
+    id: str = Field(..., description="H3 cell (hex), fishnet centre 'easting_northing' or area code",
+                    examples=["89195da49afffff"])
     count: int
     gi_z: float
     p_two_sided: float = Field(..., description="Two-sided p-value used for the label")
@@ -127,3 +128,45 @@ class GiResponse(BaseModel):
     meta: dict = Field(..., description="resolution, k_ring, permutations, seed, fdr_alpha, "
                                         "study area, filters, dataset version")
     cells: list[GiCell]
+
+
+class TimeWindow(BaseModel):
+    window: str = Field(..., examples=["22:00-05:00"])
+    count: int
+    share: float | None = Field(None, description="Share of matching offences with a time")
+
+
+class HourByWeekday(BaseModel):
+    hours: list[int]
+    days: list[str] = Field(..., examples=[["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]])
+    counts: list[list[int]] = Field(..., description="24 rows (hours) x 7 columns (days)")
+
+
+class TimeProfileResponse(BaseModel):
+    meta: dict
+    hour_by_weekday: HourByWeekday
+    night_time_economy: TimeWindow
+    after_school: TimeWindow
+
+
+class TopItem(BaseModel):
+    rank: int
+    code: str
+    name: str
+    count: int
+    share: float = Field(..., description="Share of offences in all units of the grid/layer")
+    cumulative_share: float
+
+
+class TopResponse(BaseModel):
+    meta: dict
+    top: list[TopItem]
+
+
+class ConcentrationResponse(BaseModel):
+    meta: dict
+    gini: float = Field(..., description="Gini of the area-offence Lorenz curve (0 = even)")
+    share_of_offences_in_top_area: dict[str, float] = Field(
+        ..., examples=[{"1%": 0.12, "5%": 0.35, "10%": 0.5, "25%": 0.75}])
+    lorenz: dict
+    ranking: str

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from geo_api.api.models import ErrorBody, GiResponse, KDEResponse
+from geo_api.api.models import (
+    ConcentrationResponse,
+    ErrorBody,
+    GiResponse,
+    KDEResponse,
+    TimeProfileResponse,
+    TopResponse,
+)
 from geo_api.api.routes import FilterDep, ServiceDep
 
 router = APIRouter(tags=["hotspots"])
@@ -30,19 +37,63 @@ def kde(svc: ServiceDep, flt: FilterDep,
     return JSONResponse({"meta": meta, "grid": grid})
 
 
+Grid = Annotated[Literal["h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad", "oa"],
+                 Query(description="h3 (k-ring), fishnet (distance band) or a polygon layer "
+                                   "(queen contiguity)")]
+Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution (grid=h3)")]
+CellSize = Annotated[float, Query(ge=50, le=5000, description="Fishnet cell size, metres")]
+
+
+def grid_args(resolution: Resolution = 9,
+              k: Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")] = 1,
+              cell_size_m: CellSize = 250,
+              band_m: Annotated[float | None, Query(gt=0, le=10000, description="Fishnet distance "
+                                                    "band, metres (default 1.5 x cell)")] = None) -> dict:
+    return {"resolution": resolution, "k": k, "cell_size_m": cell_size_m, "band_m": band_m}
+
+
+GridArgs = Annotated[dict, Depends(grid_args)]
+
+
 @router.get("/hotspots/gi", response_model=GiResponse, operation_id="getGiStar", responses=ERRORS,
-            summary="Getis-Ord Gi* hot and cold spots on H3 cells")
-def gi(svc: ServiceDep, flt: FilterDep,
-       resolution: Annotated[int, Query(ge=7, le=10, description="H3 resolution")] = 9,
-       k: Annotated[int, Query(ge=1, le=3, description="k-ring neighbours")] = 1,
+            summary="Getis-Ord Gi* hot and cold spots on H3 cells, a fishnet or polygons")
+def gi(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
        permutations: Annotated[int, Query(ge=0, le=9999, description="0 = analytic")] = 999,
        seed: int = 12345,
        fdr: Annotated[float | None, Query(gt=0, lt=1, description="Benjamini-Hochberg alpha")] = None,
        study_area: StudyArea = "city",
        only_significant: bool = False) -> JSONResponse:
-    from geo_api.hotspots import gi_h3
+    from geo_api.hotspots import gi as run
 
-    rows, meta, _ = gi_h3(svc, flt, resolution, k, permutations, seed, fdr, study_area)
+    rows, meta = run(svc, flt, grid, permutations, seed, fdr, study_area, **args)
     if only_significant:
         rows = [r for r in rows if r["label"] != "not significant"]
     return JSONResponse({"meta": meta, "cells": rows})
+
+
+@router.get("/profiles/time", response_model=TimeProfileResponse, operation_id="getTimeProfile",
+            responses=ERRORS, summary="Hour x weekday counts, night-time economy and after-school "
+                                      "shares (force-export rows with times)")
+def time_profile(svc: ServiceDep, flt: FilterDep) -> JSONResponse:
+    from geo_api.hotspots import time_profile as run
+
+    return JSONResponse(run(svc, flt))
+
+
+@router.get("/stats/top", response_model=TopResponse, operation_id="getTopAreas",
+            responses=ERRORS, summary="The N areas or cells with most offences, ranked")
+def top(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "ward",
+        n: Annotated[int, Query(ge=1, le=500)] = 8, study_area: StudyArea = "city") -> JSONResponse:
+    from geo_api.hotspots import top as run
+
+    return JSONResponse(run(svc, flt, grid, n, study_area, **args))
+
+
+@router.get("/stats/concentration", response_model=ConcentrationResponse,
+            operation_id="getConcentration", responses=ERRORS,
+            summary="How concentrated offences are: Lorenz curve, Gini, share in top x% of area")
+def concentration(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
+                  study_area: StudyArea = "city") -> JSONResponse:
+    from geo_api.hotspots import concentration_of as run
+
+    return JSONResponse(run(svc, flt, grid, study_area, **args))

@@ -283,6 +283,15 @@ class DuckDBStore:
         return self._cursor().execute(
             f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
 
+    def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
+        """Selected (allow-listed) columns of all matching offences."""
+        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
+        if bad:
+            raise InvalidParameter(f"unknown column(s) {bad}")
+        where, params = where_sql(flt)
+        return self._cursor().execute(
+            f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
+
     def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
         """H3 cell (uint64) of each matching offence with a location."""
         col = _layer_column(f"h3_r{resolution}")
