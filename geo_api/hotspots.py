@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 
 from geo_api.analysis.getis_ord import gi_star
 from geo_api.analysis.grids import (
@@ -43,7 +44,8 @@ def _to_lonlat(geom_m: shapely.Geometry) -> shapely.Geometry:
 
 
 def kde(svc: Service, flt: OffenceFilter, bandwidth_m: float | None, cell_size_m: float,
-        kernel: str, study_area: str) -> tuple[dict, dict]:
+        kernel: str, study_area: str, as_geojson: bool = False,
+        min_share_of_max: float = 0.01) -> tuple[dict, dict]:
     """KDE surface over the study area's bounding box; returns (grid dict, meta)."""
     area = study_area_m(svc, study_area)
     pts = svc.store.points(flt)
@@ -63,15 +65,38 @@ def kde(svc: Service, flt: OffenceFilter, bandwidth_m: float | None, cell_size_m
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     dens = g.density_per_km2
+    if as_geojson:
+        return kde_geojson(g, min_share_of_max), meta_for(svc, flt, g, rule, study_area, len(x))
     grid = {"crs": "EPSG:27700", "x0_m": g.x0_m, "y0_m": g.y0_m, "cell_size_m": g.cell_size_m,
             "nx": dens.shape[1], "ny": dens.shape[0], "row_order": "south to north",
             "units": "offences per km^2", "max": float(dens.max()),
             "values": np.round(dens, 4).tolist()}
-    meta = svc.meta(flt, analysis="kde", kernel=kernel, bandwidth_m=bandwidth_m,
-                    bandwidth_rule=rule, cell_size_m=cell_size_m, study_area=study_area,
-                    study_area_definition=STUDY_AREAS[study_area], n_points=len(x),
-                    method=g.params["method"])
-    return grid, meta
+    return grid, meta_for(svc, flt, g, rule, study_area, len(x))
+
+
+def meta_for(svc: Service, flt: OffenceFilter, g, rule: str, study_area: str, n: int) -> dict:
+    return svc.meta(flt, analysis="kde", kernel=g.kernel, bandwidth_m=g.bandwidth_m,
+                    bandwidth_rule=rule, cell_size_m=g.cell_size_m, study_area=study_area,
+                    study_area_definition=STUDY_AREAS[study_area], n_points=n,
+                    method=g.params["method"], units="offences per km^2")
+
+
+def kde_geojson(g, min_share_of_max: float) -> dict:
+    """Cells with density >= ``min_share_of_max`` x max as lon/lat polygons (RFC 7946)."""
+    dens = g.density_per_km2
+    top = dens.max()
+    iy, ix = np.nonzero(dens >= min_share_of_max * top) if top > 0 else (np.array([], int),) * 2
+    x0 = g.x0_m + ix * g.cell_size_m
+    y0 = g.y0_m + iy * g.cell_size_m
+    boxes = shapely.box(x0, y0, x0 + g.cell_size_m, y0 + g.cell_size_m)
+    coords = shapely.get_coordinates(boxes)
+    lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
+    boxes = shapely.set_coordinates(boxes, np.round(np.column_stack([lon, lat]), 6))
+    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(b),
+              "properties": {"density_per_km2": round(float(d), 3),
+                             "share_of_max": round(float(d / top), 4)}}
+             for b, d in zip(boxes, dens[iy, ix])]
+    return {"type": "FeatureCollection", "features": feats}
 
 
 def units_and_counts(svc: Service, flt: OffenceFilter, grid: str, study_area: str,

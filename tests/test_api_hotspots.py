@@ -99,3 +99,15 @@ def test_time_profile_says_police_uk_has_no_times(client):
     body = client.get("/profiles/time", params={"datetime": PERIODS[0]}).json()
     assert body["meta"]["n_with_time"] == 0 and body["night_time_economy"]["share"] is None
     assert body["meta"]["extra_caveats"]
+
+
+def test_kde_geojson_cells_are_lonlat_and_above_threshold(client):
+    q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "bandwidth_m": 300,
+         "cell_size_m": 100, "f": "geojson", "min_share_of_max": 0.5}
+    fc = client.get("/hotspots/kde", params=q).json()
+    assert fc["type"] == "FeatureCollection" and fc["features"]
+    shares = [f["properties"]["share_of_max"] for f in fc["features"]]
+    assert min(shares) >= 0.5 and max(shares) == 1.0
+    lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
+    assert -1.3 < lon < -1.0 and 52.5 < lat < 52.8
+    assert fc["meta"]["units"] == "offences per km^2"

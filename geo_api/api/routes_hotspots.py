@@ -30,11 +30,19 @@ def kde(svc: ServiceDep, flt: FilterDep,
                                                    "default: ArcGIS rule")] = None,
         cell_size_m: Annotated[float, Query(ge=10, le=2000, description="Cell size, metres")] = 50,
         kernel: Literal["quartic", "gaussian"] = "quartic",
-        study_area: StudyArea = "city") -> JSONResponse:
+        study_area: StudyArea = "city",
+        f: Annotated[Literal["grid", "geojson"], Query(description="grid: raster-like JSON; "
+                                                       "geojson: cell polygons (lon/lat)")] = "grid",
+        min_share_of_max: Annotated[float, Query(ge=0, le=1, description="geojson: only cells "
+                                                 "at or above this share of the maximum")] = 0.01,
+        ) -> JSONResponse:
     from geo_api.hotspots import kde as run
 
-    grid, meta = run(svc, flt, bandwidth_m, cell_size_m, kernel, study_area)
-    return JSONResponse({"meta": meta, "grid": grid})
+    body, meta = run(svc, flt, bandwidth_m, cell_size_m, kernel, study_area, f == "geojson",
+                     min_share_of_max)
+    if f == "geojson":
+        return JSONResponse({**body, "meta": meta}, media_type="application/geo+json")
+    return JSONResponse({"meta": meta, "grid": body})
 
 
 Grid = Annotated[Literal["h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad", "oa"],
