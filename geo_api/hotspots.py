@@ -181,7 +181,20 @@ def time_profile(svc: Service, flt: OffenceFilter) -> dict:
 
 
 def top(svc: Service, flt: OffenceFilter, grid: str, n: int, study_area: str, **grid_args) -> dict:
-    """Top-N units by count for any layer or grid."""
+    """Top-N units by count for any layer or grid, or ``grid="location"`` (map points)."""
+    if grid == "location":
+        t = svc.store.top_locations(flt, n)
+        totals = svc.store.area_counts("lad", flt)[1]
+        total = totals["n_matched"] - totals["n_no_location"]
+        t["code"] = t["lon"].map("{:.6f}".format) + "," + t["lat"].map("{:.6f}".format)
+        t["rank"] = np.arange(1, len(t) + 1)
+        t["share"] = t["count"] / total if total else np.nan
+        t["cumulative_share"] = t["share"].cumsum()
+        return {"meta": svc.meta(flt, analysis="top_n", n=n, grid="location",
+                                 definition="offences at the same location text and point "
+                                            "(police.uk anonymised map points); share of all "
+                                            "located offences matching the filter"),
+                "top": t.drop(columns=["lon", "lat"]).to_dict("records")}
     ids, y, _, _, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
     t = top_n(pd.DataFrame({"code": ids, "count": y.astype(int)}), n)
     names = {}

@@ -111,3 +111,14 @@ def test_kde_geojson_cells_are_lonlat_and_above_threshold(client):
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
     assert -1.3 < lon < -1.0 and 52.5 < lat < 52.8
     assert fc["meta"]["units"] == "offences per km^2"
+
+
+def test_top_locations_counts_match_offences(client):
+    q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "grid": "location", "n": 8}
+    top = client.get("/stats/top", params=q).json()["top"]
+    assert len(top) == 8 and [t["rank"] for t in top] == list(range(1, 9))
+    lon, lat = map(float, top[0]["code"].split(","))
+    box = f"{lon - 1e-6},{lat - 1e-6},{lon + 1e-6},{lat + 1e-6}"
+    n = client.get("/offences", params={"datetime": PERIODS[0], "group": "violence_robbery_weapons",
+                                        "bbox": box, "limit": 1}).json()["numberMatched"]
+    assert n >= top[0]["count"]

@@ -90,7 +90,9 @@ def time_profile(svc: ServiceDep, flt: FilterDep) -> JSONResponse:
 
 @router.get("/stats/top", response_model=TopResponse, operation_id="getTopAreas",
             responses=ERRORS, summary="The N areas or cells with most offences, ranked")
-def top(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "ward",
+def top(svc: ServiceDep, flt: FilterDep, args: GridArgs,
+        grid: Annotated[Literal["location", "h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad",
+                                "oa"], Query(description="location = police.uk map points")] = "ward",
         n: Annotated[int, Query(ge=1, le=500)] = 8, study_area: StudyArea = "city") -> JSONResponse:
     from geo_api.hotspots import top as run
 

@@ -292,6 +292,15 @@ class DuckDBStore:
         return self._cursor().execute(
             f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
 
+    def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
+        """Most frequent locations (location text at one point; police.uk map points)."""
+        where, params = where_sql(flt)
+        return self._cursor().execute(
+            f"SELECT coalesce(location_text, 'unnamed point') AS name, round(lon, 6) AS lon, "
+            f"round(lat, 6) AS lat, count(*) AS count FROM offences WHERE {where} "
+            "AND has_location GROUP BY 1, 2, 3 ORDER BY count DESC, name, lon, lat LIMIT ?",
+            params + [n]).df()
+
     def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
         """H3 cell (uint64) of each matching offence with a location."""
         col = _layer_column(f"h3_r{resolution}")
