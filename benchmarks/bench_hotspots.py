@@ -12,6 +12,7 @@ import sys
 import time
 
 import numpy as np
+from _timing import best_of
 
 EXTENT = (452000.0, 298000.0, 464000.0, 310000.0)  # 12 x 12 km around Leicester, EPSG:27700
 
@@ -24,15 +25,6 @@ def clustered(n, seed=0):
     return cx[k] + rng.normal(0, 400, n), cy[k] + rng.normal(0, 400, n)
 
 
-def best_of(fn, repeat=5):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
-
-
 def bench_kde():
     from scipy.stats import gaussian_kde
 
@@ -41,8 +33,8 @@ def bench_kde():
     kde_grid(*clustered(100), 300, 50, "quartic", extent_m=EXTENT)  # compile/load once
     for n in (10_000, 100_000, 1_000_000):
         x, y = clustered(n)
-        tq = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "quartic", extent_m=EXTENT))
-        tg = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT))
+        tq = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "quartic", extent_m=EXTENT), 5)
+        tg = best_of(lambda x=x, y=y: kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT), 5)
         g = kde_grid(x, y, 300, 50, "gaussian", extent_m=EXTENT)
         qx, qy = g.centres()
         # scipy.stats.gaussian_kde with the same fixed 300 m bandwidth, all 57,600 cells.

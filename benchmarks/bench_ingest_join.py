@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from _timing import best_of
 
 from geo_api.analysis.join import h3_cells, lookup_many
 from geo_api.boundaries import load_boundaries
@@ -21,15 +22,6 @@ from geo_api.crs import metric_to_lonlat
 from geo_api.ingest.pipeline import build_join_indexes, ingest_files
 from geo_api.settings import PROJECT_ROOT
 from geo_api.store.duckdb_store import DuckDBStore
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def synthetic_points(boundaries, n, seed=0):

@@ -57,8 +57,7 @@ class Service:
     # -- reads ------------------------------------------------------------------------
     def caveats(self, flt: OffenceFilter) -> list[str]:
         out = []
-        summary = self.store.summary()
-        if summary["by_source"].get("police_uk"):
+        if "police_uk" in self.store.sources():
             out.append(POLICE_UK_CAVEAT)
         if flt.group in ("vrn_serious_violence", "knife_enabled_serious_violence") or flt.hours:
             out.append("VRN classification, flags and times exist only for force-export rows; "

@@ -309,6 +309,15 @@ class DuckDBStore:
             f"SELECT {col} FROM offences WHERE {where} AND has_location", params).fetchnumpy()
         return np.asarray(rows[col], dtype=np.uint64)
 
+    def sources(self) -> set[str]:
+        """Sources present in the current snapshot (cached per snapshot)."""
+        cur = self._cursor()
+        name = self._con_name
+        if getattr(self, "_sources", (None, None))[0] != name:
+            self._sources = (name, {r[0] for r in cur.execute(
+                "SELECT DISTINCT source FROM offences").fetchall()})
+        return self._sources[1]
+
     def summary(self) -> dict:
         cur = self._cursor()
         meta = self._meta(cur)
