@@ -50,7 +50,7 @@ def test_mass_is_conserved_inside_the_extent(kernel):
 @given(st.lists(st.tuples(st.floats(0, 999), st.floats(0, 999)), min_size=1, max_size=200))
 def test_linear_binning_conserves_counts(points):
     x, y = np.array(points).T
-    grid = _linear_bin(x, y, -50.0, -50.0, 50.0, 24, 24, np.ones(len(x)))
+    grid = _linear_bin(x.astype(float), y.astype(float), -50.0, -50.0, 50.0, 24, 24, np.ones(len(x)))
     assert grid.sum() == pytest.approx(len(x))
     assert grid.min() >= -1e-12
 

@@ -37,3 +37,25 @@ def test_concentration_extremes_and_hand_value():
     # unequal areas: the small unit is densest and comes first
     c = concentration(np.array([5.0, 5.0]), areas=np.array([1.0, 3.0]))
     assert c["share_of_offences_in_top_area"]["25%"] == pytest.approx(0.5)
+
+
+def test_time_profile_and_hours_filter_on_synthetic_force_export(tmp_path, joins):
+    from pathlib import Path
+
+    from geo_api.filters import build_filter
+    from geo_api.hotspots import time_profile
+    from geo_api.service import Service
+    from geo_api.settings import Settings
+
+    svc = Service(Settings(store_dir=tmp_path / "store"))
+    svc._joins = joins
+    svc.ingest_paths([Path(__file__).parent / "corpus" / "force_export_valid.csv"], progress=False)
+    prof = time_profile(svc, build_filter())
+    counts = np.array(prof["hour_by_weekday"]["counts"])
+    assert counts.sum() == 10 and prof["meta"]["n_with_time"] == 10
+    # 23:40, 23:30 and 03:00 are night-time economy; 16:30 and 16:45 after school
+    assert prof["night_time_economy"]["count"] == 3 and prof["after_school"]["count"] == 2
+    assert counts[23, 5] == 2  # 18 April 2020 was a Saturday
+    evening, _ = svc.store.query_offences(build_filter(hours="22-5"), 100, 0, ("source_id",))
+    assert sorted(evening["source_id"]) == ["SYN-001", "SYN-002", "SYN-008"]
+    svc.close()
