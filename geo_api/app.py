@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     from geo_api.api.routes import router
+    from geo_api.api.routes_compare import router as compare_router
     from geo_api.api.routes_hotspots import router as hotspots_router
 
     app.include_router(router)
     app.include_router(hotspots_router)
+    app.include_router(compare_router)
     return app

@@ -170,3 +170,11 @@ class ConcentrationResponse(BaseModel):
         ..., examples=[{"1%": 0.12, "5%": 0.35, "10%": 0.5, "25%": 0.75}])
     lorenz: dict
     ranking: str
+
+
+class GenericResult(BaseModel):
+    """An analysis result: ``meta`` (parameters, periods, seed, dataset version, caveats)
+    plus result fields described in the endpoint summary."""
+
+    model_config = ConfigDict(extra="allow")
+    meta: dict

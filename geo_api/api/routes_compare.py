@@ -1,0 +1,100 @@
+"""Period comparison endpoints: areas, WDQ, hotspot change, dual KDE, centre shift, report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from geo_api.api.models import ErrorBody, GenericResult
+from geo_api.api.routes import FilterDep, ServiceDep
+from geo_api.api.routes_hotspots import Grid, GridArgs, StudyArea
+
+router = APIRouter(tags=["comparison"])
+ERRORS = {409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+Before = Annotated[str, Query(description="Before period, e.g. 2019-12/2020-02",
+                              examples=["2019-12/2020-02"])]
+After = Annotated[str, Query(description="After period, e.g. 2020-04/2020-06",
+                             examples=["2020-04/2020-06"])]
+Fdr = Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg alpha")]
+
+
+@router.get("/compare/areas", response_model=GenericResult, operation_id="compareAreas",
+            responses=ERRORS, summary="Per-area change between two periods, adjusted for the "
+                                      "overall change (exact test, FDR)")
+def areas(svc: ServiceDep, flt: FilterDep, before: Before, after: After, args: GridArgs,
+          grid: Grid = "npa", study_area: StudyArea = "city", fdr: Fdr = 0.05) -> JSONResponse:
+    from geo_api.comparison import compare_areas
+
+    table, meta = compare_areas(svc, flt, before, after, grid, study_area, fdr, **args)
+    return JSONResponse({"meta": meta, "areas": json.loads(table.to_json(orient="records"))})
+
+
+@router.get("/compare/wdq", response_model=GenericResult, operation_id="compareWdq",
+            responses=ERRORS, summary="Weighted displacement quotient (Bowers & Johnson 2003)")
+def wdq(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+        layer: Annotated[str, Query(description="Polygon layer of the named areas")] = "npa",
+        target: Annotated[list[str], Query(description="Target area codes")] = ["NC"],  # noqa: B006
+        displacement: Annotated[list[str], Query(description="Displacement area codes")] = ["NE", "NW"],  # noqa: B006
+        control: Annotated[list[str], Query(description="Control area codes")] = ["NS"],  # noqa: B006
+        ) -> JSONResponse:
+    from geo_api.comparison import displacement as run
+
+    return JSONResponse(run(svc, flt, before, after, layer, target, displacement, control))
+
+
+@router.get("/compare/hotspots", response_model=GenericResult, operation_id="compareHotspots",
+            responses=ERRORS, summary="Gi* in both periods: new, persistent, no longer hot")
+def hotspots(svc: ServiceDep, flt: FilterDep, before: Before, after: After, args: GridArgs,
+             grid: Grid = "h3", study_area: StudyArea = "city",
+             permutations: Annotated[int, Query(ge=0, le=9999)] = 999, seed: int = 12345,
+             fdr: Annotated[float | None, Query(gt=0, lt=1)] = None) -> JSONResponse:
+    from geo_api.comparison import hotspots_change
+
+    return JSONResponse(hotspots_change(svc, flt, before, after, grid, study_area, permutations,
+                                        seed, fdr, **args))
+
+
+@router.get("/compare/kde", response_model=GenericResult, operation_id="compareKde",
+            responses=ERRORS, summary="Dual KDE: difference surface after - before")
+def kde(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+        bandwidth_m: Annotated[float, Query(gt=0, le=5000)] = 300,
+        cell_size_m: Annotated[float, Query(ge=10, le=2000)] = 100,
+        study_area: StudyArea = "city") -> JSONResponse:
+    from geo_api.comparison import kde_difference
+
+    return JSONResponse(kde_difference(svc, flt, before, after, bandwidth_m, cell_size_m,
+                                       study_area))
+
+
+@router.get("/compare/centre", response_model=GenericResult, operation_id="compareCentre",
+            responses=ERRORS, summary="Mean centre and standard deviational ellipse per period, "
+                                      "and the shift")
+def centre(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+           study_area: StudyArea = "city") -> JSONResponse:
+    from geo_api.comparison import centre_shift
+
+    return JSONResponse(centre_shift(svc, flt, before, after, study_area))
+
+
+@router.get("/compare/report", response_model=GenericResult, operation_id="displacementReport",
+            responses=ERRORS, summary="One-call displacement report: NPA change, WDQ centre -> "
+                                      "East/West, centre shift, H3 hotspot change")
+def report(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+           permutations: Annotated[int, Query(ge=0, le=9999)] = 999,
+           seed: int = 12345) -> JSONResponse:
+    from geo_api import comparison as c
+
+    table, meta = c.compare_areas(svc, flt, before, after, "npa", "city", 0.05)
+    hs = c.hotspots_change(svc, flt, before, after, "h3", "city", permutations, seed, None,
+                           resolution=9, k=1)
+    return JSONResponse({
+        "meta": meta,
+        "npa_change": json.loads(table.to_json(orient="records")),
+        "wdq_centre_to_east_west": c.displacement(svc, flt, before, after, "npa", ["NC"],
+                                                  ["NE", "NW"], ["NS"]),
+        "centre_shift": c.centre_shift(svc, flt, before, after, "city"),
+        "hotspot_change_h3_r9": {k: hs[k] for k in ("jaccard_hot", "counts")},
+    })

@@ -1,0 +1,154 @@
+"""Period-comparison adapters: two filters (before/after) -> pure compare functions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_api.analysis.compare import centre_and_ellipse, compare_counts, hotspot_change, shift, wdq
+from geo_api.analysis.getis_ord import gi_star
+from geo_api.analysis.kde import kde_grid
+from geo_api.errors import InvalidParameter
+from geo_api.filters import parse_datetime
+from geo_api.hotspots import study_area_m, units_and_counts
+from geo_api.service import Service
+from geo_api.store.base import OffenceFilter
+
+
+def periods(flt: OffenceFilter, before: str, after: str) -> tuple[OffenceFilter, OffenceFilter]:
+    """Copies of ``flt`` restricted to the before and after windows."""
+    out = []
+    for name, value in (("before", before), ("after", after)):
+        start, end = parse_datetime(value, name)
+        if start is None or end is None:
+            raise InvalidParameter(f"{name}: give a closed interval, e.g. 2019-12/2020-02")
+        out.append(dataclasses.replace(flt, start=start, end=end))
+    if out[0].start < out[1].end and out[1].start < out[0].end:
+        raise InvalidParameter("before and after periods overlap")
+    return out[0], out[1]
+
+
+def _meta(svc, fb, fa, **kw) -> dict:
+    m = svc.meta(fb, **kw)
+    m["filters_after"] = fa.describe()
+    m["filters_before"] = m.pop("filters")
+    return m
+
+
+def compare_areas(svc: Service, flt: OffenceFilter, before: str, after: str, grid: str,
+                  study_area: str, fdr: float, **grid_args) -> tuple[pd.DataFrame, dict]:
+    fb, fa = periods(flt, before, after)
+    ids, yb, _, _, definition = units_and_counts(svc, fb, grid, study_area, **grid_args)
+    _, ya, _, _, _ = units_and_counts(svc, fa, grid, study_area, **grid_args)
+    try:
+        t = compare_counts(pd.DataFrame({"code": ids, "before": yb.astype(int),
+                                         "after": ya.astype(int)}), fdr)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+    if grid in svc.boundaries.layers:
+        t["name"] = t["code"].map(svc.boundaries.get(grid).gdf.set_index("code")["name"])
+    A, B = int(yb.sum()), int(ya.sum())
+    meta = _meta(svc, fb, fa, analysis="compare_areas", study_area=study_area, fdr_alpha=fdr,
+                 total_before=A, total_after=B, overall_ratio=B / A,
+                 test="exact conditional binomial, two-sided: after | total ~ Bin(total, B/(A+B))",
+                 **definition)
+    return t, meta
+
+
+def displacement(svc: Service, flt: OffenceFilter, before: str, after: str, layer: str,
+                 target: list[str], displacement_areas: list[str], control: list[str]) -> dict:
+    """WDQ with named areas of one polygon layer (e.g. NPAs NC -> NE, NW; control NS)."""
+    fb, fa = periods(flt, before, after)
+    codes = set(svc.boundaries.get(layer).gdf["code"])
+    for role, group in (("target", target), ("displacement", displacement_areas),
+                        ("control", control)):
+        bad = [c for c in group if c not in codes]
+        if not group or bad:
+            raise InvalidParameter(f"{role}: unknown or missing {layer} code(s) {bad or group}")
+    if set(target) & set(displacement_areas) or set(control) & (set(target) | set(displacement_areas)):
+        raise InvalidParameter("target, displacement and control areas must not overlap")
+    cb = svc.store.area_counts(layer, fb)[0].set_index("code")["count"]
+    ca = svc.store.area_counts(layer, fa)[0].set_index("code")["count"]
+    pair = lambda g: (int(cb.reindex(g).fillna(0).sum()), int(ca.reindex(g).fillna(0).sum()))
+    try:
+        r = wdq(pair(target), pair(displacement_areas), pair(control))
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+    r["areas"] = {"layer": layer, "target": target, "displacement": displacement_areas,
+                  "control": control}
+    r["meta"] = _meta(svc, fb, fa, analysis="wdq", layer=layer,
+                      layer_approximate=svc.boundaries.get(layer).meta["approximate"])
+    return r
+
+
+def hotspots_change(svc: Service, flt: OffenceFilter, before: str, after: str, grid: str,
+                    study_area: str, permutations: int, seed: int, fdr: float | None,
+                    **grid_args) -> dict:
+    fb, fa = periods(flt, before, after)
+    ids, yb, adj, _, definition = units_and_counts(svc, fb, grid, study_area, **grid_args)
+    _, ya, _, _, _ = units_and_counts(svc, fa, grid, study_area, **grid_args)
+    if yb.sum() == 0 or ya.sum() == 0:
+        raise InvalidParameter("both periods need offences in the study area")
+    inference = "permutation" if permutations else "analytic"
+    gb = gi_star(yb, adj, permutations, seed, fdr, inference)
+    ga = gi_star(ya, adj, permutations, seed, fdr, inference)
+    ch = hotspot_change(gb.label, ga.label)
+    cells = [{"id": i, "count_before": int(b), "count_after": int(a), "label_before": lb,
+              "label_after": la, "change": c}
+             for i, b, a, lb, la, c in zip(ids, yb, ya, gb.label, ga.label, ch["class"])]
+    return {"meta": _meta(svc, fb, fa, analysis="hotspot_change", study_area=study_area,
+                          **definition, **gb.params),
+            "jaccard_hot": ch["jaccard_hot"], "counts": ch["counts"], "cells": cells}
+
+
+def kde_difference(svc: Service, flt: OffenceFilter, before: str, after: str, bandwidth_m: float,
+                   cell_size_m: float, study_area: str) -> dict:
+    """Dual KDE: after - before, as offences per km^2 and as share-of-period per km^2."""
+    fb, fa = periods(flt, before, after)
+    area = study_area_m(svc, study_area)
+    grids = []
+    for f in (fb, fa):
+        pts = svc.store.points(f)
+        x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+        keep = shapely.contains_xy(area, x, y)
+        if keep.sum() < 2:
+            raise InvalidParameter("both periods need offences in the study area")
+        grids.append((kde_grid(x[keep], y[keep], bandwidth_m, cell_size_m, "quartic",
+                               extent_m=area.bounds), int(keep.sum())))
+    (gb, nb), (ga, na) = grids
+    diff = ga.density_per_km2 - gb.density_per_km2
+    share_diff = 100 * (ga.density_per_km2 / na - gb.density_per_km2 / nb)
+    return {"meta": _meta(svc, fb, fa, analysis="kde_difference", kernel="quartic",
+                          bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, study_area=study_area,
+                          n_before=nb, n_after=na),
+            "grid": {"crs": "EPSG:27700", "x0_m": gb.x0_m, "y0_m": gb.y0_m,
+                     "cell_size_m": gb.cell_size_m, "nx": diff.shape[1], "ny": diff.shape[0],
+                     "row_order": "south to north",
+                     "difference_per_km2": np.round(diff, 3).tolist(),
+                     "share_difference_pct_points_per_km2": np.round(share_diff, 4).tolist()},
+            "scale": {"difference_per_km2": "after minus before, offences per km^2",
+                      "share_difference_pct_points_per_km2":
+                          "after minus before, % of each period's offences per km^2 (adjusts "
+                          "for the overall fall or rise between periods)",
+                      "max_increase_per_km2": float(diff.max()),
+                      "max_decrease_per_km2": float(diff.min())}}
+
+
+def centre_shift(svc: Service, flt: OffenceFilter, before: str, after: str,
+                 study_area: str) -> dict:
+    fb, fa = periods(flt, before, after)
+    area = study_area_m(svc, study_area)
+    out = {}
+    for name, f in (("before", fb), ("after", fa)):
+        pts = svc.store.points(f)
+        keep = shapely.contains_xy(area, pts["x_m"], pts["y_m"])
+        try:
+            out[name] = centre_and_ellipse(pts["x_m"][keep], pts["y_m"][keep])
+        except ValueError as exc:
+            raise InvalidParameter(f"{name}: {exc}") from None
+    return {"meta": _meta(svc, fb, fa, analysis="centre_shift", study_area=study_area,
+                          crs="EPSG:27700"),
+            **out, "shift": shift(out["before"], out["after"])}

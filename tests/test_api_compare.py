@@ -1,0 +1,66 @@
+"""Comparison endpoints on the shipped data (Dec 2019-Feb 2020 vs Apr-Jun 2020)."""
+
+import pytest
+
+Q = {"before": "2019-12/2020-02", "after": "2020-04/2020-06", "group": "violence_robbery_weapons"}
+
+
+def test_report_shows_city_centre_share_change_with_ci_and_wdq(client, demo_service):
+    body = client.get("/compare/report", params={**Q, "permutations": 99}).json()
+    npa = {a["code"]: a for a in body["npa_change"]}
+    nc = npa["NC"]
+    # independent check of the counts from the store
+    from geo_api.filters import build_filter
+
+    for period, key in ((Q["before"], "before"), (Q["after"], "after")):
+        counts, _ = demo_service.store.area_counts("npa", build_filter(period, Q["group"]))
+        assert nc[key] == int(counts.set_index("code").loc["NC", "count"])
+    assert nc["share_change_ci95_low"] < nc["share_change"] < nc["share_change_ci95_high"]
+    assert sum(a["share_after"] for a in npa.values()) == pytest.approx(1.0)
+    w = body["wdq_centre_to_east_west"]
+    i = w["inputs"]
+    ca, cb = i["control"]["after"], i["control"]["before"]
+    expected = ((i["displacement"]["after"] / ca - i["displacement"]["before"] / cb)
+                / (i["target"]["after"] / ca - i["target"]["before"] / cb))
+    assert w["wdq"] == pytest.approx(expected) and w["interpretation"]
+    assert body["meta"]["filters_before"]["group"] == "violence_robbery_weapons"
+    print(f"NC share {nc['share_before']:.3f} -> {nc['share_after']:.3f}, change "
+          f"{nc['share_change']:+.3f} [{nc['share_change_ci95_low']:+.3f}, "
+          f"{nc['share_change_ci95_high']:+.3f}]; WDQ {w['wdq']:.3f}")
+
+
+def test_hotspot_change_classes_are_consistent(client):
+    body = client.get("/compare/hotspots", params={**Q, "permutations": 99}).json()
+    for c in body["cells"]:
+        hot_b, hot_a = c["label_before"].startswith("hot"), c["label_after"].startswith("hot")
+        assert c["change"] == {(True, True): "persistent", (False, True): "new",
+                               (True, False): "no longer hot", (False, False): "not hot"}[(hot_b, hot_a)]
+    assert 0 <= body["jaccard_hot"] <= 1
+
+
+def test_kde_difference_and_centre_shift(client):
+    k = client.get("/compare/kde", params=Q).json()
+    assert k["scale"]["max_decrease_per_km2"] < 0 < k["scale"]["max_increase_per_km2"]
+    c = client.get("/compare/centre", params=Q).json()
+    assert c["shift"]["distance_m"] == pytest.approx(
+        (c["shift"]["dx_m"] ** 2 + c["shift"]["dy_m"] ** 2) ** 0.5)
+
+
+@pytest.mark.parametrize("params, needle", [
+    ({"after": "2020-01/2020-03"}, "overlap"),
+    ({"after": "2020-04"}, None),
+    ({"before": "2019-12/.."}, "closed interval"),
+])
+def test_compare_parameter_errors(client, params, needle):
+    r = client.get("/compare/areas", params={**Q, **params})
+    if needle is None:
+        assert r.status_code == 200
+    else:
+        assert r.status_code == 422 and needle in r.json()["message"]
+
+
+def test_wdq_rejects_unknown_or_overlapping_areas(client):
+    r = client.get("/compare/wdq", params={**Q, "target": "XX"})
+    assert r.status_code == 422 and "target" in r.json()["message"]
+    r = client.get("/compare/wdq", params={**Q, "target": "NC", "displacement": "NC"})
+    assert r.status_code == 422 and "overlap" in r.json()["message"]
