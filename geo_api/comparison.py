@@ -152,3 +152,33 @@ def centre_shift(svc: Service, flt: OffenceFilter, before: str, after: str,
     return {"meta": _meta(svc, fb, fa, analysis="centre_shift", study_area=study_area,
                           crs="EPSG:27700"),
             **out, "shift": shift(out["before"], out["after"])}
+
+
+def emerging(svc: Service, flt: OffenceFilter, grid: str, study_area: str, time_steps: int,
+             alpha: float, permutations: int, seed: int, **grid_args) -> dict:
+    """Emerging hot spot categories per unit over the months of ``flt``'s window."""
+    from geo_api.analysis.emerging import emerging_hotspots
+
+    if flt.start is None or flt.end is None:
+        raise InvalidParameter("datetime: give a closed interval of at least three months")
+    months = pd.date_range(flt.start, flt.end, freq="MS", inclusive="left")
+    if flt.start.day != 1 or len(months) < 3:
+        raise InvalidParameter("datetime: use whole months, at least three (e.g. 2019-12/2020-09)")
+    cols, ids, adj = [], None, None
+    for m in months:
+        f = dataclasses.replace(flt, start=m.to_pydatetime(),
+                                end=(m + pd.offsets.MonthBegin(1)).to_pydatetime())
+        ids, y, adj, _, definition = units_and_counts(svc, f, grid, study_area, **grid_args)
+        cols.append(y)
+    counts = np.column_stack(cols)
+    if counts.sum() == 0:
+        raise InvalidParameter("no offences match the filter in the study area")
+    r = emerging_hotspots(counts, adj, time_steps, alpha, permutations, seed)
+    cats = pd.Series(r["category"]).value_counts().to_dict()
+    units = [{"id": i, "category": c, "trend_z": float(tz), "trend_p": float(tp),
+              "counts": counts[k].astype(int).tolist()}
+             for k, (i, c, tz, tp) in enumerate(zip(ids, r["category"], r["trend_z"], r["trend_p"]))]
+    return {"meta": svc.meta(flt, analysis="emerging_hotspots", study_area=study_area,
+                             months=[m.strftime("%Y-%m") for m in months], **definition,
+                             **r["params"]),
+            "category_counts": cats, "units": units}

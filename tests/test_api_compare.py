@@ -64,3 +64,14 @@ def test_wdq_rejects_unknown_or_overlapping_areas(client):
     assert r.status_code == 422 and "target" in r.json()["message"]
     r = client.get("/compare/wdq", params={**Q, "target": "NC", "displacement": "NC"})
     assert r.status_code == 422 and "overlap" in r.json()["message"]
+
+
+def test_emerging_hotspots_endpoint(client):
+    q = {"datetime": "2019-12/2020-09", "group": "violence_robbery_weapons", "grid": "h3",
+         "resolution": 8, "permutations": 49}
+    body = client.get("/hotspots/emerging", params=q).json()
+    assert len(body["meta"]["months"]) == 10 and body["meta"]["time_steps"] == 1
+    assert sum(body["category_counts"].values()) == len(body["units"])
+    assert all(len(u["counts"]) == 10 for u in body["units"])
+    r = client.get("/hotspots/emerging", params={**q, "datetime": "2020-01/2020-02"})
+    assert r.status_code == 422

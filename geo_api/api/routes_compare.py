@@ -98,3 +98,19 @@ def report(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
         "centre_shift": c.centre_shift(svc, flt, before, after, "city"),
         "hotspot_change_h3_r9": {k: hs[k] for k in ("jaccard_hot", "counts")},
     })
+
+
+@router.get("/hotspots/emerging", response_model=GenericResult, operation_id="emergingHotspots",
+            responses=ERRORS, summary="Emerging hot spots: monthly space-time Gi* + Mann-Kendall "
+                                      "trend, ArcGIS-style categories")
+def emerging(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
+             study_area: StudyArea = "city",
+             time_steps: Annotated[int, Query(ge=0, le=3, description="Months of temporal "
+                                              "neighbourhood")] = 1,
+             alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
+             permutations: Annotated[int, Query(ge=0, le=9999)] = 199,
+             seed: int = 12345) -> JSONResponse:
+    from geo_api.comparison import emerging as run
+
+    return JSONResponse(run(svc, flt, grid, study_area, time_steps, alpha, permutations, seed,
+                            **args))
