@@ -75,3 +75,13 @@ def test_emerging_hotspots_endpoint(client):
     assert all(len(u["counts"]) == 10 for u in body["units"])
     r = client.get("/hotspots/emerging", params={**q, "datetime": "2020-01/2020-02"})
     assert r.status_code == 422
+
+
+def test_report_map_is_small_aggregate_html_with_layers(client):
+    r = client.get("/compare/report/map", params={**Q, "permutations": 99})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert len(html.encode()) < 5_000_000
+    for layer in ("NPA share change", "Ward share change", "Gi* hotspot change", "Mean centre shift"):
+        assert layer in html
+    assert '"type": "Point"' not in html  # aggregates only: no offence points

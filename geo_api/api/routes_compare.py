@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from geo_api.api.models import ErrorBody, GenericResult
 from geo_api.api.routes import FilterDep, ServiceDep
@@ -114,3 +114,23 @@ def emerging(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
 
     return JSONResponse(run(svc, flt, grid, study_area, time_steps, alpha, permutations, seed,
                             **args))
+
+
+@router.get("/compare/report/map", response_class=HTMLResponse, operation_id="displacementMap",
+            responses={**ERRORS, 200: {"content": {"text/html": {}},
+                                       "description": "A Folium (Leaflet) map page"}},
+            summary="Displacement report as a map: NPA/ward share change, hotspot change, "
+                    "centre shift (aggregates only)")
+def report_map(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+               permutations: Annotated[int, Query(ge=0, le=9999)] = 999,
+               seed: int = 12345) -> HTMLResponse:
+    from geo_api import comparison as c
+    from geo_api.maps.report import render_report_map
+
+    npa, _ = c.compare_areas(svc, flt, before, after, "npa", "city", 0.05)
+    wards, _ = c.compare_areas(svc, flt, before, after, "ward", "city", 0.05)
+    hs = c.hotspots_change(svc, flt, before, after, "h3", "city", permutations, seed, None,
+                           resolution=9, k=1)
+    centres = c.centre_shift(svc, flt, before, after, "city")
+    return HTMLResponse(render_report_map(svc.boundaries, npa, wards, hs, centres,
+                                          f"{before} vs {after}"))
