@@ -43,7 +43,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
 def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
                       hotspots: dict, centres: dict, title: str) -> str:
     """HTML of the report map (works offline except for the base tiles)."""
-    m = folium.Map(location=[52.636, -1.133], zoom_start=12, tiles="cartodbpositron",
+    m = folium.Map(location=[52.636, -1.133], zoom_start=12, tiles="OpenStreetMap",
                    control_scale=True)
     _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
                  True).add_to(m)
