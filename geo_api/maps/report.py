@@ -75,7 +75,7 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
     legend = "".join(f'<div><span style="background:{c};width:12px;height:12px;display:inline-block;'
                      f'margin-right:4px"></span>{k}</div>' for k, c in CHANGE_COLOURS.items())
     m.get_root().html.add_child(Element(
-        f'<div id="legend" style="position:fixed;bottom:20px;left:20px;z-index:9999;'
+        f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
         f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif">'
         f'<b>{title}</b><div>Share change: blue fell, red rose (percentage points)</div>'
         f'<div style="margin-top:4px"><b>Gi* hot spots</b></div>{legend}</div>'))
