@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from geo_api import __version__
 from geo_api.errors import GeoApiError
@@ -61,8 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.api.routes import router
     from geo_api.api.routes_compare import router as compare_router
     from geo_api.api.routes_hotspots import router as hotspots_router
+    from geo_api.api.routes_pages import router as pages_router
 
     app.include_router(router)
     app.include_router(hotspots_router)
     app.include_router(compare_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

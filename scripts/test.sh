@@ -4,5 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv "[dev]"
+# Browser tests need Debian's Chromium (no browser download at run time).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 python -m ruff check geo_api tests benchmarks
 exec python -m pytest "$@"

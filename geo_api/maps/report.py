@@ -8,10 +8,10 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 import pandas as pd
-from branca.element import Element
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
+from geo_api.maps.base import legend, new_map
 
 CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
 
@@ -43,8 +43,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
 def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
                       hotspots: dict, centres: dict, title: str) -> str:
     """HTML of the report map (works offline except for the base tiles)."""
-    m = folium.Map(location=[52.636, -1.133], zoom_start=12, tiles="OpenStreetMap",
-                   control_scale=True)
+    m = new_map()
     _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
                  True).add_to(m)
     _areas_layer("Ward share change", boundaries.get("ward").gdf, ward_table, False).add_to(m)
@@ -72,11 +71,6 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
                     tooltip=f"{centres['shift']['distance_m']:.0f} m").add_to(fg)
     fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    legend = "".join(f'<div><span style="background:{c};width:12px;height:12px;display:inline-block;'
-                     f'margin-right:4px"></span>{k}</div>' for k, c in CHANGE_COLOURS.items())
-    m.get_root().html.add_child(Element(
-        f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
-        f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif">'
-        f'<b>{title}</b><div>Share change: blue fell, red rose (percentage points)</div>'
-        f'<div style="margin-top:4px"><b>Gi* hot spots</b></div>{legend}</div>'))
+    legend(m, title, {f"Gi* hot spot: {k}": c for k, c in CHANGE_COLOURS.items()},
+           "Areas: blue share fell, red share rose (percentage points)")
     return m.get_root().render()

@@ -1,0 +1,75 @@
+"""Pages render in headless Chromium (Debian package): no JS errors, layers present.
+
+Screenshots are written to test-artifacts/ for a person to look at.
+"""
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from geo_api.app import create_app
+from geo_api.settings import PROJECT_ROOT
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--window-size=1200,900",
+         "--virtual-time-budget=8000"]
+PAGES = {
+    "landing": ("/", ["Hot spot map", "Did it move in lockdown?", "API documentation"], 0),
+    "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
+                 ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend"], 50),
+    "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
+                 "&group=violence_robbery_weapons&permutations=199"),
+                ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
+}
+
+
+@pytest.fixture(scope="module")
+def server(demo_service, demo_settings):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    srv = uvicorn.Server(uvicorn.Config(create_app(demo_settings), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def chromium(args, tmp_path):
+    assert CHROMIUM, "Debian chromium is required (scripts/test.sh installs it)"
+    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path}", *args],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_in_chromium(server, tmp_path, name):
+    path, expected, min_shapes = PAGES[name]
+    dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
+    html_tag = re.search(r"<html[^>]*>", dom).group(0)
+    assert "data-js-errors" not in html_tag, html_tag  # set by the page's error probe
+    for text in expected:
+        assert text in dom, text
+    assert dom.count("leaflet-interactive") >= min_shapes  # drawn SVG paths
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    chromium([f"--screenshot={shot}", server + path], tmp_path / "shot")
+    assert shot.stat().st_size > 10_000
