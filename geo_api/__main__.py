@@ -89,7 +89,7 @@ def cmd_serve(args) -> int:
 
     from geo_api.app import create_app
 
-    print(f"geo_api: open http://{args.host}:{args.port}/docs", flush=True)
+    print(f"geo_api: open http://{args.host}:{args.port}/ (maps) or /docs (API)", flush=True)
     uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="info")
     return 0
 

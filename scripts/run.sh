@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 ensure_venv ""
 PORT="${GEO_API_PORT:-8000}"
 geo_api load-demo
-echo "Open http://127.0.0.1:${PORT}/docs (API docs) — data: http://127.0.0.1:${PORT}/stats/areas?layer=ward"
+echo "Open http://127.0.0.1:${PORT}/ (maps for everyone) — API docs: http://127.0.0.1:${PORT}/docs"
 exec geo_api serve --host 127.0.0.1 --port "${PORT}"
