@@ -64,10 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.api.routes_compare import router as compare_router
     from geo_api.api.routes_hotspots import router as hotspots_router
     from geo_api.api.routes_pages import router as pages_router
+    from geo_api.api.routes_tiles import router as tiles_router
 
     app.include_router(router)
     app.include_router(hotspots_router)
     app.include_router(compare_router)
     app.include_router(pages_router)
+    app.include_router(tiles_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
