@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-PORT="${PORT:-8799}"; WORKERS="${WORKERS:-2}"; CONN="${CONN:-32}"; DUR="${DUR:-10s}"
+PORT="${PORT:-8799}"; WORKERS="${WORKERS:-2}"; CONN="${CONN:-16}"; DUR="${DUR:-10s}"
 TMP="$(mktemp -d)"; export GEO_API_STORE_DIR="$TMP/store"
 geo_api load-demo >/dev/null 2>&1
 uvicorn --factory geo_api.app:create_app --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \

@@ -145,11 +145,14 @@ class DuckDBStore:
         return dict(cur.execute("SELECT key, value FROM meta").fetchall())
 
     def dataset_version(self) -> str | None:
-        try:
-            cur = self._cursor()
-        except StoreEmpty:
+        """Version of the current snapshot (cached per snapshot: one small file read)."""
+        name = self._current_name()
+        if name is None:
             return None
-        return self._meta(cur).get("dataset_version")
+        cached = getattr(self, "_version", (None, None))
+        if cached[0] != name:
+            self._version = (name, self._meta(self._cursor()).get("dataset_version"))
+        return self._version[1]
 
     def boundaries_version(self) -> str | None:
         cur = self._cursor()
