@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     )
     npa_code_field: str = Field("code", description="Code field in npa_file")
     npa_name_field: str = Field("name", description="Name field in npa_file")
+    sites_file: Path = Field(PROJECT_ROOT / "data" / "demo" / "sites" /
+                             "gias_open_establishments_LLR_2025-05-24.csv",
+                             description="Candidate sites CSV: establishment_name (or name) and "
+                                         "easting/northing (EPSG:27700) or longitude/latitude")
     max_page_size: int = Field(10_000, ge=1, description="Upper bound on `limit` for feature endpoints")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"

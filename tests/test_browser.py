@@ -25,7 +25,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 PAGES = {
     "landing": ("/", ["Hot spot map", "Did it move in lockdown?", "API documentation"], 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
-                 ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend"], 50),
+                 ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend",
+                  "Sites (schools / candidate sites)"], 50),
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons&permutations=199"),
                 ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from geo_api.api.routes import FilterDep, ServiceDep
+from geo_api.errors import GeoApiError
 
 router = APIRouter(tags=["pages"])
 HTML_200 = {200: {"content": {"text/html": {}}, "description": "An HTML page"}}
@@ -31,6 +32,10 @@ def landing(svc: ServiceDep) -> HTMLResponse:
          "&group=violence_robbery_weapons"), "Did it move in lockdown?",
          ("Which areas' share of offences rose or fell between winter and the first lockdown, "
          "and which hot spots are new, persistent or gone.")),
+        ("/maps/hotspots?hours=15-19&group=vrn_serious_violence",
+         "After-school hot spots (15:00-19:00)",
+         ("For youth-work teams: hot spots in the hours you work. Needs a force export with "
+         "offence times (police.uk has none).")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'
@@ -56,10 +61,29 @@ def hotspot_map(svc: ServiceDep, flt: FilterDep,
                 resolution: Annotated[int, Query(ge=7, le=10)] = 9) -> HTMLResponse:
     from geo_api import hotspots as h
     from geo_api.maps.hotspots import render_hotspot_map
+    from geo_api.sites import sites_in
 
-    rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
-    kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True, min_share_of_max=0.05)
+    try:
+        rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
+        kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
+                       min_share_of_max=0.05)
+    except GeoApiError as exc:
+        return message_page(exc)
     counts, _ = svc.store.area_counts("ward", flt)
-    period = meta["filters"]["start"][:7] if meta["filters"]["start"] else "all months"
+    f = meta["filters"]
+    period = f"{(f['start'] or '')[:10]} to {(f['end_exclusive'] or '')[:10]}"
+    hours = f" hours {f['hours'][0]}:00-{f['hours'][1]}:00" if f["hours"] else ""
+    sites = sites_in(svc.settings.sites_file, h.study_area_m(svc, "city"))
     return HTMLResponse(render_hotspot_map(svc.boundaries, rows, kde, counts,
-                                           f"Hot spots from {period} ({flt.group})"))
+                                           f"Hot spots {period}{hours} ({flt.group})", sites))
+
+
+def message_page(exc: GeoApiError) -> HTMLResponse:
+    """A plain page explaining why a map cannot be drawn (instead of a JSON error)."""
+    return HTMLResponse(status_code=exc.status_code, content=f"""<!doctype html><html lang="en">
+<head><meta charset="utf-8"><title>No map for this selection</title></head>
+<body style="font:16px/1.5 sans-serif;max-width:700px;margin:2em auto">
+<h1>No map for this selection</h1><p>{html.escape(exc.user_msg)}</p>
+<p>police.uk data has no times of day, so time-window maps (for example after school,
+15:00-19:00) need a force export with offence times.</p><p><a href="/">Back to the maps</a></p>
+</body></html>""")

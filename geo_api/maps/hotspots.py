@@ -16,9 +16,18 @@ KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#f
                (0.0, "#fef0d9")]
 
 
+def sites_layer(sites: pd.DataFrame) -> folium.FeatureGroup:
+    """Candidate sites (e.g. schools) as small circles with their name on hover."""
+    fg = folium.FeatureGroup(name="Sites (schools / candidate sites)", show=False)
+    for r in sites.itertuples():
+        folium.CircleMarker([r.lat, r.lon], radius=4, color="#1b7837", fill=True,
+                            fill_opacity=0.9, weight=1, tooltip=str(r.name)).add_to(fg)
+    return fg
+
+
 def render_hotspot_map(boundaries, gi_rows: list[dict], kde_fc: dict, ward_counts: pd.DataFrame,
-                       title: str) -> str:
-    """HTML page: Gi* H3 layer, KDE cells, wards (name + count on hover), NPAs."""
+                       title: str, sites: pd.DataFrame | None = None) -> str:
+    """HTML page: Gi* H3 layer, KDE cells, wards (name + count on hover), NPAs, sites."""
     m = new_map()
     wards = to_io(boundaries.get("ward").gdf[["code", "name", "geometry"]])
     wards = wards.merge(ward_counts[["code", "count"]], on="code", how="left").fillna({"count": 0})
@@ -52,6 +61,8 @@ def render_hotspot_map(boundaries, gi_rows: list[dict], kde_fc: dict, ward_count
 
         folium.GeoJson(kde_fc, name="Kernel density (share of peak)", show=False,
                        style_function=kde_style).add_to(m)
+    if sites is not None and len(sites):
+        sites_layer(sites).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     legend(m, title, GI_COLOURS, "Gi* hot/cold spots (two-sided, 999 permutations); "
                                  "KDE layer: darker = nearer the peak density")
