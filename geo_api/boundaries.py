@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,16 +143,6 @@ def load_boundaries(boundaries_dir: Path, npa_file: Path | None = None,
     return BoundarySet(layers=layers, version=digest.hexdigest()[:12])
 
 
-def force_area(boundaries: BoundarySet):
-    """Union of the district polygons (EPSG:27700): the study/validation area."""
-    return shapely.union_all(boundaries.get("lad").gdf.geometry.values)
-
-
 def layer_table(layer: Layer) -> pd.DataFrame:
     """Attributes without geometry."""
     return pd.DataFrame(layer.gdf.drop(columns="geometry"))
-
-
-def write_metadata(path: Path) -> None:
-    """Write the layer metadata JSON shipped next to the layers."""
-    path.write_text(json.dumps(LAYER_META, indent=2) + "\n")

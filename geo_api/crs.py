@@ -50,9 +50,3 @@ def to_io(gdf):
     if gdf.crs is None:
         raise CRSMismatchError("geometry has no CRS; expected EPSG:27700")
     return gdf if gdf.crs.equals(IO_CRS) else gdf.to_crs(IO_EPSG)
-
-
-def require_metric(gdf) -> None:
-    """Raise unless ``gdf`` is in EPSG:27700."""
-    if gdf.crs is None or not gdf.crs.equals(METRIC_CRS):
-        raise CRSMismatchError(f"expected EPSG:27700, got {gdf.crs}")

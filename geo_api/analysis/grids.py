@@ -15,8 +15,6 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from geo_api.crs import lonlat_to_metric, metric_to_lonlat
-
 
 def h3_study_cells(area_lonlat: shapely.Geometry, resolution: int) -> np.ndarray:
     """uint64 H3 cells whose centre lies in ``area_lonlat`` (EPSG:4326 polygon), sorted."""
@@ -56,11 +54,6 @@ def h3_polygons_lonlat(cells: np.ndarray) -> list[shapely.Polygon]:
             for c in cells.tolist()]
 
 
-def h3_centres_metric(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lat, lon = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in cells.tolist()]).T
-    return lonlat_to_metric(lon, lat)
-
-
 def fishnet(area_m: shapely.Geometry, cell_size_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Centres (x, y; EPSG:27700) of square cells whose centre is inside ``area_m``."""
     xmin, ymin, xmax, ymax = area_m.bounds
@@ -90,11 +83,3 @@ def distance_band(cx: np.ndarray, cy: np.ndarray, band_m: float) -> sp.csr_matri
     rows = np.r_[pairs[:, 0], pairs[:, 1]]
     cols = np.r_[pairs[:, 1], pairs[:, 0]]
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-
-
-def fishnet_polygons_lonlat(cx, cy, cell_size_m: float) -> list[shapely.Polygon]:
-    h = cell_size_m / 2
-    boxes = shapely.box(cx - h, cy - h, cx + h, cy + h)
-    coords = shapely.get_coordinates(boxes)
-    lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
-    return list(shapely.set_coordinates(boxes.copy(), np.column_stack([lon, lat])))
