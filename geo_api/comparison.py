@@ -6,14 +6,13 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from geo_api.analysis.compare import centre_and_ellipse, compare_counts, hotspot_change, shift, wdq
 from geo_api.analysis.getis_ord import gi_star
 from geo_api.analysis.kde import kde_grid
 from geo_api.errors import InvalidParameter
 from geo_api.filters import parse_datetime
-from geo_api.hotspots import study_area_m, units_and_counts
+from geo_api.hotspots import analysis_units, points_in, study_area_m
 from geo_api.service import Service
 from geo_api.store.base import OffenceFilter
 
@@ -41,8 +40,8 @@ def _meta(svc, fb, fa, **kw) -> dict:
 def compare_areas(svc: Service, flt: OffenceFilter, before: str, after: str, grid: str,
                   study_area: str, fdr: float, **grid_args) -> tuple[pd.DataFrame, dict]:
     fb, fa = periods(flt, before, after)
-    ids, yb, _, _, definition = units_and_counts(svc, fb, grid, study_area, **grid_args)
-    _, ya, _, _, _ = units_and_counts(svc, fa, grid, study_area, **grid_args)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    ids, yb, ya, definition = u.ids, u.counts(fb), u.counts(fa), u.definition
     try:
         t = compare_counts(pd.DataFrame({"code": ids, "before": yb.astype(int),
                                          "after": ya.astype(int)}), fdr)
@@ -88,8 +87,8 @@ def hotspots_change(svc: Service, flt: OffenceFilter, before: str, after: str, g
                     study_area: str, permutations: int, seed: int, fdr: float | None,
                     **grid_args) -> dict:
     fb, fa = periods(flt, before, after)
-    ids, yb, adj, _, definition = units_and_counts(svc, fb, grid, study_area, **grid_args)
-    _, ya, _, _, _ = units_and_counts(svc, fa, grid, study_area, **grid_args)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    ids, yb, ya, adj, definition = u.ids, u.counts(fb), u.counts(fa), u.adjacency, u.definition
     if yb.sum() == 0 or ya.sum() == 0:
         raise InvalidParameter("both periods need offences in the study area")
     inference = "permutation" if permutations else "analytic"
@@ -111,13 +110,11 @@ def kde_difference(svc: Service, flt: OffenceFilter, before: str, after: str, ba
     area = study_area_m(svc, study_area)
     grids = []
     for f in (fb, fa):
-        pts = svc.store.points(f)
-        x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
-        keep = shapely.contains_xy(area, x, y)
-        if keep.sum() < 2:
+        x, y = points_in(svc, f, area)
+        if len(x) < 2:
             raise InvalidParameter("both periods need offences in the study area")
-        grids.append((kde_grid(x[keep], y[keep], bandwidth_m, cell_size_m, "quartic",
-                               extent_m=area.bounds), int(keep.sum())))
+        grids.append((kde_grid(x, y, bandwidth_m, cell_size_m, "quartic", extent_m=area.bounds),
+                      len(x)))
     (gb, nb), (ga, na) = grids
     diff = ga.density_per_km2 - gb.density_per_km2
     share_diff = 100 * (ga.density_per_km2 / na - gb.density_per_km2 / nb)
@@ -143,10 +140,8 @@ def centre_shift(svc: Service, flt: OffenceFilter, before: str, after: str,
     area = study_area_m(svc, study_area)
     out = {}
     for name, f in (("before", fb), ("after", fa)):
-        pts = svc.store.points(f)
-        keep = shapely.contains_xy(area, pts["x_m"], pts["y_m"])
         try:
-            out[name] = centre_and_ellipse(pts["x_m"][keep], pts["y_m"][keep])
+            out[name] = centre_and_ellipse(*points_in(svc, f, area))
         except ValueError as exc:
             raise InvalidParameter(f"{name}: {exc}") from None
     return {"meta": _meta(svc, fb, fa, analysis="centre_shift", study_area=study_area,
@@ -164,16 +159,15 @@ def emerging(svc: Service, flt: OffenceFilter, grid: str, study_area: str, time_
     months = pd.date_range(flt.start, flt.end, freq="MS", inclusive="left")
     if flt.start.day != 1 or len(months) < 3:
         raise InvalidParameter("datetime: use whole months, at least three (e.g. 2019-12/2020-09)")
-    cols, ids, adj = [], None, None
-    for m in months:
-        f = dataclasses.replace(flt, start=m.to_pydatetime(),
-                                end=(m + pd.offsets.MonthBegin(1)).to_pydatetime())
-        ids, y, adj, _, definition = units_and_counts(svc, f, grid, study_area, **grid_args)
-        cols.append(y)
-    counts = np.column_stack(cols)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    ids, definition = u.ids, u.definition
+    counts = np.column_stack([
+        u.counts(dataclasses.replace(flt, start=m.to_pydatetime(),
+                                     end=(m + pd.offsets.MonthBegin(1)).to_pydatetime()))
+        for m in months])
     if counts.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = emerging_hotspots(counts, adj, time_steps, alpha, permutations, seed)
+    r = emerging_hotspots(counts, u.adjacency, time_steps, alpha, permutations, seed)
     cats = pd.Series(r["category"]).value_counts().to_dict()
     units = [{"id": i, "category": c, "trend_z": float(tz), "trend_p": float(tp),
               "counts": counts[k].astype(int).tolist()}

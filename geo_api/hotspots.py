@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import h3
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 import shapely.geometry
 
@@ -48,10 +54,7 @@ def kde(svc: Service, flt: OffenceFilter, bandwidth_m: float | None, cell_size_m
         min_share_of_max: float = 0.01) -> tuple[dict, dict]:
     """KDE surface over the study area's bounding box; returns (grid dict, meta)."""
     area = study_area_m(svc, study_area)
-    pts = svc.store.points(flt)
-    x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
-    inside = shapely.contains_xy(area, x, y)
-    x, y = x[inside], y[inside]
+    x, y = points_in(svc, flt, area)
     if len(x) < 2:
         raise InvalidParameter("fewer than two offences match the filter in the study area")
     rule = "explicit"
@@ -99,58 +102,100 @@ def kde_geojson(g, min_share_of_max: float) -> dict:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def units_and_counts(svc: Service, flt: OffenceFilter, grid: str, study_area: str,
-                     resolution: int = 9, k: int = 1, cell_size_m: float = 250,
-                     band_m: float | None = None):
-    """Analysis units for a grid: (ids, counts, adjacency, unit areas km^2, definition dict).
+@dataclass
+class Units:
+    """Analysis units of a grid or layer: ids, areas and a counter; adjacency built lazily.
 
-    grid: "h3" (k-ring), "fishnet" (distance band, default 1.5 x cell: 8 neighbours) or a
-    polygon layer name (queen contiguity; the layer's own extent is the study area).
+    Build once per request and count per filter, so comparisons and monthly series do not
+    rebuild cells or weights for every period.
     """
+
+    ids: list[str]
+    area_km2: np.ndarray
+    definition: dict
+    _count: Callable[[OffenceFilter], np.ndarray]
+    _adjacency: Callable[[], sp.csr_matrix]
+
+    def counts(self, flt: OffenceFilter) -> np.ndarray:
+        """Offences per unit for ``flt`` (zeros included)."""
+        return self._count(flt)
+
+    @cached_property
+    def adjacency(self) -> sp.csr_matrix:
+        return self._adjacency()
+
+
+def analysis_units(svc: Service, grid: str, study_area: str, resolution: int = 9, k: int = 1,
+                   cell_size_m: float = 250, band_m: float | None = None) -> Units:
+    """Units for ``grid``: "h3" (k-ring), "fishnet" (distance band, default 1.5 x cell: 8
+    neighbours) or a polygon layer name (queen contiguity; the layer's extent is the study
+    area)."""
     if grid == "h3":
         if resolution not in (7, 8, 9, 10):
             raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
         cells = h3_study_cells(_to_lonlat(study_area_m(svc, study_area)), resolution)
-        y = h3_counts(cells, svc.store.h3_cells(resolution, flt))
-        ids = [f"{int(c):x}" for c in cells.tolist()]
-        import h3
-
-        area = np.full(len(cells), h3.average_hexagon_area(resolution, unit="km^2"))
-        return ids, y, h3_adjacency(cells, k), area, {
-            "grid": "h3", "resolution": resolution, "k_ring": k,
-            "study_area_definition": f"H3 cells whose centre lies in {STUDY_AREAS[study_area]}; "
-                                     "cells without offences count as zeros"}
+        return Units(
+            ids=[f"{int(c):x}" for c in cells.tolist()],
+            area_km2=np.full(len(cells), h3.average_hexagon_area(resolution, unit="km^2")),
+            definition={"grid": "h3", "resolution": resolution, "k_ring": k,
+                        "study_area_definition": f"H3 cells whose centre lies in "
+                                                 f"{STUDY_AREAS[study_area]}; cells without "
+                                                 "offences count as zeros"},
+            _count=lambda f: h3_counts(cells, svc.store.h3_cells(resolution, f)),
+            _adjacency=lambda: h3_adjacency(cells, k))
     if grid == "fishnet":
         band = band_m or 1.5 * cell_size_m
         cx, cy = fishnet(study_area_m(svc, study_area), cell_size_m)
         if len(cx) > 200_000:
             raise InvalidParameter("cell_size_m too small for this study area (over 200,000 cells)")
-        pts = svc.store.points(flt)
-        y = fishnet_counts(cx, cy, cell_size_m, pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
-        ids = [f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)]
-        return ids, y, distance_band(cx, cy, band), np.full(len(cx), (cell_size_m / 1000) ** 2), {
-            "grid": "fishnet", "cell_size_m": cell_size_m, "band_m": band,
-            "study_area_definition": f"square cells whose centre lies in {STUDY_AREAS[study_area]} "
-                                     "(ids are centre easting_northing); zeros included"}
-    from libpysal.weights import Queen
 
+        def count(f):
+            pts = svc.store.points(f)
+            return fishnet_counts(cx, cy, cell_size_m, pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
+
+        return Units(
+            ids=[f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)],
+            area_km2=np.full(len(cx), (cell_size_m / 1000) ** 2),
+            definition={"grid": "fishnet", "cell_size_m": cell_size_m, "band_m": band,
+                        "study_area_definition": f"square cells whose centre lies in "
+                                                 f"{STUDY_AREAS[study_area]} (ids are centre "
+                                                 "easting_northing); zeros included"},
+            _count=count, _adjacency=lambda: distance_band(cx, cy, band))
     layer = svc.boundaries.get(grid)
-    counts, _ = svc.store.area_counts(grid, flt)
-    y = layer.gdf["code"].map(counts.set_index("code")["count"]).fillna(0).to_numpy(float)
-    w = Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True)
-    return layer.gdf["code"].tolist(), y, w.sparse, layer.gdf.area.to_numpy() / 1e6, {
-        "grid": grid, "contiguity": "queen",
-        "study_area_definition": f"all {len(y)} areas of layer {grid}; areas without offences "
-                                 "count as zeros"}
+    codes = layer.gdf["code"]
+
+    def count(f):
+        c, _ = svc.store.area_counts(grid, f)
+        return codes.map(c.set_index("code")["count"]).fillna(0).to_numpy(float)
+
+    def queen():
+        from libpysal.weights import Queen
+
+        return Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True).sparse
+
+    return Units(ids=codes.tolist(), area_km2=layer.gdf.area.to_numpy() / 1e6,
+                 definition={"grid": grid, "contiguity": "queen",
+                             "study_area_definition": f"all {len(codes)} areas of layer {grid}; "
+                                                      "areas without offences count as zeros"},
+                 _count=count, _adjacency=queen)
+
+
+def points_in(svc: Service, flt: OffenceFilter, area_m: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """x_m, y_m (EPSG:27700) of matching offences inside ``area_m``."""
+    pts = svc.store.points(flt)
+    x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+    inside = shapely.contains_xy(area_m, x, y)
+    return x[inside], y[inside]
 
 
 def gi(svc: Service, flt: OffenceFilter, grid: str, permutations: int, seed: int,
        fdr: float | None, study_area: str, **grid_args) -> tuple[list[dict], dict]:
     """Gi* on a grid or polygon layer (zeros included); returns (rows, meta)."""
-    ids, y, adj, _, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    ids, y, definition = u.ids, u.counts(flt), u.definition
     if y.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = gi_star(y, adj, permutations=permutations, seed=seed, fdr=fdr,
+    r = gi_star(y, u.adjacency, permutations=permutations, seed=seed, fdr=fdr,
                 inference="permutation" if permutations else "analytic")
     rows = [{"id": i, "count": int(n), "gi_z": float(z), "p_two_sided": float(p),
              "p_norm_two_sided": float(pn), "label": lab}
@@ -195,8 +240,9 @@ def top(svc: Service, flt: OffenceFilter, grid: str, n: int, study_area: str, **
                                             "(police.uk anonymised map points); share of all "
                                             "located offences matching the filter"),
                 "top": t.drop(columns=["lon", "lat"]).to_dict("records")}
-    ids, y, _, _, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
-    t = top_n(pd.DataFrame({"code": ids, "count": y.astype(int)}), n)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    definition = u.definition
+    t = top_n(pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)}), n)
     names = {}
     if grid in svc.boundaries.layers:
         names = svc.boundaries.get(grid).gdf.set_index("code")["name"].to_dict()
@@ -208,8 +254,9 @@ def top(svc: Service, flt: OffenceFilter, grid: str, n: int, study_area: str, **
 def concentration_of(svc: Service, flt: OffenceFilter, grid: str, study_area: str,
                      **grid_args) -> dict:
     """Lorenz curve / Gini and share of offences in the densest x% of area."""
-    _, y, _, area_km2, definition = units_and_counts(svc, flt, grid, study_area, **grid_args)
+    u = analysis_units(svc, grid, study_area, **grid_args)
+    y = u.counts(flt)
     if y.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    return {"meta": svc.meta(flt, analysis="concentration", study_area=study_area, **definition),
-            **concentration(y, area_km2)}
+    return {"meta": svc.meta(flt, analysis="concentration", study_area=study_area,
+                             **u.definition), **concentration(y, u.area_km2)}
