@@ -1,7 +1,10 @@
-"""XYZ GeoJSON tiles (Web Mercator tile grid, z/x/y with y counted from the north).
+"""XYZ tiles (Web Mercator tile grid, z/x/y with y counted from the north): GeoJSON and MVT.
 
-Features are clipped to the tile's lon/lat bounds and written as RFC 7946 GeoJSON with
-6-decimal coordinates. Whole-layer results (boundaries, Gi* cells, KDE cells for a filter)
+GeoJSON tiles: features clipped to the tile's lon/lat bounds, written as RFC 7946 GeoJSON with
+6-decimal coordinates. Mapbox Vector Tiles (``.mvt``, spec v2.1): the same features in
+EPSG:3857 (the tile grid's own CRS, used only for encoding), clipped to the tile plus a
+small buffer, quantised to a 4096 extent by the ``mapbox-vector-tile`` library; one MVT layer
+named after the tile layer. Whole-layer results (boundaries, Gi* cells, KDE cells for a filter)
 are computed once per (dataset version, boundaries version, parameters) and cached; tiles
 are cached in-process too (LRU).
 """
@@ -22,6 +25,9 @@ from geo_api.crs import to_io
 from geo_api.errors import InvalidParameter
 
 MAX_ZOOM = 20
+MERCATOR_HALF_M = 20037508.342789244  # half the EPSG:3857 world width, metres
+MVT_EXTENT = 4096
+MVT_BUFFER = 64  # tile units of overlap so polygon edges do not show at tile seams
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -36,6 +42,14 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
         return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
 
     return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
+
+
+def tile_bounds_mercator(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of XYZ tile z/x/y in EPSG:3857 metres."""
+    tile_bounds(z, x, y)  # range check
+    size = 2 * MERCATOR_HALF_M / 2 ** z
+    minx, maxy = -MERCATOR_HALF_M + x * size, MERCATOR_HALF_M - y * size
+    return minx, maxy - size, minx + size, maxy
 
 
 class LRU:
@@ -60,20 +74,39 @@ class LRU:
         return value
 
 
+def _clipped(gdf: gpd.GeoDataFrame, bounds) -> tuple[np.ndarray, list[dict]]:
+    """Geometries of ``gdf`` clipped to ``bounds`` (non-empty ones) and their properties."""
+    cand = gdf.iloc[gdf.sindex.query(shapely.box(*bounds), predicate="intersects")]
+    geoms = shapely.clip_by_rect(cand.geometry.values, *bounds)
+    keep = ~shapely.is_empty(geoms)
+    props = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in p.items()}
+             for p in cand.drop(columns="geometry")[keep].to_dict("records")]
+    return geoms[keep], props
+
+
 def clip_tile(gdf: gpd.GeoDataFrame, z: int, x: int, y: int) -> bytes:
     """GeoJSON bytes of ``gdf`` (EPSG:4326) clipped to the tile."""
-    w, s, e, n = tile_bounds(z, x, y)
-    cand = gdf.iloc[gdf.sindex.query(shapely.box(w, s, e, n), predicate="intersects")]
-    geoms = shapely.clip_by_rect(cand.geometry.values, w, s, e, n)
-    keep = ~shapely.is_empty(geoms)
-    geoms = shapely.set_precision(geoms[keep], 1e-6)
-    props = cand.drop(columns="geometry")[keep].to_dict("records")
-    features = [{"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)),
-                 "properties": {k: (None if isinstance(v, float) and np.isnan(v) else v)
-                                for k, v in p.items()}}
+    geoms, props = _clipped(gdf, tile_bounds(z, x, y))
+    geoms = shapely.set_precision(geoms, 1e-6)
+    features = [{"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": p}
                 for g, p in zip(geoms, props) if not g.is_empty]
     return json.dumps({"type": "FeatureCollection", "features": features},
                       separators=(",", ":")).encode()
+
+
+def mvt_tile(gdf_mercator: gpd.GeoDataFrame, layer: str, z: int, x: int, y: int) -> bytes:
+    """Mapbox Vector Tile bytes of ``gdf_mercator`` (EPSG:3857) for tile z/x/y."""
+    import mapbox_vector_tile
+
+    minx, miny, maxx, maxy = bounds = tile_bounds_mercator(z, x, y)
+    pad = (maxx - minx) * MVT_BUFFER / MVT_EXTENT
+    geoms, props = _clipped(gdf_mercator, (minx - pad, miny - pad, maxx + pad, maxy + pad))
+    features = [{"geometry": g, "properties": {k: v for k, v in p.items() if v is not None}}
+                for g, p in zip(geoms, props)]
+    return mapbox_vector_tile.encode(
+        [{"name": layer, "features": features}],
+        default_options={"quantize_bounds": bounds, "extents": MVT_EXTENT,
+                         "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid})
 
 
 def etag(body: bytes) -> str:

@@ -56,3 +56,61 @@ def test_hotspot_tiles_follow_the_filter(client):
 ])
 def test_out_of_range_tiles_are_4xx(client, path, status):
     assert client.get(path).status_code == status
+
+
+def _decode_mvt(body, z, x, y):
+    """Decoded MVT layers with geometries back in lon/lat (shapely), for comparison."""
+    import mapbox_vector_tile
+    import shapely
+    from pyproj import Transformer
+    from shapely.geometry import shape
+
+    from geo_api.tiles import tile_bounds_mercator
+
+    minx, miny, maxx, maxy = tile_bounds_mercator(z, x, y)
+    to_lonlat = Transformer.from_crs(3857, 4326, always_xy=True).transform
+    out = {}
+    for name, layer in mapbox_vector_tile.decode(body).items():
+        ext = layer["extent"]
+        feats = []
+        for f in layer["features"]:
+            g = shape(f["geometry"])
+            g = shapely.transform(g, lambda c, ext=ext: [minx, miny] + c / ext * [maxx - minx, maxy - miny])
+            feats.append((shapely.transform(g, to_lonlat, interleaved=False),
+                          f["properties"]))
+        out[name] = feats
+    return out
+
+
+def test_mvt_tile_matches_the_geojson_tile(client):
+    import shapely
+    from shapely.geometry import shape
+
+    z = 13
+    x, y = lonlat_to_tile(-1.1332, 52.6349, z)
+    r = client.get(f"/tiles/ward/{z}/{x}/{y}.mvt")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layers = _decode_mvt(r.content, z, x, y)
+    assert list(layers) == ["ward"]
+    gj = {f["properties"]["code"]: shape(f["geometry"])
+          for f in client.get(f"/tiles/ward/{z}/{x}/{y}.geojson").json()["features"]}
+    box = shapely.box(*tile_bounds(z, x, y))
+    mvt = {p["code"]: g.intersection(box) for g, p in layers["ward"]}
+    assert set(mvt) == set(gj)  # the buffer adds no ward that does not touch the tile
+    unit_deg = (box.bounds[2] - box.bounds[0]) / 4096
+    for code, g in gj.items():
+        # quantisation to the 4096 grid moves each edge by at most about one unit
+        assert mvt[code].symmetric_difference(g).area <= g.length * unit_deg, code
+    assert {p["name"] for _, p in layers["ward"]} >= {"Castle"}
+    again = client.get(f"/tiles/ward/{z}/{x}/{y}.mvt", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_mvt_hotspot_tile_carries_labels(client):
+    z = 12
+    x, y = lonlat_to_tile(-1.1332, 52.6349, z)
+    q = {"datetime": "2020-04/2020-06", "group": "violence_robbery_weapons"}
+    layers = _decode_mvt(client.get(f"/tiles/gi/{z}/{x}/{y}.mvt", params=q).content, z, x, y)
+    labels = {p["label"] for _, p in layers["gi"]}
+    assert labels and labels <= {"hot 99%", "hot 95%", "hot 90%", "cold 90%", "cold 95%", "cold 99%"}
+    assert client.get("/tiles/gi/3/8/0.mvt", params=q).status_code == 422

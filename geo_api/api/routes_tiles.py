@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from geo_api.api.models import ErrorBody
 from geo_api.api.routes import FilterDep, ServiceDep
-from geo_api.tiles import LRU, boundary_frame, clip_tile, etag
+from geo_api.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
 
 router = APIRouter(tags=["tiles"])
 TILES = LRU(20_000)
@@ -20,12 +20,15 @@ LAYERS = LRU(64)
 TileLayer = Literal["npa", "ward", "sector", "lsoa", "lad", "oa", "gi", "kde"]
 
 
-def _layer_frame(svc, layer: str, flt) -> gpd.GeoDataFrame:
-    key = (layer, svc.store.dataset_version(), svc.boundaries.version,
+def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
+    """Whole layer for a filter in EPSG:4326 (GeoJSON tiles) or EPSG:3857 (MVT), cached."""
+    key = (layer, epsg, svc.store.dataset_version(), svc.boundaries.version,
            repr(sorted(dataclasses.asdict(flt).items())))
     hit = LAYERS.get(key)
     if hit is not None:
         return hit
+    if epsg != 4326:
+        return LAYERS.put(key, _layer_frame(svc, layer, flt).to_crs(epsg))
     if layer == "gi":
         from geo_api import hotspots
         from geo_api.analysis.grids import h3_polygons_lonlat
@@ -47,24 +50,55 @@ def _layer_frame(svc, layer: str, flt) -> gpd.GeoDataFrame:
     return LAYERS.put(key, gdf)
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.geojson", operation_id="getTile",
-            responses={200: {"content": {"application/geo+json": {}},
-                             "description": "GeoJSON FeatureCollection clipped to the tile"},
-                       304: {"description": "Not modified (ETag matched)"},
-                       404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-            summary="XYZ tile (z/x/y, y from the north, Web Mercator grid) as GeoJSON; "
-                    "gi = Gi* hot/cold H3 cells, kde = KDE cells, others = boundary layers")
-def tile(request: Request, svc: ServiceDep, flt: FilterDep, layer: TileLayer,
-         z: Annotated[int, Path(ge=0, le=20)], x: Annotated[int, Path(ge=0)],
-         y: Annotated[int, Path(ge=0)]) -> Response:
-    key = (layer, z, x, y, svc.store.dataset_version(), svc.boundaries.version,
+ZPath = Annotated[int, Path(ge=0, le=20, description="Zoom level 0..20")]
+XPath = Annotated[int, Path(ge=0, description="Column, 0..2^z-1 from the west (180 W)")]
+YPath = Annotated[int, Path(ge=0, description="Row, 0..2^z-1 from the north (XYZ/Google "
+                                              "scheme, not TMS)")]
+TILE_ERRORS = {304: {"description": "Not modified (ETag matched)"},
+               404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+def _serve(request: Request, svc, flt, layer: str, z: int, x: int, y: int, fmt: str) -> Response:
+    key = (fmt, layer, z, x, y, svc.store.dataset_version(), svc.boundaries.version,
            str(request.query_params))
     cached = TILES.get(key)
     if cached is None:
-        body = clip_tile(_layer_frame(svc, layer, flt), z, x, y)
+        if fmt == "mvt":
+            body = mvt_tile(_layer_frame(svc, layer, flt, 3857), layer, z, x, y)
+        else:
+            body = clip_tile(_layer_frame(svc, layer, flt), z, x, y)
         cached = TILES.put(key, (body, etag(body)))
     body, tag = cached
     headers = {"ETag": tag, "Cache-Control": "public, max-age=300"}
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/geo+json", headers=headers)
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
+
+
+MEDIA = {"geojson": "application/geo+json", "mvt": "application/vnd.mapbox-vector-tile"}
+LAYER_DOC = ("gi = Gi* hot/cold H3 r9 cells (label, count, gi_z), kde = quartic KDE cells "
+             "(share_of_max), others = boundary layers (code, name, population); gi and kde "
+             "follow the offence filter parameters.")
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.geojson", operation_id="getTile",
+            responses={200: {"content": {"application/geo+json": {}},
+                             "description": "GeoJSON FeatureCollection clipped to the tile"},
+                       **TILE_ERRORS},
+            summary="XYZ tile as GeoJSON (z/x/y, y from the north, Web Mercator grid)",
+            description=LAYER_DOC + " Coordinates lon/lat (EPSG:4326), 6 decimals.")
+def tile(request: Request, svc: ServiceDep, flt: FilterDep, layer: TileLayer, z: ZPath,
+         x: XPath, y: YPath) -> Response:
+    return _serve(request, svc, flt, layer, z, x, y, "geojson")
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", operation_id="getVectorTile",
+            responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}},
+                             "description": "Mapbox Vector Tile (v2.1, extent 4096, one layer "
+                                            "named after {layer})"},
+                       **TILE_ERRORS},
+            summary="XYZ tile as a Mapbox Vector Tile (z/x/y, y from the north)",
+            description=LAYER_DOC + " For MapLibre/Mapbox GL, QGIS and other MVT clients.")
+def vector_tile(request: Request, svc: ServiceDep, flt: FilterDep, layer: TileLayer, z: ZPath,
+                x: XPath, y: YPath) -> Response:
+    return _serve(request, svc, flt, layer, z, x, y, "mvt")
