@@ -71,5 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare_router)
     app.include_router(pages_router)
     app.include_router(tiles_router)
+    from geo_api.api.examples import add_examples
+
+    build_openapi = app.openapi
+    app.openapi = lambda: add_examples(build_openapi())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv "[dev]"
 # Browser tests need Debian's Chromium (no browser download at run time).
-if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
-  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+if { ! command -v chromium || ! command -v chromedriver; } >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
-python -m ruff check geo_api tests benchmarks
+python -m ruff check geo_api tests benchmarks scripts
 exec python -m pytest "$@"

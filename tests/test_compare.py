@@ -74,6 +74,8 @@ def test_wdq_hand_example_and_interpretation():
     assert r["interpretation"].startswith("displacement")
     assert wdq((100, 50), (50, 30), (100, 100))["interpretation"].startswith("diffusion")
     assert "cannot be assessed" in wdq((50, 100), (50, 30), (100, 100))["interpretation"]
+    flat = wdq((100, 100), (50, 30), (100, 100))  # no change in the target: WDQ undefined
+    assert flat["wdq"] is None and "cannot be assessed" in flat["interpretation"]
 
 
 def test_ellipse_axis_bearing():

@@ -92,7 +92,7 @@ def wdq(target: tuple[int, int], displacement: tuple[int, int], control: tuple[i
         raise ValueError("the control area needs offences in both periods")
     success = ra / ca - rb / cb
     buffer_change = da / ca - db / cb
-    value = buffer_change / success if success != 0 else math.nan
+    value = buffer_change / success if success != 0 else None  # undefined, not NaN (JSON)
     if success >= 0:
         text = ("no reduction in the target area relative to control, so displacement or "
                 "diffusion cannot be assessed")
@@ -123,7 +123,7 @@ def hotspot_change(labels_before: np.ndarray, labels_after: np.ndarray) -> dict:
     cls[~hb & ha] = "new"
     cls[hb & ~ha] = "no longer hot"
     union = int((hb | ha).sum())
-    return {"class": cls, "jaccard_hot": (int((hb & ha).sum()) / union) if union else math.nan,
+    return {"class": cls, "jaccard_hot": (int((hb & ha).sum()) / union) if union else None,
             "counts": {c: int((cls == c).sum()) for c in ("persistent", "new", "no longer hot",
                                                           "not hot")}}
 

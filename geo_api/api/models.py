@@ -172,9 +172,167 @@ class ConcentrationResponse(BaseModel):
     ranking: str
 
 
-class GenericResult(BaseModel):
-    """An analysis result: ``meta`` (parameters, periods, seed, dataset version, caveats)
-    plus result fields described in the endpoint summary."""
+class CompareMeta(BaseModel):
+    """Parameters of a two-period analysis: both filters, grid/test settings, versions."""
 
     model_config = ConfigDict(extra="allow")
-    meta: dict
+    analysis: str = Field(..., examples=["compare_areas"])
+    filters_before: dict = Field(..., description="The before filter, echoed")
+    filters_after: dict = Field(..., description="The after filter, echoed")
+    dataset_version: str | None
+    boundaries_version: str
+    api_version: str
+    caveats: list[str] = Field(default_factory=list)
+
+
+class AreaChange(BaseModel):
+    code: str = Field(..., examples=["NC"])
+    name: str | None = Field(None, examples=["Central"])
+    before: int = Field(..., description="Offences in the before period", examples=[922])
+    after: int = Field(..., description="Offences in the after period", examples=[568])
+    share_before: float | None = Field(None, description="Share of the before period's offences")
+    share_after: float | None = None
+    share_before_ci95_low: float | None = Field(None, description="Wilson 95% bounds")
+    share_before_ci95_high: float | None = None
+    share_after_ci95_low: float | None = None
+    share_after_ci95_high: float | None = None
+    share_change: float | None = Field(None, description="share_after - share_before",
+                                       examples=[-0.092])
+    share_change_ci95_low: float | None = Field(None, description="Newcombe hybrid score 95% CI")
+    share_change_ci95_high: float | None = None
+    relative_change: float | None = Field(
+        None, description="(after/before) / (total after/total before); 1 = moved with the "
+                          "overall trend", examples=[0.60])
+    relative_change_ci95_low: float | None = None
+    relative_change_ci95_high: float | None = None
+    p_two_sided: float | None = Field(None, description="Exact conditional binomial test")
+    significant_fdr: bool = Field(..., description="Benjamini-Hochberg at meta.fdr_alpha")
+    direction: str = Field(..., examples=["fell relative to overall"])
+
+
+class CompareAreasResponse(BaseModel):
+    meta: CompareMeta
+    areas: list[AreaChange]
+
+
+class PeriodCounts(BaseModel):
+    before: int
+    after: int
+
+
+class WdqAreas(BaseModel):
+    layer: str = Field(..., examples=["npa"])
+    target: list[str] = Field(..., examples=[["NC"]])
+    displacement: list[str] = Field(..., examples=[["NE", "NW"]])
+    control: list[str] = Field(..., examples=[["NS"]])
+
+
+class WdqResult(BaseModel):
+    wdq: float | None = Field(..., description="Weighted displacement quotient; None when the "
+                                               "success measure is 0", examples=[0.64])
+    success_measure: float = Field(..., description="Ra/Ca - Rb/Cb: target change relative "
+                                                       "to control (negative = improved)")
+    buffer_measure: float = Field(..., description="Da/Ca - Db/Cb: displacement-area "
+                                                      "change relative to control")
+    inputs: dict[str, PeriodCounts] = Field(..., description="target, displacement, control counts")
+    interpretation: str = Field(..., examples=["diffusion of benefits"])
+    method: str
+
+
+class WdqResponse(WdqResult):
+    areas: WdqAreas
+    meta: CompareMeta
+
+
+class HotspotChangeCell(BaseModel):
+    id: str = Field(..., examples=["89195da49afffff"])
+    count_before: int
+    count_after: int
+    label_before: str = Field(..., examples=["hot 99%"])
+    label_after: str = Field(..., examples=["not significant"])
+    change: str = Field(..., description="new, persistent, no longer hot or not hot",
+                        examples=["no longer hot"])
+
+
+class HotspotChangeSummary(BaseModel):
+    jaccard_hot: float | None = Field(..., description="|hot in both| / |hot in either|",
+                                      examples=[0.43])
+    counts: dict[str, int] = Field(..., examples=[{"persistent": 44, "new": 47,
+                                                   "no longer hot": 12, "not hot": 671}])
+
+
+class HotspotChangeResponse(HotspotChangeSummary):
+    meta: CompareMeta
+    cells: list[HotspotChangeCell]
+
+
+class KDEDifferenceGrid(BaseModel):
+    crs: str = Field("EPSG:27700")
+    x0_m: float = Field(..., description="West edge, metres")
+    y0_m: float = Field(..., description="South edge, metres")
+    cell_size_m: float
+    nx: int
+    ny: int
+    row_order: str = Field("south to north")
+    difference_per_km2: list[list[float]] = Field(..., description="After minus before, "
+                                                                   "offences per km^2")
+    share_difference_pct_points_per_km2: list[list[float]] = Field(
+        ..., description="After minus before, % of each period's offences per km^2")
+
+
+class KDEDifferenceResponse(BaseModel):
+    meta: CompareMeta
+    grid: KDEDifferenceGrid
+    scale: dict = Field(..., description="Units of each surface and its extremes")
+
+
+class Ellipse(BaseModel):
+    mean_x_m: float = Field(..., description="Mean centre easting (EPSG:27700)")
+    mean_y_m: float
+    sd_major_m: float = Field(..., description="Standard deviational ellipse, major semi-axis")
+    sd_minor_m: float
+    major_axis_bearing_deg: float = Field(..., description="Clockwise from grid north")
+    standard_distance_m: float
+    n: int
+
+
+class Shift(BaseModel):
+    distance_m: float = Field(..., examples=[160.0])
+    dx_m: float
+    dy_m: float
+    bearing_deg: float | None = Field(..., description="Direction of the move, clockwise from "
+                                                       "grid north", examples=[255.3])
+
+
+class CentreShiftResponse(BaseModel):
+    meta: CompareMeta
+    before: Ellipse
+    after: Ellipse
+    shift: Shift
+
+
+class DisplacementReport(BaseModel):
+    meta: CompareMeta
+    npa_change: list[AreaChange]
+    wdq_centre_to_east_west: WdqResponse
+    centre_shift: CentreShiftResponse
+    hotspot_change_h3_r9: HotspotChangeSummary
+
+
+class EmergingUnit(BaseModel):
+    id: str = Field(..., examples=["89195da49afffff"])
+    category: str = Field(..., examples=["intensifying hot spot"])
+    trend_z: float = Field(..., description="Mann-Kendall z of the unit's Gi* z over time")
+    trend_p: float
+    counts: list[int] = Field(..., description="Offences per month (meta.months)")
+
+
+class EmergingMeta(Meta):
+    months: list[str] = Field(..., examples=[["2019-12", "2020-01", "2020-02"]])
+
+
+class EmergingResponse(BaseModel):
+    meta: EmergingMeta
+    category_counts: dict[str, int] = Field(..., examples=[{"no pattern detected": 700,
+                                                            "new hot spot": 3}])
+    units: list[EmergingUnit]

@@ -62,6 +62,8 @@ FilterDep = Annotated[OffenceFilter, Depends(offence_filter)]
 @router.get("/health", response_model=Health, operation_id="health", tags=["service"],
             summary="Service health, versions and what data is loaded")
 def health(svc: ServiceDep) -> Health:
+    """Liveness and what is loaded: API, dataset and boundaries versions, number of offences
+    and the months they cover."""
     try:
         s = svc.store.summary()
     except GeoApiError:
@@ -75,12 +77,15 @@ def health(svc: ServiceDep) -> Health:
 @router.get("/groups", response_model=GroupList, operation_id="listGroups", tags=["offences"],
             summary="Named offence groups and what they mean")
 def groups(svc: ServiceDep) -> GroupList:
+    """The named offence groups accepted by `group=`, with their definitions and caveats."""
     return GroupList(groups=svc.groups())
 
 
 @router.get("/layers", response_model=LayerList, operation_id="listLayers", tags=["boundaries"],
             summary="Boundary layers, their sources and whether they are approximate")
 def layers(svc: ServiceDep) -> LayerList:
+    """The boundary layers offences are joined to, their sources and licences, and whether
+    they are approximate (NPAs, postcode sectors) and replaceable by your own file."""
     return LayerList(layers=[
         {"name": n, "n_features": len(lyr.gdf), "has_population": lyr.has_population,
          **{k: lyr.meta[k] for k in ("title", "approximate", "source", "coverage", "population_method")}}
@@ -91,6 +96,8 @@ def layers(svc: ServiceDep) -> LayerList:
             tags=["boundaries"], responses=ERRORS,
             summary="A boundary layer as GeoJSON (EPSG:4326, 6 decimals)")
 def layer_geojson(layer: str, svc: ServiceDep) -> Response:
+    """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
+    For maps, the tile endpoints are faster."""
     from geo_api.crs import to_io
 
     gdf = to_io(svc.boundaries.get(layer).gdf)
@@ -105,6 +112,9 @@ def offences(svc: ServiceDep, flt: FilterDep,
              offset: Annotated[int, Query(ge=0)] = 0,
              f: Annotated[Literal["geojson", "csv"], Query(description="Output format")] = "geojson",
              ) -> Response:
+    """Offence records matching the filter as GeoJSON points (lon/lat) or CSV, paged with
+    `limit`/`offset`; `numberMatched` (or the X-Number-Matched header) gives the total.
+    Refused (403) when the deployment serves aggregates only."""
     from geo_api.api.features import offences_csv, offences_geojson
 
     if svc.settings.aggregates_only:
@@ -121,6 +131,9 @@ def offences(svc: ServiceDep, flt: FilterDep,
 def area_stats(svc: ServiceDep, flt: FilterDep,
                layer: Annotated[Literal["npa", "ward", "sector", "lsoa", "lad", "oa"],
                                 Query(description="Boundary layer")] = "ward") -> JSONResponse:
+    """Offences per area of a boundary layer: count, share of offences located in the layer
+    (Wilson 95% CI), residents and rate per 1,000 residents (exact Poisson 95% CI).
+    `meta` counts offences without a location or outside the layer."""
     table, meta = svc.area_stats(layer, flt)
     areas = json.loads(table.to_json(orient="records"))
     return JSONResponse(AreaStatsResponse(meta=meta, areas=areas).model_dump(mode="json"))

@@ -36,6 +36,9 @@ def kde(svc: ServiceDep, flt: FilterDep,
         min_share_of_max: Annotated[float, Query(ge=0, le=1, description="geojson: only cells "
                                                  "at or above this share of the maximum")] = 0.01,
         ) -> JSONResponse:
+    """Kernel density of matching offences in offences per km^2 on an EPSG:27700 grid
+    (quartic: exact; gaussian: FFT with linear binning). `f=geojson` returns the cells at or
+    above `min_share_of_max` as lon/lat polygons for maps."""
     from geo_api.hotspots import kde as run
 
     body, meta = run(svc, flt, bandwidth_m, cell_size_m, kernel, study_area, f == "geojson",
@@ -71,6 +74,9 @@ def gi(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
        fdr: Annotated[float | None, Query(gt=0, lt=1, description="Benjamini-Hochberg alpha")] = None,
        study_area: StudyArea = "city",
        only_significant: bool = False) -> JSONResponse:
+    """Getis-Ord Gi* (binary weights, the unit itself included) on H3 cells, a fishnet or a
+    polygon layer, with conditional-randomisation p-values (`permutations`, `seed`) or
+    analytic ones, optional Benjamini-Hochberg FDR, and labels hot/cold 90/95/99%."""
     from geo_api.hotspots import gi as run
 
     rows, meta = run(svc, flt, grid, permutations, seed, fdr, study_area, **args)
@@ -83,6 +89,8 @@ def gi(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
             responses=ERRORS, summary="Hour x weekday counts, night-time economy and after-school "
                                       "shares (force-export rows with times)")
 def time_profile(svc: ServiceDep, flt: FilterDep) -> JSONResponse:
+    """Hour-of-day by weekday counts, and the night-time economy (22:00-05:00) and
+    after-school (15:00-19:00) shares. Needs force-export rows: police.uk has no times."""
     from geo_api.hotspots import time_profile as run
 
     return JSONResponse(run(svc, flt))
@@ -94,6 +102,8 @@ def top(svc: ServiceDep, flt: FilterDep, args: GridArgs,
         grid: Annotated[Literal["location", "h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad",
                                 "oa"], Query(description="location = police.uk map points")] = "ward",
         n: Annotated[int, Query(ge=1, le=500)] = 8, study_area: StudyArea = "city") -> JSONResponse:
+    """The `n` areas, cells or police.uk map points with most matching offences, with share
+    and cumulative share."""
     from geo_api.hotspots import top as run
 
     return JSONResponse(run(svc, flt, grid, n, study_area, **args))
@@ -104,6 +114,8 @@ def top(svc: ServiceDep, flt: FilterDep, args: GridArgs,
             summary="How concentrated offences are: Lorenz curve, Gini, share in top x% of area")
 def concentration(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
                   study_area: StudyArea = "city") -> JSONResponse:
+    """How concentrated offences are in space: units ranked by density, Lorenz curve, Gini,
+    and the share of offences in the densest 1/5/10/25% of the study area."""
     from geo_api.hotspots import concentration_of as run
 
     return JSONResponse(run(svc, flt, grid, study_area, **args))

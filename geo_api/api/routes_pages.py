@@ -12,13 +12,18 @@ from geo_api.api.routes import FilterDep, ServiceDep
 from geo_api.errors import GeoApiError
 
 router = APIRouter(tags=["pages"])
-HTML_200 = {200: {"content": {"text/html": {}}, "description": "An HTML page"}}
+HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
+                "</head><body>...</body></html>")
+HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
+                  "description": "An HTML page"}}
 DEFAULT_Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 
 
 @router.get("/", response_class=HTMLResponse, operation_id="landingPage", responses=HTML_200,
             summary="Landing page listing the maps and the API docs")
 def landing(svc: ServiceDep) -> HTMLResponse:
+    """A page for people who do not call the API: what data is loaded, links to each map
+    with a sentence on what it shows, and the API documentation."""
     s = svc.store.summary() if svc.store.dataset_version() else {}
     loaded = (f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
               if s else "no data loaded yet")
@@ -59,6 +64,10 @@ Government Licence v3.0. Contains OS data © Crown copyright and database right.
             responses=HTML_200, summary="Hot spot map (Gi* hexagons, KDE, boundaries)")
 def hotspot_map(svc: ServiceDep, flt: FilterDep,
                 resolution: Annotated[int, Query(ge=7, le=10)] = 9) -> HTMLResponse:
+    """Folium (Leaflet) map: Gi* hot and cold H3 cells with a legend, a KDE layer, wards
+    with their counts on hover, approximate NPAs and schools / candidate sites, with a layer
+    control. Filters are the usual query parameters. Leaflet is served locally; base tiles
+    are optional. Aggregates only: no offence points are drawn."""
     from geo_api import hotspots as h
     from geo_api.maps.hotspots import render_hotspot_map
     from geo_api.sites import sites_in

@@ -82,6 +82,7 @@ LAYER_DOC = ("gi = Gi* hot/cold H3 r9 cells (label, count, gi_z), kde = quartic 
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.geojson", operation_id="getTile",
+            response_class=Response,
             responses={200: {"content": {"application/geo+json": {}},
                              "description": "GeoJSON FeatureCollection clipped to the tile"},
                        **TILE_ERRORS},
@@ -93,7 +94,10 @@ def tile(request: Request, svc: ServiceDep, flt: FilterDep, layer: TileLayer, z:
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", operation_id="getVectorTile",
-            responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}},
+            response_class=Response,
+            responses={200: {"content": {"application/vnd.mapbox-vector-tile": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "(binary: Mapbox Vector Tile protobuf)"}},
                              "description": "Mapbox Vector Tile (v2.1, extent 4096, one layer "
                                             "named after {layer})"},
                        **TILE_ERRORS},

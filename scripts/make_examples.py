@@ -1,0 +1,80 @@
+"""Regenerate geo_api/api/examples.json from the shipped demo data (run by hand, then
+`geo_api openapi`). Examples are real responses, shortened: lists cut to a few items and
+polygon geometries replaced by their bounding box."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+
+from fastapi.testclient import TestClient
+
+from geo_api.api.examples import EXAMPLES_FILE
+from geo_api.app import create_app
+from geo_api.settings import Settings
+
+Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
+P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
+REQUESTS = {
+    "health": "/health",
+    "listGroups": "/groups",
+    "listLayers": "/layers",
+    "getLayer": "/layers/npa",
+    "getOffences": "/offences?datetime=2020-04&bbox=-1.14,52.63,-1.12,52.64&limit=2",
+    "getAreaStats": f"/stats/areas?layer=ward&{Q}",
+    "getKde": f"/hotspots/kde?{Q}&bandwidth_m=300&cell_size_m=100",
+    "getGiStar": f"/hotspots/gi?{Q}&only_significant=true",
+    "getTimeProfile": f"/profiles/time?{Q}",
+    "getTopAreas": f"/stats/top?grid=ward&n=5&{Q}",
+    "getConcentration": f"/stats/concentration?{Q}",
+    "compareAreas": f"/compare/areas?{P}",
+    "compareWdq": f"/compare/wdq?{P}",
+    "compareHotspots": f"/compare/hotspots?{P}",
+    "compareKde": f"/compare/kde?{P}",
+    "compareCentre": f"/compare/centre?{P}",
+    "displacementReport": f"/compare/report?{P}",
+    "emergingHotspots": "/hotspots/emerging?datetime=2019-12/2020-09"
+                        "&group=violence_robbery_weapons&grid=ward",
+    "getTile": f"/tiles/gi/13/4070/2682.geojson?{Q}",
+}
+
+
+def shorten(o, depth=0):
+    if isinstance(o, dict):
+        if o.get("type") in ("Polygon", "MultiPolygon") and "coordinates" in o:
+            import shapely
+            from shapely.geometry import shape
+
+            w, s, e, n = shape(o).bounds
+            return json.loads(shapely.to_geojson(shapely.box(w, s, e, n).normalize()))
+        return {k: shorten(v, depth + 1) for k, v in o.items()}
+    if isinstance(o, list):
+        keep = 3 if all(isinstance(v, (int, float)) for v in o) and len(o) > 24 else 2
+        return [shorten(v, depth + 1) for v in o[:keep]] if len(o) > keep else [shorten(v) for v in o]
+    return o
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(store_dir=f"{tmp}/store")
+        from geo_api.service import Service
+
+        svc = Service(settings)
+        svc.ingest_paths(svc.demo_files())
+        svc.close()
+        out = {}
+        with TestClient(create_app(settings)) as client:
+            for op, url in REQUESTS.items():
+                r = client.get(url)
+                if r.status_code != 200:
+                    print(f"{op}: {url} -> {r.status_code} {r.text[:200]}", file=sys.stderr)
+                    return 1
+                out[op] = {"request": url, "example": shorten(r.json())}
+    EXAMPLES_FILE.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {EXAMPLES_FILE} ({len(out)} operations)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The OpenAPI contract is true: every operation is described and has an example, and every
+example and live response (shipped demo data) has exactly the shape of its response model."""
+
+from __future__ import annotations
+
+import types
+import typing
+
+import pytest
+from pydantic import BaseModel
+
+from geo_api.api.examples import load_examples
+
+EXAMPLES = load_examples()
+
+
+def check_shape(model: type[BaseModel], data, where: str = "$") -> None:
+    """Validate ``data`` with ``model`` and also refuse keys the model does not declare
+    (unless the model allows extras), recursing into nested models, lists and dicts."""
+    model.model_validate(data)
+    assert isinstance(data, dict), where
+    if model.model_config.get("extra") != "allow":
+        unknown = set(data) - set(model.model_fields)
+        assert not unknown, f"{where}: keys not in {model.__name__}: {sorted(unknown)}"
+    for name, field in model.model_fields.items():
+        if data.get(name) is not None:
+            _check_value(field.annotation, data[name], f"{where}.{name}")
+
+
+def _check_value(ann, value, where: str) -> None:
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin in (typing.Union, types.UnionType):
+        for a in args:
+            if a is not type(None):
+                _check_value(a, value, where)
+        return
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        check_shape(ann, value, where)
+    elif origin is list and args:
+        for i, v in enumerate(value):
+            _check_value(args[0], v, f"{where}[{i}]")
+    elif origin is dict and len(args) == 2:
+        for k, v in value.items():
+            _check_value(args[1], v, f"{where}.{k}")
+
+
+def _response_model(schema: dict, op_id: str) -> type[BaseModel] | None:
+    """The pydantic model behind an operation's JSON 200 response (None if not JSON)."""
+    from geo_api.api import models
+
+    op = next(op for d in schema["paths"].values() for op in d.values()
+              if op["operationId"] == op_id)
+    ref = op["responses"]["200"]["content"].get("application/json", {}).get("schema", {})
+    return getattr(models, ref["$ref"].rsplit("/", 1)[1]) if "$ref" in ref else None
+
+
+def test_every_operation_has_summary_description_and_example(client):
+    schema = client.app.openapi()
+    ops = [(p, m, op) for p, d in schema["paths"].items() for m, op in d.items()]
+    assert len(ops) >= 20
+    for path, method, op in ops:
+        assert op.get("summary") and op.get("description"), f"{method} {path}: no description"
+        content = op["responses"]["200"].get("content", {})
+        assert content, f"{method} {path}: 200 response has no content type"
+        first = next(iter(content.values()))
+        assert "example" in first, f"{method} {path}: no example"
+        if "application/json" in content:
+            assert "$ref" in first.get("schema", {}), f"{method} {path}: no response model"
+
+
+@pytest.mark.parametrize("op_id", sorted(EXAMPLES))
+def test_live_response_and_example_match_the_response_model(client, op_id):
+    model = _response_model(client.app.openapi(), op_id)
+    r = client.get(EXAMPLES[op_id]["request"])
+    assert r.status_code == 200, r.text[:300]
+    if model is None:  # GeoJSON tile: a FeatureCollection
+        assert r.headers["content-type"] == "application/geo+json"
+        assert r.json()["type"] == EXAMPLES[op_id]["example"]["type"] == "FeatureCollection"
+        return
+    check_shape(model, r.json())
+    check_shape(model, EXAMPLES[op_id]["example"])
+
+
+def test_shape_check_refuses_undeclared_and_missing_fields():
+    from geo_api.api.models import CentreShiftResponse, Shift
+
+    good = {"distance_m": 1.0, "dx_m": 1.0, "dy_m": 0.0, "bearing_deg": 90.0}
+    check_shape(Shift, good)
+    with pytest.raises(AssertionError, match="keys not in Shift"):
+        check_shape(Shift, {**good, "speed": 3})
+    with pytest.raises(Exception, match="after"):
+        check_shape(CentreShiftResponse, {"meta": {}, "before": {}, "shift": good})
