@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.api.routes_compare import router as compare_router
     from geo_api.api.routes_hotspots import router as hotspots_router
     from geo_api.api.routes_pages import router as pages_router
+    from geo_api.api.routes_sites import router as sites_router
     from geo_api.api.routes_tiles import router as tiles_router
 
     app.include_router(router)
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare_router)
     app.include_router(pages_router)
     app.include_router(tiles_router)
+    app.include_router(sites_router)
     from geo_api.api.examples import add_examples
 
     build_openapi = app.openapi

@@ -15,6 +15,7 @@ from geo_api.analysis.area_stats import area_statistics
 from geo_api.boundaries import BoundarySet, layer_table, load_boundaries
 from geo_api.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
 from geo_api.settings import Settings
+from geo_api.sites import SiteSets
 from geo_api.store.base import OffenceFilter
 from geo_api.store.duckdb_store import DuckDBStore
 
@@ -28,6 +29,7 @@ class Service:
             settings.boundaries_dir, settings.npa_file, settings.npa_code_field,
             settings.npa_name_field)
         self.store = DuckDBStore(settings.store_dir)
+        self.site_sets = SiteSets(settings.store_dir / "site_sets")
         self._joins = None
         self._joins_lock = threading.Lock()
 

@@ -1,7 +1,20 @@
-"""Candidate sites (schools by default, or a user's CSV) for planning layers."""
+"""Sites for planning layers: shipped schools (or GEO_API_SITES_FILE) and candidate-site sets
+that planners upload (e.g. possible bleed-control kit locations or youth venues).
+
+An upload is a UTF-8 CSV with a header: ``name`` (required), ``kind`` (optional) and either
+``easting``,``northing`` (EPSG:27700 metres) or ``longitude``,``latitude`` (EPSG:4326). Every
+row must be inside the force area. Faults are reported by line (header = line 1) and field;
+a faulty file is rejected whole and nothing is stored.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import os
+import re
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,12 +22,17 @@ import pandas as pd
 import shapely
 
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
-from geo_api.errors import InvalidParameter
+from geo_api.errors import IngestRejected, InvalidParameter, NotFound, RowError
+
+SET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_SITES = 5000
+MAX_BYTES = 2_000_000
+COLUMNS = ["name", "kind", "lon", "lat", "x_m", "y_m"]
 
 
 @lru_cache(maxsize=4)
 def load_sites(path: Path) -> pd.DataFrame:
-    """name, lon, lat, x_m, y_m of each site; coordinates from easting/northing or lon/lat."""
+    """name, kind, lon, lat, x_m, y_m of each site; coordinates from easting/northing or lon/lat."""
     df = pd.read_csv(path)
     name_col = next((c for c in ("establishment_name", "name") if c in df), None)
     if name_col is None:
@@ -29,10 +47,125 @@ def load_sites(path: Path) -> pd.DataFrame:
         x, y = lonlat_to_metric(lon, lat)
     else:
         raise InvalidParameter(f"sites file {path.name}: needs easting/northing or longitude/latitude")
-    return pd.DataFrame({"name": df[name_col].astype(str).to_numpy(), "lon": lon, "lat": lat,
-                         "x_m": x, "y_m": y})
+    kind_col = next((c for c in ("kind", "education_phase") if c in df), None)
+    kind = df[kind_col].fillna("").astype(str).to_numpy() if kind_col else ""
+    return pd.DataFrame({"name": df[name_col].astype(str).to_numpy(), "kind": kind,
+                         "lon": lon, "lat": lat, "x_m": x, "y_m": y})
 
 
 def sites_in(path: Path, area_m: shapely.Geometry) -> pd.DataFrame:
     s = load_sites(Path(path))
     return s[shapely.contains_xy(area_m, s["x_m"], s["y_m"])].reset_index(drop=True)
+
+
+def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) -> pd.DataFrame:
+    """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields."""
+    def reject(errors):
+        raise IngestRejected(source=source, errors=errors)
+
+    if len(data) > MAX_BYTES:
+        reject([RowError(None, None, f"file is larger than {MAX_BYTES:,} bytes")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        reject([RowError(None, None, f"not UTF-8 (byte {exc.start})")])
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not any(c.strip() for c in rows[0]):
+        reject([RowError(1, None, "empty file: expected a header line")])
+    header = [c.strip().lower() for c in rows[0]]
+    metric = {"easting", "northing"} <= set(header)
+    lonlat = {"longitude", "latitude"} <= set(header)
+    allowed = {"name", "kind", "easting", "northing", "longitude", "latitude"}
+    problems = [RowError(1, c, "unknown column", c) for c in header if c not in allowed]
+    problems += [RowError(1, c, "duplicate column") for c in set(header) if header.count(c) > 1]
+    if "name" not in header:
+        problems.append(RowError(1, "name", "missing column"))
+    if metric == lonlat:
+        problems.append(RowError(1, None, "give either easting,northing (EPSG:27700) or "
+                                          "longitude,latitude (EPSG:4326), not both or neither"))
+    if problems:
+        reject(problems)
+    body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+    if not body:
+        reject([RowError(None, None, "no sites: the file has a header only")])
+    if len(body) > MAX_SITES:
+        reject([RowError(None, None, f"{len(body):,} sites; at most {MAX_SITES:,} per set")])
+    xcol, ycol = ("easting", "northing") if metric else ("longitude", "latitude")
+    errors, out = [], []
+    for line, r in body:
+        if len(r) != len(header):
+            errors.append(RowError(line, None, f"expected {len(header)} fields, got {len(r)}"))
+            continue
+        rec = dict(zip(header, (c.strip() for c in r)))
+        if not rec["name"]:
+            errors.append(RowError(line, "name", "blank"))
+        coords = []
+        for col in (xcol, ycol):
+            try:
+                v = float(rec[col])
+                if not math.isfinite(v):
+                    raise ValueError
+                coords.append(v)
+            except ValueError:
+                errors.append(RowError(line, col, "not a number", rec[col]))
+        if len(coords) == 2:
+            out.append((line, rec["name"], rec.get("kind", ""), *coords))
+    if errors:
+        reject(errors)
+    df = pd.DataFrame(out, columns=["line", "name", "kind", "a", "b"])
+    if metric:
+        df["x_m"], df["y_m"] = df["a"], df["b"]
+        df["lon"], df["lat"] = metric_to_lonlat(df["a"].to_numpy(), df["b"].to_numpy())
+    else:
+        df["lon"], df["lat"] = df["a"], df["b"]
+        df["x_m"], df["y_m"] = lonlat_to_metric(df["a"].to_numpy(), df["b"].to_numpy())
+    inside = shapely.contains_xy(force_area_m, df["x_m"].to_numpy(), df["y_m"].to_numpy())
+    if not inside.all():
+        reject([RowError(int(r.line), xcol, "outside the Leicestershire force area (wrong "
+                                           "columns or CRS?)", f"{r.a}, {r.b}")
+                for r in df[~inside].itertuples()])
+    return df[COLUMNS].reset_index(drop=True)
+
+
+class SiteSets:
+    """Named candidate-site sets as small CSV files, each written atomically."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        if not SET_NAME.match(name):
+            raise InvalidParameter(f"name: {name!r} must be 1-40 characters a-z, 0-9, '-' or "
+                                   "'_', starting with a letter or digit")
+        return self.root / f"{name}.csv"
+
+    def save(self, name: str, sites: pd.DataFrame) -> None:
+        path = self._path(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", newline="") as fh:
+                sites[COLUMNS].to_csv(fh, index=False)
+            os.replace(tmp, path)  # readers see the old set or the new one, never half
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, name: str) -> pd.DataFrame:
+        path = self._path(name)
+        if not path.exists():
+            raise NotFound(f"sites: no candidate-site set named {name!r} (see GET /sites)")
+        return pd.read_csv(path, keep_default_na=False, dtype={"name": str, "kind": str})
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        if not path.exists():
+            raise NotFound(f"sites: no candidate-site set named {name!r}")
+        path.unlink()
+
+    def list(self) -> list[dict]:
+        if not self.root.exists():
+            return []
+        return [{"name": p.stem, "n_sites": sum(1 for _ in p.open()) - 1,
+                 "updated": pd.Timestamp(p.stat().st_mtime, unit="s").isoformat(timespec="seconds")}
+                for p in sorted(self.root.glob("*.csv"))]

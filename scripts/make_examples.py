@@ -16,6 +16,9 @@ from geo_api.settings import Settings
 
 Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
+# Two illustrative points in Leicester city centre (coordinates only, not real kit sites).
+SITES_CSV = b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n" \
+            b"Haymarket bus station,bleed kit,458944,304725\n"
 REQUESTS = {
     "health": "/health",
     "listGroups": "/groups",
@@ -37,6 +40,8 @@ REQUESTS = {
     "emergingHotspots": "/hotspots/emerging?datetime=2019-12/2020-09"
                         "&group=violence_robbery_weapons&grid=ward",
     "getTile": f"/tiles/gi/13/4070/2682.geojson?{Q}",
+    "listSiteSets": "/sites",
+    "getSiteSet": "/sites/example-kits",
 }
 
 
@@ -65,6 +70,9 @@ def main() -> int:
         svc.close()
         out = {}
         with TestClient(create_app(settings)) as client:
+            up = client.post("/sites/example-kits", content=SITES_CSV)
+            out["uploadSiteSet"] = {"request": "/sites/example-kits", "method": "POST",
+                                    "body": SITES_CSV.decode(), "example": up.json()}
             for op, url in REQUESTS.items():
                 r = client.get(url)
                 if r.status_code != 200:

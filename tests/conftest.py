@@ -63,3 +63,63 @@ def client(demo_service, demo_settings):
 
 def demo_csvs() -> list[Path]:
     return sorted((DEMO_DIR / "police_uk").glob("*.csv"))
+
+
+# SYNTHETIC timed offences (force-export format) for time-window tests: invented points and
+# times, not real offences. An after-school cluster in the east, a late-night cluster in the
+# centre, and a background spread over the city at all hours.
+AFTER_SCHOOL_CENTRE_M = (461000.0, 305500.0)
+LATE_NIGHT_CENTRE_M = (458900.0, 304500.0)
+
+
+def write_synthetic_timed_export(path: Path, seed: int = 7) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for centre, n, hours in ((AFTER_SCHOOL_CENTRE_M, 250, np.arange(15, 19)),
+                             (LATE_NIGHT_CENTRE_M, 250, np.array([22, 23, 0, 1])),
+                             (None, 900, np.arange(24))):
+        if centre is None:
+            x, y = rng.uniform(455500, 462500, n), rng.uniform(300500, 308000, n)
+        else:
+            x, y = centre[0] + rng.normal(0, 120, n), centre[1] + rng.normal(0, 120, n)
+        day = pd.Timestamp("2020-04-01") + pd.to_timedelta(rng.integers(0, 91, n), unit="D")
+        t = day + pd.to_timedelta(rng.choice(hours, n), unit="h") + pd.to_timedelta(
+            rng.integers(0, 60, n), unit="min")
+        parts.append(pd.DataFrame({"easting": x.round(), "northing": y.round(), "t": t}))
+    df = pd.concat(parts, ignore_index=True)
+    out = pd.DataFrame({
+        "offence_id": [f"SYN-T{i:05d}" for i in range(len(df))],
+        "offence_datetime": df["t"].dt.strftime("%Y-%m-%d %H:%M"),
+        "ho_code": "8N", "ho_description": "Assault with injury",
+        "easting": df["easting"].astype(int), "northing": df["northing"].astype(int),
+        "public_place": "Y", "domestic": "N"})
+    out.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def timed_settings(tmp_path_factory, joins) -> Settings:
+    """A store holding only the SYNTHETIC timed force export above."""
+    from geo_api.service import Service
+
+    root = tmp_path_factory.mktemp("timed")
+    settings = Settings(store_dir=root / "store", cache_dir=root / "cache")
+    svc = Service(settings)
+    svc._joins = joins
+    svc.ingest_paths([write_synthetic_timed_export(root / "synthetic_timed_export.csv")],
+                     progress=False)
+    svc.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def timed_client(timed_settings):
+    from fastapi.testclient import TestClient
+
+    from geo_api.app import create_app
+
+    with TestClient(create_app(timed_settings)) as c:
+        yield c

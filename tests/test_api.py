@@ -73,7 +73,7 @@ def test_openapi_yaml_is_generated_and_current():
     doc = yaml.safe_load(committed)
     for path, ops in doc["paths"].items():
         for op in ops.values():
-            assert op.get("operationId") and "200" in op["responses"], path
+            assert op.get("operationId") and any(c.startswith("2") for c in op["responses"]), path
 
 
 def test_time_window_map_without_timed_data_explains_itself(client):

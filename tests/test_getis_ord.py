@@ -50,6 +50,59 @@ def test_permutation_p_agrees_with_esda_within_monte_carlo_error():
     assert np.corrcoef(ours.p_sim_folded, ref.p_sim)[0, 1] > 0.98
 
 
+def test_greater_and_lesser_p_agree_with_esda_within_monte_carlo_error():
+    from esda.significance import calculate_significance
+
+    from geo_api.analysis.getis_ord import permutation_p, with_self_weights
+
+    y, w, adj = lattice(15, seed=2)
+    y = y + np.random.default_rng(5).uniform(0, 0.5, len(y))  # no ties: esda compares floats
+    ref = G_Local(y, w, transform="B", star=True, permutations=999, seed=7,
+                  keep_simulations=True)
+    ours = permutation_p(y, with_self_weights(adj), 999, seed=7)
+    for mine, alt in ((ours.greater, "greater"), (ours.lesser, "lesser")):
+        theirs = calculate_significance(ref.Gs, ref.rGs, alternative=alt)
+        assert np.abs(mine - theirs).max() < 0.07, alt
+    assert_allclose(ours.two_sided, np.minimum(1, 2 * np.minimum(ours.greater, ours.lesser)))
+
+
+def test_tail_counts_equal_a_brute_force_count_on_the_same_draws():
+    from geo_api.analysis.getis_ord import _draw_index_sets, permutation_p, with_self_weights
+
+    y, _, adj = lattice(12, seed=9)  # Poisson counts: many exact ties
+    w_star = with_self_weights(adj)
+    P, seed = 299, 11
+    got = permutation_p(y, w_star, P, seed)
+    n_neigh = np.asarray(w_star.sum(axis=1)).ravel().astype(int) - 1
+    rids = _draw_index_sets(len(y) - 1, P, int(n_neigh.max()), seed)
+    obs = w_star @ y
+    for i in range(len(y)):
+        others = np.delete(y, i)
+        sums = y[i] + others[rids[:, : n_neigh[i]]].sum(axis=1)
+        assert got.greater[i] == ((sums >= obs[i]).sum() + 1) / (P + 1)
+        assert got.lesser[i] == ((sums <= obs[i]).sum() + 1) / (P + 1)
+
+
+def test_all_zero_neighbourhoods_are_not_called_cold_spots():
+    """Sparse counts: a unit whose neighbourhood is all zeros ties with most randomisations.
+    esda's legacy folded p counts ties as 'larger' and gives 1/(P+1) (a '99% cold spot');
+    the tie-aware two-sided p is ~1 (by hand: P(8 random neighbours all zero) =
+    C(390, 8)/C(399, 8) ~ 0.83, so p_lesser ~ 0.83)."""
+    n = 20
+    _, _, adj = lattice(n)
+    y = np.zeros(n * n)
+    block = [r * n + c for r in range(3) for c in range(3)]
+    y[block] = 5.0
+    r = gi_star(y, adj, permutations=999, seed=3)
+    far = (n - 1) * n + (n - 1)  # opposite corner, 3 neighbours, all zero
+    middle = 10 * n + 10  # 8 neighbours, all zero
+    assert r.p_sim_folded[middle] == pytest.approx(1 / 1000)  # the esda artefact
+    assert r.label[middle] == "not significant" and r.label[far] == "not significant"
+    assert r.p_used[middle] == 1.0
+    assert r.label[block[4]] == "hot 99%"
+    assert not any(str(lab).startswith("cold") for lab in r.label)
+
+
 def test_same_seed_same_answer_and_hot_corner_found():
     y, _, adj = lattice(15, seed=2)
     a = gi_star(y, adj, permutations=199, seed=1)

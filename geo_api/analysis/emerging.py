@@ -100,8 +100,9 @@ def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: in
     r = gi_star(flat, st_adj, permutations=permutations, seed=seed, inference=inference)
     z = r.z.reshape(n_steps, n_cells).T
     p = r.p_used.reshape(n_steps, n_cells).T
-    hot = (p <= alpha) & (z > 0)
-    cold = (p <= alpha) & (z < 0)
+    label = r.label.astype(str).reshape(n_steps, n_cells).T  # direction as gi_star decides it
+    hot = (p <= alpha) & np.char.startswith(label, "hot")
+    cold = (p <= alpha) & np.char.startswith(label, "cold")
     _, tz, tp = mann_kendall(z)
     cats = []
     for i in range(n_cells):
@@ -113,5 +114,5 @@ def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: in
     return {"category": np.array(cats, dtype=object), "z": z, "p": p, "trend_z": tz,
             "trend_p": tp,
             "params": {"time_steps": time_steps, "alpha": alpha, "permutations": permutations,
-                       "seed": seed, "p_value": "two-sided", "n_steps": n_steps,
+                       "seed": seed, "p_value": r.params["p_value"], "n_steps": n_steps,
                        "trend": "Mann-Kendall on Gi* z, two-sided"}}

@@ -10,9 +10,15 @@ Inference
 - analytic: two-sided normal p-value ``2 * sf(|z|)``.
 - permutation (conditional randomisation, as esda): ``y_i`` stays, its ``k_i - 1``
   neighbours are drawn without replacement from the other ``n - 1`` values; one draw of
-  random index sets is shared by all units (as esda does). ``p_sim_folded`` is esda's
-  pseudo p-value ``(min(larger, permutations - larger) + 1) / (permutations + 1)`` (one
-  tail, the observed one); the two-sided p-value reported is ``min(1, 2 * p_sim_folded)``.
+  random index sets is shared by all units (as esda does). With ``n_ge`` / ``n_le`` the
+  randomisations whose local sum is >= / <= the observed one (ties count in both tails),
+  ``p_greater = (n_ge + 1) / (P + 1)``, ``p_lesser = (n_le + 1) / (P + 1)`` (esda's
+  "greater" and "lesser") and the two-sided p-value used is
+  ``min(1, 2 * min(p_greater, p_lesser))``; the direction (hot/cold) is the smaller tail.
+  ``p_sim_folded`` is esda's legacy "directed" value ``(min(n_ge, P - n_ge) + 1) / (P + 1)``,
+  kept for comparison only: it counts ties as "larger", so with sparse counts a unit whose
+  whole neighbourhood is zero - as are most randomisations - gets p = 1/(P + 1) and would be
+  called a 99% cold spot. Crime counts on small cells are full of such ties.
 - FDR: Benjamini-Hochberg over all units at the chosen alpha (optional).
 Labels: "hot 99%", "hot 95%", "hot 90%", "cold ..." or "not significant" from the
 two-sided p-value in use and the sign of z.
@@ -89,36 +95,53 @@ def _draw_index_sets(n_minus_1: int, permutations: int, k: int, seed: int) -> np
 
 
 @numba.njit(cache=True, parallel=True)
-def _crand_larger(y, g_obs, n_neigh, ysum, rids):
+def _crand_tails(y, s_obs, n_neigh, rids):
+    """Per unit: randomised local sums >= and <= the observed local sum (ties in both)."""
     n = y.shape[0]
     perms = rids.shape[0]
-    larger = np.zeros(n, dtype=np.int64)
+    n_ge = np.zeros(n, dtype=np.int64)
+    n_le = np.zeros(n, dtype=np.int64)
     for i in numba.prange(n):
         k = n_neigh[i]
-        cnt = 0
+        eps = 1e-9 * max(1.0, abs(s_obs[i]))
+        ge = 0
+        le = 0
         for p in range(perms):
             s = y[i]
             for j in range(k):
                 r = rids[p, j]
                 s += y[r + 1] if r >= i else y[r]
-            if s / ysum >= g_obs[i]:
-                cnt += 1
-        larger[i] = cnt
-    return larger
+            if s >= s_obs[i] - eps:
+                ge += 1
+            if s <= s_obs[i] + eps:
+                le += 1
+        n_ge[i] = ge
+        n_le[i] = le
+    return n_ge, n_le
 
 
-def permutation_p(y: np.ndarray, w_star: sp.csr_matrix, g: np.ndarray, permutations: int,
-                  seed: int) -> np.ndarray:
-    """esda-style folded pseudo p-values by conditional randomisation."""
+@dataclass(frozen=True)
+class PermutationP:
+    greater: np.ndarray
+    lesser: np.ndarray
+    two_sided: np.ndarray
+    folded: np.ndarray  # esda's legacy "directed" value, for comparison only
+
+
+def permutation_p(y: np.ndarray, w_star: sp.csr_matrix, permutations: int,
+                  seed: int) -> PermutationP:
+    """Pseudo p-values by conditional randomisation (see the module docstring)."""
     y = np.asarray(y, dtype=float)
     n_neigh = np.asarray(w_star.sum(axis=1)).ravel().astype(np.int64) - 1
     kmax = int(n_neigh.max())
     if kmax > len(y) - 1:
         raise ValueError("a unit has more neighbours than there are other units")
     rids = _draw_index_sets(len(y) - 1, permutations, kmax, seed)
-    larger = _crand_larger(y, g, n_neigh, y.sum(), rids)
-    larger = np.minimum(larger, permutations - larger)
-    return (larger + 1) / (permutations + 1)
+    n_ge, n_le = _crand_tails(y, np.asarray(w_star @ y, dtype=float), n_neigh, rids)
+    greater, lesser = (n_ge + 1) / (permutations + 1), (n_le + 1) / (permutations + 1)
+    return PermutationP(greater=greater, lesser=lesser,
+                        two_sided=np.minimum(1.0, 2 * np.minimum(greater, lesser)),
+                        folded=(np.minimum(n_ge, permutations - n_ge) + 1) / (permutations + 1))
 
 
 def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
@@ -134,7 +157,7 @@ def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def labels(z: np.ndarray, p: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """'hot 99%' ... 'cold 90%' or 'not significant'."""
+    """'hot 99%' ... 'cold 90%' or 'not significant'; ``z``'s sign gives the direction."""
     out = np.full(len(z), "not significant", dtype=object)
     for alpha, name in reversed(CONFIDENCE_LEVELS):  # strongest level written last
         m = keep & (p <= alpha)
@@ -164,16 +187,22 @@ def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed
     g, expected, variance, z = analytic(y, w_star)
     p_norm = 2 * ndtr(-np.abs(z))
     p_fold = p_two = None
+    direction = z
     if permutations:
-        p_fold = permutation_p(y, w_star, g, permutations, seed)
-        p_two = np.minimum(1.0, 2 * p_fold)
+        perm = permutation_p(y, w_star, permutations, seed)
+        p_fold, p_two = perm.folded, perm.two_sided
+        if inference == "permutation":
+            direction = perm.lesser - perm.greater  # > 0: the upper tail is the extreme one
     p_used = p_two if inference == "permutation" else p_norm
     keep = benjamini_hochberg(p_used, fdr) if fdr else np.ones(len(z), dtype=bool)
     return GiStarResult(g=g, expected=expected, variance=variance, z=z,
                         p_norm_two_sided=p_norm, p_sim_folded=p_fold, p_sim_two_sided=p_two,
                         p_used=p_used, significant=keep & (p_used <= 0.10),
-                        label=labels(z, p_used, keep),
+                        label=labels(direction, p_used, keep),
                         params={"statistic": "Gi* (star=True, binary weights)",
                                 "permutations": permutations, "seed": seed, "fdr_alpha": fdr,
-                                "inference": inference, "p_value": "two-sided",
+                                "inference": inference,
+                                "p_value": ("two-sided: 2 x min(greater, lesser), ties in both "
+                                            "tails" if inference == "permutation"
+                                            else "two-sided normal"),
                                 "n_units": len(z)})

@@ -21,12 +21,14 @@ def load_examples() -> dict:
 
 
 def add_examples(schema: dict) -> dict:
-    """Put each operation's example on its 200 response (first content type); idempotent."""
+    """Put each operation's example on its success response (first content type);
+    idempotent."""
     examples = load_examples()
     for ops in schema.get("paths", {}).values():
         for op in ops.values():
             entry = examples.get(op.get("operationId"))
-            content = op.get("responses", {}).get("200", {}).get("content", {})
+            ok = next((c for c in op.get("responses", {}) if c.startswith("2")), None)
+            content = op["responses"][ok].get("content", {}) if ok else {}
             if entry and content:
                 first = next(iter(content.values()))
                 first.setdefault("example", entry["example"])

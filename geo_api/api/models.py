@@ -336,3 +336,14 @@ class EmergingResponse(BaseModel):
     category_counts: dict[str, int] = Field(..., examples=[{"no pattern detected": 700,
                                                             "new hot spot": 3}])
     units: list[EmergingUnit]
+
+
+class SiteSetInfo(BaseModel):
+    name: str = Field(..., examples=["bleed-kits-2020"])
+    n_sites: int = Field(..., examples=[12])
+    updated: str = Field(..., description="When the set was last uploaded (server local time)",
+                         examples=["2026-11-24T13:02:11"])
+
+
+class SiteSetList(BaseModel):
+    site_sets: list[SiteSetInfo]

@@ -23,6 +23,10 @@ from geo_api.store.base import OffenceFilter
 
 ERRORS = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 router = APIRouter()
+HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
+                "</head><body>...</body></html>")
+HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
+                  "description": "An HTML page"}}
 
 
 def get_service(request: Request) -> Service:

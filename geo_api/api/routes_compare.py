@@ -18,9 +18,8 @@ from geo_api.api.models import (
     KDEDifferenceResponse,
     WdqResponse,
 )
-from geo_api.api.routes import FilterDep, ServiceDep
+from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
 from geo_api.api.routes_hotspots import Grid, GridArgs, StudyArea
-from geo_api.api.routes_pages import HTML_200
 
 router = APIRouter(tags=["comparison"])
 ERRORS = {409: {"model": ErrorBody}, 422: {"model": ErrorBody}}

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import html
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from geo_api.api.routes import FilterDep, ServiceDep
+from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
+from geo_api.api.routes_compare import After, Before
 from geo_api.errors import GeoApiError
 
 router = APIRouter(tags=["pages"])
-HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
-                "</head><body>...</body></html>")
-HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
-                  "description": "An HTML page"}}
+Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
+SiteSets = Annotated[list[str] | None, Query(description="Uploaded candidate-site sets to show "
+                                                         "(see POST /sites/{name})")]
 DEFAULT_Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 
 
@@ -61,38 +63,148 @@ Government Licence v3.0. Contains OS data © Crown copyright and database right.
 
 
 @router.get("/maps/hotspots", response_class=HTMLResponse, operation_id="hotspotMap",
-            responses=HTML_200, summary="Hot spot map (Gi* hexagons, KDE, boundaries)")
-def hotspot_map(svc: ServiceDep, flt: FilterDep,
-                resolution: Annotated[int, Query(ge=7, le=10)] = 9) -> HTMLResponse:
+            responses=HTML_200, summary="Hot spot map (Gi* hexagons, KDE, boundaries, sites)")
+def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
+                sites: SiteSets = None) -> HTMLResponse:
     """Folium (Leaflet) map: Gi* hot and cold H3 cells with a legend, a KDE layer, wards
     with their counts on hover, approximate NPAs and schools / candidate sites, with a layer
     control. Filters are the usual query parameters. Leaflet is served locally; base tiles
     are optional. Aggregates only: no offence points are drawn."""
-    from geo_api import hotspots as h
     from geo_api.maps.hotspots import render_hotspot_map
-    from geo_api.sites import sites_in
 
     try:
-        rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
-        kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
-                       min_share_of_max=0.05)
+        layers = _layers(svc, flt, resolution)
+        site_rows = _sites(svc, sites)
+    except GeoApiError as exc:
+        return message_page(exc, timed=flt.hours is not None)
+    return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows))
+
+
+@router.get("/maps/compare", response_class=HTMLResponse, operation_id="sideBySideMap",
+            responses=HTML_200, summary="Two periods side by side (synchronised hot spot maps)")
+def side_by_side_map(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+                     resolution: Resolution = 9) -> HTMLResponse:
+    """Two synchronised maps in one page: the before period on the left and the after period
+    on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
+    appeared or went. Pan or zoom one map and the other follows. For the statistics of the
+    change use /compare/report/map or the /compare endpoints."""
+    from geo_api.comparison import periods
+    from geo_api.maps.hotspots import render_side_by_side
+
+    try:
+        fb, fa = periods(flt, before, after)
+        left, right = _layers(svc, fb, resolution), _layers(svc, fa, resolution)
     except GeoApiError as exc:
         return message_page(exc)
+    return HTMLResponse(render_side_by_side(svc.boundaries, left, right))
+
+
+TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
+                "evening": (19, 22, "evening, 19:00-22:00"),
+                "night-time-economy": (22, 5, "night-time economy, 22:00-05:00")}
+
+
+@router.get("/maps/time-window", response_class=HTMLResponse, operation_id="timeWindowMap",
+            responses=HTML_200, summary="Hot spots in a time-of-day window vs the other hours "
+                                        "(after school, evening, night-time economy)")
+def time_window_map(svc: ServiceDep, flt: FilterDep,
+                    window: Annotated[Literal["after-school", "evening", "night-time-economy"],
+                                      Query(description="Preset time-of-day window")]
+                    = "after-school",
+                    resolution: Resolution = 9) -> HTMLResponse:
+    """For youth-work teams: hot spots in the hours they work (left) next to hot spots in
+    all other hours (right), with how many offences fall in the window. Needs offences with
+    a time of day (a force export): police.uk data has none, and the page says so. The
+    `hours` parameter is ignored here; choose `window` instead."""
+    from geo_api.hotspots import time_profile
+    from geo_api.maps.hotspots import render_side_by_side
+
+    start, end, label = TIME_WINDOWS[window]
+    inside = dataclasses.replace(flt, hours=(start, end))
+    outside = dataclasses.replace(flt, hours=(end, start))
+    try:
+        left = _layers(svc, inside, resolution, f"In the window: {label}")
+        right = _layers(svc, outside, resolution, "All other hours")
+    except GeoApiError as exc:
+        return message_page(exc, timed=True)
+    prof = time_profile(svc, dataclasses.replace(flt, hours=None))
+    n_in = sum(c for h, row in enumerate(prof["hour_by_weekday"]["counts"]) for c in row
+               if (start <= h < end if start < end else (h >= start or h < end)))
+    n_timed = prof["meta"]["n_with_time"]
+    links = " | ".join(f'<a href="?window={k}&{_query_without(flt)}">{v[2]}</a>'
+                       for k, v in TIME_WINDOWS.items())
+    note = (f"{n_in:,} of {n_timed:,} offences with a time ({n_in / n_timed:.0%}) fall in "
+            f"this window.<br>Other windows: {links}")
+    return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note))
+
+
+def _query_without(flt) -> str:
+    """The filter's datetime and group as query parameters (for the window links)."""
+    parts = [f"group={flt.group}"]
+    if flt.start is not None and flt.end is not None:
+        last = flt.end - datetime.timedelta(days=1)
+        parts.append(f"datetime={flt.start:%Y-%m-%d}/{last:%Y-%m-%d}")
+    return "&amp;".join(parts)
+
+
+def _layers(svc, flt, resolution: int, label: str | None = None):
+    """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
+    from geo_api import hotspots as h
+    from geo_api.maps.hotspots import HotspotLayers
+
+    rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
+    kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
+                   min_share_of_max=0.05)
     counts, _ = svc.store.area_counts("ward", flt)
-    f = meta["filters"]
-    period = f"{(f['start'] or '')[:10]} to {(f['end_exclusive'] or '')[:10]}"
-    hours = f" hours {f['hours'][0]}:00-{f['hours'][1]}:00" if f["hours"] else ""
-    sites = sites_in(svc.settings.sites_file, h.study_area_m(svc, "city"))
-    return HTMLResponse(render_hotspot_map(svc.boundaries, rows, kde, counts,
-                                           f"Hot spots {period}{hours} ({flt.group})", sites))
+    if label is None:
+        label = f"{period_label(flt)}: {GROUP_WORDS.get(flt.group, flt.group)}"
+        if flt.hours:
+            label += f", {flt.hours[0]:02d}:00-{flt.hours[1]:02d}:00"
+    provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
+                  f"{meta['seed']}; KDE quartic 300 m; dataset {meta['dataset_version']}")
+    return HotspotLayers(rows, kde, counts, html.escape(label), provenance)
 
 
-def message_page(exc: GeoApiError) -> HTMLResponse:
-    """A plain page explaining why a map cannot be drawn (instead of a JSON error)."""
+GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",
+               "vrn_serious_violence": "serious violence (VRN)",
+               "knife_enabled_serious_violence": "knife-enabled serious violence"}
+
+
+def period_label(flt) -> str:
+    """'Dec 2019 to Feb 2020' for whole months, else inclusive dates; 'all months' if open."""
+    if flt.start is None or flt.end is None:
+        return "all months"
+    last = flt.end - datetime.timedelta(days=1)
+    if flt.start.day == 1 and flt.end.day == 1 and flt.end.hour == 0:
+        a, b = f"{flt.start:%b %Y}", f"{last:%b %Y}"
+    else:
+        a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
+    return a if a == b else f"{a} to {b}"
+
+
+def _sites(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
+    """(layer name, sites, shown) for the schools (or configured sites file) and each named
+    uploaded candidate-site set (shown by default, since the user asked for it)."""
+    from geo_api import hotspots as h
+    from geo_api.sites import sites_in
+
+    out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
+            sites_in(svc.settings.sites_file, h.study_area_m(svc, "city")), False)]
+    return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
+                  for n in dict.fromkeys(names or [])]
+
+
+TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
+             "school, 15:00-19:00) need a force export with offence times.")
+
+
+def message_page(exc: GeoApiError, timed: bool = False) -> HTMLResponse:
+    """A plain page explaining why a map cannot be drawn (instead of a JSON error);
+    ``timed``: the map needed offences with a time of day."""
+    hint = f"<p>{TIME_HINT}</p>" if timed else ""
     return HTMLResponse(status_code=exc.status_code, content=f"""<!doctype html><html lang="en">
 <head><meta charset="utf-8"><title>No map for this selection</title></head>
 <body style="font:16px/1.5 sans-serif;max-width:700px;margin:2em auto">
 <h1>No map for this selection</h1><p>{html.escape(exc.user_msg)}</p>
-<p>police.uk data has no times of day, so time-window maps (for example after school,
-15:00-19:00) need a force export with offence times.</p><p><a href="/">Back to the maps</a></p>
+{hint}<p><a href="/">Back to the maps</a></p>
 </body></html>""")

@@ -8,10 +8,11 @@ works on a plain background. A small script records JavaScript errors on the pag
 from __future__ import annotations
 
 import folium
-from branca.element import Element
+from branca.element import Element, Figure
 
 LEAFLET_JS = "/static/vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "/static/vendor/leaflet/leaflet.css"
+CENTRE = [52.636, -1.133]  # Leicester (lat, lon for Leaflet)
 ERROR_PROBE = ("<script>window.addEventListener('error',function(e){var h=document.documentElement;"
                "h.setAttribute('data-js-errors',(+h.getAttribute('data-js-errors')||0)+1);"
                "h.setAttribute('data-js-error-last',String(e.message));});</script>")
@@ -19,7 +20,7 @@ ERROR_PROBE = ("<script>window.addEventListener('error',function(e){var h=docume
 
 def new_map(**kwargs) -> folium.Map:
     """A Leaflet map centred on Leicester with local Leaflet assets and an error probe."""
-    m = folium.Map(location=kwargs.pop("location", [52.636, -1.133]),
+    m = folium.Map(location=kwargs.pop("location", CENTRE),
                    zoom_start=kwargs.pop("zoom_start", 12), tiles="OpenStreetMap",
                    control_scale=True, **kwargs)
     m.default_js = [("leaflet", LEAFLET_JS)]
@@ -28,12 +29,13 @@ def new_map(**kwargs) -> folium.Map:
     return m
 
 
-def legend(m: folium.Map, title: str, items: dict[str, str], note: str = "") -> None:
-    """A fixed legend box (bottom left) with colour swatches."""
+def legend(m, title: str, items: dict[str, str], note: str = "") -> None:
+    """A fixed legend box (bottom left) with colour swatches; ``m`` is a Map or a Figure."""
     rows = "".join(f'<div><span style="background:{c};width:12px;height:12px;display:inline-block;'
                    f'margin-right:4px;border:1px solid #777"></span>{k}</div>'
                    for k, c in items.items())
-    m.get_root().html.add_child(Element(
+    root = m if isinstance(m, Figure) else m.get_root()
+    root.html.add_child(Element(
         f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
         f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif;'
         f'max-width:320px"><b>{title}</b>{f"<div>{note}</div>" if note else ""}{rows}</div>'))

@@ -1,36 +1,61 @@
-"""Hotspot map for neighbourhood and youth-work teams: Gi* hexagons, KDE, boundaries."""
+"""Hotspot maps for neighbourhood and youth-work teams: Gi* hexagons, KDE, boundaries, sites.
+
+``render_hotspot_map`` draws one period; ``render_side_by_side`` draws two periods in two
+synchronised maps (pan/zoom one, the other follows). Aggregates only: H3 cells, KDE cells
+and area counts, never offence points.
+"""
 
 from __future__ import annotations
+
+import html
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
 import pandas as pd
+from branca.element import Element, Figure, MacroElement
+from folium.template import Template
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
-from geo_api.maps.base import legend, new_map
+from geo_api.maps.base import CENTRE, ERROR_PROBE, LEAFLET_CSS, LEAFLET_JS, legend, new_map
 
 GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}
 KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#fdcc8a"),
                (0.0, "#fef0d9")]
+GI_NOTE = ("Gi* hot/cold spots (two-sided, 999 permutations); KDE layer: darker = nearer the "
+           "peak density")
+SYNC_JS = "/static/vendor/leaflet.sync/L.Map.Sync.js"
 
 
-def sites_layer(sites: pd.DataFrame) -> folium.FeatureGroup:
-    """Candidate sites (e.g. schools) as small circles with their name on hover."""
-    fg = folium.FeatureGroup(name="Sites (schools / candidate sites)", show=False)
+@dataclass
+class HotspotLayers:
+    """What one period's map shows (all aggregates)."""
+
+    gi_rows: list[dict]
+    kde_fc: dict | None
+    ward_counts: pd.DataFrame
+    label: str
+    provenance: str = ""  # parameters, seed and dataset version, shown in the legend
+
+
+def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.FeatureGroup:
+    """Sites as small circles with their name (and kind, if given) on hover."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    colour, radius = ("#762a83", 6) if show else ("#1b7837", 4)  # candidates stand out
     for r in sites.itertuples():
-        folium.CircleMarker([r.lat, r.lon], radius=4, color="#1b7837", fill=True,
-                            fill_opacity=0.9, weight=1, tooltip=str(r.name)).add_to(fg)
+        tip = f"{r.name} ({r.kind})" if getattr(r, "kind", "") else str(r.name)
+        folium.CircleMarker([r.lat, r.lon], radius=radius, color=colour, fill=True,
+                            fill_opacity=0.9, weight=1, tooltip=html.escape(tip)).add_to(fg)
     return fg
 
 
-def render_hotspot_map(boundaries, gi_rows: list[dict], kde_fc: dict, ward_counts: pd.DataFrame,
-                       title: str, sites: pd.DataFrame | None = None) -> str:
-    """HTML page: Gi* H3 layer, KDE cells, wards (name + count on hover), NPAs, sites."""
-    m = new_map()
+def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None:
+    """Wards (name + count on hover), approximate NPAs, Gi* cells and the KDE layer."""
     wards = to_io(boundaries.get("ward").gdf[["code", "name", "geometry"]])
-    wards = wards.merge(ward_counts[["code", "count"]], on="code", how="left").fillna({"count": 0})
+    wards = wards.merge(layers.ward_counts[["code", "count"]], on="code", how="left")
+    wards = wards.fillna({"count": 0})
     folium.GeoJson(wards.to_json(), name="Wards (offences on hover)",
                    style_function=lambda f: {"fill": True, "fillOpacity": 0, "color": "#555",
                                              "weight": 1},
@@ -41,11 +66,11 @@ def render_hotspot_map(boundaries, gi_rows: list[dict], kde_fc: dict, ward_count
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name"],
                                                  aliases=["NPA", "Name"])).add_to(m)
-    sig = pd.DataFrame([r for r in gi_rows if r["label"] != "not significant"])
+    sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] != "not significant"])
     if len(sig):
+        ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],
-                             geometry=h3_polygons_lonlat(sig["id"].map(lambda s: int(s, 16)).to_numpy()),
-                             crs=4326)
+                             geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = g["gi_z"].round(2)
         folium.GeoJson(g.to_json(), name="Gi* hot and cold spots (H3)",
                        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
@@ -53,17 +78,72 @@ def render_hotspot_map(boundaries, gi_rows: list[dict], kde_fc: dict, ward_count
                                                  "fillOpacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["label", "count", "gi_z"],
                                                      aliases=["Gi*", "Offences", "z"])).add_to(m)
-    if kde_fc["features"]:
+    if layers.kde_fc and layers.kde_fc["features"]:
         def kde_style(f):
             s = f["properties"]["share_of_max"]
             colour = next(c for lim, c in KDE_COLOURS if s >= lim)
             return {"fillColor": colour, "color": colour, "weight": 0, "fillOpacity": 0.6}
 
-        folium.GeoJson(kde_fc, name="Kernel density (share of peak)", show=False,
+        folium.GeoJson(layers.kde_fc, name="Kernel density (share of peak)", show=False,
                        style_function=kde_style).add_to(m)
-    if sites is not None and len(sites):
-        sites_layer(sites).add_to(m)
+
+
+def render_hotspot_map(boundaries, layers: HotspotLayers,
+                       sites: list[tuple[str, pd.DataFrame, bool]] = (),
+                       extra_note: str = "") -> str:
+    """HTML page: one period's hotspot layers, site layers (name, sites, shown) and a layer
+    control."""
+    m = new_map()
+    add_hotspot_layers(m, boundaries, layers)
+    for name, rows, show in sites:
+        if len(rows):
+            sites_layer(rows, name, show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, title, GI_COLOURS, "Gi* hot/cold spots (two-sided, 999 permutations); "
-                                 "KDE layer: darker = nearer the peak density")
+    legend(m, layers.label, GI_COLOURS, GI_NOTE + (f"<br>{extra_note}" if extra_note else "")
+           + f"<br><small>{layers.provenance}</small>")
     return m.get_root().render()
+
+
+class _Sync(MacroElement):
+    """Leaflet.Sync between two maps (vendored plugin, served from /static)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this.a.get_name() }}.sync({{ this.b.get_name() }});
+            {{ this.b.get_name() }}.sync({{ this.a.get_name() }});
+        {% endmacro %}""")
+
+    def __init__(self, a: folium.Map, b: folium.Map):
+        super().__init__()
+        self.a, self.b = a, b
+
+
+def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
+                        note: str = "") -> str:
+    """Two synchronised maps in one page: ``before`` on the left, ``after`` on the right."""
+    fig = Figure()
+    fig.header.add_child(Element(ERROR_PROBE), index=0)
+    maps = []
+    for side, layers in (("left", before), ("right", after)):
+        m = folium.Map(location=CENTRE, zoom_start=12, tiles="OpenStreetMap",
+                       control_scale=True, width="50%", height="100%", position="absolute",
+                       left="0%" if side == "left" else "50%", top="0%")
+        m.default_js = [("leaflet", LEAFLET_JS), ("leaflet_sync", SYNC_JS)]
+        m.default_css = [("leaflet_css", LEAFLET_CSS)]
+        fig.add_child(m)
+        add_hotspot_layers(m, boundaries, layers)
+        folium.LayerControl(collapsed=True).add_to(m)
+        fig.html.add_child(Element(
+            f'<div id="title-{side}" style="position:fixed;top:10px;z-index:9999;'
+            f'{"left:60px" if side == "left" else "left:calc(50% + 60px)"};background:white;'
+            f'padding:4px 8px;border:1px solid #999;font:bold 14px sans-serif">'
+            f'{layers.label}</div>'))
+        maps.append(m)
+    fig.add_child(_Sync(*maps))
+    fig.html.add_child(Element(
+        '<div style="position:fixed;top:0;bottom:0;left:50%;width:2px;background:#333;'
+        'z-index:9998"></div>'))
+    legend(fig, "Hot spots, left and right", GI_COLOURS,
+           GI_NOTE + (f"<br>{note}" if note else "") + "<br>Pan or zoom either map: the "
+           f"other follows.<br><small>{after.provenance}</small>")
+    return fig.render()

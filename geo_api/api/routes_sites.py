@@ -1,0 +1,70 @@
+"""Candidate-site sets for planners: upload a CSV, list, fetch as GeoJSON, delete, map."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from geo_api.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
+from geo_api.api.routes import ServiceDep
+
+router = APIRouter(tags=["sites"])
+Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
+                           examples=["bleed-kits-2020"])]
+CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
+    "schema": {"type": "string"},
+    "example": "name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
+               "Haymarket bus station,bleed kit,458944,304725\n"}}}}
+
+
+@router.post("/sites/{name}", response_model=SiteSetInfo, operation_id="uploadSiteSet",
+             openapi_extra=CSV_BODY, status_code=201,
+             responses={422: {"model": ErrorBody}},
+             summary="Upload (or replace) a named set of candidate sites as CSV")
+async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
+    """Body: UTF-8 CSV with `name`, optional `kind`, and `easting`,`northing` (EPSG:27700)
+    or `longitude`,`latitude` (EPSG:4326); at most 5,000 sites, all inside the force area.
+    A file with any fault is rejected whole (422 naming line and field) and the previous set
+    of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`."""
+    from geo_api.hotspots import study_area_m
+    from geo_api.sites import parse_sites_csv
+
+    data = await request.body()
+    sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))
+    svc.site_sets.save(name, sites)
+    return SiteSetInfo(**next(s for s in svc.site_sets.list() if s["name"] == name))
+
+
+@router.get("/sites", response_model=SiteSetList, operation_id="listSiteSets",
+            summary="Uploaded candidate-site sets")
+def list_sets(svc: ServiceDep) -> SiteSetList:
+    """The uploaded sets with their number of sites and when they were last replaced. The
+    shipped schools layer is always on the hotspot map and is not listed here."""
+    return SiteSetList(site_sets=svc.site_sets.list())
+
+
+@router.get("/sites/{name}", response_model=FeatureCollection, operation_id="getSiteSet",
+            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+            summary="A candidate-site set as GeoJSON points (EPSG:4326)")
+def get_set(name: Name, svc: ServiceDep) -> Response:
+    """The sites of a set as an RFC 7946 FeatureCollection with name and kind."""
+    import json
+
+    s = svc.site_sets.load(name)
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point",
+                                         "coordinates": [round(r.lon, 6), round(r.lat, 6)]},
+         "properties": {"name": r.name, "kind": r.kind}} for r in s.itertuples()]}
+    return Response(json.dumps(fc), media_type="application/geo+json")
+
+
+@router.delete("/sites/{name}", status_code=204, operation_id="deleteSiteSet",
+               response_class=Response,
+               responses={204: {"description": "Deleted"}, 404: {"model": ErrorBody}},
+               summary="Delete a candidate-site set")
+def delete_set(name: Name, svc: ServiceDep) -> Response:
+    """Removes the set; maps that name it will show a 404 message."""
+    svc.site_sets.delete(name)
+    return Response(status_code=204)
