@@ -15,7 +15,7 @@ def test_gi_star_h3_res9_returns_hot_cells_with_meta(client, period):
     body = client.get("/hotspots/gi", params=q).json()
     meta = body["meta"]
     assert (meta["resolution"], meta["permutations"], meta["seed"]) == (9, 199, 5)
-    assert meta["p_value"] == "two-sided" and meta["dataset_version"]
+    assert meta["p_value"].startswith("two-sided") and meta["dataset_version"]
     hot = [c for c in body["cells"] if c["label"].startswith("hot")]
     assert hot and all(c["gi_z"] > 0 for c in hot)
     assert sum(c["count"] for c in body["cells"]) == meta["n_offences_in_units"]

@@ -26,20 +26,41 @@ PAGES = {
     "landing": ("/", ["Hot spot map", "Did it move in lockdown?", "API documentation"], 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
                  ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend",
-                  "Sites (schools / candidate sites)"], 50),
+                  "Schools"], 50),
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons&permutations=199"),
                 ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
+    "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
+                      "&group=violence_robbery_weapons"),
+                     ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
+                      "other follows"], 100),
+    "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
+                         "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 52),
+}
+# On the SYNTHETIC timed force export (tests/conftest.py): police.uk has no times.
+TIMED_PAGES = {
+    "time_window": ("/maps/time-window?window=after-school",
+                    ["In the window: after school, 15:00-19:00", "All other hours",
+                     "offences with a time"], 20),
 }
 
 
 @pytest.fixture(scope="module")
 def server(demo_service, demo_settings):
+    yield from _serve(demo_settings)
+
+
+@pytest.fixture(scope="module")
+def timed_server(timed_settings):
+    yield from _serve(timed_settings)
+
+
+def _serve(settings):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    srv = uvicorn.Server(uvicorn.Config(create_app(demo_settings), host="127.0.0.1", port=port,
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -63,7 +84,19 @@ def chromium(args, tmp_path):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_renders_in_chromium(server, tmp_path, name):
-    path, expected, min_shapes = PAGES[name]
+    if name == "candidate_sites":
+        r = httpx.post(f"{server}/sites/browser-kits", content=b"name,kind,easting,northing\n"
+                       b"Clock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n")
+        assert r.status_code == 201
+    check_page(server, tmp_path, name, *PAGES[name])
+
+
+@pytest.mark.parametrize("name", list(TIMED_PAGES))
+def test_timed_page_renders_in_chromium(timed_server, tmp_path, name):
+    check_page(timed_server, tmp_path, name, *TIMED_PAGES[name])
+
+
+def check_page(server, tmp_path, name, path, expected, min_shapes):
     dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
     html_tag = re.search(r"<html[^>]*>", dom).group(0)
     assert "data-js-errors" not in html_tag, html_tag  # set by the page's error probe

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
 from geo_api.api.routes_compare import After, Before
 from geo_api.errors import GeoApiError
+from geo_api.maps.base import ERROR_PROBE
 
 router = APIRouter(tags=["pages"])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
@@ -35,25 +36,30 @@ def landing(svc: ServiceDep) -> HTMLResponse:
          "are statistically significant hot spots; hover over a ward to see its count.")),
         ("/maps/hotspots?datetime=2019-12/2020-02&group=violence_robbery_weapons",
          "Hot spot map, winter 2019/20", "The same map before the first lockdown."),
+        (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
+         "&group=violence_robbery_weapons"), "Before and during lockdown, side by side",
+         "Winter 2019/20 next to April–June 2020: move or zoom one map and the other follows."),
         (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
          "&group=violence_robbery_weapons"), "Did it move in lockdown?",
          ("Which areas' share of offences rose or fell between winter and the first lockdown, "
          "and which hot spots are new, persistent or gone.")),
-        ("/maps/hotspots?hours=15-19&group=vrn_serious_violence",
-         "After-school hot spots (15:00-19:00)",
-         ("For youth-work teams: hot spots in the hours you work. Needs a force export with "
-         "offence times (police.uk has none).")),
+        ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
+         ("For youth-work teams: hot spots in the hours you work, next to all other hours. "
+          "Also for the evening (19:00–22:00) and the night-time economy (22:00–05:00). "
+          "Needs a force export with offence times (police.uk has none).")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'
                     for u, t, d in links)
     return HTMLResponse(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Leicester violence hot spots</title><meta name="viewport" content="width=device-width">
+{ERROR_PROBE}<title>Leicester violence hot spots</title><meta name="viewport" content="width=device-width">
 <style>body{{font:16px/1.5 sans-serif;max-width:760px;margin:2em auto;padding:0 1em}}
-li{{margin:0 0 1em}}small{{color:#555}}</style></head><body>
+li{{margin:0 0 1em}}small{{color:#555}}fieldset{{margin:1em 0}}#upload-result{{margin-top:.5em}}
+</style></head><body>
 <h1>Leicester violence hot spots</h1>
 <p>Maps of where violence happens in Leicester, for neighbourhood, youth-work and planning
 teams. Data loaded: {html.escape(loaded)}.</p><ul>{items}</ul>
+{UPLOAD_FORM}
 <p><small>police.uk data is published by month, with locations moved to the nearest of a set
 of anonymous map points, and its categories are broad: "violence, robbery and weapons" is
 wider than the Violence Reduction Network's definition of serious violence. Policing-area
@@ -196,6 +202,37 @@ def _sites(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
 
 TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
              "school, 15:00-19:00) need a force export with offence times.")
+
+
+UPLOAD_FORM = """<h2>Your candidate sites</h2>
+<form id="upload"><fieldset><legend>Show your own sites on the hot spot map (for example
+possible bleed-control kit locations)</legend>
+<p><label>CSV file <input type="file" id="sites-file" accept=".csv,text/csv" required></label></p>
+<p><label>Name for this list <input id="sites-name" pattern="[a-z0-9][a-z0-9_-]{0,39}"
+ placeholder="bleed-kits" required></label> <small>lower-case letters, digits, - or _</small></p>
+<p><small>Columns: <code>name</code>, optional <code>kind</code>, and either
+<code>easting,northing</code> (British National Grid) or <code>longitude,latitude</code>.</small></p>
+<button type="submit">Upload and open the map</button><div id="upload-result"></div>
+</fieldset></form>
+<script>
+document.getElementById('upload').addEventListener('submit', async function (e) {
+  e.preventDefault();
+  var name = document.getElementById('sites-name').value;
+  var file = document.getElementById('sites-file').files[0];
+  var out = document.getElementById('upload-result');
+  var r = await fetch('/sites/' + encodeURIComponent(name),
+                      {method: 'POST', headers: {'Content-Type': 'text/csv'}, body: file});
+  var body = await r.json();
+  if (r.ok) {
+    var url = '/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons&sites='
+              + encodeURIComponent(name);
+    out.innerHTML = body.n_sites + ' sites saved. <a href="' + url + '">Open the map</a>';
+    window.location.href = url;
+  } else {
+    out.textContent = 'Not saved: ' + body.message;
+  }
+});
+</script>"""
 
 
 def message_page(exc: GeoApiError, timed: bool = False) -> HTMLResponse:
