@@ -21,7 +21,10 @@ DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicest
 
 Ingest police.uk and force-export offence files, join them to neighbourhood policing areas,
 wards, postcode sectors, LSOAs, districts and H3 cells, and get counts, shares and rates.
-GeoJSON is EPSG:4326 (lon, lat); metric work is done in EPSG:27700.
+Kernel density, Getis-Ord Gi* hot spots, period comparison (lockdown displacement), XYZ
+tiles (GeoJSON and Mapbox Vector Tiles), candidate-site sets, and map pages for people who
+do not call the API (start at `/`). GeoJSON is EPSG:4326 (lon, lat); metric work is done in
+EPSG:27700.
 
 Contains public sector information licensed under the Open Government Licence v3.0.
 Contains OS data © Crown copyright and database right.
@@ -44,6 +47,18 @@ def install_error_handlers(app: FastAPI) -> None:
                             content={"code": "invalid_parameter", "message": msg, "detail": detail})
 
 
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the vendored copy in /static, so the docs work offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="geo_api - API docs",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/vendor/leaflet/images/marker-icon.png")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app; nothing is opened until the lifespan starts."""
     settings = settings or Settings()
@@ -58,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.service.close()
 
-    app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     install_error_handlers(app)
     from geo_api.api.routes import router
     from geo_api.api.routes_compare import router as compare_router
@@ -77,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     build_openapi = app.openapi
     app.openapi = lambda: add_examples(build_openapi())
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

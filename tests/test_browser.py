@@ -30,6 +30,7 @@ PAGES = {
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons&permutations=199"),
                 ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
+    "api_docs": ("/docs", ["getAreaStats", "uploadSiteSet", "swagger-ui"], 0),
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),
                      ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
@@ -107,3 +108,17 @@ def check_page(server, tmp_path, name, path, expected, min_shapes):
     shot = ARTIFACTS / f"{name}.png"
     chromium([f"--screenshot={shot}", server + path], tmp_path / "shot")
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", PAGES["hotspots"][0], PAGES["side_by_side"][0],
+                                  PAGES["compare"][0]])
+def test_pages_load_scripts_and_styles_only_from_the_app(client, path):
+    """Offline use: every script and stylesheet is served by the app (base map tiles are the
+    only network resource, and maps work without them)."""
+    page = client.get(path).text
+    refs = re.findall(r'<script[^>]+src="([^"]+)"', page) + re.findall(
+        r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', page) + re.findall(
+        r'<link[^>]+href="([^"]+)"[^>]+rel="stylesheet"', page)
+    assert all(r.startswith("/") and not r.startswith("//") for r in refs), refs
+    for r in refs:
+        assert client.get(r).status_code == 200, r
