@@ -1,5 +1,7 @@
 """HTTP API: endpoints, OGC paging, filters and 4xx errors (never 500)."""
 
+import re
+
 import pytest
 import yaml
 
@@ -88,3 +90,20 @@ def test_sites_layer_reads_shipped_schools(demo_service):
 
     s = sites_in(demo_service.settings.sites_file, study_area_m(demo_service, "city"))
     assert 50 < len(s) < 400 and s["lat"].between(52.5, 52.8).all()
+
+
+def test_hotspot_map_hover_counts_equal_the_area_statistics(client):
+    """The counts shown on hover (wards and NPAs) are those of /stats/areas for the filter."""
+    import json as _json
+
+    q = {"datetime": "2020-04/2020-06", "group": "violence_robbery_weapons"}
+    page = client.get("/maps/hotspots", params=q).text
+    shown = {}
+    for blob in re.findall(r"geo_json_\w+_add\((\{.*?\})\);", page, re.DOTALL):
+        for f in _json.loads(blob)["features"]:
+            if "count" in f["properties"] and "code" in f["properties"]:
+                shown[f["properties"]["code"]] = f["properties"]["count"]
+    for layer in ("ward", "npa"):
+        for a in client.get("/stats/areas", params={**q, "layer": layer}).json()["areas"]:
+            assert shown[a["code"]] == a["count"], (layer, a["code"])
+    assert {"NC", "NE", "NW", "NS"} <= set(shown)

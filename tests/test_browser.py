@@ -116,6 +116,7 @@ def test_pages_load_scripts_and_styles_only_from_the_app(client, path):
     """Offline use: every script and stylesheet is served by the app (base map tiles are the
     only network resource, and maps work without them)."""
     page = client.get(path).text
+    assert len(page.encode()) < 5_000_000  # small pages: aggregates, no point dumps
     refs = re.findall(r'<script[^>]+src="([^"]+)"', page) + re.findall(
         r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', page) + re.findall(
         r'<link[^>]+href="([^"]+)"[^>]+rel="stylesheet"', page)

@@ -162,13 +162,14 @@ def _layers(svc, flt, resolution: int, label: str | None = None):
     kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
                    min_share_of_max=0.05)
     counts, _ = svc.store.area_counts("ward", flt)
+    npa_counts, _ = svc.store.area_counts("npa", flt)
     if label is None:
         label = f"{period_label(flt)}: {GROUP_WORDS.get(flt.group, flt.group)}"
         if flt.hours:
             label += f", {flt.hours[0]:02d}:00-{flt.hours[1]:02d}:00"
     provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
                   f"{meta['seed']}; KDE quartic 300 m; dataset {meta['dataset_version']}")
-    return HotspotLayers(rows, kde, counts, html.escape(label), provenance)
+    return HotspotLayers(rows, kde, counts, npa_counts, html.escape(label), provenance)
 
 
 GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",

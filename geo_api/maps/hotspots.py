@@ -36,6 +36,7 @@ class HotspotLayers:
     gi_rows: list[dict]
     kde_fc: dict | None
     ward_counts: pd.DataFrame
+    npa_counts: pd.DataFrame
     label: str
     provenance: str = ""  # parameters, seed and dataset version, shown in the legend
 
@@ -62,10 +63,12 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                    tooltip=folium.GeoJsonTooltip(fields=["name", "count"],
                                                  aliases=["Ward", "Offences"])).add_to(m)
     npa = to_io(boundaries.get("npa").gdf[["code", "name", "geometry"]])
+    npa = npa.merge(layers.npa_counts[["code", "count"]], on="code", how="left")
+    npa = npa.fillna({"count": 0})
     folium.GeoJson(npa.to_json(), name="Policing areas (approximate)",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
-                   tooltip=folium.GeoJsonTooltip(fields=["code", "name"],
-                                                 aliases=["NPA", "Name"])).add_to(m)
+                   tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
+                                                 aliases=["NPA", "Name", "Offences"])).add_to(m)
     sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] != "not significant"])
     if len(sig):
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
