@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import html
 from typing import Annotated, Literal
 
@@ -14,6 +13,13 @@ from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
 from geo_api.api.routes_compare import After, Before
 from geo_api.errors import GeoApiError
 from geo_api.maps.base import ERROR_PROBE
+from geo_api.maps.layers import (
+    TIME_WINDOWS,
+    hotspot_layers,
+    query_without_hours,
+    site_layers,
+    window_count,
+)
 
 router = APIRouter(tags=["pages"])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
@@ -79,8 +85,8 @@ def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
     from geo_api.maps.hotspots import render_hotspot_map
 
     try:
-        layers = _layers(svc, flt, resolution)
-        site_rows = _sites(svc, sites)
+        layers = hotspot_layers(svc, flt, resolution)
+        site_rows = site_layers(svc, sites)
     except GeoApiError as exc:
         return message_page(exc, timed=flt.hours is not None)
     return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows))
@@ -99,15 +105,10 @@ def side_by_side_map(svc: ServiceDep, flt: FilterDep, before: Before, after: Aft
 
     try:
         fb, fa = periods(flt, before, after)
-        left, right = _layers(svc, fb, resolution), _layers(svc, fa, resolution)
+        left, right = hotspot_layers(svc, fb, resolution), hotspot_layers(svc, fa, resolution)
     except GeoApiError as exc:
         return message_page(exc)
     return HTMLResponse(render_side_by_side(svc.boundaries, left, right))
-
-
-TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
-                "evening": (19, 22, "evening, 19:00-22:00"),
-                "night-time-economy": (22, 5, "night-time economy, 22:00-05:00")}
 
 
 @router.get("/maps/time-window", response_class=HTMLResponse, operation_id="timeWindowMap",
@@ -122,83 +123,22 @@ def time_window_map(svc: ServiceDep, flt: FilterDep,
     all other hours (right), with how many offences fall in the window. Needs offences with
     a time of day (a force export): police.uk data has none, and the page says so. The
     `hours` parameter is ignored here; choose `window` instead."""
-    from geo_api.hotspots import time_profile
     from geo_api.maps.hotspots import render_side_by_side
 
     start, end, label = TIME_WINDOWS[window]
     inside = dataclasses.replace(flt, hours=(start, end))
     outside = dataclasses.replace(flt, hours=(end, start))
     try:
-        left = _layers(svc, inside, resolution, f"In the window: {label}")
-        right = _layers(svc, outside, resolution, "All other hours")
+        left = hotspot_layers(svc, inside, resolution, f"In the window: {label}")
+        right = hotspot_layers(svc, outside, resolution, "All other hours")
     except GeoApiError as exc:
         return message_page(exc, timed=True)
-    prof = time_profile(svc, dataclasses.replace(flt, hours=None))
-    n_in = sum(c for h, row in enumerate(prof["hour_by_weekday"]["counts"]) for c in row
-               if (start <= h < end if start < end else (h >= start or h < end)))
-    n_timed = prof["meta"]["n_with_time"]
-    links = " | ".join(f'<a href="?window={k}&{_query_without(flt)}">{v[2]}</a>'
+    n_in, n_timed = window_count(svc, dataclasses.replace(flt, hours=None), start, end)
+    links = " | ".join(f'<a href="?window={k}&amp;{query_without_hours(flt)}">{v[2]}</a>'
                        for k, v in TIME_WINDOWS.items())
     note = (f"{n_in:,} of {n_timed:,} offences with a time ({n_in / n_timed:.0%}) fall in "
             f"this window.<br>Other windows: {links}")
     return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note))
-
-
-def _query_without(flt) -> str:
-    """The filter's datetime and group as query parameters (for the window links)."""
-    parts = [f"group={flt.group}"]
-    if flt.start is not None and flt.end is not None:
-        last = flt.end - datetime.timedelta(days=1)
-        parts.append(f"datetime={flt.start:%Y-%m-%d}/{last:%Y-%m-%d}")
-    return "&amp;".join(parts)
-
-
-def _layers(svc, flt, resolution: int, label: str | None = None):
-    """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
-    from geo_api import hotspots as h
-    from geo_api.maps.hotspots import HotspotLayers
-
-    rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
-    kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
-                   min_share_of_max=0.05)
-    counts, _ = svc.store.area_counts("ward", flt)
-    npa_counts, _ = svc.store.area_counts("npa", flt)
-    if label is None:
-        label = f"{period_label(flt)}: {GROUP_WORDS.get(flt.group, flt.group)}"
-        if flt.hours:
-            label += f", {flt.hours[0]:02d}:00-{flt.hours[1]:02d}:00"
-    provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
-                  f"{meta['seed']}; KDE quartic 300 m; dataset {meta['dataset_version']}")
-    return HotspotLayers(rows, kde, counts, npa_counts, html.escape(label), provenance)
-
-
-GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",
-               "vrn_serious_violence": "serious violence (VRN)",
-               "knife_enabled_serious_violence": "knife-enabled serious violence"}
-
-
-def period_label(flt) -> str:
-    """'Dec 2019 to Feb 2020' for whole months, else inclusive dates; 'all months' if open."""
-    if flt.start is None or flt.end is None:
-        return "all months"
-    last = flt.end - datetime.timedelta(days=1)
-    if flt.start.day == 1 and flt.end.day == 1 and flt.end.hour == 0:
-        a, b = f"{flt.start:%b %Y}", f"{last:%b %Y}"
-    else:
-        a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
-    return a if a == b else f"{a} to {b}"
-
-
-def _sites(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
-    """(layer name, sites, shown) for the schools (or configured sites file) and each named
-    uploaded candidate-site set (shown by default, since the user asked for it)."""
-    from geo_api import hotspots as h
-    from geo_api.sites import sites_in
-
-    out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
-            sites_in(svc.settings.sites_file, h.study_area_m(svc, "city")), False)]
-    return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
-                  for n in dict.fromkeys(names or [])]
 
 
 TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "

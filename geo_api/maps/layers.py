@@ -1,0 +1,78 @@
+"""What the map pages show, computed from the service: hotspot layers for a filter, labels
+in plain words, site layers and time-window counts. Aggregates only."""
+
+from __future__ import annotations
+
+import datetime
+import html
+
+from geo_api.maps.hotspots import HotspotLayers
+
+TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
+                "evening": (19, 22, "evening, 19:00-22:00"),
+                "night-time-economy": (22, 5, "night-time economy, 22:00-05:00")}
+
+
+def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
+    """(offences with a time in [start, end) hours, offences with a time) for ``flt``."""
+    from geo_api.hotspots import time_profile
+
+    prof = time_profile(svc, flt)
+    inside = (lambda h: start <= h < end) if start < end else (lambda h: h >= start or h < end)
+    n_in = sum(sum(row) for h, row in enumerate(prof["hour_by_weekday"]["counts"]) if inside(h))
+    return n_in, prof["meta"]["n_with_time"]
+
+
+def query_without_hours(flt) -> str:
+    """The filter's datetime and group as query parameters (for the window links)."""
+    parts = [f"group={flt.group}"]
+    if flt.start is not None and flt.end is not None:
+        last = flt.end - datetime.timedelta(days=1)
+        parts.append(f"datetime={flt.start:%Y-%m-%d}/{last:%Y-%m-%d}")
+    return "&amp;".join(parts)
+
+
+def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
+    """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
+    from geo_api import hotspots as h
+    rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
+    kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
+                   min_share_of_max=0.05)
+    counts, _ = svc.store.area_counts("ward", flt)
+    npa_counts, _ = svc.store.area_counts("npa", flt)
+    if label is None:
+        label = f"{period_label(flt)}: {GROUP_WORDS.get(flt.group, flt.group)}"
+        if flt.hours:
+            label += f", {flt.hours[0]:02d}:00-{flt.hours[1]:02d}:00"
+    provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
+                  f"{meta['seed']}; KDE quartic 300 m; dataset {meta['dataset_version']}")
+    return HotspotLayers(rows, kde, counts, npa_counts, html.escape(label), provenance)
+
+
+GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",
+               "vrn_serious_violence": "serious violence (VRN)",
+               "knife_enabled_serious_violence": "knife-enabled serious violence"}
+
+
+def period_label(flt) -> str:
+    """'Dec 2019 to Feb 2020' for whole months, else inclusive dates; 'all months' if open."""
+    if flt.start is None or flt.end is None:
+        return "all months"
+    last = flt.end - datetime.timedelta(days=1)
+    if flt.start.day == 1 and flt.end.day == 1 and flt.end.hour == 0:
+        a, b = f"{flt.start:%b %Y}", f"{last:%b %Y}"
+    else:
+        a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
+    return a if a == b else f"{a} to {b}"
+
+
+def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
+    """(layer name, sites, shown) for the schools (or configured sites file) and each named
+    uploaded candidate-site set (shown by default, since the user asked for it)."""
+    from geo_api import hotspots as h
+    from geo_api.sites import sites_in
+
+    out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
+            sites_in(svc.settings.sites_file, h.study_area_m(svc, "city")), False)]
+    return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
+                  for n in dict.fromkeys(names or [])]
