@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from geo_api.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.api.routes import ServiceDep
@@ -31,10 +32,13 @@ async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
     from geo_api.hotspots import study_area_m
     from geo_api.sites import parse_sites_csv
 
-    data = await request.body()
-    sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))
-    svc.site_sets.save(name, sites)
-    return SiteSetInfo(**next(s for s in svc.site_sets.list() if s["name"] == name))
+    def store(data: bytes) -> dict:
+        sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))
+        svc.site_sets.save(name, sites)
+        return next(s for s in svc.site_sets.list() if s["name"] == name)
+
+    # parsing and writing are blocking: keep them off the event loop
+    return SiteSetInfo(**await run_in_threadpool(store, await request.body()))
 
 
 @router.get("/sites", response_model=SiteSetList, operation_id="listSiteSets",
