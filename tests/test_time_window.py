@@ -55,3 +55,10 @@ def test_time_window_on_police_uk_data_explains_missing_times(client):
                                                "datetime": "2020-04/2020-06"})
     assert r.status_code == 422 and "police.uk data has no times of day" in r.text
     assert client.get("/maps/time-window", params={"window": "lunch"}).status_code == 422
+
+
+def test_landing_page_says_whether_time_windows_are_available(client, timed_client):
+    assert "Not available for the data loaded now" in client.get("/").text
+    page = timed_client.get("/").text
+    assert "1,400 loaded offences have a time of day." in page
+    assert "Not available" not in page

@@ -20,6 +20,7 @@ from geo_api.maps.layers import (
     site_layers,
     window_count,
 )
+from geo_api.store.base import OffenceFilter
 
 router = APIRouter(tags=["pages"])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
@@ -34,6 +35,7 @@ def landing(svc: ServiceDep) -> HTMLResponse:
     """A page for people who do not call the API: what data is loaded, links to each map
     with a sentence on what it shows, and the API documentation."""
     s = svc.store.summary() if svc.store.dataset_version() else {}
+    n_timed = window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0
     loaded = (f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
               if s else "no data loaded yet")
     links = [
@@ -50,9 +52,11 @@ def landing(svc: ServiceDep) -> HTMLResponse:
          ("Which areas' share of offences rose or fell between winter and the first lockdown, "
          "and which hot spots are new, persistent or gone.")),
         ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
-         ("For youth-work teams: hot spots in the hours you work, next to all other hours. "
-          "Also for the evening (19:00–22:00) and the night-time economy (22:00–05:00). "
-          "Needs a force export with offence times (police.uk has none).")),
+         "For youth-work teams: hot spots in the hours you work, next to all other hours. "
+         "Also for the evening (19:00–22:00) and the night-time economy (22:00–05:00). "
+         + (f"{n_timed:,} loaded offences have a time of day." if n_timed else
+            "Not available for the data loaded now: it needs a force export with offence "
+            "times (police.uk has none).")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'
