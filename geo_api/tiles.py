@@ -53,10 +53,13 @@ def tile_bounds_mercator(z: int, x: int, y: int) -> tuple[float, float, float, f
 
 
 class LRU:
-    """Tiny thread-safe LRU cache."""
+    """Tiny thread-safe LRU cache, bounded by entries and optionally by bytes
+    (``weigh(value)`` gives an entry's size; tiles are bounded so odd query strings cannot
+    grow the cache without limit)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, max_bytes: int | None = None, weigh=None):
         self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+        self.max_bytes, self.weigh, self.nbytes = max_bytes, weigh, 0
 
     def get(self, key):
         with self.lock:
@@ -67,10 +70,17 @@ class LRU:
 
     def put(self, key, value):
         with self.lock:
+            if self.weigh is not None:
+                old = self.data.get(key)
+                self.nbytes += self.weigh(value) - (self.weigh(old) if old is not None else 0)
             self.data[key] = value
             self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            while len(self.data) > self.size or (
+                    self.max_bytes is not None and self.nbytes > self.max_bytes
+                    and len(self.data) > 1):
+                _, dropped = self.data.popitem(last=False)
+                if self.weigh is not None:
+                    self.nbytes -= self.weigh(dropped)
         return value
 
 

@@ -114,3 +114,14 @@ def test_mvt_hotspot_tile_carries_labels(client):
     labels = {p["label"] for _, p in layers["gi"]}
     assert labels and labels <= {"hot 99%", "hot 95%", "hot 90%", "cold 90%", "cold 95%", "cold 99%"}
     assert client.get("/tiles/gi/3/8/0.mvt", params=q).status_code == 422
+
+
+def test_tile_cache_is_bounded_by_bytes():
+    from geo_api.tiles import LRU
+
+    c = LRU(100, max_bytes=10, weigh=len)
+    for k in range(5):
+        c.put(k, b"abcd")  # 4 bytes each
+    assert c.nbytes <= 10 and list(c.data) == [3, 4]  # oldest dropped first
+    c.put(4, b"a")  # replacing an entry re-weighs it
+    assert c.nbytes == 5 and c.get(3) == b"abcd"

@@ -15,7 +15,7 @@ from geo_api.api.routes import FilterDep, ServiceDep
 from geo_api.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
 
 router = APIRouter(tags=["tiles"])
-TILES = LRU(20_000)
+TILES = LRU(20_000, max_bytes=256 * 2**20, weigh=lambda v: len(v[0]))  # (body, etag)
 LAYERS = LRU(64)
 TileLayer = Literal["npa", "ward", "sector", "lsoa", "lad", "oa", "gi", "kde"]
 
