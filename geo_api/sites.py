@@ -69,7 +69,11 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) ->
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         reject([RowError(None, None, f"not UTF-8 (byte {exc.start})")])
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        reject([RowError(reader.line_num, None, f"unreadable CSV: {exc}")])
     if not rows or not any(c.strip() for c in rows[0]):
         reject([RowError(1, None, "empty file: expected a header line")])
     header = [c.strip().lower() for c in rows[0]]
@@ -99,6 +103,9 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) ->
         rec = dict(zip(header, (c.strip() for c in r)))
         if not rec["name"]:
             errors.append(RowError(line, "name", "blank"))
+        elif len(rec["name"]) > 200 or any(ord(ch) < 32 for ch in rec["name"]):
+            errors.append(RowError(line, "name", "longer than 200 characters or contains "
+                                                 "control characters"))
         coords = []
         for col in (xcol, ycol):
             try:

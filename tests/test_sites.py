@@ -49,6 +49,8 @@ def test_lonlat_upload_is_accepted(client, site_set):
     (b"name,easting,northing\nA,304580,458800\n", "line 2, field 'easting': outside the "),
     (b"name,longitude,latitude\nA,52.63,-1.13\n", "line 2, field 'longitude': outside"),
     (b"name,easting,northing\n\xff\xfe,1,2\n", "not UTF-8"),
+    (b"name,easting,northing\n" + b"A" * 200_000 + b",1,2\n", "line 2: unreadable CSV"),
+    (b"name,easting,northing\nA\x00,458800,304580\n", "line 2, field 'name': longer than"),
 ])
 def test_bad_uploads_are_422_naming_line_and_field_and_keep_the_old_set(client, site_set,
                                                                         body, needle):
