@@ -17,11 +17,11 @@ import numpy as np
 from _timing import best_of
 
 from geo_api.analysis.join import h3_cells, lookup_many
-from geo_api.boundaries import load_boundaries
 from geo_api.crs import metric_to_lonlat
-from geo_api.ingest.pipeline import build_join_indexes, ingest_files
+from geo_api.data.boundaries import load_boundaries
+from geo_api.data.ingest.pipeline import build_join_indexes, ingest_files
+from geo_api.data.store.duckdb_store import DuckDBStore
 from geo_api.settings import PROJECT_ROOT
-from geo_api.store.duckdb_store import DuckDBStore
 
 
 def synthetic_points(boundaries, n, seed=0):

@@ -8,7 +8,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 PORT="${PORT:-8799}"; WORKERS="${WORKERS:-2}"; CONN="${CONN:-16}"; DUR="${DUR:-10s}"
 TMP="$(mktemp -d)"; export GEO_API_STORE_DIR="$TMP/store"
 geo_api load-demo >/dev/null 2>&1
-uvicorn --factory geo_api.app:create_app --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
+uvicorn --factory geo_api.web.app:create_app --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
   --log-level warning --no-access-log & PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done

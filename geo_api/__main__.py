@@ -33,7 +33,7 @@ def _print_report(r) -> None:
 
 
 def cmd_ingest(args) -> int:
-    from geo_api.service import Service
+    from geo_api.services.service import Service
 
     svc = Service(_settings(args))
     paths = [Path(p) for p in args.files]
@@ -48,7 +48,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_load_demo(args) -> int:
-    from geo_api.service import Service
+    from geo_api.services.service import Service
 
     svc = Service(_settings(args))
     files = svc.demo_files()
@@ -60,8 +60,8 @@ def cmd_load_demo(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from geo_api.filters import build_filter
-    from geo_api.service import Service
+    from geo_api.services.filters import build_filter
+    from geo_api.services.service import Service
 
     svc = Service(_settings(args))
     flt = build_filter(args.datetime, args.group, args.crime_category or None)
@@ -87,7 +87,7 @@ def cmd_stats(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from geo_api.app import create_app
+    from geo_api.web.app import create_app
 
     print(f"geo_api: open http://{args.host}:{args.port}/ (maps) or /docs (API)", flush=True)
     uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="info")
@@ -97,7 +97,7 @@ def cmd_serve(args) -> int:
 def openapi_yaml() -> str:
     import yaml
 
-    from geo_api.app import create_app
+    from geo_api.web.app import create_app
 
     return yaml.safe_dump(create_app(Settings()).openapi(), sort_keys=False, allow_unicode=True)
 
@@ -113,8 +113,8 @@ def cmd_openapi(args) -> int:
 
 
 def cmd_build_boundaries(args) -> int:
-    from geo_api.boundaries import LAYER_META
-    from geo_api.boundaries_build import build_layers, write_layers
+    from geo_api.data.boundaries import LAYER_META
+    from geo_api.data.boundaries_build import build_layers, write_layers
 
     root = Path(args.boundaries_dir)
     layers = build_layers(root / "sources")
@@ -125,7 +125,7 @@ def cmd_build_boundaries(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from geo_api.ingest.schema import ForceExportRow
+    from geo_api.data.ingest.schema import ForceExportRow
 
     print(json.dumps(ForceExportRow.model_json_schema(), indent=2))
     return 0

@@ -1,4 +1,4 @@
-"""Regenerate geo_api/api/examples.json from the shipped demo data (run by hand, then
+"""Regenerate geo_api/web/api/examples.json from the shipped demo data (run by hand, then
 `geo_api openapi`). Examples are real responses, shortened: lists cut to a few items and
 polygon geometries replaced by their bounding box."""
 
@@ -10,9 +10,9 @@ import tempfile
 
 from fastapi.testclient import TestClient
 
-from geo_api.api.examples import EXAMPLES_FILE
-from geo_api.app import create_app
 from geo_api.settings import Settings
+from geo_api.web.api.examples import EXAMPLES_FILE
+from geo_api.web.app import create_app
 
 Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
@@ -63,7 +63,7 @@ def shorten(o, depth=0):
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(store_dir=f"{tmp}/store")
-        from geo_api.service import Service
+        from geo_api.services.service import Service
 
         svc = Service(settings)
         svc.ingest_paths(svc.demo_files())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from geo_api.boundaries import load_boundaries
+from geo_api.data.boundaries import load_boundaries
 from geo_api.settings import PROJECT_ROOT, Settings
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -19,14 +19,14 @@ def boundaries():
 
 @pytest.fixture(scope="session")
 def joins(boundaries):
-    from geo_api.ingest.pipeline import build_join_indexes
+    from geo_api.data.ingest.pipeline import build_join_indexes
 
     return build_join_indexes(boundaries)
 
 
 @pytest.fixture
 def store(tmp_path):
-    from geo_api.store.duckdb_store import DuckDBStore
+    from geo_api.data.store.duckdb_store import DuckDBStore
 
     s = DuckDBStore(tmp_path / "store")
     yield s
@@ -42,7 +42,7 @@ def demo_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def demo_service(demo_settings, joins):
-    from geo_api.service import Service
+    from geo_api.services.service import Service
 
     svc = Service(demo_settings)
     svc._joins = joins  # reuse the session's indexes (same boundaries)
@@ -55,7 +55,7 @@ def demo_service(demo_settings, joins):
 def client(demo_service, demo_settings):
     from fastapi.testclient import TestClient
 
-    from geo_api.app import create_app
+    from geo_api.web.app import create_app
 
     with TestClient(create_app(demo_settings)) as c:
         yield c
@@ -103,7 +103,7 @@ def write_synthetic_timed_export(path: Path, seed: int = 7) -> Path:
 @pytest.fixture(scope="session")
 def timed_settings(tmp_path_factory, joins) -> Settings:
     """A store holding only the SYNTHETIC timed force export above."""
-    from geo_api.service import Service
+    from geo_api.services.service import Service
 
     root = tmp_path_factory.mktemp("timed")
     settings = Settings(store_dir=root / "store", cache_dir=root / "cache")
@@ -119,7 +119,7 @@ def timed_settings(tmp_path_factory, joins) -> Settings:
 def timed_client(timed_settings):
     from fastapi.testclient import TestClient
 
-    from geo_api.app import create_app
+    from geo_api.web.app import create_app
 
     with TestClient(create_app(timed_settings)) as c:
         yield c

@@ -85,8 +85,8 @@ def test_time_window_map_without_timed_data_explains_itself(client):
 
 
 def test_sites_layer_reads_shipped_schools(demo_service):
-    from geo_api.hotspots import study_area_m
-    from geo_api.sites import sites_in
+    from geo_api.services.hotspots import study_area_m
+    from geo_api.services.sites import sites_in
 
     s = sites_in(demo_service.settings.sites_file, study_area_m(demo_service, "city"))
     assert 50 < len(s) < 400 and s["lat"].between(52.5, 52.8).all()

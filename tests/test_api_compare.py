@@ -10,7 +10,7 @@ def test_report_shows_city_centre_share_change_with_ci_and_wdq(client, demo_serv
     npa = {a["code"]: a for a in body["npa_change"]}
     nc = npa["NC"]
     # independent check of the counts from the store
-    from geo_api.filters import build_filter
+    from geo_api.services.filters import build_filter
 
     for period, key in ((Q["before"], "before"), (Q["after"], "after")):
         counts, _ = demo_service.store.area_counts("npa", build_filter(period, Q["group"]))

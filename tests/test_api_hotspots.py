@@ -33,8 +33,8 @@ def test_gi_star_fdr_flags_no_more_cells_than_without(client):
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_kde_surface_matches_exact_at_the_peak(client, demo_service, period):
-    from geo_api.filters import build_filter
-    from geo_api.hotspots import study_area_m
+    from geo_api.services.filters import build_filter
+    from geo_api.services.hotspots import study_area_m
 
     q = {"datetime": period, "group": "violence_robbery_weapons", "bandwidth_m": 300,
          "cell_size_m": 100}

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo_api.boundaries import load_boundaries
-from geo_api.boundaries_build import derive_postcode_sectors, read_lsoas, read_postcodes
+from geo_api.data.boundaries import load_boundaries
+from geo_api.data.boundaries_build import derive_postcode_sectors, read_lsoas, read_postcodes
 from geo_api.errors import BoundaryError
 from geo_api.settings import PROJECT_ROOT
 

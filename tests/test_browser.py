@@ -14,8 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
-from geo_api.app import create_app
 from geo_api.settings import PROJECT_ROOT
+from geo_api.web.app import create_app
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import demo_csvs
 
-from geo_api.filters import build_filter
+from geo_api.services.filters import build_filter
 
 PROXY = ["Violence and sexual offences", "Robbery", "Possession of weapons"]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo_api.ingest.pipeline import ingest_bytes
-from geo_api.store.base import OffenceFilter
+from geo_api.data.ingest.pipeline import ingest_bytes
+from geo_api.data.store.base import OffenceFilter
 
 CORPUS = Path(__file__).parent / "corpus"
 COLS = ("source_id", "vrn_serious_violence", "knife_enabled", "under_25", "night_time_economy",

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from geo_api.data.ingest.pipeline import ingest_bytes
 from geo_api.errors import IngestRejected
-from geo_api.ingest.pipeline import ingest_bytes
 
 CORPUS = Path(__file__).parent / "corpus"
 BAD = CORPUS / "malformed"

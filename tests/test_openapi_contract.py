@@ -9,7 +9,7 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from geo_api.api.examples import load_examples
+from geo_api.web.api.examples import load_examples
 
 EXAMPLES = load_examples()
 
@@ -46,7 +46,7 @@ def _check_value(ann, value, where: str) -> None:
 
 def _response_model(schema: dict, op_id: str) -> type[BaseModel] | None:
     """The pydantic model behind an operation's JSON 200 response (None if not JSON)."""
-    from geo_api.api import models
+    from geo_api.web.api import models
 
     op = next(op for d in schema["paths"].values() for op in d.values()
               if op["operationId"] == op_id)
@@ -98,7 +98,7 @@ def test_live_response_and_example_match_the_response_model(client, uploaded, op
 
 
 def test_shape_check_refuses_undeclared_and_missing_fields():
-    from geo_api.api.models import CentreShiftResponse, Shift
+    from geo_api.web.api.models import CentreShiftResponse, Shift
 
     good = {"distance_m": 1.0, "dx_m": 1.0, "dy_m": 0.0, "bearing_deg": 90.0}
     check_shape(Shift, good)

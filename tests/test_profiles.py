@@ -42,9 +42,9 @@ def test_concentration_extremes_and_hand_value():
 def test_time_profile_and_hours_filter_on_synthetic_force_export(tmp_path, joins):
     from pathlib import Path
 
-    from geo_api.filters import build_filter
-    from geo_api.hotspots import time_profile
-    from geo_api.service import Service
+    from geo_api.services.filters import build_filter
+    from geo_api.services.hotspots import time_profile
+    from geo_api.services.service import Service
     from geo_api.settings import Settings
 
     svc = Service(Settings(store_dir=tmp_path / "store"))

@@ -6,19 +6,19 @@ import time
 
 from conftest import demo_csvs
 
-from geo_api.filters import build_filter
-from geo_api.store.duckdb_store import DuckDBStore
+from geo_api.data.store.duckdb_store import DuckDBStore
+from geo_api.services.filters import build_filter
 
 
 def test_reader_sees_old_or_new_snapshot_never_partial(tmp_path, joins):
-    from geo_api.ingest.pipeline import ingest_files
+    from geo_api.data.ingest.pipeline import ingest_files
 
     store_dir = tmp_path / "store"
     writer_store = DuckDBStore(store_dir)
     first = ingest_files(writer_store, joins, demo_csvs()[:1], progress=False)
     reader = DuckDBStore(store_dir)
     n_first = reader.summary()["n_offences"]
-    code = ("import sys; from pathlib import Path; from geo_api.service import Service; "
+    code = ("import sys; from pathlib import Path; from geo_api.services.service import Service; "
             "from geo_api.settings import Settings; "
             f"s = Service(Settings(store_dir=Path({str(store_dir)!r}))); "
             "s.ingest_paths(s.demo_files()[1:4], progress=False)")

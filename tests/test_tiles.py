@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from geo_api.tiles import tile_bounds
+from geo_api.web.tiles import tile_bounds
 
 
 def lonlat_to_tile(lon, lat, z):
@@ -65,7 +65,7 @@ def _decode_mvt(body, z, x, y):
     from pyproj import Transformer
     from shapely.geometry import shape
 
-    from geo_api.tiles import tile_bounds_mercator
+    from geo_api.web.tiles import tile_bounds_mercator
 
     minx, miny, maxx, maxy = tile_bounds_mercator(z, x, y)
     to_lonlat = Transformer.from_crs(3857, 4326, always_xy=True).transform
@@ -117,7 +117,7 @@ def test_mvt_hotspot_tile_carries_labels(client):
 
 
 def test_tile_cache_is_bounded_by_bytes():
-    from geo_api.tiles import LRU
+    from geo_api.web.tiles import LRU
 
     c = LRU(100, max_bytes=10, weigh=len)
     for k in range(5):

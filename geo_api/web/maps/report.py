@@ -11,7 +11,7 @@ import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.maps.base import legend, new_map
+from geo_api.web.maps.base import legend, new_map
 
 CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.store.base import OffenceFilter
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

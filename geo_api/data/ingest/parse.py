@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
-from geo_api.errors import IngestRejected, RowError
-from geo_api.ingest.schema import (
+from geo_api.data.ingest.schema import (
     FORCE_COLUMNS,
     FORCE_COORD_PAIRS,
     FORCE_REQUIRED,
     POLICE_UK_CATEGORIES,
     POLICE_UK_COLUMNS,
 )
+from geo_api.errors import IngestRejected, RowError
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 EXCEL_MONTH_RES = (

@@ -24,8 +24,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from geo_api.data.store.base import FLAG_COLUMNS, H3_RESOLUTIONS, LAYER_COLUMNS, OffenceFilter
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
-from geo_api.store.base import FLAG_COLUMNS, H3_RESOLUTIONS, LAYER_COLUMNS, OffenceFilter
 
 OFFENCE_DDL = """
 CREATE TABLE IF NOT EXISTS offences (

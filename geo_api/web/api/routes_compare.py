@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from geo_api.api.models import (
+from geo_api.web.api.models import (
     CentreShiftResponse,
     CompareAreasResponse,
     DisplacementReport,
@@ -18,8 +18,8 @@ from geo_api.api.models import (
     KDEDifferenceResponse,
     WdqResponse,
 )
-from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
-from geo_api.api.routes_hotspots import Grid, GridArgs, StudyArea
+from geo_api.web.api.routes import HTML_200, FilterDep, ServiceDep
+from geo_api.web.api.routes_hotspots import Grid, GridArgs, StudyArea
 
 router = APIRouter(tags=["comparison"])
 ERRORS = {409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -40,7 +40,7 @@ def areas(svc: ServiceDep, flt: FilterDep, before: Before, after: After, args: G
     change relative to the overall change with an exact conditional binomial test
     (Benjamini-Hochberg across areas). `direction` says in words whether an area rose or fell
     beyond the overall trend."""
-    from geo_api.comparison import compare_areas
+    from geo_api.services.comparison import compare_areas
 
     table, meta = compare_areas(svc, flt, before, after, grid, study_area, fdr, **args)
     return JSONResponse({"meta": meta, "areas": json.loads(table.to_json(orient="records"))})
@@ -58,7 +58,7 @@ def wdq(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
     city centre NC as target, East and West NE+NW as displacement areas, South NS as control).
     The inputs are returned so the quotient can be checked by hand; read `interpretation`
     together with the control area's own change."""
-    from geo_api.comparison import displacement as run
+    from geo_api.services.comparison import displacement as run
 
     return JSONResponse(run(svc, flt, before, after, layer, target, displacement, control))
 
@@ -72,7 +72,7 @@ def hotspots(svc: ServiceDep, flt: FilterDep, before: Before, after: After, args
     """Gi* in the before and after periods on the same units and weights; each unit is
     classed new / persistent / no longer hot / not hot, with the Jaccard similarity of the hot
     sets. Parameters, seed and dataset version are in `meta`."""
-    from geo_api.comparison import hotspots_change
+    from geo_api.services.comparison import hotspots_change
 
     return JSONResponse(hotspots_change(svc, flt, before, after, grid, study_area, permutations,
                                         seed, fdr, **args))
@@ -87,7 +87,7 @@ def kde(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
     """Quartic KDE for both periods on the same EPSG:27700 grid and the difference surface,
     as offences per km^2 and as share of each period's offences per km^2 (which adjusts for an
     overall rise or fall)."""
-    from geo_api.comparison import kde_difference
+    from geo_api.services.comparison import kde_difference
 
     return JSONResponse(kde_difference(svc, flt, before, after, bandwidth_m, cell_size_m,
                                        study_area))
@@ -100,7 +100,7 @@ def centre(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
            study_area: StudyArea = "city") -> JSONResponse:
     """Mean centre and standard deviational ellipse of each period's offences (EPSG:27700
     metres) and how far, and in which direction, the centre moved."""
-    from geo_api.comparison import centre_shift
+    from geo_api.services.comparison import centre_shift
 
     return JSONResponse(centre_shift(svc, flt, before, after, study_area))
 
@@ -113,7 +113,7 @@ def report(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
            seed: int = 12345) -> JSONResponse:
     """One call for the lockdown question: NPA share change, WDQ centre -> East/West with
     South as control, centre shift, and the H3 r9 hotspot change summary."""
-    from geo_api import comparison as c
+    from geo_api.services import comparison as c
 
     table, meta = c.compare_areas(svc, flt, before, after, "npa", "city", 0.05)
     hs = c.hotspots_change(svc, flt, before, after, "h3", "city", permutations, seed, None,
@@ -142,7 +142,7 @@ def emerging(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
     and a Mann-Kendall trend per unit, classed as new, consecutive, intensifying, persistent,
     diminishing, sporadic, oscillating or historical hot/cold spots (rules in
     `geo_api/analysis/emerging.py`)."""
-    from geo_api.comparison import emerging as run
+    from geo_api.services.comparison import emerging as run
 
     return JSONResponse(run(svc, flt, grid, study_area, time_steps, alpha, permutations, seed,
                             **args))
@@ -158,8 +158,8 @@ def report_map(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
     """A map of the displacement report for non-analysts: NPA and ward share change, hot
     spots new / persistent / no longer hot, and both mean centres. Aggregates only: no offence
     points are drawn."""
-    from geo_api import comparison as c
-    from geo_api.maps.report import render_report_map
+    from geo_api.services import comparison as c
+    from geo_api.web.maps.report import render_report_map
 
     npa, _ = c.compare_areas(svc, flt, before, after, "npa", "city", 0.05)
     wards, _ = c.compare_areas(svc, flt, before, after, "ward", "city", 0.05)

@@ -25,9 +25,9 @@ from geo_api.analysis.grids import (
 from geo_api.analysis.kde import arcgis_bandwidth_m, kde_grid
 from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, window_share
 from geo_api.crs import metric_to_lonlat
+from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.service import Service
-from geo_api.store.base import OffenceFilter
+from geo_api.services.service import Service
 
 CITY_LAD = "E06000016"
 STUDY_AREAS = {"city": "Leicester city (district E06000016)", "force": "the force area (9 districts)"}

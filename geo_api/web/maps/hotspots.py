@@ -18,7 +18,7 @@ from folium.template import Template
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
-from geo_api.maps.base import CENTRE, ERROR_PROBE, LEAFLET_CSS, LEAFLET_JS, legend, new_map
+from geo_api.web.maps.base import CENTRE, ERROR_PROBE, LEAFLET_CSS, LEAFLET_JS, legend, new_map
 
 GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}

@@ -10,11 +10,11 @@ import pandas as pd
 from geo_api.analysis.compare import centre_and_ellipse, compare_counts, hotspot_change, shift, wdq
 from geo_api.analysis.getis_ord import gi_star
 from geo_api.analysis.kde import kde_grid
+from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.filters import parse_datetime
-from geo_api.hotspots import analysis_units, points_in, study_area_m
-from geo_api.service import Service
-from geo_api.store.base import OffenceFilter
+from geo_api.services.filters import parse_datetime
+from geo_api.services.hotspots import analysis_units, points_in, study_area_m
+from geo_api.services.service import Service
 
 
 def periods(flt: OffenceFilter, before: str, after: str) -> tuple[OffenceFilter, OffenceFilter]:

@@ -12,12 +12,12 @@ import pandas as pd
 
 from geo_api import __version__
 from geo_api.analysis.area_stats import area_statistics
-from geo_api.boundaries import BoundarySet, layer_table, load_boundaries
-from geo_api.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
+from geo_api.data.boundaries import BoundarySet, layer_table, load_boundaries
+from geo_api.data.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
+from geo_api.data.store.base import OffenceFilter
+from geo_api.data.store.duckdb_store import DuckDBStore
+from geo_api.services.sites import SiteSets
 from geo_api.settings import Settings
-from geo_api.sites import SiteSets
-from geo_api.store.base import OffenceFilter
-from geo_api.store.duckdb_store import DuckDBStore
 
 
 class Service:
@@ -35,7 +35,7 @@ class Service:
 
     @property
     def joins(self):
-        from geo_api.ingest.pipeline import build_join_indexes
+        from geo_api.data.ingest.pipeline import build_join_indexes
 
         with self._joins_lock:
             if self._joins is None:
@@ -48,7 +48,7 @@ class Service:
     # -- ingest -----------------------------------------------------------------------
     def ingest_paths(self, paths: list[Path], kind: str = "auto", on_error: str = "reject",
                      outside_area: str | None = None, progress: bool = True):
-        from geo_api.ingest.pipeline import ingest_files
+        from geo_api.data.ingest.pipeline import ingest_files
 
         return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
                             outside_area=outside_area, progress=progress)

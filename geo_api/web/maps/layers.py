@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 
-from geo_api.maps.hotspots import HotspotLayers
+from geo_api.web.maps.hotspots import HotspotLayers
 
 TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
                 "evening": (19, 22, "evening, 19:00-22:00"),
@@ -15,7 +15,7 @@ TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
 
 def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
     """(offences with a time in [start, end) hours, offences with a time) for ``flt``."""
-    from geo_api.hotspots import time_profile
+    from geo_api.services.hotspots import time_profile
 
     prof = time_profile(svc, flt)
     inside = (lambda h: start <= h < end) if start < end else (lambda h: h >= start or h < end)
@@ -34,7 +34,7 @@ def query_without_hours(flt) -> str:
 
 def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
-    from geo_api import hotspots as h
+    from geo_api.services import hotspots as h
     rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
     kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
                    min_share_of_max=0.05)
@@ -69,8 +69,8 @@ def period_label(flt) -> str:
 def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
     """(layer name, sites, shown) for the schools (or configured sites file) and each named
     uploaded candidate-site set (shown by default, since the user asked for it)."""
-    from geo_api import hotspots as h
-    from geo_api.sites import sites_in
+    from geo_api.services import hotspots as h
+    from geo_api.services.sites import sites_in
 
     out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
             sites_in(svc.settings.sites_file, h.study_area_m(svc, "city")), False)]

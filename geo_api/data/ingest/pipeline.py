@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from geo_api.analysis.join import AreaIndex, build_area_index, h3_cells, lookup, lookup_many
-from geo_api.boundaries import BoundarySet
+from geo_api.data.boundaries import BoundarySet
+from geo_api.data.ingest.classify import classify_force, classify_police_uk
+from geo_api.data.ingest.parse import parse_file
+from geo_api.data.store.base import H3_RESOLUTIONS, LAYER_COLUMNS, IngestReport
 from geo_api.errors import IngestRejected, InvalidParameter
-from geo_api.ingest.classify import classify_force, classify_police_uk
-from geo_api.ingest.parse import parse_file
-from geo_api.store.base import H3_RESOLUTIONS, LAYER_COLUMNS, IngestReport
 
 FORCE_AREA_TOLERANCE_M = 250.0
 HASHED = ("month", "occurred_at", "crime_category", "ho_code", "outcome", "context",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from geo_api.api.models import (
+from geo_api.web.api.models import (
     ConcentrationResponse,
     ErrorBody,
     GiResponse,
@@ -15,7 +15,7 @@ from geo_api.api.models import (
     TimeProfileResponse,
     TopResponse,
 )
-from geo_api.api.routes import FilterDep, ServiceDep
+from geo_api.web.api.routes import FilterDep, ServiceDep
 
 router = APIRouter(tags=["hotspots"])
 ERRORS = {409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -39,7 +39,7 @@ def kde(svc: ServiceDep, flt: FilterDep,
     """Kernel density of matching offences in offences per km^2 on an EPSG:27700 grid
     (quartic: exact; gaussian: FFT with linear binning). `f=geojson` returns the cells at or
     above `min_share_of_max` as lon/lat polygons for maps."""
-    from geo_api.hotspots import kde as run
+    from geo_api.services.hotspots import kde as run
 
     body, meta = run(svc, flt, bandwidth_m, cell_size_m, kernel, study_area, f == "geojson",
                      min_share_of_max)
@@ -77,7 +77,7 @@ def gi(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
     """Getis-Ord Gi* (binary weights, the unit itself included) on H3 cells, a fishnet or a
     polygon layer, with conditional-randomisation p-values (`permutations`, `seed`) or
     analytic ones, optional Benjamini-Hochberg FDR, and labels hot/cold 90/95/99%."""
-    from geo_api.hotspots import gi as run
+    from geo_api.services.hotspots import gi as run
 
     rows, meta = run(svc, flt, grid, permutations, seed, fdr, study_area, **args)
     if only_significant:
@@ -91,7 +91,7 @@ def gi(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = "h3",
 def time_profile(svc: ServiceDep, flt: FilterDep) -> JSONResponse:
     """Hour-of-day by weekday counts, and the night-time economy (22:00-05:00) and
     after-school (15:00-19:00) shares. Needs force-export rows: police.uk has no times."""
-    from geo_api.hotspots import time_profile as run
+    from geo_api.services.hotspots import time_profile as run
 
     return JSONResponse(run(svc, flt))
 
@@ -104,7 +104,7 @@ def top(svc: ServiceDep, flt: FilterDep, args: GridArgs,
         n: Annotated[int, Query(ge=1, le=500)] = 8, study_area: StudyArea = "city") -> JSONResponse:
     """The `n` areas, cells or police.uk map points with most matching offences, with share
     and cumulative share."""
-    from geo_api.hotspots import top as run
+    from geo_api.services.hotspots import top as run
 
     return JSONResponse(run(svc, flt, grid, n, study_area, **args))
 
@@ -116,6 +116,6 @@ def concentration(svc: ServiceDep, flt: FilterDep, args: GridArgs, grid: Grid = 
                   study_area: StudyArea = "city") -> JSONResponse:
     """How concentrated offences are in space: units ranked by density, Lorenz curve, Gini,
     and the share of offences in the densest 1/5/10/25% of the study area."""
-    from geo_api.hotspots import concentration_of as run
+    from geo_api.services.hotspots import concentration_of as run
 
     return JSONResponse(run(svc, flt, grid, study_area, **args))

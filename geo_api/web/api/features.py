@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from geo_api.service import Service
-from geo_api.store.base import OffenceFilter
+from geo_api.data.store.base import OffenceFilter
+from geo_api.services.service import Service
 
 PUBLIC_COLUMNS = ("offence_key", "source", "month", "occurred_at", "crime_category", "ho_code",
                   "outcome", "location_text", "violence_robbery_weapons", "vrn_serious_violence",

@@ -46,7 +46,7 @@ OFFENCE_GROUPS = {
 
 def load_ho_codes() -> pd.DataFrame:
     """The shipped Home Office code table: ho_code, sv_category, crime_category, description."""
-    text = resources.files("geo_api.ingest").joinpath("ho_codes.csv").read_text("utf-8")
+    text = resources.files("geo_api.data.ingest").joinpath("ho_codes.csv").read_text("utf-8")
     return pd.DataFrame(list(csv.DictReader(text.splitlines())))
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from geo_api.api.models import ErrorBody
-from geo_api.api.routes import FilterDep, ServiceDep
-from geo_api.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
+from geo_api.web.api.models import ErrorBody
+from geo_api.web.api.routes import FilterDep, ServiceDep
+from geo_api.web.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
 
 router = APIRouter(tags=["tiles"])
 TILES = LRU(20_000, max_bytes=256 * 2**20, weigh=lambda v: len(v[0]))  # (body, etag)
@@ -30,8 +30,8 @@ def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     if epsg != 4326:
         return LAYERS.put(key, _layer_frame(svc, layer, flt).to_crs(epsg))
     if layer == "gi":
-        from geo_api import hotspots
         from geo_api.analysis.grids import h3_polygons_lonlat
+        from geo_api.services import hotspots
 
         rows, _ = hotspots.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=9, k=1)
         rows = [r for r in rows if r["label"] != "not significant"]
@@ -40,7 +40,7 @@ def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
             [{"id": r["id"], "label": r["label"], "count": r["count"], "gi_z": round(r["gi_z"], 3)}
              for r in rows], geometry=h3_polygons_lonlat(np.array(ids, dtype=np.uint64)), crs=4326)
     elif layer == "kde":
-        from geo_api import hotspots
+        from geo_api.services import hotspots
 
         fc, _ = hotspots.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
                              min_share_of_max=0.05)

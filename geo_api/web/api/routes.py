@@ -8,7 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from geo_api.api.models import (
+from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import Forbidden, GeoApiError
+from geo_api.services.filters import build_filter
+from geo_api.services.service import Service
+from geo_api.web.api.models import (
     AreaStatsResponse,
     ErrorBody,
     FeatureCollection,
@@ -16,10 +20,6 @@ from geo_api.api.models import (
     Health,
     LayerList,
 )
-from geo_api.errors import Forbidden, GeoApiError
-from geo_api.filters import build_filter
-from geo_api.service import Service
-from geo_api.store.base import OffenceFilter
 
 ERRORS = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 router = APIRouter()
@@ -119,7 +119,7 @@ def offences(svc: ServiceDep, flt: FilterDep,
     """Offence records matching the filter as GeoJSON points (lon/lat) or CSV, paged with
     `limit`/`offset`; `numberMatched` (or the X-Number-Matched header) gives the total.
     Refused (403) when the deployment serves aggregates only."""
-    from geo_api.api.features import offences_csv, offences_geojson
+    from geo_api.web.api.features import offences_csv, offences_geojson
 
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")

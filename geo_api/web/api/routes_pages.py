@@ -9,18 +9,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from geo_api.api.routes import HTML_200, FilterDep, ServiceDep
-from geo_api.api.routes_compare import After, Before
+from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError
-from geo_api.maps.base import ERROR_PROBE
-from geo_api.maps.layers import (
+from geo_api.web.api.routes import HTML_200, FilterDep, ServiceDep
+from geo_api.web.api.routes_compare import After, Before
+from geo_api.web.maps.base import ERROR_PROBE
+from geo_api.web.maps.layers import (
     TIME_WINDOWS,
     hotspot_layers,
     query_without_hours,
     site_layers,
     window_count,
 )
-from geo_api.store.base import OffenceFilter
 
 router = APIRouter(tags=["pages"])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
@@ -86,7 +86,7 @@ def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
     with their counts on hover, approximate NPAs and schools / candidate sites, with a layer
     control. Filters are the usual query parameters. Leaflet is served locally; base tiles
     are optional. Aggregates only: no offence points are drawn."""
-    from geo_api.maps.hotspots import render_hotspot_map
+    from geo_api.web.maps.hotspots import render_hotspot_map
 
     try:
         layers = hotspot_layers(svc, flt, resolution)
@@ -104,8 +104,8 @@ def side_by_side_map(svc: ServiceDep, flt: FilterDep, before: Before, after: Aft
     on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
     appeared or went. Pan or zoom one map and the other follows. For the statistics of the
     change use /compare/report/map or the /compare endpoints."""
-    from geo_api.comparison import periods
-    from geo_api.maps.hotspots import render_side_by_side
+    from geo_api.services.comparison import periods
+    from geo_api.web.maps.hotspots import render_side_by_side
 
     try:
         fb, fa = periods(flt, before, after)
@@ -127,7 +127,7 @@ def time_window_map(svc: ServiceDep, flt: FilterDep,
     all other hours (right), with how many offences fall in the window. Needs offences with
     a time of day (a force export): police.uk data has none, and the page says so. The
     `hours` parameter is ignored here; choose `window` instead."""
-    from geo_api.maps.hotspots import render_side_by_side
+    from geo_api.web.maps.hotspots import render_side_by_side
 
     start, end, label = TIME_WINDOWS[window]
     inside = dataclasses.replace(flt, hours=(start, end))

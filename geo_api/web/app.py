@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from geo_api.service import Service
+        from geo_api.services.service import Service
 
         app.state.service = Service(settings)
         try:
@@ -76,12 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    from geo_api.api.routes import router
-    from geo_api.api.routes_compare import router as compare_router
-    from geo_api.api.routes_hotspots import router as hotspots_router
-    from geo_api.api.routes_pages import router as pages_router
-    from geo_api.api.routes_sites import router as sites_router
-    from geo_api.api.routes_tiles import router as tiles_router
+    from geo_api.web.api.routes import router
+    from geo_api.web.api.routes_compare import router as compare_router
+    from geo_api.web.api.routes_hotspots import router as hotspots_router
+    from geo_api.web.api.routes_pages import router as pages_router
+    from geo_api.web.api.routes_sites import router as sites_router
+    from geo_api.web.api.routes_tiles import router as tiles_router
 
     app.include_router(router)
     app.include_router(hotspots_router)
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(tiles_router)
     app.include_router(sites_router)
-    from geo_api.api.examples import add_examples
+    from geo_api.web.api.examples import add_examples
 
     build_openapi = app.openapi
     app.openapi = lambda: add_examples(build_openapi())

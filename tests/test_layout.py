@@ -1,0 +1,82 @@
+"""The four floors of HOUSE_STYLE: imports only point down, and the core stays pure.
+
+analysis (1, pure) <- data (2) <- services (3) <- web (4). ``crs``, ``settings`` and
+``errors`` sit at the package root and may be imported by any floor (they import no floor
+themselves); ``__main__`` is the command line on top of everything.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "geo_api"
+FLOORS = {"analysis": 1, "data": 2, "services": 3, "web": 4}
+ROOT_MODULES = {"crs", "settings", "errors", "__init__"}
+IMPURE = ("fastapi", "starlette", "pydantic", "pydantic_settings", "duckdb", "folium", "uvicorn")
+
+
+def floor_of(module: str) -> int | None:
+    """Floor of a ``geo_api.*`` module name; 0 for the shared root modules."""
+    parts = module.split(".")
+    if parts[0] != "geo_api":
+        return None
+    if len(parts) == 1 or parts[1] in ROOT_MODULES:
+        return 0
+    if parts[1] == "__main__":
+        return 5
+    return FLOORS.get(parts[1])
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in a file, including lazy ones inside functions."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from geo_api.services import hotspots` imports geo_api.services.hotspots
+            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    return ".".join(rel.parts)
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_lives_on_a_floor():
+    homeless = [module_name(p) for p in SOURCES if floor_of(module_name(p)) is None]
+    assert homeless == [], f"modules outside analysis/data/services/web and the root: {homeless}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: module_name(p))
+def test_imports_only_point_down(path):
+    here = floor_of(module_name(path))
+    upward = []
+    for line, target in imports(path):
+        there = floor_of(target)
+        if there is not None and there > here and not (here == 0 and there == 0):
+            upward.append(f"line {line}: {target} (floor {there})")
+    assert upward == [], f"{module_name(path)} (floor {here}) imports up: {upward}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "analysis").rglob("*.py")),
+                         ids=lambda p: module_name(p))
+def test_analysis_is_pure(path):
+    bad = [f"line {line}: {t}" for line, t in imports(path) if t.split(".")[0] in IMPURE]
+    assert bad == [], f"{module_name(path)} must not depend on web/store libraries: {bad}"
+
+
+def test_the_check_catches_an_upward_import(tmp_path):
+    """The checker itself: an analysis module importing a service is reported."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from geo_api.services import hotspots\n")
+    found = [t for _, t in imports(bad) if floor_of(t) > FLOORS["analysis"]]
+    assert found == ["geo_api.services.hotspots"]
