@@ -11,9 +11,10 @@ ensure_venv() {
   # shellcheck disable=SC1091
   . .venv/bin/activate
   local stamp=".venv/.installed${extras}"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    python -m pip install -q --upgrade pip
-    python -m pip install -q -e ".${extras}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
+    # requirements.lock pins every dependency to the versions the suite passed with
+    python -m pip install -q -c requirements.lock pip
+    python -m pip install -q -c requirements.lock -e ".${extras}"
     touch "$stamp"
   fi
 }
