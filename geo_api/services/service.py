@@ -5,7 +5,10 @@ Used by the API and the CLI alike, so both give the same answers.
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,7 @@ from geo_api.data.boundaries import BoundarySet, layer_table, load_boundaries
 from geo_api.data.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
 from geo_api.data.store.base import OffenceFilter
 from geo_api.data.store.duckdb_store import DuckDBStore
+from geo_api.errors import StoreEmpty
 from geo_api.services.sites import SiteSets
 from geo_api.settings import Settings
 
@@ -44,6 +48,27 @@ class Service:
 
     def close(self) -> None:
         self.store.close()
+
+    @contextmanager
+    def pinned(self) -> Iterator[Service]:
+        """This service with its store pinned to the current snapshot for the block.
+
+        The API holds one per request, so every query of a request reads the same snapshot
+        and a concurrent ingest's swap never closes a connection a request is using. On an
+        empty store the unpinned service is yielded (its reads raise ``StoreEmpty``).
+        """
+        try:
+            ctx = self.store.reader()
+            reader = ctx.__enter__()
+        except StoreEmpty:
+            yield self
+            return
+        view = copy.copy(self)
+        view.store = reader
+        try:
+            yield view
+        finally:
+            ctx.__exit__(None, None, None)
 
     # -- ingest -----------------------------------------------------------------------
     def ingest_paths(self, paths: list[Path], kind: str = "auto", on_error: str = "reject",

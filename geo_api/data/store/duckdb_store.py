@@ -105,15 +105,165 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     return " AND ".join(f"({p})" for p in parts), params
 
 
+class Snapshot:
+    """One snapshot file opened read-only, shared by the readers pinned to it.
+
+    Its connection is closed when it is no longer current and its last reader has ended,
+    never while a request still uses it.
+    """
+
+    def __init__(self, path: Path):
+        self.name = path.name
+        self.con = duckdb.connect(str(path), read_only=True)
+        self.refs = 0
+        self.retired = False
+        meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+        self.dataset_version = meta.get("dataset_version")
+        self.boundaries_version = meta.get("boundaries_version")
+        self.cache: dict = {}  # per-snapshot memo (sources, months loaded)
+
+
+class Reader:
+    """Queries against ONE pinned snapshot: every query of a request sees the same data.
+
+    Obtain with ``DuckDBStore.reader()`` (a context manager). The cursor is opened on first
+    use, so a request that needs no query (a cached tile) costs no DuckDB work.
+    """
+
+    def __init__(self, snap: Snapshot):
+        self._snap = snap
+        self._cur: duckdb.DuckDBPyConnection | None = None
+
+    def _q(self) -> duckdb.DuckDBPyConnection:
+        if self._cur is None:
+            self._cur = self._snap.con.cursor()
+        return self._cur
+
+    def _close(self) -> None:
+        if self._cur is not None:
+            self._cur.close()
+            self._cur = None
+
+    @property
+    def snapshot_name(self) -> str:
+        return self._snap.name
+
+    def dataset_version(self) -> str | None:
+        return self._snap.dataset_version
+
+    def boundaries_version(self) -> str | None:
+        return self._snap.boundaries_version
+
+    def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
+                       columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
+        """Matching rows (ordered by month, key) and the total number matched."""
+        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
+        if bad:
+            raise InvalidParameter(f"unknown column(s) {bad}")
+        where, params = where_sql(flt)
+        cur = self._q()
+        n = cur.execute(f"SELECT count(*) FROM offences WHERE {where}", params).fetchall()[0][0]
+        df = cur.execute(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
+                         "ORDER BY month, offence_key LIMIT ? OFFSET ?",
+                         params + [limit, offset]).df()
+        return df, n
+
+    def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
+        """Counts per area code for ``layer``, plus totals (matched, no location, outside)."""
+        col = _layer_column(layer)
+        where, params = where_sql(flt)
+        cur = self._q()
+        df = cur.execute(f"SELECT {col} AS code, count(*) AS count FROM offences "
+                         f"WHERE {where} AND {col} IS NOT NULL GROUP BY 1", params).df()
+        matched, no_loc, outside = cur.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT has_location), "
+            f"count(*) FILTER (WHERE has_location AND {col} IS NULL) FROM offences WHERE {where}",
+            params).fetchall()[0]
+        return df, {"n_matched": matched, "n_no_location": no_loc, "n_outside_layer": outside,
+                    "n_in_layer": int(df["count"].sum())}
+
+    def points(self, flt: OffenceFilter) -> pd.DataFrame:
+        """x_m, y_m (EPSG:27700) of matching offences with a location."""
+        where, params = where_sql(flt)
+        return self._q().execute(
+            f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
+
+    def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
+        """Selected (allow-listed) columns of all matching offences."""
+        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
+        if bad:
+            raise InvalidParameter(f"unknown column(s) {bad}")
+        where, params = where_sql(flt)
+        return self._q().execute(
+            f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
+
+    def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
+        """Most frequent locations (location text at one point; police.uk map points)."""
+        where, params = where_sql(flt)
+        return self._q().execute(
+            f"SELECT coalesce(location_text, 'unnamed point') AS name, round(lon, 6) AS lon, "
+            f"round(lat, 6) AS lat, count(*) AS count FROM offences WHERE {where} "
+            "AND has_location GROUP BY 1, 2, 3 ORDER BY count DESC, name, lon, lat LIMIT ?",
+            params + [n]).df()
+
+    def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
+        """H3 cell (uint64) of each matching offence with a location."""
+        col = _layer_column(f"h3_r{resolution}")
+        where, params = where_sql(flt)
+        rows = self._q().execute(
+            f"SELECT {col} FROM offences WHERE {where} AND has_location", params).fetchnumpy()
+        return np.asarray(rows[col], dtype=np.uint64)
+
+    def _memo(self, key: str, sql: str, shape):
+        """A small per-snapshot result (computed once per snapshot, shared by readers)."""
+        cache = self._snap.cache
+        if key not in cache:
+            cache[key] = shape(self._q().execute(sql).fetchall())
+        return cache[key]
+
+    def sources(self) -> set[str]:
+        """Sources present in this snapshot."""
+        return self._memo("sources", "SELECT DISTINCT source FROM offences",
+                          lambda rows: {r[0] for r in rows})
+
+    def months_loaded(self) -> tuple[str, ...]:
+        """Months ('YYYY-MM') with at least one offence in this snapshot, ascending."""
+        return self._memo("months", "SELECT DISTINCT strftime(month, '%Y-%m') AS m FROM offences "
+                                    "WHERE month IS NOT NULL ORDER BY m",
+                          lambda rows: tuple(r[0] for r in rows))
+
+    def summary(self) -> dict:
+        cur = self._q()
+        n, n_loc, m0, m1 = cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), max(month) "
+            "FROM offences").fetchall()[0]
+        by_source = dict(cur.execute("SELECT source, count(*) FROM offences GROUP BY 1").fetchall())
+        n_ingests = cur.execute("SELECT count(*) FROM ingests").fetchall()[0][0]
+        return {"dataset_version": self.dataset_version(),
+                "boundaries_version": self.boundaries_version(),
+                "n_offences": n, "n_with_location": n_loc,
+                "first_month": m0.isoformat()[:7] if m0 else None,
+                "last_month": m1.isoformat()[:7] if m1 else None,
+                "by_source": by_source, "n_ingests": n_ingests}
+
+    def quarantine(self) -> pd.DataFrame:
+        return self._q().execute("SELECT * FROM quarantine ORDER BY ingest_id, line").df()
+
+
 class DuckDBStore:
-    """Offence store in ``store_dir`` (snapshots ``snap-*.duckdb`` + ``CURRENT`` pointer)."""
+    """Offence store in ``store_dir`` (snapshots ``snap-*.duckdb`` + ``CURRENT`` pointer).
+
+    Read with ``with store.reader() as r: ...`` (one snapshot for the whole block; the API
+    holds one reader per request). The query methods of ``Reader`` are also available on the
+    store itself, each call pinning the current snapshot for just that call.
+    """
 
     def __init__(self, store_dir: Path):
         self.dir = Path(store_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._con_name: str | None = None
+        self._current: Snapshot | None = None
+        self._retired: list[Snapshot] = []
 
     # -- pointer and readers ---------------------------------------------------------
     def _current_name(self) -> str | None:
@@ -122,41 +272,66 @@ class DuckDBStore:
         except FileNotFoundError:
             return None
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _acquire(self) -> Snapshot:
         name = self._current_name()
         if name is None:
             raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or `geo_api ingest`")
         with self._lock:
-            if name != self._con_name:
-                old = self._con
-                self._con = duckdb.connect(str(self.dir / name), read_only=True)
-                self._con_name = name
+            if self._current is None or self._current.name != name:
+                old, self._current = self._current, Snapshot(self.dir / name)
                 if old is not None:
-                    old.close()
-            return self._con.cursor()
+                    old.retired = True
+                    if old.refs == 0:
+                        old.con.close()
+                    else:
+                        self._retired.append(old)
+            self._current.refs += 1
+            return self._current
+
+    def _release(self, snap: Snapshot) -> None:
+        with self._lock:
+            snap.refs -= 1
+            if snap.retired and snap.refs == 0:
+                snap.con.close()
+                self._retired.remove(snap)
+
+    @contextmanager
+    def reader(self):
+        """Pin the current snapshot for the block; yields a ``Reader``."""
+        snap = self._acquire()
+        r = Reader(snap)
+        try:
+            yield r
+        finally:
+            r._close()
+            self._release(snap)
+
+    def __getattr__(self, name: str):
+        # One-off reads (CLI, scripts, tests): the Reader method on a snapshot pinned per call.
+        if name.startswith("_") or not hasattr(Reader, name):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            with self.reader() as r:
+                return getattr(r, name)(*args, **kwargs)
+
+        call.__doc__ = getattr(Reader, name).__doc__
+        return call
+
+    def dataset_version(self) -> str | None:
+        """Version of the current snapshot, or None for an empty store."""
+        try:
+            with self.reader() as r:
+                return r.dataset_version()
+        except StoreEmpty:
+            return None
 
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-            self._con, self._con_name = None, None
-
-    def _meta(self, cur) -> dict[str, str]:
-        return dict(cur.execute("SELECT key, value FROM meta").fetchall())
-
-    def dataset_version(self) -> str | None:
-        """Version of the current snapshot (cached per snapshot: one small file read)."""
-        name = self._current_name()
-        if name is None:
-            return None
-        cached = getattr(self, "_version", (None, None))
-        if cached[0] != name:
-            self._version = (name, self._meta(self._cursor()).get("dataset_version"))
-        return self._version[1]
-
-    def boundaries_version(self) -> str | None:
-        cur = self._cursor()
-        return self._meta(cur).get("boundaries_version")
+            for snap in [self._current, *self._retired]:
+                if snap is not None:
+                    snap.con.close()
+            self._current, self._retired = None, []
 
     # -- writing ----------------------------------------------------------------------
     @contextmanager
@@ -250,94 +425,6 @@ class DuckDBStore:
         for p in self.dir.glob("snap-*.duckdb*"):
             if p.name.split(".duckdb")[0] + ".duckdb" not in keep:
                 p.unlink(missing_ok=True)
-
-    # -- queries ----------------------------------------------------------------------
-    def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
-                       columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
-        """Matching rows (ordered by month, key) and the total number matched."""
-        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
-        if bad:
-            raise InvalidParameter(f"unknown column(s) {bad}")
-        where, params = where_sql(flt)
-        cur = self._cursor()
-        n = cur.execute(f"SELECT count(*) FROM offences WHERE {where}", params).fetchall()[0][0]
-        df = cur.execute(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
-                         "ORDER BY month, offence_key LIMIT ? OFFSET ?",
-                         params + [limit, offset]).df()
-        return df, n
-
-    def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
-        """Counts per area code for ``layer``, plus totals (matched, no location, outside)."""
-        col = _layer_column(layer)
-        where, params = where_sql(flt)
-        cur = self._cursor()
-        df = cur.execute(f"SELECT {col} AS code, count(*) AS count FROM offences "
-                         f"WHERE {where} AND {col} IS NOT NULL GROUP BY 1", params).df()
-        matched, no_loc, outside = cur.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE NOT has_location), "
-            f"count(*) FILTER (WHERE has_location AND {col} IS NULL) FROM offences WHERE {where}",
-            params).fetchall()[0]
-        return df, {"n_matched": matched, "n_no_location": no_loc, "n_outside_layer": outside,
-                    "n_in_layer": int(df["count"].sum())}
-
-    def points(self, flt: OffenceFilter) -> pd.DataFrame:
-        """x_m, y_m (EPSG:27700) of matching offences with a location."""
-        where, params = where_sql(flt)
-        return self._cursor().execute(
-            f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
-
-    def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
-        """Selected (allow-listed) columns of all matching offences."""
-        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
-        if bad:
-            raise InvalidParameter(f"unknown column(s) {bad}")
-        where, params = where_sql(flt)
-        return self._cursor().execute(
-            f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
-
-    def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
-        """Most frequent locations (location text at one point; police.uk map points)."""
-        where, params = where_sql(flt)
-        return self._cursor().execute(
-            f"SELECT coalesce(location_text, 'unnamed point') AS name, round(lon, 6) AS lon, "
-            f"round(lat, 6) AS lat, count(*) AS count FROM offences WHERE {where} "
-            "AND has_location GROUP BY 1, 2, 3 ORDER BY count DESC, name, lon, lat LIMIT ?",
-            params + [n]).df()
-
-    def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
-        """H3 cell (uint64) of each matching offence with a location."""
-        col = _layer_column(f"h3_r{resolution}")
-        where, params = where_sql(flt)
-        rows = self._cursor().execute(
-            f"SELECT {col} FROM offences WHERE {where} AND has_location", params).fetchnumpy()
-        return np.asarray(rows[col], dtype=np.uint64)
-
-    def sources(self) -> set[str]:
-        """Sources present in the current snapshot (cached per snapshot)."""
-        cur = self._cursor()
-        name = self._con_name
-        if getattr(self, "_sources", (None, None))[0] != name:
-            self._sources = (name, {r[0] for r in cur.execute(
-                "SELECT DISTINCT source FROM offences").fetchall()})
-        return self._sources[1]
-
-    def summary(self) -> dict:
-        cur = self._cursor()
-        meta = self._meta(cur)
-        n, n_loc, m0, m1 = cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), max(month) "
-            "FROM offences").fetchall()[0]
-        by_source = dict(cur.execute("SELECT source, count(*) FROM offences GROUP BY 1").fetchall())
-        ingests = cur.execute("SELECT * FROM ingests ORDER BY ingest_id").df()
-        return {"dataset_version": meta.get("dataset_version"),
-                "boundaries_version": meta.get("boundaries_version"),
-                "n_offences": n, "n_with_location": n_loc,
-                "first_month": m0.isoformat()[:7] if m0 else None,
-                "last_month": m1.isoformat()[:7] if m1 else None,
-                "by_source": by_source, "n_ingests": len(ingests)}
-
-    def quarantine(self) -> pd.DataFrame:
-        return self._cursor().execute("SELECT * FROM quarantine ORDER BY ingest_id, line").df()
 
 
 def _layer_column(layer: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,8 +30,10 @@ HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
                   "description": "An HTML page"}}
 
 
-def get_service(request: Request) -> Service:
-    return request.app.state.service
+def get_service(request: Request) -> Iterator[Service]:
+    """The service with one store snapshot pinned for the whole request."""
+    with request.app.state.service.pinned() as svc:
+        yield svc
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
