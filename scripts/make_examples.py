@@ -29,7 +29,7 @@ REQUESTS = {
     "getKde": f"/hotspots/kde?{Q}&bandwidth_m=300&cell_size_m=100",
     "getGiStar": f"/hotspots/gi?{Q}&only_significant=true",
     "getTimeProfile": f"/profiles/time?{Q}",
-    "getTopAreas": f"/stats/top?grid=ward&n=5&{Q}",
+    "getTopAreas": f"/stats/top?grid=ward&limit=5&{Q}",
     "getConcentration": f"/stats/concentration?{Q}",
     "compareAreas": f"/compare/areas?{P}",
     "compareWdq": f"/compare/wdq?{P}",

@@ -81,12 +81,12 @@ def test_openapi_yaml_is_generated_and_current():
 def test_time_window_map_without_timed_data_explains_itself(client):
     r = client.get("/maps/hotspots", params={"hours": "15-19", "group": "vrn_serious_violence"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
-    assert "no offences match" in r.text and "force export" in r.text
+    assert "police.uk records have no knife flag" in r.text and "force export" in r.text
 
 
 def test_sites_layer_reads_shipped_schools(demo_service):
-    from geo_api.services.hotspots import study_area_m
     from geo_api.services.sites import sites_in
+    from geo_api.services.units import study_area_m
 
     s = sites_in(demo_service.settings.sites_file, study_area_m(demo_service, "city"))
     assert 50 < len(s) < 400 and s["lat"].between(52.5, 52.8).all()

@@ -6,7 +6,7 @@ Q = {"before": "2019-12/2020-02", "after": "2020-04/2020-06", "group": "violence
 
 
 def test_report_shows_city_centre_share_change_with_ci_and_wdq(client, demo_service):
-    body = client.get("/compare/report", params={**Q, "permutations": 99}).json()
+    body = client.get("/compare/report", params=Q).json()
     npa = {a["code"]: a for a in body["npa_change"]}
     nc = npa["NC"]
     # independent check of the counts from the store
@@ -24,18 +24,25 @@ def test_report_shows_city_centre_share_change_with_ci_and_wdq(client, demo_serv
                 / (i["target"]["after"] / ca - i["target"]["before"] / cb))
     assert w["wdq"] == pytest.approx(expected) and w["interpretation"]
     assert body["meta"]["filters_before"]["group"] == "violence_robbery_weapons"
-    print(f"NC share {nc['share_before']:.3f} -> {nc['share_after']:.3f}, change "
-          f"{nc['share_change']:+.3f} [{nc['share_change_ci95_low']:+.3f}, "
-          f"{nc['share_change_ci95_high']:+.3f}]; WDQ {w['wdq']:.3f}")
 
 
-def test_hotspot_change_classes_are_consistent(client):
-    body = client.get("/compare/hotspots", params={**Q, "permutations": 99}).json()
+def test_hotspot_change_classes_follow_the_stated_hot_rule(client):
+    """Default: hot = Gi* hot spot at 95% after BH FDR; each class follows from the two hot
+    flags, and the hot flags follow from the labels at that level."""
+    body = client.get("/compare/hotspots", params=Q).json()
+    meta = body["meta"]
+    assert (meta["alpha"], meta["fdr"]) == (0.05, True) and "95%" in meta["hot_definition"]
     for c in body["cells"]:
-        hot_b, hot_a = c["label_before"].startswith("hot"), c["label_after"].startswith("hot")
+        for when in ("before", "after"):
+            assert c[f"hot_{when}"] == (c[f"label_{when}"] in ("hot 95%", "hot 99%"))
         assert c["change"] == {(True, True): "persistent", (False, True): "new",
-                               (True, False): "no longer hot", (False, False): "not hot"}[(hot_b, hot_a)]
+                               (True, False): "no longer hot",
+                               (False, False): "not hot"}[(c["hot_before"], c["hot_after"])]
+    assert body["counts"]["persistent"] + body["counts"]["new"] > 0
     assert 0 <= body["jaccard_hot"] <= 1
+    loose = client.get("/compare/hotspots", params={**Q, "fdr": False, "alpha": 0.10}).json()
+    n_hot = lambda b: sum(b["counts"][k] for k in ("persistent", "new", "no longer hot"))
+    assert n_hot(loose) > n_hot(body)  # the old rule (90%, no FDR) calls far more cells hot
 
 
 def test_kde_difference_and_centre_shift(client):
@@ -68,7 +75,7 @@ def test_wdq_rejects_unknown_or_overlapping_areas(client):
 
 def test_emerging_hotspots_endpoint(client):
     q = {"datetime": "2019-12/2020-09", "group": "violence_robbery_weapons", "grid": "h3",
-         "resolution": 8, "permutations": 49}
+         "resolution": 8, "permutations": 999}
     body = client.get("/hotspots/emerging", params=q).json()
     assert len(body["meta"]["months"]) == 10 and body["meta"]["time_steps"] == 1
     assert sum(body["category_counts"].values()) == len(body["units"])
@@ -78,7 +85,7 @@ def test_emerging_hotspots_endpoint(client):
 
 
 def test_report_map_is_small_aggregate_html_with_layers(client):
-    r = client.get("/compare/report/map", params={**Q, "permutations": 99})
+    r = client.get("/compare/report/map", params=Q)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
     assert len(html.encode()) < 5_000_000

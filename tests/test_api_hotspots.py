@@ -10,11 +10,12 @@ PERIODS = ["2019-12/2020-02", "2020-04/2020-06"]
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_gi_star_h3_res9_returns_hot_cells_with_meta(client, period):
-    q = {"datetime": period, "group": "violence_robbery_weapons", "resolution": 9,
-         "permutations": 199, "seed": 5}
+    q = {"datetime": period, "group": "violence_robbery_weapons", "resolution": 9, "seed": 5}
     body = client.get("/hotspots/gi", params=q).json()
     meta = body["meta"]
-    assert (meta["resolution"], meta["permutations"], meta["seed"]) == (9, 199, 5)
+    assert (meta["resolution"], meta["permutations"], meta["seed"], meta["fdr"]) == (9, 9999, 5,
+                                                                                     True)
+    assert meta["min_attainable_p"] == pytest.approx(2 / 10000)
     assert meta["p_value"].startswith("two-sided") and meta["dataset_version"]
     hot = [c for c in body["cells"] if c["label"].startswith("hot")]
     assert hot and all(c["gi_z"] > 0 for c in hot)
@@ -23,18 +24,45 @@ def test_gi_star_h3_res9_returns_hot_cells_with_meta(client, period):
     assert [c["label"] for c in again["cells"]] == [c["label"] for c in body["cells"]]
 
 
-def test_gi_star_fdr_flags_no_more_cells_than_without(client):
+def test_gi_star_fdr_keeps_fewer_cells_than_per_unit_thresholds(client):
+    """FDR is applied: it keeps some hot cells and fewer than per-unit p <= alpha, and the
+    labels are BH discoveries at each level (checked against the p-values returned)."""
+    from geo_api.analysis.getis_ord import benjamini_hochberg
+
+    q = {"datetime": PERIODS[1], "group": "violence_robbery_weapons"}
+    fdr = client.get("/hotspots/gi", params=q).json()
+    plain = client.get("/hotspots/gi", params={**q, "fdr": False}).json()
+    n = lambda body: sum(c["label"] != "not significant" for c in body["cells"])
+    assert 0 < n(fdr) < n(plain)
+    assert fdr["meta"]["n_significant"]["90%"] == n(fdr)
+    p = np.array([c["p_two_sided"] for c in fdr["cells"]])
+    at_95 = [c["label"].endswith(("95%", "99%")) for c in fdr["cells"]]
+    assert at_95 == benjamini_hochberg(p, 0.05).tolist()
+    plain_p = np.array([c["p_two_sided"] for c in plain["cells"]])
+    assert np.array_equal(p, plain_p)  # same draws: only the decision rule differs
+
+
+def test_gi_star_with_199_permutations_says_why_fdr_keeps_nothing(client):
     q = {"datetime": PERIODS[1], "group": "violence_robbery_weapons", "permutations": 199}
-    plain = client.get("/hotspots/gi", params=q).json()["cells"]
-    fdr = client.get("/hotspots/gi", params={**q, "fdr": 0.05}).json()["cells"]
-    n = lambda cells: sum(c["label"] != "not significant" for c in cells)
-    assert n(fdr) <= n(plain)
+    body = client.get("/hotspots/gi", params=q).json()
+    assert body["meta"]["min_attainable_p"] == pytest.approx(0.01)
+    assert body["meta"]["n_significant"] == {"90%": 0, "95%": 0, "99%": 0}
+
+
+def test_gi_star_on_npa_gives_null_z_with_a_reason_not_a_500(client):
+    """Four mutually adjacent NPAs: every unit neighbours every unit, z is 0/0."""
+    r = client.get("/hotspots/gi", params={"datetime": PERIODS[1], "grid": "npa"})
+    assert r.status_code == 200
+    cells = r.json()["cells"]
+    assert len(cells) == 4 and all(c["gi_z"] is None and c["p_two_sided"] is None for c in cells)
+    assert all(c["label"] == "undefined" and "every unit" in c["undefined_reason"] for c in cells)
+    assert r.json()["meta"]["n_undefined"] == 4
 
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_kde_surface_matches_exact_at_the_peak(client, demo_service, period):
     from geo_api.services.filters import build_filter
-    from geo_api.services.hotspots import study_area_m
+    from geo_api.services.units import study_area_m
 
     q = {"datetime": period, "group": "violence_robbery_weapons", "bandwidth_m": 300,
          "cell_size_m": 100}
@@ -62,6 +90,7 @@ def test_kde_default_bandwidth_rule_is_stated(client):
 @pytest.mark.parametrize("path, params", [
     ("/hotspots/gi", {"resolution": 6}),
     ("/hotspots/gi", {"fdr": 2}),
+    ("/hotspots/kde", {"bandwidth_m": 5e-324}),
     ("/hotspots/kde", {"cell_size_m": 1}),
     ("/hotspots/kde", {"kernel": "box"}),
     ("/hotspots/gi", {"datetime": "1999-01"}),
@@ -71,11 +100,11 @@ def test_hotspot_bad_parameters_are_4xx(client, path, params):
     assert 400 <= r.status_code < 500 and r.json()["message"]
 
 
-@pytest.mark.parametrize("grid, extra", [("fishnet", {"cell_size_m": 500}), ("lsoa", {}),
-                                         ("ward", {})])
+@pytest.mark.parametrize("grid, extra", [("fishnet", {"fishnet_cell_size_m": 500}),
+                                         ("lsoa", {}), ("ward", {})])
 def test_gi_star_on_fishnet_and_polygon_layers(client, grid, extra):
     q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "grid": grid,
-         "permutations": 99, **extra}
+         "fdr": False, **extra}
     body = client.get("/hotspots/gi", params=q).json()
     assert body["meta"]["grid"] == grid and body["meta"]["n_units"] == len(body["cells"])
     assert any(c["label"].startswith("hot") for c in body["cells"])
@@ -83,7 +112,7 @@ def test_gi_star_on_fishnet_and_polygon_layers(client, grid, extra):
 
 def test_top_n_and_concentration(client, demo_service):
     q = {"datetime": PERIODS[1], "group": "violence_robbery_weapons"}
-    top = client.get("/stats/top", params={**q, "grid": "ward", "n": 8}).json()["top"]
+    top = client.get("/stats/top", params={**q, "grid": "ward", "limit": 8}).json()["top"]
     assert [t["rank"] for t in top] == list(range(1, 9))
     assert top[0]["name"] == "Castle"
     counts = [t["count"] for t in top]
@@ -98,7 +127,7 @@ def test_top_n_and_concentration(client, demo_service):
 def test_time_profile_says_police_uk_has_no_times(client):
     body = client.get("/profiles/time", params={"datetime": PERIODS[0]}).json()
     assert body["meta"]["n_with_time"] == 0 and body["night_time_economy"]["share"] is None
-    assert body["meta"]["extra_caveats"]
+    assert any("no matching offences have a time" in w for w in body["meta"]["warnings"])
 
 
 def test_kde_geojson_cells_are_lonlat_and_above_threshold(client):
@@ -114,7 +143,8 @@ def test_kde_geojson_cells_are_lonlat_and_above_threshold(client):
 
 
 def test_top_locations_counts_match_offences(client):
-    q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "grid": "location", "n": 8}
+    q = {"datetime": PERIODS[0], "group": "violence_robbery_weapons", "grid": "location",
+         "limit": 8}
     top = client.get("/stats/top", params=q).json()["top"]
     assert len(top) == 8 and [t["rank"] for t in top] == list(range(1, 9))
     lon, lat = map(float, top[0]["code"].split(","))

@@ -28,13 +28,13 @@ PAGES = {
                  ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend",
                   "Schools"], 50),
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
-                 "&group=violence_robbery_weapons&permutations=199"),
+                 "&group=violence_robbery_weapons"),
                 ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
     "api_docs": ("/docs", ["getAreaStats", "uploadSiteSet", "swagger-ui"], 0),
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),
                      ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
-                      "other follows"], 100),
+                      "other follows"], 80),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
                          "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 52),
 }

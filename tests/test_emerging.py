@@ -30,14 +30,67 @@ def test_category_rules(hot, cold, tz, tp, expected):
     assert _category(np.array(hot, bool), np.array(cold, bool), tz, tp, 0.05) == expected
 
 
-def test_emerging_hotspots_on_a_lattice_series():
-    rng = np.random.default_rng(0)
+def lattice_series(seed=0):
+    rng = np.random.default_rng(seed)
     w = lat2W(12, 12, rook=False)
-    n, months = 144, 10
-    y = rng.poisson(1.0, (n, months)).astype(float)
-    y[[13, 14, 25, 26], :] += np.linspace(3, 15, months)  # a growing cluster
-    y[[100, 101, 112, 113], -1] += 12  # appears only in the final month
-    r = emerging_hotspots(y, w.sparse, permutations=99, seed=3)
-    assert set(r["category"][[13, 14, 25, 26]]) <= {"intensifying", "persistent"}
-    assert "intensifying" in set(r["category"][[13, 14, 25, 26]])
-    assert set(r["category"][[100, 101, 112, 113]]) & {"new", "consecutive", "sporadic"}
+    y = rng.poisson(1.0, (144, 10)).astype(float)
+    return w.sparse, y, rng
+
+
+GROWING = [13, 14, 25, 26]
+LATE = [100, 101, 112, 113]
+
+
+def test_emerging_hotspots_on_a_lattice_series():
+    adj, y, _ = lattice_series()
+    y[GROWING, :] += np.linspace(6, 18, 10)  # a cluster, hot from the start and growing
+    y[LATE, -1] += 20  # appears only in the final month
+    r = emerging_hotspots(y, adj, permutations=999, seed=3, fdr=False)
+    # every cell of the growing cluster is hot in most months with an upward trend
+    assert list(r["category"][GROWING]) == ["intensifying"] * 4
+    # the late cluster is hot in the final month only
+    assert list(r["category"][LATE]) == ["new"] * 4
+    far = [i for i in range(144) if i not in GROWING + LATE and i % 12 > 4 and i // 12 > 4]
+    assert np.mean([c == "no pattern detected" for c in r["category"][far]]) > 0.8
+
+
+def test_a_persistent_cold_cluster_gets_a_cold_category():
+    adj, y, _ = lattice_series(1)
+    y += 3
+    y[[60, 61, 72, 73], :] = 0  # never any offences, in a busy area
+    r = emerging_hotspots(y, adj, permutations=999, seed=3, fdr=False)
+    assert set(r["category"][[60, 61, 72, 73]]) <= {"cold: persistent", "cold: intensifying",
+                                                    "cold: diminishing"}
+
+
+def test_alpha_above_ten_percent_is_honoured():
+    """Labels stop at 90%; alpha must not: a looser alpha finds at least as many hot bins and
+    here strictly more (it was silently capped at 0.10 before)."""
+    adj, y, _ = lattice_series(2)
+    y[GROWING, :] += 2  # a weak cluster
+    n = {a: emerging_hotspots(y, adj, alpha=a, permutations=999, seed=3,
+                              fdr=False)["params"]["n_significant_bins"]
+         for a in (0.05, 0.10, 0.30, 0.45)}
+    assert n[0.05] <= n[0.10] < n[0.30] < n[0.45]
+    cats = {a: emerging_hotspots(y, adj, alpha=a, permutations=999, seed=3, fdr=False)["category"]
+            for a in (0.10, 0.30)}
+    assert (cats[0.10] != cats[0.30]).any()
+
+
+def test_fdr_over_bins_is_stricter_and_reported():
+    adj, y, _ = lattice_series()
+    y[GROWING, :] += np.linspace(3, 15, 10)
+    plain = emerging_hotspots(y, adj, permutations=999, seed=3, fdr=False)["params"]
+    fdr = emerging_hotspots(y, adj, permutations=999, seed=3)["params"]
+    assert fdr["fdr"] and fdr["min_attainable_p"] == pytest.approx(0.002)
+    assert 0 < fdr["n_significant_bins"] < plain["n_significant_bins"]
+
+
+def test_space_time_neighbours_look_back_only():
+    from geo_api.analysis.emerging import space_time_adjacency
+
+    adj = lat2W(3, 1, rook=True).sparse  # a line of three cells: 0 - 1 - 2
+    st = space_time_adjacency(adj, n_steps=3, time_steps=1).toarray()
+    row = 1 * 3 + 1  # cell 1 in month 1
+    assert np.flatnonzero(st[row]).tolist() == [0, 1, 2, 3, 5]  # month 0: 0,1,2; month 1: 0,2
+    assert st[0 * 3 + 1, 3:].sum() == 0  # month 0 never sees later months

@@ -41,24 +41,31 @@ def test_z_matches_esda_on_a_distance_band_fishnet():
     assert_allclose(gi_star(y, adj, permutations=0, inference="analytic").z, ref.Zs, atol=1e-9)
 
 
-def test_permutation_p_agrees_with_esda_within_monte_carlo_error():
+@pytest.fixture(scope="module")
+def esda_reference():
+    """One esda run shared by the Monte Carlo comparisons: esda's numba kernels compile on
+    first use (~10 s per variant), so both tests use the same variant and the same run."""
     y, w, adj = lattice(15, seed=2)
-    ref = G_Local(y, w, transform="B", star=True, permutations=999, seed=7)
+    y = y + np.random.default_rng(5).uniform(0, 0.5, len(y))  # no ties: esda compares floats
+    ref = G_Local(y, w, transform="B", star=True, permutations=999, seed=7,
+                  keep_simulations=True, n_jobs=1)
+    return y, adj, ref
+
+
+def test_permutation_p_agrees_with_esda_within_monte_carlo_error(esda_reference):
+    y, adj, ref = esda_reference
     ours = gi_star(y, adj, permutations=999, seed=7)
     # Independent random streams: p-values differ only by Monte Carlo error (sd <= 0.016).
     assert np.abs(ours.p_sim_folded - ref.p_sim).max() < 0.07
     assert np.corrcoef(ours.p_sim_folded, ref.p_sim)[0, 1] > 0.98
 
 
-def test_greater_and_lesser_p_agree_with_esda_within_monte_carlo_error():
+def test_greater_and_lesser_p_agree_with_esda_within_monte_carlo_error(esda_reference):
     from esda.significance import calculate_significance
 
     from geo_api.analysis.getis_ord import permutation_p, with_self_weights
 
-    y, w, adj = lattice(15, seed=2)
-    y = y + np.random.default_rng(5).uniform(0, 0.5, len(y))  # no ties: esda compares floats
-    ref = G_Local(y, w, transform="B", star=True, permutations=999, seed=7,
-                  keep_simulations=True)
+    y, adj, ref = esda_reference
     ours = permutation_p(y, with_self_weights(adj), 999, seed=7)
     for mine, alt in ((ours.greater, "greater"), (ours.lesser, "lesser")):
         theirs = calculate_significance(ref.Gs, ref.rGs, alternative=alt)
@@ -93,7 +100,7 @@ def test_all_zero_neighbourhoods_are_not_called_cold_spots():
     y = np.zeros(n * n)
     block = [r * n + c for r in range(3) for c in range(3)]
     y[block] = 5.0
-    r = gi_star(y, adj, permutations=999, seed=3)
+    r = gi_star(y, adj, permutations=999, seed=3, fdr=False)
     far = (n - 1) * n + (n - 1)  # opposite corner, 3 neighbours, all zero
     middle = 10 * n + 10  # 8 neighbours, all zero
     assert r.p_sim_folded[middle] == pytest.approx(1 / 1000)  # the esda artefact
@@ -105,8 +112,8 @@ def test_all_zero_neighbourhoods_are_not_called_cold_spots():
 
 def test_same_seed_same_answer_and_hot_corner_found():
     y, _, adj = lattice(15, seed=2)
-    a = gi_star(y, adj, permutations=199, seed=1)
-    b = gi_star(y, adj, permutations=199, seed=1)
+    a = gi_star(y, adj, permutations=199, seed=1, fdr=False)
+    b = gi_star(y, adj, permutations=199, seed=1, fdr=False)
     assert_allclose(a.p_sim_folded, b.p_sim_folded)
     hot = np.flatnonzero(np.char.startswith(a.label.astype(str), "hot"))
     assert "hot 99%" in set(a.label) and hot.max() < 30  # only the hot row and its neighbours
@@ -123,3 +130,48 @@ def test_benjamini_hochberg_hand_example():
 def test_zero_counts_everywhere_is_an_error():
     with pytest.raises(ValueError, match="non-zero"):
         gi_star(np.zeros(4), sp.identity(4), permutations=0, inference="analytic")
+
+
+def test_fdr_labels_are_benjamini_hochberg_at_each_confidence_level():
+    y, _, adj = lattice(20, seed=4)
+    r = gi_star(y, adj, permutations=9999, seed=2)  # fdr on by default
+    plain = gi_star(y, adj, permutations=9999, seed=2, fdr=False)
+    assert_allclose(r.p_used, plain.p_used)  # same draws: only the thresholds differ
+    lab = r.label.astype(str)
+    for alpha, levels in ((0.10, ("99%", "95%", "90%")), (0.05, ("99%", "95%")),
+                          (0.01, ("99%",))):
+        labelled = np.isin(np.char.partition(lab, " ")[:, 2], levels)
+        assert labelled.tolist() == benjamini_hochberg(r.p_used, alpha).tolist(), alpha
+    n_fdr = (lab != "not significant").sum()
+    n_plain = (plain.label.astype(str) != "not significant").sum()
+    assert 0 < n_fdr < n_plain  # FDR keeps the hot corner and drops the fringe
+
+
+def test_min_attainable_p_explains_why_fdr_keeps_nothing_at_199_permutations():
+    y, _, adj = lattice(20, seed=4)
+    r = gi_star(y, adj, permutations=199, seed=2)
+    assert r.params["min_attainable_p"] == pytest.approx(2 / 200)
+    assert r.p_used.min() >= 2 / 200
+    # BH at 0.05 over 400 units needs p <= 0.05 * k / 400: at the 0.01 floor, k >= 80
+    assert set(r.label) == {"not significant"}
+    assert "hot 99%" in set(gi_star(y, adj, permutations=199, seed=2, fdr=False).label)
+    assert gi_star(y, adj, permutations=0, inference="analytic").params["min_attainable_p"] is None
+
+
+def test_undefined_z_when_every_unit_is_a_neighbour():
+    """Four mutually adjacent units (e.g. four NPAs): k_i = n, variance 0, z = 0/0."""
+    adj = np.ones((4, 4)) - np.eye(4)
+    r = gi_star(np.array([10.0, 3, 7, 1]), sp.csr_matrix(adj), permutations=99, seed=1)
+    assert np.isnan(r.z).all() and np.isnan(r.p_used).all()
+    assert set(r.label) == {"undefined"}
+    assert all("every unit" in why for why in r.undefined_reason)
+    assert r.params["n_undefined"] == 4
+
+
+def test_undefined_z_when_all_counts_are_equal_and_defined_elsewhere():
+    y, _, adj = lattice(5)
+    same = gi_star(np.full(25, 3.0), adj, permutations=0, inference="analytic")
+    assert np.isnan(same.z).all() and set(same.label) == {"undefined"}
+    assert "same count" in same.undefined_reason[0]
+    ok = gi_star(y, adj, permutations=0, inference="analytic")
+    assert np.isfinite(ok.z).all() and (ok.undefined_reason == None).all()

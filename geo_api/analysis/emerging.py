@@ -2,9 +2,11 @@
 
 Space-time Gi*: each (cell, month) bin is a unit; its neighbours are the spatial
 neighbours in the same month and the cell plus its spatial neighbours in the previous
-``time_steps`` months. A bin is a hot (cold) spot when its Gi* two-sided p <= ``alpha``
-and z > 0 (< 0). The Mann-Kendall test on each cell's z series (two-sided p <= ``alpha``)
-gives the trend.
+``time_steps`` months. A bin is a hot (cold) spot when its Gi* two-sided p is significant
+at ``alpha`` (Benjamini-Hochberg over all bins when ``fdr``) with the upper (lower) tail
+the extreme one. The Mann-Kendall test on each cell's z series (two-sided p <= ``alpha``)
+gives the trend. ``alpha`` is used as given (any value in (0, 0.5)), not rounded to the
+90/95/99% label levels.
 
 Rules implemented (n = number of months; "most" = at least 90% of months):
 - new: hot in the final month only.
@@ -31,7 +33,12 @@ from geo_api.analysis.getis_ord import gi_star
 
 
 def space_time_adjacency(adjacency: sp.spmatrix, n_steps: int, time_steps: int = 1) -> sp.csr_matrix:
-    """Binary adjacency of (cell, month) bins, months as outer blocks (bin = t * n + i)."""
+    """Binary adjacency of (cell, month) bins, months as outer blocks (bin = t * n + i).
+
+    Row ``t * n + i`` (cell i in month t) has the spatial neighbours of i in month t and i
+    with its spatial neighbours in months t-1 .. t-time_steps: it looks back only, so a
+    later month never makes an earlier bin hot (the matrix is not symmetric).
+    """
     a = sp.csr_matrix(adjacency, dtype=float)
     a.data[:] = 1
     n = a.shape[0]
@@ -42,7 +49,6 @@ def space_time_adjacency(adjacency: sp.spmatrix, n_steps: int, time_steps: int =
         for lag in range(1, time_steps + 1):
             if t - lag >= 0:
                 blocks[t][t - lag] = ring
-                blocks[t - lag][t] = ring.T  # symmetric: later months see earlier ones too
     for t in range(n_steps):
         for u in range(n_steps):
             if blocks[t][u] is None:
@@ -88,7 +94,8 @@ def _category(hot: np.ndarray, cold: np.ndarray, trend_z: float, trend_p: float,
 
 
 def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: int = 1,
-                      alpha: float = 0.05, permutations: int = 199, seed: int = 12345) -> dict:
+                      alpha: float = 0.05, permutations: int = 999, seed: int = 12345,
+                      fdr: bool = True) -> dict:
     """Categories per cell from a (cells x months) count matrix on a spatial adjacency."""
     y = np.asarray(counts, dtype=float)
     n_cells, n_steps = y.shape
@@ -97,13 +104,13 @@ def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: in
     st_adj = space_time_adjacency(adjacency, n_steps, time_steps)
     flat = y.T.ravel()  # month-major to match the block layout
     inference = "permutation" if permutations else "analytic"
-    r = gi_star(flat, st_adj, permutations=permutations, seed=seed, inference=inference)
+    r = gi_star(flat, st_adj, permutations=permutations, seed=seed, fdr=fdr, inference=inference)
     z = r.z.reshape(n_steps, n_cells).T
     p = r.p_used.reshape(n_steps, n_cells).T
-    label = r.label.astype(str).reshape(n_steps, n_cells).T  # direction as gi_star decides it
-    hot = (p <= alpha) & np.char.startswith(label, "hot")
-    cold = (p <= alpha) & np.char.startswith(label, "cold")
-    _, tz, tp = mann_kendall(z)
+    sig = r.significant(alpha).reshape(n_steps, n_cells).T
+    direction = r.direction.reshape(n_steps, n_cells).T  # as gi_star decides it
+    hot, cold = sig & (direction > 0), sig & (direction < 0)
+    _, tz, tp = mann_kendall(np.nan_to_num(z))
     cats = []
     for i in range(n_cells):
         c = _category(hot[i], cold[i], tz[i], tp[i], alpha)
@@ -113,6 +120,9 @@ def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: in
         cats.append(c)
     return {"category": np.array(cats, dtype=object), "z": z, "p": p, "trend_z": tz,
             "trend_p": tp,
-            "params": {"time_steps": time_steps, "alpha": alpha, "permutations": permutations,
-                       "seed": seed, "p_value": r.params["p_value"], "n_steps": n_steps,
+            "params": {"time_steps": time_steps, "alpha": alpha, "fdr": fdr,
+                       "permutations": permutations, "seed": seed,
+                       "p_value": r.params["p_value"],
+                       "min_attainable_p": r.params["min_attainable_p"],
+                       "n_significant_bins": int(sig.sum()), "n_steps": n_steps,
                        "trend": "Mann-Kendall on Gi* z, two-sided"}}

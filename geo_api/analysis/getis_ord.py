@@ -19,9 +19,19 @@ Inference
   kept for comparison only: it counts ties as "larger", so with sparse counts a unit whose
   whole neighbourhood is zero - as are most randomisations - gets p = 1/(P + 1) and would be
   called a 99% cold spot. Crime counts on small cells are full of such ties.
-- FDR: Benjamini-Hochberg over all units at the chosen alpha (optional).
+- FDR (default on): Benjamini-Hochberg over all units, applied separately at each
+  confidence level (as ArcGIS's FDR option): a unit is "hot 95%" when it is a discovery of
+  BH at 0.05. BH discoveries are nested, so the levels stay ordered. With P permutations
+  the smallest attainable two-sided p is ``2 / (P + 1)``; BH at level a over m units needs
+  at least ``m * 2 / (P + 1) / a`` units at that floor before it can keep any, which is why
+  FDR at 199 permutations on ~800 cells keeps nothing (``min_attainable_p`` is reported).
 Labels: "hot 99%", "hot 95%", "hot 90%", "cold ..." or "not significant" from the
-two-sided p-value in use and the sign of z.
+two-sided p-value in use and the direction; "undefined" where z is undefined (see below).
+
+Undefined statistics: when a unit's neighbourhood is every unit (``k_i = n``), or all
+counts are equal, the variance is 0 and z is undefined (0/0). Such units get z = NaN,
+p = NaN, label "undefined" and a reason in ``undefined_reason``; callers must turn NaN
+into null, never serve it.
 """
 
 from __future__ import annotations
@@ -48,9 +58,18 @@ class GiStarResult:
     p_sim_folded: np.ndarray | None
     p_sim_two_sided: np.ndarray | None
     p_used: np.ndarray
-    significant: np.ndarray
+    direction: np.ndarray  # > 0: the upper tail is the extreme one (hot), < 0: cold
     label: np.ndarray
+    undefined_reason: np.ndarray  # None where z is defined
     params: dict = field(default_factory=dict)
+
+    def significant(self, alpha: float) -> np.ndarray:
+        """Units significant at ``alpha`` (BH-adjusted when the result used FDR)."""
+        return significant_at(self.p_used, alpha, self.params["fdr"])
+
+    def hot(self, alpha: float) -> np.ndarray:
+        """Hot spots at ``alpha``: significant with the upper tail the extreme one."""
+        return self.significant(alpha) & (self.direction > 0)
 
 
 def with_self_weights(adjacency: sp.spmatrix) -> sp.csr_matrix:
@@ -156,18 +175,44 @@ def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
     return out
 
 
-def labels(z: np.ndarray, p: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """'hot 99%' ... 'cold 90%' or 'not significant'; ``z``'s sign gives the direction."""
-    out = np.full(len(z), "not significant", dtype=object)
+def significant_at(p: np.ndarray, alpha: float, fdr: bool) -> np.ndarray:
+    """Units with p <= ``alpha``, or BH discoveries at ``alpha`` when ``fdr``; NaN never."""
+    p = np.asarray(p, dtype=float)
+    ok = np.isfinite(p)
+    out = np.zeros(len(p), dtype=bool)
+    if fdr:
+        out[ok] = benjamini_hochberg(p[ok], alpha)
+    else:
+        out[ok] = p[ok] <= alpha
+    return out
+
+
+def labels(direction: np.ndarray, p: np.ndarray, fdr: bool) -> np.ndarray:
+    """'hot 99%' ... 'cold 90%' or 'not significant'; the sign of ``direction`` decides
+    hot or cold; each level uses BH at that level when ``fdr``."""
+    out = np.full(len(direction), "not significant", dtype=object)
     for alpha, name in reversed(CONFIDENCE_LEVELS):  # strongest level written last
-        m = keep & (p <= alpha)
-        out[m & (z > 0)] = f"hot {name}"
-        out[m & (z < 0)] = f"cold {name}"
+        m = significant_at(p, alpha, fdr)
+        out[m & (direction > 0)] = f"hot {name}"
+        out[m & (direction < 0)] = f"cold {name}"
+    return out
+
+
+def undefined_reasons(y: np.ndarray, w_star: sp.csr_matrix) -> np.ndarray:
+    """Why z is undefined for a unit (None where it is defined)."""
+    n = len(y)
+    card = np.asarray(w_star.sum(axis=1)).ravel()
+    out = np.full(n, None, dtype=object)
+    if np.ptp(y) == 0:
+        out[:] = "every unit has the same count, so no unit can differ from the mean"
+    else:
+        out[card >= n] = ("this unit's neighbourhood contains every unit, so its local sum "
+                          "always equals the total")
     return out
 
 
 def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed: int = 12345,
-            fdr: float | None = None, inference: str = "permutation") -> GiStarResult:
+            fdr: bool = True, inference: str = "permutation") -> GiStarResult:
     """Local Gi* for counts ``y`` on binary ``adjacency`` (no self-loops needed).
 
     Parameters
@@ -176,7 +221,7 @@ def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed
     adjacency : (n, n) binary neighbour matrix; the diagonal is set to 1.
     permutations : conditional randomisations (0 = analytic only).
     seed : random seed for the permutations.
-    fdr : Benjamini-Hochberg alpha (e.g. 0.05) or None for per-unit thresholds.
+    fdr : Benjamini-Hochberg at each confidence level (True) or per-unit thresholds.
     inference : "permutation" or "analytic": which two-sided p-value labels use.
     """
     if inference not in ("permutation", "analytic"):
@@ -185,24 +230,31 @@ def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed
         raise ValueError("permutation inference needs permutations >= 1")
     w_star = with_self_weights(adjacency)
     g, expected, variance, z = analytic(y, w_star)
+    why = undefined_reasons(np.asarray(y, dtype=float), w_star)
+    undefined = why != None
+    z[undefined] = np.nan
     p_norm = 2 * ndtr(-np.abs(z))
     p_fold = p_two = None
-    direction = z
+    direction = np.nan_to_num(z)
     if permutations:
         perm = permutation_p(y, w_star, permutations, seed)
         p_fold, p_two = perm.folded, perm.two_sided
+        p_two[undefined] = np.nan
         if inference == "permutation":
             direction = perm.lesser - perm.greater  # > 0: the upper tail is the extreme one
     p_used = p_two if inference == "permutation" else p_norm
-    keep = benjamini_hochberg(p_used, fdr) if fdr else np.ones(len(z), dtype=bool)
+    label = labels(direction, p_used, fdr)
+    label[undefined] = "undefined"
+    min_p = min(1.0, 2 / (permutations + 1)) if inference == "permutation" else None
     return GiStarResult(g=g, expected=expected, variance=variance, z=z,
                         p_norm_two_sided=p_norm, p_sim_folded=p_fold, p_sim_two_sided=p_two,
-                        p_used=p_used, significant=keep & (p_used <= 0.10),
-                        label=labels(direction, p_used, keep),
+                        p_used=p_used, direction=np.sign(direction), label=label,
+                        undefined_reason=why,
                         params={"statistic": "Gi* (star=True, binary weights)",
-                                "permutations": permutations, "seed": seed, "fdr_alpha": fdr,
+                                "permutations": permutations, "seed": seed, "fdr": fdr,
                                 "inference": inference,
                                 "p_value": ("two-sided: 2 x min(greater, lesser), ties in both "
                                             "tails" if inference == "permutation"
                                             else "two-sided normal"),
-                                "n_units": len(z)})
+                                "min_attainable_p": min_p, "n_units": len(z),
+                                "n_undefined": int(undefined.sum())})

@@ -11,7 +11,7 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def hour_day_matrix(times: pd.Series) -> pd.DataFrame:
     """Offence counts by hour of day (rows 0-23) x day of week (Mon..Sun)."""
     t = pd.to_datetime(times).dropna()
-    m = pd.crosstab(t.dt.hour, t.dt.dayofweek).reindex(index=range(24), columns=range(7),
+    m = pd.crosstab(t.dt.hour, t.dt.day_of_week).reindex(index=range(24), columns=range(7),
                                                         fill_value=0)
     m.columns = list(DAYS)
     m.index.name = "hour"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 
@@ -61,8 +62,13 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if len(parts) != 4:
         raise InvalidParameter(f"bbox: expected 4 numbers minlon,minlat,maxlon,maxlat, got {len(parts)}")
     x0, y0, x1, y1 = parts
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise InvalidParameter(f"bbox: {value!r} is not minlon,minlat,maxlon,maxlat in degrees")
+    if not all(math.isfinite(v) for v in parts):
+        raise InvalidParameter(f"bbox: {value!r} has a value that is not a finite number")
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise InvalidParameter(f"bbox: {value!r} is outside lon -180..180 / lat -90..90; give "
+                               "minlon,minlat,maxlon,maxlat in degrees (EPSG:4326)")
+    if not (x0 < x1 and y0 < y1):
+        raise InvalidParameter(f"bbox: {value!r} has min >= max; give minlon,minlat,maxlon,maxlat")
     return parts
 
 
@@ -76,6 +82,18 @@ def parse_hours(value: str | None) -> tuple[int, int] | None:
     return int(m[1]), int(m[2]) % 24
 
 
+def parse_categories(values: list[str] | None) -> tuple[str, ...]:
+    """police.uk crime categories, each checked against the known list."""
+    from geo_api.data.ingest.schema import POLICE_UK_CATEGORIES
+
+    bad = [v for v in values or () if v not in POLICE_UK_CATEGORIES]
+    if bad:
+        raise InvalidParameter(f"crime_category: unknown {bad}; known categories: "
+                               f"{sorted(POLICE_UK_CATEGORIES)}",
+                               {"known": sorted(POLICE_UK_CATEGORIES)})
+    return tuple(dict.fromkeys(values or ()))
+
+
 def build_filter(datetime_: str | None = None, group: str = "all",
                  crime_category: list[str] | None = None, flags: dict[str, bool | None] | None = None,
                  source: str | None = None, bbox: str | None = None,
@@ -83,6 +101,6 @@ def build_filter(datetime_: str | None = None, group: str = "all",
     """Build a validated filter from raw parameters."""
     start, end = parse_datetime(datetime_)
     return OffenceFilter(start=start, end=end, group=group,
-                         crime_categories=tuple(crime_category or ()),
+                         crime_categories=parse_categories(crime_category),
                          flags={k: v for k, v in (flags or {}).items() if v is not None},
                          source=source, bbox_lonlat=parse_bbox(bbox), hours=parse_hours(hours))

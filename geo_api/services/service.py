@@ -9,9 +9,11 @@ import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import shapely
 
 from geo_api import __version__
 from geo_api.analysis.area_stats import area_statistics
@@ -19,8 +21,9 @@ from geo_api.data.boundaries import BoundarySet, layer_table, load_boundaries
 from geo_api.data.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
 from geo_api.data.store.base import OffenceFilter
 from geo_api.data.store.duckdb_store import DuckDBStore
-from geo_api.errors import StoreEmpty
+from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.sites import SiteSets
+from geo_api.services.units import to_lonlat
 from geo_api.settings import Settings
 
 
@@ -35,6 +38,8 @@ class Service:
         self.store = DuckDBStore(settings.store_dir)
         self.site_sets = SiteSets(settings.store_dir / "site_sets")
         self._joins = None
+        self.force_area_lonlat = to_lonlat(shapely.union_all(
+            self.boundaries.get("lad").gdf.geometry.values))  # bbox checks, EPSG:4326
         self._joins_lock = threading.Lock()
 
     @property
@@ -86,28 +91,140 @@ class Service:
         out = []
         if "police_uk" in self.store.sources():
             out.append(POLICE_UK_CAVEAT)
-        if flt.group in ("vrn_serious_violence", "knife_enabled_serious_violence") or flt.hours:
+        if needs_force_export(flt):
             out.append("VRN classification, flags and times exist only for force-export rows; "
                        "police.uk rows never match this filter.")
         return out
 
-    def meta(self, flt: OffenceFilter, **params) -> dict:
-        """The ``meta`` block every analysis result carries."""
-        return {"filters": flt.describe(), "dataset_version": self.store.dataset_version(),
+    def check_filter(self, flt: OffenceFilter) -> None:
+        """Refuse (422) a filter that can only give silent zeros on the loaded data: a period
+        with no data loaded, a force-export-only selection on police.uk-only data, or a bbox
+        that does not touch the force area."""
+        coverage(flt, self.store.months_loaded())  # raises when entirely outside
+        needs = needs_force_export(flt)
+        if needs and "force_export" not in self.store.sources():
+            raise InvalidParameter(
+                f"{needs}: only force-export records carry it. The loaded data is police.uk "
+                "only, and police.uk records have no knife flag, Home Office code, ages or "
+                "times of day. Load a force export, or use group=violence_robbery_weapons "
+                "(the police.uk proxy).")
+        if needs and flt.source == "police_uk":
+            raise InvalidParameter(f"{needs}: police.uk records never have it; drop "
+                                   "source=police_uk or the force-export-only filter")
+        if flt.bbox_lonlat is not None and not shapely.intersects(
+                shapely.box(*flt.bbox_lonlat), self.force_area_lonlat):
+            b = [round(v, 4) for v in self.force_area_lonlat.bounds]
+            raise InvalidParameter(f"bbox: {list(flt.bbox_lonlat)} does not touch the force "
+                                   f"area (lon/lat bounds {b}); is it lon,lat order in "
+                                   "degrees (EPSG:4326)?")
+
+    def _common(self, filters: list[OffenceFilter], extra_warnings=()) -> dict:
+        loaded = self.store.months_loaded()
+        missing, warnings = [], list(extra_warnings)
+        for flt in filters:
+            m, w = coverage(flt, loaded)
+            missing += [x for x in m if x not in missing]
+            warnings += w
+        return {"dataset_version": self.store.dataset_version(),
                 "boundaries_version": self.boundaries.version, "api_version": __version__,
-                "caveats": self.caveats(flt), **params}
+                "caveats": list(dict.fromkeys(c for f in filters for c in self.caveats(f))),
+                "warnings": warnings, "months_loaded": list(loaded),
+                "months_requested_missing": sorted(missing)}
+
+    def meta(self, flt: OffenceFilter, extra_warnings=(), **params) -> dict:
+        """The ``meta`` block every analysis result carries: filter, versions, caveats, data
+        coverage (months loaded, requested months without data) and warnings."""
+        return {"filters": flt.describe(), **self._common([flt], extra_warnings), **params}
+
+    def compare_meta(self, before: OffenceFilter, after: OffenceFilter, **params) -> dict:
+        """``meta`` of a two-period result: both filters and their combined coverage."""
+        return {"filters_before": before.describe(), "filters_after": after.describe(),
+                **self._common([before, after]), **params}
 
     def area_stats(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
         """Per-area statistics for a boundary layer and filter, with totals."""
         lyr = self.boundaries.get(layer)
         counts, totals = self.store.area_counts(layer, flt)
         table = area_statistics(layer_table(lyr), counts)
-        meta = self.meta(flt, layer=layer, layer_approximate=lyr.meta["approximate"],
+        meta = self.meta(flt, analysis="area_stats", layer=layer,
+                         layer_approximate=lyr.meta["approximate"],
                          population_method=lyr.meta["population_method"],
                          share_denominator="offences matching the filter located in any area of "
                                            "this layer", ci_method="share: Wilson score 95%; "
                                            "rate: exact Poisson (Garwood) 95%", **totals)
         return table, meta
 
+    def health(self) -> dict:
+        """What is loaded, for /health: never an error, also on an empty store."""
+        base = {"status": "ok", "api_version": __version__,
+                "boundaries_version": self.boundaries.version}
+        try:
+            s = self.store.summary()
+        except StoreEmpty:
+            return {**base, "data_loaded": False, "dataset_version": None, "n_offences": 0,
+                    "message": "no data loaded: run `geo_api load-demo` or `geo_api ingest`"}
+        return {**base, "data_loaded": True, "dataset_version": s["dataset_version"],
+                "n_offences": s["n_offences"], "first_month": s["first_month"],
+                "last_month": s["last_month"], "months_loaded": list(self.store.months_loaded()),
+                "n_crime_id_other_month": s.get("n_crime_id_other_month"),
+                "message": f"{s['n_offences']:,} offences loaded, {s['first_month']} to "
+                           f"{s['last_month']}"}
+
     def groups(self) -> dict[str, str]:
         return dict(OFFENCE_GROUPS)
+
+
+FORCE_ONLY_GROUPS = ("vrn_serious_violence", "knife_enabled_serious_violence")
+FORCE_ONLY_FLAGS = ("knife_enabled", "under_25", "night_time_economy", "after_school",
+                    "vrn_serious_violence")
+
+
+def needs_force_export(flt: OffenceFilter) -> str | None:
+    """Which part of the filter only force-export rows can match (None if no part)."""
+    if flt.group in FORCE_ONLY_GROUPS:
+        return f"group={flt.group}"
+    flags = [f for f in flt.flags if f in FORCE_ONLY_FLAGS]
+    if flags:
+        return f"{flags[0]}={str(flt.flags[flags[0]]).lower()}"
+    if flt.hours:
+        return f"hours={flt.hours[0]}-{flt.hours[1]}"
+    return None
+
+
+def _month(dt) -> str:
+    return f"{dt.year:04d}-{dt.month:02d}"
+
+
+def requested_months(flt: OffenceFilter, loaded: tuple[str, ...]) -> list[str] | None:
+    """Months ('YYYY-MM') a filter's period touches; an open end is the loaded data's end;
+    None when the filter has no period."""
+    if flt.start is None and flt.end is None:
+        return None
+    if not loaded:
+        return []
+    first = _month(flt.start) if flt.start else loaded[0]
+    last = _month(flt.end - timedelta(microseconds=1)) if flt.end else loaded[-1]
+    if first > last:
+        return []
+    return [m.strftime("%Y-%m") for m in pd.period_range(first, last, freq="M")]
+
+
+def coverage(flt: OffenceFilter, loaded: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(requested months without data, warnings); raises ``InvalidParameter`` when no
+    requested month has data (a result would be all zeros)."""
+    months = requested_months(flt, loaded)
+    if months is None:
+        return [], []
+    have = set(loaded)
+    missing = [m for m in months if m not in have]
+    span = f"{loaded[0]} to {loaded[-1]}" if loaded else "none"
+    if len(missing) == len(months):
+        asked = f"{months[0]} to {months[-1]}" if months else "a period before the loaded data"
+        raise InvalidParameter(f"datetime: no data loaded for {asked}; loaded months: {span}",
+                               {"months_loaded": list(loaded)})
+    if not missing:
+        return [], []
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return missing, [(f"datetime: {len(missing)} of the {len(months)} requested months have no "
+                     f"data loaded ({shown}); the result covers the loaded months only "
+                     f"(loaded: {span})")]

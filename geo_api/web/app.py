@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geo_api import __version__
-from geo_api.errors import GeoApiError
 from geo_api.settings import Settings
-
-log = logging.getLogger("geo_api")
+from geo_api.web.errors import install_error_handlers
 
 DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
 
@@ -29,22 +24,6 @@ EPSG:27700.
 Contains public sector information licensed under the Open Government Licence v3.0.
 Contains OS data © Crown copyright and database right.
 """
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors to HTTP once; never leak internals in the message."""
-
-    @app.exception_handler(GeoApiError)
-    async def domain_error(request: Request, exc: GeoApiError):
-        return JSONResponse(status_code=exc.status_code,
-                            content={"code": exc.code, "message": exc.user_msg, "detail": exc.detail})
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        msg = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
-        return JSONResponse(status_code=422,
-                            content={"code": "invalid_parameter", "message": msg, "detail": detail})
 
 
 def install_docs(app: FastAPI) -> None:

@@ -37,7 +37,7 @@ def offences_geojson(svc: Service, flt: OffenceFilter, limit: int, offset: int) 
                          "properties": {k: _clean(v) for k, v in rec.items()}})
     body = {"type": "FeatureCollection", "features": features, "numberMatched": n,
             "numberReturned": len(features),
-            "meta": svc.meta(flt, limit=limit, offset=offset)}
+            "meta": svc.meta(flt, analysis="offences", limit=limit, offset=offset)}
     return body, n
 
 

@@ -9,13 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Health(BaseModel):
     status: str = Field(..., examples=["ok"])
+    data_loaded: bool = Field(..., description="False until data has been ingested")
+    message: str = Field(..., description="What is loaded, in words",
+                         examples=["82,912 offences loaded, 2019-12 to 2020-09"])
     api_version: str = Field(..., examples=["0.1.0"])
     dataset_version: str | None = Field(None, description="Changes with every ingest that changes data",
-                                        examples=["v1-b9485667ce"])
+                                        examples=["v-9b1c2d3e4f50"])
     boundaries_version: str = Field(..., examples=["18149f3c4cc8"])
     n_offences: int = Field(0, examples=[82912])
     first_month: str | None = Field(None, examples=["2019-12"])
     last_month: str | None = Field(None, examples=["2020-09"])
+    months_loaded: list[str] = Field(default_factory=list, examples=[["2019-12", "2020-01"]])
+    n_crime_id_other_month: int | None = Field(
+        None, description="police.uk rows whose Crime ID is also published in another month "
+                          "(kept once per month)", examples=[0])
 
 
 class LayerInfo(BaseModel):
@@ -39,13 +46,81 @@ class ErrorBody(BaseModel):
     detail: Any | None = None
 
 
-class Meta(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    filters: dict = Field(..., description="The filter applied, echoed")
-    dataset_version: str | None
-    boundaries_version: str
-    api_version: str
+# -- meta: what every result says about how it was made ---------------------------------
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterEcho(Strict):
+    """The offence filter applied, echoed (times naive Europe/London)."""
+
+    start: str | None = Field(None, examples=["2020-04-01T00:00:00"])
+    end_exclusive: str | None = Field(None, examples=["2020-07-01T00:00:00"])
+    group: str = Field(..., examples=["violence_robbery_weapons"])
+    crime_categories: list[str] = Field(default_factory=list)
+    flags: dict[str, bool] = Field(default_factory=dict)
+    source: str | None = None
+    bbox_lonlat: list[float] | None = None
+    hours: list[int] | None = None
+
+
+class Coverage(Strict):
+    dataset_version: str | None = Field(..., examples=["v-9b1c2d3e4f50"])
+    boundaries_version: str = Field(..., examples=["18149f3c4cc8"])
+    api_version: str = Field(..., examples=["0.1.0"])
     caveats: list[str] = Field(default_factory=list, description="Data caveats for this result")
+    warnings: list[str] = Field(default_factory=list, description="Things to know about this "
+                                "result, e.g. requested months without data")
+    months_loaded: list[str] = Field(..., description="Months with data in the store",
+                                     examples=[["2019-12", "2020-01"]])
+    months_requested_missing: list[str] = Field(
+        ..., description="Requested months without loaded data (the result leaves them out)")
+
+
+class Meta(Coverage):
+    analysis: str = Field(..., examples=["gi_star"])
+    filters: FilterEcho
+
+
+class CompareMeta(Coverage):
+    """Parameters of a two-period analysis: both filters, grid/test settings, versions."""
+
+    analysis: str = Field(..., examples=["compare_areas"])
+    filters_before: FilterEcho
+    filters_after: FilterEcho
+
+
+class UnitsEcho(Strict):
+    """The analysis units (None where a field does not apply to the grid)."""
+
+    grid: str = Field(..., examples=["h3"])
+    study_area: str | None = Field(None, examples=["city"])
+    study_area_definition: str | None = None
+    resolution: int | None = Field(None, description="H3 resolution (grid=h3)")
+    k_ring: int | None = Field(None, description="H3 k-ring neighbours (grid=h3)")
+    fishnet_cell_size_m: float | None = Field(None, description="Fishnet cell size (grid=fishnet)")
+    fishnet_band_m: float | None = Field(None, description="Fishnet distance band (grid=fishnet)")
+    contiguity: str | None = Field(None, description="Polygon layers: queen")
+    n_units: int | None = Field(None, description="Units in the study area")
+
+
+class GiParams(Strict):
+    statistic: str = Field(..., examples=["Gi* (star=True, binary weights)"])
+    permutations: int = Field(..., examples=[999])
+    seed: int = Field(..., examples=[12345])
+    fdr: bool = Field(..., description="Benjamini-Hochberg at each confidence level")
+    inference: str = Field(..., examples=["permutation"])
+    p_value: str
+    min_attainable_p: float | None = Field(
+        ..., description="Smallest two-sided permutation p-value possible: 2/(permutations+1). "
+                         "BH at level a over n units keeps nothing unless at least "
+                         "n*min_attainable_p/a units reach it", examples=[0.002])
+    n_undefined: int = Field(0, description="Units whose z is undefined (see undefined_reason)")
+
+
+class OffencesMeta(Meta):
+    limit: int
+    offset: int
 
 
 class AreaStat(BaseModel):
@@ -96,6 +171,15 @@ class FeatureCollection(BaseModel):
     features: list[dict]
 
 
+class OffenceCollection(FeatureCollection):
+    """Offences as GeoJSON points (OGC API Features paging)."""
+
+    model_config = ConfigDict(extra="forbid")
+    numberMatched: int = Field(..., description="Offences matching the filter")
+    numberReturned: int = Field(..., description="Features in this page")
+    meta: OffencesMeta
+
+
 class KDEGridBody(BaseModel):
     crs: str = Field("EPSG:27700")
     x0_m: float = Field(..., description="West edge, metres")
@@ -109,24 +193,52 @@ class KDEGridBody(BaseModel):
     values: list[list[float]] = Field(..., description="Density at cell centres, rows south to north")
 
 
+class KDEMeta(Meta):
+    kernel: str = Field(..., examples=["quartic"])
+    bandwidth_m: float = Field(..., examples=[300])
+    bandwidth_rule: str = Field(..., examples=["explicit"])
+    cell_size_m: float = Field(..., examples=[100])
+    study_area: str
+    study_area_definition: str
+    n_points: int
+    method: str
+    units: str = Field("offences per km^2")
+
+
 class KDEResponse(BaseModel):
-    meta: dict = Field(..., description="kernel, bandwidth_m, cell_size_m, filters, dataset version")
+    meta: KDEMeta
     grid: KDEGridBody
+
+
+class KDECells(BaseModel):
+    """KDE cells at or above a share of the maximum, as lon/lat polygons (f=geojson)."""
+
+    type: str = "FeatureCollection"
+    features: list[dict]
+    meta: KDEMeta
 
 
 class GiCell(BaseModel):
     id: str = Field(..., description="H3 cell (hex), fishnet centre 'easting_northing' or area code",
                     examples=["89195da49afffff"])
     count: int
-    gi_z: float
-    p_two_sided: float = Field(..., description="Two-sided p-value used for the label")
-    p_norm_two_sided: float
-    label: str = Field(..., examples=["hot 99%"])
+    gi_z: float | None = Field(..., description="Gi* z; null when undefined (undefined_reason)")
+    p_two_sided: float | None = Field(..., description="Two-sided p-value used for the label")
+    p_norm_two_sided: float | None
+    label: str = Field(..., description="hot/cold 99/95/90%, not significant, or undefined",
+                       examples=["hot 99%"])
+    undefined_reason: str | None = Field(None, description="Why z is undefined for this unit")
+
+
+class GiMeta(Meta, UnitsEcho, GiParams):
+    n_offences_in_units: int
+    n_significant: dict[str, int] = Field(..., description="Units labelled at each confidence "
+                                                            "level or stronger",
+                                          examples=[{"90%": 80, "95%": 60, "99%": 30}])
 
 
 class GiResponse(BaseModel):
-    meta: dict = Field(..., description="resolution, k_ring, permutations, seed, fdr_alpha, "
-                                        "study area, filters, dataset version")
+    meta: GiMeta
     cells: list[GiCell]
 
 
@@ -142,8 +254,13 @@ class HourByWeekday(BaseModel):
     counts: list[list[int]] = Field(..., description="24 rows (hours) x 7 columns (days)")
 
 
+class TimeProfileMeta(Meta):
+    n_matched: int = Field(..., description="Offences matching the filter")
+    n_with_time: int = Field(..., description="Of which with a time of day")
+
+
 class TimeProfileResponse(BaseModel):
-    meta: dict
+    meta: TimeProfileMeta
     hour_by_weekday: HourByWeekday
     night_time_economy: TimeWindow
     after_school: TimeWindow
@@ -154,35 +271,32 @@ class TopItem(BaseModel):
     code: str
     name: str
     count: int
-    share: float = Field(..., description="Share of offences in all units of the grid/layer")
-    cumulative_share: float
+    share: float | None = Field(..., description="Share of offences in all units of the "
+                                                 "grid/layer")
+    cumulative_share: float | None
+
+
+class TopMeta(Meta, UnitsEcho):
+    limit: int
+    definition: str
 
 
 class TopResponse(BaseModel):
-    meta: dict
+    meta: TopMeta
     top: list[TopItem]
 
 
+class ConcentrationMeta(Meta, UnitsEcho):
+    pass
+
+
 class ConcentrationResponse(BaseModel):
-    meta: dict
+    meta: ConcentrationMeta
     gini: float = Field(..., description="Gini of the area-offence Lorenz curve (0 = even)")
     share_of_offences_in_top_area: dict[str, float] = Field(
         ..., examples=[{"1%": 0.12, "5%": 0.35, "10%": 0.5, "25%": 0.75}])
     lorenz: dict
     ranking: str
-
-
-class CompareMeta(BaseModel):
-    """Parameters of a two-period analysis: both filters, grid/test settings, versions."""
-
-    model_config = ConfigDict(extra="allow")
-    analysis: str = Field(..., examples=["compare_areas"])
-    filters_before: dict = Field(..., description="The before filter, echoed")
-    filters_after: dict = Field(..., description="The after filter, echoed")
-    dataset_version: str | None
-    boundaries_version: str
-    api_version: str
-    caveats: list[str] = Field(default_factory=list)
 
 
 class AreaChange(BaseModel):
@@ -206,12 +320,22 @@ class AreaChange(BaseModel):
     relative_change_ci95_low: float | None = None
     relative_change_ci95_high: float | None = None
     p_two_sided: float | None = Field(None, description="Exact conditional binomial test")
-    significant_fdr: bool = Field(..., description="Benjamini-Hochberg at meta.fdr_alpha")
+    significant: bool = Field(..., description="At meta.alpha, Benjamini-Hochberg across areas "
+                                               "when meta.fdr")
     direction: str = Field(..., examples=["fell relative to overall"])
 
 
+class CompareAreasMeta(CompareMeta, UnitsEcho):
+    alpha: float = Field(..., examples=[0.05])
+    fdr: bool
+    total_before: int
+    total_after: int
+    overall_ratio: float = Field(..., description="total_after / total_before")
+    test: str
+
+
 class CompareAreasResponse(BaseModel):
-    meta: CompareMeta
+    meta: CompareAreasMeta
     areas: list[AreaChange]
 
 
@@ -227,6 +351,13 @@ class WdqAreas(BaseModel):
     control: list[str] = Field(..., examples=[["NS"]])
 
 
+class WdqTest(Strict):
+    p_two_sided: float = Field(..., description="Exact test (see WdqResult.method)")
+    ratio: float | None = Field(..., description="(after/before) of the first area over the "
+                                                 "same ratio of the second", examples=[0.48])
+    significant: bool = Field(..., description="p_two_sided <= alpha")
+
+
 class WdqResult(BaseModel):
     wdq: float | None = Field(..., description="Weighted displacement quotient; None when the "
                                                "success measure is 0", examples=[0.64])
@@ -234,14 +365,29 @@ class WdqResult(BaseModel):
                                                        "to control (negative = improved)")
     buffer_measure: float = Field(..., description="Da/Ca - Db/Cb: displacement-area "
                                                       "change relative to control")
-    inputs: dict[str, PeriodCounts] = Field(..., description="target, displacement, control counts")
+    interpretable: bool = Field(..., description="False when the target did not improve "
+                                                 "measurably relative to the control")
     interpretation: str = Field(..., examples=["diffusion of benefits"])
+    reading_rule: str = Field(..., description="Which row of the interpretation table applied",
+                              examples=["wdq_positive"])
+    flags: list[str] = Field(..., description="Warnings, e.g. 'control area not stable'")
+    alpha: float
+    tests: dict[str, WdqTest] = Field(..., description="target_vs_control, "
+                                      "displacement_vs_control (Fisher's exact), control_vs_city "
+                                      "(exact conditional binomial, as /compare/areas)")
+    inputs: dict[str, PeriodCounts] = Field(..., description="target, displacement, control counts")
     method: str
+
+
+class WdqMeta(CompareMeta):
+    layer: str
+    layer_approximate: bool
+    city_definition: str
 
 
 class WdqResponse(WdqResult):
     areas: WdqAreas
-    meta: CompareMeta
+    meta: WdqMeta
 
 
 class HotspotChangeCell(BaseModel):
@@ -250,6 +396,8 @@ class HotspotChangeCell(BaseModel):
     count_after: int
     label_before: str = Field(..., examples=["hot 99%"])
     label_after: str = Field(..., examples=["not significant"])
+    hot_before: bool = Field(..., description="Hot by meta.hot_definition")
+    hot_after: bool
     change: str = Field(..., description="new, persistent, no longer hot or not hot",
                         examples=["no longer hot"])
 
@@ -261,8 +409,14 @@ class HotspotChangeSummary(BaseModel):
                                                    "no longer hot": 12, "not hot": 671}])
 
 
+class HotspotChangeMeta(CompareMeta, UnitsEcho, GiParams):
+    alpha: float = Field(..., examples=[0.05])
+    hot_definition: str = Field(..., examples=[("hot = Gi* hot spot at 95% confidence after "
+                                               "Benjamini-Hochberg FDR across units")])
+
+
 class HotspotChangeResponse(HotspotChangeSummary):
-    meta: CompareMeta
+    meta: HotspotChangeMeta
     cells: list[HotspotChangeCell]
 
 
@@ -280,8 +434,17 @@ class KDEDifferenceGrid(BaseModel):
         ..., description="After minus before, % of each period's offences per km^2")
 
 
+class KDEDifferenceMeta(CompareMeta):
+    kernel: str
+    bandwidth_m: float
+    cell_size_m: float
+    study_area: str
+    n_before: int
+    n_after: int
+
+
 class KDEDifferenceResponse(BaseModel):
-    meta: CompareMeta
+    meta: KDEDifferenceMeta
     grid: KDEDifferenceGrid
     scale: dict = Field(..., description="Units of each surface and its extremes")
 
@@ -304,15 +467,20 @@ class Shift(BaseModel):
                                                        "grid north", examples=[255.3])
 
 
+class CentreMeta(CompareMeta):
+    study_area: str
+    crs: str = Field("EPSG:27700")
+
+
 class CentreShiftResponse(BaseModel):
-    meta: CompareMeta
+    meta: CentreMeta
     before: Ellipse
     after: Ellipse
     shift: Shift
 
 
 class DisplacementReport(BaseModel):
-    meta: CompareMeta
+    meta: CompareAreasMeta
     npa_change: list[AreaChange]
     wdq_centre_to_east_west: WdqResponse
     centre_shift: CentreShiftResponse
@@ -327,8 +495,19 @@ class EmergingUnit(BaseModel):
     counts: list[int] = Field(..., description="Offences per month (meta.months)")
 
 
-class EmergingMeta(Meta):
-    months: list[str] = Field(..., examples=[["2019-12", "2020-01", "2020-02"]])
+class EmergingMeta(Meta, UnitsEcho):
+    months: list[str] = Field(..., description="Months analysed (loaded months of the window)",
+                              examples=[["2019-12", "2020-01", "2020-02"]])
+    time_steps: int
+    alpha: float
+    fdr: bool
+    permutations: int
+    seed: int
+    p_value: str
+    min_attainable_p: float | None
+    n_significant_bins: int = Field(..., description="(unit, month) bins significant at alpha")
+    n_steps: int
+    trend: str
 
 
 class EmergingResponse(BaseModel):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
-from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import Forbidden, GeoApiError
-from geo_api.services.filters import build_filter
-from geo_api.services.service import Service
+from geo_api.errors import Forbidden
+from geo_api.services.frames import records
 from geo_api.web.api.models import (
     AreaStatsResponse,
     ErrorBody,
@@ -20,65 +16,32 @@ from geo_api.web.api.models import (
     GroupList,
     Health,
     LayerList,
+    OffenceCollection,
 )
+from geo_api.web.api.params import FilterDep, Layer, ServiceDep
 
-ERRORS = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 router = APIRouter()
 HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
                 "</head><body>...</body></html>")
 HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
                   "description": "An HTML page"}}
+MAX_PAGE_SIZE = 10_000
+CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
+               "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
+               "-1.133200,52.634900\n")
 
 
-def get_service(request: Request) -> Iterator[Service]:
-    """The service with one store snapshot pinned for the whole request."""
-    with request.app.state.service.pinned() as svc:
-        yield svc
-
-
-ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-def offence_filter(
-    datetime: Annotated[str | None, Query(description="OGC datetime: instant or interval "
-                                          "'start/end' ('..' open); YYYY-MM, YYYY-MM-DD or RFC 3339. "
-                                          "Month-dated rows match if their month overlaps.",
-                                          examples=["2020-04/2020-06"])] = None,
-    group: Annotated[Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
-                             "knife_enabled_serious_violence"],
-                     Query(description="Named offence group (see /groups)")] = "all",
-    crime_category: Annotated[list[str] | None, Query(description="police.uk category; repeatable",
-                                                      examples=["Robbery"])] = None,
-    knife_enabled: bool | None = None,
-    under_25: bool | None = None,
-    night_time_economy: Annotated[bool | None, Query(description="22:00-05:00")] = None,
-    source: Literal["police_uk", "force_export"] | None = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)",
-                                      examples=["-1.16,52.62,-1.11,52.65"])] = None,
-    hours: Annotated[str | None, Query(description="Time-of-day window 'HH-HH' (timed rows only)",
-                                       examples=["15-19"])] = None,
-) -> OffenceFilter:
-    return build_filter(datetime, group, crime_category,
-                        {"knife_enabled": knife_enabled, "under_25": under_25,
-                         "night_time_economy": night_time_economy}, source, bbox, hours)
-
-
-FilterDep = Annotated[OffenceFilter, Depends(offence_filter)]
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
 
 
 @router.get("/health", response_model=Health, operation_id="health", tags=["service"],
             summary="Service health, versions and what data is loaded")
 def health(svc: ServiceDep) -> Health:
     """Liveness and what is loaded: API, dataset and boundaries versions, number of offences
-    and the months they cover."""
-    try:
-        s = svc.store.summary()
-    except GeoApiError:
-        s = {}
-    return Health(status="ok", api_version=svc.meta(OffenceFilter())["api_version"],
-                  dataset_version=s.get("dataset_version"), boundaries_version=svc.boundaries.version,
-                  n_offences=s.get("n_offences", 0), first_month=s.get("first_month"),
-                  last_month=s.get("last_month"))
+    and the months they cover. Answers 200 with "no data loaded" on an empty store."""
+    return Health(**svc.health())
 
 
 @router.get("/groups", response_model=GroupList, operation_id="listGroups", tags=["offences"],
@@ -100,25 +63,29 @@ def layers(svc: ServiceDep) -> LayerList:
 
 
 @router.get("/layers/{layer}", response_model=FeatureCollection, operation_id="getLayer",
-            tags=["boundaries"], responses=ERRORS,
+            response_class=GeoJSONResponse, tags=["boundaries"], responses=ERRORS,
             summary="A boundary layer as GeoJSON (EPSG:4326, 6 decimals)")
-def layer_geojson(layer: str, svc: ServiceDep) -> Response:
+def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, ward, sector, "
+                                                      "lsoa, lad or oa (404 for others)")],
+                  svc: ServiceDep) -> dict:
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
     For maps, the tile endpoints are faster."""
     from geo_api.crs import to_io
 
-    gdf = to_io(svc.boundaries.get(layer).gdf)
-    return Response(gdf.to_json(drop_id=True, to_wgs84=False), media_type="application/geo+json")
+    return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
 
 
-@router.get("/offences", response_model=FeatureCollection, operation_id="getOffences",
-            tags=["offences"], responses={**ERRORS, 403: {"model": ErrorBody}},
+@router.get("/offences", response_model=OffenceCollection, operation_id="getOffences",
+            response_class=GeoJSONResponse, tags=["offences"],
+            responses={**ERRORS, 403: {"model": ErrorBody},
+                       200: {"content": {"text/csv": {"example": CSV_EXAMPLE}},
+                             "description": "GeoJSON (default) or CSV (f=csv)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
 def offences(svc: ServiceDep, flt: FilterDep,
-             limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-             offset: Annotated[int, Query(ge=0)] = 0,
+             limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+             offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
              f: Annotated[Literal["geojson", "csv"], Query(description="Output format")] = "geojson",
-             ) -> Response:
+             ):
     """Offence records matching the filter as GeoJSON points (lon/lat) or CSV, paged with
     `limit`/`offset`; `numberMatched` (or the X-Number-Matched header) gives the total.
     Refused (403) when the deployment serves aggregates only."""
@@ -126,21 +93,18 @@ def offences(svc: ServiceDep, flt: FilterDep,
 
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
-    body, n = offences_geojson(svc, flt, limit, offset) if f == "geojson" else offences_csv(svc, flt, limit, offset)
     if f == "csv":
+        body, n = offences_csv(svc, flt, limit, offset)
         return Response(body, media_type="text/csv", headers={"X-Number-Matched": str(n)})
-    return Response(json.dumps(body), media_type="application/geo+json")
+    return offences_geojson(svc, flt, limit, offset)[0]
 
 
 @router.get("/stats/areas", response_model=AreaStatsResponse, operation_id="getAreaStats",
             tags=["statistics"], responses=ERRORS,
             summary="Counts, shares (95% CI) and rates per 1,000 residents per area")
-def area_stats(svc: ServiceDep, flt: FilterDep,
-               layer: Annotated[Literal["npa", "ward", "sector", "lsoa", "lad", "oa"],
-                                Query(description="Boundary layer")] = "ward") -> JSONResponse:
+def area_stats(svc: ServiceDep, flt: FilterDep, layer: Layer = "ward") -> dict:
     """Offences per area of a boundary layer: count, share of offences located in the layer
     (Wilson 95% CI), residents and rate per 1,000 residents (exact Poisson 95% CI).
     `meta` counts offences without a location or outside the layer."""
     table, meta = svc.area_stats(layer, flt)
-    areas = json.loads(table.to_json(orient="records"))
-    return JSONResponse(AreaStatsResponse(meta=meta, areas=areas).model_dump(mode="json"))
+    return {"meta": meta, "areas": records(table)}

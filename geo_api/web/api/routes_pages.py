@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError
-from geo_api.web.api.routes import HTML_200, FilterDep, ServiceDep
-from geo_api.web.api.routes_compare import After, Before
+from geo_api.web.api.params import After, Before, FilterDep, RawFilterDep, ServiceDep
+from geo_api.web.api.routes import HTML_200
+from geo_api.web.errors import TIME_HINT
+from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
 from geo_api.web.maps.layers import (
     TIME_WINDOWS,
@@ -98,7 +100,7 @@ def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
 
 @router.get("/maps/compare", response_class=HTMLResponse, operation_id="sideBySideMap",
             responses=HTML_200, summary="Two periods side by side (synchronised hot spot maps)")
-def side_by_side_map(svc: ServiceDep, flt: FilterDep, before: Before, after: After,
+def side_by_side_map(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
                      resolution: Resolution = 9) -> HTMLResponse:
     """Two synchronised maps in one page: the before period on the left and the after period
     on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
@@ -108,7 +110,7 @@ def side_by_side_map(svc: ServiceDep, flt: FilterDep, before: Before, after: Aft
     from geo_api.web.maps.hotspots import render_side_by_side
 
     try:
-        fb, fa = periods(flt, before, after)
+        fb, fa = periods(svc, flt, before, after)
         left, right = hotspot_layers(svc, fb, resolution), hotspot_layers(svc, fa, resolution)
     except GeoApiError as exc:
         return message_page(exc)
@@ -145,10 +147,6 @@ def time_window_map(svc: ServiceDep, flt: FilterDep,
     return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note))
 
 
-TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
-             "school, 15:00-19:00) need a force export with offence times.")
-
-
 UPLOAD_FORM = """<h2>Your candidate sites</h2>
 <form id="upload"><fieldset><legend>Show your own sites on the hot spot map (for example
 possible bleed-control kit locations)</legend>
@@ -181,12 +179,6 @@ document.getElementById('upload').addEventListener('submit', async function (e) 
 
 
 def message_page(exc: GeoApiError, timed: bool = False) -> HTMLResponse:
-    """A plain page explaining why a map cannot be drawn (instead of a JSON error);
-    ``timed``: the map needed offences with a time of day."""
-    hint = f"<p>{TIME_HINT}</p>" if timed else ""
-    return HTMLResponse(status_code=exc.status_code, content=f"""<!doctype html><html lang="en">
-<head><meta charset="utf-8"><title>No map for this selection</title></head>
-<body style="font:16px/1.5 sans-serif;max-width:700px;margin:2em auto">
-<h1>No map for this selection</h1><p>{html.escape(exc.user_msg)}</p>
-{hint}<p><a href="/">Back to the maps</a></p>
-</body></html>""")
+    """The plain page for a selection that cannot be mapped; ``timed``: the map needed
+    offences with a time of day."""
+    return page(exc.user_msg, exc.status_code, TIME_HINT if timed else "")

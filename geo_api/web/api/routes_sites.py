@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
-from geo_api.web.api.routes import ServiceDep
+from geo_api.web.api.params import ServiceDep
 
 router = APIRouter(tags=["sites"])
 Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
@@ -29,8 +29,8 @@ async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
     or `longitude`,`latitude` (EPSG:4326); at most 5,000 sites, all inside the force area.
     A file with any fault is rejected whole (422 naming line and field) and the previous set
     of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`."""
-    from geo_api.services.hotspots import study_area_m
     from geo_api.services.sites import parse_sites_csv
+    from geo_api.services.units import study_area_m
 
     def store(data: bytes) -> dict:
         sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))

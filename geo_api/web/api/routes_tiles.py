@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from geo_api.web.api.models import ErrorBody
-from geo_api.web.api.routes import FilterDep, ServiceDep
+from geo_api.web.api.params import FilterDep, ServiceDep
+from geo_api.web.maps.layers import MAP_SIGNIFICANCE
 from geo_api.web.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
 
 router = APIRouter(tags=["tiles"])
@@ -32,9 +33,10 @@ def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     if layer == "gi":
         from geo_api.analysis.grids import h3_polygons_lonlat
         from geo_api.services import hotspots
+        from geo_api.services.units import UnitSpec
 
-        rows, _ = hotspots.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=9, k=1)
-        rows = [r for r in rows if r["label"] != "not significant"]
+        rows, _ = hotspots.gi(svc, flt, UnitSpec(grid="h3", resolution=9), MAP_SIGNIFICANCE)
+        rows = [r for r in rows if r["label"].startswith(("hot", "cold"))]
         ids = [int(r["id"], 16) for r in rows]
         gdf = gpd.GeoDataFrame(
             [{"id": r["id"], "label": r["label"], "count": r["count"], "gi_z": round(r["gi_z"], 3)}
@@ -42,8 +44,8 @@ def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     elif layer == "kde":
         from geo_api.services import hotspots
 
-        fc, _ = hotspots.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
-                             min_share_of_max=0.05)
+        fc, _ = hotspots.kde(svc, flt, bandwidth_m=300, cell_size_m=100, kernel="quartic",
+                             study_area="city", as_geojson=True, min_share_of_max=0.05)
         gdf = gpd.GeoDataFrame.from_features(fc["features"], crs=4326)
     else:
         gdf = boundary_frame(svc.boundaries.get(layer))

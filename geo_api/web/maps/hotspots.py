@@ -24,8 +24,8 @@ GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}
 KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#fdcc8a"),
                (0.0, "#fef0d9")]
-GI_NOTE = ("Gi* hot/cold spots (two-sided, 999 permutations); KDE layer: darker = nearer the "
-           "peak density")
+GI_NOTE = ("Gi* hot/cold spots (two-sided, 9,999 permutations, false discovery rate controlled "
+           "across cells); KDE layer: darker = nearer the peak density")
 SYNC_JS = "/static/vendor/leaflet.sync/L.Map.Sync.js"
 
 
@@ -69,7 +69,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
                                                  aliases=["NPA", "Name", "Offences"])).add_to(m)
-    sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] != "not significant"])
+    sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] in GI_COLOURS])
     if len(sig):
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],

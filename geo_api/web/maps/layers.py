@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime
 import html
 
+from geo_api.services.hotspots import Significance
 from geo_api.web.maps.hotspots import HotspotLayers
+
+MAP_SIGNIFICANCE = Significance()  # the API defaults: 9,999 permutations, seed 12345, FDR
 
 TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
                 "evening": (19, 22, "evening, 19:00-22:00"),
@@ -35,9 +38,11 @@ def query_without_hours(flt) -> str:
 def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
     from geo_api.services import hotspots as h
-    rows, meta = h.gi(svc, flt, "h3", 999, 12345, None, "city", resolution=resolution, k=1)
-    kde, _ = h.kde(svc, flt, 300, 100, "quartic", "city", as_geojson=True,
-                   min_share_of_max=0.05)
+    from geo_api.services.units import UnitSpec
+
+    rows, meta = h.gi(svc, flt, UnitSpec(grid="h3", resolution=resolution), MAP_SIGNIFICANCE)
+    kde, _ = h.kde(svc, flt, bandwidth_m=300, cell_size_m=100, kernel="quartic",
+                   study_area="city", as_geojson=True, min_share_of_max=0.05)
     counts, _ = svc.store.area_counts("ward", flt)
     npa_counts, _ = svc.store.area_counts("npa", flt)
     if label is None:
@@ -45,7 +50,8 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
         if flt.hours:
             label += f", {flt.hours[0]:02d}:00-{flt.hours[1]:02d}:00"
     provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
-                  f"{meta['seed']}; KDE quartic 300 m; dataset {meta['dataset_version']}")
+                  f"{meta['seed']}, {'FDR-controlled' if meta['fdr'] else 'no FDR'}; KDE "
+                  f"quartic 300 m; dataset {meta['dataset_version']}")
     return HotspotLayers(rows, kde, counts, npa_counts, html.escape(label), provenance)
 
 
@@ -69,10 +75,10 @@ def period_label(flt) -> str:
 def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
     """(layer name, sites, shown) for the schools (or configured sites file) and each named
     uploaded candidate-site set (shown by default, since the user asked for it)."""
-    from geo_api.services import hotspots as h
     from geo_api.services.sites import sites_in
+    from geo_api.services.units import study_area_m
 
     out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
-            sites_in(svc.settings.sites_file, h.study_area_m(svc, "city")), False)]
+            sites_in(svc.settings.sites_file, study_area_m(svc, "city")), False)]
     return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
                   for n in dict.fromkeys(names or [])]

@@ -1,0 +1,161 @@
+"""Analysis units: H3 cells, a fishnet or a boundary layer over a study area, with counts
+per filter and a neighbour matrix. One ``UnitSpec`` names them everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import h3
+import numpy as np
+import scipy.sparse as sp
+import shapely
+
+from geo_api.analysis.grids import (
+    distance_band,
+    fishnet,
+    fishnet_counts,
+    h3_adjacency,
+    h3_counts,
+    h3_study_cells,
+)
+from geo_api.crs import metric_to_lonlat
+from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import InvalidParameter
+
+CITY_LAD = "E06000016"
+STUDY_AREAS = {"city": "Leicester city (district E06000016)", "force": "the force area (9 districts)"}
+MAX_FISHNET_CELLS = 200_000
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """Which units an analysis uses.
+
+    ``grid``: "h3" (k-ring neighbours), "fishnet" (square cells, distance-band neighbours,
+    default band 1.5 x cell: the 8 surrounding cells) or a boundary layer name (queen
+    contiguity; the layer's extent is the study area).
+    """
+
+    grid: str = "h3"
+    study_area: str = "city"
+    resolution: int = 9
+    k: int = 1
+    fishnet_cell_size_m: float = 250.0
+    fishnet_band_m: float | None = None
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+def study_area_m(svc, name: str) -> shapely.Geometry:
+    """Study area polygon in EPSG:27700."""
+    lad = svc.boundaries.get("lad").gdf
+    if name == "city":
+        return shapely.union_all(lad.loc[lad["code"] == CITY_LAD].geometry.values)
+    if name == "force":
+        return shapely.union_all(lad.geometry.values)
+    raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
+
+
+def to_lonlat(geom_m: shapely.Geometry) -> shapely.Geometry:
+    """An EPSG:27700 geometry in EPSG:4326 (lon, lat)."""
+    coords = shapely.get_coordinates(geom_m)
+    lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
+    return shapely.set_coordinates(geom_m, np.column_stack([lon, lat]))
+
+
+def points_in(svc, flt: OffenceFilter, area_m: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """x_m, y_m (EPSG:27700) of matching offences inside ``area_m``."""
+    pts = svc.store.points(flt)
+    x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+    inside = shapely.contains_xy(area_m, x, y)
+    return x[inside], y[inside]
+
+
+@dataclass
+class Units:
+    """Analysis units of a grid or layer: ids, areas and a counter; adjacency built lazily.
+
+    Build once per request and count per filter, so comparisons and monthly series do not
+    rebuild cells or weights for every period.
+    """
+
+    ids: list[str]
+    area_km2: np.ndarray
+    definition: dict
+    _count: Callable[[OffenceFilter], np.ndarray]
+    _adjacency: Callable[[], sp.csr_matrix]
+
+    def counts(self, flt: OffenceFilter) -> np.ndarray:
+        """Offences per unit for ``flt`` (zeros included)."""
+        return self._count(flt)
+
+    @cached_property
+    def adjacency(self) -> sp.csr_matrix:
+        return self._adjacency()
+
+
+def _definition(spec: UnitSpec, n_units: int, text: str, **extra) -> dict:
+    """The units' echo in ``meta``: every spec field (None where it does not apply)."""
+    out = {"grid": spec.grid, "study_area": spec.study_area, "resolution": None, "k_ring": None,
+           "fishnet_cell_size_m": None, "fishnet_band_m": None, "contiguity": None,
+           "n_units": n_units, "study_area_definition": text}
+    return {**out, **extra}
+
+
+def analysis_units(svc, spec: UnitSpec) -> Units:
+    """Units for ``spec`` over its study area (a layer is its own study area)."""
+    if spec.grid == "h3":
+        if spec.resolution not in (7, 8, 9, 10):
+            raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
+        cells = h3_study_cells(to_lonlat(study_area_m(svc, spec.study_area)), spec.resolution)
+        return Units(
+            ids=[f"{int(c):x}" for c in cells.tolist()],
+            area_km2=np.full(len(cells), h3.average_hexagon_area(spec.resolution, unit="km^2")),
+            definition=_definition(spec, len(cells),
+                                   f"H3 cells whose centre lies in {STUDY_AREAS[spec.study_area]}"
+                                   "; cells without offences count as zeros",
+                                   resolution=spec.resolution, k_ring=spec.k),
+            _count=lambda f: h3_counts(cells, svc.store.h3_cells(spec.resolution, f)),
+            _adjacency=lambda: h3_adjacency(cells, spec.k))
+    if spec.grid == "fishnet":
+        size = spec.fishnet_cell_size_m
+        band = spec.fishnet_band_m or 1.5 * size
+        cx, cy = fishnet(study_area_m(svc, spec.study_area), size)
+        if len(cx) > MAX_FISHNET_CELLS:
+            raise InvalidParameter(f"fishnet_cell_size_m too small for this study area (over "
+                                   f"{MAX_FISHNET_CELLS:,} cells)")
+
+        def count(f):
+            pts = svc.store.points(f)
+            return fishnet_counts(cx, cy, size, pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
+
+        return Units(
+            ids=[f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)],
+            area_km2=np.full(len(cx), (size / 1000) ** 2),
+            definition=_definition(spec, len(cx),
+                                   f"square cells whose centre lies in "
+                                   f"{STUDY_AREAS[spec.study_area]} (ids are centre "
+                                   "easting_northing); zeros included",
+                                   fishnet_cell_size_m=size, fishnet_band_m=band),
+            _count=count, _adjacency=lambda: distance_band(cx, cy, band))
+    layer = svc.boundaries.get(spec.grid)
+    codes = layer.gdf["code"]
+
+    def count(f):
+        c, _ = svc.store.area_counts(spec.grid, f)
+        return codes.map(c.set_index("code")["count"]).fillna(0).to_numpy(float)
+
+    def queen():
+        from libpysal.weights import Queen
+
+        return Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True).sparse
+
+    return Units(ids=codes.tolist(), area_km2=layer.gdf.area.to_numpy() / 1e6,
+                 definition=_definition(spec, len(codes),
+                                        f"all {len(codes)} areas of layer {spec.grid}; areas "
+                                        "without offences count as zeros", contiguity="queen",
+                                        study_area=f"layer {spec.grid}"),
+                 _count=count, _adjacency=queen)

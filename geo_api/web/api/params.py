@@ -1,0 +1,133 @@
+"""Request parameters shared by the routers: one vocabulary for the whole API.
+
+- Filter: ``datetime`` (or ``before``/``after``), ``group``, ``crime_category``, flags,
+  ``source``, ``bbox``, ``hours``.
+- Units: ``grid`` (h3 | fishnet | a boundary layer; ``layer`` where only boundary layers
+  make sense), ``study_area``, ``resolution``, ``k`` (H3), ``fishnet_cell_size_m``,
+  ``fishnet_band_m``.
+- Significance: ``permutations``, ``seed``, ``fdr`` (true by default everywhere), ``alpha``
+  (0.05 by default everywhere).
+- ``limit``/``offset`` for paging and top-N; ``f`` only for output formats; ``cell_size_m``
+  and ``bandwidth_m`` only for kernel density.
+
+(No ``from __future__ import annotations`` here: FastAPI reads these signatures at import
+time, including the grid type chosen in ``units_param``.)
+"""
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query, Request
+
+from geo_api.data.store.base import OffenceFilter
+from geo_api.services.filters import build_filter
+from geo_api.services.hotspots import Significance
+from geo_api.services.service import Service
+from geo_api.services.units import UnitSpec
+
+
+def get_service(request: Request) -> Iterator[Service]:
+    """The service with one store snapshot pinned for the whole request."""
+    with request.app.state.service.pinned() as svc:
+        yield svc
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+Group = Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
+                "knife_enabled_serious_violence"]
+
+
+def parse_filter(
+    datetime: Annotated[str | None, Query(description="OGC datetime: instant or interval "
+                                          "'start/end' ('..' open); YYYY-MM, YYYY-MM-DD or RFC 3339. "
+                                          "Month-dated rows match if their month overlaps.",
+                                          examples=["2020-04/2020-06"])] = None,
+    group: Annotated[Group, Query(description="Named offence group (see /groups)")] = "all",
+    crime_category: Annotated[list[str] | None, Query(description="police.uk category; repeatable",
+                                                      examples=["Robbery"])] = None,
+    knife_enabled: Annotated[bool | None, Query(description="Force exports only")] = None,
+    under_25: Annotated[bool | None, Query(description="Force exports only")] = None,
+    night_time_economy: Annotated[bool | None, Query(description="22:00-05:00; force exports "
+                                                     "only")] = None,
+    source: Literal["police_uk", "force_export"] | None = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)",
+                                      examples=["-1.16,52.62,-1.11,52.65"])] = None,
+    hours: Annotated[str | None, Query(description="Time-of-day window 'HH-HH' (force exports "
+                                       "only)", examples=["15-19"])] = None,
+) -> OffenceFilter:
+    """The filter as given (checked for syntax, not yet against the loaded data)."""
+    return build_filter(datetime, group, crime_category,
+                        {"knife_enabled": knife_enabled, "under_25": under_25,
+                         "night_time_economy": night_time_economy}, source, bbox, hours)
+
+
+def offence_filter(svc: ServiceDep,
+                   flt: Annotated[OffenceFilter, Depends(parse_filter)]) -> OffenceFilter:
+    """The filter, refused (422) when it can only give silent zeros on the loaded data."""
+    svc.check_filter(flt)
+    return flt
+
+
+FilterDep = Annotated[OffenceFilter, Depends(offence_filter)]
+RawFilterDep = Annotated[OffenceFilter, Depends(parse_filter)]  # periods checked separately
+
+LAYERS = Literal["npa", "ward", "sector", "lsoa", "lad", "oa"]
+Layer = Annotated[LAYERS, Query(description="Boundary layer")]
+StudyArea = Annotated[Literal["city", "force"], Query(description="city: Leicester district; "
+                                                      "force: all nine districts")]
+Grid = Literal["h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad", "oa"]
+GridOrLocation = Literal["location", "h3", "fishnet", "npa", "ward", "sector", "lsoa", "lad",
+                         "oa"]
+GRID_DOC = ("h3 (k-ring neighbours), fishnet (distance band) or a boundary layer (queen "
+            "contiguity)")
+
+
+def units_param(default: str, with_location: bool = False):
+    """A dependency for the analysis units, with ``default`` as the default grid."""
+    grid_type = GridOrLocation if with_location else Grid
+    doc = GRID_DOC + ("; location = police.uk map points" if with_location else "")
+
+    def units(
+        grid: Annotated[grid_type, Query(description=doc)] = default,
+        study_area: StudyArea = "city",
+        resolution: Annotated[int, Query(ge=7, le=10, description="H3 resolution")] = 9,
+        k: Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")] = 1,
+        fishnet_cell_size_m: Annotated[float, Query(ge=50, le=5000, description="Fishnet cell "
+                                                    "size, metres")] = 250,
+        fishnet_band_m: Annotated[float | None, Query(gt=0, le=10000, description="Fishnet "
+                                                      "distance band, metres (default 1.5 x "
+                                                      "cell)")] = None,
+    ) -> UnitSpec | None:
+        if grid == "location":
+            return None
+        return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
+                        fishnet_cell_size_m=fishnet_cell_size_m, fishnet_band_m=fishnet_band_m)
+
+    return units
+
+
+Permutations = Annotated[int, Query(ge=0, le=9999, description="Conditional randomisations "
+                                    "(0 = analytic normal p-values)")]
+Seed = Annotated[int, Query(description="Random seed for the permutations")]
+Fdr = Annotated[bool, Query(description="Benjamini-Hochberg false discovery rate control "
+                                        "across units (at each confidence level)")]
+Alpha = Annotated[float, Query(gt=0, lt=0.5, description="Significance level")]
+
+
+def significance(permutations: Permutations = 9999, seed: Seed = 12345,
+                 fdr: Fdr = True) -> Significance:
+    return Significance(permutations=permutations, seed=seed, fdr=fdr)
+
+
+def significance_at(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
+                    alpha: Alpha = 0.05) -> Significance:
+    return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
+
+
+SignificanceDep = Annotated[Significance, Depends(significance)]  # labels at 90/95/99%
+SignificanceAtDep = Annotated[Significance, Depends(significance_at)]  # one level: alpha
+Limit = Annotated[int, Query(ge=1, le=500, description="How many to return")]
+Before = Annotated[str, Query(description="Before period, e.g. 2019-12/2020-02",
+                              examples=["2019-12/2020-02"])]
+After = Annotated[str, Query(description="After period, e.g. 2020-04/2020-06",
+                             examples=["2020-04/2020-06"])]

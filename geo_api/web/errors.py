@@ -1,0 +1,82 @@
+"""One place where errors become HTTP responses.
+
+Every error has the body ``{code, message, detail}`` (``ErrorBody``): domain errors with
+their own status, parameter validation 422, unknown paths 404, wrong methods 405, and
+unexpected errors 500 with a request id (logged with the traceback; no internals in the
+body). Map pages and the landing page answer with a plain-language HTML page instead.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo_api.errors import GeoApiError
+
+log = logging.getLogger("geo_api")
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
+             "school, 15:00-19:00) need a force export with offence times.")
+
+
+def is_page(path: str) -> bool:
+    """Paths people open in a browser (HTML pages), not API calls."""
+    return path == "/" or path.startswith("/maps/") or path == "/compare/report/map"
+
+
+def message_page(message: str, status: int, hint: str = "") -> HTMLResponse:
+    """A plain page explaining why a map cannot be drawn (instead of a JSON error)."""
+    extra = f"<p>{html.escape(hint)}</p>" if hint else ""
+    return HTMLResponse(status_code=status, content=f"""<!doctype html><html lang="en">
+<head><meta charset="utf-8"><title>No map for this selection</title></head>
+<body style="font:16px/1.5 sans-serif;max-width:700px;margin:2em auto">
+<h1>No map for this selection</h1><p>{html.escape(message)}</p>
+{extra}<p><a href="/">Back to the maps</a></p>
+</body></html>""")
+
+
+def error_response(request: Request, status: int, code: str, message: str, detail=None,
+                   headers: dict | None = None):
+    if is_page(request.url.path):
+        hint = TIME_HINT if "hours" in message or "time" in message else ""
+        return message_page(message, status, hint)
+    return JSONResponse(status_code=status, headers=headers,
+                        content={"code": code, "message": message, "detail": detail})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to the one body shape (or the HTML page for pages)."""
+
+    @app.exception_handler(GeoApiError)
+    async def domain_error(request: Request, exc: GeoApiError):
+        return error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        msg = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+        return error_response(request, 422, "invalid_parameter", msg, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = (f"no such path: {request.url.path}" if exc.status_code == 404
+                   else str(exc.detail))
+        return error_response(request, exc.status_code, code, message, None,
+                              getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        rid = uuid.uuid4().hex[:12]
+        log.error("request %s %s failed (request id %s)", request.method, request.url.path, rid,
+                  exc_info=exc)
+        return error_response(request, 500, "internal_error",
+                              f"internal error; quote request id {rid} when reporting it",
+                              {"request_id": rid}, {"X-Request-ID": rid})
