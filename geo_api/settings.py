@@ -17,7 +17,6 @@ class Settings(BaseSettings):
 
     store_dir: Path = Field(PROJECT_ROOT / "var" / "store", description="Embedded store directory")
     boundaries_dir: Path = Field(PROJECT_ROOT / "boundaries", description="Shipped boundary layers")
-    cache_dir: Path = Field(PROJECT_ROOT / "var" / "cache", description="Join-index cache")
     demo_dir: Path = Field(PROJECT_ROOT / "data" / "demo", description="Shipped demo data")
     npa_file: Path | None = Field(
         None, description="User NPA polygons (GeoJSON/GeoPackage/shapefile) replacing the approximate layer"
@@ -28,7 +27,6 @@ class Settings(BaseSettings):
                              "gias_open_establishments_LLR_2025-05-24.csv",
                              description="Candidate sites CSV: establishment_name (or name) and "
                                          "easting/northing (EPSG:27700) or longitude/latitude")
-    max_page_size: int = Field(10_000, ge=1, description="Upper bound on `limit` for feature endpoints")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )

@@ -37,7 +37,7 @@ def store(tmp_path):
 def demo_settings(tmp_path_factory) -> Settings:
     """Settings whose store holds all shipped demo months (loaded once)."""
     store_dir = tmp_path_factory.mktemp("demo") / "store"
-    return Settings(store_dir=store_dir, cache_dir=store_dir.parent / "cache")
+    return Settings(store_dir=store_dir)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +106,7 @@ def timed_settings(tmp_path_factory, joins) -> Settings:
     from geo_api.services.service import Service
 
     root = tmp_path_factory.mktemp("timed")
-    settings = Settings(store_dir=root / "store", cache_dir=root / "cache")
+    settings = Settings(store_dir=root / "store")
     svc = Service(settings)
     svc._joins = joins
     svc.ingest_paths([write_synthetic_timed_export(root / "synthetic_timed_export.csv")],

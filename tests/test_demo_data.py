@@ -30,9 +30,6 @@ def test_castle_share_apr_jun_2020_matches_independent_computation(demo_service,
     assert castle["share"] == pytest.approx(ref["Castle"] / ref.sum(), rel=1e-12)
     assert castle["share_ci95_low"] < castle["share"] < castle["share_ci95_high"]
     assert meta["n_in_layer"] == ref.sum()
-    print(f"Castle share Apr-Jun 2020 (violence+robbery+weapons): {castle['share']:.4f} "
-          f"[{castle['share_ci95_low']:.4f}, {castle['share_ci95_high']:.4f}] "
-          f"= {castle['count']}/{meta['n_in_layer']}")
 
 
 def test_reingest_of_all_demo_months_adds_nothing(demo_service):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
-
-import pandas as pd
 
 FLAG_COLUMNS = ("knife_enabled", "under_25", "night_time_economy", "after_school",
                 "vrn_serious_violence", "alcohol", "domestic", "public_place",
@@ -63,18 +60,3 @@ class IngestReport:
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     n_warnings: int = 0
-
-
-class OffenceStore(Protocol):
-    """Minimal store interface (DuckDB today; PostGIS could implement the same)."""
-
-    def dataset_version(self) -> str | None: ...
-
-    def write(self, frame: pd.DataFrame, meta: dict, quarantine: pd.DataFrame | None) -> dict: ...
-
-    def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
-                       columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]: ...
-
-    def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]: ...
-
-    def summary(self) -> dict: ...
