@@ -65,9 +65,12 @@ def cmd_stats(args) -> int:
 
     svc = Service(_settings(args))
     flt = build_filter(args.datetime, args.group, args.crime_category or None)
+    svc.check_filter(flt)
     table, meta = svc.area_stats(args.layer, flt)
     if args.json:
-        print(json.dumps({"meta": meta, "areas": json.loads(table.to_json(orient="records"))}, indent=2))
+        from geo_api.services.frames import records
+
+        print(json.dumps({"meta": meta, "areas": records(table)}, indent=2))
         return 0
     print(f"layer={args.layer} datetime={args.datetime} group={args.group} "
           f"dataset={meta['dataset_version']} in-layer={meta['n_in_layer']} "
