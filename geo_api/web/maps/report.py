@@ -73,5 +73,5 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
     folium.LayerControl(collapsed=False).add_to(m)
     legend(m, title, {f"Gi* hot spot: {k}": c for k, c in CHANGE_COLOURS.items()},
            "Areas: blue share fell, red share rose (percentage points). "
-           + hotspots["meta"]["hot_definition"].capitalize() + ".")
+           + hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
     return m.get_root().render()
