@@ -1,0 +1,6 @@
+"""Response models (pydantic) with field descriptions and examples, one module per topic."""
+
+from geo_api.web.api.models.common import *
+from geo_api.web.api.models.compare import *
+from geo_api.web.api.models.hotspots import *
+from geo_api.web.api.models.meta import *
