@@ -491,6 +491,8 @@ def _write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
     """Upsert one file's rows and log it in ``ingests``; counts are against the store as is."""
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
     frame = batch.frame
+    if frame["offence_key"].duplicated().any():  # parse makes a repeat a row error
+        raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     # The counts read a few columns several times: those are copied into DuckDB once; the
     # full rows are read from pandas once, by the INSERT.
     con.register("frame", frame[list(COUNT_COLUMNS)])
