@@ -184,11 +184,11 @@ def test_counts_that_do_not_add_up_are_an_internal_error():
 
 
 def test_store_refuses_a_file_with_a_repeated_key(store, joins):
-    from geo_api.data.ingest.pipeline import validate
+    from geo_api.data.ingest.pipeline import prepare_file
 
     ingest(store, joins, [JAN])
     before = store.summary()
-    batch, _, _ = validate(FILES[FEB].name, DATA[FEB], joins)
+    batch, _, _ = prepare_file(FILES[FEB].name, DATA[FEB], joins)
     doubled = FileBatch(file="doubled.csv", kind="police_uk", sha256="0", rows_read=10,
                         frame=pd.concat([batch.frame, batch.frame], ignore_index=True))
     with pytest.raises(IngestCountError, match="occurs twice"):

@@ -129,7 +129,7 @@ def _rejected(exc: IngestRejected, sha256: str, kind: str) -> FileRejected:
     return FileRejected(exc.source, exc.errors, n_rows=exc.n_rows, report=report)
 
 
-def validate(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
+def prepare_file(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
              on_error: str = "reject",
              outside_area: str | None = None) -> tuple[FileBatch, list[str], list[str]]:
     """Parse, validate, classify and join one file; returns the batch, errors and warnings.
@@ -172,7 +172,7 @@ def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: 
     batches, errors, warnings = [], [], []
     for name, data in tqdm(items, desc="validating + joining", unit="file", total=total,
                            disable=not progress):
-        batch, file_errors, file_warnings = validate(name, data, joins, kind, on_error,
+        batch, file_errors, file_warnings = prepare_file(name, data, joins, kind, on_error,
                                                      outside_area)
         batches.append(batch)
         errors += file_errors

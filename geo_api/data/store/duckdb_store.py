@@ -477,6 +477,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     if found and int(found[0][0]) >= SCHEMA_VERSION:
         return False
+    # 1 -> 2, in the new snapshot only: a failed ingest leaves the old store untouched.
     cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'ingests'").fetchall()}
     if "n_rows" in cols:
@@ -526,7 +527,7 @@ def _write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
         file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
         inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
         rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
-        no_location=int((~batch.frame["has_location"].astype(bool)).sum()))
+        no_location=int((~frame["has_location"]).sum()))
     values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
               "ingest_id": ingest_id, "boundaries_version": boundaries_version}
     con.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
