@@ -230,3 +230,41 @@ def test_demo_months_stored_count_equals_rows_in_each_file(store, joins):
     assert [(f.file[:7], f.rows_read, f.inserted) for f in r.files] == [
         (m, n, n) for m, n in published.items()]
     assert store.summary()["n_crime_id_other_month"] == 0
+
+
+def test_a_description_only_revision_is_an_update(store, joins):
+    """Every stored source field is in the row hash: a force export revising only the offence
+    description (which decides knife-enabled) updates the row instead of being ignored."""
+    data = (Path(__file__).parent / "corpus" / "force_export_valid.csv").read_bytes()
+    revised = data.replace(b"SYN-002,2020-04-18 23:30,34B,Robbery of personal property,",
+                           b"SYN-002,2020-04-18 23:30,34B,Robbery of personal property with a knife,")
+    assert revised != data
+    ingest_many(store, joins, [("fx.csv", data)], progress=False)
+    r = ingest_many(store, joins, [("fx-revised.csv", revised)], progress=False)
+    assert tally(r.files[0]) == (0, 1, 9, 0, 0, 0, 0)
+    got = store.values(("source_id", "knife_enabled"), OffenceFilter()).set_index("source_id")
+    assert bool(got.loc["SYN-002", "knife_enabled"]) is True
+
+
+def test_row_hash_depends_on_values_not_dtypes_or_other_rows():
+    from geo_api.data.ingest.pipeline import HASHED, _row_hash
+
+    one = pd.DataFrame({c: [None] for c in HASHED})
+    one["month"] = pd.to_datetime(["2021-01-01"])
+    one["lon"], one["lat"] = [-1.13], [float("nan")]
+    one["knife_sharp_instrument"] = [True]
+    typed = one.copy()
+    typed["month"] = typed["month"].astype("datetime64[s]")
+    typed["knife_sharp_instrument"] = pd.array([True], dtype="boolean")
+    typed["victim_age"] = pd.array([pd.NA], dtype="Int64")
+    typed["outcome"] = pd.array([pd.NA], dtype="string")
+    assert _row_hash(one).tolist() == _row_hash(typed).tolist()
+    # a midnight time next to a non-midnight one hashes as it does alone
+    two = pd.concat([one, one], ignore_index=True)
+    two["occurred_at"] = pd.to_datetime(["2021-01-05 00:00", "2021-01-05 13:30"])
+    alone = two.iloc[[0]].copy()
+    alone["occurred_at"] = pd.to_datetime(["2021-01-05"])
+    assert _row_hash(alone).iloc[0] == _row_hash(two).iloc[0] != _row_hash(two).iloc[1]
+    changed = one.copy()
+    changed["falls_within"] = ["Leicestershire Police"]
+    assert _row_hash(changed).iloc[0] != _row_hash(one).iloc[0]

@@ -84,9 +84,25 @@ def build_join_indexes(boundaries: BoundarySet) -> JoinIndexes:
 
 
 def _row_hash(frame: pd.DataFrame) -> pd.Series:
-    cols = frame[list(HASHED)].apply(lambda c: c.map(str))
-    return pd.Series([f"{v:016x}" for v in pd.util.hash_pandas_object(cols, index=False)],
-                     index=frame.index)
+    """64-bit hash (hex) of each row's ``HASHED`` fields, by value whatever the column dtype.
+
+    Date-times are hashed as ISO text (not as ticks, which depend on the unit pandas chose),
+    floats by value with one NaN, strings as they are, anything else (booleans, integers) as
+    Python objects, so missing values hash alike (None, NA, NaN).
+    Only distinct values are hashed (``categorize``), so this is cheap on repetitive columns.
+    """
+    cols = {}
+    for name in HASHED:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        elif pd.api.types.is_float_dtype(col.dtype):
+            col = col.where(col.notna(), np.nan)
+        elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
+            col = col.astype(object)
+        cols[name] = col
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False, categorize=True)
+    return pd.Series([f"{v:016x}" for v in hashed], index=frame.index)
 
 
 def prepare(parsed_frame: pd.DataFrame, kind: str, joins: JoinIndexes) -> pd.DataFrame:

@@ -420,11 +420,9 @@ class DuckDBStore:
             try:
                 if cur_name:
                     shutil.copyfile(self.dir / cur_name, new_path)
-                reports, version, migrated = self._write_into(new_path, files,
-                                                              boundaries_version, on_file)
-                changed = migrated or any(r.inserted or r.updated or r.quarantined
-                                          for r in reports)
-                if cur_name and not changed:
+                reports, version = self._write_into(new_path, files, boundaries_version,
+                                                    on_file)
+                if version is None:
                     new_path.unlink(missing_ok=True)
                     return reports, self.dataset_version()
                 tmp = self.dir / f"CURRENT.{uuid.uuid4().hex[:8]}"
@@ -438,16 +436,21 @@ class DuckDBStore:
             return reports, version
 
     def _write_into(self, path: Path, files: list[FileBatch], boundaries_version: str,
-                    on_file) -> tuple[list[FileReport], str, bool]:
+                    on_file) -> tuple[list[FileReport], str | None]:
+        """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
         con = duckdb.connect(str(path))
         try:
             con.execute("BEGIN TRANSACTION").fetchall()
-            migrated = _migrate(con)
+            migrated = _migrate(con)  # also True for a new store
             reports = []
             for batch in files:
                 reports.append(_write_file(con, batch, boundaries_version))
                 if on_file is not None:
                     on_file(reports[-1])
+            if not migrated and not any(r.inserted or r.updated or r.quarantined
+                                        for r in reports):
+                con.execute("ROLLBACK").fetchall()
+                return reports, None
             version = _content_version(con, boundaries_version)
             con.execute("DELETE FROM meta").fetchall()
             con.executemany("INSERT INTO meta VALUES (?, ?)",
@@ -458,7 +461,7 @@ class DuckDBStore:
             con.execute("CHECKPOINT").fetchall()
         finally:
             con.close()
-        return reports, version, migrated
+        return reports, version
 
     def _collect_garbage(self, keep: set) -> None:
         for p in self.dir.glob("snap-*.duckdb*"):
@@ -507,11 +510,14 @@ def _write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
             con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
                         "incoming i JOIN offences o USING (offence_key) "
                         "WHERE o.row_hash <> i.row_hash)").fetchall()
-        # Unchanged rows stay as stored (with the ingest that wrote them); none is common.
-        keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
-                       "WHERE o.offence_key = r.offence_key)") if unchanged else ""
-        written = con.execute(f"INSERT INTO offences SELECT * FROM rows r{keep_stored}"
-                              ).fetchall()[0][0]
+        # Unchanged rows stay as stored (with the ingest that wrote them). A first load (none
+        # unchanged) and a re-ingest (all unchanged) skip the anti-join: a scan of every row.
+        written = 0
+        if inserted or updated:
+            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
+                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
+            written = con.execute(f"INSERT INTO offences SELECT * FROM rows r{keep_stored}"
+                                  ).fetchall()[0][0]
     finally:
         con.execute("DROP TABLE incoming").fetchall()
         con.unregister("rows")
