@@ -119,6 +119,16 @@ def test_per_file_report_counts_against_the_previous_files(store, joins):
     assert prov.loc[prov["source_id"] == ID_A, "ingest_id"].tolist() == [3]
 
 
+def test_one_file_holding_two_months_keeps_both_copies_of_a_crime_id(store, joins):
+    both = DATA[JAN] + b"".join(DATA[FEB].splitlines(keepends=True)[1:])
+    r = ingest_many(store, joins, [("2021-01-to-02.csv", both)], progress=False)
+    assert (r.files[0].rows_read, tally(r.files[0])) == (11, (11, 0, 0, 0, 0, 0, 1))
+    assert per_month(store) == {"2021-01": 6, "2021-02": 5}
+    twice = both + b"".join(DATA[FEB].splitlines(keepends=True)[1:2])  # X again in February
+    with pytest.raises(FileRejected, match="duplicate id"):
+        ingest_many(store, joins, [("dup.csv", twice)], progress=False)
+
+
 def test_an_older_copy_loaded_after_a_newer_one_wins_and_is_reported(store, joins):
     ingest(store, joins, [JAN2, FEB])
     r = ingest(store, joins, [JAN])
