@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -150,7 +151,8 @@ class OffenceStore(Protocol):
     def dataset_version(self) -> str | None: ...
 
     def write(self, files: list[FileBatch], boundaries_version: str,
-              on_file=None) -> tuple[list[FileReport], str]: ...
+              on_file: Callable[[FileReport], None] | None = None
+              ) -> tuple[list[FileReport], str]: ...
 
     def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
                        columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]: ...

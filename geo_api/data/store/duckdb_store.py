@@ -17,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -404,7 +405,8 @@ class DuckDBStore:
             fh.close()
 
     def write(self, files: list[FileBatch], boundaries_version: str,
-              on_file=None) -> tuple[list[FileReport], str]:
+              on_file: Callable[[FileReport], None] | None = None
+              ) -> tuple[list[FileReport], str]:
         """Upsert each file in order (by ``offence_key``; changed rows by ``row_hash``).
 
         All files go into ONE new snapshot, each counted against the state the previous
@@ -436,7 +438,7 @@ class DuckDBStore:
             return reports, version
 
     def _write_into(self, path: Path, files: list[FileBatch], boundaries_version: str,
-                    on_file) -> tuple[list[FileReport], str | None]:
+                    on_file: Callable[[FileReport], None] | None) -> tuple[list[FileReport], str | None]:
         """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
         con = duckdb.connect(str(path))
         try:
