@@ -53,9 +53,15 @@ def main() -> None:
         t = time.perf_counter()
         r = ingest_files(store, joins, files, progress=False)
         dt = time.perf_counter() - t
+        t = time.perf_counter()
+        again = ingest_files(store, joins, files, progress=False)
+        dt_again = time.perf_counter() - t
         store.close()
     print(f"ingest {len(files)} months: {r.n_rows} rows in {dt:.2f} s = {r.n_rows / dt:,.0f} rows/s "
-          f"(parse + validate + classify + join all layers + H3 + DuckDB snapshot)")
+          f"(parse + validate + classify + join all layers + H3 + DuckDB snapshot, "
+          f"file by file with a per-file tally)")
+    print(f"re-ingest of the same {len(files)} months: {dt_again:.2f} s "
+          f"(unchanged {again.unchanged:,} of {again.n_rows:,}; snapshot and version kept)")
 
     x, y = synthetic_points(b, args.points)
     ours = best_of(lambda: lookup_many(joins.areas, x, y))

@@ -22,10 +22,20 @@ def _settings(args) -> Settings:
     return Settings(**kw)
 
 
+def _tally(name: str, rows_read: int, r) -> str:
+    """One line of an ingest report: the five counts add up to the rows read."""
+    return (f"{name}: read {rows_read:,} = inserted {r.inserted:,} + updated {r.updated:,} + "
+            f"unchanged {r.unchanged:,} + quarantined {r.quarantined:,} + rejected {r.rejected:,}; "
+            f"outcomes changed {r.outcomes_changed:,}; "
+            f"crime ID also published in another month {r.crime_id_other_month:,}")
+
+
 def _print_report(r) -> None:
-    print(f"{r.file}: {r.n_rows} rows ({r.kind}) -> inserted {r.inserted}, updated {r.updated}, "
-          f"unchanged {r.unchanged}, quarantined {r.quarantined}, no location {r.no_location}, "
-          f"warnings {r.n_warnings}; dataset version {r.dataset_version}")
+    for f in r.files:
+        print(_tally(f.file, f.rows_read, f))
+    print(_tally(f"total ({len(r.files)} file{'s' * (len(r.files) != 1)}, {r.kind})", r.n_rows, r))
+    print(f"no location {r.no_location:,}, warnings {r.n_warnings:,}; "
+          f"dataset version {r.dataset_version}")
     for w in r.warnings[:5]:
         print(f"  warning: {w}")
     if r.n_warnings > 5:
@@ -190,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except IngestRejected as exc:
+        report = getattr(exc, "report", None)  # the file's tally, when its rows were read
+        if report is not None:
+            print(_tally(report.file, report.rows_read, report), flush=True)
         print(f"error: {exc.source}: rejected, store unchanged. {len(exc.errors)} problem(s):",
               file=sys.stderr)
         for e in exc.errors[:50]:

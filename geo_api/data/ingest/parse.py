@@ -156,13 +156,14 @@ def _check_area(df, x_m, y_m, in_area, errors, fields) -> None:
                                f"x={x_m[pos]:.0f}, y={y_m[pos]:.0f} (EPSG:27700)"))
 
 
-def _duplicates(df, col, errors, label) -> None:
-    ids = df[col].str.strip()
-    dup = ids.duplicated(keep=False) & (ids != "")
-    first = df[dup].groupby(ids[dup])["line"].min()
-    for i in df.index[dup & ids.duplicated(keep="first")]:
-        errors.append(RowError(int(df.at[i, "line"]), label,
-                               f"duplicate id (first seen on line {int(first[ids[i]])})", ids[i]))
+def _duplicates(df, keys: pd.Series, col: str, errors) -> None:
+    """A row error for each repeat of a non-blank key; the message names the id in ``col``."""
+    dup = keys.duplicated(keep=False) & (keys != "")
+    first = df[dup].groupby(keys[dup])["line"].min()
+    for i in df.index[dup & keys.duplicated(keep="first")]:
+        errors.append(RowError(int(df.at[i, "line"]), col,
+                               f"duplicate id (first seen on line {int(first[keys[i]])})",
+                               df.at[i, col].strip()))
 
 
 def _key(*parts: pd.Series) -> pd.Series:
@@ -189,12 +190,16 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
     for i in df.index[~ctype.isin(POLICE_UK_CATEGORIES)]:
         errors.append(RowError(int(df.at[i, "line"]), "Crime type", "unknown police.uk crime type",
                                df.at[i, "Crime type"]))
-    _duplicates(df, "Crime ID", errors, "Crime ID")
+    cid = df["Crime ID"].str.strip()
+    # A record is (month, Crime ID): police.uk republishes some ids in a later month, and
+    # each month's file is the authority for that month, so only a repeat within a month
+    # is a duplicate.
+    record = (month + ":" + cid).where(cid != "", "")
+    _duplicates(df, record, "Crime ID", errors)
     lon, lat = _coords(df, "Longitude", "Latitude", errors)
     _check_lonlat(df, lon, lat, errors)
     x_m, y_m = lonlat_to_metric(lon.to_numpy(float), lat.to_numpy(float))
     _check_area(df, x_m, y_m, in_area, outside, "Longitude/Latitude")
-    cid = df["Crime ID"].str.strip()
     # Rows without a Crime ID (anti-social behaviour) get a content key; the outcome is
     # left out so a re-publication with revised outcomes updates rather than duplicates.
     occurrence = df.groupby([month, lon.astype(str), lat.astype(str), df["Location"], ctype]).cumcount()
@@ -203,7 +208,7 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
         "line": df["line"],
         "source": "police_uk",
         "source_id": cid.where(cid != "", None),
-        "offence_key": ("puk:" + cid).where(cid != "", "puk-asb:" + content_key),
+        "offence_key": ("puk:" + record).where(cid != "", "puk-asb:" + content_key),
         "month": pd.to_datetime(month.where(month.str.match(MONTH_RE)), format="%Y-%m"),
         "occurred_at": pd.NaT,
         "crime_category": ctype,
@@ -256,7 +261,7 @@ def parse_force_export(df: pd.DataFrame, name: str, in_area, outside: list[RowEr
     oid = df["offence_id"].str.strip()
     for i in df.index[oid == ""]:
         errors.append(RowError(int(df.at[i, "line"]), "offence_id", "blank offence id"))
-    _duplicates(df, "offence_id", errors, "offence_id")
+    _duplicates(df, oid, "offence_id", errors)
     raw_dt = df["offence_datetime"].str.strip()
     ts = pd.to_datetime(raw_dt, format="ISO8601", errors="coerce")
     now = now or pd.Timestamp.now()

@@ -8,6 +8,10 @@ Error policy (``on_error``):
   good rows are loaded; both happen in one snapshot, so it is all or nothing.
 
 File-level faults (encoding, header, columns, empty) always reject.
+
+The files of one call go into one snapshot, each upserted in the given order and counted
+against the state the previous files left (``FileReport``: inserted + updated + unchanged +
+quarantined + rejected = rows read).
 """
 
 from __future__ import annotations
@@ -23,13 +27,22 @@ from geo_api.analysis.join import AreaIndex, build_area_index, h3_cells, lookup,
 from geo_api.data.boundaries import BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
 from geo_api.data.ingest.parse import parse_file
-from geo_api.data.store.base import H3_RESOLUTIONS, LAYER_COLUMNS, IngestReport
+from geo_api.data.store.base import (
+    H3_RESOLUTIONS,
+    LAYER_COLUMNS,
+    FileBatch,
+    FileReport,
+    IngestReport,
+)
 from geo_api.errors import IngestRejected, InvalidParameter
 
 FORCE_AREA_TOLERANCE_M = 250.0
-HASHED = ("month", "occurred_at", "crime_category", "ho_code", "outcome", "context",
-          "location_text", "lsoa_code_source", "lon", "lat", "knife_sharp_instrument", "alcohol",
-          "domestic", "victim_age", "suspect_age", "public_place", "location_type")
+# Every stored field that comes from the file (the rest derive from these, the key and the
+# boundaries), so an equal hash means an equal row and the dataset version can hash hashes.
+HASHED = ("month", "occurred_at", "crime_category", "ho_code", "ho_description", "outcome",
+          "context", "location_text", "lsoa_code_source", "falls_within", "lon", "lat",
+          "knife_sharp_instrument", "alcohol", "domestic", "victim_age", "suspect_age",
+          "public_place", "location_type")
 
 
 @dataclass(frozen=True)
@@ -71,9 +84,25 @@ def build_join_indexes(boundaries: BoundarySet) -> JoinIndexes:
 
 
 def _row_hash(frame: pd.DataFrame) -> pd.Series:
-    cols = frame[list(HASHED)].apply(lambda c: c.map(str))
-    return pd.Series([f"{v:016x}" for v in pd.util.hash_pandas_object(cols, index=False)],
-                     index=frame.index)
+    """64-bit hash (hex) of each row's ``HASHED`` fields, by value whatever the column dtype.
+
+    Date-times are hashed as ISO text (not as ticks, which depend on the unit pandas chose),
+    floats by value with one NaN, strings as they are, anything else (booleans, integers) as
+    Python objects, so missing values hash alike (None, NA, NaN).
+    Only distinct values are hashed (``categorize``), so this is cheap on repetitive columns.
+    """
+    cols = {}
+    for name in HASHED:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        elif pd.api.types.is_float_dtype(col.dtype):
+            col = col.where(col.notna(), np.nan)
+        elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
+            col = col.astype(object)
+        cols[name] = col
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False, categorize=True)
+    return pd.Series([f"{v:016x}" for v in hashed], index=frame.index)
 
 
 def prepare(parsed_frame: pd.DataFrame, kind: str, joins: JoinIndexes) -> pd.DataFrame:
@@ -103,48 +132,70 @@ def ingest_files(store, joins: JoinIndexes, paths: list[Path], kind: str = "auto
                        outside_area=outside_area, progress=progress, total=len(paths))
 
 
+@dataclass
+class FileRejected(IngestRejected):
+    """A file was rejected (nothing stored); ``report`` is its tally when its rows were read."""
+
+    report: FileReport | None = None
+
+
+def _rejected(exc: IngestRejected, sha256: str, kind: str) -> FileRejected:
+    report = None if exc.n_rows is None else FileReport(
+        file=exc.source, kind=kind, sha256=sha256, rows_read=exc.n_rows, rejected=exc.n_rows)
+    return FileRejected(exc.source, exc.errors, n_rows=exc.n_rows, report=report)
+
+
+def prepare_file(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
+             on_error: str = "reject",
+             outside_area: str | None = None) -> tuple[FileBatch, list[str], list[str]]:
+    """Parse, validate, classify and join one file; returns the batch, errors and warnings.
+
+    Raises ``FileRejected`` for a file-level fault, or any row error with ``on_error="reject"``.
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        parsed = parse_file(data, name, joins.in_force_area, kind=kind, outside_area=outside_area)
+    except IngestRejected as exc:
+        raise _rejected(exc, sha, kind) from None
+    if parsed.errors and on_error == "reject":
+        raise _rejected(IngestRejected(parsed.name, parsed.errors, n_rows=parsed.n_rows),
+                        sha, parsed.kind)
+    quarantine = None
+    if parsed.errors:
+        quarantine = pd.DataFrame([e.__dict__ for e in parsed.errors])
+        quarantine["message"] = parsed.name + ": " + quarantine["message"]
+    bad = parsed.frame["line"].isin(parsed.bad_lines)
+    batch = FileBatch(file=parsed.name, kind=parsed.kind, sha256=parsed.sha256,
+                      rows_read=parsed.n_rows, frame=prepare(parsed.frame[~bad], parsed.kind, joins),
+                      quarantine=quarantine, quarantined=int(bad.sum()))
+    return (batch, [f"{parsed.name}: {e}" for e in parsed.errors],
+            [f"{parsed.name}: {w}" for w in parsed.warnings])
+
+
 def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: str = "reject",
                 outside_area: str | None = None, progress: bool = True,
                 total: int | None = None) -> IngestReport:
-    """Ingest (name, bytes) items as one snapshot; a later item wins on the same offence key."""
+    """Ingest (name, bytes) items as one snapshot, file by file in the given order.
+
+    Every file is validated first (a rejected file raises ``FileRejected`` and nothing is
+    written); then each is upserted and counted against the state the previous files left,
+    so on the same offence key the later file wins.
+    """
     from tqdm import tqdm
 
     if on_error not in ("reject", "quarantine"):
         raise InvalidParameter(f"on_error must be 'reject' or 'quarantine', not {on_error!r}")
-    frames, quarantines, names, errors, n_rows, kinds = [], [], [], [], 0, set()
-    warnings: list[str] = []
-    digest = hashlib.sha256()
+    batches, errors, warnings = [], [], []
     for name, data in tqdm(items, desc="validating + joining", unit="file", total=total,
                            disable=not progress):
-        parsed = parse_file(data, name, joins.in_force_area, kind=kind, outside_area=outside_area)
-        if parsed.errors and on_error == "reject":
-            raise IngestRejected(parsed.name, parsed.errors, n_rows=parsed.n_rows)
-        if parsed.errors:
-            q = pd.DataFrame([e.__dict__ for e in parsed.errors])
-            q["message"] = parsed.name + ": " + q["message"]
-            quarantines.append(q)
-            errors += [f"{parsed.name}: {e}" for e in parsed.errors]
-        warnings += [f"{parsed.name}: {w}" for w in parsed.warnings]
-        good = parsed.frame[~parsed.frame["line"].isin(parsed.bad_lines)]
-        frames.append(prepare(good, parsed.kind, joins))
-        digest.update(parsed.sha256.encode())
-        names.append(parsed.name)
-        n_rows += parsed.n_rows
-        kinds.add(parsed.kind)
-    if not frames:
+        batch, file_errors, file_warnings = prepare_file(name, data, joins, kind, on_error,
+                                                     outside_area)
+        batches.append(batch)
+        errors += file_errors
+        warnings += file_warnings
+    if not batches:
         raise InvalidParameter("no files to ingest")
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame[~frame["offence_key"].duplicated(keep="last")]
-    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else None
-    label = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]} ({len(names)} files)"
-    kind_label = "+".join(sorted(kinds))
-    sha = parsed.sha256 if len(names) == 1 else digest.hexdigest()
-    counts = store.write(frame, {"file": label, "kind": kind_label, "sha256": sha,
-                                 "n_rows": n_rows, "boundaries_version": joins.boundaries.version},
-                         quarantine)
-    return IngestReport(file=label, kind=kind_label, sha256=sha, n_rows=n_rows,
-                        inserted=counts["inserted"], updated=counts["updated"],
-                        unchanged=counts["unchanged"], quarantined=counts["quarantined"],
-                        no_location=int((~frame["has_location"]).sum()),
-                        dataset_version=counts["dataset_version"], errors=errors[:100],
-                        warnings=warnings[:100], n_warnings=len(warnings))
+    with tqdm(total=len(batches), desc="writing", unit="file", disable=not progress) as bar:
+        reports, version = store.write(batches, joins.boundaries.version,
+                                       on_file=lambda _: bar.update())
+    return IngestReport.from_files(reports, version, errors, warnings)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import pandas as pd
 
 FLAG_COLUMNS = ("knife_enabled", "under_25", "night_time_economy", "after_school",
                 "vrn_serious_violence", "alcohol", "domestic", "public_place",
@@ -43,9 +46,68 @@ class OffenceFilter:
         }
 
 
+class IngestCountError(RuntimeError):
+    """Internal error: a file's counts do not add up to its rows (a bug, not bad input)."""
+
+
+@dataclass(frozen=True, eq=False)
+class FileBatch:
+    """One validated file ready to write: ``frame`` holds its good rows (with ``line``).
+
+    ``quarantine`` has one row per error of the bad rows (line, field, message, value);
+    ``quarantined`` counts the distinct bad rows.
+    """
+
+    file: str
+    kind: str
+    sha256: str
+    rows_read: int
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame | None = None
+    quarantined: int = 0
+
+    @property
+    def rejected(self) -> int:
+        """Rows read that will be neither stored nor quarantined."""
+        return self.rows_read - len(self.frame) - self.quarantined
+
+
+COUNTED = ("inserted", "updated", "unchanged", "quarantined", "rejected")
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What one file of an ingest did; every row read is counted exactly once in ``COUNTED``.
+
+    ``outcomes_changed`` counts updated rows whose outcome differs; ``crime_id_other_month``
+    counts police.uk rows whose Crime ID was already stored (or seen earlier in the batch)
+    under another month. Raises ``IngestCountError`` if the counts do not add up.
+    """
+
+    file: str
+    kind: str
+    sha256: str
+    rows_read: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    rejected: int = 0
+    outcomes_changed: int = 0
+    crime_id_other_month: int = 0
+    no_location: int = 0
+
+    def __post_init__(self):
+        counts = [getattr(self, c) for c in COUNTED]
+        if sum(counts) != self.rows_read or min(counts) < 0:
+            raise IngestCountError(
+                f"{self.file}: counts do not add up: read {self.rows_read} != "
+                + " + ".join(f"{c} {getattr(self, c)}" for c in COUNTED))
+
+
 @dataclass(frozen=True)
 class IngestReport:
-    """What one ingest did (counts are rows)."""
+    """What one ingest did: totals (counts are rows) and ``files``, one ``FileReport`` each."""
 
     file: str
     kind: str
@@ -60,3 +122,22 @@ class IngestReport:
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     n_warnings: int = 0
+    rejected: int = 0
+    outcomes_changed: int = 0
+    crime_id_other_month: int = 0
+    files: list[FileReport] = field(default_factory=list)
+
+    @classmethod
+    def from_files(cls, files: list[FileReport], dataset_version: str, errors: list,
+                   warnings: list) -> IngestReport:
+        """Totals over ``files`` (in ingest order); ``errors``/``warnings`` keep the first 100."""
+        names = [f.file for f in files]
+        label = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]} ({len(names)} files)"
+        sha = (files[0].sha256 if len(files) == 1 else
+               hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest())
+        total = {c: sum(getattr(f, c) for f in files)
+                 for c in (*COUNTED, "outcomes_changed", "crime_id_other_month", "no_location")}
+        return cls(file=label, kind="+".join(sorted({f.kind for f in files})), sha256=sha,
+                   n_rows=sum(f.rows_read for f in files), dataset_version=dataset_version,
+                   errors=errors[:100], warnings=warnings[:100], n_warnings=len(warnings),
+                   files=list(files), **total)

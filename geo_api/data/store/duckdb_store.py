@@ -17,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +25,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from geo_api.data.store.base import FLAG_COLUMNS, H3_RESOLUTIONS, LAYER_COLUMNS, OffenceFilter
+from geo_api.data.store.base import (
+    FLAG_COLUMNS,
+    H3_RESOLUTIONS,
+    LAYER_COLUMNS,
+    FileBatch,
+    FileReport,
+    IngestCountError,
+    OffenceFilter,
+)
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
 OFFENCE_DDL = """
@@ -44,9 +53,10 @@ CREATE TABLE IF NOT EXISTS offences (
   row_hash VARCHAR, ingest_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS ingests (
-  ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, n_rows INTEGER,
+  ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, rows_read INTEGER,
   inserted INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER,
-  ingested_at TIMESTAMP, boundaries_version VARCHAR
+  ingested_at TIMESTAMP, boundaries_version VARCHAR, rejected INTEGER,
+  outcomes_changed INTEGER, crime_id_other_month INTEGER
 );
 CREATE TABLE IF NOT EXISTS quarantine (
   ingest_id INTEGER, line INTEGER, field VARCHAR, message VARCHAR, value VARCHAR
@@ -62,6 +72,38 @@ OFFENCE_COLUMNS = (
     "night_time_economy", "after_school", "classification_basis", *LAYER_COLUMNS.values(),
     *(f"h3_r{r}" for r in H3_RESOLUTIONS), "row_hash", "ingest_id",
 )
+# 1 (no schema_version in meta): police.uk keyed "puk:<Crime ID>", one ingests row per call.
+# 2: police.uk keyed "puk:YYYY-MM:<Crime ID>", one ingests row per file with the full tally.
+SCHEMA_VERSION = 2
+MIGRATE_TO_2 = (
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS rejected INTEGER",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS outcomes_changed INTEGER",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS crime_id_other_month INTEGER",
+    ("UPDATE offences SET offence_key = 'puk:' || strftime(month, '%Y-%m') || ':' || source_id "
+     "WHERE source = 'police_uk' AND source_id IS NOT NULL AND offence_key = 'puk:' || source_id"),
+)
+INGEST_COLUMNS = ("ingest_id", "file", "kind", "sha256", "rows_read", "inserted", "updated",
+                  "unchanged", "quarantined", "rejected", "outcomes_changed",
+                  "crime_id_other_month", "boundaries_version")
+COUNT_COLUMNS = ("offence_key", "row_hash", "outcome", "source", "source_id", "month", "line")
+# One pass over a file's rows against the store: inserted, updated, unchanged, outcomes changed.
+FILE_COUNTS_SQL = """
+SELECT count(*) FILTER (WHERE o.offence_key IS NULL),
+       count(*) FILTER (WHERE o.row_hash <> i.row_hash),
+       count(*) FILTER (WHERE o.row_hash = i.row_hash),
+       count(*) FILTER (WHERE o.row_hash <> i.row_hash AND o.outcome IS DISTINCT FROM i.outcome)
+FROM incoming i LEFT JOIN offences o USING (offence_key)
+"""
+# police.uk rows whose Crime ID is stored under another month, or occurs under another month
+# on an earlier line of the same file (so a repeat is counted once, on its later copy).
+OTHER_MONTH_SQL = """
+SELECT count(*) FROM incoming i
+WHERE i.source = 'police_uk' AND i.source_id IS NOT NULL AND (
+  EXISTS (SELECT 1 FROM offences o WHERE o.source = 'police_uk' AND o.source_id = i.source_id
+          AND o.month <> i.month)
+  OR EXISTS (SELECT 1 FROM incoming j WHERE j.source_id = i.source_id AND j.month <> i.month
+             AND j.line < i.line))
+"""
 GROUP_SQL = {
     "all": "TRUE",
     "violence_robbery_weapons": "violence_robbery_weapons",
@@ -244,10 +286,24 @@ class Reader:
                 "n_offences": n, "n_with_location": n_loc,
                 "first_month": m0.isoformat()[:7] if m0 else None,
                 "last_month": m1.isoformat()[:7] if m1 else None,
-                "by_source": by_source, "n_ingests": n_ingests}
+                "by_source": by_source, "n_ingests": n_ingests,
+                "n_crime_id_other_month": self.n_crime_id_other_month()}
+
+    def n_crime_id_other_month(self) -> int:
+        """police.uk rows whose Crime ID is stored under more than one month."""
+        return self._memo(
+            "crime_id_other_month",
+            "SELECT count(*) FROM offences WHERE source = 'police_uk' AND source_id IN ("
+            "SELECT source_id FROM offences WHERE source = 'police_uk' AND source_id IS NOT NULL "
+            "GROUP BY source_id HAVING count(DISTINCT month) > 1)",
+            lambda rows: rows[0][0])
 
     def quarantine(self) -> pd.DataFrame:
         return self._q().execute("SELECT * FROM quarantine ORDER BY ingest_id, line").df()
+
+    def ingests(self) -> pd.DataFrame:
+        """The ingest log: one row per file ingested (one per call in stores before schema 2)."""
+        return self._q().execute("SELECT * FROM ingests ORDER BY ingest_id").df()
 
 
 class DuckDBStore:
@@ -348,11 +404,16 @@ class DuckDBStore:
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
 
-    def write(self, frame: pd.DataFrame, meta: dict, quarantine: pd.DataFrame | None = None) -> dict:
-        """Upsert ``frame`` (by ``offence_key``, changed rows by ``row_hash``) into a new snapshot.
+    def write(self, files: list[FileBatch], boundaries_version: str,
+              on_file: Callable[[FileReport], None] | None = None
+              ) -> tuple[list[FileReport], str]:
+        """Upsert each file in order (by ``offence_key``; changed rows by ``row_hash``).
 
-        ``meta`` needs file, kind, sha256, n_rows and boundaries_version. Returns the counts
-        and the new dataset version. The snapshot becomes current only if all of it succeeds.
+        All files go into ONE new snapshot, each counted against the state the previous
+        files left; the snapshot becomes current only if all of it succeeds. ``on_file`` is
+        called with each ``FileReport`` as it is done. Returns the reports and the dataset
+        version (a hash of the content, so the same rows give the same version in any order).
+        If nothing changed, the current snapshot and its version are kept.
         """
         with self._writer():
             cur_name = self._current_name()
@@ -361,11 +422,11 @@ class DuckDBStore:
             try:
                 if cur_name:
                     shutil.copyfile(self.dir / cur_name, new_path)
-                counts = self._write_into(new_path, frame, meta, quarantine)
-                if cur_name and not (counts["inserted"] or counts["updated"] or counts["quarantined"]):
-                    # Nothing changed: keep the current snapshot and its dataset version.
+                reports, version = self._write_into(new_path, files, boundaries_version,
+                                                    on_file)
+                if version is None:
                     new_path.unlink(missing_ok=True)
-                    return {**counts, "dataset_version": self.dataset_version()}
+                    return reports, self.dataset_version()
                 tmp = self.dir / f"CURRENT.{uuid.uuid4().hex[:8]}"
                 tmp.write_text(new_name)
                 os.replace(tmp, self.dir / "CURRENT")
@@ -374,57 +435,121 @@ class DuckDBStore:
                 Path(f"{new_path}.wal").unlink(missing_ok=True)
                 raise
             self._collect_garbage(keep={new_name, cur_name})
-            return counts
+            return reports, version
 
-    def _write_into(self, path: Path, frame: pd.DataFrame, meta: dict,
-                    quarantine: pd.DataFrame | None) -> dict:
+    def _write_into(self, path: Path, files: list[FileBatch], boundaries_version: str,
+                    on_file: Callable[[FileReport], None] | None) -> tuple[list[FileReport], str | None]:
+        """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
         con = duckdb.connect(str(path))
         try:
-            for stmt in filter(str.strip, OFFENCE_DDL.split(";")):
-                con.execute(stmt).fetchall()
-            ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
-            incoming = frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)]
-            con.register("incoming", incoming)
             con.execute("BEGIN TRANSACTION").fetchall()
-            updated = con.execute(
-                "SELECT count(*) FROM incoming i JOIN offences o USING (offence_key) "
-                "WHERE o.row_hash <> i.row_hash").fetchall()[0][0]
-            unchanged = con.execute(
-                "SELECT count(*) FROM incoming i JOIN offences o USING (offence_key) "
-                "WHERE o.row_hash = i.row_hash").fetchall()[0][0]
-            con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
-                        "incoming i JOIN offences o USING (offence_key) WHERE o.row_hash <> i.row_hash)"
-                        ).fetchall()
-            inserted = con.execute(
-                "INSERT INTO offences SELECT * FROM incoming i WHERE NOT EXISTS "
-                "(SELECT 1 FROM offences o WHERE o.offence_key = i.offence_key)").fetchall()[0][0]
-            inserted -= updated
-            n_quar = 0 if quarantine is None else len(quarantine)
-            if n_quar:
-                con.register("quar", quarantine.assign(ingest_id=ingest_id)[
-                    ["ingest_id", "line", "field", "message", "value"]])
-                con.execute("INSERT INTO quarantine SELECT * FROM quar").fetchall()
-            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
-                        [ingest_id, meta["file"], meta["kind"], meta["sha256"], meta["n_rows"],
-                         inserted, updated, unchanged, n_quar, meta["boundaries_version"]]).fetchall()
-            hashes = "".join(r[0] for r in con.execute(
-                "SELECT sha256 FROM ingests ORDER BY ingest_id").fetchall())
-            version = f"v{ingest_id}-{hashlib.sha256(hashes.encode()).hexdigest()[:10]}"
+            migrated = _migrate(con)  # also True for a new store
+            reports = []
+            for batch in files:
+                reports.append(_write_file(con, batch, boundaries_version))
+                if on_file is not None:
+                    on_file(reports[-1])
+            if not migrated and not any(r.inserted or r.updated or r.quarantined
+                                        for r in reports):
+                con.execute("ROLLBACK").fetchall()
+                return reports, None
+            version = _content_version(con, boundaries_version)
             con.execute("DELETE FROM meta").fetchall()
             con.executemany("INSERT INTO meta VALUES (?, ?)",
                             [["dataset_version", version],
-                             ["boundaries_version", meta["boundaries_version"]]])
+                             ["boundaries_version", boundaries_version],
+                             ["schema_version", str(SCHEMA_VERSION)]])
             con.execute("COMMIT").fetchall()
             con.execute("CHECKPOINT").fetchall()
         finally:
             con.close()
-        return {"inserted": inserted, "updated": updated, "unchanged": unchanged,
-                "quarantined": n_quar, "dataset_version": version, "ingest_id": ingest_id}
+        return reports, version
 
     def _collect_garbage(self, keep: set) -> None:
         for p in self.dir.glob("snap-*.duckdb*"):
             if p.name.split(".duckdb")[0] + ".duckdb" not in keep:
                 p.unlink(missing_ok=True)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create missing tables and bring the store to ``SCHEMA_VERSION``.
+
+    Returns True if the snapshot had no or an older schema version (the steps are no-ops on
+    a new, empty store).
+    """
+    for stmt in filter(str.strip, OFFENCE_DDL.split(";")):
+        con.execute(stmt).fetchall()
+    found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    if found and int(found[0][0]) >= SCHEMA_VERSION:
+        return False
+    # 1 -> 2, in the new snapshot only: a failed ingest leaves the old store untouched.
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'ingests'").fetchall()}
+    if "n_rows" in cols:
+        con.execute("ALTER TABLE ingests RENAME COLUMN n_rows TO rows_read").fetchall()
+    for stmt in MIGRATE_TO_2:
+        con.execute(stmt).fetchall()
+    return True
+
+
+def _write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
+                boundaries_version: str) -> FileReport:
+    """Upsert one file's rows and log it in ``ingests``; counts are against the store as is."""
+    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
+    frame = batch.frame
+    if frame["offence_key"].duplicated().any():  # parse makes a repeat a row error
+        raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
+    # The counts read a few columns several times: those are copied into DuckDB once; the
+    # full rows are read from pandas once, by the INSERT.
+    con.register("frame", frame[list(COUNT_COLUMNS)])
+    con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM frame").fetchall()
+    con.unregister("frame")
+    con.register("rows", frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)])
+    try:
+        inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
+        other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
+        if updated:
+            con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
+                        "incoming i JOIN offences o USING (offence_key) "
+                        "WHERE o.row_hash <> i.row_hash)").fetchall()
+        # Unchanged rows stay as stored (with the ingest that wrote them). A first load (none
+        # unchanged) and a re-ingest (all unchanged) skip the anti-join: a scan of every row.
+        written = 0
+        if inserted or updated:
+            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
+                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
+            written = con.execute(f"INSERT INTO offences SELECT * FROM rows r{keep_stored}"
+                                  ).fetchall()[0][0]
+    finally:
+        con.execute("DROP TABLE incoming").fetchall()
+        con.unregister("rows")
+    if written != inserted + updated:
+        raise IngestCountError(f"{batch.file}: wrote {written} rows, expected "
+                               f"{inserted} inserted + {updated} updated")
+    if batch.quarantine is not None and len(batch.quarantine):
+        con.register("quar", batch.quarantine.assign(ingest_id=ingest_id)[
+            ["ingest_id", "line", "field", "message", "value"]])
+        con.execute("INSERT INTO quarantine SELECT * FROM quar").fetchall()
+        con.unregister("quar")
+    report = FileReport(  # raises IngestCountError unless every row read is counted once
+        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
+        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
+        rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
+        no_location=int((~frame["has_location"]).sum()))
+    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
+              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
+    con.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
+                f"VALUES ({', '.join('?' * len(INGEST_COLUMNS))}, now())",
+                [values[c] for c in INGEST_COLUMNS]).fetchall()
+    return report
+
+
+def _content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> str:
+    """'v' + 12 hex of sha256 over every (offence_key, row_hash), by key, and the boundaries."""
+    content = con.execute(
+        "SELECT sha256(coalesce(string_agg(offence_key || ' ' || row_hash, chr(10) "
+        "ORDER BY offence_key), '')) FROM offences").fetchall()[0][0]
+    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
 
 
 def _layer_column(layer: str) -> str:

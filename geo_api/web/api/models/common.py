@@ -58,7 +58,7 @@ class FeatureCollection(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={
         "example": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-1.1332, 52.6349]},
-             "properties": {"offence_key": "puk:6e13...", "month": "2020-04"}}],
+             "properties": {"offence_key": "puk:2020-04:6e13...", "month": "2020-04"}}],
             "numberMatched": 1, "numberReturned": 1}})
     type: str = "FeatureCollection"
     features: list[dict]
