@@ -13,6 +13,15 @@ def test_health_reports_loaded_data(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["n_offences"] > 80_000
     assert body["first_month"] == "2019-12" and body["last_month"] == "2020-09"
+    assert body["data_loaded"] and len(body["months_loaded"]) == 10
+    # independently: rows whose Crime ID is also published in another month's file
+    import pandas as pd
+    from conftest import demo_csvs
+
+    ids = pd.concat([pd.read_csv(f, usecols=["Crime ID", "Month"]) for f in demo_csvs()])
+    ids = ids.dropna(subset=["Crime ID"]).drop_duplicates()
+    months = ids.groupby("Crime ID")["Month"].transform("nunique")
+    assert body["n_crime_id_other_month"] == int((months > 1).sum())
 
 
 def test_layers_list_and_geojson(client):
