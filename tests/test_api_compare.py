@@ -23,6 +23,9 @@ def test_report_shows_city_centre_share_change_with_ci_and_wdq(client, demo_serv
     expected = ((i["displacement"]["after"] / ca - i["displacement"]["before"] / cb)
                 / (i["target"]["after"] / ca - i["target"]["before"] / cb))
     assert w["wdq"] == pytest.approx(expected) and w["interpretation"]
+    # South (the control) rose against the city: the lockdown WDQ carries the flag
+    assert w["flags"] and w["flags"][0].startswith("control area not stable")
+    assert w["tests"]["control_vs_city"]["significant"] and w["interpretable"]
     assert body["meta"]["filters_before"]["group"] == "violence_robbery_weapons"
 
 
