@@ -125,10 +125,16 @@ def gi(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significance
             for i, n, z, p, pn, lab, why in zip(u.ids, y, r.z, r.p_used, r.p_norm_two_sided,
                                                 r.label, r.undefined_reason)]
     meta = svc.meta(flt, analysis="gi_star", n_offences_in_units=int(y.sum()),
-                    n_significant={lvl: int(r.significant(a).sum())
-                                   for a, lvl in ((0.10, "90%"), (0.05, "95%"), (0.01, "99%"))},
+                    n_significant=n_labelled(r.label),
                     **u.definition, **gi_params(r))
     return rows, meta
+
+
+def n_labelled(labels: np.ndarray) -> dict[str, int]:
+    """Units labelled at each confidence level or stronger (read off the labels, which
+    already carry the per-level decision, FDR included)."""
+    level = pd.Series(labels, dtype=str).str.extract(r"(\d+)%$")[0].astype(float)
+    return {f"{c}%": int((level >= c).sum()) for c in (90, 95, 99)}
 
 
 def time_profile(svc: Service, flt: OffenceFilter) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from geo_api.data.store.base import OffenceFilter
 from geo_api.data.store.duckdb_store import DuckDBStore
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.sites import SiteSets
-from geo_api.services.units import to_lonlat
+from geo_api.services.units import study_area_lonlat
 from geo_api.settings import Settings
 
 
@@ -38,8 +38,6 @@ class Service:
         self.store = DuckDBStore(settings.store_dir)
         self.site_sets = SiteSets(settings.store_dir / "site_sets")
         self._joins = None
-        self.force_area_lonlat = to_lonlat(shapely.union_all(
-            self.boundaries.get("lad").gdf.geometry.values))  # bbox checks, EPSG:4326
         self._joins_lock = threading.Lock()
 
     @property
@@ -62,18 +60,15 @@ class Service:
         and a concurrent ingest's swap never closes a connection a request is using. On an
         empty store the unpinned service is yielded (its reads raise ``StoreEmpty``).
         """
-        try:
-            ctx = self.store.reader()
-            reader = ctx.__enter__()
-        except StoreEmpty:
-            yield self
-            return
-        view = copy.copy(self)
-        view.store = reader
-        try:
+        with ExitStack() as stack:
+            try:
+                reader = stack.enter_context(self.store.reader())
+            except StoreEmpty:
+                yield self
+                return
+            view = copy.copy(self)
+            view.store = reader
             yield view
-        finally:
-            ctx.__exit__(None, None, None)
 
     # -- ingest -----------------------------------------------------------------------
     def ingest_paths(self, paths: list[Path], kind: str = "auto", on_error: str = "reject",
@@ -111,9 +106,9 @@ class Service:
         if needs and flt.source == "police_uk":
             raise InvalidParameter(f"{needs}: police.uk records never have it; drop "
                                    "source=police_uk or the force-export-only filter")
-        if flt.bbox_lonlat is not None and not shapely.intersects(
-                shapely.box(*flt.bbox_lonlat), self.force_area_lonlat):
-            b = [round(v, 4) for v in self.force_area_lonlat.bounds]
+        force = study_area_lonlat(self, "force") if flt.bbox_lonlat is not None else None
+        if force is not None and not shapely.intersects(shapely.box(*flt.bbox_lonlat), force):
+            b = [round(v, 4) for v in force.bounds]
             raise InvalidParameter(f"bbox: {list(flt.bbox_lonlat)} does not touch the force "
                                    f"area (lon/lat bounds {b}); is it lon,lat order in "
                                    "degrees (EPSG:4326)?")

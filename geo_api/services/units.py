@@ -49,14 +49,27 @@ class UnitSpec:
         return asdict(self)
 
 
+_AREAS: dict[tuple[str, str, int], shapely.Geometry] = {}  # (boundaries version, name, EPSG)
+
+
 def study_area_m(svc, name: str) -> shapely.Geometry:
-    """Study area polygon in EPSG:27700."""
-    lad = svc.boundaries.get("lad").gdf
-    if name == "city":
-        return shapely.union_all(lad.loc[lad["code"] == CITY_LAD].geometry.values)
-    if name == "force":
-        return shapely.union_all(lad.geometry.values)
-    raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
+    """Study area polygon in EPSG:27700 (built once per boundary set)."""
+    if name not in STUDY_AREAS:
+        raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
+    key = (svc.boundaries.version, name, 27700)
+    if key not in _AREAS:
+        lad = svc.boundaries.get("lad").gdf
+        parts = lad.loc[lad["code"] == CITY_LAD] if name == "city" else lad
+        _AREAS[key] = shapely.union_all(parts.geometry.values)
+    return _AREAS[key]
+
+
+def study_area_lonlat(svc, name: str) -> shapely.Geometry:
+    """The same study area in EPSG:4326 (for H3 and bbox checks; built once)."""
+    key = (svc.boundaries.version, name, 4326)
+    if key not in _AREAS:
+        _AREAS[key] = to_lonlat(study_area_m(svc, name))
+    return _AREAS[key]
 
 
 def to_lonlat(geom_m: shapely.Geometry) -> shapely.Geometry:
@@ -110,7 +123,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
     if spec.grid == "h3":
         if spec.resolution not in (7, 8, 9, 10):
             raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
-        cells = h3_study_cells(to_lonlat(study_area_m(svc, spec.study_area)), spec.resolution)
+        cells = h3_study_cells(study_area_lonlat(svc, spec.study_area), spec.resolution)
         return Units(
             ids=[f"{int(c):x}" for c in cells.tolist()],
             area_km2=np.full(len(cells), h3.average_hexagon_area(spec.resolution, unit="km^2")),

@@ -22,9 +22,6 @@ from geo_api.errors import GeoApiError
 log = logging.getLogger("geo_api")
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
-TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
-             "school, 15:00-19:00) need a force export with offence times.")
-
 
 def is_page(path: str) -> bool:
     """Paths people open in a browser (HTML pages), not API calls."""
@@ -45,8 +42,7 @@ def message_page(message: str, status: int, hint: str = "") -> HTMLResponse:
 def error_response(request: Request, status: int, code: str, message: str, detail=None,
                    headers: dict | None = None):
     if is_page(request.url.path):
-        hint = TIME_HINT if "hours" in message or "time" in message else ""
-        return message_page(message, status, hint)
+        return message_page(message, status)
     return JSONResponse(status_code=status, headers=headers,
                         content={"code": code, "message": message, "detail": detail})
 

@@ -11,7 +11,6 @@ A lock file serialises writers (a second concurrent ingest gets ``StoreBusy``).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import threading
@@ -31,79 +30,12 @@ from geo_api.data.store.base import (
     LAYER_COLUMNS,
     FileBatch,
     FileReport,
-    IngestCountError,
     OffenceFilter,
 )
+from geo_api.data.store.duckdb_schema import OFFENCE_COLUMNS, SCHEMA_VERSION
+from geo_api.data.store.duckdb_write import content_version, migrate, write_file
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
-OFFENCE_DDL = """
-CREATE TABLE IF NOT EXISTS offences (
-  offence_key VARCHAR NOT NULL, source VARCHAR, source_id VARCHAR, month DATE,
-  occurred_at TIMESTAMP, crime_category VARCHAR, ho_code VARCHAR, ho_description VARCHAR,
-  outcome VARCHAR, context VARCHAR, location_text VARCHAR, lsoa_code_source VARCHAR,
-  falls_within VARCHAR, lon DOUBLE, lat DOUBLE, x_m DOUBLE, y_m DOUBLE, has_location BOOLEAN,
-  knife_sharp_instrument BOOLEAN, alcohol BOOLEAN, domestic BOOLEAN, victim_age INTEGER,
-  suspect_age INTEGER, public_place BOOLEAN, location_type VARCHAR,
-  sv_category VARCHAR, violence_robbery_weapons BOOLEAN, vrn_serious_violence BOOLEAN,
-  knife_enabled BOOLEAN, under_25 BOOLEAN, night_time_economy BOOLEAN, after_school BOOLEAN,
-  classification_basis VARCHAR,
-  npa_code VARCHAR, ward_code VARCHAR, sector_code VARCHAR, lsoa_code VARCHAR,
-  lad_code VARCHAR, oa_code VARCHAR,
-  h3_r7 UBIGINT, h3_r8 UBIGINT, h3_r9 UBIGINT, h3_r10 UBIGINT,
-  row_hash VARCHAR, ingest_id INTEGER
-);
-CREATE TABLE IF NOT EXISTS ingests (
-  ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, rows_read INTEGER,
-  inserted INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER,
-  ingested_at TIMESTAMP, boundaries_version VARCHAR, rejected INTEGER,
-  outcomes_changed INTEGER, crime_id_other_month INTEGER
-);
-CREATE TABLE IF NOT EXISTS quarantine (
-  ingest_id INTEGER, line INTEGER, field VARCHAR, message VARCHAR, value VARCHAR
-);
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
-"""
-OFFENCE_COLUMNS = (
-    "offence_key", "source", "source_id", "month", "occurred_at", "crime_category", "ho_code",
-    "ho_description", "outcome", "context", "location_text", "lsoa_code_source", "falls_within",
-    "lon", "lat", "x_m", "y_m", "has_location", "knife_sharp_instrument", "alcohol", "domestic",
-    "victim_age", "suspect_age", "public_place", "location_type", "sv_category",
-    "violence_robbery_weapons", "vrn_serious_violence", "knife_enabled", "under_25",
-    "night_time_economy", "after_school", "classification_basis", *LAYER_COLUMNS.values(),
-    *(f"h3_r{r}" for r in H3_RESOLUTIONS), "row_hash", "ingest_id",
-)
-# 1 (no schema_version in meta): police.uk keyed "puk:<Crime ID>", one ingests row per call.
-# 2: police.uk keyed "puk:YYYY-MM:<Crime ID>", one ingests row per file with the full tally.
-SCHEMA_VERSION = 2
-MIGRATE_TO_2 = (
-    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS rejected INTEGER",
-    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS outcomes_changed INTEGER",
-    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS crime_id_other_month INTEGER",
-    ("UPDATE offences SET offence_key = 'puk:' || strftime(month, '%Y-%m') || ':' || source_id "
-     "WHERE source = 'police_uk' AND source_id IS NOT NULL AND offence_key = 'puk:' || source_id"),
-)
-INGEST_COLUMNS = ("ingest_id", "file", "kind", "sha256", "rows_read", "inserted", "updated",
-                  "unchanged", "quarantined", "rejected", "outcomes_changed",
-                  "crime_id_other_month", "boundaries_version")
-COUNT_COLUMNS = ("offence_key", "row_hash", "outcome", "source", "source_id", "month", "line")
-# One pass over a file's rows against the store: inserted, updated, unchanged, outcomes changed.
-FILE_COUNTS_SQL = """
-SELECT count(*) FILTER (WHERE o.offence_key IS NULL),
-       count(*) FILTER (WHERE o.row_hash <> i.row_hash),
-       count(*) FILTER (WHERE o.row_hash = i.row_hash),
-       count(*) FILTER (WHERE o.row_hash <> i.row_hash AND o.outcome IS DISTINCT FROM i.outcome)
-FROM incoming i LEFT JOIN offences o USING (offence_key)
-"""
-# police.uk rows whose Crime ID is stored under another month, or occurs under another month
-# on an earlier line of the same file (so a repeat is counted once, on its later copy).
-OTHER_MONTH_SQL = """
-SELECT count(*) FROM incoming i
-WHERE i.source = 'police_uk' AND i.source_id IS NOT NULL AND (
-  EXISTS (SELECT 1 FROM offences o WHERE o.source = 'police_uk' AND o.source_id = i.source_id
-          AND o.month <> i.month)
-  OR EXISTS (SELECT 1 FROM incoming j WHERE j.source_id = i.source_id AND j.month <> i.month
-             AND j.line < i.line))
-"""
 GROUP_SQL = {
     "all": "TRUE",
     "violence_robbery_weapons": "violence_robbery_weapons",
@@ -199,9 +131,7 @@ class Reader:
     def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
                        columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
         """Matching rows (ordered by month, key) and the total number matched."""
-        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
-        if bad:
-            raise InvalidParameter(f"unknown column(s) {bad}")
+        _check_columns(columns)
         where, params = where_sql(flt)
         cur = self._q()
         n = cur.execute(f"SELECT count(*) FROM offences WHERE {where}", params).fetchall()[0][0]
@@ -232,9 +162,7 @@ class Reader:
 
     def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
         """Selected (allow-listed) columns of all matching offences."""
-        bad = [c for c in columns if c not in OFFENCE_COLUMNS]
-        if bad:
-            raise InvalidParameter(f"unknown column(s) {bad}")
+        _check_columns(columns)
         where, params = where_sql(flt)
         return self._q().execute(
             f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
@@ -443,17 +371,17 @@ class DuckDBStore:
         con = duckdb.connect(str(path))
         try:
             con.execute("BEGIN TRANSACTION").fetchall()
-            migrated = _migrate(con)  # also True for a new store
+            migrated = migrate(con)  # also True for a new store
             reports = []
             for batch in files:
-                reports.append(_write_file(con, batch, boundaries_version))
+                reports.append(write_file(con, batch, boundaries_version))
                 if on_file is not None:
                     on_file(reports[-1])
             if not migrated and not any(r.inserted or r.updated or r.quarantined
                                         for r in reports):
                 con.execute("ROLLBACK").fetchall()
                 return reports, None
-            version = _content_version(con, boundaries_version)
+            version = content_version(con, boundaries_version)
             con.execute("DELETE FROM meta").fetchall()
             con.executemany("INSERT INTO meta VALUES (?, ?)",
                             [["dataset_version", version],
@@ -471,85 +399,10 @@ class DuckDBStore:
                 p.unlink(missing_ok=True)
 
 
-def _migrate(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create missing tables and bring the store to ``SCHEMA_VERSION``.
-
-    Returns True if the snapshot had no or an older schema version (the steps are no-ops on
-    a new, empty store).
-    """
-    for stmt in filter(str.strip, OFFENCE_DDL.split(";")):
-        con.execute(stmt).fetchall()
-    found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-    if found and int(found[0][0]) >= SCHEMA_VERSION:
-        return False
-    # 1 -> 2, in the new snapshot only: a failed ingest leaves the old store untouched.
-    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
-                                      "WHERE table_name = 'ingests'").fetchall()}
-    if "n_rows" in cols:
-        con.execute("ALTER TABLE ingests RENAME COLUMN n_rows TO rows_read").fetchall()
-    for stmt in MIGRATE_TO_2:
-        con.execute(stmt).fetchall()
-    return True
-
-
-def _write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
-                boundaries_version: str) -> FileReport:
-    """Upsert one file's rows and log it in ``ingests``; counts are against the store as is."""
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
-    frame = batch.frame
-    if frame["offence_key"].duplicated().any():  # parse makes a repeat a row error
-        raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
-    # The counts read a few columns several times: those are copied into DuckDB once; the
-    # full rows are read from pandas once, by the INSERT.
-    con.register("frame", frame[list(COUNT_COLUMNS)])
-    con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM frame").fetchall()
-    con.unregister("frame")
-    con.register("rows", frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)])
-    try:
-        inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
-        other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
-        if updated:
-            con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
-                        "incoming i JOIN offences o USING (offence_key) "
-                        "WHERE o.row_hash <> i.row_hash)").fetchall()
-        # Unchanged rows stay as stored (with the ingest that wrote them). A first load (none
-        # unchanged) and a re-ingest (all unchanged) skip the anti-join: a scan of every row.
-        written = 0
-        if inserted or updated:
-            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
-                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
-            written = con.execute(f"INSERT INTO offences SELECT * FROM rows r{keep_stored}"
-                                  ).fetchall()[0][0]
-    finally:
-        con.execute("DROP TABLE incoming").fetchall()
-        con.unregister("rows")
-    if written != inserted + updated:
-        raise IngestCountError(f"{batch.file}: wrote {written} rows, expected "
-                               f"{inserted} inserted + {updated} updated")
-    if batch.quarantine is not None and len(batch.quarantine):
-        con.register("quar", batch.quarantine.assign(ingest_id=ingest_id)[
-            ["ingest_id", "line", "field", "message", "value"]])
-        con.execute("INSERT INTO quarantine SELECT * FROM quar").fetchall()
-        con.unregister("quar")
-    report = FileReport(  # raises IngestCountError unless every row read is counted once
-        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
-        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
-        rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
-        no_location=int((~frame["has_location"]).sum()))
-    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
-              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
-    con.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
-                f"VALUES ({', '.join('?' * len(INGEST_COLUMNS))}, now())",
-                [values[c] for c in INGEST_COLUMNS]).fetchall()
-    return report
-
-
-def _content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> str:
-    """'v' + 12 hex of sha256 over every (offence_key, row_hash), by key, and the boundaries."""
-    content = con.execute(
-        "SELECT sha256(coalesce(string_agg(offence_key || ' ' || row_hash, chr(10) "
-        "ORDER BY offence_key), '')) FROM offences").fetchall()[0][0]
-    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
+def _check_columns(columns: tuple[str, ...]) -> None:
+    bad = [c for c in columns if c not in OFFENCE_COLUMNS]
+    if bad:
+        raise InvalidParameter(f"unknown column(s) {bad}")
 
 
 def _layer_column(layer: str) -> str:

@@ -13,7 +13,6 @@ from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError
 from geo_api.web.api.params import After, Before, FilterDep, RawFilterDep, ServiceDep
 from geo_api.web.api.routes import HTML_200
-from geo_api.web.errors import TIME_HINT
 from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
 from geo_api.web.maps.layers import (
@@ -28,6 +27,8 @@ router = APIRouter(tags=["pages"])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
 SiteSets = Annotated[list[str] | None, Query(description="Uploaded candidate-site sets to show "
                                                          "(see POST /sites/{name})")]
+TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
+             "school, 15:00-19:00) need a force export with offence times.")
 DEFAULT_Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 
 

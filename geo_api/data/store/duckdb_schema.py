@@ -1,0 +1,75 @@
+"""The DuckDB store's tables, columns and schema versions, and the SQL of the per-file
+tally (shared by the read and write halves)."""
+
+from __future__ import annotations
+
+from geo_api.data.store.base import H3_RESOLUTIONS, LAYER_COLUMNS
+
+OFFENCE_DDL = """
+CREATE TABLE IF NOT EXISTS offences (
+  offence_key VARCHAR NOT NULL, source VARCHAR, source_id VARCHAR, month DATE,
+  occurred_at TIMESTAMP, crime_category VARCHAR, ho_code VARCHAR, ho_description VARCHAR,
+  outcome VARCHAR, context VARCHAR, location_text VARCHAR, lsoa_code_source VARCHAR,
+  falls_within VARCHAR, lon DOUBLE, lat DOUBLE, x_m DOUBLE, y_m DOUBLE, has_location BOOLEAN,
+  knife_sharp_instrument BOOLEAN, alcohol BOOLEAN, domestic BOOLEAN, victim_age INTEGER,
+  suspect_age INTEGER, public_place BOOLEAN, location_type VARCHAR,
+  sv_category VARCHAR, violence_robbery_weapons BOOLEAN, vrn_serious_violence BOOLEAN,
+  knife_enabled BOOLEAN, under_25 BOOLEAN, night_time_economy BOOLEAN, after_school BOOLEAN,
+  classification_basis VARCHAR,
+  npa_code VARCHAR, ward_code VARCHAR, sector_code VARCHAR, lsoa_code VARCHAR,
+  lad_code VARCHAR, oa_code VARCHAR,
+  h3_r7 UBIGINT, h3_r8 UBIGINT, h3_r9 UBIGINT, h3_r10 UBIGINT,
+  row_hash VARCHAR, ingest_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS ingests (
+  ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, rows_read INTEGER,
+  inserted INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER,
+  ingested_at TIMESTAMP, boundaries_version VARCHAR, rejected INTEGER,
+  outcomes_changed INTEGER, crime_id_other_month INTEGER
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  ingest_id INTEGER, line INTEGER, field VARCHAR, message VARCHAR, value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
+"""
+OFFENCE_COLUMNS = (
+    "offence_key", "source", "source_id", "month", "occurred_at", "crime_category", "ho_code",
+    "ho_description", "outcome", "context", "location_text", "lsoa_code_source", "falls_within",
+    "lon", "lat", "x_m", "y_m", "has_location", "knife_sharp_instrument", "alcohol", "domestic",
+    "victim_age", "suspect_age", "public_place", "location_type", "sv_category",
+    "violence_robbery_weapons", "vrn_serious_violence", "knife_enabled", "under_25",
+    "night_time_economy", "after_school", "classification_basis", *LAYER_COLUMNS.values(),
+    *(f"h3_r{r}" for r in H3_RESOLUTIONS), "row_hash", "ingest_id",
+)
+# 1 (no schema_version in meta): police.uk keyed "puk:<Crime ID>", one ingests row per call.
+# 2: police.uk keyed "puk:YYYY-MM:<Crime ID>", one ingests row per file with the full tally.
+SCHEMA_VERSION = 2
+MIGRATE_TO_2 = (
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS rejected INTEGER",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS outcomes_changed INTEGER",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS crime_id_other_month INTEGER",
+    ("UPDATE offences SET offence_key = 'puk:' || strftime(month, '%Y-%m') || ':' || source_id "
+     "WHERE source = 'police_uk' AND source_id IS NOT NULL AND offence_key = 'puk:' || source_id"),
+)
+INGEST_COLUMNS = ("ingest_id", "file", "kind", "sha256", "rows_read", "inserted", "updated",
+                  "unchanged", "quarantined", "rejected", "outcomes_changed",
+                  "crime_id_other_month", "boundaries_version")
+COUNT_COLUMNS = ("offence_key", "row_hash", "outcome", "source", "source_id", "month", "line")
+# One pass over a file's rows against the store: inserted, updated, unchanged, outcomes changed.
+FILE_COUNTS_SQL = """
+SELECT count(*) FILTER (WHERE o.offence_key IS NULL),
+       count(*) FILTER (WHERE o.row_hash <> i.row_hash),
+       count(*) FILTER (WHERE o.row_hash = i.row_hash),
+       count(*) FILTER (WHERE o.row_hash <> i.row_hash AND o.outcome IS DISTINCT FROM i.outcome)
+FROM incoming i LEFT JOIN offences o USING (offence_key)
+"""
+# police.uk rows whose Crime ID is stored under another month, or occurs under another month
+# on an earlier line of the same file (so a repeat is counted once, on its later copy).
+OTHER_MONTH_SQL = """
+SELECT count(*) FROM incoming i
+WHERE i.source = 'police_uk' AND i.source_id IS NOT NULL AND (
+  EXISTS (SELECT 1 FROM offences o WHERE o.source = 'police_uk' AND o.source_id = i.source_id
+          AND o.month <> i.month)
+  OR EXISTS (SELECT 1 FROM incoming j WHERE j.source_id = i.source_id AND j.month <> i.month
+             AND j.line < i.line))
+"""
