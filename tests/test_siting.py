@@ -1,0 +1,200 @@
+"""Kit coverage and siting: MCLP / partial set covering against spopt and brute force.
+
+All instances here are SYNTHETIC (random points), built to be checkable by reference
+implementations, not to resemble Leicester."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pulp
+import pytest
+import scipy.sparse as sp
+from spopt.locate import MCLP
+
+from geo_api.analysis.coverage import (
+    aggregate_demand,
+    coverage_curve,
+    nearest_site_distance_m,
+    recency_weights,
+    site_coverage,
+    within_radius,
+)
+from geo_api.analysis.siting import greedy_order, lscp, mclp, p_curve
+
+
+def _instance(seed, n_demand=60, n_sites=15, size=1000.0, clustered=False):
+    rng = np.random.default_rng(seed)
+    if clustered:
+        c = rng.uniform(0, size, (4, 2))
+        d = c[rng.integers(0, 4, n_demand)] + rng.normal(0, size / 10, (n_demand, 2))
+    else:
+        d = rng.uniform(0, size, (n_demand, 2))
+    s = rng.uniform(0, size, (n_sites, 2))
+    w = rng.integers(1, 10, n_demand).astype(float)
+    cost = np.hypot(d[:, None, 0] - s[None, :, 0], d[:, None, 1] - s[None, :, 1])
+    return d, s, w, cost
+
+
+def _covered(cost, radius, cols):
+    return (cost[:, list(cols)] <= radius).any(axis=1) if len(cols) else np.zeros(len(cost), bool)
+
+
+def test_within_radius_is_the_dense_rule_inclusive():
+    d, s, _, cost = _instance(0)
+    m = within_radius(d, s, 200.0)
+    assert (m.toarray() == (cost <= 200.0)).all()
+    # a pair at exactly the radius is covered
+    exact = within_radius(np.array([[0.0, 0.0]]), np.array([[120.0, 160.0]]), 200.0)
+    assert exact.nnz == 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")  # spopt 0.7 on PuLP 3.3
+@pytest.mark.parametrize("seed", range(8))
+def test_mclp_objective_equals_spopt_with_predefined_sites(seed):
+    d, s, w, cost = _instance(seed, clustered=seed % 2 == 0)
+    radius, p_new = 220.0, 3
+    existing = np.zeros(len(s), dtype=int)
+    existing[[0, 1]] = 1
+    ref = MCLP.from_cost_matrix(cost, w, radius, p_facilities=p_new + 2,
+                                predefined_facilities_arr=existing)
+    ref.solve(pulp.PULP_CBC_CMD(msg=False))
+    ref_obj = pulp.value(ref.problem.objective)
+    cover = within_radius(d, s, radius)
+    base = _covered(cost, radius, [0, 1])
+    cand = np.arange(2, len(s))
+    ours = mclp(cover[:, cand], w, p_new, covered_by_existing=base)
+    assert ours.status == "optimal"
+    assert ours.covered_weight == pytest.approx(ref_obj)
+    chosen = cand[ours.chosen]
+    assert len(chosen) <= p_new and not set(chosen) & {0, 1}  # existing kits kept, not re-picked
+    assert w[_covered(cost, radius, [0, 1, *chosen])].sum() == pytest.approx(ref_obj)
+    assert ours.existing_covered_weight == pytest.approx(w[base].sum())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mclp_equals_brute_force_on_tiny_instances(seed):
+    d, s, w, cost = _instance(100 + seed, n_demand=25, n_sites=8, size=600.0)
+    radius = 150.0
+    cover = within_radius(d, s, radius)
+    for p in (1, 2, 3, 4):
+        best = max(w[_covered(cost, radius, c)].sum()
+                   for c in itertools.combinations(range(len(s)), p))
+        r = mclp(cover, w, p)
+        assert r.covered_weight == pytest.approx(best), p
+        assert r.status == "optimal" and r.gap == 0
+
+
+def test_chosen_sites_come_in_order_of_marginal_gain():
+    d, s, w, cost = _instance(7, n_demand=200, n_sites=40, clustered=True)
+    cover = within_radius(d, s, 150.0)
+    r = mclp(cover, w, 6)
+    assert np.all(np.diff(r.marginal_weight) <= 1e-9)
+    running = np.zeros(len(d), bool)
+    for j, gain in zip(r.chosen, r.marginal_weight):
+        new = (cost[:, j] <= 150.0) & ~running
+        assert w[new].sum() == pytest.approx(gain)
+        running |= cost[:, j] <= 150.0
+    assert r.covered_weight == pytest.approx(w[running].sum())
+
+
+def test_mclp_result_when_more_sites_than_useful_candidates():
+    d, s, w, cost = _instance(3, n_demand=30, n_sites=5)
+    cover = within_radius(d, s, 100.0)
+    r = mclp(cover, w, 10)
+    assert r.covered_weight == pytest.approx(w[(cost <= 100.0).any(axis=1)].sum())
+    assert r.status == "optimal"
+
+
+@pytest.mark.parametrize("target", [0.3, 0.6, 0.9])
+def test_lscp_reaches_its_target_with_the_fewest_sites(target):
+    d, s, w, cost = _instance(11, n_demand=40, n_sites=10, size=800.0)
+    radius = 250.0
+    cover = within_radius(d, s, radius)
+    base = _covered(cost, radius, [0])
+    cand = np.arange(1, len(s))
+    r = lscp(cover[:, cand], w, target, covered_by_existing=base)
+    need = target * w.sum()
+    fewest = next((k for k in range(len(cand) + 1)
+                   if any(w[_covered(cost, radius, [0, *cand[list(c)]])].sum() >= need - 1e-9
+                          for c in itertools.combinations(range(len(cand)), k))), None)
+    if fewest is None:
+        assert r.status == "infeasible"
+        assert r.bound_weight == pytest.approx(w[_covered(cost, radius, range(len(s)))].sum())
+        return
+    assert r.status == "optimal"
+    assert len(r.chosen) == fewest == r.model["sites_lower_bound"]
+    assert r.covered_weight >= need - 1e-9
+
+
+def test_lscp_infeasible_target_says_how_much_can_be_covered():
+    d = np.array([[0.0, 0.0], [5000.0, 5000.0]])
+    s = np.array([[10.0, 0.0]])
+    r = lscp(within_radius(d, s, 100.0), np.array([1.0, 1.0]), 0.9)
+    assert r.status == "infeasible"
+    assert r.bound_share == pytest.approx(0.5)
+
+
+def test_p_curve_is_each_p_solved_exactly_and_never_falls():
+    d, s, w, cost = _instance(5, n_demand=30, n_sites=9, size=700.0)
+    cover = within_radius(d, s, 160.0)
+    curve = p_curve(cover, w, 4)
+    values = [c.covered_weight for c in curve]
+    assert values == sorted(values)
+    for p, v in enumerate(values, start=1):
+        assert v == pytest.approx(max(w[_covered(cost, 160.0, c)].sum()
+                                      for c in itertools.combinations(range(len(s)), p)))
+
+
+def test_larger_instance_proves_optimality_and_beats_or_ties_greedy():
+    rng = np.random.default_rng(42)
+    c = rng.uniform(0, 5000, (20, 2))
+    d = c[rng.integers(0, 20, 2000)] + rng.normal(0, 300, (2000, 2))
+    s = rng.uniform(0, 5000, (400, 2))
+    w = rng.poisson(2, 2000) + 1.0
+    cover = within_radius(d, s, 250.0)
+    r = mclp(cover, w, 12)
+    g, gains = greedy_order(cover, w, np.arange(400))
+    assert r.status == "optimal" and r.gap == 0
+    assert r.covered_weight >= gains[:12].sum() - 1e-9
+    assert r.covered_weight <= r.model["lagrangian_bound"] + 1e-6
+
+
+def test_site_coverage_counts_and_exclusive_demand():
+    demand = aggregate_demand(np.array([0, 0, 50, 400, 1000.0]), np.array([0, 0, 0, 0, 0.0]))
+    assert list(demand.n) == [2, 1, 1, 1]  # the two offences at (0, 0) are one location
+    sites = np.array([[0.0, 0.0], [100.0, 0.0]])
+    cov = site_coverage(within_radius(demand.xy, sites, 100.0), demand)
+    assert list(cov.per_site_n) == [3, 3]
+    assert list(cov.per_site_exclusive_weight) == [0.0, 0.0]
+    assert cov.covered_weight == 3 and cov.covered_share == pytest.approx(3 / 5)
+    assert list(cov.covered) == [True, True, False, False]
+
+
+def test_coverage_curve_matches_direct_count():
+    d, s, w, cost = _instance(9, n_demand=300, n_sites=6)
+    near = nearest_site_distance_m(d, s)
+    radii = np.array([50, 100, 200, 500, 1000.0])
+    got = coverage_curve(near, w, radii)
+    want = [w[(cost <= r).any(axis=1)].sum() / w.sum() for r in radii]
+    assert np.allclose(got, want)
+
+
+def test_recency_weights_halve_each_half_life():
+    assert np.allclose(recency_weights(np.array([0, 3, 6]), 3.0), [1, 0.5, 0.25])
+    assert np.allclose(recency_weights(np.array([0, 5]), None), [1, 1])
+    with pytest.raises(ValueError):
+        recency_weights(np.array([1]), 0)
+
+
+def test_merged_demand_rows_do_not_change_the_optimum():
+    # the same location twice as separate rows vs once with the summed weight
+    d, s, w, cost = _instance(21, n_demand=40, n_sites=10)
+    dd, ww = np.vstack([d, d[:10]]), np.concatenate([w, w[:10]])
+    w2 = w.copy()
+    w2[:10] *= 2
+    a = mclp(within_radius(dd, s, 200.0), ww, 3)
+    b = mclp(within_radius(d, s, 200.0), w2, 3)
+    assert a.covered_weight == pytest.approx(b.covered_weight)
+    assert sp.issparse(within_radius(d, s, 200.0))
