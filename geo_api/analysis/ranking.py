@@ -1,0 +1,166 @@
+"""A transparent composite ranking of areas for People Zone conversations (pure).
+
+Every indicator is oriented so that a higher value means more need, standardised across
+the areas (z-score, or the IMD's rank-exponential transform), weighted, and summed; the
+score is the weighted mean of the standardised values. Every component stays visible.
+Robustness is shown two ways: how far each area's rank moves when each weight changes by
+±50% (one at a time), and how much it moves when the offence counts are redrawn from
+Poisson distributions with the observed means (rank percentiles and P(in the top k)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EXP_SCALE = 23.0  # IMD 2019 technical report: exponential transform constant
+
+
+def eb_rates(counts: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Global empirical-Bayes smoothed rates (Marshall 1991, method of moments), via
+    esda's ``Empirical_Bayes``: small populations are pulled towards the overall rate. When
+    the between-area variance estimate is not positive (Marshall: set it to zero) every area
+    gets the overall rate."""
+    from esda.smoothing import Empirical_Bayes
+
+    e = np.asarray(counts, dtype=float)
+    b = np.asarray(population, dtype=float)
+    if np.any(b <= 0):
+        raise ValueError("every area needs a positive population")
+    m = e.sum() / b.sum()
+    between = (b * (e / b - m) ** 2).sum() / b.sum() - m / b.mean()
+    if between <= 0:  # no variation beyond Poisson noise: every area gets the overall rate
+        return np.full(len(e), m)
+    return np.asarray(Empirical_Bayes(e.reshape(-1, 1), b.reshape(-1, 1)).r,
+                      dtype=float).ravel()
+
+
+def standardise(values: np.ndarray, method: str = "z") -> np.ndarray:
+    """Standardise one indicator across areas (NaN stays NaN and is left out of the fit).
+
+    ``z``: (v - mean) / sd (population sd; all equal -> zeros). ``rank_exp``: the IMD's
+    transform of ranks, 0 (least need) .. 100 (most need), spreading the high-need tail:
+    X = -23 ln(1 - R (1 - exp(-100/23))), R = rank / n with rank 1 the lowest value;
+    ties get their average rank."""
+    v = np.asarray(values, dtype=float)
+    out = np.full(v.shape, np.nan)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return out
+    x = v[ok]
+    if method == "z":
+        sd = x.std()
+        out[ok] = (x - x.mean()) / sd if sd > 0 else 0.0
+    elif method == "rank_exp":
+        r = pd.Series(x).rank(method="average").to_numpy() / len(x)
+        out[ok] = -EXP_SCALE * np.log(1 - r * (1 - np.exp(-100 / EXP_SCALE)))
+    else:
+        raise ValueError("method must be 'z' or 'rank_exp'")
+    return out
+
+
+def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: str = "z"
+              ) -> pd.DataFrame:
+    """Score and rank areas (rows of ``indicators``, columns = indicators oriented so that
+    higher = more need). A missing value contributes nothing and the area's score is the
+    weighted mean over the indicators it has. Returns, per area, ``std_<name>``,
+    ``contribution_<name>`` (weight share x standardised value), ``score`` and ``rank``
+    (1 = most need; ties share the better rank)."""
+    names = [n for n, w in weights.items() if w > 0]
+    if not names:
+        raise ValueError("at least one weight must be positive")
+    missing = [n for n in names if n not in indicators.columns]
+    if missing:
+        raise ValueError(f"no indicator column for weight(s) {missing}")
+    out = pd.DataFrame(index=indicators.index)
+    num = np.zeros(len(indicators))
+    den = np.zeros(len(indicators))
+    total_w = sum(weights[n] for n in names)
+    for n in names:
+        s = standardise(indicators[n].to_numpy(), method)
+        out[f"std_{n}"] = s
+        has = np.isfinite(s)
+        num += np.where(has, weights[n] * np.nan_to_num(s), 0.0)
+        den += np.where(has, weights[n], 0.0)
+        out[f"contribution_{n}"] = np.where(has, weights[n] / total_w * s, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["score"] = np.where(den > 0, num / den, np.nan)
+    out["rank"] = out["score"].rank(ascending=False, method="min").astype("Int64")
+    return out
+
+
+def ranks(indicators: pd.DataFrame, weights: Mapping[str, float], method: str) -> np.ndarray:
+    return composite(indicators, weights, method)["rank"].to_numpy(dtype=float)
+
+
+def weight_sensitivity(indicators: pd.DataFrame, weights: Mapping[str, float],
+                       method: str = "z", factors: tuple[float, ...] = (0.5, 1.5)
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ranks when each weight alone is multiplied by each factor (others unchanged).
+
+    Returns (table, summary): ``table`` has one column per variation
+    (``<name> x0.5``...) with every area's rank; ``summary`` has each area's base rank and
+    its best and worst rank over all variations."""
+    base = ranks(indicators, weights, method)
+    cols = {}
+    for n, w in weights.items():
+        if w <= 0:
+            continue
+        for f in factors:
+            varied = dict(weights)
+            varied[n] = w * f
+            cols[f"{n} x{f:g}"] = ranks(indicators, varied, method)
+    table = pd.DataFrame(cols, index=indicators.index)
+    allr = np.column_stack([base, table.to_numpy()]) if cols else base[:, None]
+    summary = pd.DataFrame({"rank": base, "rank_best": allr.min(axis=1),
+                            "rank_worst": allr.max(axis=1)}, index=indicators.index)
+    return table, summary
+
+
+@dataclass(frozen=True)
+class RankUncertainty:
+    rank_p05: np.ndarray
+    rank_median: np.ndarray
+    rank_p95: np.ndarray
+    p_top_k: np.ndarray
+    n_sim: int
+    seed: int
+    top_k: int
+
+
+def rank_uncertainty(counts: Mapping[str, np.ndarray],
+                     build: Callable[[Mapping[str, np.ndarray]], pd.DataFrame],
+                     weights: Mapping[str, float], method: str = "z", *, n_sim: int = 500,
+                     seed: int = 12345, top_k: int = 5) -> RankUncertainty:
+    """Rank spread from Poisson noise in the counts.
+
+    ``counts`` maps names to observed count arrays (one value per area); ``build`` turns a
+    draw of such arrays into the indicator table (so rates, smoothing and trends are
+    recomputed from each draw exactly as from the data). Each simulation draws every count
+    from Poisson(observed) with a fixed ``seed``."""
+    rng = np.random.default_rng(seed)
+    sims = []
+    for _ in range(n_sim):
+        draw = {k: rng.poisson(np.asarray(v, dtype=float)) for k, v in counts.items()}
+        sims.append(ranks(build(draw), weights, method))
+    r = np.vstack(sims)
+    return RankUncertainty(rank_p05=np.percentile(r, 5, axis=0, method="lower"),
+                           rank_median=np.median(r, axis=0),
+                           rank_p95=np.percentile(r, 95, axis=0, method="higher"),
+                           p_top_k=(r <= top_k).mean(axis=0), n_sim=n_sim, seed=seed,
+                           top_k=top_k)
+
+
+def trend_log_ratio(recent: np.ndarray, earlier: np.ndarray, months_recent: int,
+                    months_earlier: int) -> np.ndarray:
+    """Log of the area's recent/earlier monthly-rate ratio over the same ratio for all the
+    areas together (0 = moved with the city; > 0 = rose more). 0.5 is added to each count
+    so that zeros stay finite."""
+    rec = np.asarray(recent, dtype=float)
+    ear = np.asarray(earlier, dtype=float)
+    area = np.log((rec + 0.5) / months_recent) - np.log((ear + 0.5) / months_earlier)
+    city = np.log((rec.sum() + 0.5) / months_recent) - np.log((ear.sum() + 0.5) / months_earlier)
+    return area - city
