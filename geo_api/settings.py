@@ -27,6 +27,9 @@ class Settings(BaseSettings):
                              "gias_open_establishments_LLR_2025-05-24.csv",
                              description="Candidate sites CSV: establishment_name (or name) and "
                                          "easting/northing (EPSG:27700) or longitude/latitude")
+    osm_file: Path | None = Field(
+        None, description="OpenStreetMap extract (.osm.pbf or .osm) of the area, for walking "
+                          "distances in kit coverage and siting (distance=walking)")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )

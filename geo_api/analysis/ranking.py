@@ -62,6 +62,34 @@ def standardise(values: np.ndarray, method: str = "z") -> np.ndarray:
     return out
 
 
+def _scores(values: np.ndarray, w: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised columns and the weighted-mean score of each row (NaN-aware)."""
+    std = np.column_stack([standardise(values[:, k], method) for k in range(values.shape[1])])
+    has = np.isfinite(std)
+    num = (np.where(has, std, 0.0) * w).sum(axis=1)
+    den = (has * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(den > 0, num / den, np.nan)
+    return std, score
+
+
+def _rank_desc(score: np.ndarray) -> np.ndarray:
+    """1 = highest score; ties share the better rank; NaN last."""
+    from scipy.stats import rankdata
+
+    return rankdata(np.where(np.isfinite(score), -score, np.inf), method="min").astype(float)
+
+
+def _weighted(indicators: pd.DataFrame, weights: Mapping[str, float]):
+    names = [n for n, w in weights.items() if w > 0]
+    if not names:
+        raise ValueError("at least one weight must be positive")
+    missing = [n for n in names if n not in indicators.columns]
+    if missing:
+        raise ValueError(f"no indicator column for weight(s) {missing}")
+    return names, indicators[names].to_numpy(float), np.array([weights[n] for n in names])
+
+
 def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: str = "z"
               ) -> pd.DataFrame:
     """Score and rank areas (rows of ``indicators``, columns = indicators oriented so that
@@ -69,31 +97,20 @@ def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: st
     weighted mean over the indicators it has. Returns, per area, ``std_<name>``,
     ``contribution_<name>`` (weight share x standardised value), ``score`` and ``rank``
     (1 = most need; ties share the better rank)."""
-    names = [n for n, w in weights.items() if w > 0]
-    if not names:
-        raise ValueError("at least one weight must be positive")
-    missing = [n for n in names if n not in indicators.columns]
-    if missing:
-        raise ValueError(f"no indicator column for weight(s) {missing}")
+    names, values, w = _weighted(indicators, weights)
+    std, score = _scores(values, w, method)
     out = pd.DataFrame(index=indicators.index)
-    num = np.zeros(len(indicators))
-    den = np.zeros(len(indicators))
-    total_w = sum(weights[n] for n in names)
-    for n in names:
-        s = standardise(indicators[n].to_numpy(), method)
-        out[f"std_{n}"] = s
-        has = np.isfinite(s)
-        num += np.where(has, weights[n] * np.nan_to_num(s), 0.0)
-        den += np.where(has, weights[n], 0.0)
-        out[f"contribution_{n}"] = np.where(has, weights[n] / total_w * s, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["score"] = np.where(den > 0, num / den, np.nan)
-    out["rank"] = out["score"].rank(ascending=False, method="min").astype("Int64")
+    for k, n in enumerate(names):
+        out[f"std_{n}"] = std[:, k]
+        out[f"contribution_{n}"] = w[k] / w.sum() * std[:, k]
+    out["score"] = score
+    out["rank"] = pd.array(_rank_desc(score).astype(int), dtype="Int64")
     return out
 
 
 def ranks(indicators: pd.DataFrame, weights: Mapping[str, float], method: str) -> np.ndarray:
-    return composite(indicators, weights, method)["rank"].to_numpy(dtype=float)
+    _, values, w = _weighted(indicators, weights)
+    return _rank_desc(_scores(values, w, method)[1])
 
 
 def weight_sensitivity(indicators: pd.DataFrame, weights: Mapping[str, float],

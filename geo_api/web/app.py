@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.web.api.routes_compare import router as compare_router
     from geo_api.web.api.routes_hotspots import router as hotspots_router
     from geo_api.web.api.routes_pages import router as pages_router
+    from geo_api.web.api.routes_planning import router as planning_router
     from geo_api.web.api.routes_sites import router as sites_router
     from geo_api.web.api.routes_tiles import router as tiles_router
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(tiles_router)
     app.include_router(sites_router)
+    app.include_router(planning_router)
     from geo_api.web.api.examples import add_examples
 
     build_openapi = app.openapi

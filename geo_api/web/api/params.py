@@ -37,28 +37,38 @@ Group = Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
                 "knife_enabled_serious_violence"]
 
 
-def parse_filter(
-    datetime: Annotated[str | None, Query(description="OGC datetime: instant or interval "
-                                          "'start/end' ('..' open); YYYY-MM, YYYY-MM-DD or RFC 3339. "
-                                          "Month-dated rows match if their month overlaps.",
-                                          examples=["2020-04/2020-06"])] = None,
-    group: Annotated[Group, Query(description="Named offence group (see /groups)")] = "all",
-    crime_category: Annotated[list[str] | None, Query(description="police.uk category; repeatable",
-                                                      examples=["Robbery"])] = None,
-    knife_enabled: Annotated[bool | None, Query(description="Force exports only")] = None,
-    under_25: Annotated[bool | None, Query(description="Force exports only")] = None,
-    night_time_economy: Annotated[bool | None, Query(description="22:00-05:00; force exports "
-                                                     "only")] = None,
-    source: Literal["police_uk", "force_export"] | None = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)",
-                                      examples=["-1.16,52.62,-1.11,52.65"])] = None,
-    hours: Annotated[str | None, Query(description="Time-of-day window 'HH-HH' (force exports "
-                                       "only)", examples=["15-19"])] = None,
-) -> OffenceFilter:
-    """The filter as given (checked for syntax, not yet against the loaded data)."""
-    return build_filter(datetime, group, crime_category,
-                        {"knife_enabled": knife_enabled, "under_25": under_25,
-                         "night_time_economy": night_time_economy}, source, bbox, hours)
+def filter_param(default_group: str = "all"):
+    """A dependency parsing the offence filter, with ``default_group`` as the default group."""
+
+    def parse(
+        datetime: Annotated[str | None, Query(description="OGC datetime: instant or interval "
+                                              "'start/end' ('..' open); YYYY-MM, YYYY-MM-DD or "
+                                              "RFC 3339. Month-dated rows match if their month "
+                                              "overlaps.", examples=["2020-04/2020-06"])] = None,
+        group: Annotated[Group, Query(description="Named offence group (see /groups)")
+                         ] = default_group,
+        crime_category: Annotated[list[str] | None, Query(description="police.uk category; "
+                                                          "repeatable", examples=["Robbery"])
+                                  ] = None,
+        knife_enabled: Annotated[bool | None, Query(description="Force exports only")] = None,
+        under_25: Annotated[bool | None, Query(description="Force exports only")] = None,
+        night_time_economy: Annotated[bool | None, Query(description="22:00-05:00; force "
+                                                         "exports only")] = None,
+        source: Literal["police_uk", "force_export"] | None = None,
+        bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)",
+                                          examples=["-1.16,52.62,-1.11,52.65"])] = None,
+        hours: Annotated[str | None, Query(description="Time-of-day window 'HH-HH' (force "
+                                           "exports only)", examples=["15-19"])] = None,
+    ) -> OffenceFilter:
+        """The filter as given (checked for syntax, not yet against the loaded data)."""
+        return build_filter(datetime, group, crime_category,
+                            {"knife_enabled": knife_enabled, "under_25": under_25,
+                             "night_time_economy": night_time_economy}, source, bbox, hours)
+
+    return parse
+
+
+parse_filter = filter_param("all")
 
 
 def offence_filter(svc: ServiceDep,
@@ -69,6 +79,16 @@ def offence_filter(svc: ServiceDep,
 
 
 FilterDep = Annotated[OffenceFilter, Depends(offence_filter)]
+
+
+def planning_filter(svc: ServiceDep, flt: Annotated[OffenceFilter, Depends(
+        filter_param("violence_robbery_weapons"))]) -> OffenceFilter:
+    """The filter for planning: group defaults to violence_robbery_weapons."""
+    svc.check_filter(flt)
+    return flt
+
+
+PlanningFilterDep = Annotated[OffenceFilter, Depends(planning_filter)]
 RawFilterDep = Annotated[OffenceFilter, Depends(parse_filter)]  # periods checked separately
 
 LAYERS = Literal["npa", "ward", "sector", "lsoa", "lad", "oa"]

@@ -1,0 +1,602 @@
+"""Planning use cases: bleed-control kit coverage and siting, People Zone candidate ranking.
+
+Demand is the offences matching the filter (default group violence_robbery_weapons), one
+point per distinct location (police.uk map points are already aggregated), optionally
+recency-weighted. Sites and candidates are named sets: ``police_points`` (the police.uk map
+points in the loaded data), ``postcodes`` (OS Code-Point Open unit postcodes), ``schools``
+(the shipped GIAS list) or an uploaded site set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h3
+import numpy as np
+import pandas as pd
+
+from geo_api.analysis import coverage as cov
+from geo_api.analysis import ranking, siting
+from geo_api.analysis.compare import compare_counts
+from geo_api.crs import lonlat_to_metric, metric_to_lonlat
+from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import InvalidParameter
+from geo_api.services.hotspots import Significance, run_gi
+from geo_api.services.service import Service
+from geo_api.services.units import STUDY_AREAS, UnitSpec, analysis_units, study_area_m
+
+BUILTIN_SETS = {
+    "police_points": "police.uk map points in the loaded data (street centres, public places "
+                     "and commercial premises police.uk snaps offences to)",
+    "postcodes": "OS Code-Point Open 2018-07 unit postcode points",
+    "schools": "open schools (DfE GIAS 2025-05-24)",
+}
+MAX_CANDIDATES = 20_000
+MAX_P = 100
+DISTANCES = ("straight", "walking")
+DEFAULT_WEIGHTS = {"violence_rate": 0.35, "hot_spot_share": 0.20, "trend": 0.10,
+                   "deprivation": 0.20, "young_people": 0.15}
+COMPONENT_DOC = {
+    "violence_rate": "offences per 1,000 residents (mid-2015), empirical-Bayes smoothed",
+    "hot_spot_share": "share of the area inside Gi* hot cells (H3 r9, 95%, FDR)",
+    "trend": "log ratio of the recent monthly rate to the earlier one, relative to the city",
+    "deprivation": "IMD 2019 rank turned into need (32,845 - population-weighted mean rank)",
+    "young_people": "share of residents aged 0-24 (Census 2021 via the APPROXIMATE LSOA "
+                    "2021->2011 crosswalk; mid-2015 0-15 share where missing)",
+}
+
+
+# -- demand and sites --------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemandInfo:
+    demand: cov.Demand
+    n_offences: int
+    half_life_months: float | None
+    last_month: str | None
+
+    def describe(self) -> str:
+        w = (f"weighted 0.5^(months before {self.last_month} / {self.half_life_months:g})"
+             if self.half_life_months else "each offence counts 1")
+        return (f"{self.n_offences:,} offences at {len(self.demand):,} distinct locations; {w}")
+
+
+def _month_index(m: pd.Series) -> np.ndarray:
+    s = m.astype(str)
+    return s.str[:4].astype(int).to_numpy() * 12 + s.str[5:7].astype(int).to_numpy()
+
+
+def demand(svc: Service, flt: OffenceFilter, study_area: str,
+           half_life_months: float | None) -> DemandInfo:
+    """Demand points for ``flt`` inside the study area (distinct locations, weights)."""
+    area = study_area_m(svc, study_area)
+    df = svc.store.values(("x_m", "y_m", "month", "has_location"), flt)
+    df = df[df["has_location"].astype(bool)]
+    import shapely
+
+    df = df[shapely.contains_xy(area, df["x_m"].to_numpy(), df["y_m"].to_numpy())]
+    if df.empty:
+        raise InvalidParameter("no offences with a location match the filter in the study area")
+    months = _month_index(df["month"])
+    age = months.max() - months
+    w = cov.recency_weights(age, half_life_months)
+    last = str(df["month"].astype(str).max())[:7]
+    return DemandInfo(cov.aggregate_demand(df["x_m"].to_numpy(), df["y_m"].to_numpy(), w),
+                      len(df), half_life_months, last)
+
+
+def site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, str]:
+    """Sites of a named set inside the study area: name, kind, x_m, y_m, lon, lat."""
+    import shapely
+
+    area = study_area_m(svc, study_area)
+    if name == "police_points":
+        df = svc.store.values(("location_text", "x_m", "y_m", "has_location"),
+                              OffenceFilter(source="police_uk"))
+        df = df[df["has_location"].astype(bool)]
+        df = df.assign(xr=df["x_m"].round(2), yr=df["y_m"].round(2),
+                       name=df["location_text"].fillna("unnamed map point"))
+        # one site per map point, named by its most common location text
+        n = df.groupby(["xr", "yr", "name"], as_index=False).size()
+        n = n.sort_values(["xr", "yr", "size", "name"], ascending=[True, True, False, True])
+        n = n.drop_duplicates(["xr", "yr"])
+        sites = pd.DataFrame({"name": n["name"].to_numpy(), "kind": "police.uk map point",
+                              "x_m": n["xr"].to_numpy(), "y_m": n["yr"].to_numpy()})
+        desc = BUILTIN_SETS[name]
+    elif name == "postcodes":
+        from geo_api.data.boundaries_build import read_postcodes
+
+        pc = read_postcodes(svc.settings.boundaries_dir / "sources")
+        pc = pc[(pc["x_m"] > 0) & (pc["y_m"] > 0)]
+        sites = pd.DataFrame({"name": pc["postcode"], "kind": "postcode unit",
+                              "x_m": pc["x_m"].astype(float), "y_m": pc["y_m"].astype(float)})
+        desc = BUILTIN_SETS[name]
+    elif name == "schools":
+        from geo_api.services.sites import load_sites
+
+        s = load_sites(svc.settings.sites_file)
+        sites, desc = s[["name", "kind", "x_m", "y_m"]].copy(), BUILTIN_SETS[name]
+    else:
+        s = svc.site_sets.load(name)
+        sites, desc = s[["name", "kind", "x_m", "y_m"]].copy(), f"uploaded site set {name!r}"
+    sites = sites[shapely.contains_xy(area, sites["x_m"].to_numpy(), sites["y_m"].to_numpy())]
+    sites = sites.reset_index(drop=True)
+    sites["lon"], sites["lat"] = metric_to_lonlat(sites["x_m"].to_numpy(),
+                                                  sites["y_m"].to_numpy())
+    if len(sites) > MAX_CANDIDATES:
+        raise InvalidParameter(f"{name}: {len(sites):,} sites in the study area; at most "
+                               f"{MAX_CANDIDATES:,}")
+    return sites, desc
+
+
+class Distance:
+    """Straight-line (EPSG:27700) or walking distances (OSM network from settings)."""
+
+    def __init__(self, svc: Service, kind: str):
+        if kind not in DISTANCES:
+            raise InvalidParameter(f"distance must be one of {list(DISTANCES)}")
+        self.kind = kind
+        self.network = None
+        if kind == "walking":
+            path = svc.settings.osm_file
+            if path is None:
+                raise InvalidParameter(
+                    "distance=walking needs a street network: set GEO_API_OSM_FILE to an "
+                    "OpenStreetMap extract (.osm.pbf) of the area, or use distance=straight")
+            from geo_api.data.osm import walking_network
+
+            self.network = walking_network(path)
+
+    @property
+    def source(self) -> str:
+        if self.network is None:
+            return "straight line in EPSG:27700 (British National Grid) metres"
+        return (f"walking distance on the street network of {self.network.source} (points "
+                "join the network at the nearest node; the join is counted)")
+
+    def within(self, demand_xy: np.ndarray, site_xy: np.ndarray, radius_m: float):
+        if self.network is None:
+            return cov.within_radius(demand_xy, site_xy, radius_m)
+        return self.network.within_radius(demand_xy, site_xy, radius_m)
+
+    def nearest(self, demand_xy: np.ndarray, site_xy: np.ndarray,
+                limit_m: float = np.inf) -> np.ndarray:
+        if self.network is None:
+            return cov.nearest_site_distance_m(demand_xy, site_xy)
+        return self.network.nearest_site_distance_m(demand_xy, site_xy, limit_m)
+
+
+def _xy(sites: pd.DataFrame) -> np.ndarray:
+    return sites[["x_m", "y_m"]].to_numpy(float)
+
+
+def _hot_cells(svc: Service, flt: OffenceFilter, study_area: str, sig: Significance
+               ) -> pd.DataFrame:
+    """Gi* hot cells (H3 r9, alpha of ``sig``, FDR per ``sig``): id, count, x_m, y_m, label."""
+    u = analysis_units(svc, UnitSpec(grid="h3", study_area=study_area, resolution=9, k=1))
+    y = u.counts(flt)
+    if y.sum() == 0:
+        return pd.DataFrame(columns=["id", "count", "x_m", "y_m", "label"])
+    r = run_gi(y, u.adjacency, sig)
+    hot = np.flatnonzero(r.hot(sig.alpha))
+    ids = [u.ids[i] for i in hot]
+    lat, lon = zip(*(h3.cell_to_latlng(c) for c in ids)) if ids else ((), ())
+    x, yy = lonlat_to_metric(np.asarray(lon, float), np.asarray(lat, float))
+    return pd.DataFrame({"id": ids, "count": y[hot].astype(int), "x_m": x, "y_m": yy,
+                         "label": r.label[hot]})
+
+
+def _base(svc, flt, study_area, half_life_months):
+    if study_area not in STUDY_AREAS:
+        raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
+    return demand(svc, flt, study_area, half_life_months)
+
+
+# -- coverage ----------------------------------------------------------------------------
+def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: float,
+                 distance: str = "straight", half_life_months: float | None = None,
+                 study_area: str = "city", sig: Significance = Significance()) -> dict:
+    """Per site: offences within the radius; totals; uncovered demand; uncovered hot spots."""
+    d = _base(svc, flt, study_area, half_life_months)
+    dist = Distance(svc, distance)
+    s, desc = site_set(svc, sites, study_area)
+    if s.empty:
+        raise InvalidParameter(f"sites: the set {sites!r} has no sites in the study area")
+    c = cov.site_coverage(dist.within(d.demand.xy, _xy(s), radius_m), d.demand)
+    hot = _hot_cells(svc, flt, study_area, sig)
+    near = (dist.nearest(hot[["x_m", "y_m"]].to_numpy(float), _xy(s))
+            if len(hot) else np.array([]))
+    unc = hot.assign(distance_to_nearest_site_m=np.round(near, 1))[near > radius_m]
+    rows = [{"name": r.name, "kind": r.kind, "lon": round(r.lon, 6), "lat": round(r.lat, 6),
+             "offences_within": int(n), "demand_within": round(float(w), 3),
+             "share_of_demand": round(float(w) / d.demand.total, 6),
+             "demand_only_this_site": round(float(x), 3)}
+            for r, n, w, x in zip(s.itertuples(), c.per_site_n, c.per_site_weight,
+                                  c.per_site_exclusive_weight)]
+    n_cov = int(d.demand.n[c.covered].sum())
+    meta = _meta(svc, flt, "kit_coverage", d, dist, study_area, radius_m=radius_m,
+                 sites=sites, sites_description=desc, n_sites=len(s),
+                 hot_spot_definition=_hot_definition(sig))
+    return {"meta": meta, "sites": rows, "totals": {
+        "n_offences": d.n_offences, "n_locations": len(d.demand),
+        "demand_total": round(d.demand.total, 3),
+        "offences_covered": n_cov, "offences_not_covered": d.n_offences - n_cov,
+        "demand_covered": round(c.covered_weight, 3),
+        "covered_share": round(c.covered_share, 6),
+        "n_hot_cells": len(hot), "n_hot_cells_uncovered": len(unc)},
+        "uncovered_hot_spots": [
+            {"id": r.id, "count": int(r.count), "label": r.label,
+             "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m),
+             **_lonlat(r.x_m, r.y_m)} for r in unc.itertuples()],
+        "_demand": d, "_covered": c.covered, "_sites": s, "_hot": hot}
+
+
+def _lonlat(x: float, y: float) -> dict:
+    lon, lat = metric_to_lonlat(np.array([x]), np.array([y]))
+    return {"lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6)}
+
+
+def _hot_definition(sig: Significance) -> str:
+    return (f"H3 resolution 9 cells (k=1) labelled hot by Gi* at {1 - sig.alpha:.0%} "
+            f"({'Benjamini-Hochberg FDR' if sig.fdr else 'no FDR'}, {sig.permutations} "
+            f"permutations, seed {sig.seed}); uncovered = cell centre farther than the radius "
+            "from every site")
+
+
+def _meta(svc, flt, analysis, d: DemandInfo, dist: Distance, study_area, **params) -> dict:
+    return svc.meta(flt, analysis=analysis, study_area=study_area,
+                    distance=dist.kind, distance_source=dist.source,
+                    demand_definition=d.describe(), half_life_months=d.half_life_months,
+                    **params)
+
+
+def coverage_curve(svc: Service, flt: OffenceFilter, *, sites: str,
+                   radii_m: list[float], distance: str = "straight",
+                   half_life_months: float | None = None, study_area: str = "city") -> dict:
+    """Share of demand within each radius of the nearest site."""
+    d = _base(svc, flt, study_area, half_life_months)
+    dist = Distance(svc, distance)
+    s, desc = site_set(svc, sites, study_area)
+    near = dist.nearest(d.demand.xy, _xy(s), limit_m=max(radii_m))
+    shares = cov.coverage_curve(near, d.demand.weight, np.asarray(radii_m, float))
+    counts = [int(d.demand.n[near <= r * (1 + 1e-12)].sum()) for r in radii_m]
+    return {"meta": _meta(svc, flt, "coverage_curve", d, dist, study_area, sites=sites,
+                          sites_description=desc, n_sites=len(s)),
+            "curve": [{"radius_m": float(r), "covered_share": round(float(v), 6),
+                       "offences_covered": n} for r, v, n in zip(radii_m, shares, counts)]}
+
+
+# -- siting ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SitingInputs:
+    d: DemandInfo
+    dist: Distance
+    cand: pd.DataFrame
+    cand_desc: str
+    existing: pd.DataFrame | None
+    cover: object
+    base: np.ndarray
+
+
+def _siting_inputs(svc, flt, *, candidates, existing, radius_m, distance, half_life_months,
+                   study_area) -> SitingInputs:
+    d = _base(svc, flt, study_area, half_life_months)
+    dist = Distance(svc, distance)
+    cand, desc = site_set(svc, candidates, study_area)
+    if cand.empty:
+        raise InvalidParameter(f"candidates: the set {candidates!r} has no sites in the study "
+                               "area")
+    ex = None
+    base = np.zeros(len(d.demand), dtype=bool)
+    if existing:
+        ex, _ = site_set(svc, existing, study_area)
+        if len(ex):
+            base = np.asarray(dist.within(d.demand.xy, _xy(ex), radius_m).sum(axis=1)
+                              ).ravel() > 0
+    return SitingInputs(d, dist, cand, desc, ex, dist.within(d.demand.xy, _xy(cand), radius_m),
+                        base)
+
+
+def _siting_meta(svc, flt, analysis, si: SitingInputs, study_area, *, candidates, existing,
+                 radius_m, res: siting.SitingResult, **extra) -> dict:
+    return _meta(svc, flt, analysis, si.d, si.dist, study_area, radius_m=radius_m,
+                 candidates=candidates, candidates_description=si.cand_desc,
+                 n_candidates=len(si.cand), existing=existing,
+                 n_existing=0 if si.existing is None else len(si.existing),
+                 solver={"status": res.status, "gap": round(res.gap, 8),
+                         "bound_share": round(res.bound_share, 6),
+                         "solve_s": round(res.solve_s, 3),
+                         **{k: v for k, v in res.model.items() if k != "formulation"}},
+                 formulation=res.model.get("formulation") or res.model.get("method"), **extra)
+
+
+def _chosen_rows(si: SitingInputs, res: siting.SitingResult) -> list[dict]:
+    total = si.d.demand.total
+    done = si.base.copy()
+    rows, cum = [], res.existing_covered_weight
+    cover = si.cover.tocsc()
+    for rank, (j, gain) in enumerate(zip(res.chosen, res.marginal_weight), start=1):
+        r = si.cand.iloc[int(j)]
+        rows_j = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
+        new = rows_j[~done[rows_j]]
+        done[rows_j] = True
+        cum += gain
+        rows.append({"rank": rank, "name": str(r["name"]), "kind": str(r["kind"]),
+                     "lon": round(float(r["lon"]), 6), "lat": round(float(r["lat"]), 6),
+                     "added_offences": int(si.d.demand.n[new].sum()),
+                     "added_demand": round(float(gain), 3),
+                     "added_share": round(float(gain) / total, 6),
+                     "cumulative_share": round(float(cum) / total, 6)})
+    return rows
+
+
+def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "police_points",
+              existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
+              half_life_months: float | None = None, study_area: str = "city",
+              time_limit_s: float = 30.0) -> dict:
+    """Maximal covering: the ``p`` new sites that cover the most demand, existing kept."""
+    if not 1 <= p <= MAX_P:
+        raise InvalidParameter(f"p must be 1..{MAX_P}")
+    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
+                        distance=distance, half_life_months=half_life_months,
+                        study_area=study_area)
+    res = siting.mclp(si.cover, si.d.demand.weight, p, covered_by_existing=si.base,
+                      time_limit_s=time_limit_s)
+    meta = _siting_meta(svc, flt, "mclp", si, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, res=res, p=p,
+                        time_limit_s=time_limit_s)
+    return {"meta": meta, "summary": _summary(si, res), "sites": _chosen_rows(si, res),
+            "_inputs": si, "_result": res}
+
+
+def _summary(si: SitingInputs, res: siting.SitingResult) -> dict:
+    total = si.d.demand.total
+    return {"covered_share_existing": round(res.existing_covered_weight / total, 6),
+            "covered_share": round(res.covered_share, 6),
+            "covered_share_bound": round(res.bound_share, 6),
+            "n_new_sites": len(res.chosen), "status": res.status,
+            "offences_total": si.d.n_offences,
+            "offences_covered": int(si.d.demand.n[_covered_mask(si, res)].sum())}
+
+
+def _covered_mask(si: SitingInputs, res: siting.SitingResult) -> np.ndarray:
+    m = si.base.copy()
+    if len(res.chosen):
+        m |= np.asarray(si.cover[:, res.chosen].sum(axis=1)).ravel() > 0
+    return m
+
+
+def how_many(svc: Service, flt: OffenceFilter, *, target_share: float,
+             candidates: str = "police_points", existing: str | None = None,
+             radius_m: float = 200.0, distance: str = "straight",
+             half_life_months: float | None = None, study_area: str = "city",
+             time_limit_s: float = 60.0) -> dict:
+    """Partial set covering: the fewest new sites so that target_share of demand is covered."""
+    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
+                        distance=distance, half_life_months=half_life_months,
+                        study_area=study_area)
+    res = siting.lscp(si.cover, si.d.demand.weight, target_share, covered_by_existing=si.base,
+                      time_limit_s=time_limit_s)
+    warnings = []
+    if res.status == "infeasible":
+        warnings.append(f"the target {target_share:.0%} cannot be reached with these "
+                        f"candidates at {radius_m:g} m: at most {res.bound_share:.1%} of demand "
+                        "is within reach of any candidate")
+    meta = _siting_meta(svc, flt, "lscp", si, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, res=res,
+                        target_share=target_share, time_limit_s=time_limit_s)
+    meta["warnings"] = meta["warnings"] + warnings
+    return {"meta": meta, "summary": {**_summary(si, res),
+                                      "sites_lower_bound": res.model.get("sites_lower_bound")},
+            "sites": [] if res.status == "infeasible" else _chosen_rows(si, res)}
+
+
+def p_curve(svc: Service, flt: OffenceFilter, *, max_p: int, candidates: str = "police_points",
+            existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
+            half_life_months: float | None = None, study_area: str = "city",
+            time_limit_s: float = 60.0) -> dict:
+    """Covered share for p = 1..max_p new sites, each an exact MCLP optimum."""
+    if not 1 <= max_p <= MAX_P:
+        raise InvalidParameter(f"max_p must be 1..{MAX_P}")
+    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
+                        distance=distance, half_life_months=half_life_months,
+                        study_area=study_area)
+    curve = siting.p_curve(si.cover, si.d.demand.weight, max_p, covered_by_existing=si.base,
+                           time_limit_s=time_limit_s)
+    total = si.d.demand.total
+    rows = [{"p": p, "covered_share": round(r.covered_share, 6),
+             "added_share": round((r.covered_weight - (curve[p - 2].covered_weight if p > 1
+                                                       else r.existing_covered_weight)) / total, 6),
+             "status": r.status, "gap": round(r.gap, 8)} for p, r in enumerate(curve, start=1)]
+    meta = _siting_meta(svc, flt, "p_curve", si, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, res=curve[-1], max_p=max_p,
+                        time_limit_s=time_limit_s)
+    return {"meta": meta, "covered_share_existing": round(curve[0].existing_covered_weight
+                                                          / total, 6), "curve": rows}
+
+
+# -- People Zones ------------------------------------------------------------------------
+PEOPLE_ZONE_LAYERS = ("ward", "lsoa", "npa")
+
+
+def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
+                 weights: dict[str, float] | None = None, method: str = "z",
+                 trend_months: int = 3, n_sim: int = 500, seed: int = 12345, top_k: int = 5,
+                 sig: Significance = Significance()) -> dict:
+    """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC)."""
+    from geo_api.data.deprivation import PROFILE_NOTE, area_profile, lsoa_profile
+
+    if layer not in PEOPLE_ZONE_LAYERS:
+        raise InvalidParameter(f"layer must be one of {list(PEOPLE_ZONE_LAYERS)}")
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown:
+        raise InvalidParameter(f"unknown weight(s) {sorted(unknown)}; use "
+                               f"{sorted(DEFAULT_WEIGHTS)}")
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise InvalidParameter("weights must be >= 0 with at least one positive")
+    areas = _city_areas(svc, layer)
+    profile = area_profile(lsoa_profile(svc.settings.boundaries_dir / "sources" / "population"),
+                           svc.boundaries.get("lsoa").gdf, areas, same_layer=layer == "lsoa")
+    pop = profile["population_2015"].to_numpy(float)
+    if np.any(~(pop > 0)):
+        raise InvalidParameter(f"layer {layer}: some areas have no resident population to "
+                               "rate by (user polygons without LSOA best fit?)")
+    months = _period_months(svc, flt)
+    if len(months) < 2:
+        raise InvalidParameter("People Zone trend needs a period of at least 2 loaded months")
+    trend_months = min(trend_months, len(months) - 1)
+    recent_f = _split(flt, months, trend_months)
+    counts = _layer_counts(svc, layer, areas, flt)
+    recent = _layer_counts(svc, layer, areas, recent_f)
+    earlier = counts - recent
+    hot_share = _hot_share(svc, flt, areas, sig)
+    young = np.where(profile["census21_total"] > 0,
+                     (profile["census21_age_0_15"] + profile["census21_age_16_24"])
+                     / profile["census21_total"],
+                     profile["population_0_15_2015"] / profile["population_2015"])
+    need_imd = (ranking_n_lsoa() + 1) - profile["imd_rank"].to_numpy(float)
+    n_rec, n_ear = trend_months, len(months) - trend_months
+
+    def build(draw):
+        return pd.DataFrame({
+            "violence_rate": ranking.eb_rates(draw["recent"] + draw["earlier"], pop) * 1000,
+            "hot_spot_share": hot_share,
+            "trend": ranking.trend_log_ratio(draw["recent"], draw["earlier"], n_rec, n_ear),
+            "deprivation": need_imd, "young_people": young}, index=areas["code"])
+
+    ind = build({"recent": recent, "earlier": earlier})
+    comp = ranking.composite(ind, weights, method)
+    _, sens = ranking.weight_sensitivity(ind, weights, method)
+    unc = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build, weights,
+                                   method, n_sim=n_sim, seed=seed, top_k=top_k)
+    change = compare_counts(pd.DataFrame({"code": areas["code"].to_numpy(),
+                                          "before": (earlier / n_ear * n_rec).round().astype(int),
+                                          "after": recent.astype(int)}), alpha=sig.alpha,
+                            fdr=sig.fdr) if recent.sum() and earlier.sum() else None
+    rows = []
+    for i, code in enumerate(areas["code"]):
+        rec = {"code": code, "name": areas["name"].iat[i],
+               "rank": int(comp["rank"].iat[i]), "score": _r(comp["score"].iat[i]),
+               "rank_best_weights_pm50": int(sens["rank_best"].iat[i]),
+               "rank_worst_weights_pm50": int(sens["rank_worst"].iat[i]),
+               "rank_p05_poisson": int(unc.rank_p05[i]), "rank_p95_poisson": int(unc.rank_p95[i]),
+               "p_top_k": round(float(unc.p_top_k[i]), 4),
+               "offences": int(counts[i]), "population_2015": int(pop[i]),
+               "rate_per_1000_raw": round(counts[i] / pop[i] * 1000, 3),
+               "offences_recent": int(recent[i]), "offences_earlier": int(earlier[i]),
+               "trend_p_two_sided": None if change is None
+               else _r(change["p_two_sided"].iat[i]),
+               "trend_significant": None if change is None
+               else bool(change["significant"].iat[i])}
+        for n in DEFAULT_WEIGHTS:
+            rec[n] = _r(ind[n].iat[i])
+            rec[f"std_{n}"] = _r(comp[f"std_{n}"].iat[i]) if f"std_{n}" in comp else None
+            rec[f"contribution_{n}"] = (_r(comp[f"contribution_{n}"].iat[i])
+                                        if f"contribution_{n}" in comp else None)
+        for k in ("imd_rank", "income_rank", "employment_rank", "education_rank",
+                  "health_rank", "crime_rank", "housing_rank", "living_environment_rank"):
+            rec[k] = _r(profile[k].iat[i], 1)
+        rec["children_0_15_2015"] = int(profile["population_0_15_2015"].iat[i])
+        rec["census21_age_0_24"] = (None if not np.isfinite(profile["census21_total"].iat[i])
+                                    else int(profile["census21_age_0_15"].iat[i]
+                                             + profile["census21_age_16_24"].iat[i]))
+        rows.append(rec)
+    rows.sort(key=lambda r: (r["rank"], r["code"]))
+    warnings = ["The IMD Crime domain (crime_rank) overlaps the violence rate: it is shown "
+                "for context and not used in the score; deprivation uses the overall IMD "
+                "rank, which includes it with a 9.3% weight.",
+                "This is a shortlist for community engagement, not a decision: talk to the "
+                "neighbourhoods, and read the rank ranges before the ranks."]
+    meta = svc.meta(flt, analysis="people_zones", extra_warnings=warnings, layer=layer,
+                    study_area="city", weights=weights, method=method,
+                    components=COMPONENT_DOC, trend_months_recent=n_rec,
+                    trend_months_earlier=n_ear, n_sim=n_sim, seed=seed, top_k=top_k,
+                    profile_note=PROFILE_NOTE, hot_spot_definition=_hot_definition(sig),
+                    sensitivity="each weight alone x0.5 and x1.5; best and worst rank over "
+                                "all variations",
+                    uncertainty=f"{n_sim} Poisson redraws of the recent and earlier counts "
+                                "(rates, smoothing and trend recomputed); 5th-95th percentile "
+                                "rank and share of draws in the top k")
+    return {"meta": meta, "areas": rows}
+
+
+def public(result: dict) -> dict:
+    """A result without its internal parts (keys starting with '_', kept for maps)."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def ranking_n_lsoa() -> int:
+    from geo_api.data.deprivation import N_LSOA_ENGLAND
+
+    return N_LSOA_ENGLAND
+
+
+def _r(v, nd: int = 6):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return round(f, nd) if np.isfinite(f) else None
+
+
+def _city_areas(svc: Service, layer: str) -> pd.DataFrame:
+    import shapely
+
+    g = svc.boundaries.get(layer).gdf
+    if layer == "lsoa":
+        city = study_area_m(svc, "city")
+        g = g[shapely.contains_xy(city, *np.asarray(
+            shapely.get_coordinates(g.geometry.representative_point().values)).T)]
+    return g.reset_index(drop=True)
+
+
+def _layer_counts(svc: Service, layer: str, areas: pd.DataFrame, flt: OffenceFilter
+                  ) -> np.ndarray:
+    c, _ = svc.store.area_counts(layer, flt)
+    return areas["code"].map(c.set_index("code")["count"]).fillna(0).to_numpy(float)
+
+
+def _period_months(svc: Service, flt: OffenceFilter) -> list[str]:
+    from geo_api.services.service import requested_months
+
+    loaded = svc.store.months_loaded()
+    req = requested_months(flt, loaded)
+    return [m for m in (loaded if req is None else req) if m in loaded]
+
+
+def _split(flt: OffenceFilter, months: list[str], n_recent: int):
+    from dataclasses import replace
+    from datetime import datetime
+
+    first = months[-n_recent]
+    start = datetime(int(first[:4]), int(first[5:7]), 1)
+    return replace(flt, start=max(start, flt.start) if flt.start else start)
+
+
+def _hot_share(svc: Service, flt: OffenceFilter, areas: pd.DataFrame, sig: Significance
+               ) -> np.ndarray:
+    import shapely
+
+    hot = _hot_cells(svc, flt, "city", sig)
+    if hot.empty:
+        return np.zeros(len(areas))
+    polys = []
+    for c in hot["id"]:
+        ring = np.array([(lo, la) for la, lo in h3.cell_to_boundary(c)])
+        x, y = lonlat_to_metric(ring[:, 0], ring[:, 1])
+        polys.append(shapely.Polygon(np.column_stack([x, y])))
+    union = shapely.union_all(polys)
+    geoms = areas.geometry.values
+    return np.asarray(shapely.area(shapely.intersection(geoms, union))
+                      / shapely.area(geoms), dtype=float)
+
+
+def people_zones_geojson(svc: Service, result: dict) -> dict:
+    """The People Zone table as lon/lat polygons (RFC 7946) with every column."""
+    from geo_api.crs import to_io
+
+    layer = result["meta"]["layer"]
+    g = to_io(svc.boundaries.get(layer).gdf[["code", "geometry"]]).set_index("code")
+    feats = [{"type": "Feature", "geometry": g.geometry.loc[r["code"]].__geo_interface__,
+              "properties": r} for r in result["areas"]]
+    return {"type": "FeatureCollection", "features": feats, "meta": result["meta"]}

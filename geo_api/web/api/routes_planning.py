@@ -1,0 +1,246 @@
+"""Planning endpoints: where bleed-control kits reach, where the next ones go, how many are
+needed, and which neighbourhoods to talk to about People Zones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from geo_api.web.api.models import (
+    CoverageCurveResponse,
+    ErrorBody,
+    KitCoverageResponse,
+    PCurveResponse,
+    PeopleZonesResponse,
+    SitingResponse,
+)
+from geo_api.web.api.params import (
+    Alpha,
+    Fdr,
+    Permutations,
+    PlanningFilterDep,
+    Seed,
+    ServiceDep,
+    StudyArea,
+)
+
+router = APIRouter(tags=["planning"])
+ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+FORMATS = {200: {"content": {"application/geo+json": {}, "text/csv": {}},
+                 "description": "JSON (default), GeoJSON (f=geojson) or CSV (f=csv)"}}
+
+SiteSet = Annotated[str, Query(description="police_points, postcodes, schools or the name of "
+                                           "an uploaded site set (POST /sites/{name})",
+                               pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Radius = Annotated[float, Query(ge=50, le=1000, description="Service radius, metres (British "
+                                "Heart Foundation: ~200 m, '2 minutes there, 2 back')")]
+Distance = Annotated[Literal["straight", "walking"], Query(
+    description="straight: EPSG:27700 straight line; walking: street network from "
+                "GEO_API_OSM_FILE")]
+HalfLife = Annotated[float | None, Query(gt=0, le=120, description="Recency weighting: an "
+                                         "offence this many months before the period's last "
+                                         "month counts half")]
+TimeLimit = Annotated[float, Query(gt=0, le=120, description="Solver time limit, seconds "
+                                   "(the best solution and its bound are returned if hit)")]
+Existing = Annotated[str | None, Query(description="Site set kept as it is (existing kits)",
+                                       pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
+
+
+def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
+            alpha: Alpha = 0.05):
+    from geo_api.services.hotspots import Significance
+
+    return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
+
+
+SigDep = Annotated[object, Depends(hot_sig)]
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_response(rows: list[dict], filename: str) -> Response:
+    """A CSV table; text that a spreadsheet would run as a formula is prefixed with '."""
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
+                        for k, v in r.items()})
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def points_geojson(rows: list[dict], meta: dict) -> Response:
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+              "properties": {k: v for k, v in r.items() if k not in ("lon", "lat")}}
+             for r in rows]
+    return Response(json.dumps({"type": "FeatureCollection", "features": feats, "meta": meta},
+                               default=str), media_type="application/geo+json")
+
+
+def _shape(result: dict, f: str, rows_key: str, filename: str):
+    from geo_api.services.planning import public
+
+    body = public(result)
+    if f == "csv":
+        return csv_response(body[rows_key], filename)
+    if f == "geojson":
+        return points_geojson(body[rows_key], body["meta"])
+    return body
+
+
+@router.get("/plan/kits/coverage", response_model=KitCoverageResponse, responses={
+            **ERRORS, **FORMATS}, operation_id="getKitCoverage",
+            summary="How much violence is within reach of a set of kits (and which hot spots "
+                    "are not)")
+def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, sites: SiteSet = "schools",
+                 radius_m: Radius = 200, distance: Distance = "straight",
+                 half_life_months: HalfLife = None, study_area: StudyArea = "city",
+                 f: Fmt = "json"):
+    """Per site: offences within `radius_m`; the share of all demand any site reaches; demand
+    no site reaches; and Gi* hot cells (H3 r9, 95%, FDR) farther than `radius_m` from every
+    site ("uncovered hot spots"). Demand = offences matching the filter (default
+    violence_robbery_weapons), one point per distinct location. f=csv/geojson: the sites."""
+    from geo_api.services.planning import kit_coverage as run
+
+    return _shape(run(svc, flt, sites=sites, radius_m=radius_m, distance=distance,
+                      half_life_months=half_life_months, study_area=study_area, sig=sig),
+                  f, "sites", "kit_coverage.csv")
+
+
+@router.get("/plan/kits/coverage-curve", response_model=CoverageCurveResponse,
+            responses=ERRORS, operation_id="getKitCoverageCurve",
+            summary="Share of violence within each distance of the nearest kit")
+def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "schools",
+                   radii_m: Annotated[list[float] | None, Query(
+                       max_length=40, description="Radii, metres (50-1,000; repeat the "
+                       "parameter); default 50, 100, 150, ... 1,000")] = None,
+                   distance: Distance = "straight", half_life_months: HalfLife = None,
+                   study_area: StudyArea = "city") -> dict:
+    """For each radius, the share of demand whose nearest site is within it: how far a
+    kit's reach has to stretch to cover a given share."""
+    from geo_api.errors import InvalidParameter
+    from geo_api.services.planning import coverage_curve as run
+
+    radii = radii_m or [50.0 * i for i in range(1, 21)]
+    bad = [r for r in radii if not 50 <= r <= 1000]
+    if bad:
+        raise InvalidParameter(f"radii_m: {bad[0]} is outside 50-1,000 m")
+    return run(svc, flt, sites=sites, radii_m=sorted(set(radii)), distance=distance,
+               half_life_months=half_life_months, study_area=study_area)
+
+
+@router.get("/plan/kits/next", response_model=SitingResponse, responses={**ERRORS, **FORMATS},
+            operation_id="getNextKits",
+            summary="Where the next p kits go: maximal covering, existing kits kept")
+def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
+              p: Annotated[int, Query(ge=1, le=100, description="New kits to place")] = 5,
+              candidates: SiteSet = "police_points", existing: Existing = None,
+              radius_m: Radius = 200, distance: Distance = "straight",
+              half_life_months: HalfLife = None, study_area: StudyArea = "city",
+              time_limit_s: TimeLimit = 30, f: Fmt = "json"):
+    """The `p` candidate sites that together bring the most violence within `radius_m`,
+    given the `existing` kits (kept, as spopt's predefined facilities). Solved exactly
+    (sparse integer programme; Lagrangian bound and reduction, then HiGHS). Sites come in
+    order of marginal gain, each with what it adds; `summary.covered_share_bound` is the
+    proven best possible. Candidates default to police.uk map points (public places)."""
+    from geo_api.services.planning import next_kits as run
+
+    return _shape(run(svc, flt, p=p, candidates=candidates, existing=existing,
+                      radius_m=radius_m, distance=distance, half_life_months=half_life_months,
+                      study_area=study_area, time_limit_s=time_limit_s),
+                  f, "sites", "next_kits.csv")
+
+
+@router.get("/plan/kits/how-many", response_model=SitingResponse,
+            responses={**ERRORS, **FORMATS}, operation_id="getKitsForTarget",
+            summary="How many kits to cover a target share: the fewest sites (set covering)")
+def how_many(svc: ServiceDep, flt: PlanningFilterDep,
+             target_share: Annotated[float, Query(gt=0, le=1, description="Share of demand "
+                                                  "to bring within radius_m")] = 0.5,
+             candidates: SiteSet = "police_points", existing: Existing = None,
+             radius_m: Radius = 200, distance: Distance = "straight",
+             half_life_months: HalfLife = None, study_area: StudyArea = "city",
+             time_limit_s: TimeLimit = 60, f: Fmt = "json"):
+    """The fewest new sites (with `existing` kept) that bring `target_share` of demand within
+    `radius_m`, proven minimal (`summary.sites_lower_bound`). When the target is out of
+    reach, says how much can be covered at most."""
+    from geo_api.services.planning import how_many as run
+
+    return _shape(run(svc, flt, target_share=target_share, candidates=candidates,
+                      existing=existing, radius_m=radius_m, distance=distance,
+                      half_life_months=half_life_months, study_area=study_area,
+                      time_limit_s=time_limit_s), f, "sites", "kits_for_target.csv")
+
+
+@router.get("/plan/kits/p-curve", response_model=PCurveResponse,
+            responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+            operation_id="getKitsCurve",
+            summary="Covered share for 1..max_p new kits (how many to buy)")
+def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
+            max_p: Annotated[int, Query(ge=1, le=50, description="Largest number of new kits")
+                             ] = 20,
+            candidates: SiteSet = "police_points", existing: Existing = None,
+            radius_m: Radius = 200, distance: Distance = "straight",
+            half_life_months: HalfLife = None, study_area: StudyArea = "city",
+            time_limit_s: TimeLimit = 60,
+            f: Annotated[Literal["json", "csv"], Query(description="Output format")] = "json"):
+    """The best achievable covered share for each number of new kits from 1 to `max_p`
+    (each an exact optimum), and what each extra kit adds: where the curve flattens, more
+    kits buy little."""
+    from geo_api.services.planning import p_curve as run
+
+    out = run(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
+              radius_m=radius_m, distance=distance, half_life_months=half_life_months,
+              study_area=study_area, time_limit_s=time_limit_s)
+    return csv_response(out["curve"], "kits_curve.csv") if f == "csv" else out
+
+
+@router.get("/plan/people-zones", response_model=PeopleZonesResponse,
+            responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
+            summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
+                    "every component and how robust each rank is)")
+def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
+                 layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
+                     description="Areas to rank (Leicester city)")] = "ward",
+                 weight_violence_rate: Annotated[float, Query(ge=0, le=10)] = 0.35,
+                 weight_hot_spot_share: Annotated[float, Query(ge=0, le=10)] = 0.20,
+                 weight_trend: Annotated[float, Query(ge=0, le=10)] = 0.10,
+                 weight_deprivation: Annotated[float, Query(ge=0, le=10)] = 0.20,
+                 weight_young_people: Annotated[float, Query(ge=0, le=10)] = 0.15,
+                 method: Annotated[Literal["z", "rank_exp"], Query(
+                     description="Standardisation: z-scores or the IMD's rank-exponential")
+                                   ] = "z",
+                 trend_months: Annotated[int, Query(ge=1, le=12, description="Recent months "
+                                                    "compared with the earlier ones")] = 3,
+                 n_sim: Annotated[int, Query(ge=100, le=2000, description="Poisson redraws for "
+                                             "rank uncertainty")] = 500,
+                 top_k: Annotated[int, Query(ge=1, le=20)] = 5, f: Fmt = "json"):
+    """A transparent composite for a shortlist of People Zone neighbourhoods: violence per
+    1,000 residents (empirical-Bayes smoothed), the share of the area in Gi* hot cells, the
+    recent trend, IMD 2019 deprivation and the share of young residents, each standardised
+    and weighted (weights are parameters). Every component is returned; rank ranges show
+    how robust a position is to the weights (±50%) and to chance in the counts (Poisson).
+    A shortlist for community engagement, not a decision. f=geojson adds area polygons."""
+    from geo_api.services.planning import people_zones as run
+
+    weights = {"violence_rate": weight_violence_rate, "hot_spot_share": weight_hot_spot_share,
+               "trend": weight_trend, "deprivation": weight_deprivation,
+               "young_people": weight_young_people}
+    out = run(svc, flt, layer=layer, weights=weights, method=method, trend_months=trend_months,
+              n_sim=n_sim, top_k=top_k, sig=sig)
+    if f == "csv":
+        return csv_response(out["areas"], "people_zones.csv")
+    if f == "geojson":
+        from geo_api.services.planning import people_zones_geojson
+
+        return Response(json.dumps(people_zones_geojson(svc, out), default=str),
+                        media_type="application/geo+json")
+    return out
