@@ -1,4 +1,4 @@
-"""Command line: ``geo_api {serve,load-demo,ingest,stats,openapi,build-boundaries,schema}``."""
+"""Command line: ``geo_api {serve,load-demo,ingest,stats,plan,openapi,build-boundaries,schema}``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ def _settings(args) -> Settings:
     kw = {}
     if getattr(args, "store_dir", None):
         kw["store_dir"] = Path(args.store_dir)
+    if getattr(args, "osm_file", None):
+        kw["osm_file"] = Path(args.osm_file)
     if getattr(args, "npa_file", None):
         kw["npa_file"] = Path(args.npa_file)
         kw["npa_code_field"] = args.npa_code_field
@@ -94,6 +96,92 @@ def cmd_stats(args) -> int:
     print(with_pct.head(args.top).to_string(index=False))
     for c in meta["caveats"]:
         print(f"caveat: {c}")
+    return 0
+
+
+def _plan_setup(args):
+    from geo_api.services.filters import build_filter
+    from geo_api.services.service import Service
+
+    svc = Service(_settings(args))
+    flt = build_filter(args.datetime, args.group)
+    svc.check_filter(flt)
+    return svc, flt
+
+
+def cmd_plan_kits(args) -> int:
+    from geo_api.services import planning
+
+    svc, flt = _plan_setup(args)
+    common = {"radius_m": args.radius_m, "distance": args.distance,
+              "half_life_months": args.half_life_months, "study_area": args.study_area}
+    siting = {**common, "candidates": args.candidates, "existing": args.existing}
+    if args.coverage:
+        out = planning.kit_coverage(svc, flt, sites=args.coverage, **common)
+    elif args.target_share is not None:
+        out = planning.how_many(svc, flt, target_share=args.target_share,
+                                time_limit_s=args.time_limit_s, **siting)
+    elif args.curve:
+        out = planning.p_curve(svc, flt, max_p=args.curve, time_limit_s=args.time_limit_s,
+                               **siting)
+    else:
+        out = planning.next_kits(svc, flt, p=args.p, time_limit_s=args.time_limit_s, **siting)
+    out = planning.public(out)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    m = out["meta"]
+    print(f"{m['analysis']}: {m['demand_definition']}; radius {m.get('radius_m')} m "
+          f"({m['distance']}); dataset {m['dataset_version']}")
+    if "summary" in out:
+        s = out["summary"]
+        print(f"covered: existing {s['covered_share_existing']:.1%} -> {s['covered_share']:.1%} "
+              f"with {s['n_new_sites']} new sites (bound {s['covered_share_bound']:.1%}, "
+              f"{s['status']})")
+    if "curve" in out:
+        for r in out["curve"]:
+            print("  " + "  ".join(f"{k}={v}" for k, v in r.items()))
+    if "totals" in out:
+        t = out["totals"]
+        print(f"{t['covered_share']:.1%} of offences within reach; {t['n_hot_cells_uncovered']} "
+              f"of {t['n_hot_cells']} hot cells out of reach")
+    for r in out.get("sites", [])[:50]:
+        print("  " + "  ".join(f"{k}={v}" for k, v in r.items()))
+    for w in m["warnings"]:
+        print(f"warning: {w}")
+    return 0
+
+
+def cmd_plan_people_zones(args) -> int:
+    from geo_api.services import planning
+
+    svc, flt = _plan_setup(args)
+    weights = dict(planning.DEFAULT_WEIGHTS)
+    for item in args.weight or []:
+        name, _, value = item.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise GeoApiError(f"--weight {item!r}: expected name=number") from None
+    out = planning.people_zones(svc, flt, layer=args.layer, weights=weights, method=args.method,
+                                trend_months=args.trend_months, n_sim=args.n_sim, seed=args.seed,
+                                top_k=args.top_k)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    import pandas as pd
+
+    t = pd.DataFrame(out["areas"])
+    t["weights_pm50"] = (t["rank_best_weights_pm50"].astype(str) + "-"
+                         + t["rank_worst_weights_pm50"].astype(str))
+    t["poisson_90"] = t["rank_p05_poisson"].astype(str) + "-" + t["rank_p95_poisson"].astype(str)
+    cols = ["rank", "name", "score", "weights_pm50", "poisson_90", "p_top_k", "offences",
+            "violence_rate", "hot_spot_share", "trend", "imd_rank", "young_people"]
+    print(f"People Zone ranking ({args.layer}s, weights {weights}); dataset "
+          f"{out['meta']['dataset_version']}")
+    print(t[cols].head(args.top).round(3).to_string(index=False))
+    for w in out["meta"]["warnings"]:
+        print(f"note: {w}")
     return 0
 
 
@@ -181,6 +269,48 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--top", type=int, default=25)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_stats)
+
+    plan = sub.add_parser("plan", help="planning: kit coverage and siting, People Zones")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True)
+
+    def plan_opts(sp):
+        store_opts(sp)
+        sp.add_argument("--datetime", default=None, help="e.g. 2020-04/2020-09")
+        sp.add_argument("--group", default="violence_robbery_weapons")
+        sp.add_argument("--json", action="store_true")
+
+    sp = plan_sub.add_parser("kits", help="where the next kits go (default), how many for a "
+                                          "target (--target-share), the p-curve (--curve), "
+                                          "or the coverage of a site set (--coverage SET)")
+    plan_opts(sp)
+    sp.add_argument("--p", type=int, default=5, help="new kits to place")
+    sp.add_argument("--candidates", default="police_points",
+                    help="police_points, postcodes, schools or an uploaded set")
+    sp.add_argument("--existing", default=None, help="site set of existing kits (kept)")
+    sp.add_argument("--radius-m", type=float, default=200.0)
+    sp.add_argument("--distance", default="straight", choices=["straight", "walking"])
+    sp.add_argument("--osm-file", help="OpenStreetMap extract for --distance walking")
+    sp.add_argument("--half-life-months", type=float, default=None)
+    sp.add_argument("--study-area", default="city", choices=["city", "force"])
+    sp.add_argument("--time-limit-s", type=float, default=60.0)
+    sp.add_argument("--target-share", type=float, default=None)
+    sp.add_argument("--curve", type=int, default=None, metavar="MAX_P")
+    sp.add_argument("--coverage", default=None, metavar="SET")
+    sp.set_defaults(func=cmd_plan_kits)
+
+    sp = plan_sub.add_parser("people-zones", help="rank areas for People Zone conversations")
+    plan_opts(sp)
+    sp.add_argument("--layer", default="ward", choices=["ward", "lsoa", "npa"])
+    sp.add_argument("--weight", action="append", metavar="NAME=VALUE",
+                    help="override a weight (violence_rate, hot_spot_share, trend, "
+                         "deprivation, young_people); repeatable")
+    sp.add_argument("--method", default="z", choices=["z", "rank_exp"])
+    sp.add_argument("--trend-months", type=int, default=3)
+    sp.add_argument("--n-sim", type=int, default=500)
+    sp.add_argument("--seed", type=int, default=12345)
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--top", type=int, default=21, help="rows to print")
+    sp.set_defaults(func=cmd_plan_people_zones)
 
     sp = sub.add_parser("openapi", help="write the OpenAPI document as YAML")
     sp.add_argument("--output", default=str(PROJECT_ROOT / "openapi.yaml"))

@@ -42,6 +42,13 @@ REQUESTS = {
     "getTile": f"/tiles/gi/13/4070/2682.geojson?{Q}",
     "listSiteSets": "/sites",
     "getSiteSet": "/sites/example-kits",
+    "getKitCoverage": f"/plan/kits/coverage?{Q}&sites=example-kits&permutations=999",
+    "getKitCoverageCurve": f"/plan/kits/coverage-curve?{Q}&sites=schools&radii_m=100"
+                           "&radii_m=200&radii_m=400",
+    "getNextKits": f"/plan/kits/next?{Q}&p=3&existing=example-kits",
+    "getKitsForTarget": f"/plan/kits/how-many?{Q}&target_share=0.05",
+    "getKitsCurve": f"/plan/kits/p-curve?{Q}&max_p=3",
+    "getPeopleZones": f"/plan/people-zones?{Q}&n_sim=100&permutations=999",
 }
 
 

@@ -37,6 +37,10 @@ PAGES = {
                       "other follows"], 80),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
                          "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 52),
+    "planning": ("/maps/planning?datetime=2020-04/2020-09&p=5&existing=browser-kits",
+                 ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
+                  "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
+                  "Bleed-control kits and People Zones</title>"], 100),
 }
 # On the SYNTHETIC timed force export (tests/conftest.py): police.uk has no times.
 TIMED_PAGES = {
@@ -85,7 +89,7 @@ def chromium(args, tmp_path):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_renders_in_chromium(server, tmp_path, name):
-    if name == "candidate_sites":
+    if name in ("candidate_sites", "planning"):
         r = httpx.post(f"{server}/sites/browser-kits", content=b"name,kind,easting,northing\n"
                        b"Clock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n")
         assert r.status_code == 201
@@ -111,7 +115,7 @@ def check_page(server, tmp_path, name, path, expected, min_shapes):
 
 
 @pytest.mark.parametrize("path", ["/", "/docs", PAGES["hotspots"][0], PAGES["side_by_side"][0],
-                                  PAGES["compare"][0]])
+                                  PAGES["compare"][0], "/maps/planning?p=3"])
 def test_pages_load_scripts_and_styles_only_from_the_app(client, path):
     """Offline use: every script and stylesheet is served by the app (base map tiles are the
     only network resource, and maps work without them)."""

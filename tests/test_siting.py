@@ -155,7 +155,7 @@ def test_larger_instance_proves_optimality_and_beats_or_ties_greedy():
     w = rng.poisson(2, 2000) + 1.0
     cover = within_radius(d, s, 250.0)
     r = mclp(cover, w, 12)
-    g, gains = greedy_order(cover, w, np.arange(400))
+    _, gains = greedy_order(cover, w, np.arange(400))
     assert r.status == "optimal" and r.gap == 0
     assert r.covered_weight >= gains[:12].sum() - 1e-9
     assert r.covered_weight <= r.model["lagrangian_bound"] + 1e-6
@@ -190,7 +190,7 @@ def test_recency_weights_halve_each_half_life():
 
 def test_merged_demand_rows_do_not_change_the_optimum():
     # the same location twice as separate rows vs once with the summed weight
-    d, s, w, cost = _instance(21, n_demand=40, n_sites=10)
+    d, s, w, _ = _instance(21, n_demand=40, n_sites=10)
     dd, ww = np.vstack([d, d[:10]]), np.concatenate([w, w[:10]])
     w2 = w.copy()
     w2[:10] *= 2

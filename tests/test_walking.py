@@ -111,7 +111,7 @@ def test_mclp_chooses_differently_when_walking(river_pbf):
     """Demand sits on the north bank; the only candidates are on the south bank at the
     west end (close as the crow flies) and on the north bank (close on foot)."""
     net = walking_network(river_pbf)
-    demand = np.array([[X0 + c * STEP, Y0 + 400.0] for c in range(0, 3)])
+    demand = np.array([[X0 + c * STEP, Y0 + 400.0] for c in range(3)])
     sites = np.array([[X0 + 100.0, Y0 + 200.0],  # south bank: 200 m across the water
                       [X0 + 100.0, Y0 + 600.0]])  # north bank: 200 m along streets
     w = np.array([1.0, 5.0, 1.0])

@@ -20,6 +20,9 @@ sum_i w_i y_i >= target x total - already covered, y_i <= sum_{j in N_i} x_j.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -130,10 +133,37 @@ def _greedy_columns(a: sp.csr_matrix, w: np.ndarray, p: int) -> np.ndarray:
     return np.asarray(chosen, dtype=np.int64)
 
 
-def _highs(time_limit_s: float):
+_FIRST = threading.Lock()
+_quiet = False
+
+
+def _new_highs():
+    """A HiGHS instance; the licence banner HiGHS prints on its first construction in a
+    process goes to /dev/null instead of our stdout (CLI JSON output stays clean)."""
+    global _quiet
     import highspy
 
-    h = highspy.Highs()
+    if _quiet:
+        return highspy.Highs()
+    with _FIRST:
+        if _quiet:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _quiet = True
+        return h
+
+
+def _highs(time_limit_s: float):
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -262,7 +292,7 @@ def _solve_mclp(r: _Reduced, p: int, time_limit_s: float, t0: float,
             rest = np.setdiff1d(np.arange(n_x), chosen)[:p - len(chosen)]
             chosen = np.concatenate([chosen, rest])
         val = _value(a_csc, r.w, chosen)
-        detail.update(n_columns_to_solver=int(len(sub.cand)), n_columns_fixed_open=len(fixed),
+        detail.update(n_columns_to_solver=len(sub.cand), n_columns_fixed_open=len(fixed),
                       threshold=round(threshold, 6))
         if val < lb:  # the solver stopped early with less than the incumbent
             chosen, val = np.asarray(inc), lb
@@ -460,7 +490,7 @@ def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
     p's multipliers and solution plus its best addition."""
     t0 = time.perf_counter()
     r = _reduce(cover, weight, covered_by_existing)
-    out, lam, cols = [], None, np.array([], dtype=np.int64)
+    out, cols = [], np.array([], dtype=np.int64)
     a_csc = r.a.tocsc()
     for p in range(1, max_p + 1):
         t = time.perf_counter()
@@ -474,6 +504,6 @@ def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
             start = np.append(cols, int(np.argmax(gain)))
         left = max(time_limit_s - (t - t0), 0.01)
         sol = _solve_mclp(r, p, left, t, start=start)
-        lam, cols = sol.lam, sol.cols
+        cols = sol.cols
         out.append(_finish(cover, weight, r, covered_by_existing, sol, t))
     return out

@@ -29,9 +29,7 @@ def walkable(tags) -> bool:
     foot = tags.get("foot")
     if foot == "no":
         return False
-    if tags.get("access") in ("no", "private") and foot not in FOOT_YES:
-        return False
-    return True
+    return not (tags.get("access") in ("no", "private") and foot not in FOOT_YES)
 
 
 @lru_cache(maxsize=2)

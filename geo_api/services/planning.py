@@ -194,8 +194,9 @@ def _base(svc, flt, study_area, half_life_months):
 # -- coverage ----------------------------------------------------------------------------
 def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: float,
                  distance: str = "straight", half_life_months: float | None = None,
-                 study_area: str = "city", sig: Significance = Significance()) -> dict:
+                 study_area: str = "city", sig: Significance | None = None) -> dict:
     """Per site: offences within the radius; totals; uncovered demand; uncovered hot spots."""
+    sig = sig or Significance()
     d = _base(svc, flt, study_area, half_life_months)
     dist = Distance(svc, distance)
     s, desc = site_set(svc, sites, study_area)
@@ -421,8 +422,9 @@ PEOPLE_ZONE_LAYERS = ("ward", "lsoa", "npa")
 def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  weights: dict[str, float] | None = None, method: str = "z",
                  trend_months: int = 3, n_sim: int = 500, seed: int = 12345, top_k: int = 5,
-                 sig: Significance = Significance()) -> dict:
+                 sig: Significance | None = None) -> dict:
     """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC)."""
+    sig = sig or Significance()
     from geo_api.data.deprivation import PROFILE_NOTE, area_profile, lsoa_profile
 
     if layer not in PEOPLE_ZONE_LAYERS:
@@ -502,11 +504,13 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                                              + profile["census21_age_16_24"].iat[i]))
         rows.append(rec)
     rows.sort(key=lambda r: (r["rank"], r["code"]))
-    warnings = ["The IMD Crime domain (crime_rank) overlaps the violence rate: it is shown "
-                "for context and not used in the score; deprivation uses the overall IMD "
-                "rank, which includes it with a 9.3% weight.",
-                "This is a shortlist for community engagement, not a decision: talk to the "
-                "neighbourhoods, and read the rank ranges before the ranks."]
+    warnings = [("The IMD Crime domain (crime_rank) overlaps the violence rate: it is shown "
+                 "for context and not used in the score; deprivation uses the overall IMD "
+                 "rank, which includes it with a 9.3% weight."),
+                ("Rates per resident are inflated where many people visit but few live (the "
+                 "city centre, Castle ward): read them with the hot spot share."),
+                ("This is a shortlist for community engagement, not a decision: talk to the "
+                 "neighbourhoods, and read the rank ranges before the ranks.")]
     meta = svc.meta(flt, analysis="people_zones", extra_warnings=warnings, layer=layer,
                     study_area="city", weights=weights, method=method,
                     components=COMPONENT_DOC, trend_months_recent=n_rec,
@@ -600,3 +604,27 @@ def people_zones_geojson(svc: Service, result: dict) -> dict:
     feats = [{"type": "Feature", "geometry": g.geometry.loc[r["code"]].__geo_interface__,
               "properties": r} for r in result["areas"]]
     return {"type": "FeatureCollection", "features": feats, "meta": result["meta"]}
+
+
+def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
+                  existing: str | None, radius_m: float, distance: str, layer: str,
+                  sig: Significance | None = None) -> dict:
+    """Everything the planner's map shows: proposed kits, covered/uncovered demand with
+    existing + proposed kits, hot spots out of reach of them all, People Zone ranking."""
+    sig = sig or Significance()
+    siting_result = next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
+                              radius_m=radius_m, distance=distance)
+    si, res = siting_result["_inputs"], siting_result["_result"]
+    chosen = si.cand.iloc[res.chosen]
+    all_sites = pd.concat([si.existing, chosen]) if si.existing is not None else chosen
+    hot = _hot_cells(svc, flt, "city", sig)
+    near = (si.dist.nearest(hot[["x_m", "y_m"]].to_numpy(float), _xy(all_sites))
+            if len(hot) and len(all_sites) else np.full(len(hot), np.inf))
+    out_of_reach = [{"id": r.id, "count": int(r.count), "label": r.label,
+                     "distance_to_nearest_site_m": round(float(n), 1)}
+                    for r, n in zip(hot.itertuples(), near) if n > radius_m]
+    zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200)
+    return {"siting": public(siting_result), "zones": zones, "demand": si.d,
+            "covered": _covered_mask(si, res), "existing": si.existing,
+            "n_hot_cells": len(hot), "hot_out_of_reach": out_of_reach,
+            "hot_spot_definition": _hot_definition(sig)}

@@ -60,6 +60,11 @@ def landing(svc: ServiceDep) -> HTMLResponse:
          + (f"{n_timed:,} loaded offences have a time of day." if n_timed else
             "Not available for the data loaded now: it needs a force export with offence "
             "times (police.uk has none).")),
+        ("/maps/planning?p=5", "Planning: bleed-control kits and People Zones",
+         ("For planners: where the next five kits would reach the most violence (numbered by "
+          "what each adds), which hot spots no kit reaches, and a ranked shortlist of wards for "
+          "People Zone conversations with how robust each position is. Add your existing kits "
+          "as a site set (below) and open the map with &existing=<set name>.")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'

@@ -9,7 +9,7 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from geo_api.web.api.models import (
     CoverageCurveResponse,
@@ -28,6 +28,7 @@ from geo_api.web.api.params import (
     ServiceDep,
     StudyArea,
 )
+from geo_api.web.api.routes import HTML_200
 
 router = APIRouter(tags=["planning"])
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -244,3 +245,32 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
         return Response(json.dumps(people_zones_geojson(svc, out), default=str),
                         media_type="application/geo+json")
     return out
+
+
+@router.get("/maps/planning", response_class=HTMLResponse, operation_id="planningMap",
+            responses=HTML_200, tags=["maps"],
+            summary="The planner's map: kits, proposed kits, reach, and the People Zone ranking")
+def planning_map(svc: ServiceDep, flt: PlanningFilterDep,
+                 p: Annotated[int, Query(ge=1, le=30, description="Proposed new kits")] = 5,
+                 candidates: SiteSet = "police_points", existing: Existing = None,
+                 radius_m: Radius = 200, distance: Distance = "straight",
+                 layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
+                     description="People Zone areas")] = "ward") -> HTMLResponse:
+    """For planners: existing kits (`existing`) and the `p` proposed ones (numbered by what
+    they add) with their reach, offences per H3 cell within reach or not, Gi* hot spots out
+    of reach of every kit, and the People Zone ranking as a choropleth with the ranked table
+    and rank ranges beside it. Parameters are in the panel; prints on A4 landscape."""
+    from geo_api.errors import GeoApiError
+    from geo_api.services.planning import planning_view
+    from geo_api.web.api.routes_pages import message_page
+    from geo_api.web.maps.layers import period_label
+    from geo_api.web.maps.planning import render_planning_map
+
+    try:
+        view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing,
+                             radius_m=radius_m, distance=distance, layer=layer)
+    except GeoApiError as exc:
+        return message_page(exc)
+    return HTMLResponse(render_planning_map(
+        svc.boundaries, view, title="Bleed-control kits and People Zones", radius_m=radius_m,
+        period=period_label(flt)))

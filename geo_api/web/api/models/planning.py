@@ -6,10 +6,23 @@ from pydantic import BaseModel, Field
 
 from geo_api.web.api.models.meta import Meta, Strict
 
-__all__ = ["PlanningMeta", "KitSite", "CoverageTotals", "UncoveredHotSpot",
-           "KitCoverageResponse", "CoverageCurvePoint", "CoverageCurveResponse", "ChosenSite",
-           "SitingSummary", "SitingResponse", "PCurvePoint", "PCurveResponse",
-           "PeopleZonesMeta", "PeopleZoneArea", "PeopleZonesResponse"]
+__all__ = [
+    "ChosenSite",
+    "CoverageCurvePoint",
+    "CoverageCurveResponse",
+    "CoverageTotals",
+    "KitCoverageResponse",
+    "KitSite",
+    "PCurvePoint",
+    "PCurveResponse",
+    "PeopleZoneArea",
+    "PeopleZonesMeta",
+    "PeopleZonesResponse",
+    "PlanningMeta",
+    "SitingResponse",
+    "SitingSummary",
+    "UncoveredHotSpot",
+]
 
 
 class SolverInfo(Strict):
@@ -40,8 +53,8 @@ class PlanningMeta(Meta):
     study_area: str = Field(..., examples=["city"])
     distance: str = Field(..., description="straight or walking", examples=["straight"])
     distance_source: str
-    demand_definition: str = Field(..., examples=["8,899 offences at 2,092 distinct "
-                                                  "locations; each offence counts 1"])
+    demand_definition: str = Field(..., examples=[("8,899 offences at 2,092 distinct "
+                                                   "locations; each offence counts 1")])
     half_life_months: float | None = Field(None, description="Recency weighting half-life")
     radius_m: float | None = Field(None, examples=[200])
     sites: str | None = None

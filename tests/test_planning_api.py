@@ -1,0 +1,217 @@
+"""Planning endpoints end to end on the shipped police.uk demo data, checked against direct
+computations from the store (not against the planning code's own helpers)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+
+from geo_api.analysis.ranking import eb_rates
+from geo_api.crs import lonlat_to_metric
+from geo_api.services.filters import build_filter
+from geo_api.services.units import study_area_m
+
+PERIOD = "2020-04/2020-09"
+Q = f"datetime={PERIOD}&permutations=999"
+KITS = (b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
+        b"Haymarket bus station,bleed kit,458944,304725\n")
+
+
+@pytest.fixture(scope="module")
+def demand_xy(demo_service):
+    """Every violence/robbery/weapons offence in the period inside the city (x, y)."""
+    with demo_service.pinned() as svc:
+        pts = svc.store.points(build_filter(PERIOD, "violence_robbery_weapons"))
+        city = study_area_m(svc, "city")
+    x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+    inside = shapely.contains_xy(city, x, y)
+    return np.column_stack([x[inside], y[inside]])
+
+
+@pytest.fixture(scope="module")
+def kits(client):
+    assert client.post("/sites/plan-kits", content=KITS,
+                       headers={"content-type": "text/csv"}).status_code == 201
+    return "plan-kits"
+
+
+def offences_within(demand_xy, lonlat, radius_m=200.0):
+    lon, lat = np.array([p[0] for p in lonlat]), np.array([p[1] for p in lonlat])
+    x, y = lonlat_to_metric(lon, lat)
+    d, _ = cKDTree(np.column_stack([x, y])).query(demand_xy, k=1)
+    return int((d <= radius_m + 0.05).sum())  # lon/lat are rounded to 6 decimals (~0.1 m)
+
+
+def test_next_kits_cover_what_they_say(client, demand_xy):
+    r = client.get(f"/plan/kits/next?{Q}&p=5")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    s, sites = body["summary"], body["sites"]
+    assert len(sites) == 5 and s["status"] == "optimal"
+    assert s["offences_total"] == len(demand_xy)
+    assert s["offences_covered"] == offences_within(demand_xy, [(k["lon"], k["lat"])
+                                                                for k in sites])
+    cum = [k["cumulative_share"] for k in sites]
+    assert cum == sorted(cum) and cum[-1] == pytest.approx(s["covered_share"], abs=1e-6)
+    gains = [k["added_offences"] for k in sites]
+    assert gains == sorted(gains, reverse=True)
+    assert s["covered_share_bound"] == pytest.approx(s["covered_share"])
+    assert body["meta"]["solver"]["gap"] == 0
+    assert body["meta"]["candidates"] == "police_points" and body["meta"]["n_candidates"] > 1000
+    # no other choice of one site beats the first site's coverage
+    single = client.get(f"/plan/kits/next?{Q}&p=1").json()
+    assert single["sites"][0]["added_offences"] >= sites[0]["added_offences"]
+
+
+def test_existing_kits_are_kept_and_counted(client, demand_xy, kits):
+    body = client.get(f"/plan/kits/next?{Q}&p=3&existing={kits}").json()
+    s = body["summary"]
+    cov = client.get(f"/plan/kits/coverage?{Q}&sites={kits}").json()
+    assert s["covered_share_existing"] == pytest.approx(cov["totals"]["covered_share"])
+    kit_points = [(k["lon"], k["lat"]) for k in cov["sites"]]
+    new_points = [(k["lon"], k["lat"]) for k in body["sites"]]
+    assert s["offences_covered"] == offences_within(demand_xy, kit_points + new_points)
+    assert s["covered_share"] > s["covered_share_existing"]
+    assert body["meta"]["existing"] == kits and body["meta"]["n_existing"] == 2
+
+
+def test_coverage_per_site_matches_a_direct_count(client, demand_xy, kits):
+    body = client.get(f"/plan/kits/coverage?{Q}&sites={kits}&radius_m=300").json()
+    for site in body["sites"]:
+        assert site["offences_within"] == offences_within(
+            demand_xy, [(site["lon"], site["lat"])], 300)
+    t = body["totals"]
+    assert t["offences_covered"] == offences_within(
+        demand_xy, [(k["lon"], k["lat"]) for k in body["sites"]], 300)
+    assert t["offences_covered"] + t["offences_not_covered"] == t["n_offences"]
+    assert all(h["distance_to_nearest_site_m"] > 300 for h in body["uncovered_hot_spots"])
+    assert t["n_hot_cells_uncovered"] == len(body["uncovered_hot_spots"]) <= t["n_hot_cells"]
+    assert body["meta"]["distance"] == "straight"
+
+
+def test_coverage_curve_rises_and_agrees_with_coverage(client):
+    curve = client.get(f"/plan/kits/coverage-curve?datetime={PERIOD}&sites=schools").json()
+    shares = [c["covered_share"] for c in curve["curve"]]
+    assert shares == sorted(shares) and len(shares) == 20
+    at200 = next(c for c in curve["curve"] if c["radius_m"] == 200)
+    cov = client.get(f"/plan/kits/coverage?{Q}&sites=schools").json()
+    assert at200["covered_share"] == pytest.approx(cov["totals"]["covered_share"])
+    assert client.get("/plan/kits/coverage-curve?radii_m=20").status_code == 422
+
+
+def test_how_many_is_the_fewest(client):
+    body = client.get(f"/plan/kits/how-many?{Q}&target_share=0.1").json()
+    s = body["summary"]
+    n = s["n_new_sites"]
+    assert s["covered_share"] >= 0.1 and s["status"] == "optimal"
+    assert s["sites_lower_bound"] == n == len(body["sites"])
+    fewer = client.get(f"/plan/kits/next?{Q}&p={n - 1}").json()["summary"]
+    assert fewer["covered_share"] < 0.1 and fewer["status"] == "optimal"
+
+
+def test_p_curve_matches_single_solves(client):
+    curve = client.get(f"/plan/kits/p-curve?{Q}&max_p=4").json()["curve"]
+    shares = [c["covered_share"] for c in curve]
+    assert shares == sorted(shares)
+    assert shares[2] == pytest.approx(
+        client.get(f"/plan/kits/next?{Q}&p=3").json()["summary"]["covered_share"])
+    assert sum(c["added_share"] for c in curve) == pytest.approx(shares[-1], abs=1e-5)
+    text = client.get(f"/plan/kits/p-curve?{Q}&max_p=2&f=csv").text
+    assert text.splitlines()[0] == "p,covered_share,added_share,status,gap"
+
+
+def test_people_zones_components_recompute(client, demo_service):
+    body = client.get(f"/plan/people-zones?{Q}").json()
+    areas = body["areas"]
+    assert len(areas) == 21 and min(a["rank"] for a in areas) == 1
+    off = np.array([a["offences"] for a in areas], float)
+    pop = np.array([a["population_2015"] for a in areas], float)
+    assert np.allclose([a["violence_rate"] for a in areas], eb_rates(off, pop) * 1000, atol=1e-5)
+    for a in areas:
+        parts = [a[f"contribution_{n}"] for n in body["meta"]["weights"]]
+        assert sum(parts) == pytest.approx(a["score"], abs=1e-5)
+        assert a["rank_best_weights_pm50"] <= a["rank"] <= a["rank_worst_weights_pm50"]
+        assert a["rank_p05_poisson"] <= a["rank_p95_poisson"]
+        assert a["offences_recent"] + a["offences_earlier"] == a["offences"]
+    scores = [a["score"] for a in areas]
+    assert scores == sorted(scores, reverse=True)
+    # ward counts agree with /stats/areas for the same filter
+    stats = client.get(f"/stats/areas?layer=ward&datetime={PERIOD}"
+                       "&group=violence_robbery_weapons").json()["areas"]
+    assert {a["code"]: a["offences"] for a in areas} == {s["code"]: s["count"] for s in stats}
+    assert any("Crime domain" in w for w in body["meta"]["warnings"])
+
+
+def test_people_zone_weights_drive_the_order(client):
+    q = (f"/plan/people-zones?{Q}&weight_violence_rate=0&weight_hot_spot_share=0&weight_trend=0"
+         "&weight_young_people=0&weight_deprivation=1&n_sim=100")
+    areas = client.get(q).json()["areas"]
+    imd = [a["imd_rank"] for a in areas]
+    assert imd == sorted(imd)  # most deprived (lowest rank) first
+    assert client.get(f"/plan/people-zones?{Q}&weight_trend=-1").status_code == 422
+
+
+def test_people_zone_formats(client):
+    text = client.get(f"/plan/people-zones?{Q}&f=csv&n_sim=100").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 21 and rows[0]["rank"] == "1"
+    fc = client.get(f"/plan/people-zones?{Q}&f=geojson&layer=npa&n_sim=100").json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4
+    lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][:2] if \
+        fc["features"][0]["geometry"]["type"] == "Polygon" else \
+        fc["features"][0]["geometry"]["coordinates"][0][0][0][:2]
+    assert -1.3 < lon < -1.0 and 52.5 < lat < 52.75
+
+
+def test_siting_formats_and_csv_formulas_are_neutralised(client):
+    bad = b"name,kind,easting,northing\n=HYPERLINK(\"http://x\"),kit,458800,304580\n"
+    assert client.post("/sites/formula-kits", content=bad,
+                       headers={"content-type": "text/csv"}).status_code == 201
+    text = client.get(f"/plan/kits/coverage?{Q}&sites=formula-kits&f=csv").text
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["name"].startswith("'=")
+    fc = client.get(f"/plan/kits/next?{Q}&p=2&f=geojson").json()
+    assert len(fc["features"]) == 2 and fc["features"][0]["properties"]["rank"] == 1
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ("/plan/kits/next?distance=walking", 422, "GEO_API_OSM_FILE"),
+    ("/plan/kits/next?candidates=no-such-set", 404, "no candidate-site set"),
+    ("/plan/kits/next?p=0", 422, "p"),
+    ("/plan/kits/next?radius_m=2000", 422, "radius_m"),
+    ("/plan/kits/how-many?target_share=1.5", 422, "target_share"),
+    ("/plan/people-zones?layer=oa", 422, "layer"),
+    ("/plan/kits/next?datetime=2031-01", 422, "no data loaded"),
+    ("/plan/kits/next?group=knife_enabled_serious_violence", 422, "force-export"),
+])
+def test_planning_errors_are_clear(client, query, status, words):
+    r = client.get(query)
+    assert r.status_code == status
+    assert words in r.json()["message"]
+
+
+def test_walking_distance_through_the_api(demo_settings, demo_service, tmp_path):
+    """A SYNTHETIC river grid in the city centre as the street network: walking coverage
+    can only be smaller than straight-line coverage, and meta says which was used."""
+    from fastapi.testclient import TestClient
+    from test_walking import write_river_grid
+
+    from geo_api.web.app import create_app
+
+    osm = tmp_path / "river_grid_SYNTHETIC.osm.pbf"
+    write_river_grid(osm)
+    settings = demo_settings.model_copy(update={"osm_file": osm})
+    with TestClient(create_app(settings)) as c:
+        q = f"{Q}&sites=schools&radius_m=300"
+        walk = c.get(f"/plan/kits/coverage?{q}&distance=walking").json()
+        straight = c.get(f"/plan/kits/coverage?{q}").json()
+    assert walk["meta"]["distance"] == "walking"
+    assert "river_grid_SYNTHETIC" in walk["meta"]["distance_source"]
+    assert walk["totals"]["offences_covered"] < straight["totals"]["offences_covered"]
+    for a, b in zip(walk["sites"], straight["sites"]):
+        assert a["offences_within"] <= b["offences_within"]
