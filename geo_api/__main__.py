@@ -123,7 +123,7 @@ def cmd_plan_kits(args) -> int:
                                 time_limit_s=args.time_limit_s, **siting)
     elif args.curve:
         out = planning.p_curve(svc, flt, max_p=args.curve, time_limit_s=args.time_limit_s,
-                               **siting)
+                               method="exact" if args.exact else "bounds", **siting)
     else:
         out = planning.next_kits(svc, flt, p=args.p, time_limit_s=args.time_limit_s, **siting)
     out = planning.public(out)
@@ -295,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--time-limit-s", type=float, default=60.0)
     sp.add_argument("--target-share", type=float, default=None)
     sp.add_argument("--curve", type=int, default=None, metavar="MAX_P")
+    sp.add_argument("--exact", action="store_true", help="--curve: solve each p exactly")
     sp.add_argument("--coverage", default=None, metavar="SET")
     sp.set_defaults(func=cmd_plan_kits)
 

@@ -115,14 +115,18 @@ def test_how_many_is_the_fewest(client):
 
 
 def test_p_curve_matches_single_solves(client):
-    curve = client.get(f"/plan/kits/p-curve?{Q}&max_p=4").json()["curve"]
+    curve = client.get(f"/plan/kits/p-curve?{Q}&max_p=4&method=exact").json()["curve"]
     shares = [c["covered_share"] for c in curve]
     assert shares == sorted(shares)
-    assert shares[2] == pytest.approx(
-        client.get(f"/plan/kits/next?{Q}&p=3").json()["summary"]["covered_share"])
+    exact3 = client.get(f"/plan/kits/next?{Q}&p=3").json()["summary"]["covered_share"]
+    assert shares[2] == pytest.approx(exact3)
     assert sum(c["added_share"] for c in curve) == pytest.approx(shares[-1], abs=1e-5)
+    band = client.get(f"/plan/kits/p-curve?{Q}&max_p=4").json()
+    assert band["meta"]["curve_method"] == "bounds"
+    for b, e in zip(band["curve"], curve):  # the band holds the exact optimum
+        assert b["covered_share"] - 1e-6 <= e["covered_share"] <= b["covered_share_bound"] + 1e-6
     text = client.get(f"/plan/kits/p-curve?{Q}&max_p=2&f=csv").text
-    assert text.splitlines()[0] == "p,covered_share,added_share,status,gap"
+    assert text.splitlines()[0] == "p,covered_share,covered_share_bound,added_share,status,gap"
 
 
 def test_people_zones_components_recompute(client, demo_service):

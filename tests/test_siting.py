@@ -21,7 +21,7 @@ from geo_api.analysis.coverage import (
     site_coverage,
     within_radius,
 )
-from geo_api.analysis.siting import greedy_order, lscp, mclp, p_curve
+from geo_api.analysis.siting import greedy_order, lscp, mclp, p_curve, p_curve_bounds
 
 
 def _instance(seed, n_demand=60, n_sites=15, size=1000.0, clustered=False):
@@ -198,3 +198,20 @@ def test_merged_demand_rows_do_not_change_the_optimum():
     b = mclp(within_radius(d, s, 200.0), w2, 3)
     assert a.covered_weight == pytest.approx(b.covered_weight)
     assert sp.issparse(within_radius(d, s, 200.0))
+
+
+def test_p_curve_bounds_hold_the_exact_optimum():
+    rng = np.random.default_rng(8)
+    c = rng.uniform(0, 4000, (12, 2))
+    d = c[rng.integers(0, 12, 1500)] + rng.normal(0, 250, (1500, 2))
+    s = rng.uniform(0, 4000, (300, 2))
+    w = rng.poisson(2, 1500) + 1.0
+    cover = within_radius(d, s, 250.0)
+    band = p_curve_bounds(cover, w, 8)
+    exact = p_curve(cover, w, 8)
+    for b, e in zip(band, exact):
+        assert e.status == "optimal"
+        assert b.covered_weight - 1e-9 <= e.covered_weight <= b.bound_weight + 1e-9
+        assert b.covered_weight == pytest.approx(
+            w[np.asarray(cover[:, b.chosen].sum(axis=1)).ravel() > 0].sum())
+    assert band[0].status == "optimal"  # p = 1: greedy is exact and the bound meets it

@@ -394,23 +394,33 @@ def how_many(svc: Service, flt: OffenceFilter, *, target_share: float,
 def p_curve(svc: Service, flt: OffenceFilter, *, max_p: int, candidates: str = "police_points",
             existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
             half_life_months: float | None = None, study_area: str = "city",
-            time_limit_s: float = 60.0) -> dict:
-    """Covered share for p = 1..max_p new sites, each an exact MCLP optimum."""
+            time_limit_s: float = 60.0, method: str = "bounds") -> dict:
+    """Covered share for p = 1..max_p new sites: ``exact`` (each p an exact MCLP optimum,
+    within ``time_limit_s`` overall) or ``bounds`` (fast: a real choice of sites for each p
+    and a proven upper bound on what any choice could cover)."""
+    if method not in ("exact", "bounds"):
+        raise InvalidParameter("method must be exact or bounds")
     if not 1 <= max_p <= MAX_P:
         raise InvalidParameter(f"max_p must be 1..{MAX_P}")
     si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
                         distance=distance, half_life_months=half_life_months,
                         study_area=study_area)
-    curve = siting.p_curve(si.cover, si.d.demand.weight, max_p, covered_by_existing=si.base,
-                           time_limit_s=time_limit_s)
+    if method == "exact":
+        curve = siting.p_curve(si.cover, si.d.demand.weight, max_p,
+                               covered_by_existing=si.base, time_limit_s=time_limit_s)
+    else:
+        curve = siting.p_curve_bounds(si.cover, si.d.demand.weight, max_p,
+                                      covered_by_existing=si.base)
     total = si.d.demand.total
     rows = [{"p": p, "covered_share": round(r.covered_share, 6),
+             "covered_share_bound": round(r.bound_share, 6),
              "added_share": round((r.covered_weight - (curve[p - 2].covered_weight if p > 1
                                                        else r.existing_covered_weight)) / total, 6),
              "status": r.status, "gap": round(r.gap, 8)} for p, r in enumerate(curve, start=1)]
     meta = _siting_meta(svc, flt, "p_curve", si, study_area, candidates=candidates,
                         existing=existing, radius_m=radius_m, res=curve[-1], max_p=max_p,
-                        time_limit_s=time_limit_s)
+                        time_limit_s=time_limit_s if method == "exact" else None,
+                        curve_method=method)
     return {"meta": meta, "covered_share_existing": round(curve[0].existing_covered_weight
                                                           / total, 6), "curve": rows}
 

@@ -192,15 +192,20 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             radius_m: Radius = 200, distance: Distance = "straight",
             half_life_months: HalfLife = None, study_area: StudyArea = "city",
             time_limit_s: TimeLimit = 60,
+            method: Annotated[Literal["bounds", "exact"], Query(
+                description="bounds: seconds, a real choice per p plus a proven upper bound; "
+                            "exact: each p solved to optimality (can take a minute)")
+                              ] = "bounds",
             f: Annotated[Literal["json", "csv"], Query(description="Output format")] = "json"):
-    """The best achievable covered share for each number of new kits from 1 to `max_p`
-    (each an exact optimum), and what each extra kit adds: where the curve flattens, more
-    kits buy little."""
+    """The covered share for each number of new kits from 1 to `max_p`, and what each
+    extra kit adds: where the curve flattens, more kits buy little. `method=bounds` (default,
+    fast) gives for each p a real choice of sites and a proven bound on what any choice
+    could cover; `method=exact` solves each p to optimality."""
     from geo_api.services.planning import p_curve as run
 
     out = run(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
               radius_m=radius_m, distance=distance, half_life_months=half_life_months,
-              study_area=study_area, time_limit_s=time_limit_s)
+              study_area=study_area, time_limit_s=time_limit_s, method=method)
     return csv_response(out["curve"], "kits_curve.csv") if f == "csv" else out
 
 

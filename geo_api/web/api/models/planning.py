@@ -45,6 +45,7 @@ class SolverInfo(Strict):
     target_share: float | None = None
     sites_lower_bound: int | None = None
     method: str | None = None
+    total_s: float | None = Field(None, description="p-curve (bounds): seconds for all p")
 
 
 class PlanningMeta(Meta):
@@ -72,6 +73,7 @@ class PlanningMeta(Meta):
     max_p: int | None = None
     target_share: float | None = None
     time_limit_s: float | None = None
+    curve_method: str | None = Field(None, description="p-curve: exact or bounds")
 
 
 class KitSite(Strict):
@@ -162,9 +164,11 @@ class SitingResponse(BaseModel):
 
 class PCurvePoint(Strict):
     p: int
-    covered_share: float
+    covered_share: float = Field(..., description="Covered by the best sites found for p")
+    covered_share_bound: float = Field(..., description="No p sites can cover more (equal to "
+                                                        "covered_share when status is optimal)")
     added_share: float = Field(..., description="What the p-th kit adds to the best p-1")
-    status: str
+    status: str = Field(..., description="optimal, bounded (method=bounds) or time_limit")
     gap: float
 
 
