@@ -9,16 +9,19 @@ points in the loaded data), ``postcodes`` (OS Code-Point Open unit postcodes), `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import h3
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_api.analysis import coverage as cov
 from geo_api.analysis import ranking, siting
 from geo_api.analysis.compare import compare_counts
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
+from geo_api.data.deprivation import N_LSOA_ENGLAND, PROFILE_NOTE, area_profile, lsoa_profile
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
 from geo_api.services.hotspots import Significance, run_gi
@@ -71,8 +74,6 @@ def demand(svc: Service, flt: OffenceFilter, study_area: str,
     area = study_area_m(svc, study_area)
     df = svc.store.values(("x_m", "y_m", "month", "has_location"), flt)
     df = df[df["has_location"].astype(bool)]
-    import shapely
-
     df = df[shapely.contains_xy(area, df["x_m"].to_numpy(), df["y_m"].to_numpy())]
     if df.empty:
         raise InvalidParameter("no offences with a location match the filter in the study area")
@@ -86,8 +87,6 @@ def demand(svc: Service, flt: OffenceFilter, study_area: str,
 
 def site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, str]:
     """Sites of a named set inside the study area: name, kind, x_m, y_m, lon, lat."""
-    import shapely
-
     area = study_area_m(svc, study_area)
     if name == "police_points":
         df = svc.store.values(("location_text", "x_m", "y_m", "has_location"),
@@ -227,8 +226,7 @@ def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: floa
         "uncovered_hot_spots": [
             {"id": r.id, "count": int(r.count), "label": r.label,
              "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m),
-             **_lonlat(r.x_m, r.y_m)} for r in unc.itertuples()],
-        "_demand": d, "_covered": c.covered, "_sites": s, "_hot": hot}
+             **_lonlat(r.x_m, r.y_m)} for r in unc.itertuples()]}
 
 
 def _lonlat(x: float, y: float) -> dict:
@@ -435,8 +433,6 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  sig: Significance | None = None) -> dict:
     """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC)."""
     sig = sig or Significance()
-    from geo_api.data.deprivation import PROFILE_NOTE, area_profile, lsoa_profile
-
     if layer not in PEOPLE_ZONE_LAYERS:
         raise InvalidParameter(f"layer must be one of {list(PEOPLE_ZONE_LAYERS)}")
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
@@ -466,7 +462,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                      (profile["census21_age_0_15"] + profile["census21_age_16_24"])
                      / profile["census21_total"],
                      profile["population_0_15_2015"] / profile["population_2015"])
-    need_imd = (ranking_n_lsoa() + 1) - profile["imd_rank"].to_numpy(float)
+    need_imd = (N_LSOA_ENGLAND + 1) - profile["imd_rank"].to_numpy(float)
     n_rec, n_ear = trend_months, len(months) - trend_months
 
     def build(draw):
@@ -482,7 +478,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
     unc = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build, weights,
                                    method, n_sim=n_sim, seed=seed, top_k=top_k)
     change = compare_counts(pd.DataFrame({"code": areas["code"].to_numpy(),
-                                          "before": (earlier / n_ear * n_rec).round().astype(int),
+                                          "before": earlier.astype(int),
                                           "after": recent.astype(int)}), alpha=sig.alpha,
                             fdr=sig.fdr) if recent.sum() and earlier.sum() else None
     rows = []
@@ -539,12 +535,6 @@ def public(result: dict) -> dict:
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
-def ranking_n_lsoa() -> int:
-    from geo_api.data.deprivation import N_LSOA_ENGLAND
-
-    return N_LSOA_ENGLAND
-
-
 def _r(v, nd: int = 6):
     try:
         f = float(v)
@@ -554,8 +544,6 @@ def _r(v, nd: int = 6):
 
 
 def _city_areas(svc: Service, layer: str) -> pd.DataFrame:
-    import shapely
-
     g = svc.boundaries.get(layer).gdf
     if layer == "lsoa":
         city = study_area_m(svc, "city")
@@ -578,10 +566,8 @@ def _period_months(svc: Service, flt: OffenceFilter) -> list[str]:
     return [m for m in (loaded if req is None else req) if m in loaded]
 
 
-def _split(flt: OffenceFilter, months: list[str], n_recent: int):
-    from dataclasses import replace
-    from datetime import datetime
-
+def _split(flt: OffenceFilter, months: list[str], n_recent: int) -> OffenceFilter:
+    """The filter narrowed to its last ``n_recent`` loaded months."""
     first = months[-n_recent]
     start = datetime(int(first[:4]), int(first[5:7]), 1)
     return replace(flt, start=max(start, flt.start) if flt.start else start)
@@ -589,8 +575,6 @@ def _split(flt: OffenceFilter, months: list[str], n_recent: int):
 
 def _hot_share(svc: Service, flt: OffenceFilter, areas: pd.DataFrame, sig: Significance
                ) -> np.ndarray:
-    import shapely
-
     hot = _hot_cells(svc, flt, "city", sig)
     if hot.empty:
         return np.zeros(len(areas))
