@@ -101,10 +101,11 @@ def cmd_stats(args) -> int:
 
 def _plan_setup(args):
     from geo_api.services.filters import build_filter
+    from geo_api.services.planning import default_demand_group
     from geo_api.services.service import Service
 
     svc = Service(_settings(args))
-    flt = build_filter(args.datetime, args.group)
+    flt = build_filter(args.datetime, args.group or default_demand_group(svc))
     svc.check_filter(flt)
     return svc, flt
 
@@ -276,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     def plan_opts(sp):
         store_opts(sp)
         sp.add_argument("--datetime", default=None, help="e.g. 2020-04/2020-09")
-        sp.add_argument("--group", default="violence_robbery_weapons")
+        sp.add_argument("--group", default=None, help="default: knife_enabled_serious_violence "
+                        "with a force export loaded, else violence_robbery_weapons")
         sp.add_argument("--json", action="store_true")
 
     sp = plan_sub.add_parser("kits", help="where the next kits go (default), how many for a "

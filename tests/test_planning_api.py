@@ -140,6 +140,9 @@ def test_people_zones_components_recompute(client, demo_service):
         parts = [a[f"contribution_{n}"] for n in body["meta"]["weights"]]
         assert sum(parts) == pytest.approx(a["score"], abs=1e-5)
         assert a["rank_best_weights_pm50"] <= a["rank"] <= a["rank_worst_weights_pm50"]
+        varied = [r for pair in a["sensitivity"].values() for r in pair]
+        assert min(varied + [a["rank"]]) == a["rank_best_weights_pm50"]
+        assert max(varied + [a["rank"]]) == a["rank_worst_weights_pm50"]
         assert a["rank_p05_poisson"] <= a["rank_p95_poisson"]
         assert a["offences_recent"] + a["offences_earlier"] == a["offences"]
     scores = [a["score"] for a in areas]
@@ -164,6 +167,7 @@ def test_people_zone_formats(client):
     text = client.get(f"/plan/people-zones?{Q}&f=csv&n_sim=100").text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 21 and rows[0]["rank"] == "1"
+    assert "rank_violence_rate_x0.5" in rows[0] and "sensitivity" not in rows[0]
     fc = client.get(f"/plan/people-zones?{Q}&f=geojson&layer=npa&n_sim=100").json()
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][:2] if \
@@ -219,3 +223,16 @@ def test_walking_distance_through_the_api(demo_settings, demo_service, tmp_path)
     assert walk["totals"]["offences_covered"] < straight["totals"]["offences_covered"]
     for a, b in zip(walk["sites"], straight["sites"]):
         assert a["offences_within"] <= b["offences_within"]
+
+
+def test_planning_demand_defaults_to_knife_enabled_on_force_exports(timed_client, client):
+    """On a (SYNTHETIC) force export the default demand is knife-enabled serious violence;
+    on police.uk-only data it is the police.uk proxy."""
+    r = client.get(f"/plan/kits/coverage?{Q}&sites=schools")
+    assert r.json()["meta"]["filters"]["group"] == "violence_robbery_weapons"
+    r = timed_client.get("/plan/kits/coverage?sites=schools&permutations=999")
+    # the synthetic export has no knife-flagged rows: the refusal names the group it used
+    assert r.status_code == 422
+    assert "group=knife_enabled_serious_violence" in r.json()["message"]
+    r = timed_client.get("/plan/kits/coverage?sites=schools&permutations=999&group=all")
+    assert r.status_code == 200 and r.json()["meta"]["filters"]["group"] == "all"

@@ -23,7 +23,7 @@ from geo_api.analysis.compare import compare_counts
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
 from geo_api.data.deprivation import N_LSOA_ENGLAND, PROFILE_NOTE, area_profile, lsoa_profile
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import InvalidParameter
+from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.hotspots import Significance, run_gi
 from geo_api.services.service import Service
 from geo_api.services.units import STUDY_AREAS, UnitSpec, analysis_units, study_area_m
@@ -50,6 +50,17 @@ COMPONENT_DOC = {
 
 
 # -- demand and sites --------------------------------------------------------------------
+def default_demand_group(svc: Service) -> str:
+    """Knife-enabled serious violence when force-export records are loaded (they carry the
+    knife flag), else the police.uk proxy violence_robbery_weapons."""
+    try:
+        sources = svc.store.sources()
+    except StoreEmpty:  # the filter check reports it
+        return "violence_robbery_weapons"
+    return ("knife_enabled_serious_violence" if "force_export" in sources
+            else "violence_robbery_weapons")
+
+
 @dataclass(frozen=True)
 class DemandInfo:
     demand: cov.Demand
@@ -76,7 +87,9 @@ def demand(svc: Service, flt: OffenceFilter, study_area: str,
     df = df[df["has_location"].astype(bool)]
     df = df[shapely.contains_xy(area, df["x_m"].to_numpy(), df["y_m"].to_numpy())]
     if df.empty:
-        raise InvalidParameter("no offences with a location match the filter in the study area")
+        raise InvalidParameter(f"no offences with a location match the filter (group="
+                               f"{flt.group}) in the study area; choose another group or "
+                               "period")
     months = _month_index(df["month"])
     age = months.max() - months
     w = cov.recency_weights(age, half_life_months)
@@ -474,7 +487,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
 
     ind = build({"recent": recent, "earlier": earlier})
     comp = ranking.composite(ind, weights, method)
-    _, sens = ranking.weight_sensitivity(ind, weights, method)
+    sens_table, sens = ranking.weight_sensitivity(ind, weights, method)
     unc = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build, weights,
                                    method, n_sim=n_sim, seed=seed, top_k=top_k)
     change = compare_counts(pd.DataFrame({"code": areas["code"].to_numpy(),
@@ -487,6 +500,9 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                "rank": int(comp["rank"].iat[i]), "score": _r(comp["score"].iat[i]),
                "rank_best_weights_pm50": int(sens["rank_best"].iat[i]),
                "rank_worst_weights_pm50": int(sens["rank_worst"].iat[i]),
+               "sensitivity": {n: [int(sens_table[f"{n} x0.5"].iat[i]),
+                                   int(sens_table[f"{n} x1.5"].iat[i])]
+                               for n, w in weights.items() if w > 0},
                "rank_p05_poisson": int(unc.rank_p05[i]), "rank_p95_poisson": int(unc.rank_p95[i]),
                "p_top_k": round(float(unc.p_top_k[i]), 4),
                "offences": int(counts[i]), "population_2015": int(pop[i]),

@@ -14,6 +14,7 @@
 time, including the grid type chosen in ``units_param``.)
 """
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -37,16 +38,19 @@ Group = Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
                 "knife_enabled_serious_violence"]
 
 
-def filter_param(default_group: str = "all"):
-    """A dependency parsing the offence filter, with ``default_group`` as the default group."""
+def filter_param(default_group: str | None = "all"):
+    """A dependency parsing the offence filter, with ``default_group`` as the default group
+    (None: the caller chooses one when the request names none)."""
 
     def parse(
         datetime: Annotated[str | None, Query(description="OGC datetime: instant or interval "
                                               "'start/end' ('..' open); YYYY-MM, YYYY-MM-DD or "
                                               "RFC 3339. Month-dated rows match if their month "
                                               "overlaps.", examples=["2020-04/2020-06"])] = None,
-        group: Annotated[Group, Query(description="Named offence group (see /groups)")
-                         ] = default_group,
+        group: Annotated[Group | None, Query(
+            description="Named offence group (see /groups)" + (
+                "" if default_group else "; default: knife_enabled_serious_violence when a "
+                "force export is loaded, else violence_robbery_weapons"))] = default_group,
         crime_category: Annotated[list[str] | None, Query(description="police.uk category; "
                                                           "repeatable", examples=["Robbery"])
                                   ] = None,
@@ -82,8 +86,13 @@ FilterDep = Annotated[OffenceFilter, Depends(offence_filter)]
 
 
 def planning_filter(svc: ServiceDep, flt: Annotated[OffenceFilter, Depends(
-        filter_param("violence_robbery_weapons"))]) -> OffenceFilter:
-    """The filter for planning: group defaults to violence_robbery_weapons."""
+        filter_param(None))]) -> OffenceFilter:
+    """The filter for planning (demand): the group defaults to knife-enabled serious violence
+    when force-export records are loaded, else to the police.uk proxy."""
+    from geo_api.services.planning import default_demand_group
+
+    if flt.group is None:
+        flt = dataclasses.replace(flt, group=default_demand_group(svc))
     svc.check_filter(flt)
     return flt
 

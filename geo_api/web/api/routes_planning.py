@@ -243,7 +243,10 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
     out = run(svc, flt, layer=layer, weights=weights, method=method, trend_months=trend_months,
               n_sim=n_sim, top_k=top_k, sig=sig)
     if f == "csv":
-        return csv_response(out["areas"], "people_zones.csv")
+        rows = [{**{k: v for k, v in a.items() if k != "sensitivity"},
+                 **{f"rank_{n}_x{f:g}": r for n, pair in a["sensitivity"].items()
+                    for f, r in zip((0.5, 1.5), pair)}} for a in out["areas"]]
+        return csv_response(rows, "people_zones.csv")
     if f == "geojson":
         from geo_api.services.planning import people_zones_geojson
 

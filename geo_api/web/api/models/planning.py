@@ -204,6 +204,9 @@ class PeopleZoneArea(Strict):
     rank_best_weights_pm50: int = Field(..., description="Best rank when any one weight "
                                                          "changes by ±50%")
     rank_worst_weights_pm50: int
+    sensitivity: dict[str, list[int]] = Field(
+        ..., description="Rank with each weight alone x0.5 and x1.5: {weight: [rank at x0.5, "
+                         "rank at x1.5]}", examples=[{"violence_rate": [2, 1]}])
     rank_p05_poisson: int = Field(..., description="5th percentile rank over Poisson redraws")
     rank_p95_poisson: int
     p_top_k: float = Field(..., description="Share of Poisson redraws with the area in the top "
