@@ -35,7 +35,9 @@ PRINT_CSS = """<style>
  body{margin:0}.folium-map{position:absolute!important;left:0;top:0;width:62%!important;
  height:180mm!important}#plan-panel{position:absolute;left:64%;top:0;right:0;width:auto;
  max-height:none;overflow:visible;border:none}
- .leaflet-control-layers,#print-btn{display:none!important}}
+ #plan-panel{font-size:9px;line-height:1.2}#plan-panel h1{font-size:12px}
+ #plan-panel h2{font-size:10px;margin:4px 0 1px}
+ .leaflet-control-layers,.leaflet-control-zoom,#print-btn{display:none!important}}
 </style>"""
 
 
