@@ -127,3 +127,18 @@ def test_pages_load_scripts_and_styles_only_from_the_app(client, path):
     assert all(r.startswith("/") and not r.startswith("//") for r in refs), refs
     for r in refs:
         assert client.get(r).status_code == 200, r
+
+
+def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
+    """A site name written as a JavaScript template expression is shown, not run (the
+    tooltip is a template literal in Folium's generated script)."""
+    evil = b"name,kind,easting,northing\n${document.title='pwned'},`kit`,458800,304580\n"
+    assert httpx.post(f"{server}/sites/evil-kits", content=evil).status_code == 201
+    for path in ("/maps/planning?datetime=2020-04/2020-09&p=2&existing=evil-kits",
+                 "/maps/hotspots?datetime=2020-04/2020-06&sites=evil-kits"):
+        dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
+        assert "pwned</title>" not in dom, path  # the expression did not run
+        assert "&#36;{document.title" in dom, path  # ... and is shown as text
+        assert "data-js-errors" not in re.search(r"<html[^>]*>", dom).group(0)
+    assert "<title>Bleed-control kits and People Zones</title>" in chromium(
+        ["--dump-dom", server + "/maps/planning?p=2&existing=evil-kits"], tmp_path / "dom")

@@ -7,6 +7,8 @@ works on a plain background. A small script records JavaScript errors on the pag
 
 from __future__ import annotations
 
+import html
+
 import folium
 from branca.element import Element, Figure
 
@@ -39,3 +41,11 @@ def legend(m, title: str, items: dict[str, str], note: str = "") -> None:
         f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
         f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif;'
         f'max-width:320px"><b>{title}</b>{f"<div>{note}</div>" if note else ""}{rows}</div>'))
+
+
+def tooltip_text(text: str) -> str:
+    """User text for a Folium tooltip: HTML-escaped, and with the characters that matter in
+    the JavaScript template literal Folium wraps tooltips in (backslash, backtick, ``$``)
+    written as HTML entities, so ``${...}`` in a site name is shown, never run."""
+    return (html.escape(str(text)).replace("\\", "&#92;").replace("`", "&#96;")
+            .replace("$", "&#36;"))

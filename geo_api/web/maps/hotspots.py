@@ -7,7 +7,6 @@ and area counts, never offence points.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import folium
@@ -18,7 +17,15 @@ from folium.template import Template
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
-from geo_api.web.maps.base import CENTRE, ERROR_PROBE, LEAFLET_CSS, LEAFLET_JS, legend, new_map
+from geo_api.web.maps.base import (
+    CENTRE,
+    ERROR_PROBE,
+    LEAFLET_CSS,
+    LEAFLET_JS,
+    legend,
+    new_map,
+    tooltip_text,
+)
 
 GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}
@@ -48,7 +55,7 @@ def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.FeatureGro
     for r in sites.itertuples():
         tip = f"{r.name} ({r.kind})" if getattr(r, "kind", "") else str(r.name)
         folium.CircleMarker([r.lat, r.lon], radius=radius, color=colour, fill=True,
-                            fill_opacity=0.9, weight=1, tooltip=html.escape(tip)).add_to(fg)
+                            fill_opacity=0.9, weight=1, tooltip=tooltip_text(tip)).add_to(fg)
     return fg
 
 

@@ -16,7 +16,7 @@ from branca.element import Element
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.web.maps.base import new_map
+from geo_api.web.maps.base import new_map, tooltip_text
 
 RANK_COLOURS = [(5, "#54278f"), (10, "#9e9ac8"), (15, "#dadaeb")]  # top 5 / 6-10 / 11-15
 PRINT_CSS = """<style>
@@ -62,7 +62,7 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
             folium.Circle([r.lat, r.lon], radius=radius_m, color="#1b9e77", weight=1,
                           fill=True, fill_opacity=0.08).add_to(fg)
             folium.CircleMarker([r.lat, r.lon], radius=5, color="#1b9e77", fill=True,
-                                fill_opacity=1, tooltip=html.escape(f"{r.name} ({r.kind})")
+                                fill_opacity=1, tooltip=tooltip_text(f"{r.name} ({r.kind})")
                                 ).add_to(fg)
         fg.add_to(m)
     fg = folium.FeatureGroup(name=f"Proposed kits ({len(siting['sites'])}), numbered by gain")
@@ -71,7 +71,7 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
                f"({s['added_share']:.1%}); {s['cumulative_share']:.1%} covered so far")
         folium.Circle([s["lat"], s["lon"]], radius=radius_m, color="#d95f02", weight=1.5,
                       dash_array="4", fill=True, fill_opacity=0.06).add_to(fg)
-        folium.Marker([s["lat"], s["lon"]], tooltip=html.escape(tip),
+        folium.Marker([s["lat"], s["lon"]], tooltip=tooltip_text(tip),
                       icon=folium.DivIcon(html=f'<div class="kit-no">{s["rank"]}</div>',
                                           icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
     fg.add_to(m)
