@@ -63,6 +63,10 @@ def test_missing_indicator_uses_the_weights_it_has():
     ind = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan, 1.0, 2.0]})
     out = composite(ind, {"a": 1.0, "b": 1.0})
     assert out["score"].iloc[0] == pytest.approx(out["std_a"].iloc[0])
+    assert out["contribution_a"].iloc[0] == pytest.approx(out["score"].iloc[0])  # a is all it has
+    assert np.isnan(out["contribution_b"].iloc[0])
+    sums = out[["contribution_a", "contribution_b"]].sum(axis=1)
+    assert np.allclose(sums, out["score"])
     with pytest.raises(ValueError):
         composite(ind, {"c": 1.0})
 

@@ -215,3 +215,45 @@ def test_p_curve_bounds_hold_the_exact_optimum():
         assert b.covered_weight == pytest.approx(
             w[np.asarray(cover[:, b.chosen].sum(axis=1)).ravel() > 0].sum())
     assert band[0].status == "optimal"  # p = 1: greedy is exact and the bound meets it
+
+
+def test_lscp_undecided_solves_prove_nothing(monkeypatch):
+    """When an MCLP solve stops at its time limit undecided, set covering must not count
+    that p as proven too small: the reported lower bound stays <= the true minimum."""
+    from geo_api.analysis import siting
+
+    # an instance where greedy needs 4 sites and 3 are enough, so the search must solve p=3
+    d, s, w, cost = _instance(0, n_demand=40, n_sites=10, size=800.0)
+    cover = within_radius(d, s, 250.0)
+    target = 0.7
+    fewest = next(k for k in range(11) if any(
+        w[_covered(cost, 250.0, c)].sum() >= target * w.sum() - 1e-9
+        for c in itertools.combinations(range(10), k)))
+    real = siting._solve_mclp
+
+    def undecided(r, p, left, t0, lam=None, start=None):
+        sol = real(r, p, left, t0, lam, start)
+        if p >= fewest:  # pretend the solver ran out of time with a weak solution
+            weak = siting._greedy_columns(r.a, r.w, 1)
+            return siting._Solved(weak, "time_limit", float(r.w.sum()), sol.detail)
+        return sol
+
+    monkeypatch.setattr(siting, "_solve_mclp", undecided)
+    assert fewest == 3 and lscp(cover, w, target).model["sites_lower_bound"] == 3
+    res = lscp(cover, w, target)
+    assert res.status == "time_limit"
+    assert res.model["sites_lower_bound"] <= fewest
+    assert res.covered_weight >= target * w.sum() - 1e-9  # the answer still reaches it
+    assert res.bound_weight >= res.covered_weight
+
+
+def test_lagrangian_bound_is_valid_even_when_stopped_at_once():
+    from geo_api.analysis import siting
+
+    d, s, w, cost = _instance(4, n_demand=50, n_sites=12)
+    cover = within_radius(d, s, 200.0)
+    r = siting._reduce(cover, w, None)
+    best = max(w[_covered(cost, 200.0, c)].sum() for c in itertools.combinations(range(12), 3))
+    for deadline in (0.0, float("inf")):
+        ub, _ = siting._lagrangian(r.a, r.w, 3, 0.0, deadline=deadline)
+        assert ub >= best - 1e-9

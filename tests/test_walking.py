@@ -141,3 +141,17 @@ def test_unreadable_or_empty_extract_is_a_clear_error(tmp_path):
     w.close()
     with pytest.raises(InvalidParameter, match="no walkable ways"):
         walking_network(empty)
+
+
+def test_radius_is_inclusive_on_the_network_too():
+    """Floating-point path sums at the radius count as within it, as for straight lines."""
+    x = np.array([0.0, 0.1, 0.30000000000000004])
+    net = WalkingNetwork(x, np.zeros(3), np.array([0, 1]), np.array([1, 2]),
+                         np.array([0.1, 0.2]))
+    site, demand = np.array([[0.0, 0.0]]), np.array([[0.30000000000000004, 0.0]])
+    assert net.within_radius(demand, site, 0.3).nnz == 1
+    x = np.array([0.0, 66.7, 133.3, 200.0])
+    net = WalkingNetwork(x, np.zeros(4), np.array([0, 1, 2]), np.array([1, 2, 3]),
+                         np.array([66.7, 66.6, 66.7]))
+    d = net.nearest_site_distance_m(np.array([[200.0, 0.0]]), np.array([[0.0, 0.0]]), 200.0)
+    assert np.isfinite(d[0]) and d[0] == pytest.approx(200.0)

@@ -95,14 +95,18 @@ def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: st
     """Score and rank areas (rows of ``indicators``, columns = indicators oriented so that
     higher = more need). A missing value contributes nothing and the area's score is the
     weighted mean over the indicators it has. Returns, per area, ``std_<name>``,
-    ``contribution_<name>`` (weight share x standardised value), ``score`` and ``rank``
+    ``contribution_<name>`` (the area's weight share x standardised value; they add up to
+    the score), ``score`` and ``rank``
     (1 = most need; ties share the better rank)."""
     names, values, w = _weighted(indicators, weights)
     std, score = _scores(values, w, method)
     out = pd.DataFrame(index=indicators.index)
+    den = (np.isfinite(std) * w).sum(axis=1)  # weights of the indicators each area has
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(den[:, None] > 0, w[None, :] / den[:, None], np.nan)
     for k, n in enumerate(names):
         out[f"std_{n}"] = std[:, k]
-        out[f"contribution_{n}"] = w[k] / w.sum() * std[:, k]
+        out[f"contribution_{n}"] = share[:, k] * std[:, k]
     out["score"] = score
     out["rank"] = pd.array(_rank_desc(score).astype(int), dtype="Int64")
     return out

@@ -260,9 +260,9 @@ def _solve_mclp(r: _Reduced, p: int, time_limit_s: float, t0: float,
         return _Solved(np.arange(n_x), "optimal", float(r.w.sum()), detail, lam)
     a_csc = r.a.tocsc()
     inc = _local_search(r.a, a_csc, r.w, start if start is not None
-                        else _greedy_columns(r.a, r.w, p))
+                        else _greedy_columns(r.a, r.w, p), deadline=t0 + 0.25 * time_limit_s)
     lb = _value(a_csc, r.w, inc)
-    ub, lam = _lagrangian(r.a, r.w, p, lb, lam)
+    ub, lam = _lagrangian(r.a, r.w, p, lb, lam, deadline=t0 + 0.5 * time_limit_s)
     detail.update(lagrangian_bound=round(ub, 6), heuristic_value=lb)
     if ub - lb <= 1e-9 * max(ub, 1):
         detail["n_columns_to_solver"] = 0
@@ -315,11 +315,13 @@ def _value(a_csc: sp.csc_matrix, w: np.ndarray, cols) -> float:
 
 
 def _local_search(a: sp.csr_matrix, a_csc: sp.csc_matrix, w: np.ndarray, cols,
-                  max_swaps: int = 200) -> np.ndarray:
+                  max_swaps: int = 200, deadline: float = np.inf) -> np.ndarray:
     """Best-improvement 1-swap local search (one chosen column out, one other in)."""
     cols = [int(c) for c in cols]
     at = a_csc.T.tocsr()
     for _ in range(max_swaps):
+        if time.perf_counter() > deadline:
+            break
         cnt = np.bincount(np.concatenate([a_csc.indices[a_csc.indptr[j]:a_csc.indptr[j + 1]]
                                           for j in cols]) if cols else np.array([], int),
                           minlength=a.shape[0])
@@ -343,8 +345,8 @@ def _local_search(a: sp.csr_matrix, a_csc: sp.csc_matrix, w: np.ndarray, cols,
 
 
 def _lagrangian(a: sp.csr_matrix, w: np.ndarray, p: int, lb: float,
-                lam: np.ndarray | None = None, iters: int = 4000, theta: float = 2.0
-                ) -> tuple[float, np.ndarray]:
+                lam: np.ndarray | None = None, iters: int = 4000, theta: float = 2.0,
+                deadline: float = np.inf) -> tuple[float, np.ndarray]:
     """Lagrangian upper bound of the MCLP (coverage rows relaxed), minimised by subgradient
     steps (Polyak step towards the incumbent ``lb``, halving when stalled). Returns the best
     bound found and its multipliers; any multipliers in [0, w] give a valid bound."""
@@ -370,7 +372,8 @@ def _lagrangian(a: sp.csr_matrix, w: np.ndarray, p: int, lb: float,
         x[top] = 1
         g = y - af @ x
         norm = float(g @ g)
-        if norm == 0 or theta < 1e-4 or best_ub - lb <= 1e-9 * max(best_ub, 1):
+        if (norm == 0 or theta < 1e-4 or best_ub - lb <= 1e-9 * max(best_ub, 1)
+                or time.perf_counter() > deadline):
             break
         lam = np.clip(lam + theta * (ub - lb) / norm * g, 0, w)
     return best_ub, best_lam
@@ -458,30 +461,41 @@ def lscp(cover: sp.csr_matrix, weight: np.ndarray, target_share: float, *,
         if r.w[covered].sum() >= need:
             hi_cols = greedy[:k + 1]
             break
-    lo, hi, best = 0, len(hi_cols), _Solved(hi_cols, "optimal", 0.0, {})
-    exact = True
-    while hi - lo > 1:  # invariant: lo sites cannot reach the target, hi can
+    # lo: sites proven too few; hi: sites known to be enough; undecided p are skipped
+    # upwards (the search then only proves what it proved: short = largest proven-too-few)
+    lo, hi, best = 0, len(hi_cols), _Solved(hi_cols, "greedy", float(r.w.sum()), {})
+    short, exact = 0, True
+    deadline = t0 + time_limit_s
+    while hi - lo > 1:
         mid = (lo + hi) // 2
-        left = time_limit_s - (time.perf_counter() - t0)
+        left = deadline - time.perf_counter()
         if left <= 0:
             exact = False
             break
-        ub, _ = _lagrangian(r.a, r.w, mid, need)
+        ub, _ = _lagrangian(r.a, r.w, mid, need, deadline=time.perf_counter() + 0.25 * left)
         if ub < need:
-            lo = mid
+            lo = short = max(short, mid)
             continue
         sol = _solve_mclp(r, mid, left, time.perf_counter())
         val = _value(a_csc, r.w, sol.cols)
         if val >= need:
             hi, best = mid, sol
         elif sol.status == "optimal" or sol.bound < need:
-            lo = mid
-        else:  # undecided within the time limit: keep the larger answer, say so
+            lo = short = max(short, mid)
+        else:  # undecided within the time limit: search above it, but prove nothing
             exact = False
             lo = mid
-    detail["sites_lower_bound"] = hi if exact else lo + 1
-    return _finish(cover, weight, r, covered_by_existing,
-                   _Solved(best.cols, "optimal" if exact else "time_limit", 0.0, detail), t0)
+    detail["sites_lower_bound"] = hi if exact else short + 1
+    res = _finish(cover, weight, r, covered_by_existing,
+                  _Solved(best.cols, "optimal" if exact else "time_limit", best.bound, detail),
+                  t0)
+    # "optimal" here is about the number of sites; the coverage bound for that number is
+    # the MCLP's (its optimum when solved, else its bound; the whole reachable demand for
+    # the greedy answer)
+    res.bound_weight = max(res.covered_weight, r.base_weight + best.bound)
+    res.gap = ((res.bound_weight - res.covered_weight) / res.bound_weight
+               if res.bound_weight > 0 else 0.0)
+    return res
 
 
 def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
@@ -489,7 +503,8 @@ def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
             time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> list[SitingResult]:
     """Optimal MCLP for p = 1..max_p new sites, each solved exactly (planners read off how
     much each extra kit adds). The model is reduced once; each p starts from the previous
-    p's multipliers and solution plus its best addition."""
+    p's solution plus its best addition. ``time_limit_s`` bounds the whole curve: p values
+    reached after it get the best solution found quickly, with status "time_limit"."""
     t0 = time.perf_counter()
     r = _reduce(cover, weight, covered_by_existing)
     out, cols = [], np.array([], dtype=np.int64)

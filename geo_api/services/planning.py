@@ -356,6 +356,11 @@ def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "po
     meta = _siting_meta(svc, flt, "mclp", si, study_area, candidates=candidates,
                         existing=existing, radius_m=radius_m, res=res, p=p,
                         time_limit_s=time_limit_s)
+    if len(res.chosen) < p:
+        meta["warnings"] = meta["warnings"] + [
+            (f"only {len(res.chosen)} candidate sites add any demand within {radius_m:g} m "
+             f"that existing kits do not already reach; more than {len(res.chosen)} new kits "
+             "from this candidate set would add nothing")]
     return {"meta": meta, "summary": _summary(si, res), "sites": _chosen_rows(si, res),
             "_inputs": si, "_result": res}
 
