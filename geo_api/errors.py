@@ -59,6 +59,9 @@ class RowError:
         return f"{where}{fld}: {self.message}{val}"
 
 
+MAX_ERRORS_SHOWN = 50
+
+
 @dataclass
 class IngestRejected(GeoApiError):
     """A file was rejected; nothing was written to the store."""
@@ -73,10 +76,23 @@ class IngestRejected(GeoApiError):
     def __post_init__(self):
         shown = "; ".join(str(e) for e in self.errors[:5])
         more = f" (+{len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        # the body lists the first MAX_ERRORS_SHOWN problems and says how many there were
+        detail = {"n_errors": len(self.errors),
+                  "errors": [e.__dict__ for e in self.errors[:MAX_ERRORS_SHOWN]]}
         GeoApiError.__init__(self, f"{self.source}: rejected, store unchanged: {shown}{more}",
-                             [e.__dict__ for e in self.errors])
+                             detail)
 
 
 class Forbidden(GeoApiError):
     status_code = 403
     code = "forbidden"
+
+
+class PayloadTooLarge(GeoApiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(GeoApiError):
+    status_code = 415
+    code = "unsupported_media_type"

@@ -77,7 +77,8 @@ def main() -> int:
         svc.close()
         out = {}
         with TestClient(create_app(settings)) as client:
-            up = client.post("/sites/example-kits", content=SITES_CSV)
+            up = client.post("/sites/example-kits", content=SITES_CSV,
+                             headers={"content-type": "text/csv"})
             out["uploadSiteSet"] = {"request": "/sites/example-kits", "method": "POST",
                                     "body": SITES_CSV.decode(), "example": up.json()}
             for op, url in REQUESTS.items():

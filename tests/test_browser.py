@@ -91,7 +91,8 @@ def chromium(args, tmp_path):
 def test_page_renders_in_chromium(server, tmp_path, name):
     if name in ("candidate_sites", "planning"):
         r = httpx.post(f"{server}/sites/browser-kits", content=b"name,kind,easting,northing\n"
-                       b"Clock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n")
+                       b"Clock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n",
+                       headers={"content-type": "text/csv"})
         assert r.status_code == 201
     check_page(server, tmp_path, name, *PAGES[name])
 
@@ -133,7 +134,8 @@ def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
     """A site name written as a JavaScript template expression is shown, not run (the
     tooltip is a template literal in Folium's generated script)."""
     evil = b"name,kind,easting,northing\n${document.title='pwned'},`kit`,458800,304580\n"
-    assert httpx.post(f"{server}/sites/evil-kits", content=evil).status_code == 201
+    assert httpx.post(f"{server}/sites/evil-kits", content=evil,
+                      headers={"content-type": "text/csv"}).status_code == 201
     for path in ("/maps/planning?datetime=2020-04/2020-09&p=2&existing=evil-kits",
                  "/maps/hotspots?datetime=2020-04/2020-06&sites=evil-kits"):
         dom = chromium(["--dump-dom", server + path], tmp_path / "dom")

@@ -101,7 +101,8 @@ def test_every_operation_has_summary_description_and_example(client):
 def uploaded(client):
     """Run the example uploads first (the example GETs read what they created)."""
     posts = {k: e for k, e in EXAMPLES.items() if e.get("method") == "POST"}
-    responses = {k: client.post(e["request"], content=e["body"].encode()) for k, e in posts.items()}
+    responses = {k: client.post(e["request"], content=e["body"].encode(),
+                                headers={"content-type": "text/csv"}) for k, e in posts.items()}
     yield responses
     for e in posts.values():
         client.delete(e["request"])

@@ -6,6 +6,7 @@ import pytest
 
 from geo_api.crs import metric_to_lonlat
 
+CSV = {"content-type": "text/csv"}
 GOOD = b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n"
 LONLAT = b"name,longitude,latitude\nVictoria Park,-1.1209,52.6250\n"
 
@@ -33,7 +34,7 @@ def test_upload_list_get_and_map(client, site_set):
 
 
 def test_lonlat_upload_is_accepted(client, site_set):
-    assert client.post(f"/sites/{site_set}", content=LONLAT).status_code == 201
+    assert client.post(f"/sites/{site_set}", content=LONLAT, headers=CSV).status_code == 201
     assert client.get(f"/sites/{site_set}").json()["features"][0]["properties"]["name"] == "Victoria Park"
 
 
@@ -54,14 +55,14 @@ def test_lonlat_upload_is_accepted(client, site_set):
 ])
 def test_bad_uploads_are_422_naming_line_and_field_and_keep_the_old_set(client, site_set,
                                                                         body, needle):
-    assert client.post(f"/sites/{site_set}", content=GOOD).status_code == 201
-    r = client.post(f"/sites/{site_set}", content=body)
+    assert client.post(f"/sites/{site_set}", content=GOOD, headers=CSV).status_code == 201
+    r = client.post(f"/sites/{site_set}", content=body, headers=CSV)
     assert r.status_code == 422 and needle in r.json()["message"], r.json()["message"]
     assert len(client.get(f"/sites/{site_set}").json()["features"]) == 2  # unchanged
 
 
 def test_names_and_missing_sets(client):
-    assert client.post("/sites/Bad Name!", content=GOOD).status_code == 422
+    assert client.post("/sites/Bad Name!", content=GOOD, headers=CSV).status_code == 422
     assert client.get("/sites/never-uploaded").status_code == 404
     assert client.delete("/sites/never-uploaded").status_code == 404
     r = client.get("/maps/hotspots", params={"sites": "never-uploaded"})
@@ -69,12 +70,65 @@ def test_names_and_missing_sets(client):
 
 
 def test_delete(client, site_set):
-    client.post(f"/sites/{site_set}", content=GOOD)
+    client.post(f"/sites/{site_set}", content=GOOD, headers=CSV)
     assert client.delete(f"/sites/{site_set}").status_code == 204
     assert client.get(f"/sites/{site_set}").status_code == 404
 
 
 def test_too_many_sites_is_rejected(client, site_set):
     rows = b"".join(b"S%d,458800,304580\n" % i for i in range(5001))
-    r = client.post(f"/sites/{site_set}", content=b"name,easting,northing\n" + rows)
+    r = client.post(f"/sites/{site_set}", content=b"name,easting,northing\n" + rows, headers=CSV)
     assert r.status_code == 422 and "at most 5,000" in r.json()["message"]
+
+
+@pytest.mark.parametrize("ctype", [None, "application/x-www-form-urlencoded",
+                                   "multipart/form-data; boundary=x", "text/plain"])
+def test_upload_must_be_declared_text_csv(client, site_set, ctype):
+    """A cross-site HTML form can only send urlencoded, multipart or text/plain bodies;
+    requiring text/csv (which needs a CORS preflight) keeps such forms out."""
+    headers = {"content-type": ctype} if ctype else {}
+    r = client.post(f"/sites/{site_set}", content=GOOD, headers=headers)
+    assert r.status_code == 415 and "text/csv" in r.json()["message"]
+    assert client.get(f"/sites/{site_set}").status_code == 404  # nothing stored
+
+
+def test_oversized_upload_is_refused_while_reading(client, site_set):
+    from geo_api.services.sites import MAX_BYTES
+
+    def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(MAX_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    r = client.post(f"/sites/{site_set}", content=chunks(), headers=CSV)
+    assert r.status_code == 413 and "larger than" in r.json()["message"]
+    big = b"name,easting,northing\n" + b"A" * (MAX_BYTES + 1)
+    r = client.post(f"/sites/{site_set}", content=big, headers=CSV)
+    assert r.status_code == 413
+
+
+def test_set_names_are_matched_whole_and_kinds_have_no_control_characters(client, site_set):
+    assert client.post("/sites/kits%0A", content=GOOD, headers=CSV).status_code == 422
+    bad = b"name,kind,easting,northing\nA,kit\x1b[31m,458800,304580\n"
+    r = client.post(f"/sites/{site_set}", content=bad, headers=CSV)
+    assert r.status_code == 422 and "field 'kind'" in r.json()["message"]
+
+
+def test_error_bodies_list_the_first_50_problems_and_count_all(client, site_set):
+    rows = b"".join(b"S%d,458800,abc\n" % i for i in range(120))
+    r = client.post(f"/sites/{site_set}", content=b"name,easting,northing\n" + rows,
+                    headers=CSV)
+    detail = r.json()["detail"]
+    assert r.status_code == 422 and detail["n_errors"] == 120 and len(detail["errors"]) == 50
+
+
+def test_number_of_site_sets_is_capped(client, tmp_path, monkeypatch):
+    from geo_api.services import sites
+
+    monkeypatch.setattr(sites, "MAX_SETS", 2)
+    store = sites.SiteSets(tmp_path)
+    df = sites.parse_sites_csv(GOOD, "t", __import__("shapely").box(0, 0, 1e6, 1e6))
+    store.save("a", df)
+    store.save("b", df)
+    store.save("a", df)  # replacing an existing set is fine
+    with pytest.raises(sites.InvalidParameter, match="delete one first"):
+        store.save("c", df)

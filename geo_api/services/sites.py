@@ -24,9 +24,11 @@ import shapely
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
 from geo_api.errors import IngestRejected, InvalidParameter, NotFound, RowError
 
-SET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+SET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # used with fullmatch
 MAX_SITES = 5000
 MAX_BYTES = 2_000_000
+MAX_SETS = 200  # site sets kept at once
+MAX_TOTAL_BYTES = 50_000_000  # all site-set files together
 COLUMNS = ["name", "kind", "lon", "lat", "x_m", "y_m"]
 
 
@@ -106,6 +108,10 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) ->
         elif len(rec["name"]) > 200 or any(ord(ch) < 32 for ch in rec["name"]):
             errors.append(RowError(line, "name", "longer than 200 characters or contains "
                                                  "control characters"))
+        kind = rec.get("kind", "")
+        if len(kind) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in kind):
+            errors.append(RowError(line, "kind", "longer than 100 characters or contains "
+                                                 "control characters"))
         coords = []
         for col in (xcol, ycol):
             try:
@@ -141,7 +147,7 @@ class SiteSets:
         self.root = Path(root)
 
     def _path(self, name: str) -> Path:
-        if not SET_NAME.match(name):
+        if not SET_NAME.fullmatch(name):
             raise InvalidParameter(f"name: {name!r} must be 1-40 characters a-z, 0-9, '-' or "
                                    "'_', starting with a letter or digit")
         return self.root / f"{name}.csv"
@@ -149,6 +155,13 @@ class SiteSets:
     def save(self, name: str, sites: pd.DataFrame) -> None:
         path = self._path(name)
         self.root.mkdir(parents=True, exist_ok=True)
+        others = [p for p in self.root.glob("*.csv") if p != path]
+        if len(others) >= MAX_SETS:
+            raise InvalidParameter(f"sites: {len(others)} site sets are stored, the most this "
+                                   f"service keeps is {MAX_SETS}; delete one first")
+        if sum(p.stat().st_size for p in others) > MAX_TOTAL_BYTES:
+            raise InvalidParameter(f"sites: stored site sets exceed {MAX_TOTAL_BYTES:,} bytes "
+                                   "together; delete some first")
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         try:
             with os.fdopen(fd, "w", newline="") as fh:

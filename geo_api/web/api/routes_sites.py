@@ -8,6 +8,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from geo_api.errors import PayloadTooLarge, UnsupportedMediaType
+from geo_api.services.sites import MAX_BYTES
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.web.api.params import ServiceDep
 
@@ -22,7 +24,8 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
 
 @router.post("/sites/{name}", response_model=SiteSetInfo, operation_id="uploadSiteSet",
              openapi_extra=CSV_BODY, status_code=201,
-             responses={422: {"model": ErrorBody}},
+             responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody},
+                        422: {"model": ErrorBody}},
              summary="Upload (or replace) a named set of candidate sites as CSV")
 async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
     """Body: UTF-8 CSV with `name`, optional `kind`, and `easting`,`northing` (EPSG:27700)
@@ -38,7 +41,28 @@ async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
         return next(s for s in svc.site_sets.list() if s["name"] == name)
 
     # parsing and writing are blocking: keep them off the event loop
-    return SiteSetInfo(**await run_in_threadpool(store, await request.body()))
+    return SiteSetInfo(**await run_in_threadpool(store, await read_csv_body(request)))
+
+
+async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
+    """The request body as bytes, refused before it is buffered when it is not declared as
+    ``text/csv`` (415: a cross-site HTML form cannot send that type without a CORS
+    preflight, so this is also the upload's defence against request forgery) or when it
+    is larger than ``limit`` (413, checked against Content-Length and while reading)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "text/csv":
+        raise UnsupportedMediaType(f"send the file as Content-Type: text/csv (got "
+                                   f"{ctype or 'none'})")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"file is {int(declared):,} bytes; at most {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"file is larger than {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/sites", response_model=SiteSetList, operation_id="listSiteSets",
