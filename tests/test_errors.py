@@ -47,6 +47,11 @@ API_CASES = {
     "alpha out of range": ("/compare/hotspots", {"before": "2019-12/2020-02",
                                                  "after": "2020-04/2020-06", "alpha": 0.7},
                            422, "invalid_parameter", ["alpha"]),
+    "single-valued parameter repeated": ("/stats/areas", [("layer", "ward"), ("layer", "npa")],
+                                         422, "invalid_parameter",
+                                         ["layer: given 2 times; it takes one value"]),
+    "repeated planning parameter": ("/plan/kits/next", [("p", "3"), ("p", "30")], 422,
+                                    "invalid_parameter", ["p: given 2 times"]),
     "unknown boundary layer": ("/layers/nope", {}, 404, "not_found", ["nope"]),
     "unknown path": ("/no/such/path", {}, 404, "not_found", ["no such path: /no/such/path"]),
 }
@@ -173,3 +178,17 @@ def test_health_on_an_empty_store_is_200_no_data_loaded(tmp_path):
         r = c.get("/stats/areas")
         assert r.status_code == 409 and r.json()["code"] == "store_empty"
         assert c.get("/").status_code == 200  # the landing page says nothing is loaded
+
+
+def test_list_parameters_may_repeat(client):
+    r = client.get("/stats/areas", params=[("layer", "npa"), ("crime_category", "Robbery"),
+                                          ("crime_category", "Possession of weapons")])
+    assert r.status_code == 200
+    assert r.json()["meta"]["filters"]["crime_categories"] == ["Robbery",
+                                                               "Possession of weapons"]
+
+
+def test_repeated_parameter_on_a_map_page_gets_the_html_page(client):
+    r = client.get("/maps/hotspots", params=[("resolution", "9"), ("resolution", "8")])
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert "given 2 times" in r.text

@@ -52,8 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.service.close()
 
+    from fastapi import Depends
+
+    from geo_api.web.api.params import no_repeated_query_params
+
     app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  dependencies=[Depends(no_repeated_query_params)])
     install_error_handlers(app)
     from geo_api.web.api.routes import router
     from geo_api.web.api.routes_compare import router as compare_router

@@ -160,3 +160,48 @@ Before = Annotated[str, Query(description="Before period, e.g. 2019-12/2020-02",
                               examples=["2019-12/2020-02"])]
 After = Annotated[str, Query(description="After period, e.g. 2020-04/2020-06",
                              examples=["2020-04/2020-06"])]
+
+
+def _is_list(annotation) -> bool:
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set):
+        return True
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return any(_is_list(a) for a in typing.get_args(annotation))
+    return False
+
+
+_LIST_PARAMS: dict[int, frozenset[str]] = {}
+
+
+def _list_params(route) -> frozenset[str]:
+    """Query parameters of a route (and its dependencies) that take several values."""
+    key = id(route)
+    if key not in _LIST_PARAMS:
+        names, stack = set(), [route.dependant]
+        while stack:
+            d = stack.pop()
+            names |= {f.alias for f in d.query_params if _is_list(f.field_info.annotation)}
+            stack.extend(d.dependencies)
+        _LIST_PARAMS[key] = frozenset(names)
+    return _LIST_PARAMS[key]
+
+
+def no_repeated_query_params(request: Request) -> None:
+    """Refuse a single-valued query parameter given more than once (422) instead of
+    silently using the last value; list parameters (e.g. crime_category) may repeat."""
+    from collections import Counter
+
+    from geo_api.errors import InvalidParameter
+
+    counts = Counter(k for k, _ in request.query_params.multi_items())
+    repeated = [k for k, n in counts.items() if n > 1]
+    route = request.scope.get("route")
+    if repeated and route is not None and hasattr(route, "dependant"):
+        bad = [k for k in repeated if k not in _list_params(route)]
+        if bad:
+            raise InvalidParameter(f"{bad[0]}: given {counts[bad[0]]} times; it takes one "
+                                   "value")
