@@ -192,3 +192,22 @@ def test_repeated_parameter_on_a_map_page_gets_the_html_page(client):
     r = client.get("/maps/hotspots", params=[("resolution", "9"), ("resolution", "8")])
     assert r.status_code == 422 and "text/html" in r.headers["content-type"]
     assert "given 2 times" in r.text
+
+
+@pytest.mark.parametrize("path", ["/", "/maps/hotspots?datetime=2020-04/2020-06", "/docs",
+                                  "/maps/planning?p=2", "/maps/hotspots?datetime=2031-01"])
+def test_html_pages_carry_security_headers(client, path):
+    r = client.get(path)
+    assert "text/html" in r.headers["content-type"]
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "default-src 'self'" in csp and "https://cdn" not in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_api_responses_are_not_sniffed(client):
+    r = client.get("/health")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in r.headers

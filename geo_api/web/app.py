@@ -81,4 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: add_examples(build_openapi())
     install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    from geo_api.web.security import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders)
     return app
