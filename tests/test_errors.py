@@ -211,3 +211,16 @@ def test_api_responses_are_not_sniffed(client):
     r = client.get("/health")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in r.headers
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised():
+    import pandas as pd
+
+    from geo_api.web.api.csv_safe import safe_frame
+
+    df = pd.DataFrame({"t": ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "On or near Park", None],
+                       "n": [-1.5, 2, 3, 4, 5, 6, 7]})
+    out = safe_frame(df)
+    assert list(out["t"][:5]) == ["'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx"]
+    assert out["t"][5] == "On or near Park" and out["t"][6] is None
+    assert list(out["n"]) == list(df["n"])  # numbers stay numbers (negative ones too)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.services.service import Service
+from geo_api.web.api.csv_safe import safe_frame
 
 PUBLIC_COLUMNS = ("offence_key", "source", "month", "occurred_at", "crime_category", "ho_code",
                   "outcome", "location_text", "violence_robbery_weapons", "vrn_serious_violence",
@@ -45,4 +46,4 @@ def offences_csv(svc: Service, flt: OffenceFilter, limit: int, offset: int) -> t
     df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
     df["month"] = df["month"].astype(str).str[:7]
     df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else "")
-    return df.to_csv(index=False, float_format="%.6f"), n
+    return safe_frame(df).to_csv(index=False, float_format="%.6f"), n

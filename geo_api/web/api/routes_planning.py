@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from geo_api.web.api.csv_safe import safe_cell
 from geo_api.web.api.models import (
     CoverageCurveResponse,
     ErrorBody,
@@ -62,9 +63,6 @@ def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = Tr
 
 SigDep = Annotated[object, Depends(hot_sig)]
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_response(rows: list[dict], filename: str) -> Response:
     """A CSV table; text that a spreadsheet would run as a formula is prefixed with '."""
     buf = io.StringIO()
@@ -72,8 +70,7 @@ def csv_response(rows: list[dict], filename: str) -> Response:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
-                        for k, v in r.items()})
+            w.writerow({k: safe_cell(v) for k, v in r.items()})
     return Response(buf.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
