@@ -222,5 +222,5 @@ def test_csv_cells_that_spreadsheets_would_run_are_neutralised():
                        "n": [-1.5, 2, 3, 4, 5, 6, 7]})
     out = safe_frame(df)
     assert list(out["t"][:5]) == ["'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx"]
-    assert out["t"][5] == "On or near Park" and out["t"][6] is None
+    assert out["t"][5] == "On or near Park" and pd.isna(out["t"][6])
     assert list(out["n"]) == list(df["n"])  # numbers stay numbers (negative ones too)
