@@ -96,3 +96,11 @@ class PayloadTooLarge(GeoApiError):
 class UnsupportedMediaType(GeoApiError):
     status_code = 415
     code = "unsupported_media_type"
+
+
+class ServerBusy(GeoApiError):
+    """Too many analyses running at once in this process; the client should retry."""
+
+    status_code = 503
+    code = "busy"
+    retry_after_s = 5

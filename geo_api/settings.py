@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     osm_file: Path | None = Field(
         None, description="OpenStreetMap extract (.osm.pbf or .osm) of the area, for walking "
                           "distances in kit coverage and siting (distance=walking)")
+    max_units: int = Field(250_000, description="Work budget: analysis units per request")
+    max_neighbour_pairs: int = Field(5_000_000, description="Work budget: neighbour pairs "
+                                                           "(units x neighbours)")
+    max_permutation_work: float = Field(3e9, description="Work budget: neighbour pairs x "
+                                                          "permutations x periods")
+    max_kde_work: float = Field(2e9, description="Work budget: KDE points x kernel "
+                                                 "footprint cells")
+    max_heavy_requests: int = Field(2, ge=1, description="Analyses and maps computed at once "
+                                                         "per process; more get 503")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )

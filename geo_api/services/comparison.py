@@ -98,11 +98,14 @@ def hotspots_change(svc: Service, fb: OffenceFilter, fa: OffenceFilter, units: U
                     sig: Significance) -> dict:
     """Gi* in both periods; a unit is hot when significant at ``sig.alpha`` (BH when
     ``sig.fdr``) with the upper tail the extreme one."""
+    from geo_api.services.budget import check_gi_request
+
+    check_gi_request(svc, units, sig.permutations, periods=2)
     u = analysis_units(svc, units)
     yb, ya = u.counts(fb), u.counts(fa)
     if yb.sum() == 0 or ya.sum() == 0:
         raise InvalidParameter("both periods need offences in the study area")
-    gb, ga = run_gi(yb, u.adjacency, sig), run_gi(ya, u.adjacency, sig)
+    gb, ga = run_gi(yb, u.adjacency, sig, svc), run_gi(ya, u.adjacency, sig, svc)
     hb, ha = gb.hot(sig.alpha), ga.hot(sig.alpha)
     ch = hotspot_change(hb, ha)
     cells = [{"id": i, "count_before": int(b), "count_after": int(a), "label_before": lb,
@@ -127,6 +130,11 @@ def kde_difference(svc: Service, fb: OffenceFilter, fa: OffenceFilter, *, bandwi
         x, y = points_in(svc, f, area)
         if len(x) < 2:
             raise InvalidParameter("both periods need offences in the study area")
+        from geo_api.services.budget import check_kde
+
+        xmin, ymin, xmax, ymax = area.bounds
+        check_kde(svc, len(x), bandwidth_m, cell_size_m,
+                  (xmax - xmin) * (ymax - ymin) / cell_size_m**2)
         try:
             grids.append((kde_grid(x, y, bandwidth_m, cell_size_m, "quartic",
                                    extent_m=area.bounds), len(x)))
@@ -181,7 +189,14 @@ def emerging(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significanc
     if len(months) < 3:
         raise InvalidParameter(f"datetime: emerging hot spots need at least three months with "
                                f"data; {len(months)} of the requested months are loaded")
+    from geo_api.services.budget import check_gi_request, check_permutations
+
+    check_gi_request(svc, units, sig.permutations, periods=len(months) * (time_steps + 1),
+                     what="emerging hot spots (space-time Gi*)")
     u = analysis_units(svc, units)
+    adj = u.adjacency
+    check_permutations(svc, (adj.nnz + adj.shape[0]) * (time_steps + 1), sig.permutations,
+                       periods=len(months), what="emerging hot spots (space-time Gi*)")
     counts = np.column_stack([
         u.counts(dataclasses.replace(flt, start=m.to_pydatetime(),
                                      end=(m + pd.offsets.MonthBegin(1)).to_pydatetime()))

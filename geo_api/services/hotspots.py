@@ -43,8 +43,12 @@ class Significance:
         return "permutation" if self.permutations else "analytic"
 
 
-def run_gi(y: np.ndarray, adjacency, sig: Significance) -> GiStarResult:
-    """Gi* on counts with the given significance settings."""
+def run_gi(y: np.ndarray, adjacency, sig: Significance, svc=None) -> GiStarResult:
+    """Gi* on counts with the given significance settings (within ``svc``'s work budget)."""
+    if svc is not None:
+        from geo_api.services.budget import check_permutations
+
+        check_permutations(svc, adjacency.nnz + adjacency.shape[0], sig.permutations)
     return gi_star(y, adjacency, permutations=sig.permutations, seed=sig.seed, fdr=sig.fdr,
                    inference=sig.inference)
 
@@ -67,9 +71,13 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
     if bandwidth_m is None:
         bandwidth_m, rule = round(arcgis_bandwidth_m(x, y), 1), "ArcGIS default (spatial Silverman)"
     xmin, ymin, xmax, ymax = area.bounds
-    if (xmax - xmin) * (ymax - ymin) / cell_size_m**2 > MAX_KDE_CELLS:
+    n_cells = (xmax - xmin) * (ymax - ymin) / cell_size_m**2
+    if n_cells > MAX_KDE_CELLS:
         raise InvalidParameter(f"cell_size_m too small for this study area (over "
                                f"{MAX_KDE_CELLS:,} cells)")
+    from geo_api.services.budget import check_kde
+
+    check_kde(svc, len(x), bandwidth_m, cell_size_m, n_cells)
     try:
         g = kde_grid(x, y, bandwidth_m, cell_size_m, kernel, extent_m=area.bounds)
     except ValueError as exc:
@@ -115,11 +123,14 @@ def gi(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significance
     """Gi* on a grid or polygon layer (zeros included); returns (rows, meta).
 
     Undefined statistics come back as None with ``undefined_reason`` (never NaN)."""
+    from geo_api.services.budget import check_gi_request
+
+    check_gi_request(svc, units, sig.permutations)
     u = analysis_units(svc, units)
     y = u.counts(flt)
     if y.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = run_gi(y, u.adjacency, sig)
+    r = run_gi(y, u.adjacency, sig, svc)
     rows = [{"id": i, "count": int(n), "gi_z": _finite(z), "p_two_sided": _finite(p),
              "p_norm_two_sided": _finite(pn), "label": lab, "undefined_reason": why}
             for i, n, z, p, pn, lab, why in zip(u.ids, y, r.z, r.p_used, r.p_norm_two_sided,

@@ -188,7 +188,7 @@ def _hot_cells(svc: Service, flt: OffenceFilter, study_area: str, sig: Significa
     y = u.counts(flt)
     if y.sum() == 0:
         return pd.DataFrame(columns=["id", "count", "x_m", "y_m", "label"])
-    r = run_gi(y, u.adjacency, sig)
+    r = run_gi(y, u.adjacency, sig, svc)
     hot = np.flatnonzero(r.hot(sig.alpha))
     ids = [u.ids[i] for i in hot]
     lat, lon = zip(*(h3.cell_to_latlng(c) for c in ids)) if ids else ((), ())

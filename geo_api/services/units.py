@@ -119,7 +119,11 @@ def _definition(spec: UnitSpec, n_units: int, text: str, **extra) -> dict:
 
 
 def analysis_units(svc, spec: UnitSpec) -> Units:
-    """Units for ``spec`` over its study area (a layer is its own study area)."""
+    """Units for ``spec`` over its study area (a layer is its own study area); refused
+    (422) before anything is built when it would exceed the work budget."""
+    from geo_api.services.budget import check_units
+
+    check_units(svc, spec)
     if spec.grid == "h3":
         if spec.resolution not in (7, 8, 9, 10):
             raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")

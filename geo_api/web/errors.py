@@ -52,7 +52,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(GeoApiError)
     async def domain_error(request: Request, exc: GeoApiError):
-        return error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail)
+        retry = getattr(exc, "retry_after_s", None)
+        response = error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail,
+                                  headers={"Retry-After": str(retry)} if retry else None)
+        if retry:
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -15,6 +15,7 @@ time, including the grid type chosen in ``units_param``.)
 """
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -205,3 +206,33 @@ def no_repeated_query_params(request: Request) -> None:
         if bad:
             raise InvalidParameter(f"{bad[0]}: given {counts[bad[0]]} times; it takes one "
                                    "value")
+
+
+_SLOTS_LOCK = threading.Lock()
+
+
+def heavy_slot(request: Request) -> Iterator[None]:
+    """One of a few slots for computing analyses and maps in this process
+    (``GEO_API_MAX_HEAVY_REQUESTS``); when all are taken the request gets 503 with
+    Retry-After at once instead of queueing behind them. The landing page is exempt."""
+    from geo_api.errors import ServerBusy
+
+    if request.url.path == "/":
+        yield
+        return
+    state = request.app.state
+    with _SLOTS_LOCK:
+        if getattr(state, "heavy_slots", None) is None:
+            n = state.service.settings.max_heavy_requests
+            state.heavy_slots = threading.BoundedSemaphore(n)
+            state.heavy_slots_n = n
+    if not state.heavy_slots.acquire(blocking=False):
+        raise ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
+                         "few seconds")
+    try:
+        yield
+    finally:
+        state.heavy_slots.release()
+
+
+HeavySlot = Depends(heavy_slot)

@@ -25,6 +25,7 @@ from geo_api.web.api.params import (
     Before,
     Fdr,
     FilterDep,
+    HeavySlot,
     Layer,
     RawFilterDep,
     ServiceDep,
@@ -34,7 +35,7 @@ from geo_api.web.api.params import (
 )
 from geo_api.web.api.routes import HTML_200
 
-router = APIRouter(tags=["comparison"])
+router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
 Codes = Annotated[list[str], Query(description="Area codes of `layer`; repeatable")]
 

@@ -18,6 +18,7 @@ from geo_api.web.api.models import (
 )
 from geo_api.web.api.params import (
     FilterDep,
+    HeavySlot,
     Limit,
     ServiceDep,
     SignificanceDep,
@@ -26,7 +27,7 @@ from geo_api.web.api.params import (
 )
 from geo_api.web.api.routes import GeoJSONResponse
 
-router = APIRouter(tags=["hotspots"])
+router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError
-from geo_api.web.api.params import After, Before, FilterDep, RawFilterDep, ServiceDep
+from geo_api.web.api.params import After, Before, FilterDep, HeavySlot, RawFilterDep, ServiceDep
 from geo_api.web.api.routes import HTML_200
 from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
@@ -23,7 +23,7 @@ from geo_api.web.maps.layers import (
     window_count,
 )
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], dependencies=[HeavySlot])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
 SiteSets = Annotated[list[str] | None, Query(description="Uploaded candidate-site sets to show "
                                                          "(see POST /sites/{name})")]

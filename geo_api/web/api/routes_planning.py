@@ -23,6 +23,7 @@ from geo_api.web.api.models import (
 from geo_api.web.api.params import (
     Alpha,
     Fdr,
+    HeavySlot,
     Permutations,
     PlanningFilterDep,
     Seed,
@@ -31,7 +32,7 @@ from geo_api.web.api.params import (
 )
 from geo_api.web.api.routes import HTML_200
 
-router = APIRouter(tags=["planning"])
+router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 FORMATS = {200: {"content": {"application/geo+json": {}, "text/csv": {}},
                  "description": "JSON (default), GeoJSON (f=geojson) or CSV (f=csv)"}}
