@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 import folium
+import pandas as pd
 from branca.element import Element, Figure
 
 LEAFLET_JS = "/static/vendor/leaflet/leaflet.js"
@@ -49,3 +50,16 @@ def tooltip_text(text: str) -> str:
     written as HTML entities, so ``${...}`` in a site name is shown, never run."""
     return (html.escape(str(text)).replace("\\", "&#92;").replace("`", "&#96;")
             .replace("$", "&#36;"))
+
+
+def safe_geojson(gdf) -> str:
+    """A GeoDataFrame as GeoJSON for a Folium layer, with every text property passed through
+    ``tooltip_text``: Folium's GeoJsonTooltip puts property values into ``innerHTML``, and
+    the JSON sits in an inline ``<script>``, so an area name like ``<img onerror=...>`` or
+    ``</script>`` from a user's NPA file must arrive as inert text."""
+    g = gdf.copy()
+    for c in g.columns:
+        if c != g.geometry.name and (g[c].dtype == object
+                                     or pd.api.types.is_string_dtype(g[c])):
+            g[c] = g[c].map(lambda v: tooltip_text(v) if isinstance(v, str) else v)
+    return g.to_json()

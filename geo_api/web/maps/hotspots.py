@@ -24,6 +24,7 @@ from geo_api.web.maps.base import (
     LEAFLET_JS,
     legend,
     new_map,
+    safe_geojson,
     tooltip_text,
 )
 
@@ -64,7 +65,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     wards = to_io(boundaries.get("ward").gdf[["code", "name", "geometry"]])
     wards = wards.merge(layers.ward_counts[["code", "count"]], on="code", how="left")
     wards = wards.fillna({"count": 0})
-    folium.GeoJson(wards.to_json(), name="Wards (offences on hover)",
+    folium.GeoJson(safe_geojson(wards), name="Wards (offences on hover)",
                    style_function=lambda f: {"fill": True, "fillOpacity": 0, "color": "#555",
                                              "weight": 1},
                    tooltip=folium.GeoJsonTooltip(fields=["name", "count"],
@@ -72,7 +73,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     npa = to_io(boundaries.get("npa").gdf[["code", "name", "geometry"]])
     npa = npa.merge(layers.npa_counts[["code", "count"]], on="code", how="left")
     npa = npa.fillna({"count": 0})
-    folium.GeoJson(npa.to_json(), name="Policing areas (approximate)",
+    folium.GeoJson(safe_geojson(npa), name="Policing areas (approximate)",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
                                                  aliases=["NPA", "Name", "Offences"])).add_to(m)
@@ -82,7 +83,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],
                              geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = g["gi_z"].round(2)
-        folium.GeoJson(g.to_json(), name="Gi* hot and cold spots (H3)",
+        folium.GeoJson(safe_geojson(g), name="Gi* hot and cold spots (H3)",
                        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
                                                  "color": "white", "weight": 0.5,
                                                  "fillOpacity": 0.75},

@@ -16,7 +16,7 @@ from branca.element import Element
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.web.maps.base import new_map, tooltip_text
+from geo_api.web.maps.base import new_map, safe_geojson, tooltip_text
 
 RANK_COLOURS = [(5, "#54278f"), (10, "#9e9ac8"), (15, "#dadaeb")]  # top 5 / 6-10 / 11-15
 PRINT_CSS = """<style>
@@ -92,7 +92,7 @@ def _zones_layer(m, boundaries, zones: dict) -> None:
                 on="code", how="inner")
     g["score"] = g["score"].round(2)
     folium.GeoJson(
-        g.to_json(), name=f"People Zone ranking ({layer}s)",
+        safe_geojson(g), name=f"People Zone ranking ({layer}s)",
         style_function=lambda f: {"fillColor": _rank_colour(f["properties"]["rank"]),
                                   "fillOpacity": 0.45, "color": "#555", "weight": 1},
         tooltip=folium.GeoJsonTooltip(
@@ -114,7 +114,7 @@ def _demand_layer(m, view: dict) -> None:
                          geometry=h3_polygons_lonlat(agg["cell"].to_numpy()), crs=4326)
     top = max(int(agg["not_covered"].max()), 1)
     folium.GeoJson(
-        g.to_json(), name="Offences within reach of a kit (green) or not (red), H3 cells",
+        safe_geojson(g), name="Offences within reach of a kit (green) or not (red), H3 cells",
         style_function=lambda f: {
             "fillColor": "#1b9e77" if f["properties"]["not_covered"] == 0 else "#e7298a",
             "fillOpacity": 0.25 + 0.6 * min(1.0, f["properties"]["not_covered"] / top) ** 0.5
@@ -133,7 +133,7 @@ def _hot_layer(m, view: dict) -> None:
         g = gpd.GeoDataFrame(pd.DataFrame(unc)[["id", "count", "label",
                                                 "distance_to_nearest_site_m"]],
                              geometry=h3_polygons_lonlat(ids), crs=4326)
-        folium.GeoJson(g.to_json(), style_function=lambda f: {
+        folium.GeoJson(safe_geojson(g), style_function=lambda f: {
             "fill": False, "color": "#000", "weight": 3, "dashArray": "2,3"},
             tooltip=folium.GeoJsonTooltip(fields=["label", "count",
                                                   "distance_to_nearest_site_m"],
@@ -143,7 +143,7 @@ def _hot_layer(m, view: dict) -> None:
 
 
 def _panel(view, title, period, radius_m) -> str:
-    e = html.escape
+    e = tooltip_text  # HTML-escaped, and no `, $ or \ left to matter to any script
     siting, zones = view["siting"], view["zones"]
     sm, cm, zm = siting["summary"], siting["meta"], zones["meta"]
     kits = "".join(

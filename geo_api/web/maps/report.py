@@ -11,7 +11,7 @@ import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.web.maps.base import legend, new_map
+from geo_api.web.maps.base import legend, new_map, safe_geojson
 
 CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
 
@@ -30,7 +30,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
               "share_change_ci95_high"):
         g[c] = (100 * g[c]).round(1)
     return folium.GeoJson(
-        g.to_json(), name=name, show=show,
+        safe_geojson(g), name=name, show=show,
         style_function=lambda f: {"fillColor": _share_colour(f["properties"]["share_change"]),
                                   "color": "#333", "weight": 1.5, "fillOpacity": 0.55},
         tooltip=folium.GeoJsonTooltip(
@@ -53,7 +53,7 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
         ids = cells["id"].map(lambda s: int(s, 16)).to_numpy()
         hg = gpd.GeoDataFrame(cells[["id", "count_before", "count_after", "change"]],
                               geometry=h3_polygons_lonlat(ids), crs=4326)
-        folium.GeoJson(hg.to_json(), name="Gi* hotspot change (H3 res 9)",
+        folium.GeoJson(safe_geojson(hg), name="Gi* hotspot change (H3 res 9)",
                        style_function=lambda f: {"fillColor": CHANGE_COLOURS[f["properties"]["change"]],
                                                  "color": "white", "weight": 0.5, "fillOpacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["change", "count_before", "count_after"],
