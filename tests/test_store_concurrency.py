@@ -111,3 +111,42 @@ def test_a_pinned_reader_keeps_its_snapshot_and_old_connections_close_after_it(t
         old.con.execute("SELECT 1")
     assert store._retired == []
     store.close()
+
+
+def test_second_ingest_is_refused_before_it_reads_its_files(tmp_path, joins):
+    import pytest
+
+    from geo_api.data.ingest.pipeline import ingest_many
+    from geo_api.errors import StoreBusy
+
+    first = DuckDBStore(tmp_path / "s")
+    second = DuckDBStore(tmp_path / "s")
+
+    def items():
+        raise AssertionError("a refused ingest must not start reading its files")
+        yield
+
+    with first.write_lock(), pytest.raises(StoreBusy):
+        ingest_many(second, joins, items(), progress=False)
+    first.close()
+    second.close()
+
+
+def test_leftovers_of_a_killed_ingest_are_removed_at_the_next_start(tmp_path, joins):
+    from geo_api.data.ingest.pipeline import ingest_files
+
+    store_dir = tmp_path / "store"
+    s = DuckDBStore(store_dir)
+    ingest_files(s, joins, demo_csvs()[:1], progress=False)
+    current = (store_dir / "CURRENT").read_text()
+    n = s.summary()["n_offences"]
+    s.close()
+    orphan = store_dir / "snap-20261203T000000-deadbeef.duckdb"  # as a SIGKILL leaves it:
+    orphan.write_bytes(b"half a snapshot")  # the copy, its WAL, and PENDING naming it
+    (store_dir / (orphan.name + ".wal")).write_bytes(b"wal")
+    (store_dir / "PENDING").write_text(orphan.name)
+    s = DuckDBStore(store_dir)
+    assert not orphan.exists() and not (store_dir / (orphan.name + ".wal")).exists()
+    assert not (store_dir / "PENDING").exists()
+    assert (store_dir / current).exists() and s.summary()["n_offences"] == n
+    s.close()

@@ -16,6 +16,7 @@ quarantined + rejected = rows read).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,10 +182,19 @@ def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: 
     written); then each is upserted and counted against the state the previous files left,
     so on the same offence key the later file wins.
     """
-    from tqdm import tqdm
 
     if on_error not in ("reject", "quarantine"):
         raise InvalidParameter(f"on_error must be 'reject' or 'quarantine', not {on_error!r}")
+    lock = store.write_lock() if hasattr(store, "write_lock") else contextlib.nullcontext()
+    with lock:  # a second ingest is refused at once, not after validating its files
+        return _ingest_locked(store, joins, items, kind, on_error, outside_area, progress,
+                              total)
+
+
+def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, total
+                   ) -> IngestReport:
+    from tqdm import tqdm
+
     batches, errors, warnings = [], [], []
     for name, data in tqdm(items, desc="validating + joining", unit="file", total=total,
                            disable=not progress):

@@ -248,6 +248,28 @@ class DuckDBStore:
         self._lock = threading.Lock()
         self._current: Snapshot | None = None
         self._retired: list[Snapshot] = []
+        self._writing = False
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete the snapshot a killed ingest left behind (named in PENDING and never made
+        CURRENT), unless another process is writing right now."""
+        try:
+            with self.write_lock():
+                self._drop_pending()
+        except StoreBusy:
+            pass
+
+    def _drop_pending(self) -> None:
+        pending = self.dir / "PENDING"
+        try:
+            name = pending.read_text().strip()
+        except FileNotFoundError:
+            return
+        if name and name != self._current_name() and name.startswith("snap-"):
+            (self.dir / name).unlink(missing_ok=True)
+            (self.dir / f"{name}.wal").unlink(missing_ok=True)
+        pending.unlink(missing_ok=True)
 
     # -- pointer and readers ---------------------------------------------------------
     def _current_name(self) -> str | None:
@@ -319,18 +341,27 @@ class DuckDBStore:
 
     # -- writing ----------------------------------------------------------------------
     @contextmanager
-    def _writer(self):
+    def write_lock(self):
+        """The one-writer lock (a file lock across processes), taken at once or refused
+        with StoreBusy; re-entrant within this store object, so an ingest takes it before
+        validating its files and the write inside reuses it."""
+        if self._writing:
+            yield
+            return
         fh = open(self.dir / ".write.lock", "w")  # noqa: SIM115 - held for the lock's lifetime
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
             raise StoreBusy("another ingest is writing the store; try again when it finishes") from None
+        self._writing = True
         try:
             yield
         finally:
+            self._writing = False
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
+
 
     def write(self, files: list[FileBatch], boundaries_version: str,
               on_file: Callable[[FileReport], None] | None = None
@@ -343,10 +374,12 @@ class DuckDBStore:
         version (a hash of the content, so the same rows give the same version in any order).
         If nothing changed, the current snapshot and its version are kept.
         """
-        with self._writer():
+        with self.write_lock():
+            self._drop_pending()  # leftovers of a killed ingest
             cur_name = self._current_name()
             new_name = f"snap-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.duckdb"
             new_path = self.dir / new_name
+            (self.dir / "PENDING").write_text(new_name)  # until CURRENT names it
             try:
                 if cur_name:
                     shutil.copyfile(self.dir / cur_name, new_path)
@@ -362,6 +395,8 @@ class DuckDBStore:
                 new_path.unlink(missing_ok=True)
                 Path(f"{new_path}.wal").unlink(missing_ok=True)
                 raise
+            finally:
+                (self.dir / "PENDING").unlink(missing_ok=True)
             self._collect_garbage(keep={new_name, cur_name})
             return reports, version
 
