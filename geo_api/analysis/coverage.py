@@ -44,7 +44,8 @@ def recency_weights(age_months: np.ndarray, half_life_months: float | None) -> n
         return np.ones(len(age))
     if half_life_months <= 0:
         raise ValueError("half_life_months must be positive")
-    return 0.5 ** (age / half_life_months)
+    with np.errstate(over="ignore"):  # a very short half-life gives weights of 0
+        return 0.5 ** (age / half_life_months)
 
 
 def aggregate_demand(x_m: np.ndarray, y_m: np.ndarray, weight: np.ndarray | None = None

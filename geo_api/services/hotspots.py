@@ -189,7 +189,7 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
     names = {}
     if units.grid in svc.boundaries.layers:
         names = svc.boundaries.get(units.grid).gdf.set_index("code")["name"].to_dict()
-    t["name"] = t["code"].map(names).fillna(t["code"])
+    t["name"] = [names.get(c, c) for c in t["code"]]
     meta = svc.meta(flt, analysis="top_n", limit=limit,
                     definition="units ranked by offences; share of offences in all units",
                     **u.definition)

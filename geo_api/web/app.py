@@ -75,10 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router)
     app.include_router(sites_router)
     app.include_router(planning_router)
-    from geo_api.web.api.examples import add_examples
+    from geo_api.web.api.examples import add_examples, honest_errors
 
     build_openapi = app.openapi
-    app.openapi = lambda: add_examples(build_openapi())
+    app.openapi = lambda: honest_errors(add_examples(build_openapi()))
     install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     from geo_api.web.security import SecurityHeaders

@@ -42,7 +42,10 @@ def message_page(message: str, status: int, hint: str = "") -> HTMLResponse:
 def error_response(request: Request, status: int, code: str, message: str, detail=None,
                    headers: dict | None = None):
     if is_page(request.url.path):
-        return message_page(message, status)
+        page = message_page(message, status)
+        for k, v in (headers or {}).items():  # e.g. Allow on 405, Retry-After on 503
+            page.headers[k] = v
+        return page
     return JSONResponse(status_code=status, headers=headers,
                         content={"code": code, "message": message, "detail": detail})
 
@@ -70,8 +73,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         message = (f"no such path: {request.url.path}" if exc.status_code == 404
                    else str(exc.detail))
-        return error_response(request, exc.status_code, code, message, None,
-                              getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method any route of this path accepts
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+        return error_response(request, exc.status_code, code, message, None, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
@@ -81,3 +86,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 500, "internal_error",
                               f"internal error; quote request id {rid} when reporting it",
                               {"request_id": rid}, {"X-Request-ID": rid})
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """Methods the app's routes accept for this request's path (several routes can share
+    a path, one per method; Starlette's own Allow header names only the first)."""
+    from starlette.routing import Match
+
+    methods = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "type": "http"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return methods

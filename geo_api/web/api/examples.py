@@ -33,3 +33,35 @@ def add_examples(schema: dict) -> dict:
                 first = next(iter(content.values()))
                 first.setdefault("example", entry["example"])
     return schema
+
+
+def honest_errors(schema: dict) -> dict:
+    """Declare error responses as they are sent: the one ``ErrorBody`` JSON shape for API
+    paths (FastAPI would otherwise document them in the route's media type, e.g. GeoJSON,
+    and 422 as its own HTTPValidationError), a plain HTML page for map pages; idempotent."""
+    from geo_api.web.errors import is_page
+
+    body = {"$ref": "#/components/schemas/ErrorBody"}
+    common = {"404": "Unknown layer, site set or path",
+              "409": "The store has no data yet",
+              "503": "Busy (another ingest writing, or all analysis slots taken): retry "
+                     "after the Retry-After seconds"}
+    for path, ops in schema.get("paths", {}).items():
+        for op in ops.values():
+            responses = op.get("responses", {})
+            if "422" in responses:  # operations that take parameters and read the store
+                for code, text in common.items():
+                    responses.setdefault(code, {"description": text})
+            for code, resp in responses.items():
+                if not code[:1] in ("4", "5"):
+                    continue
+                if is_page(path):
+                    resp["content"] = {"text/html": {"schema": {"type": "string"}}}
+                else:
+                    resp["content"] = {"application/json": {"schema": body}}
+                if code == "422":
+                    resp["description"] = "Invalid parameter or a selection the loaded data cannot answer"
+    comps = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        comps.pop(name, None)
+    return schema

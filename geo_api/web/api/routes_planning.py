@@ -45,7 +45,7 @@ Radius = Annotated[float, Query(ge=50, le=1000, description="Service radius, met
 Distance = Annotated[Literal["straight", "walking"], Query(
     description="straight: EPSG:27700 straight line; walking: street network from "
                 "GEO_API_OSM_FILE")]
-HalfLife = Annotated[float | None, Query(gt=0, le=120, description="Recency weighting: an "
+HalfLife = Annotated[float | None, Query(ge=0.1, le=120, description="Recency weighting: an "
                                          "offence this many months before the period's last "
                                          "month counts half")]
 TimeLimit = Annotated[float, Query(gt=0, le=120, description="Solver time limit, seconds "

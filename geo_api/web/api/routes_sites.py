@@ -74,7 +74,8 @@ def list_sets(svc: ServiceDep) -> SiteSetList:
 
 
 @router.get("/sites/{name}", response_model=FeatureCollection, operation_id="getSiteSet",
-            responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+            responses={200: {"content": {"application/geo+json": {}}},
+                       404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
             summary="A candidate-site set as GeoJSON points (EPSG:4326)")
 def get_set(name: Name, svc: ServiceDep) -> Response:
     """The sites of a set as an RFC 7946 FeatureCollection with name and kind."""
