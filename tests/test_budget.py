@@ -57,7 +57,7 @@ def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(demo_settings,
                                                                    demo_service):
     one = demo_settings.model_copy(update={"max_heavy_requests": 1})
     with TestClient(create_app(one)) as c:
-        assert c.get("/hotspots/gi?permutations=99").status_code == 200  # creates the slots
+        assert c.get("/hotspots/gi?permutations=99").status_code == 200
         slots = c.app.state.heavy_slots
         assert slots.acquire(blocking=False)  # a long analysis holds the only slot
         try:

@@ -216,9 +216,7 @@ def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: floa
         raise InvalidParameter(f"sites: the set {sites!r} has no sites in the study area")
     c = cov.site_coverage(dist.within(d.demand.xy, _xy(s), radius_m), d.demand)
     hot = _hot_cells(svc, flt, study_area, sig)
-    near = (dist.nearest(hot[["x_m", "y_m"]].to_numpy(float), _xy(s))
-            if len(hot) else np.array([]))
-    unc = hot.assign(distance_to_nearest_site_m=np.round(near, 1))[near > radius_m]
+    unc = _out_of_reach(hot, dist, _xy(s), radius_m)
     rows = [{"name": r.name, "kind": r.kind, "lon": round(r.lon, 6), "lat": round(r.lat, 6),
              "offences_within": int(n), "demand_within": round(float(w), 3),
              "share_of_demand": round(float(w) / d.demand.total, 6),
@@ -240,6 +238,15 @@ def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: floa
             {"id": r.id, "count": int(r.count), "label": r.label,
              "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m),
              **_lonlat(r.x_m, r.y_m)} for r in unc.itertuples()]}
+
+
+def _out_of_reach(hot: pd.DataFrame, dist: Distance, site_xy: np.ndarray, radius_m: float
+                  ) -> pd.DataFrame:
+    """Hot cells whose centre is farther than ``radius_m`` from every site, with that
+    distance (``distance_to_nearest_site_m``; inf without sites)."""
+    near = (dist.nearest(hot[["x_m", "y_m"]].to_numpy(float), site_xy)
+            if len(hot) and len(site_xy) else np.full(len(hot), np.inf))
+    return hot.assign(distance_to_nearest_site_m=np.round(near, 1))[near > radius_m]
 
 
 def _lonlat(x: float, y: float) -> dict:
@@ -448,8 +455,10 @@ PEOPLE_ZONE_LAYERS = ("ward", "lsoa", "npa")
 def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  weights: dict[str, float] | None = None, method: str = "z",
                  trend_months: int = 3, n_sim: int = 500, seed: int = 12345, top_k: int = 5,
+                 hot: pd.DataFrame | None = None,
                  sig: Significance | None = None) -> dict:
-    """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC)."""
+    """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC).
+    ``hot``: the city's Gi* hot cells for ``flt`` and ``sig`` when the caller has them."""
     sig = sig or Significance()
     if layer not in PEOPLE_ZONE_LAYERS:
         raise InvalidParameter(f"layer must be one of {list(PEOPLE_ZONE_LAYERS)}")
@@ -475,7 +484,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
     counts = _layer_counts(svc, layer, areas, flt)
     recent = _layer_counts(svc, layer, areas, recent_f)
     earlier = counts - recent
-    hot_share = _hot_share(svc, flt, areas, sig)
+    hot_share = _hot_share(areas, _hot_cells(svc, flt, "city", sig) if hot is None else hot)
     young = np.where(profile["census21_total"] > 0,
                      (profile["census21_age_0_15"] + profile["census21_age_16_24"])
                      / profile["census21_total"],
@@ -594,9 +603,8 @@ def _split(flt: OffenceFilter, months: list[str], n_recent: int) -> OffenceFilte
     return replace(flt, start=max(start, flt.start) if flt.start else start)
 
 
-def _hot_share(svc: Service, flt: OffenceFilter, areas: pd.DataFrame, sig: Significance
-               ) -> np.ndarray:
-    hot = _hot_cells(svc, flt, "city", sig)
+def _hot_share(areas: pd.DataFrame, hot: pd.DataFrame) -> np.ndarray:
+    """Share of each area inside the hot cells' hexagons."""
     if hot.empty:
         return np.zeros(len(areas))
     polys = []
@@ -632,13 +640,12 @@ def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
     si, res = siting_result["_inputs"], siting_result["_result"]
     chosen = si.cand.iloc[res.chosen]
     all_sites = pd.concat([si.existing, chosen]) if si.existing is not None else chosen
-    hot = _hot_cells(svc, flt, "city", sig)
-    near = (si.dist.nearest(hot[["x_m", "y_m"]].to_numpy(float), _xy(all_sites))
-            if len(hot) and len(all_sites) else np.full(len(hot), np.inf))
+    hot = _hot_cells(svc, flt, "city", sig)  # computed once: the zones reuse it
+    unc = _out_of_reach(hot, si.dist, _xy(all_sites), radius_m)
     out_of_reach = [{"id": r.id, "count": int(r.count), "label": r.label,
-                     "distance_to_nearest_site_m": round(float(n), 1)}
-                    for r, n in zip(hot.itertuples(), near) if n > radius_m]
-    zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200)
+                     "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m)}
+                    for r in unc.itertuples()]
+    zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200, hot=hot)
     return {"siting": public(siting_result), "zones": zones, "demand": si.d,
             "covered": _covered_mask(si, res), "existing": si.existing,
             "n_hot_cells": len(hot), "hot_out_of_reach": out_of_reach,

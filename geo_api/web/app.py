@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None,
                   dependencies=[Depends(no_repeated_query_params)])
     install_error_handlers(app)
+    app.state.heavy_slots_n = settings.max_heavy_requests
+    app.state.heavy_slots = threading.BoundedSemaphore(settings.max_heavy_requests)
     from geo_api.web.api.routes import router
     from geo_api.web.api.routes_compare import router as compare_router
     from geo_api.web.api.routes_hotspots import router as hotspots_router

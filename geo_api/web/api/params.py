@@ -15,7 +15,6 @@ time, including the grid type chosen in ``units_param``.)
 """
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -208,9 +207,6 @@ def no_repeated_query_params(request: Request) -> None:
                                    "value")
 
 
-_SLOTS_LOCK = threading.Lock()
-
-
 def heavy_slot(request: Request) -> Iterator[None]:
     """One of a few slots for computing analyses and maps in this process
     (``GEO_API_MAX_HEAVY_REQUESTS``); when all are taken the request gets 503 with
@@ -220,12 +216,7 @@ def heavy_slot(request: Request) -> Iterator[None]:
     if request.url.path == "/":
         yield
         return
-    state = request.app.state
-    with _SLOTS_LOCK:
-        if getattr(state, "heavy_slots", None) is None:
-            n = state.service.settings.max_heavy_requests
-            state.heavy_slots = threading.BoundedSemaphore(n)
-            state.heavy_slots_n = n
+    state = request.app.state  # heavy_slots / heavy_slots_n: made by create_app
     if not state.heavy_slots.acquire(blocking=False):
         raise ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
                          "few seconds")
