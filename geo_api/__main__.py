@@ -1,4 +1,5 @@
-"""Command line: ``geo_api {serve,load-demo,ingest,stats,plan,openapi,build-boundaries,schema}``."""
+"""Command line: ``geo_api {serve,load-demo,ingest,stats,plan,keys,audit,openapi,
+build-boundaries,schema}``."""
 
 from __future__ import annotations
 
@@ -53,8 +54,15 @@ def cmd_ingest(args) -> int:
     if missing:
         print(f"error: no such file(s): {', '.join(missing)}", file=sys.stderr)
         return 2
-    r = svc.ingest_paths(paths, kind=args.kind, on_error=args.on_error,
-                         outside_area=args.outside_area)
+    try:
+        r = svc.ingest_paths(paths, kind=args.kind, on_error=args.on_error,
+                             outside_area=args.outside_area)
+    except GeoApiError as e:
+        _audit(svc.settings, "ingest", params={"files": [str(p) for p in paths]},
+               status="rejected", error=e.user_msg[:300])
+        raise
+    _audit(svc.settings, "ingest", params={"files": [str(p) for p in paths], "kind": r.kind},
+           status="ok", rows=r.n_rows, dataset_version=r.dataset_version)
     _print_report(r)
     return 0
 
@@ -67,7 +75,10 @@ def cmd_load_demo(args) -> int:
     if not files:
         print(f"error: no demo files under {svc.settings.demo_dir}", file=sys.stderr)
         return 2
-    _print_report(svc.ingest_paths(files))
+    r = svc.ingest_paths(files)
+    _audit(svc.settings, "load-demo", params={"files": len(files)}, status="ok",
+           rows=r.n_rows, dataset_version=r.dataset_version)
+    _print_report(r)
     return 0
 
 
@@ -186,13 +197,94 @@ def cmd_plan_people_zones(args) -> int:
     return 0
 
 
+def _audit(settings: Settings, action: str, **fields) -> None:
+    """An audit entry for a command-line change (who: the operating-system user)."""
+    import getpass
+
+    from geo_api.data.audit import AuditLog
+
+    AuditLog(settings.audit_path, settings.audit_max_bytes, settings.audit_backups).write(
+        {"who": f"cli:{getpass.getuser()}", "role": "admin", "action": action, **fields})
+
+
+def _sources(settings: Settings) -> set[str]:
+    from geo_api.data.store.duckdb_store import DuckDBStore
+    from geo_api.errors import StoreEmpty
+
+    store = DuckDBStore(settings.store_dir)
+    try:
+        return set(store.sources())
+    except StoreEmpty:
+        return set()
+    finally:
+        store.close()
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from geo_api.data.keys import KeyStore
+    from geo_api.services.access import startup
     from geo_api.web.app import create_app
 
+    settings = _settings(args)
+    decision = startup(settings, args.host, _sources(settings), KeyStore(settings.keys_path))
+    for m in decision.messages:
+        print(f"geo_api: {m}", flush=True)
+    if decision.admin_key:
+        _audit(settings, "key create", params={"role": "admin", "by": "serve"})
+    _audit(settings, "serve", params={"host": args.host, "port": args.port,
+                                      "anonymous_role": decision.settings.anonymous_role})
     print(f"geo_api: open http://{args.host}:{args.port}/ (maps) or /docs (API)", flush=True)
-    uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(decision.settings), host=args.host, port=args.port,
+                log_level="info", proxy_headers=args.proxy_headers,
+                forwarded_allow_ips=args.forwarded_allow_ips)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from geo_api.data.keys import KeyStore
+
+    settings = _settings(args)
+    keys = KeyStore(settings.keys_path)
+    if args.keys_command == "create":
+        key, rec = keys.create(args.role, args.name)
+        _audit(settings, "key create", params={"key_id": rec.key_id, "role": rec.role,
+                                               "name": rec.name})
+        print(f"key id {rec.key_id}, role {rec.role}: {key}")
+        print("(shown once; only its hash is stored)")
+    elif args.keys_command == "revoke":
+        rec = keys.revoke(args.key_id)
+        _audit(settings, "key revoke", params={"key_id": rec.key_id})
+        print(f"revoked {rec.key_id} ({rec.role}, {rec.name}) at {rec.revoked}")
+    else:
+        for r in keys.list():
+            print(f"{r.key_id}  {r.role:<8} {'revoked ' + r.revoked if r.revoked else 'active':<34}"
+                  f" created {r.created}  {r.name}")
+    return 0
+
+
+def _audit_line(e: dict) -> str:
+    params = "&".join(f"{k}={v}" for k, v in e["params"]) if isinstance(
+        e.get("params"), list) else json.dumps(e.get("params") or "")
+    rows = f"  rows={e['rows']}" if e.get("rows") is not None else ""
+    flag = "  POINT-LEVEL" if e.get("point_level") else ""
+    return (f"{e['time']}  {e.get('who', '?'):<22} {e.get('role') or '-':<8} "
+            f"{e.get('status') or '-':>4}  {e['action']} {params}{rows}{flag}")
+
+
+def cmd_audit(args) -> int:
+    from geo_api.data.audit import AuditLog
+
+    settings = _settings(args)
+    log = AuditLog(settings.audit_path)
+    n = 0
+    for e in log.read(since=args.since, who=args.who,
+                      point_level=True if args.point_level else None):
+        print(json.dumps(e) if args.json else _audit_line(e))
+        n += 1
+    if not args.json:
+        print(f"({n} entries)", file=sys.stderr)
     return 0
 
 
@@ -247,7 +339,30 @@ def build_parser() -> argparse.ArgumentParser:
     store_opts(sp)
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--proxy-headers", action="store_true",
+                    help="behind a reverse proxy: trust its X-Forwarded-For/-Proto")
+    sp.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                    help="addresses of the proxy whose forwarded headers are trusted")
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("keys", help="API keys: create, list, revoke")
+    store_opts(sp)
+    ks = sp.add_subparsers(dest="keys_command", required=True)
+    kc = ks.add_parser("create", help="create a key (printed once)")
+    kc.add_argument("--role", required=True, choices=["public", "partner", "analyst", "admin"])
+    kc.add_argument("--name", required=True, help="whose key (a person or a system)")
+    ks.add_parser("list", help="list keys (ids, roles, names; never the keys)")
+    kr = ks.add_parser("revoke", help="revoke a key by id")
+    kr.add_argument("key_id")
+    sp.set_defaults(func=cmd_keys)
+
+    sp = sub.add_parser("audit", help="read the audit log")
+    store_opts(sp)
+    sp.add_argument("--since", help="UTC date or time, e.g. 2026-12-01 or 2026-12-01T09:00")
+    sp.add_argument("--who", help="key id, key:<id>, oidc:<subject>, anonymous or a role")
+    sp.add_argument("--point-level", action="store_true", help="only point-level responses")
+    sp.add_argument("--json", action="store_true", help="JSON lines")
+    sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("load-demo", help="load the shipped police.uk demo data (idempotent)")
     store_opts(sp)

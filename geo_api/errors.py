@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 class GeoApiError(Exception):
@@ -83,6 +83,14 @@ class IngestRejected(GeoApiError):
                              detail)
 
 
+class Unauthorized(GeoApiError):
+    """No (or wrong) credentials for something that needs them."""
+
+    status_code = 401
+    code = "unauthorized"
+    headers: ClassVar[dict] = {"WWW-Authenticate": 'Bearer realm="geo_api"'}
+
+
 class Forbidden(GeoApiError):
     status_code = 403
     code = "forbidden"
@@ -104,3 +112,9 @@ class ServerBusy(GeoApiError):
     status_code = 503
     code = "busy"
     retry_after_s = 5
+    headers: ClassVar[dict] = {"Retry-After": str(retry_after_s)}
+
+
+class Timeout(GeoApiError):
+    status_code = 504
+    code = "timeout"

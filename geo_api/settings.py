@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,3 +43,51 @@ class Settings(BaseSettings):
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )
+    request_timeout_s: float = Field(120, gt=0, description="A request still running after "
+                                     "this many seconds is answered 504 (its work stops at "
+                                     "the work budgets)")
+    # --- who may see and change what (README "Access, disclosure and audit") ---
+    anonymous_role: Literal["none", "public", "partner", "analyst"] = Field(
+        "public", description="Role of requests without credentials (none: refuse them). "
+                              "`geo_api serve` on 127.0.0.1 with only police.uk data uses "
+                              "analyst unless this is set")
+    keys_file: Path | None = Field(None, description="API keys (hashed); default "
+                                                     "<store_dir>/../auth/keys.json")
+    audit_dir: Path | None = Field(None, description="Audit log directory (JSON lines); "
+                                                     "default <store_dir>/../audit")
+    audit_max_bytes: int = Field(20_000_000, ge=10_000, description="Rotate the audit log "
+                                                                    "at this size")
+    audit_backups: int = Field(50, ge=1, description="Rotated audit files kept")
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer (iss) of "
+                                                      "bearer tokens; enables OIDC")
+    oidc_audience: str | None = Field(None, description="Expected audience (aud)")
+    oidc_jwks_url: str | None = Field(None, description="The identity provider's JWKS URL")
+    oidc_jwks_file: Path | None = Field(None, description="A JWKS file instead of the URL "
+                                                          "(air-gapped deployments)")
+    oidc_roles_claim: str = Field("roles", description="Claim holding role names (dotted "
+                                                       "path, e.g. realm_access.roles)")
+    oidc_role_prefix: str = Field("", description="Prefix of role names in that claim, "
+                                                  "e.g. geo_api. for geo_api.analyst")
+    oidc_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms")
+    # --- disclosure control for the public role ---
+    disclosure_k: int = Field(5, ge=2, description="Public: counts 1..k-1 are suppressed")
+    disclosure_round_to: int = Field(5, ge=1, description="Public: other counts rounded to a "
+                                                          "multiple of this")
+    disclosure_min_unit_km2: float = Field(0.05, gt=0, description="Public: smallest "
+                                                                   "analysis unit / bbox area")
+    disclosure_min_bbox_km2: float = Field(1.0, gt=0, description="Public: smallest bbox")
+    disclosure_min_bandwidth_m: float = Field(300, gt=0, description="Public: KDE bandwidth "
+                                                                     "floor")
+    disclosure_min_kde_cell_m: float = Field(100, gt=0, description="Public: KDE cell floor")
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or self.store_dir.parent / "auth" / "keys.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_dir or self.store_dir.parent / "audit"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and (self.oidc_jwks_url or self.oidc_jwks_file))

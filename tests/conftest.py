@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Tests call the API anonymously as an analyst (the run command's loopback default);
+# tests/test_access.py covers every role, keys, tokens and anonymous public / none.
+os.environ.setdefault("GEO_API_ANONYMOUS_ROLE", "analyst")
 
 import pytest
 

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
-from geo_api.errors import IngestRejected, InvalidParameter, NotFound, RowError
+from geo_api.errors import Forbidden, IngestRejected, InvalidParameter, NotFound, RowError
 
 SET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # used with fullmatch
 MAX_SITES = 5000
@@ -152,8 +152,26 @@ class SiteSets:
                                    "'_', starting with a letter or digit")
         return self.root / f"{name}.csv"
 
-    def save(self, name: str, sites: pd.DataFrame) -> None:
+    def owner(self, name: str) -> str | None:
+        """Who created the set (None for sets stored before owners were recorded: only an
+        admin may change those)."""
+        p = self._path(name).with_suffix(".owner")
+        return p.read_text().strip() if p.exists() else None
+
+    def check_may_change(self, name: str, who: str, is_admin: bool) -> None:
+        """Only the set's creator or an admin may replace or delete an existing set."""
+        if is_admin or not self._path(name).exists():
+            return
+        owner = self.owner(name)
+        if owner != who:
+            raise Forbidden(f"sites: the set {name!r} belongs to "
+                            f"{'another user' if owner else 'an admin'}; only they or an "
+                            "admin may replace or delete it (choose another name)")
+
+    def save(self, name: str, sites: pd.DataFrame, who: str = "anonymous",
+             is_admin: bool = False) -> None:
         path = self._path(name)
+        self.check_may_change(name, who, is_admin)
         self.root.mkdir(parents=True, exist_ok=True)
         others = [p for p in self.root.glob("*.csv") if p != path]
         if len(others) >= MAX_SETS:
@@ -166,6 +184,8 @@ class SiteSets:
         try:
             with os.fdopen(fd, "w", newline="") as fh:
                 sites[COLUMNS].to_csv(fh, index=False)
+            if not path.exists():  # the creator owns it (written first: never unowned)
+                path.with_suffix(".owner").write_text(who)
             os.replace(tmp, path)  # readers see the old set or the new one, never half
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -177,15 +197,18 @@ class SiteSets:
             raise NotFound(f"sites: no candidate-site set named {name!r} (see GET /sites)")
         return pd.read_csv(path, keep_default_na=False, dtype={"name": str, "kind": str})
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, who: str = "anonymous", is_admin: bool = False) -> None:
         path = self._path(name)
         if not path.exists():
             raise NotFound(f"sites: no candidate-site set named {name!r}")
+        self.check_may_change(name, who, is_admin)
         path.unlink()
+        path.with_suffix(".owner").unlink(missing_ok=True)
 
     def list(self) -> list[dict]:
         if not self.root.exists():
             return []
         return [{"name": p.stem, "n_sites": sum(1 for _ in p.open()) - 1,
+                 "owner": self.owner(p.stem),
                  "updated": pd.Timestamp(p.stat().st_mtime, unit="s").isoformat(timespec="seconds")}
                 for p in sorted(self.root.glob("*.csv"))]

@@ -71,20 +71,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.web.api.routes_sites import router as sites_router
     from geo_api.web.api.routes_tiles import router as tiles_router
 
-    app.include_router(router)
-    app.include_router(hotspots_router)
-    app.include_router(compare_router)
-    app.include_router(pages_router)
-    app.include_router(tiles_router)
-    app.include_router(sites_router)
-    app.include_router(planning_router)
+    routers = (router, hotspots_router, compare_router, pages_router, tiles_router,
+               sites_router, planning_router)
+    for r in routers:
+        app.include_router(r)
+    app.state.api_routes = [route for r in routers for route in r.routes]
     from geo_api.web.api.examples import add_examples, honest_errors
+    from geo_api.web.auth import declare_access
 
     build_openapi = app.openapi
-    app.openapi = lambda: honest_errors(add_examples(build_openapi()))
+    app.openapi = lambda: honest_errors(declare_access(add_examples(build_openapi()),
+                                                       app.state.api_routes))
     install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    from geo_api.data.audit import AuditLog
+    from geo_api.data.keys import KeyStore
+    from geo_api.web.auth import AccessMiddleware
     from geo_api.web.security import SecurityHeaders
 
-    app.add_middleware(SecurityHeaders)
+    app.state.keys = KeyStore(settings.keys_path)
+    app.state.audit = AuditLog(settings.audit_path, settings.audit_max_bytes,
+                               settings.audit_backups)
+    app.add_middleware(AccessMiddleware, settings=settings, keys=app.state.keys,
+                       audit=app.state.audit)
+    app.add_middleware(SecurityHeaders)  # outermost: 401/504 from access get headers too
     return app

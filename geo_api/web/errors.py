@@ -55,12 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(GeoApiError)
     async def domain_error(request: Request, exc: GeoApiError):
-        retry = getattr(exc, "retry_after_s", None)
-        response = error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail,
-                                  headers={"Retry-After": str(retry)} if retry else None)
-        if retry:
-            response.headers["Retry-After"] = str(retry)
-        return response
+        # e.g. Retry-After on 503, WWW-Authenticate on 401
+        return error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail,
+                              headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -21,6 +21,8 @@ from geo_api.web.api.models import (
 from geo_api.web.api.params import FilterDep, Layer, ServiceDep
 
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+from geo_api.web.auth import ANALYST, ANYONE, PUBLIC
+
 router = APIRouter()
 HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
                 "</head><body>...</body></html>")
@@ -36,7 +38,7 @@ class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
 
 
-@router.get("/health", response_model=Health, operation_id="health", tags=["service"],
+@router.get("/health", dependencies=[ANYONE], response_model=Health, operation_id="health", tags=["service"],
             summary="Service health, versions and what data is loaded")
 def health(svc: ServiceDep) -> Health:
     """Liveness and what is loaded: API, dataset and boundaries versions, number of offences
@@ -44,14 +46,14 @@ def health(svc: ServiceDep) -> Health:
     return Health(**svc.health())
 
 
-@router.get("/groups", response_model=GroupList, operation_id="listGroups", tags=["offences"],
+@router.get("/groups", dependencies=[PUBLIC], response_model=GroupList, operation_id="listGroups", tags=["offences"],
             summary="Named offence groups and what they mean")
 def groups(svc: ServiceDep) -> GroupList:
     """The named offence groups accepted by `group=`, with their definitions and caveats."""
     return GroupList(groups=svc.groups())
 
 
-@router.get("/layers", response_model=LayerList, operation_id="listLayers", tags=["boundaries"],
+@router.get("/layers", dependencies=[PUBLIC], response_model=LayerList, operation_id="listLayers", tags=["boundaries"],
             summary="Boundary layers, their sources and whether they are approximate")
 def layers(svc: ServiceDep) -> LayerList:
     """The boundary layers offences are joined to, their sources and licences, and whether
@@ -62,7 +64,7 @@ def layers(svc: ServiceDep) -> LayerList:
         for n, lyr in svc.boundaries.layers.items()])
 
 
-@router.get("/layers/{layer}", response_model=FeatureCollection, operation_id="getLayer",
+@router.get("/layers/{layer}", dependencies=[PUBLIC], response_model=FeatureCollection, operation_id="getLayer",
             response_class=GeoJSONResponse, tags=["boundaries"], responses=ERRORS,
             summary="A boundary layer as GeoJSON (EPSG:4326, 6 decimals)")
 def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, ward, sector, "
@@ -75,7 +77,7 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
     return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
 
 
-@router.get("/offences", response_model=OffenceCollection, operation_id="getOffences",
+@router.get("/offences", dependencies=[ANALYST], response_model=OffenceCollection, operation_id="getOffences",
             response_class=GeoJSONResponse, tags=["offences"],
             responses={**ERRORS, 403: {"model": ErrorBody},
                        200: {"content": {"text/csv": {"example": CSV_EXAMPLE}},
@@ -99,7 +101,7 @@ def offences(svc: ServiceDep, flt: FilterDep,
     return offences_geojson(svc, flt, limit, offset)[0]
 
 
-@router.get("/stats/areas", response_model=AreaStatsResponse, operation_id="getAreaStats",
+@router.get("/stats/areas", dependencies=[PUBLIC], response_model=AreaStatsResponse, operation_id="getAreaStats",
             tags=["statistics"], responses=ERRORS,
             summary="Counts, shares (95% CI) and rates per 1,000 residents per area")
 def area_stats(svc: ServiceDep, flt: FilterDep, layer: Layer = "ward") -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_api.services.frames import records
@@ -34,6 +34,7 @@ from geo_api.web.api.params import (
     units_param,
 )
 from geo_api.web.api.routes import HTML_200
+from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
@@ -46,7 +47,7 @@ def _periods(svc, flt, before: str, after: str):
     return periods(svc, flt, before, after)
 
 
-@router.get("/compare/areas", response_model=CompareAreasResponse, operation_id="compareAreas",
+@router.get("/compare/areas", dependencies=[PUBLIC], response_model=CompareAreasResponse, operation_id="compareAreas",
             responses=ERRORS, summary="Per-area change between two periods, adjusted for the "
                                       "overall change (exact test, FDR)")
 def areas(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
@@ -63,7 +64,7 @@ def areas(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     return {"meta": meta, "areas": records(table)}
 
 
-@router.get("/compare/wdq", response_model=WdqResponse, operation_id="compareWdq",
+@router.get("/compare/wdq", dependencies=[PUBLIC], response_model=WdqResponse, operation_id="compareWdq",
             responses=ERRORS, summary="Weighted displacement quotient (Bowers & Johnson 2003), "
                                       "read only when the target changed measurably")
 def wdq(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After, layer: Layer = "npa",
@@ -81,7 +82,7 @@ def wdq(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After, layer:
                target=target, displacement_areas=displacement, control=control, alpha=alpha)
 
 
-@router.get("/compare/hotspots", response_model=HotspotChangeResponse, operation_id="compareHotspots",
+@router.get("/compare/hotspots", dependencies=[PUBLIC], response_model=HotspotChangeResponse, operation_id="compareHotspots",
             responses=ERRORS, summary="Gi* in both periods: new, persistent, no longer hot")
 def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
              units: Annotated[UnitSpec, Depends(units_param("h3"))],
@@ -96,7 +97,7 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     return hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
 
 
-@router.get("/compare/kde", response_model=KDEDifferenceResponse, operation_id="compareKde",
+@router.get("/compare/kde", dependencies=[PUBLIC], response_model=KDEDifferenceResponse, operation_id="compareKde",
             responses=ERRORS, summary="Dual KDE: difference surface after - before")
 def kde(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
         bandwidth_m: Annotated[float, Query(ge=10, le=5000)] = 300,
@@ -111,7 +112,7 @@ def kde(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
                           cell_size_m=cell_size_m, study_area=study_area)
 
 
-@router.get("/compare/centre", response_model=CentreShiftResponse, operation_id="compareCentre",
+@router.get("/compare/centre", dependencies=[PUBLIC], response_model=CentreShiftResponse, operation_id="compareCentre",
             responses=ERRORS, summary="Mean centre and standard deviational ellipse per period, "
                                       "and the shift")
 def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
@@ -123,7 +124,7 @@ def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     return centre_shift(svc, *_periods(svc, flt, before, after), study_area)
 
 
-@router.get("/compare/report", response_model=DisplacementReport, operation_id="displacementReport",
+@router.get("/compare/report", dependencies=[PUBLIC], response_model=DisplacementReport, operation_id="displacementReport",
             responses=ERRORS, summary="One-call displacement report: NPA change, WDQ centre -> "
                                       "East/West, centre shift, H3 hotspot change")
 def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
@@ -136,7 +137,7 @@ def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     return displacement_report(svc, *_periods(svc, flt, before, after), sig)
 
 
-@router.get("/hotspots/emerging", response_model=EmergingResponse, operation_id="emergingHotspots",
+@router.get("/hotspots/emerging", dependencies=[PUBLIC], response_model=EmergingResponse, operation_id="emergingHotspots",
             responses=ERRORS, summary="Emerging hot spots: monthly space-time Gi* + Mann-Kendall "
                                       "trend, ArcGIS-style categories")
 def emerging(svc: ServiceDep, flt: FilterDep,
@@ -154,20 +155,21 @@ def emerging(svc: ServiceDep, flt: FilterDep,
     return run(svc, flt, units, sig, time_steps)
 
 
-@router.get("/compare/report/map", response_class=HTMLResponse, operation_id="displacementMap",
+@router.get("/compare/report/map", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="displacementMap",
             responses={**ERRORS, **HTML_200},
             summary="Displacement report as a map: NPA/ward share change, hotspot change, "
                     "centre shift (aggregates only)")
-def report_map(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
-               sig: SignificanceAtDep) -> HTMLResponse:
+def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before,
+               after: After, sig: SignificanceAtDep) -> HTMLResponse:
     """A map of the displacement report for non-analysts: NPA and ward share change, hot
     spots new / persistent / no longer hot, and both mean centres. Aggregates only: no offence
     points are drawn."""
     from geo_api.services.report import report_map_layers
-    from geo_api.web.maps.layers import period_label
+    from geo_api.web.auth import disclosure
+    from geo_api.web.maps.layers import period_label, protected_report
     from geo_api.web.maps.report import render_report_map
 
     fb, fa = _periods(svc, flt, before, after)
     title = f"{period_label(fb)} vs {period_label(fa)}"
-    return HTMLResponse(render_report_map(svc.boundaries, **report_map_layers(svc, fb, fa, sig),
-                                          title=title))
+    parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
+    return HTMLResponse(render_report_map(svc.boundaries, **parts, title=title))

@@ -26,13 +26,14 @@ from geo_api.web.api.params import (
     units_param,
 )
 from geo_api.web.api.routes import GeoJSONResponse
+from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 
-@router.get("/hotspots/kde", response_model=KDEResponse | KDECells, operation_id="getKde",
+@router.get("/hotspots/kde", dependencies=[PUBLIC], response_model=KDEResponse | KDECells, operation_id="getKde",
             responses=ERRORS, summary="Kernel density surface (offences per km^2) on a metric grid")
 def kde(svc: ServiceDep, flt: FilterDep,
         bandwidth_m: Annotated[float | None, Query(ge=10, le=5000, description="Bandwidth, "
@@ -59,7 +60,7 @@ def kde(svc: ServiceDep, flt: FilterDep,
     return {"meta": meta, "grid": body}
 
 
-@router.get("/hotspots/gi", response_model=GiResponse, operation_id="getGiStar", responses=ERRORS,
+@router.get("/hotspots/gi", dependencies=[PUBLIC], response_model=GiResponse, operation_id="getGiStar", responses=ERRORS,
             summary="Getis-Ord Gi* hot and cold spots on H3 cells, a fishnet or polygons")
 def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
        only_significant: bool = False) -> dict:
@@ -76,7 +77,7 @@ def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
     return {"meta": meta, "cells": rows}
 
 
-@router.get("/profiles/time", response_model=TimeProfileResponse, operation_id="getTimeProfile",
+@router.get("/profiles/time", dependencies=[PUBLIC], response_model=TimeProfileResponse, operation_id="getTimeProfile",
             responses=ERRORS, summary="Hour x weekday counts, night-time economy and after-school "
                                       "shares (force-export rows with times)")
 def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
@@ -87,7 +88,7 @@ def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
     return run(svc, flt)
 
 
-@router.get("/stats/top", response_model=TopResponse, operation_id="getTopAreas",
+@router.get("/stats/top", dependencies=[PUBLIC], response_model=TopResponse, operation_id="getTopAreas",
             responses=ERRORS, summary="The areas, cells or map points with most offences, ranked")
 def top(svc: ServiceDep, flt: FilterDep,
         units: Annotated[UnitSpec | None, Depends(units_param("ward", with_location=True))],
@@ -99,7 +100,7 @@ def top(svc: ServiceDep, flt: FilterDep,
     return run(svc, flt, units, limit)
 
 
-@router.get("/stats/concentration", response_model=ConcentrationResponse,
+@router.get("/stats/concentration", dependencies=[PUBLIC], response_model=ConcentrationResponse,
             operation_id="getConcentration", responses=ERRORS,
             summary="How concentrated offences are: Lorenz curve, Gini, share in top x% of area")
 def concentration(svc: ServiceDep, flt: FilterDep, units: H3Units) -> dict:

@@ -6,18 +6,21 @@ import dataclasses
 import html
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError
+from geo_api.services.access import require
 from geo_api.web.api.params import After, Before, FilterDep, HeavySlot, RawFilterDep, ServiceDep
 from geo_api.web.api.routes import HTML_200
+from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
 from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
 from geo_api.web.maps.layers import (
     TIME_WINDOWS,
     hotspot_layers,
+    protected_layers,
     query_without_hours,
     site_layers,
     window_count,
@@ -32,11 +35,20 @@ TIME_HINT = ("police.uk data has no times of day, so time-window maps (for examp
 DEFAULT_Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 
 
-@router.get("/", response_class=HTMLResponse, operation_id="landingPage", responses=HTML_200,
+@router.get("/", dependencies=[ANYONE], response_class=HTMLResponse, operation_id="landingPage", responses=HTML_200,
             summary="Landing page listing the maps and the API docs")
-def landing(svc: ServiceDep) -> HTMLResponse:
+def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
     """A page for people who do not call the API: what data is loaded, links to each map
-    with a sentence on what it shows, and the API documentation."""
+    with a sentence on what it shows, who the page is serving you as, and the API docs."""
+    from geo_api.web.auth import ROLE_SEES, current_principal
+
+    who = current_principal(request)
+    role_line = ("You are not signed in and this service does not serve anonymous users: "
+                 "send an API key or sign in through your organisation." if who is None else
+                 f"You are using this service as <b>{html.escape(who.role)}</b>"
+                 + (" without signing in (anonymous access on this machine)"
+                    if who.method == "anonymous" else f" ({html.escape(who.who)})")
+                 + f". {html.escape(ROLE_SEES[who.role])}.")
     s = svc.store.summary() if svc.store.dataset_version() else {}
     n_timed = window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0
     loaded = (f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
@@ -76,7 +88,7 @@ li{{margin:0 0 1em}}small{{color:#555}}fieldset{{margin:1em 0}}#upload-result{{m
 </style></head><body>
 <h1>Leicester violence hot spots</h1>
 <p>Maps of where violence happens in Leicester, for neighbourhood, youth-work and planning
-teams. Data loaded: {html.escape(loaded)}.</p><ul>{items}</ul>
+teams. Data loaded: {html.escape(loaded)}.</p><p id="access">{role_line}</p><ul>{items}</ul>
 {UPLOAD_FORM}
 <p><small>police.uk data is published by month, with locations moved to the nearest of a set
 of anonymous map points, and its categories are broad: "violence, robbery and weapons" is
@@ -86,10 +98,10 @@ Government Licence v3.0. Contains OS data © Crown copyright and database right.
 </body></html>""")
 
 
-@router.get("/maps/hotspots", response_class=HTMLResponse, operation_id="hotspotMap",
+@router.get("/maps/hotspots", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="hotspotMap",
             responses=HTML_200, summary="Hot spot map (Gi* hexagons, KDE, boundaries, sites)")
-def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
-                sites: SiteSets = None) -> HTMLResponse:
+def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
+                resolution: Resolution = 9, sites: SiteSets = None) -> HTMLResponse:
     """Folium (Leaflet) map: Gi* hot and cold H3 cells with a legend, a KDE layer, wards
     with their counts on hover, approximate NPAs and schools / candidate sites, with a layer
     control. Filters are the usual query parameters. Leaflet is served locally; base tiles
@@ -97,16 +109,19 @@ def hotspot_map(svc: ServiceDep, flt: FilterDep, resolution: Resolution = 9,
     from geo_api.web.maps.hotspots import render_hotspot_map
 
     try:
-        layers = hotspot_layers(svc, flt, resolution)
+        if sites:  # site sets are for partners and above
+            require(caller(request), "partner")
+        layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
         site_rows = site_layers(svc, sites)
     except GeoApiError as exc:
         return message_page(exc, timed=flt.hours is not None)
     return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows))
 
 
-@router.get("/maps/compare", response_class=HTMLResponse, operation_id="sideBySideMap",
+@router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",
             responses=HTML_200, summary="Two periods side by side (synchronised hot spot maps)")
-def side_by_side_map(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
+def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before,
+                     after: After,
                      resolution: Resolution = 9) -> HTMLResponse:
     """Two synchronised maps in one page: the before period on the left and the after period
     on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
@@ -117,16 +132,17 @@ def side_by_side_map(svc: ServiceDep, flt: RawFilterDep, before: Before, after: 
 
     try:
         fb, fa = periods(svc, flt, before, after)
-        left, right = hotspot_layers(svc, fb, resolution), hotspot_layers(svc, fa, resolution)
+        left, right = (protected_layers(hotspot_layers(svc, f, resolution), disclosure(request))
+                       for f in (fb, fa))
     except GeoApiError as exc:
         return message_page(exc)
     return HTMLResponse(render_side_by_side(svc.boundaries, left, right))
 
 
-@router.get("/maps/time-window", response_class=HTMLResponse, operation_id="timeWindowMap",
+@router.get("/maps/time-window", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="timeWindowMap",
             responses=HTML_200, summary="Hot spots in a time-of-day window vs the other hours "
                                         "(after school, evening, night-time economy)")
-def time_window_map(svc: ServiceDep, flt: FilterDep,
+def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
                     window: Annotated[Literal["after-school", "evening", "night-time-economy"],
                                       Query(description="Preset time-of-day window")]
                     = "after-school",
@@ -141,15 +157,23 @@ def time_window_map(svc: ServiceDep, flt: FilterDep,
     inside = dataclasses.replace(flt, hours=(start, end))
     outside = dataclasses.replace(flt, hours=(end, start))
     try:
-        left = hotspot_layers(svc, inside, resolution, f"In the window: {label}")
-        right = hotspot_layers(svc, outside, resolution, "All other hours")
+        policy = disclosure(request)
+        left = protected_layers(hotspot_layers(svc, inside, resolution,
+                                               f"In the window: {label}"), policy)
+        right = protected_layers(hotspot_layers(svc, outside, resolution, "All other hours"),
+                                 policy)
     except GeoApiError as exc:
         return message_page(exc, timed=True)
     n_in, n_timed = window_count(svc, dataclasses.replace(flt, hours=None), start, end)
+    if policy is not None:
+        n_in, n_timed = policy.count(n_in), policy.count(n_timed)
     links = " | ".join(f'<a href="?window={k}&amp;{query_without_hours(flt)}">{v[2]}</a>'
                        for k, v in TIME_WINDOWS.items())
-    note = (f"{n_in:,} of {n_timed:,} offences with a time ({n_in / n_timed:.0%}) fall in "
-            f"this window.<br>Other windows: {links}")
+    if n_in is not None and n_timed:
+        share = f"{n_in:,} of {n_timed:,} offences with a time ({n_in / n_timed:.0%})"
+    else:  # suppressed for the public role (or nothing timed)
+        share = f"Fewer than {policy.k} offences" if policy else "No offences"
+    note = f"{share} fall in this window.<br>Other windows: {links}"
     return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note))
 
 

@@ -31,6 +31,7 @@ from geo_api.web.api.params import (
     StudyArea,
 )
 from geo_api.web.api.routes import HTML_200
+from geo_api.web.auth import PARTNER
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -95,7 +96,7 @@ def _shape(result: dict, f: str, rows_key: str, filename: str):
     return body
 
 
-@router.get("/plan/kits/coverage", response_model=KitCoverageResponse, responses={
+@router.get("/plan/kits/coverage", dependencies=[PARTNER], response_model=KitCoverageResponse, responses={
             **ERRORS, **FORMATS}, operation_id="getKitCoverage",
             summary="How much violence is within reach of a set of kits (and which hot spots "
                     "are not)")
@@ -114,7 +115,7 @@ def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, sites: Si
                   f, "sites", "kit_coverage.csv")
 
 
-@router.get("/plan/kits/coverage-curve", response_model=CoverageCurveResponse,
+@router.get("/plan/kits/coverage-curve", dependencies=[PARTNER], response_model=CoverageCurveResponse,
             responses=ERRORS, operation_id="getKitCoverageCurve",
             summary="Share of violence within each distance of the nearest kit")
 def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "schools",
@@ -136,7 +137,7 @@ def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "sc
                half_life_months=half_life_months, study_area=study_area)
 
 
-@router.get("/plan/kits/next", response_model=SitingResponse, responses={**ERRORS, **FORMATS},
+@router.get("/plan/kits/next", dependencies=[PARTNER], response_model=SitingResponse, responses={**ERRORS, **FORMATS},
             operation_id="getNextKits",
             summary="Where the next p kits go: maximal covering, existing kits kept")
 def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
@@ -158,7 +159,7 @@ def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
                   f, "sites", "next_kits.csv")
 
 
-@router.get("/plan/kits/how-many", response_model=SitingResponse,
+@router.get("/plan/kits/how-many", dependencies=[PARTNER], response_model=SitingResponse,
             responses={**ERRORS, **FORMATS}, operation_id="getKitsForTarget",
             summary="How many kits to cover a target share: the fewest sites (set covering)")
 def how_many(svc: ServiceDep, flt: PlanningFilterDep,
@@ -179,7 +180,7 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
                       time_limit_s=time_limit_s), f, "sites", "kits_for_target.csv")
 
 
-@router.get("/plan/kits/p-curve", response_model=PCurveResponse,
+@router.get("/plan/kits/p-curve", dependencies=[PARTNER], response_model=PCurveResponse,
             responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
             operation_id="getKitsCurve",
             summary="Covered share for 1..max_p new kits (how many to buy)")
@@ -207,7 +208,7 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
     return csv_response(out["curve"], "kits_curve.csv") if f == "csv" else out
 
 
-@router.get("/plan/people-zones", response_model=PeopleZonesResponse,
+@router.get("/plan/people-zones", dependencies=[PARTNER], response_model=PeopleZonesResponse,
             responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
             summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
                     "every component and how robust each rank is)")
@@ -253,7 +254,7 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
     return out
 
 
-@router.get("/maps/planning", response_class=HTMLResponse, operation_id="planningMap",
+@router.get("/maps/planning", dependencies=[PARTNER], response_class=HTMLResponse, operation_id="planningMap",
             responses=HTML_200, tags=["maps"],
             summary="The planner's map: kits, proposed kits, reach, and the People Zone ranking")
 def planning_map(svc: ServiceDep, flt: PlanningFilterDep,

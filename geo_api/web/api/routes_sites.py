@@ -12,6 +12,7 @@ from geo_api.errors import PayloadTooLarge, UnsupportedMediaType
 from geo_api.services.sites import MAX_BYTES
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.web.api.params import ServiceDep
+from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["sites"])
 Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
@@ -22,22 +23,27 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
                "Haymarket bus station,bleed kit,458944,304725\n"}}}}
 
 
-@router.post("/sites/{name}", response_model=SiteSetInfo, operation_id="uploadSiteSet",
+@router.post("/sites/{name}", dependencies=[PARTNER], response_model=SiteSetInfo, operation_id="uploadSiteSet",
              openapi_extra=CSV_BODY, status_code=201,
              responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody},
                         422: {"model": ErrorBody}},
              summary="Upload (or replace) a named set of candidate sites as CSV")
-async def upload(name: Name, request: Request, svc: ServiceDep) -> SiteSetInfo:
+async def upload(name: Name, request: Request, svc: ServiceDep,
+                 who: PrincipalDep) -> SiteSetInfo:
     """Body: UTF-8 CSV with `name`, optional `kind`, and `easting`,`northing` (EPSG:27700)
     or `longitude`,`latitude` (EPSG:4326); at most 5,000 sites, all inside the force area.
     A file with any fault is rejected whole (422 naming line and field) and the previous set
-    of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`."""
+    of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`. The set belongs
+    to its creator: only they or an admin may replace or delete it (403 otherwise)."""
     from geo_api.services.sites import parse_sites_csv
     from geo_api.services.units import study_area_m
 
+    is_admin = who.at_least("admin")
+    svc.site_sets.check_may_change(name, who.owner, is_admin)  # before reading the body
+
     def store(data: bytes) -> dict:
         sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))
-        svc.site_sets.save(name, sites)
+        svc.site_sets.save(name, sites, who.owner, is_admin)
         return next(s for s in svc.site_sets.list() if s["name"] == name)
 
     # parsing and writing are blocking: keep them off the event loop
@@ -65,7 +71,7 @@ async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-@router.get("/sites", response_model=SiteSetList, operation_id="listSiteSets",
+@router.get("/sites", dependencies=[PARTNER], response_model=SiteSetList, operation_id="listSiteSets",
             summary="Uploaded candidate-site sets")
 def list_sets(svc: ServiceDep) -> SiteSetList:
     """The uploaded sets with their number of sites and when they were last replaced. The
@@ -73,7 +79,7 @@ def list_sets(svc: ServiceDep) -> SiteSetList:
     return SiteSetList(site_sets=svc.site_sets.list())
 
 
-@router.get("/sites/{name}", response_model=FeatureCollection, operation_id="getSiteSet",
+@router.get("/sites/{name}", dependencies=[PARTNER], response_model=FeatureCollection, operation_id="getSiteSet",
             responses={200: {"content": {"application/geo+json": {}}},
                        404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
             summary="A candidate-site set as GeoJSON points (EPSG:4326)")
@@ -89,11 +95,12 @@ def get_set(name: Name, svc: ServiceDep) -> Response:
     return Response(json.dumps(fc), media_type="application/geo+json")
 
 
-@router.delete("/sites/{name}", status_code=204, operation_id="deleteSiteSet",
+@router.delete("/sites/{name}", dependencies=[PARTNER], status_code=204, operation_id="deleteSiteSet",
                response_class=Response,
                responses={204: {"description": "Deleted"}, 404: {"model": ErrorBody}},
                summary="Delete a candidate-site set")
-def delete_set(name: Name, svc: ServiceDep) -> Response:
-    """Removes the set; maps that name it will show a 404 message."""
-    svc.site_sets.delete(name)
+def delete_set(name: Name, svc: ServiceDep, who: PrincipalDep) -> Response:
+    """Removes the set; maps that name it will show a 404 message. Only the set's creator
+    or an admin may delete it (403 otherwise)."""
+    svc.site_sets.delete(name, who.owner, who.at_least("admin"))
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from geo_api.web.api.models import ErrorBody
 from geo_api.web.api.params import FilterDep, ServiceDep
+from geo_api.web.auth import PUBLIC
 from geo_api.web.maps.layers import MAP_SIGNIFICANCE
 from geo_api.web.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
 
@@ -61,14 +62,22 @@ TILE_ERRORS = {304: {"description": "Not modified (ETag matched)"},
 
 
 def _serve(request: Request, svc, flt, layer: str, z: int, x: int, y: int, fmt: str) -> Response:
+    from geo_api.web.auth import disclosure
+
+    policy = disclosure(request)
     key = (fmt, layer, z, x, y, svc.store.dataset_version(), svc.boundaries.version,
-           str(request.query_params))
+           str(request.query_params), policy)
     cached = TILES.get(key)
     if cached is None:
+        frame = _layer_frame(svc, layer, flt, 3857 if fmt == "mvt" else 4326)
+        if policy is not None:  # the public role's tiles: the disclosure policy's counts
+            props = [c for c in frame.columns if c != frame.geometry.name]
+            frame = frame.copy()
+            frame[props] = policy.protect_frame(frame[props])
         if fmt == "mvt":
-            body = mvt_tile(_layer_frame(svc, layer, flt, 3857), layer, z, x, y)
+            body = mvt_tile(frame, layer, z, x, y)
         else:
-            body = clip_tile(_layer_frame(svc, layer, flt), z, x, y)
+            body = clip_tile(frame, z, x, y)
         cached = TILES.put(key, (body, etag(body)))
     body, tag = cached
     headers = {"ETag": tag, "Cache-Control": "public, max-age=300"}
@@ -83,7 +92,7 @@ LAYER_DOC = ("gi = Gi* hot/cold H3 r9 cells (label, count, gi_z), kde = quartic 
              "follow the offence filter parameters.")
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.geojson", operation_id="getTile",
+@router.get("/tiles/{layer}/{z}/{x}/{y}.geojson", dependencies=[PUBLIC], operation_id="getTile",
             response_class=Response,
             responses={200: {"content": {"application/geo+json": {}},
                              "description": "GeoJSON FeatureCollection clipped to the tile"},
@@ -95,7 +104,7 @@ def tile(request: Request, svc: ServiceDep, flt: FilterDep, layer: TileLayer, z:
     return _serve(request, svc, flt, layer, z, x, y, "geojson")
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", operation_id="getVectorTile",
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", dependencies=[PUBLIC], operation_id="getVectorTile",
             response_class=Response,
             responses={200: {"content": {"application/vnd.mapbox-vector-tile": {
                 "schema": {"type": "string", "format": "binary"},

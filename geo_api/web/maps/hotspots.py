@@ -82,7 +82,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],
                              geometry=h3_polygons_lonlat(ids), crs=4326)
-        g["gi_z"] = g["gi_z"].round(2)
+        g["gi_z"] = pd.to_numeric(g["gi_z"], errors="coerce").round(2)  # null: withheld
         folium.GeoJson(safe_geojson(g), name="Gi* hot and cold spots (H3)",
                        style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
                                                  "color": "white", "weight": 0.5,

@@ -82,3 +82,43 @@ def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
             sites_in(svc.settings.sites_file, study_area_m(svc, "city")), False)]
     return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
                   for n in dict.fromkeys(names or [])]
+
+
+def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
+    """The layers as the public role may see them (``policy``: the disclosure policy, or
+    None for other roles); suppressed counts are shown as "<k"."""
+    if policy is None:
+        return layers
+    import dataclasses
+
+    return dataclasses.replace(
+        layers, gi_rows=shown(policy, policy.protect(layers.gi_rows), ("count",)),
+        ward_counts=shown_frame(policy, layers.ward_counts, ("count",)),
+        npa_counts=shown_frame(policy, layers.npa_counts, ("count",)),
+        provenance=layers.provenance + f"; {policy.label}")
+
+
+def shown(policy, rows: list[dict], cols) -> list[dict]:
+    return [{**r, **{c: f"<{policy.k}" for c in cols if c in r and r[c] is None}}
+            for r in rows]
+
+
+def shown_frame(policy, df, cols):
+    out = policy.protect_frame(df)
+    for c in cols:
+        if c in out:
+            out[c] = [f"<{policy.k}" if v is None else v for v in out[c]]
+    return out
+
+
+def protected_report(parts: dict, policy) -> dict:
+    """The report map's tables as the public role may see them."""
+    if policy is None:
+        return parts
+    hot = parts["hotspots"]
+    return {**parts,
+            "npa_table": shown_frame(policy, parts["npa_table"], ("before", "after")),
+            "ward_table": shown_frame(policy, parts["ward_table"], ("before", "after")),
+            "hotspots": {**hot, "cells": shown(policy, policy.protect(list(hot["cells"])),
+                                               ("count_before", "count_after"))},
+            "centres": policy.protect(parts["centres"])}

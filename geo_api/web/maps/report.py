@@ -5,6 +5,8 @@ Aggregates only (areas, H3 cells, mean centres): no individual offence points.
 
 from __future__ import annotations
 
+import math
+
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -16,8 +18,10 @@ from geo_api.web.maps.base import legend, new_map, safe_geojson
 CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
 
 
-def _share_colour(pp: float) -> str:
-    """Diverging colour for a share change in percentage points."""
+def _share_colour(pp: float | None) -> str:
+    """Diverging colour for a share change in percentage points (grey when withheld)."""
+    if not isinstance(pp, int | float) or math.isnan(pp):
+        return "#cccccc"
     steps = [(-4, "#2166ac"), (-1, "#67a9cf"), (1, "#f7f7f7"), (4, "#ef8a62"), (99, "#b2182b")]
     return next(c for limit, c in steps if pp < limit)
 
@@ -28,7 +32,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
                "share_change_ci95_low", "share_change_ci95_high", "direction"]], on="code")
     for c in ("share_before", "share_after", "share_change", "share_change_ci95_low",
               "share_change_ci95_high"):
-        g[c] = (100 * g[c]).round(1)
+        g[c] = (100 * pd.to_numeric(g[c], errors="coerce")).round(1)  # null: withheld
     return folium.GeoJson(
         safe_geojson(g), name=name, show=show,
         style_function=lambda f: {"fillColor": _share_colour(f["properties"]["share_change"]),
@@ -62,13 +66,16 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
     fg = folium.FeatureGroup(name="Mean centre shift")
     pts = []
     for label, c in (("before", centres["before"]), ("after", centres["after"])):
+        if c.get("mean_x_m") is None:  # withheld under disclosure control (few offences)
+            continue
         lon, lat = metric_to_lonlat([c["mean_x_m"]], [c["mean_y_m"]])
         pts.append((float(lat[0]), float(lon[0])))
         folium.CircleMarker(pts[-1], radius=6, color="black", fill=True,
                             fill_color="white" if label == "before" else "black",
                             tooltip=f"Mean centre {label}").add_to(fg)
-    folium.PolyLine(pts, color="black", weight=2,
-                    tooltip=f"{centres['shift']['distance_m']:.0f} m").add_to(fg)
+    if len(pts) == 2 and centres["shift"].get("distance_m") is not None:
+        folium.PolyLine(pts, color="black", weight=2,
+                        tooltip=f"{centres['shift']['distance_m']:.0f} m").add_to(fg)
     fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     legend(m, title, {f"Gi* hot spot: {k}": c for k, c in CHANGE_COLOURS.items()},

@@ -108,6 +108,9 @@ class AreaStatsResponse(BaseModel):
 class SiteSetInfo(BaseModel):
     name: str = Field(..., examples=["bleed-kits-2020"])
     n_sites: int = Field(..., examples=[12])
+    owner: str | None = Field(..., description="Who created it (key:<id>, oidc:<subject> or "
+                              "anonymous); only they or an admin may change it",
+                              examples=["key:3f9a1c2e"])
     updated: str = Field(..., description="When the set was last uploaded (server local time)",
                          examples=["2026-11-24T13:02:11"])
 

@@ -1,0 +1,239 @@
+"""The disclosure policy for the ``public`` role: one policy, applied at one place per kind
+of output (``web/auth.py`` for every JSON and GeoJSON answer, the tile encoder for vector
+tiles, the map builders for pages).
+
+Sources: police.uk already publishes only anonymised map points and months; UK official
+statistics practice for small numbers (ONS "Policy on protecting confidentiality in tables
+of birth and death statistics", GSS guidance on disclosure control for tables) suppresses
+counts below a threshold, protects suppressed cells from being recovered from totals
+(secondary suppression) and rounds so that differences of overlapping tables do not
+reveal small numbers. The rules:
+
+1. Requests: no point-level location lists (``grid=location``), no units smaller than
+   ``min_unit_km2`` (H3 r10, output areas, small fishnet cells), no ``bbox`` smaller than
+   ``min_bbox_km2``, KDE bandwidth and cell size at or above their floors (403 otherwise).
+2. Counts: 0 stays 0; 1..k-1 become null (shown as "<5"); others are rounded to the nearest
+   multiple of ``round_to`` (5), so any difference of two published counts is 0 or at least
+   5 and differencing two overlapping requests cannot isolate 1-4 offences. Integers whose
+   key is not a known parameter are treated as counts (safe by default).
+3. Secondary suppression: in a list of rows, a count key with exactly one suppressed row
+   has the smallest other non-zero value suppressed too.
+4. Derived numbers: shares and rates are recomputed from the protected counts; statistics
+   computed from exact counts (z-scores, p-values, confidence intervals, ratios, trends)
+   are withheld (null) - the hot/cold labels and their confidence stay. A row with a
+   suppressed count has its other derived numbers (e.g. a mean centre) withheld.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from geo_api.errors import Forbidden
+
+KEEP_INT = frozenset({
+    "k_ring", "limit", "offset", "n_features", "n_significant_bins", "n_steps",
+    "n_undefined", "n_units", "nx", "ny", "permutations", "rank", "resolution", "seed",
+    "time_steps", "new", "persistent", "gone", "hour", "weekday", "z", "x", "y", "k",
+    "n_sim", "year", "month_index", "level", "rank_low", "rank_high"})
+KEEP_FLOAT = frozenset({
+    "alpha", "bandwidth_m", "cell_size_m", "fishnet_band_m", "fishnet_cell_size_m",
+    "min_attainable_p", "population", "x0_m", "y0_m", "max", "jaccard_hot", "bearing_deg",
+    "distance_m", "dx_m", "dy_m", "major_axis_bearing_deg", "mean_x_m", "mean_y_m",
+    "sd_major_m", "sd_minor_m", "standard_distance_m", "gini", "density", "value",
+    "density_per_km2", "max_increase_per_km2", "max_decrease_per_km2", "bandwidth_scott_m",
+    "min_share_of_max", "area_km2", "lon", "lat"})
+# share key -> the count key it is a share of (recomputed from protected counts)
+SHARES = {"share": "count", "share_before": "before", "share_after": "after"}
+COUNT_LIST_KEYS = frozenset({"counts", "count", "series"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    k: int = 5
+    round_to: int = 5
+    min_unit_km2: float = 0.05
+    min_bbox_km2: float = 1.0
+    min_bandwidth_m: float = 300.0
+    min_kde_cell_m: float = 100.0
+
+    @classmethod
+    def from_settings(cls, s) -> Policy:
+        return cls(s.disclosure_k, s.disclosure_round_to, s.disclosure_min_unit_km2,
+                   s.disclosure_min_bbox_km2, s.disclosure_min_bandwidth_m,
+                   s.disclosure_min_kde_cell_m)
+
+    @property
+    def label(self) -> str:
+        return f"public: counts 1-{self.k - 1} suppressed, others rounded to {self.round_to}"
+
+    # --- 1. requests -------------------------------------------------------------------
+    def check_request(self, params: dict[str, str]) -> None:
+        """Refuse (403) a public request finer than the floors; ``params`` are the query
+        parameters (any endpoint: the names are the API's one vocabulary)."""
+        import h3
+
+        def refuse(what: str, instead: str):
+            raise Forbidden(f"disclosure control: {what} is not available to the public "
+                            f"role; {instead}")
+
+        grid, layer = params.get("grid"), params.get("layer")
+        if grid == "location":
+            refuse("a list of offence locations (grid=location)", "use grid=h3 or an area "
+                   "layer (ward, lsoa, sector, npa)")
+        if "oa" in (grid, layer):
+            refuse("output areas", "use lsoa or ward")
+        res = _num(params.get("resolution"))
+        if res is not None and grid in (None, "h3") and res == int(res) and 0 <= res <= 15 \
+                and h3.average_hexagon_area(int(res), "km^2") < self.min_unit_km2:
+            refuse(f"H3 resolution {int(res)} (cells smaller than {self.min_unit_km2} km²)",
+                   "use resolution 9 or coarser")
+        cell = _num(params.get("fishnet_cell_size_m"))
+        if grid == "fishnet" and cell is not None and (cell / 1000) ** 2 < self.min_unit_km2:
+            refuse(f"fishnet cells of {cell:g} m", "use fishnet_cell_size_m >= "
+                   f"{math.ceil(math.sqrt(self.min_unit_km2) * 1000)}")
+        bw = _num(params.get("bandwidth_m"))
+        if bw is not None and bw < self.min_bandwidth_m:
+            refuse(f"a KDE bandwidth of {bw:g} m", f"use bandwidth_m >= "
+                   f"{self.min_bandwidth_m:g}")
+        kc = _num(params.get("cell_size_m"))
+        if kc is not None and kc < self.min_kde_cell_m:
+            refuse(f"KDE cells of {kc:g} m", f"use cell_size_m >= {self.min_kde_cell_m:g}")
+        if params.get("bbox"):
+            area = bbox_area_km2(params["bbox"])
+            if area is not None and area < self.min_bbox_km2:
+                refuse(f"a bbox of {area:.2f} km²", f"use a bbox of at least "
+                       f"{self.min_bbox_km2:g} km² or an area layer")
+
+    # --- 2. counts ---------------------------------------------------------------------
+    def count(self, v):
+        """A protected count: 0, None (suppressed) or rounded to ``round_to``."""
+        if v is None or isinstance(v, bool) or not isinstance(v, int | float):
+            return v
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if v <= 0:
+            return 0 if v == 0 else None
+        if v < self.k:
+            return None
+        return int(self.round_to * math.floor(v / self.round_to + 0.5))
+
+    def _count_tree(self, v):
+        if isinstance(v, list):
+            return [self._count_tree(x) for x in v]
+        if isinstance(v, dict):
+            return {k: self._count_tree(x) for k, x in v.items()}
+        return self.count(v)
+
+    # --- 2-4. any JSON-like answer -----------------------------------------------------
+    def protect(self, obj):
+        """The answer as the public role may see it (a new object)."""
+        if isinstance(obj, list):
+            rows = [self.protect(x) for x in obj]
+            if rows and all(isinstance(r, dict) for r in rows):
+                self._secondary(obj, rows)
+                self._recompute_shares(rows)
+            return rows
+        if not isinstance(obj, dict):
+            return obj
+        out, suppressed = {}, False
+        for key, v in obj.items():
+            if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalars: as Python's
+                v = v.item()
+            if isinstance(v, bool) or v is None or isinstance(v, str):
+                out[key] = v
+            elif isinstance(v, int):
+                if key in KEEP_INT or "%" in key:
+                    out[key] = v
+                else:
+                    out[key] = self.count(v)
+                    suppressed |= out[key] is None
+            elif isinstance(v, float):
+                out[key] = v if key in KEEP_FLOAT or "%" in key else None
+            elif isinstance(v, list) and key in COUNT_LIST_KEYS:
+                out[key] = self._count_tree(v)
+            else:
+                out[key] = self.protect(v)
+        if "rate_per_1000" in obj and out.get("population") and "count" in out:
+            c = out["count"]
+            out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
+                                                                3)
+        if suppressed:  # nothing derived from a suppressed count stays
+            for key, v in out.items():
+                if isinstance(v, float) and key not in ("population", "alpha"):
+                    out[key] = None
+        return out
+
+    def _secondary(self, raw: list[dict], rows: list[dict]) -> None:
+        raw = [{k: v.item() if hasattr(v, "item") and hasattr(v, "dtype") else v
+                for k, v in r.items()} for r in raw]
+        keys = {k for r in raw for k, v in r.items() if isinstance(v, int)
+                and not isinstance(v, bool) and k not in KEEP_INT and "%" not in k}
+        for key in keys:
+            primary = [i for i, r in enumerate(raw) if isinstance(r.get(key), int)
+                       and not isinstance(r.get(key), bool) and 0 < r[key] < self.k]
+            if len(primary) != 1:
+                continue
+            others = [(raw[i][key], i) for i, r in enumerate(rows) if i not in primary
+                      and isinstance(raw[i].get(key), int) and raw[i][key] > 0
+                      and r.get(key) is not None]
+            if others:
+                i = min(others)[1]
+                rows[i][key] = None
+                for k2, v in rows[i].items():
+                    if isinstance(v, float) and k2 not in ("population", "alpha"):
+                        rows[i][k2] = None
+
+    @staticmethod
+    def _recompute_shares(rows: list[dict]) -> None:
+        for share, ckey in SHARES.items():
+            if not any(share in r and ckey in r for r in rows):
+                continue
+            total = sum(r.get(ckey) or 0 for r in rows)
+            for r in rows:
+                c = r.get(ckey)
+                r[share] = None if c is None or not total else round(c / total, 4)
+        if any("share_change" in r for r in rows):
+            for r in rows:
+                a, b = r.get("share_after"), r.get("share_before")
+                r["share_change"] = None if a is None or b is None else round(a - b, 4)
+        if any("cumulative_share" in r for r in rows):
+            run = 0.0
+            for r in rows:
+                run = run + (r.get("share") or 0)
+                r["cumulative_share"] = None if r.get("share") is None else round(run, 4)
+
+    def protect_frame(self, df):
+        """A table (DataFrame) as the public role may see it: the same rules by column."""
+        import pandas as pd
+
+        records = self.protect(df.to_dict("records"))
+        out = df.copy()
+        for col in df.columns:
+            vals = [r[col] for r in records]
+            if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(
+                    df[col]):
+                out[col] = pd.array(vals, dtype="Float64").astype(object)
+                out[col] = [None if pd.isna(v) else v for v in out[col]]
+            else:
+                out[col] = vals
+        return out
+
+
+def _num(v: str | None) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def bbox_area_km2(bbox: str) -> float | None:
+    """Area of a lon/lat bbox string in km² (None if it does not parse: the route says why)."""
+    try:
+        x0, y0, x1, y1 = (float(p) for p in bbox.split(","))
+    except ValueError:
+        return None
+    if not all(map(math.isfinite, (x0, y0, x1, y1))):
+        return None
+    mid = math.radians((y0 + y1) / 2)
+    return abs(x1 - x0) * 111.32 * math.cos(mid) * abs(y1 - y0) * 110.57

@@ -1,0 +1,268 @@
+"""Authentication, the role each endpoint declares, the request-time cap and the audit log.
+
+``AccessMiddleware`` (pure ASGI) works out who is calling once per request (API key,
+OIDC bearer token or the anonymous role; wrong credentials are 401 at once), answers 504
+when a request runs past ``GEO_API_REQUEST_TIMEOUT_S`` and writes one audit entry per
+request when it completes. Every route declares the least role that may call it with one of
+``ANYONE``/``PUBLIC``/``PARTNER``/``ANALYST``/``ADMIN`` (a test checks each route has
+exactly one); routes that need the caller take ``PrincipalDep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+
+from geo_api.errors import GeoApiError, Timeout, Unauthorized
+from geo_api.services.access import Principal, authenticate, require
+
+NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The caller (None: anonymous where anonymous access is off)."""
+    return request.scope.get("state", {}).get("principal")
+
+
+def allow(role: str):
+    """The dependency declaring that ``role`` (or a higher one) may call a route."""
+
+    def dependency(request: Request) -> Principal | None:
+        principal = current_principal(request)
+        if role == "anyone":
+            return principal
+        if principal is None:
+            raise Unauthorized(f"this needs the {role} role; send an API key (X-API-Key) or "
+                               "a bearer token")
+        require(principal, role)
+        return principal
+
+    dependency.required_role = role
+    return Depends(dependency)
+
+
+ANYONE, PUBLIC, PARTNER, ANALYST, ADMIN = (allow(r) for r in
+                                           ("anyone", "public", "partner", "analyst", "admin"))
+
+
+def caller(request: Request) -> Principal:
+    principal = current_principal(request)
+    if principal is None:  # routes taking the caller also declare a role, so not reached
+        raise Unauthorized("credentials required")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(caller)]
+
+
+def disclosure(request: Request):
+    """The disclosure policy for this request (None unless the caller is ``public``)."""
+    return request.scope.get("state", {}).get("disclosure")
+
+
+def audit_note(request: Request, *, rows: int | None = None,
+               point_level: bool = False) -> None:
+    """What a response returned, for its audit entry (rows or units; point-level or not)."""
+    note = request.scope.setdefault("state", {}).setdefault("audit", {})
+    if rows is not None:
+        note["rows"] = rows
+    note["point_level"] = note.get("point_level", False) or point_level
+
+
+def _error(path: str, status: int, code: str, message: str, headers: dict | None = None):
+    """The one error shape (web.errors), sent from here before any route runs."""
+    from fastapi.responses import JSONResponse
+
+    from geo_api.web.errors import is_page, message_page
+
+    if is_page(path):
+        resp = message_page(message, status)
+        resp.headers.update(headers or {})
+        return resp
+    return JSONResponse({"code": code, "message": message, "detail": None}, status,
+                        headers=headers)
+
+
+JSON_TYPES = (b"application/json", b"application/geo+json")
+
+
+def _protecting_send(send, policy):
+    """``send`` that passes successful JSON / GeoJSON answers through the disclosure policy
+    (the one place for every JSON output path of the public role)."""
+    held: dict = {}
+
+    async def protecting_send(message):
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", []))
+            ctype = headers.get(b"content-type", b"").split(b";")[0].strip()
+            if message["status"] == 200 and ctype in JSON_TYPES:
+                held["start"], held["body"] = message, []
+                return
+            await send(message)
+            return
+        if "start" not in held:
+            await send(message)
+            return
+        held["body"].append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = json.dumps(policy.protect(json.loads(b"".join(held["body"]))),
+                          separators=(",", ":"), allow_nan=False).encode()
+        headers = [(k, v) for k, v in held["start"].get("headers", [])
+                   if k.lower() not in (b"content-length", b"etag")]
+        headers += [(b"content-length", str(len(body)).encode()),
+                    (b"x-disclosure-control", policy.label.encode())]
+        await send({**held["start"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return protecting_send
+
+
+class AccessMiddleware:
+    def __init__(self, app, settings, keys, audit):
+        self.app, self.settings, self.keys, self.audit = app, settings, keys, audit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        audited = not path.startswith(NOT_AUDITED)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        state = scope.setdefault("state", {})
+        t0, status = time.perf_counter(), [None]
+        principal = None
+        try:
+            principal = authenticate(self.settings, self.keys, headers.get("x-api-key"),
+                                     headers.get("authorization"))
+        except Unauthorized as e:  # wrong credentials: 401 whatever the route
+            await _error(path, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
+            self._log(scope, None, 401, t0, audited, str(e.user_msg))
+            return
+        state["principal"] = principal
+        policy = None
+        if principal is not None and principal.role == "public" and audited:
+            from geo_api.services.disclosure import Policy
+
+            policy = state["disclosure"] = Policy.from_settings(self.settings)
+            try:
+                policy.check_request(dict(parse_qsl(scope.get("query_string", b"").decode(
+                    "latin-1"), keep_blank_values=True)))
+            except GeoApiError as e:
+                await _error(path, e.status_code, e.code, e.user_msg)(scope, receive, send)
+                self._log(scope, principal, e.status_code, t0, audited, e.user_msg)
+                return
+            send = _protecting_send(send, policy)
+
+        timed_out = False
+
+        async def send_status(message):
+            if timed_out:  # the 504 has been sent; a late answer is dropped
+                return
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, send_status))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.settings.request_timeout_s)
+            if not done and status[0] is None:
+                # a worker thread cannot be stopped; the client is answered now, the work
+                # ends at its budgets and its heavy slot stays taken until then
+                timed_out = True
+                task.cancel()
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                e = Timeout(f"the request took longer than "
+                            f"{self.settings.request_timeout_s:g} s; ask for less (a shorter "
+                            "period, fewer permutations, a coarser grid)")
+                await _error(path, 504, e.code, e.user_msg)(scope, receive, send)
+                status[0] = 504
+            else:
+                await task  # a response already streaming finishes; errors propagate
+        finally:
+            self._log(scope, principal, status[0], t0, audited)
+
+    def _log(self, scope, principal, status, t0, audited, error: str | None = None) -> None:
+        if not audited:
+            return
+        note = scope.get("state", {}).get("audit", {})
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                          keep_blank_values=True)
+        entry = {"who": principal.who if principal else "anonymous",
+                 "role": principal.role if principal else None,
+                 "key_id": principal.key_id if principal else None,
+                 "action": f"{scope['method']} {scope['path']}",
+                 "params": [[k, v[:200]] for k, v in query[:50]],
+                 "status": status, "rows": note.get("rows"),
+                 "point_level": bool(note.get("point_level")),
+                 "ms": round((time.perf_counter() - t0) * 1000, 1)}
+        if error:
+            entry["error"] = error
+        try:
+            self.audit.write(entry)
+        except OSError:  # an unwritable log must be noticed: say so loudly
+            import logging
+
+            logging.getLogger("geo_api").exception("audit log write failed")
+            raise
+
+
+def required_role(route) -> str | None:
+    """The role a route declares (None: it declares none - a test forbids that)."""
+    roles = [getattr(d.dependency, "required_role", None) for d in route.dependencies]
+    roles = [r for r in roles if r]
+    return roles[0] if len(roles) == 1 else None
+
+
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "An API key from `geo_api keys create --role ...` (also "
+                              "accepted as `Authorization: Bearer gk_...`)"},
+    "oidc": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+             "description": "An OpenID Connect access token from the force's identity "
+                            "provider (when configured)"},
+}
+ROLE_SEES = {"public": "You see counts and maps for areas; counts of 1-4 are hidden and "
+                       "others rounded to 5 to protect victims",
+             "partner": "You see counts and maps for areas (small counts included), the "
+                        "planning tools and site sets",
+             "analyst": "You see everything partners see plus offence points, location lists "
+                        "and exports; every request is recorded in the audit log",
+             "admin": "You see everything and may change anyone's site sets"}
+ROLE_TEXT = {"public": "Anyone with the public role or higher (public answers are under "
+                       "disclosure control: counts 1-4 suppressed, others rounded to 5)",
+             "partner": "Partners, analysts and admins",
+             "analyst": "Analysts and admins (point-level data; every call is audited)",
+             "admin": "Admins"}
+
+
+def declare_access(schema: dict, routes) -> dict:
+    """Put each operation's role (``x-required-role``), its security requirement and its
+    401/403 answers in the OpenAPI document; idempotent."""
+    by_op = {r.operation_id or r.unique_id: required_role(r) for r in routes}
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+        SECURITY_SCHEMES)
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            role = by_op.get(op.get("operationId"))
+            if role is None:
+                continue
+            op["x-required-role"] = role
+            if role == "anyone":
+                op["security"] = []
+                continue
+            op["security"] = [{"apiKey": []}, {"oidc": []}]
+            op["description"] = (op.get("description", "") + f"\n\n**Who may call it:** "
+                                 f"{ROLE_TEXT[role]}.").strip() \
+                if "**Who may call it:**" not in op.get("description", "") else op["description"]
+            responses = op.setdefault("responses", {})
+            responses.setdefault("401", {"description": "No or wrong credentials (and "
+                                                        "anonymous callers may not do this)"})
+            if role != "public":
+                responses.setdefault("403", {"description": f"Needs the {role} role"})
+    return schema
