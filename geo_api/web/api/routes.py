@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo_api.errors import Forbidden
@@ -21,7 +21,7 @@ from geo_api.web.api.models import (
 from geo_api.web.api.params import FilterDep, Layer, ServiceDep
 
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-from geo_api.web.auth import ANALYST, ANYONE, PUBLIC
+from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
 
 router = APIRouter()
 HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
@@ -83,7 +83,7 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                        200: {"content": {"text/csv": {"example": CSV_EXAMPLE}},
                              "description": "GeoJSON (default) or CSV (f=csv)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
-def offences(svc: ServiceDep, flt: FilterDep,
+def offences(request: Request, svc: ServiceDep, flt: FilterDep,
              limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
              offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
              f: Annotated[Literal["geojson", "csv"], Query(description="Output format")] = "geojson",
@@ -97,8 +97,11 @@ def offences(svc: ServiceDep, flt: FilterDep,
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
     if f == "csv":
         body, n = offences_csv(svc, flt, limit, offset)
+        audit_note(request, rows=max(0, min(limit, n - offset)), point_level=True)
         return Response(body, media_type="text/csv", headers={"X-Number-Matched": str(n)})
-    return offences_geojson(svc, flt, limit, offset)[0]
+    fc = offences_geojson(svc, flt, limit, offset)[0]
+    audit_note(request, rows=len(fc["features"]), point_level=True)
+    return fc
 
 
 @router.get("/stats/areas", dependencies=[PUBLIC], response_model=AreaStatsResponse, operation_id="getAreaStats",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from geo_api.services.access import require
 from geo_api.services.units import UnitSpec
 from geo_api.web.api.models import (
     ConcentrationResponse,
@@ -26,7 +27,7 @@ from geo_api.web.api.params import (
     units_param,
 )
 from geo_api.web.api.routes import GeoJSONResponse
-from geo_api.web.auth import PUBLIC
+from geo_api.web.auth import PUBLIC, audit_note, caller
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
@@ -90,14 +91,20 @@ def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
 
 @router.get("/stats/top", dependencies=[PUBLIC], response_model=TopResponse, operation_id="getTopAreas",
             responses=ERRORS, summary="The areas, cells or map points with most offences, ranked")
-def top(svc: ServiceDep, flt: FilterDep,
+def top(request: Request, svc: ServiceDep, flt: FilterDep,
         units: Annotated[UnitSpec | None, Depends(units_param("ward", with_location=True))],
         limit: Limit = 8) -> dict:
     """The `limit` areas, cells or police.uk map points (`grid=location`) with most matching
-    offences, with share and cumulative share."""
+    offences, with share and cumulative share. `grid=location` is a list of offence
+    locations: analysts only (audited as point-level)."""
     from geo_api.services.hotspots import top as run
 
-    return run(svc, flt, units, limit)
+    if units is None:
+        require(caller(request), "analyst")
+    out = run(svc, flt, units, limit)
+    audit_note(request, rows=len(out["top"]),
+               point_level=units is None)
+    return out
 
 
 @router.get("/stats/concentration", dependencies=[PUBLIC], response_model=ConcentrationResponse,
