@@ -69,7 +69,9 @@ def shorten(o, depth=0):
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(store_dir=f"{tmp}/store")
+        # examples show the full answers (an analyst's); public ones are under disclosure control
+        settings = Settings(store_dir=f"{tmp}/store", anonymous_role="analyst",
+                            keys_file=f"{tmp}/keys.json", audit_dir=f"{tmp}/audit")
         from geo_api.services.service import Service
 
         svc = Service(settings)

@@ -15,11 +15,17 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+from geo_api.data.keys import KeyStore
 from geo_api.settings import Settings
 from geo_api.web.app import create_app
 
 EXAMPLES = int(os.environ.get("GEO_API_FUZZ_EXAMPLES", "2"))
-SETTINGS = Settings(store_dir=Path(tempfile.mkdtemp(prefix="geo_api_fuzz_")) / "store")
+TMP = Path(tempfile.mkdtemp(prefix="geo_api_fuzz_"))
+# anonymous callers refused: every case carries an admin key, and Schemathesis' auth check
+# (the same request without credentials must be refused) runs on every operation
+SETTINGS = Settings(store_dir=TMP / "store", keys_file=TMP / "keys.json",
+                    audit_dir=TMP / "audit", anonymous_role="none")
+ADMIN_KEY = KeyStore(SETTINGS.keys_path).create("admin", "fuzz")[0]
 APP = create_app(SETTINGS)
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -41,4 +47,5 @@ def loaded_app(joins):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
           derandomize=True)
 def test_schema_fuzz(case):
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(headers={"X-API-Key": ADMIN_KEY},
+                           excluded_checks=[positive_data_acceptance])

@@ -35,7 +35,8 @@ KEEP_INT = frozenset({
     "k_ring", "limit", "offset", "n_features", "n_significant_bins", "n_steps",
     "n_undefined", "n_units", "nx", "ny", "permutations", "rank", "resolution", "seed",
     "time_steps", "new", "persistent", "gone", "hour", "weekday", "z", "x", "y", "k",
-    "n_sim", "year", "month_index", "level", "rank_low", "rank_high"})
+    "n_sim", "year", "month_index", "level", "rank_low", "rank_high", "hours", "weekdays",
+    "radii_m"})
 KEEP_FLOAT = frozenset({
     "alpha", "bandwidth_m", "cell_size_m", "fishnet_band_m", "fishnet_cell_size_m",
     "min_attainable_p", "population", "x0_m", "y0_m", "max", "jaccard_hot", "bearing_deg",
@@ -150,7 +151,8 @@ class Policy:
                     suppressed |= out[key] is None
             elif isinstance(v, float):
                 out[key] = v if key in KEEP_FLOAT or "%" in key else None
-            elif isinstance(v, list) and key in COUNT_LIST_KEYS:
+            elif isinstance(v, list) and (key in COUNT_LIST_KEYS or (
+                    key not in KEEP_INT and _all_ints(v))):  # safe by default
                 out[key] = self._count_tree(v)
             else:
                 out[key] = self.protect(v)
@@ -209,15 +211,14 @@ class Policy:
 
         records = self.protect(df.to_dict("records"))
         out = df.copy()
-        for col in df.columns:
-            vals = [r[col] for r in records]
-            if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(
-                    df[col]):
-                out[col] = pd.array(vals, dtype="Float64").astype(object)
-                out[col] = [None if pd.isna(v) else v for v in out[col]]
-            else:
-                out[col] = vals
+        for col in df.columns:  # object columns: a withheld value stays None, not NaN
+            out[col] = pd.Series([r[col] for r in records], index=df.index, dtype=object)
         return out
+
+def _all_ints(v) -> bool:
+    if isinstance(v, list):
+        return bool(v) and all(_all_ints(x) for x in v)
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _num(v: str | None) -> float | None:

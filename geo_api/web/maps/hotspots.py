@@ -49,6 +49,12 @@ class HotspotLayers:
     provenance: str = ""  # parameters, seed and dataset version, shown in the legend
 
 
+def no_count_as_zero(col: pd.Series) -> pd.Series:
+    """Areas without offences have no row: 0 (a count may also be text, e.g. "<5")."""
+    col = col.astype(object)
+    return col.where(col.notna(), 0)
+
+
 def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.FeatureGroup:
     """Sites as small circles with their name (and kind, if given) on hover."""
     fg = folium.FeatureGroup(name=name, show=show)
@@ -64,7 +70,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     """Wards (name + count on hover), approximate NPAs, Gi* cells and the KDE layer."""
     wards = to_io(boundaries.get("ward").gdf[["code", "name", "geometry"]])
     wards = wards.merge(layers.ward_counts[["code", "count"]], on="code", how="left")
-    wards = wards.fillna({"count": 0})
+    wards["count"] = no_count_as_zero(wards["count"])
     folium.GeoJson(safe_geojson(wards), name="Wards (offences on hover)",
                    style_function=lambda f: {"fill": True, "fillOpacity": 0, "color": "#555",
                                              "weight": 1},
@@ -72,7 +78,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                                                  aliases=["Ward", "Offences"])).add_to(m)
     npa = to_io(boundaries.get("npa").gdf[["code", "name", "geometry"]])
     npa = npa.merge(layers.npa_counts[["code", "count"]], on="code", how="left")
-    npa = npa.fillna({"count": 0})
+    npa["count"] = no_count_as_zero(npa["count"])
     folium.GeoJson(safe_geojson(npa), name="Policing areas (approximate)",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
