@@ -47,6 +47,7 @@ KEEP_FLOAT = frozenset({
 # share key -> the count key it is a share of (recomputed from protected counts)
 SHARES = {"share": "count", "share_before": "before", "share_after": "after"}
 COUNT_LIST_KEYS = frozenset({"counts", "count", "series"})
+GEOMETRY = frozenset({"geometry", "coordinates", "bbox"})
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,8 @@ class Policy:
         for key, v in obj.items():
             if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalars: as Python's
                 v = v.item()
-            if isinstance(v, bool) or v is None or isinstance(v, str):
-                out[key] = v
+            if isinstance(v, bool) or v is None or isinstance(v, str) or key in GEOMETRY:
+                out[key] = v  # geometries are units' shapes (public: never points)
             elif isinstance(v, int):
                 if key in KEEP_INT or "%" in key:
                     out[key] = v

@@ -263,6 +263,51 @@ def declare_access(schema: dict, routes) -> dict:
             responses = op.setdefault("responses", {})
             responses.setdefault("401", {"description": "No or wrong credentials (and "
                                                         "anonymous callers may not do this)"})
-            if role != "public":
-                responses.setdefault("403", {"description": f"Needs the {role} role"})
+            responses.setdefault("403", {"description": f"Needs the {role} role" if role !=
+                                         "public" else "Finer than the disclosure floors "
+                                         "for the public role"})
+    _nullable_for_public(schema)
     return schema
+
+
+def _refs(obj, found: set[str]) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "$ref" and isinstance(v, str):
+                found.add(v.rsplit("/", 1)[-1])
+            else:
+                _refs(v, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            _refs(v, found)
+
+
+def _nullable_for_public(schema: dict) -> None:
+    """Numbers the disclosure policy may suppress or withhold are declared nullable in every
+    schema a public operation answers with (idempotent)."""
+    from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT
+
+    comps = schema.get("components", {}).get("schemas", {})
+    reached: set[str] = set()
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            if op.get("x-required-role") == "public":
+                _refs(op.get("responses", {}), reached)
+    todo = list(reached)
+    while todo:
+        found: set[str] = set()
+        _refs(comps.get(todo.pop(), {}), found)
+        todo += [n for n in found - reached]
+        reached |= found
+    for name in reached:
+        for key, prop in comps.get(name, {}).get("properties", {}).items():
+            if key in KEEP_INT or key in KEEP_FLOAT or "anyOf" in prop and any(
+                    p.get("type") == "null" for p in prop["anyOf"]):
+                continue
+            if prop.get("type") in ("integer", "number"):
+                inner = {k: v for k, v in prop.items() if k not in ("title", "description",
+                                                                    "examples")}
+                outer = {k: v for k, v in prop.items() if k in ("title", "description",
+                                                                "examples")}
+                prop.clear()
+                prop.update({"anyOf": [inner, {"type": "null"}], **outer})

@@ -46,7 +46,7 @@ def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
     role_line = ("You are not signed in and this service does not serve anonymous users: "
                  "send an API key or sign in through your organisation." if who is None else
                  f"You are using this service as <b>{html.escape(who.role)}</b>"
-                 + (" without signing in (anonymous access on this machine)"
+                 + (" without signing in"
                     if who.method == "anonymous" else f" ({html.escape(who.who)})")
                  + f". {html.escape(ROLE_SEES[who.role])}.")
     s = svc.store.summary() if svc.store.dataset_version() else {}
