@@ -24,7 +24,9 @@ def test_ward_tile_is_clipped_lonlat_with_etag(client):
     z = 13
     x, y = lonlat_to_tile(-1.1332, 52.6349, z)  # Leicester clock tower
     r = client.get(f"/tiles/ward/{z}/{x}/{y}.geojson")
-    assert r.status_code == 200 and r.headers["cache-control"].startswith("public")
+    # role-dependent answers: private caching only, varying with the credentials
+    assert r.status_code == 200 and r.headers["cache-control"].startswith("private")
+    assert "X-API-Key" in r.headers["vary"]
     fc = r.json()
     w, s, e, n = tile_bounds(z, x, y)
     assert fc["features"]

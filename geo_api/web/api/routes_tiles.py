@@ -80,7 +80,11 @@ def _serve(request: Request, svc, flt, layer: str, z: int, x: int, y: int, fmt: 
             body = clip_tile(frame, z, x, y)
         cached = TILES.put(key, (body, etag(body)))
     body, tag = cached
-    headers = {"ETag": tag, "Cache-Control": "public, max-age=300"}
+    # answers depend on the caller's role: browsers may cache them, shared caches may not
+    headers = {"ETag": tag, "Cache-Control": "private, max-age=300",
+               "Vary": "Authorization, X-API-Key"}
+    if policy is not None:  # protected above: the access middleware leaves it as it is
+        headers["X-Disclosure-Control"] = policy.label
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=MEDIA[fmt], headers=headers)
