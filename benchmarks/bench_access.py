@@ -26,8 +26,9 @@ from geo_api.web.app import create_app
 
 Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 URLS = [f"/stats/areas?layer=lsoa&{Q}", f"/stats/areas?layer=ward&{Q}",
-        f"/hotspots/gi?{Q}&permutations=999", f"/compare/areas?before=2019-12/2020-02"
-        f"&after=2020-04/2020-06&group=violence_robbery_weapons&layer=lsoa",
+        f"/hotspots/gi?{Q}&permutations=999",
+        ("/compare/areas?before=2019-12/2020-02&after=2020-04/2020-06"
+         "&group=violence_robbery_weapons&layer=lsoa"),
         f"/tiles/lsoa/12/2035/1341.geojson?{Q}"]
 
 
