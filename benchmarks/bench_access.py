@@ -64,8 +64,8 @@ def main() -> None:
         for url in URLS:
             for key in (analyst, public):  # warm both (caches, numba)
                 assert c.get(url, headers={"X-API-Key": key}).status_code == 200, url
-            a = median_ms(lambda: c.get(url, headers={"X-API-Key": analyst}), 15)
-            p = median_ms(lambda: c.get(url, headers={"X-API-Key": public}), 15)
+            a = median_ms(lambda u=url: c.get(u, headers={"X-API-Key": analyst}), 15)
+            p = median_ms(lambda u=url: c.get(u, headers={"X-API-Key": public}), 15)
             size = len(c.get(url, headers={"X-API-Key": public}).content)
             print(f"{url.split('?')[0]:<32} analyst {a:7.1f} ms  public {p:7.1f} ms  "
                   f"x{p / a:.2f}  ({size / 1000:.0f} kB)")
