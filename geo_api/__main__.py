@@ -197,6 +197,45 @@ def cmd_plan_people_zones(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from geo_api.analysis.forecast import METHODS
+    from geo_api.services import forecast
+    from geo_api.services.units import UnitSpec
+
+    svc, flt = _plan_setup(args)
+    spec = UnitSpec(grid=args.grid, study_area=args.study_area, resolution=args.resolution,
+                    fishnet_cell_size_m=args.cell_size_m)
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    results = {}
+    for horizon in args.horizon:
+        with tqdm(desc=f"backtest, {horizon}-month horizon", unit="fold") as bar:
+            def progress(done, total, bar=bar):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            results[horizon] = forecast.evaluate(
+                svc, flt, spec, methods, args.window,
+                horizon, args.coverage, progress=progress)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+        return 0
+    import pandas as pd
+
+    for horizon, ev in results.items():
+        t = pd.DataFrame(ev["summary"]).set_index("method")
+        p = pd.DataFrame(ev["paired_vs_naive"]).set_index("method")
+        t = t.join(p[["wins", "losses", "mean_pai_difference", "ci95_low", "ci95_high"]])
+        print(f"\n{horizon}-month horizon, {ev['meta']['window_months']}-month window, "
+              f"{ev['meta']['n_folds']} folds, coverage {args.coverage:.0%}, "
+              f"{ev['meta']['n_units']} units; dataset {ev['meta']['dataset_version']}")
+        print(t.sort_values("mean_pai", ascending=False).round(3).to_string())
+        print(ev["reading"])
+    return 0
+
+
 def _audit(settings: Settings, action: str, **fields) -> None:
     """An audit entry for a command-line change (who: the operating-system user)."""
     import getpass
@@ -429,6 +468,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--top", type=int, default=21, help="rows to print")
     sp.set_defaults(func=cmd_plan_people_zones)
+
+    sp = sub.add_parser("evaluate", help="backtest hot spot methods: which predicts next "
+                                         "month best (PAI, PEI, RRI, hit rate)")
+    plan_opts(sp)
+    sp.add_argument("--grid", default="h3", choices=["h3", "fishnet", "npa", "ward", "sector",
+                                                     "lsoa"])
+    sp.add_argument("--study-area", default="city", choices=["city", "force"])
+    sp.add_argument("--resolution", type=int, default=9)
+    sp.add_argument("--cell-size-m", type=float, default=250)
+    sp.add_argument("--methods", help="comma-separated; default all")
+    sp.add_argument("--window", type=int, default=3, help="training window, months")
+    sp.add_argument("--horizon", type=int, nargs="+", default=[1, 3], help="months ahead")
+    sp.add_argument("--coverage", type=float, default=0.05, help="share of the area")
+    sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("openapi", help="write the OpenAPI document as YAML")
     sp.add_argument("--output", default=str(PROJECT_ROOT / "openapi.yaml"))

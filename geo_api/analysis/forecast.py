@@ -39,9 +39,9 @@ METHOD_TEXT = {
     "gi": "Getis-Ord Gi* z of the training window: hot spots at 95% first, then by z",
     "emerging": "emerging hot spot category of the training window (intensifying, "
                 "persistent, new ... first), then by the last month's density",
-    "ensemble": "recency-weighted kernel density whose bandwidth and half-life are chosen "
-                "by the backtest on earlier folds only (their test months end by the "
-                "cut-off)",
+    "ensemble": "recency-weighted kernel density (bandwidth 0 = no smoothing) whose "
+                "bandwidth and half-life are chosen by the backtest on earlier folds only "
+                "(their test months end by the cut-off)",
 }
 EMERGING_ORDER = ("intensifying hot spot", "persistent hot spot", "new hot spot",
                   "consecutive hot spot", "sporadic hot spot", "oscillating hot spot",
@@ -146,8 +146,9 @@ class Params:
     window: int = 3  # training window, months
     half_life: float = 2.0  # months, recency weighting
     bandwidth_m: float = 400.0  # KDE
-    ensemble_bandwidths_m: tuple[float, ...] = (250.0, 400.0, 600.0, 900.0)
-    ensemble_half_lives: tuple[float, ...] = (1.0, 2.0, 4.0, 12.0)
+    # 0 m: no smoothing (counts per km²); a half-life of 120 months is close to long-run
+    ensemble_bandwidths_m: tuple[float, ...] = (0.0, 250.0, 400.0, 600.0)
+    ensemble_half_lives: tuple[float, ...] = (1.0, 2.0, 4.0, 12.0, 120.0)
 
 
 def recency_weights(n_months: int, half_life: float) -> np.ndarray:
@@ -194,7 +195,7 @@ def score(method: str, history: np.ndarray, space: Space, p: Params,
     if method == "ensemble":
         bw, hl = ensemble_choice or (p.bandwidth_m, p.half_life)
         weighted = history @ recency_weights(history.shape[1], hl)
-        return space.kernel(bw) @ weighted
+        return weighted / area if bw == 0 else space.kernel(bw) @ weighted
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -270,7 +271,11 @@ def backtest(counts: np.ndarray, space: Space, methods: Sequence[str] = METHODS,
         done.append(f)
         if progress:
             progress(i + 1, len(fl))
-    return {"folds": rows, "summary": summarise(rows, methods),
+    nxt = None
+    if "ensemble" in methods:  # for forecasting the month after the data: every fold counts
+        bw, hl = _choose_ensemble(grid_pai, done, n_months, p, coverage)
+        nxt = {"bandwidth_m": bw, "half_life": hl}
+    return {"folds": rows, "summary": summarise(rows, methods), "ensemble_next": nxt,
             "paired_vs_naive": paired(rows, methods),
             "curves": {m: np.nanmean(np.vstack(c), axis=0).tolist() for m, c in curves.items()},
             "coverages": list(coverages), "n_folds": len(fl)}

@@ -9,6 +9,7 @@ from functools import cached_property
 
 import h3
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import shapely
 
@@ -100,6 +101,20 @@ class Units:
     definition: dict
     _count: Callable[[OffenceFilter], np.ndarray]
     _adjacency: Callable[[], sp.csr_matrix]
+    _centres: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    _assign: Callable[[pd.DataFrame], np.ndarray] | None = None
+    assign_columns: tuple[str, ...] = ("x_m", "y_m")
+
+    @cached_property
+    def centres_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit centres (EPSG:27700 metres): H3 cell centres, fishnet cell centres, or a
+        point inside each polygon."""
+        return self._centres()
+
+    def assign(self, offences: pd.DataFrame) -> np.ndarray:
+        """Index of the unit each offence row falls in (-1: none), from
+        ``assign_columns``."""
+        return self._assign(offences)
 
     def counts(self, flt: OffenceFilter) -> np.ndarray:
         """Offences per unit for ``flt`` (zeros included)."""
@@ -136,7 +151,10 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
                                    "; cells without offences count as zeros",
                                    resolution=spec.resolution, k_ring=spec.k),
             _count=lambda f: h3_counts(cells, svc.store.h3_cells(spec.resolution, f)),
-            _adjacency=lambda: h3_adjacency(cells, spec.k))
+            _adjacency=lambda: h3_adjacency(cells, spec.k),
+            _centres=lambda: _h3_centres(cells),
+            _assign=lambda df: _index_of(cells, df[f"h3_r{spec.resolution}"]),
+            assign_columns=(f"h3_r{spec.resolution}",))
     if spec.grid == "fishnet":
         size = spec.fishnet_cell_size_m
         band = spec.fishnet_band_m or 1.5 * size
@@ -157,7 +175,14 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
                                    f"{STUDY_AREAS[spec.study_area]} (ids are centre "
                                    "easting_northing); zeros included",
                                    fishnet_cell_size_m=size, fishnet_band_m=band),
-            _count=count, _adjacency=lambda: distance_band(cx, cy, band))
+            _count=count, _adjacency=lambda: distance_band(cx, cy, band),
+            _centres=lambda: (cx, cy),
+            _assign=lambda df: _index_of(
+                np.array([f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)]),
+                [f"{int(a)}_{int(b)}" for a, b in zip(
+                    np.floor(df["x_m"] / size) * size + size / 2,
+                    np.floor(df["y_m"] / size) * size + size / 2)]
+                if len(df) else []))
     layer = svc.boundaries.get(spec.grid)
     codes = layer.gdf["code"]
 
@@ -170,9 +195,30 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
 
         return Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True).sparse
 
+    def centres():
+        pts = layer.gdf.geometry.representative_point()
+        return pts.x.to_numpy(), pts.y.to_numpy()
+
+    code_col = f"{spec.grid}_code"
     return Units(ids=codes.tolist(), area_km2=layer.gdf.area.to_numpy() / 1e6,
                  definition=_definition(spec, len(codes),
                                         f"all {len(codes)} areas of layer {spec.grid}; areas "
                                         "without offences count as zeros", contiguity="queen",
                                         study_area=f"layer {spec.grid}"),
-                 _count=count, _adjacency=queen)
+                 _count=count, _adjacency=queen, _centres=centres,
+                 _assign=lambda df: _index_of(codes.to_numpy(), df[code_col]),
+                 assign_columns=(code_col,))
+
+
+def _index_of(ids, values) -> np.ndarray:
+    """Position of each value in ``ids`` (-1 where absent)."""
+    lookup = pd.Index(ids)
+    return lookup.get_indexer(pd.Index(values)).astype(np.int64)
+
+
+def _h3_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from geo_api.crs import lonlat_to_metric
+
+    lat, lon = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells.tolist()]).T \
+        if len(cells) else (np.array([]), np.array([]))
+    return lonlat_to_metric(lon, lat)

@@ -167,6 +167,14 @@ class Reader:
         return self._q().execute(
             f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
 
+    def located_values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
+        """Selected (allow-listed) columns of matching offences that have a location."""
+        _check_columns(columns)
+        where, params = where_sql(flt)
+        return self._q().execute(
+            f"SELECT {', '.join(columns)} FROM offences WHERE {where} AND has_location",
+            params).df()
+
     def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
         """Most frequent locations (location text at one point; police.uk map points)."""
         where, params = where_sql(flt)

@@ -1,0 +1,260 @@
+"""Which hot spot method predicts next month best on the loaded data, and the focus list
+built from it ("where should we go next month").
+
+``evaluate`` runs the rolling-origin backtest of ``analysis/forecast.py`` on monthly counts
+per unit (cached per dataset version and parameters); ``focus`` ranks places for the next
+period with the method that backtested best and names them the way people do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from geo_api.analysis import forecast as fc
+from geo_api.crs import metric_to_lonlat
+from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import InvalidParameter
+from geo_api.services.units import Units, UnitSpec, analysis_units
+
+MAX_CACHED = 32
+_CACHE: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def monthly_counts(svc, flt: OffenceFilter, units: Units) -> tuple[list[str], np.ndarray]:
+    """Loaded months inside ``flt``'s period (all loaded months when it has none), oldest
+    first, and the (units x months) count matrix."""
+    loaded = list(svc.store.months_loaded())
+    months = [m for m in loaded if _in_period(m, flt)]
+    counts = np.column_stack([units.counts(_month(flt, m)) for m in months]) if months \
+        else np.zeros((len(units.ids), 0))
+    return months, counts
+
+
+def _in_period(month: str, flt: OffenceFilter) -> bool:
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthBegin(1)
+    return (flt.start is None or end > pd.Timestamp(flt.start)) and (
+        flt.end is None or start < pd.Timestamp(flt.end))
+
+
+def _month(flt: OffenceFilter, month: str) -> OffenceFilter:
+    start = pd.Timestamp(month + "-01")
+    return dataclasses.replace(flt, start=start.to_pydatetime(),
+                               end=(start + pd.offsets.MonthBegin(1)).to_pydatetime())
+
+
+def space_of(units: Units) -> fc.Space:
+    x, y = units.centres_m
+    return fc.Space(units.area_km2, np.asarray(x, float), np.asarray(y, float),
+                    lambda: units.adjacency)
+
+
+def _key(svc, *parts) -> tuple:
+    return (svc.store.dataset_version(), svc.boundaries.version, *map(repr, parts))
+
+
+def evaluate(svc, flt: OffenceFilter, spec: UnitSpec, methods: Sequence[str] = fc.METHODS,
+             window: int = 3, horizon: int = 1, coverage: float = 0.05,
+             half_life: float = 2.0, bandwidth_m: float = 400.0,
+             progress: Callable[[int, int], None] | None = None) -> dict:
+    """The backtest as an answer: per-method summary, paired comparison with the naive
+    method, hit-rate curves, per-fold rows and the best method (cached)."""
+    unknown = [m for m in methods if m not in fc.METHODS]
+    if unknown:
+        raise InvalidParameter(f"methods: unknown {unknown}; choose from {list(fc.METHODS)}")
+    methods = list(dict.fromkeys(["naive", *methods]))  # the baseline is always there
+    key = _key(svc, flt, spec, methods, window, horizon, coverage, half_life, bandwidth_m)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    units = analysis_units(svc, spec)
+    months, counts = monthly_counts(svc, flt, units)
+    if len(months) < window + horizon:
+        raise InvalidParameter(
+            f"datetime: a {window}-month window and a {horizon}-month horizon need at least "
+            f"{window + horizon} loaded months; {len(months)} are loaded in the period")
+    if counts.sum() == 0:
+        raise InvalidParameter("no offences match the filter in the study area")
+    params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
+    r = fc.backtest(counts, space_of(units), methods, horizon, coverage, params,
+                    progress=progress)
+    for row in r["folds"]:
+        row["train_months"] = [months[row["cutoff"] - window], months[row["cutoff"] - 1]]
+        row["test_months"] = [months[row["cutoff"]], months[row["cutoff"] + horizon - 1]]
+    best = fc.best_method(r["summary"])
+    out = {"meta": svc.meta(flt, analysis="hotspot_forecast_evaluation", **units.definition,
+                            months=months, window_months=window, horizon_months=horizon,
+                            coverage=coverage, methods=methods, half_life_months=half_life,
+                            bandwidth_m=bandwidth_m, n_folds=r["n_folds"],
+                            ensemble_candidates={
+                                "bandwidth_m": list(params.ensemble_bandwidths_m),
+                                "half_life_months": list(params.ensemble_half_lives)},
+                            tie_rule="units tied at the coverage cut share the remaining "
+                                     "area in proportion (the expected value of random "
+                                     "tie-breaking)",
+                            method_definitions={m: fc.METHOD_TEXT[m] for m in methods}),
+           "best_method": best, "summary": r["summary"],
+           "paired_vs_naive": r["paired_vs_naive"],
+           "curves": {"coverage": r["coverages"], "hit_rate": r["curves"]},
+           "folds": r["folds"], "ensemble_next": r.get("ensemble_next"),
+           "reading": _reading(r["summary"], r["paired_vs_naive"], best, coverage, horizon)}
+    with _LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > MAX_CACHED:
+            _CACHE.popitem(last=False)
+    return out
+
+
+def _reading(summary, paired, best, coverage, horizon) -> str:
+    s = {x["method"]: x for x in summary}
+    naive = s["naive"]["mean_pai"]
+    period = "next month's" if horizon == 1 else f"next {horizon} months'"
+    text = (f"Over the backtest, {best} captured the most of the {period} offences per unit "
+            f"area at {coverage:.0%} of the area "
+            f"(mean PAI {s[best]['mean_pai']:.2f}; naive last-period counts "
+            f"{naive:.2f}).")
+    if best != "naive":
+        p = next((x for x in paired if x["method"] == best), None)
+        if p:
+            text += (f" It beat naive in {p['wins']} of {p['wins'] + p['losses'] + p['ties']}"
+                     f" folds (mean difference {p['mean_pai_difference']:+.2f}, 95% CI "
+                     f"{p['ci95_low']:+.2f} to {p['ci95_high']:+.2f}; folds overlap in time,"
+                     " so read the interval as indicative).")
+    return text
+
+
+# ------------------------------------------------------------------ the focus list ------
+def focus(svc, flt: OffenceFilter, spec: UnitSpec, n: int = 8, window: int = 3,
+          coverage: float = 0.05, methods: Sequence[str] = fc.METHODS) -> dict:
+    """The top ``n`` places for the next month by the method that backtested best (one-month
+    horizon), each named by its most common police.uk locations, with its ward and NPA,
+    counts for the last 3 and 12 months and the trend."""
+    ev = evaluate(svc, flt, spec, methods, window, 1, coverage)
+    best = ev["best_method"]
+    units = analysis_units(svc, spec)
+    months, counts = monthly_counts(svc, flt, units)
+    params = fc.Params(window=window)
+    nxt = ev.get("ensemble_next")
+    choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None
+    scores = fc.score(best, counts, space_of(units), params, choice)
+    last3, last12 = counts[:, -3:].sum(axis=1), counts[:, -12:].sum(axis=1)
+    order = np.lexsort((np.array(units.ids), -last3, -scores))[:n]
+    order = [i for i in order if last12[i] > 0] or list(order)
+    names = place_names(svc, flt, units, months[-12:], order)
+    trend = trends(counts, order)
+    x, y = units.centres_m
+    lon, lat = metric_to_lonlat(np.asarray(x)[order], np.asarray(y)[order])
+    best_row = next(s for s in ev["summary"] if s["method"] == best)
+    places = [{"rank": k + 1, "id": units.ids[i], **names[i], "score": float(scores[i]),
+               "count_last_3_months": int(last3[i]), "count_last_12_months": int(last12[i]),
+               **trend[i], "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6)}
+              for k, i in enumerate(order)]
+    return {"meta": svc.meta(flt, analysis="focus_list", **units.definition,
+                             months=months, method=best, method_definition=fc.METHOD_TEXT[best],
+                             method_params=({"bandwidth_m": choice[0],
+                                             "half_life_months": choice[1]} if choice else None),
+                             backtest_mean_pai=best_row["mean_pai"],
+                             backtest_mean_hit_rate=best_row["mean_hit_rate"],
+                             naive_mean_pai=next(s["mean_pai"] for s in ev["summary"]
+                                                 if s["method"] == "naive"),
+                             coverage=coverage, window_months=window,
+                             n_folds=len({r["cutoff"] for r in ev["folds"]}),
+                             next_period=_next_month(months[-1])),
+            "reading": (f"Where to go next month: the {len(places)} places {best} ranks "
+                        f"highest. In backtests on the loaded months this method's top "
+                        f"{coverage:.0%} of the area held {best_row['mean_hit_rate']:.0%} of "
+                        f"the next month's offences (PAI {best_row['mean_pai']:.2f}). "
+                        "Counts are small: a place can drop out next month by chance."),
+            "places": places}
+
+
+def _next_month(month: str) -> str:
+    return (pd.Timestamp(month + "-01") + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+
+
+def place_names(svc, flt: OffenceFilter, units: Units, months: list[str],
+                order: Sequence[int]) -> dict[int, dict]:
+    """For each unit in ``order``: its three most common police.uk location names in
+    ``months`` and the ward and NPA most of its offences fall in."""
+    period = dataclasses.replace(flt, start=pd.Timestamp(months[0] + "-01").to_pydatetime(),
+                                 end=(pd.Timestamp(months[-1] + "-01")
+                                      + pd.offsets.MonthBegin(1)).to_pydatetime())
+    cols = tuple(dict.fromkeys((*units.assign_columns, "location_text", "ward_code",
+                                "npa_code")))
+    df = svc.store.located_values(cols, period)
+    df["unit"] = units.assign(df) if len(df) else np.array([], dtype=np.int64)
+    df = df[df["unit"].isin(list(order))]
+    wards = _names(svc, "ward")
+    npas = _names(svc, "npa")
+    out = {}
+    for i in order:
+        rows = df[df["unit"] == i]
+        top = rows["location_text"].dropna().value_counts().head(3)
+        ward = rows["ward_code"].dropna().mode()
+        npa = rows["npa_code"].dropna().mode()
+        w = ward.iloc[0] if len(ward) else None
+        a = npa.iloc[0] if len(npa) else None
+        streets = [str(s) for s in top.index]
+        out[i] = {"name": "; ".join(streets) if streets else units.ids[i],
+                  "streets": [{"location": s, "count": int(c)} for s, c in top.items()],
+                  "ward_code": w, "ward": wards.get(w), "npa_code": a, "npa": npas.get(a)}
+    return out
+
+
+def _names(svc, layer: str) -> dict:
+    try:
+        g = svc.boundaries.get(layer).gdf
+    except Exception:  # noqa: BLE001 - a deployment may lack the layer; names are optional
+        return {}
+    return dict(zip(g["code"], g["name"]))
+
+
+def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
+    """Last 3 months vs the 3 before, against the whole area's change (exact binomial
+    test of the unit's share of the 6 months falling in the recent 3)."""
+    from geo_api.analysis.compare import binomial_test
+
+    if counts.shape[1] < 6:
+        return {i: {"trend": "not enough months", "trend_p_two_sided": None} for i in order}
+    recent, earlier = counts[:, -3:].sum(axis=1), counts[:, -6:-3].sum(axis=1)
+    R, E = recent.sum(), earlier.sum()
+    p0 = R / (R + E) if R + E else 0.5
+    idx = np.array(order)
+    k, n = recent[idx].astype(int), (recent[idx] + earlier[idx]).astype(int)
+    p, _, _ = binomial_test(k, n, p0)
+    out = {}
+    for j, i in enumerate(order):
+        up = n[j] > 0 and k[j] / n[j] > p0
+        word = ("rising" if up else "falling") if p[j] < 0.05 else "no clear change"
+        out[i] = {"trend": word, "trend_p_two_sided": float(p[j]),
+                  "count_previous_3_months": int(earlier[i])}
+    return out
+
+
+def unit_polygons_lonlat(svc, spec: UnitSpec, ids: Sequence[str]):
+    """The shapes of units ``ids`` (GeoDataFrame, EPSG:4326) for maps."""
+    import geopandas as gpd
+    import shapely
+
+    from geo_api.analysis.grids import h3_polygons_lonlat
+    from geo_api.crs import to_io
+
+    if spec.grid == "h3":
+        geoms = h3_polygons_lonlat(np.array([int(i, 16) for i in ids], dtype=np.uint64))
+        return gpd.GeoDataFrame({"id": list(ids)}, geometry=geoms, crs=4326)
+    if spec.grid == "fishnet":
+        half = spec.fishnet_cell_size_m / 2
+        xy = [tuple(map(float, i.split("_"))) for i in ids]
+        boxes = [shapely.box(x - half, y - half, x + half, y + half) for x, y in xy]
+        return to_io(gpd.GeoDataFrame({"id": list(ids)}, geometry=boxes, crs=27700))
+    g = svc.boundaries.get(spec.grid).gdf
+    g = g.set_index("code").loc[list(ids)].reset_index().rename(columns={"code": "id"})
+    return to_io(g[["id", "geometry"]])

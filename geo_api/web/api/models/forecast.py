@@ -1,0 +1,130 @@
+"""Forecast evaluation (which hot spot method predicted best) and the focus list."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from geo_api.web.api.models.meta import Meta, Strict, UnitsEcho
+
+__all__ = ["EvaluationResponse", "FocusResponse"]
+
+
+class EvaluationMeta(Meta, UnitsEcho):
+    months: list[str] = Field(..., description="Loaded months used, oldest first")
+    window_months: int = Field(..., description="Training window (naive, KDE, Gi*, emerging)")
+    horizon_months: int = Field(..., description="Months predicted after each cut-off")
+    coverage: float = Field(..., description="Share of the study area selected", examples=[0.05])
+    methods: list[str]
+    half_life_months: float
+    bandwidth_m: float
+    n_folds: int
+    ensemble_candidates: dict[str, list[float]]
+    tie_rule: str
+    method_definitions: dict[str, str]
+
+
+class MethodSummary(Strict):
+    method: str = Field(..., examples=["long_run"])
+    mean_hit_rate: float | None = Field(..., description="Share of the next period's offences "
+                                                         "in the selected area")
+    mean_pai: float | None = Field(..., description="Predictive Accuracy Index: hit rate / "
+                                                    "area share", examples=[4.4])
+    mean_pei: float | None = Field(..., description="Predictive Efficiency Index: PAI / the "
+                                                    "best PAI possible for that area (1 = perfect)")
+    mean_rri: float | None = Field(..., description="Recapture Rate Index (Levine 2008)")
+    median_pai: float | None
+    min_pai: float | None
+    n_folds: int
+
+
+class PairedComparison(Strict):
+    method: str
+    baseline: str = Field(..., examples=["naive"])
+    wins: int
+    losses: int
+    ties: int
+    mean_pai_difference: float | None
+    ci95_low: float | None = Field(..., description="95% t interval; folds overlap in time")
+    ci95_high: float | None
+
+
+class FoldRow(Strict):
+    cutoff: int = Field(..., description="Index (in meta.months) of the first test month")
+    method: str
+    hit_rate: float | None
+    pai: float | None
+    pei: float | None
+    rri: float | None
+    n_test: float = Field(..., description="Offences in the test period")
+    n_inside: float = Field(..., description="Of which in the selected area (ties in "
+                                             "proportion, so it can be fractional)")
+    params: dict[str, float] | None = Field(None, description="Ensemble: the bandwidth and "
+                                                              "half-life chosen for this fold")
+    train_months: list[str]
+    test_months: list[str]
+
+
+class Curves(Strict):
+    coverage: list[float]
+    hit_rate: dict[str, list[float | None]] = Field(..., description="Mean hit rate over folds "
+                                                                     "at each coverage, per method")
+
+
+class EvaluationResponse(Strict):
+    meta: EvaluationMeta
+    best_method: str = Field(..., description="Highest mean PAI (ties: the simpler method)",
+                             examples=["long_run"])
+    reading: str = Field(..., description="The result in words")
+    summary: list[MethodSummary]
+    paired_vs_naive: list[PairedComparison]
+    curves: Curves
+    folds: list[FoldRow]
+    ensemble_next: dict[str, float] | None = Field(None, description="Ensemble parameters for "
+                                                                     "the month after the data")
+
+
+class FocusMeta(Meta, UnitsEcho):
+    months: list[str]
+    method: str = Field(..., description="The method that backtested best on the loaded data")
+    method_definition: str
+    method_params: dict[str, float] | None = None
+    backtest_mean_pai: float | None
+    backtest_mean_hit_rate: float | None
+    naive_mean_pai: float | None
+    coverage: float
+    window_months: int
+    n_folds: int
+    next_period: str = Field(..., examples=["2020-10"])
+
+
+class Street(Strict):
+    location: str = Field(..., examples=["On or near Granby Street"])
+    count: int = Field(..., description="Offences at that police.uk map point name in the last "
+                                        "12 months")
+
+
+class FocusPlace(Strict):
+    rank: int
+    id: str = Field(..., description="Unit id (H3 cell, fishnet cell or area code)")
+    name: str = Field(..., description="Its most common police.uk location names",
+                      examples=["On or near Granby Street; On or near Gallowtree Gate"])
+    streets: list[Street]
+    ward_code: str | None
+    ward: str | None = Field(..., examples=["Castle"])
+    npa_code: str | None
+    npa: str | None = Field(..., examples=["Central"])
+    score: float | None = Field(..., description="The method's score (its own units)")
+    count_last_3_months: int | None
+    count_last_12_months: int | None
+    count_previous_3_months: int | None = None
+    trend: str = Field(..., description="rising / falling (exact test, 5%) / no clear change, "
+                                        "last 3 months vs the 3 before, against the whole area")
+    trend_p_two_sided: float | None
+    lon: float
+    lat: float
+
+
+class FocusResponse(Strict):
+    meta: FocusMeta
+    reading: str
+    places: list[FocusPlace]

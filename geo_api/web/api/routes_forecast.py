@@ -1,0 +1,95 @@
+"""Forecast evaluation and the focus list: which hot spot method predicted next month best on
+the loaded data, and the places to go next month chosen by it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from geo_api.analysis.forecast import METHODS
+from geo_api.services.units import UnitSpec
+from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
+from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
+from geo_api.web.api.routes import HTML_200
+from geo_api.web.api.routes_planning import FORMATS, csv_response, points_geojson
+from geo_api.web.auth import PARTNER
+
+router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
+ERRORS = {422: {"model": ErrorBody}}
+UnitsDep = Annotated[UnitSpec, Depends(units_param("h3"))]
+Method = Literal["naive", "long_run", "recency", "kde", "gi", "emerging", "ensemble"]
+Methods = Annotated[list[Method] | None, Query(description="Methods to compare (repeatable; "
+                                               "default all). naive is always included as "
+                                               "the baseline")]
+Window = Annotated[int, Query(ge=1, le=12, description="Training window, months")]
+Horizon = Annotated[int, Query(ge=1, le=3, description="Months predicted after each cut-off")]
+Coverage = Annotated[float, Query(ge=0.01, le=0.2, description="Share of the study area "
+                                  "selected (0.01-0.2)")]
+HalfLifeQ = Annotated[float, Query(ge=0.5, le=120, description="Recency half-life, months")]
+Bandwidth = Annotated[float, Query(ge=100, le=3000, description="KDE bandwidth, metres")]
+
+
+@router.get("/evaluate/hotspots", dependencies=[PARTNER], response_model=EvaluationResponse,
+            operation_id="evaluateHotspots", responses=ERRORS,
+            summary="Which hot spot method predicted next month's offences best (backtest)")
+def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+                      methods: Methods = None, window: Window = 3, horizon: Horizon = 1,
+                      coverage: Coverage = 0.05, half_life: HalfLifeQ = 2.0,
+                      bandwidth_m: Bandwidth = 400.0) -> dict:
+    """Rolling-origin backtest over the loaded months: train on `window` months (long-run
+    and recency methods on all months before the cut-off), predict the next `horizon`,
+    step one month. Per method: mean hit rate, PAI, PEI and RRI at `coverage` of the study
+    area, hit rate vs coverage (1-20%), and a paired comparison with the naive method
+    (last-period counts). Ties at the cut share the remaining area in proportion. Cached
+    per dataset version."""
+    from geo_api.services.forecast import evaluate
+
+    return evaluate(svc, flt, units, methods or list(METHODS), window, horizon, coverage,
+                    half_life, bandwidth_m)
+
+
+@router.get("/focus", dependencies=[PARTNER], response_model=FocusResponse,
+            operation_id="focusList", responses={**ERRORS, **FORMATS},
+            summary="Where to go next month: the top places by the best-predicting method")
+def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+               n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
+               window: Window = 3, coverage: Coverage = 0.05,
+               f: Annotated[Literal["json", "geojson", "csv"], Query(
+                   description="Output format")] = "json"):
+    """The focus list for the month after the loaded data: the `n` places (default 8) the
+    method that backtests best (one-month horizon) ranks highest, each named by its most
+    common police.uk locations, with ward, NPA, counts for the last 3 and 12 months and the
+    trend. With `hours=` on force exports, the list for the hours a team works. Map:
+    `/maps/focus`."""
+    from geo_api.services.forecast import focus
+
+    out = focus(svc, flt, units, n, window, coverage)
+    rows = [{k: v for k, v in p.items() if k != "streets"} for p in out["places"]]
+    if f == "csv":
+        return csv_response(rows, "focus-list.csv")
+    if f == "geojson":
+        return points_geojson(rows, out["meta"])
+    return out
+
+
+@router.get("/maps/focus", dependencies=[PARTNER], response_class=HTMLResponse,
+            operation_id="focusMap", responses={**ERRORS, **HTML_200},
+            summary="The focus list on a map, numbered, with the table and how well the "
+                    "method predicted (printable A4)")
+def focus_map(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+              n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
+              window: Window = 3, coverage: Coverage = 0.05) -> HTMLResponse:
+    """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
+    every method, and a print button (A4 landscape: title, period, method, date made)."""
+    from geo_api.services.forecast import evaluate, focus, unit_polygons_lonlat
+    from geo_api.web.maps.focus import render_focus_map
+
+    out = focus(svc, flt, units, n, window, coverage)
+    ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
+    shapes = unit_polygons_lonlat(svc, units, [p["id"] for p in out["places"]])
+    from geo_api.crs import to_io
+
+    wards = to_io(svc.boundaries.get("ward").gdf)
+    return HTMLResponse(render_focus_map(out, ev, shapes, wards))
