@@ -61,6 +61,9 @@ REQUESTS = {
     "getKitsCurve": ("GET", f"/plan/kits/p-curve?{Q}&max_p=2"),
     "getPeopleZones": ("GET", f"/plan/people-zones?{Q}&n_sim=20&permutations=99"),
     "planningMap": ("GET", f"/maps/planning?{Q}&p=2&permutations=99"),
+    "evaluateHotspots": ("GET", "/evaluate/hotspots?methods=kde&horizon=1"),
+    "focusList": ("GET", "/focus?n=3"),
+    "focusMap": ("GET", "/maps/focus?n=3"),
 }
 
 

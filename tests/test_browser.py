@@ -41,6 +41,9 @@ PAGES = {
                  ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
                   "Bleed-control kits and People Zones</title>"], 100),
+    "focus": ("/maps/focus?datetime=2019-12/2020-09&n=8",
+              ["Where to go in October 2020", "The 8 places", "How well each method predicted",
+               "Print (A4 landscape)", "Hit rate against coverage", "kit-no"], 8),
 }
 # On the SYNTHETIC timed force export (tests/conftest.py): police.uk has no times.
 TIMED_PAGES = {

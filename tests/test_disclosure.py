@@ -230,6 +230,15 @@ def test_public_vector_tiles_and_maps(public):
     assert [m for m in pattern.findall(full) if 0 < int(m[1]) < K]  # the check can fail
 
 
+def test_kde_defaults_are_raised_to_the_floors_for_the_public(public):
+    client, partner = public
+    body = client.get(f"/hotspots/kde?{Q}").json()  # defaults: 50 m cells, ArcGIS bandwidth
+    assert body["meta"]["cell_size_m"] >= POLICY.min_kde_cell_m
+    assert body["meta"]["bandwidth_m"] >= POLICY.min_bandwidth_m
+    full = client.get(f"/hotspots/kde?{Q}", headers={"X-API-Key": partner}).json()
+    assert full["meta"]["cell_size_m"] == 50  # other roles keep the defaults
+
+
 def test_public_answers_say_they_are_protected(public):
     client, _ = public
     r = client.get(f"/stats/areas?layer=ward&{Q}")

@@ -83,3 +83,26 @@ def check_gi_request(svc, spec, permutations: int, periods: int = 1,
     """Refuse a Gi*-type request from estimates alone, before any cells are built."""
     check_units(svc, spec)
     check_permutations(svc, units_estimate(svc, spec)[1], permutations, periods, what)
+
+
+def check_backtest(svc, n_units: int, mean_area_km2: float, max_bandwidth_m: float,
+                   n_months: int) -> None:
+    """Kernel pairs of the backtest's KDE/ensemble (units x units within the bandwidth) and
+    its unit-months, against GEO_API_MAX_NEIGHBOUR_PAIRS and GEO_API_MAX_UNITS x 12."""
+    import math
+
+    s = svc.settings
+    per_unit = min(n_units, 1 + math.pi * (max_bandwidth_m / 1000) ** 2 / max(mean_area_km2,
+                                                                             1e-9))
+    pairs = n_units * per_unit
+    if pairs > s.max_neighbour_pairs:
+        raise InvalidParameter(
+            f"work budget: the backtest's kernel would pair about {pairs:,.0f} units; the "
+            f"limit is {s.max_neighbour_pairs:,} (GEO_API_MAX_NEIGHBOUR_PAIRS). Cheaper: a "
+            "coarser grid (resolution 9, fishnet >= 200 m), study_area=city or a smaller "
+            "bandwidth_m")
+    if n_units * n_months > s.max_units * 12:
+        raise InvalidParameter(
+            f"work budget: {n_units:,} units x {n_months} months; the limit is "
+            f"{s.max_units * 12:,} unit-months (GEO_API_MAX_UNITS x 12). Cheaper: a shorter "
+            "datetime period or a coarser grid")

@@ -75,7 +75,13 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec, methods: Sequence[str] = f
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
+    from geo_api.services.budget import check_backtest
+
     units = analysis_units(svc, spec)
+    params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
+    n_months = sum(_in_period(m, flt) for m in svc.store.months_loaded())
+    check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
+                   max(bandwidth_m, *params.ensemble_bandwidths_m), n_months)
     months, counts = monthly_counts(svc, flt, units)
     if len(months) < window + horizon:
         raise InvalidParameter(
@@ -83,7 +89,6 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec, methods: Sequence[str] = f
             f"{window + horizon} loaded months; {len(months)} are loaded in the period")
     if counts.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
     r = fc.backtest(counts, space_of(units), methods, horizon, coverage, params,
                     progress=progress)
     for row in r["folds"]:

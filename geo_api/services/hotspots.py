@@ -61,8 +61,10 @@ def gi_params(r: GiStarResult) -> dict:
 
 def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_size_m: float,
         kernel: str, study_area: str, as_geojson: bool = False,
-        min_share_of_max: float = 0.01) -> tuple[dict, dict]:
-    """KDE surface over the study area's bounding box; returns (grid or cells, meta)."""
+        min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0) -> tuple[dict, dict]:
+    """KDE surface over the study area's bounding box; returns (grid or cells, meta).
+    ``min_bandwidth_m``: a floor for the default (ArcGIS-rule) bandwidth (disclosure
+    control)."""
     area = study_area_m(svc, study_area)
     x, y = points_in(svc, flt, area)
     if len(x) < 2:
@@ -70,6 +72,8 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
     rule = "explicit"
     if bandwidth_m is None:
         bandwidth_m, rule = round(arcgis_bandwidth_m(x, y), 1), "ArcGIS default (spatial Silverman)"
+        if bandwidth_m < min_bandwidth_m:
+            bandwidth_m, rule = min_bandwidth_m, "disclosure floor (the ArcGIS default was smaller)"
     xmin, ymin, xmax, ymax = area.bounds
     n_cells = (xmax - xmin) * (ymax - ymin) / cell_size_m**2
     if n_cells > MAX_KDE_CELLS:

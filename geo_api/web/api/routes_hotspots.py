@@ -34,9 +34,14 @@ ERRORS = {422: {"model": ErrorBody}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 
-@router.get("/hotspots/kde", dependencies=[PUBLIC], response_model=KDEResponse | KDECells, operation_id="getKde",
-            responses=ERRORS, summary="Kernel density surface (offences per km^2) on a metric grid")
-def kde(svc: ServiceDep, flt: FilterDep,
+@router.get("/hotspots/kde", dependencies=[PUBLIC], response_model=KDEResponse | KDECells,
+            operation_id="getKde",
+            responses={**ERRORS, 200: {"content": {"application/json": {},
+                                                   "application/geo+json": {}},
+                                       "description": "grid (JSON) or cells (GeoJSON, "
+                                                      "f=geojson)"}},
+            summary="Kernel density surface (offences per km^2) on a metric grid")
+def kde(request: Request, svc: ServiceDep, flt: FilterDep,
         bandwidth_m: Annotated[float | None, Query(ge=10, le=5000, description="Bandwidth, "
                                                    "metres; default: ArcGIS rule")] = None,
         cell_size_m: Annotated[float, Query(ge=10, le=2000, description="Raster cell size, "
@@ -52,10 +57,15 @@ def kde(svc: ServiceDep, flt: FilterDep,
     (quartic: exact; gaussian: FFT with linear binning). `f=geojson` returns the cells at or
     above `min_share_of_max` as lon/lat polygons for maps."""
     from geo_api.services.hotspots import kde as run
+    from geo_api.web.auth import disclosure
 
+    policy = disclosure(request)  # public: defaults raised to the floors (explicit values
+    if policy is not None and "cell_size_m" not in request.query_params:  # below: 403)
+        cell_size_m = max(cell_size_m, policy.min_kde_cell_m)
     body, meta = run(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel,
                      study_area=study_area, as_geojson=f == "geojson",
-                     min_share_of_max=min_share_of_max)
+                     min_share_of_max=min_share_of_max,
+                     min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
     if f == "geojson":
         return GeoJSONResponse(KDECells(**body, meta=meta).model_dump(mode="json"))
     return {"meta": meta, "grid": body}

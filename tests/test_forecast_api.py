@@ -1,0 +1,124 @@
+"""The backtest and the focus list through the API on the shipped police.uk months: answers
+re-counted from the store, the metrics' identities, the chosen method, formats and the
+map page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from geo_api.analysis.forecast import METHODS
+
+G = "group=violence_robbery_weapons"
+
+
+@pytest.fixture(scope="module")
+def evaluation(client):
+    r = client.get(f"/evaluate/hotspots?{G}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_backtest_covers_every_method_and_fold(evaluation):
+    meta = evaluation["meta"]
+    months = meta["months"]
+    assert months[0] == "2019-12" and months[-1] == "2020-09" and meta["n_folds"] == 7
+    assert [s["method"] for s in evaluation["summary"]] == list(METHODS)
+    assert len(evaluation["folds"]) == 7 * len(METHODS)
+    for row in evaluation["folds"]:
+        c = row["cutoff"]
+        assert row["train_months"] == [months[c - 3], months[c - 1]]
+        assert row["test_months"] == [months[c], months[c]]
+        assert row["hit_rate"] == pytest.approx(row["n_inside"] / row["n_test"])
+        assert row["pai"] == pytest.approx(row["hit_rate"] / meta["coverage"])
+        assert 0 <= row["pei"] <= 1 + 1e-9
+    assert evaluation["best_method"] == max(
+        evaluation["summary"], key=lambda s: s["mean_pai"])["method"]
+    assert len(evaluation["curves"]["coverage"]) == 20
+    assert all(np.all(np.diff(c) >= -1e-12) for c in evaluation["curves"]["hit_rate"].values())
+
+
+def test_test_period_counts_are_the_stores(client, evaluation, demo_service):
+    """n_test of each fold = offences of that month in the city's H3 r9 cells, counted
+    another way (the store's H3 column against the study cells)."""
+    from geo_api.services.filters import build_filter
+    from geo_api.services.units import UnitSpec, analysis_units
+
+    with demo_service.pinned() as svc:
+        cells = {int(i, 16) for i in analysis_units(svc, UnitSpec(grid="h3")).ids}
+        for row in evaluation["folds"][:: len(METHODS)]:
+            month = row["test_months"][0]
+            flt = build_filter(month, "violence_robbery_weapons")
+            n = sum(int(c) in cells for c in svc.store.h3_cells(9, flt))
+            assert row["n_test"] == n
+
+
+def test_paired_comparison_matches_the_folds(evaluation):
+    by = {(r["cutoff"], r["method"]): r["pai"] for r in evaluation["folds"]}
+    for p in evaluation["paired_vs_naive"]:
+        d = [by[(c, p["method"])] - by[(c, "naive")] for c, m in by if m == "naive"]
+        assert p["wins"] == sum(x > 1e-9 for x in d) and p["losses"] == sum(x < -1e-9 for x in d)
+        assert p["mean_pai_difference"] == pytest.approx(np.mean(d))
+
+
+def test_results_are_cached_per_dataset_version(client, evaluation):
+    again = client.get(f"/evaluate/hotspots?{G}").json()
+    assert again == evaluation
+
+
+def test_other_grids_and_horizons(client):
+    r = client.get(f"/evaluate/hotspots?{G}&grid=lsoa&horizon=3&methods=kde&methods=gi")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["meta"]["grid"] == "lsoa" and body["meta"]["horizon_months"] == 3
+    assert {s["method"] for s in body["summary"]} == {"naive", "kde", "gi"}
+    assert all(len(set(f["test_months"])) == 2 for f in body["folds"])
+    r = client.get(f"/evaluate/hotspots?{G}&datetime=2020-07/2020-09")
+    assert r.status_code == 422 and "need at least 4 loaded months" in r.json()["message"]
+    r = client.get(f"/evaluate/hotspots?{G}&grid=h3&resolution=10&study_area=force")
+    assert r.status_code == 422 and "work budget" in r.json()["message"]
+
+
+def test_focus_list(client, evaluation, demo_service):
+    r = client.get(f"/focus?{G}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    places = body["places"]
+    assert [p["rank"] for p in places] == list(range(1, 9))
+    assert body["meta"]["method"] == evaluation["best_method"]
+    assert body["meta"]["backtest_mean_pai"] == pytest.approx(next(
+        s["mean_pai"] for s in evaluation["summary"] if s["method"] == body["meta"]["method"]))
+    assert body["meta"]["next_period"] == "2020-10"
+    from geo_api.services.filters import build_filter
+
+    with demo_service.pinned() as svc:
+        recent = build_filter("2020-07/2020-09", "violence_robbery_weapons")
+        cells = svc.store.h3_cells(9, recent)
+        year = svc.store.h3_cells(9, build_filter("2019-12/2020-09",
+                                                  "violence_robbery_weapons"))
+        for p in places:
+            cell = int(p["id"], 16)
+            assert p["count_last_3_months"] == int((cells == cell).sum())
+            assert p["count_last_12_months"] == int((year == cell).sum())
+            assert p["name"].startswith("On or near") and p["streets"]
+            assert p["ward"] and p["npa"] and p["trend"] in (
+                "rising", "falling", "no clear change")
+    assert len({p["id"] for p in places}) == 8
+
+
+def test_focus_formats_and_map(client):
+    r = client.get(f"/focus?{G}&n=3&f=csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert r.status_code == 200 and [x["rank"] for x in rows] == ["1", "2", "3"]
+    gj = client.get(f"/focus?{G}&n=3&f=geojson").json()
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) == 3
+    page = client.get(f"/maps/focus?{G}&n=5")
+    assert page.status_code == 200
+    assert "<title>Where to go in October 2020</title>" in page.text
+    assert page.text.count('kit-no\\"') == 5 and "<svg" in page.text  # numbered markers
+    assert "size:A4 landscape" in page.text
+    r = client.get(f"/focus?{G}&grid=ward&n=3")
+    assert r.status_code == 200 and r.json()["places"][0]["id"].startswith("E05")
