@@ -49,6 +49,9 @@ REQUESTS = {
     "getKitsForTarget": f"/plan/kits/how-many?{Q}&target_share=0.05",
     "getKitsCurve": f"/plan/kits/p-curve?{Q}&max_p=3",
     "getPeopleZones": f"/plan/people-zones?{Q}&n_sim=100&permutations=999",
+    "evaluateHotspots": "/evaluate/hotspots?group=violence_robbery_weapons&methods=long_run"
+                        "&methods=gi",
+    "focusList": "/focus?group=violence_robbery_weapons&n=3",
 }
 
 

@@ -122,3 +122,41 @@ def test_focus_formats_and_map(client):
     assert "size:A4 landscape" in page.text
     r = client.get(f"/focus?{G}&grid=ward&n=3")
     assert r.status_code == 200 and r.json()["places"][0]["id"].startswith("E05")
+
+
+def test_map_points_as_units(client, demo_service):
+    """grid=location: distinct locations with Voronoi cells that tile the city exactly."""
+    from geo_api.services.filters import build_filter
+    from geo_api.services.units import location_units, study_area_m
+
+    with demo_service.pinned() as svc:
+        flt = build_filter(None, "violence_robbery_weapons")
+        units = location_units(svc, flt)
+        city_km2 = study_area_m(svc, "city").area / 1e6
+        assert units.area_km2.sum() == pytest.approx(city_km2, rel=1e-6)
+        month = build_filter("2020-04", "violence_robbery_weapons")
+        n = units.counts(month).sum()
+        x, y = svc.store.points(month)[["x_m", "y_m"]].to_numpy().T
+        import shapely
+
+        assert n == shapely.contains_xy(study_area_m(svc, "city"), x, y).sum()
+    r = client.get(f"/evaluate/hotspots?{G}&grid=location&methods=naive")
+    assert r.status_code == 200 and r.json()["meta"]["n_units"] == len(units.ids)
+    top = client.get(f"/focus?{G}&grid=location&n=3").json()["places"]
+    assert all(p["streets"] and p["name"] == p["streets"][0]["location"] for p in top)
+
+
+def test_map_points_are_for_analysts(demo_service, demo_settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from geo_api.data.keys import KeyStore
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp_path / "k.json",
+                        audit_dir=tmp_path / "a", anonymous_role="none")
+    partner = KeyStore(settings.keys_path).create("partner", "p")[0]
+    with TestClient(create_app(settings)) as c:
+        h = {"X-API-Key": partner}
+        assert c.get(f"/focus?{G}&grid=location", headers=h).status_code == 403
+        assert c.get(f"/focus?{G}&n=2", headers=h).status_code == 200

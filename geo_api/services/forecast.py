@@ -20,7 +20,7 @@ from geo_api.analysis import forecast as fc
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.services.units import Units, UnitSpec, analysis_units
+from geo_api.services.units import Units, UnitSpec, analysis_units, location_units
 
 MAX_CACHED = 32
 _CACHE: OrderedDict = OrderedDict()
@@ -60,7 +60,12 @@ def _key(svc, *parts) -> tuple:
     return (svc.store.dataset_version(), svc.boundaries.version, *map(repr, parts))
 
 
-def evaluate(svc, flt: OffenceFilter, spec: UnitSpec, methods: Sequence[str] = fc.METHODS,
+def units_for(svc, flt: OffenceFilter, spec: UnitSpec | None) -> Units:
+    """Units of ``spec``; None: police.uk map points (distinct locations) in the city."""
+    return location_units(svc, flt) if spec is None else analysis_units(svc, spec)
+
+
+def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[str] = fc.METHODS,
              window: int = 3, horizon: int = 1, coverage: float = 0.05,
              half_life: float = 2.0, bandwidth_m: float = 400.0,
              progress: Callable[[int, int], None] | None = None) -> dict:
@@ -77,7 +82,7 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec, methods: Sequence[str] = f
             return _CACHE[key]
     from geo_api.services.budget import check_backtest
 
-    units = analysis_units(svc, spec)
+    units = units_for(svc, flt, spec)
     params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
     n_months = sum(_in_period(m, flt) for m in svc.store.months_loaded())
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
@@ -137,14 +142,14 @@ def _reading(summary, paired, best, coverage, horizon) -> str:
 
 
 # ------------------------------------------------------------------ the focus list ------
-def focus(svc, flt: OffenceFilter, spec: UnitSpec, n: int = 8, window: int = 3,
+def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: int = 3,
           coverage: float = 0.05, methods: Sequence[str] = fc.METHODS) -> dict:
     """The top ``n`` places for the next month by the method that backtested best (one-month
     horizon), each named by its most common police.uk locations, with its ward and NPA,
     counts for the last 3 and 12 months and the trend."""
     ev = evaluate(svc, flt, spec, methods, window, 1, coverage)
     best = ev["best_method"]
-    units = analysis_units(svc, spec)
+    units = units_for(svc, flt, spec)
     months, counts = monthly_counts(svc, flt, units)
     params = fc.Params(window=window)
     nxt = ev.get("ensemble_next")
@@ -244,14 +249,19 @@ def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
     return out
 
 
-def unit_polygons_lonlat(svc, spec: UnitSpec, ids: Sequence[str]):
-    """The shapes of units ``ids`` (GeoDataFrame, EPSG:4326) for maps."""
+def unit_polygons_lonlat(svc, spec: UnitSpec | None, ids: Sequence[str]):
+    """The shapes of units ``ids`` (GeoDataFrame, EPSG:4326) for maps (map points: a 40 m
+    disc)."""
     import geopandas as gpd
     import shapely
 
     from geo_api.analysis.grids import h3_polygons_lonlat
     from geo_api.crs import to_io
 
+    if spec is None:
+        xy = [tuple(map(float, i.split("_"))) for i in ids]
+        discs = [shapely.Point(x, y).buffer(40) for x, y in xy]
+        return to_io(gpd.GeoDataFrame({"id": list(ids)}, geometry=discs, crs=27700))
     if spec.grid == "h3":
         geoms = h3_polygons_lonlat(np.array([int(i, 16) for i in ids], dtype=np.uint64))
         return gpd.GeoDataFrame({"id": list(ids)}, geometry=geoms, crs=4326)

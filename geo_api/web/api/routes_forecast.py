@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_api.analysis.forecast import METHODS
@@ -18,7 +18,22 @@ from geo_api.web.auth import PARTNER
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
-UnitsDep = Annotated[UnitSpec, Depends(units_param("h3"))]
+UnitsDep = Annotated[UnitSpec | None, Depends(units_param("h3", with_location=True))]
+
+
+def location_needs_analyst(request: Request, units: UnitsDep) -> UnitSpec | None:
+    """grid=location ranks offence locations (map points; exact points on a force export):
+    analysts only, like /stats/top?grid=location."""
+    from geo_api.services.access import require
+    from geo_api.web.auth import audit_note, caller
+
+    if units is None:
+        require(caller(request), "analyst")
+        audit_note(request, point_level=True)
+    return units
+
+
+ForecastUnits = Annotated[UnitSpec | None, Depends(location_needs_analyst)]
 Method = Literal["naive", "long_run", "recency", "kde", "gi", "emerging", "ensemble"]
 Methods = Annotated[list[Method] | None, Query(description="Methods to compare (repeatable; "
                                                "default all). naive is always included as "
@@ -34,7 +49,7 @@ Bandwidth = Annotated[float, Query(ge=100, le=3000, description="KDE bandwidth, 
 @router.get("/evaluate/hotspots", dependencies=[PARTNER], response_model=EvaluationResponse,
             operation_id="evaluateHotspots", responses=ERRORS,
             summary="Which hot spot method predicted next month's offences best (backtest)")
-def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                       methods: Methods = None, window: Window = 3, horizon: Horizon = 1,
                       coverage: Coverage = 0.05, half_life: HalfLifeQ = 2.0,
                       bandwidth_m: Bandwidth = 400.0) -> dict:
@@ -53,7 +68,7 @@ def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
 @router.get("/focus", dependencies=[PARTNER], response_model=FocusResponse,
             operation_id="focusList", responses={**ERRORS, **FORMATS},
             summary="Where to go next month: the top places by the best-predicting method")
-def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
                window: Window = 3, coverage: Coverage = 0.05,
                f: Annotated[Literal["json", "geojson", "csv"], Query(
@@ -78,7 +93,7 @@ def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
             operation_id="focusMap", responses={**ERRORS, **HTML_200},
             summary="The focus list on a map, numbered, with the table and how well the "
                     "method predicted (printable A4)")
-def focus_map(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
+def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
               n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
               window: Window = 3, coverage: Coverage = 0.05) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
@@ -92,4 +107,8 @@ def focus_map(svc: ServiceDep, flt: PlanningFilterDep, units: UnitsDep,
     from geo_api.crs import to_io
 
     wards = to_io(svc.boundaries.get("ward").gdf)
-    return HTMLResponse(render_focus_map(out, ev, shapes, wards))
+    from urllib.parse import urlencode
+
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items()
+                       if k not in ("f", "n")])  # the page's selection, for its downloads
+    return HTMLResponse(render_focus_map(out, ev, shapes, wards, query))

@@ -18,7 +18,8 @@ COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde
            "gi": "#e7298a", "emerging": "#66a61e", "ensemble": "#e6ab02"}
 
 
-def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None) -> str:
+def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
+                     query: str = "") -> str:
     """HTML of the focus map (``focus``/``evaluation``: services.forecast answers;
     ``shapes``: the places' polygons in EPSG:4326; ``wards``: ward outlines for orientation
     when the base map cannot load)."""
@@ -57,7 +58,7 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None) -> str:
         m.fit_bounds([[min(lats) - 0.004, min(lons) - 0.006],
                       [max(lats) + 0.004, max(lons) + 0.006]], padding_bottom_right=(380, 10))
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
-    root.html.add_child(Element(_panel(focus, evaluation, title)))
+    root.html.add_child(Element(_panel(focus, evaluation, title, query)))
     return root.render()
 
 
@@ -65,7 +66,7 @@ def _month_words(month: str) -> str:
     return datetime.date.fromisoformat(month + "-01").strftime("%B %Y")
 
 
-def _panel(focus: dict, ev: dict, title: str) -> str:
+def _panel(focus: dict, ev: dict, title: str, query: str = "") -> str:
     e = tooltip_text
     meta = focus["meta"]
     rows = "".join(
@@ -89,6 +90,9 @@ def _panel(focus: dict, ev: dict, title: str) -> str:
 <table><tr><th>#</th><th>Place</th><th class=num>last 3 months</th><th class=num>12 months</th>
 <th>trend</th></tr>{rows}</table>
 <div>{e(focus['reading'])}</div>
+<div id="downloads">Download: <a href="/focus?{html.escape(query)}&amp;f=csv">CSV</a> ·
+<a href="/focus?{html.escape(query)}&amp;f=geojson">GeoJSON</a> ·
+<a href="/evaluate/hotspots?{html.escape(query)}">the backtest (JSON)</a></div>
 <h2>How well each method predicted the next month</h2>
 <div>Chosen: <b>{e(meta['method'])}</b> — {e(meta['method_definition'])}.</div>
 <table><tr><th>method</th><th class=num>PAI</th><th class=num>hit rate</th>
