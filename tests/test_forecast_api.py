@@ -160,3 +160,25 @@ def test_map_points_are_for_analysts(demo_service, demo_settings, tmp_path):
         h = {"X-API-Key": partner}
         assert c.get(f"/focus?{G}&grid=location", headers=h).status_code == 403
         assert c.get(f"/focus?{G}&n=2", headers=h).status_code == 200
+
+
+def test_focus_for_the_hours_a_team_works(timed_client):
+    """On the SYNTHETIC timed export: after school the top place is the after-school
+    cluster, late at night the late-night one."""
+    import math
+
+    from geo_api.crs import lonlat_to_metric
+    from tests.conftest import AFTER_SCHOOL_CENTRE_M, LATE_NIGHT_CENTRE_M
+
+    def top(hours):
+        r = timed_client.get(f"/focus?group=all&hours={hours}&window=1&n=1")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["meta"]["filters"]["hours"] == [int(h) for h in hours.split("-")]
+        p = body["places"][0]
+        x, y = lonlat_to_metric([p["lon"]], [p["lat"]])
+        return float(x[0]), float(y[0])
+
+    for hours, centre in (("15-19", AFTER_SCHOOL_CENTRE_M), ("22-02", LATE_NIGHT_CENTRE_M)):
+        x, y = top(hours)
+        assert math.hypot(x - centre[0], y - centre[1]) < 400
