@@ -120,6 +120,10 @@ def test_focus_formats_and_map(client):
     assert "<title>Where to go in October 2020</title>" in page.text
     assert page.text.count('kit-no\\"') == 5 and "<svg" in page.text  # numbered markers
     assert "size:A4 landscape" in page.text
+    first = client.get(f"/focus?{G}&n=3").json()["places"][0]
+    assert first["map_url"] == f"/maps/focus?{G}&n=3&zoom_to=1"
+    zoomed = client.get(first["map_url"])
+    assert zoomed.status_code == 200 and "fitBounds" in zoomed.text
     r = client.get(f"/focus?{G}&grid=ward&n=3")
     assert r.status_code == 200 and r.json()["places"][0]["id"].startswith("E05")
 

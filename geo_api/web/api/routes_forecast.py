@@ -68,7 +68,7 @@ def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUn
 @router.get("/focus", dependencies=[PARTNER], response_model=FocusResponse,
             operation_id="focusList", responses={**ERRORS, **FORMATS},
             summary="Where to go next month: the top places by the best-predicting method")
-def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
+def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
                window: Window = 3, coverage: Coverage = 0.05,
                f: Annotated[Literal["json", "geojson", "csv"], Query(
@@ -81,6 +81,9 @@ def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
     from geo_api.services.forecast import focus
 
     out = focus(svc, flt, units, n, window, coverage)
+    query = own_query(request, drop=("f",))
+    out["places"] = [{**p, "map_url": f"/maps/focus?{query}&zoom_to={p['rank']}"}
+                     for p in out["places"]]
     rows = [{k: v for k, v in p.items() if k != "streets"} for p in out["places"]]
     if f == "csv":
         return csv_response(rows, "focus-list.csv")
@@ -95,7 +98,10 @@ def focus_list(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                     "method predicted (printable A4)")
 def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
               n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
-              window: Window = 3, coverage: Coverage = 0.05) -> HTMLResponse:
+              window: Window = 3, coverage: Coverage = 0.05,
+              zoom_to: Annotated[int | None, Query(ge=1, le=30, description="Zoom to the "
+                                                   "place with this rank")] = None
+              ) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
     every method, and a print button (A4 landscape: title, period, method, date made)."""
     from geo_api.services.forecast import evaluate, focus, unit_polygons_lonlat
@@ -107,8 +113,12 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
     from geo_api.crs import to_io
 
     wards = to_io(svc.boundaries.get("ward").gdf)
+    query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
+    return HTMLResponse(render_focus_map(out, ev, shapes, wards, query, zoom_to))
+
+
+def own_query(request: Request, drop: tuple[str, ...]) -> str:
+    """The request's query string without ``drop`` (re-encoded)."""
     from urllib.parse import urlencode
 
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items()
-                       if k not in ("f", "n")])  # the page's selection, for its downloads
-    return HTMLResponse(render_focus_map(out, ev, shapes, wards, query))
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in drop])

@@ -19,7 +19,7 @@ COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde
 
 
 def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
-                     query: str = "") -> str:
+                     query: str = "", zoom_to: int | None = None) -> str:
     """HTML of the focus map (``focus``/``evaluation``: services.forecast answers;
     ``shapes``: the places' polygons in EPSG:4326; ``wards``: ward outlines for orientation
     when the base map cannot load)."""
@@ -52,9 +52,10 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
                       icon=folium.DivIcon(html=f'<div class="kit-no">{p["rank"]}</div>',
                                           icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
     fg.add_to(m)
-    if focus["places"]:
-        lats = [p["lat"] for p in focus["places"]]
-        lons = [p["lon"] for p in focus["places"]]
+    chosen = [p for p in focus["places"] if zoom_to is None or p["rank"] == zoom_to]
+    if chosen:
+        lats = [p["lat"] for p in chosen]
+        lons = [p["lon"] for p in chosen]
         m.fit_bounds([[min(lats) - 0.004, min(lons) - 0.006],
                       [max(lats) + 0.004, max(lons) + 0.006]], padding_bottom_right=(380, 10))
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)

@@ -122,6 +122,8 @@ class FocusPlace(Strict):
     trend_p_two_sided: float | None
     lon: float
     lat: float
+    map_url: str | None = Field(None, description="The focus map zoomed to this place",
+                                examples=["/maps/focus?n=8&zoom_to=1"])
 
 
 class FocusResponse(Strict):
