@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         "public", description="Role of requests without credentials (none: refuse them). "
                               "`geo_api serve` on 127.0.0.1 with only police.uk data uses "
                               "analyst unless this is set")
+    anonymous_role_auto: bool = Field(
+        False, description="Set by `geo_api serve` when it chose the anonymous role itself "
+                           "(loopback): then anonymous callers drop to public as soon as "
+                           "force-export records are loaded")
     keys_file: Path | None = Field(None, description="API keys (hashed); default "
                                                      "<store_dir>/../auth/keys.json")
     audit_dir: Path | None = Field(None, description="Audit log directory (JSON lines); "

@@ -196,6 +196,10 @@ def test_oidc_bearer_tokens(demo_service, demo_settings, tmp_path, idp):
                     jwt.encode({"sub": "x", "iss": "https://idp.test", "aud": "geo_api",
                                 "exp": int(time.time()) + 60, "roles": ["geo_api.admin"]},
                                key="", algorithm="none"),
+                    jwt.encode({"sub": "x", "iss": "https://idp.test", "aud": "geo_api",
+                                "exp": int(time.time()) + 60, "roles": ["geo_api.admin"]},
+                               key="a-shared-secret-guessed-by-nobody", algorithm="HS256",
+                               headers={"kid": "test-1"}),  # algorithm confusion
                     "not.a.token"):
             assert get(bad).status_code == 401
         assert c.get("/offences?limit=1").status_code == 401  # no credentials
@@ -286,6 +290,7 @@ def test_serve_startup_rules(tmp_path, monkeypatch):
     base = Settings(store_dir=tmp_path / "store")
     d = startup(base, "127.0.0.1", {"police_uk"}, keys)
     assert d.settings.anonymous_role == "analyst" and d.admin_key.startswith("gk_")
+    assert d.settings.anonymous_role_auto
     assert keys.verify(d.admin_key).role == "admin"
     assert startup(base, "127.0.0.1", {"police_uk"}, keys).admin_key is None  # once only
     assert startup(base, "::1", {"police_uk", "force_export"},
@@ -302,6 +307,21 @@ def test_serve_startup_rules(tmp_path, monkeypatch):
     oidc = Settings(store_dir=tmp_path / "store", oidc_issuer="https://idp",
                     oidc_jwks_url="https://idp/jwks")
     assert startup(oidc, "10.0.0.5", set(), nokeys).settings.anonymous_role == "public"
+
+
+def test_auto_anonymous_analyst_drops_to_public_once_force_data_is_loaded(timed_settings,
+                                                                         tmp_path):
+    """The run command's loopback analyst is for public police.uk data only: with a force
+    export in the store (loaded after start-up, say) anonymous callers are public."""
+    settings = timed_settings.model_copy(update={
+        "anonymous_role": "analyst", "anonymous_role_auto": True,
+        "keys_file": tmp_path / "k.json", "audit_dir": tmp_path / "a"})
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/offences?limit=1").status_code == 401
+        assert c.get("/stats/areas?layer=ward").headers["x-disclosure-control"]
+    explicit = settings.model_copy(update={"anonymous_role_auto": False})
+    with TestClient(create_app(explicit)) as c:
+        assert c.get("/offences?limit=1").status_code == 200
 
 
 def test_landing_page_says_who_you_are(auth_app):

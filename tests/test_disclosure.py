@@ -54,7 +54,7 @@ def test_secondary_suppression_and_recomputed_shares():
              "population": 10_000.0, "rate_ci95_low": 0.28},
             {"code": "C", "count": 120, "share": 120 / 130, "rate_per_1000": 12.0,
              "population": 10_000.0, "rate_ci95_low": 9.9}]
-    out = POLICY.protect(rows)
+    out = POLICY.protect({"areas": rows})["areas"]
     # A primary, B secondary (the smallest other non-zero: A = total - B - C otherwise)
     assert [r["count"] for r in out] == [None, None, 120]
     assert out[0]["rate_per_1000"] is None and out[1]["share"] is None
@@ -62,6 +62,32 @@ def test_secondary_suppression_and_recomputed_shares():
     assert all(r["rate_ci95_low"] is None for r in out)  # from exact counts: withheld
     assert out[2]["population"] == 10_000.0 and out[2]["code"] == "C"
     assert rows[0]["count"] == 3  # the input is not changed
+
+
+def test_what_cannot_be_recomputed_is_withheld():
+    # a top-n list: shares of the whole cannot be recomputed from its rows
+    top = POLICY.protect({"top": [{"code": "a", "count": 40, "share": 0.4},
+                                  {"code": "b", "count": 22, "share": 0.22}]})["top"]
+    assert [r["count"] for r in top] == [40, 20] and [r["share"] for r in top] == [None, None]
+    # lists of decimals (Lorenz curve, KDE grids) and shares of exact counts
+    conc = POLICY.protect({"gini": 0.61, "lorenz": {"cum_offence_share": [0, 0.2, 0.8, 1.0]},
+                           "share_of_offences_in_top_area": {"5%": 0.31},
+                           "grid": {"values": [[0.0, 10.6], [3.2, 0.0]]},
+                           "radii_m": [100.0, 200.0]})
+    assert conc["gini"] is None and conc["lorenz"]["cum_offence_share"] == [None] * 4
+    assert conc["share_of_offences_in_top_area"] == {"5%": None}
+    assert conc["grid"]["values"] == [[None, None], [None, None]]
+    assert conc["radii_m"] == [100.0, 200.0]
+    # KDE cells: densities withheld, share of the peak banded
+    cell = POLICY.protect({"density_per_km2": 10.61, "share_of_max": 0.0262})
+    assert cell == {"density_per_km2": None, "share_of_max": 0.0}
+    # a centre shift would give back a withheld centre
+    centre = POLICY.protect({"before": {"n": 10, "mean_x_m": 1.0}, "after": {
+        "n": 3, "mean_x_m": 2.0}, "shift": {"dx_m": 1.0, "distance_m": 1.0}})
+    assert centre["after"]["mean_x_m"] is None and centre["shift"] == {
+        "dx_m": None, "distance_m": None}
+    # differences keep their sign; small ones either side of 0 are suppressed
+    assert [POLICY.count(v) for v in (-3, -7, -13, 3)] == [None, -5, -15, None]
 
 
 def test_nested_counts_numpy_values_and_frames():

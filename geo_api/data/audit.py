@@ -10,6 +10,7 @@ Entries are only ever appended (``O_APPEND``, one ``write`` per line); rotation 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -36,13 +37,15 @@ class AuditLog:
                             **entry}, default=str, separators=(",", ":")) + "\n").encode()
         with self._lock:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if self.path.exists() and self.path.stat().st_size + len(line) > self.max_bytes:
-                self._rotate()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            with open(self.dir / ".lock", "w") as lock:  # other processes (workers, CLI)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if self.path.exists() and self.path.stat().st_size + len(line) > self.max_bytes:
+                    self._rotate()
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, line)
+                finally:
+                    os.close(fd)
 
     def _rotate(self) -> None:
         for i in range(self.backups - 1, 0, -1):

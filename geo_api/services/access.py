@@ -74,8 +74,8 @@ def _signing_key(settings: Settings, token: str):
         match = [k for k in keys if kid is None or k.key_id == kid]
         if not match:
             raise jwt.PyJWKError(f"no key {kid!r} in the JWKS file")
-        return match[0].key
-    return _jwk_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
+        return match[0]
+    return _jwk_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token)
 
 
 def role_from_claims(claims: dict, settings: Settings) -> str:
@@ -95,14 +95,17 @@ def verify_token(settings: Settings, token: str) -> Principal:
     if not settings.oidc_enabled:
         raise Unauthorized("bearer tokens are not accepted here (no identity provider "
                            "configured); use an API key")
+    allowed = [a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()]
     try:
+        key = _signing_key(settings, token)  # a PyJWK: decode checks its algorithm
+        if key.algorithm_name not in allowed:
+            raise jwt.InvalidAlgorithmError(f"key algorithm {key.algorithm_name}")
         claims = jwt.decode(
-            token, _signing_key(settings, token),
-            algorithms=[a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()],
+            token, key, algorithms=[key.algorithm_name],
             audience=settings.oidc_audience, issuer=settings.oidc_issuer,
             options={"require": ["exp", "iss", "sub"] + (["aud"] if settings.oidc_audience
                                                            else [])})
-    except (jwt.PyJWTError, jwt.PyJWKError, OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - any failure to verify is a refusal, never a 500
         raise Unauthorized(f"bearer token refused: {type(e).__name__}") from None
     return Principal(f"oidc:{claims['sub']}", role_from_claims(claims, settings), "oidc")
 
@@ -172,8 +175,9 @@ def startup(settings: Settings, host: str, sources: set[str], keys: KeyStore
             key, rec = keys.create("admin", "created by geo_api serve")
             messages.append(f"admin API key (shown once, stored hashed; key id {rec.key_id}): "
                             f"{key}")
-        return StartupDecision(settings.model_copy(update={"anonymous_role": role}), messages,
-                               key)
+        return StartupDecision(settings.model_copy(update={"anonymous_role": role,
+                                                           "anonymous_role_auto": not explicit}),
+                               messages, key)
     if not (keys.has_active() or settings.oidc_enabled):
         raise InvalidParameter(
             f"refusing to serve on {host}: no authentication is configured. Create a key "

@@ -27,6 +27,7 @@ reveal small numbers. The rules:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from geo_api.errors import Forbidden
@@ -36,16 +37,24 @@ KEEP_INT = frozenset({
     "n_undefined", "n_units", "nx", "ny", "permutations", "rank", "resolution", "seed",
     "time_steps", "new", "persistent", "gone", "hour", "weekday", "z", "x", "y", "k",
     "n_sim", "year", "month_index", "level", "rank_low", "rank_high", "hours", "weekdays",
-    "radii_m"})
+    "radii_m", "population"})
+# Parameters and unit geometry; mean centres and their shift (withheld with a suppressed n).
+# Densities, shares of exact counts, Gini and the like are NOT here: withheld.
 KEEP_FLOAT = frozenset({
     "alpha", "bandwidth_m", "cell_size_m", "fishnet_band_m", "fishnet_cell_size_m",
-    "min_attainable_p", "population", "x0_m", "y0_m", "max", "jaccard_hot", "bearing_deg",
+    "min_attainable_p", "population", "x0_m", "y0_m", "jaccard_hot", "bearing_deg",
     "distance_m", "dx_m", "dy_m", "major_axis_bearing_deg", "mean_x_m", "mean_y_m",
-    "sd_major_m", "sd_minor_m", "standard_distance_m", "gini", "density", "value",
-    "density_per_km2", "max_increase_per_km2", "max_decrease_per_km2", "bandwidth_scott_m",
-    "min_share_of_max", "area_km2", "lon", "lat"})
-# share key -> the count key it is a share of (recomputed from protected counts)
+    "sd_major_m", "sd_minor_m", "standard_distance_m", "bandwidth_scott_m",
+    "min_share_of_max", "area_km2", "lon", "lat", "coverage"})
+# lists of numbers that are parameters, not data
+KEEP_LISTS = frozenset({"radii_m", "coverage", "bbox_lonlat", "hours", "weekdays",
+                        "months_loaded", "months", "flags"})
+# banded for the public role: a KDE cell's share of the peak, to one decimal
+BANDED = frozenset({"share_of_max"})
+# share key -> the count key it is a share of (recomputed from protected counts, and only
+# in complete tables: a top-n list's shares cannot be recomputed from its rows)
 SHARES = {"share": "count", "share_before": "before", "share_after": "after"}
+COMPLETE_TABLES = frozenset({"areas", "units", "rows", "cells"})
 COUNT_LIST_KEYS = frozenset({"counts", "count", "series"})
 GEOMETRY = frozenset({"geometry", "coordinates", "bbox"})
 
@@ -102,23 +111,33 @@ class Policy:
         if kc is not None and kc < self.min_kde_cell_m:
             refuse(f"KDE cells of {kc:g} m", f"use cell_size_m >= {self.min_kde_cell_m:g}")
         if params.get("bbox"):
-            area = bbox_area_km2(params["bbox"])
-            if area is not None and area < self.min_bbox_km2:
-                refuse(f"a bbox of {area:.2f} km²", f"use a bbox of at least "
-                       f"{self.min_bbox_km2:g} km² or an area layer")
+            sides = bbox_sides_km(params["bbox"])
+            side = math.sqrt(self.min_bbox_km2)
+            if sides is not None and min(sides) < side:
+                refuse(f"a bbox of {sides[0]:.2f} x {sides[1]:.2f} km", f"use a bbox at least "
+                       f"{side:g} km on each side or an area layer")
+        for name in ("datetime", "before", "after"):
+            v = params.get(name)
+            if v and not WHOLE_MONTHS.fullmatch(v.strip()):
+                refuse(f"{name}={v} (periods finer than whole months)",
+                       f"use whole months, e.g. {name}=2020-04 or 2020-04/2020-06")
+        if params.get("hours"):
+            refuse("a time-of-day window (hours=)", "use the time-window map's presets")
 
     # --- 2. counts ---------------------------------------------------------------------
     def count(self, v):
-        """A protected count: 0, None (suppressed) or rounded to ``round_to``."""
+        """A protected count: 0, None (suppressed: 1..k-1 either side of 0) or rounded to
+        ``round_to`` (a difference keeps its sign)."""
         if v is None or isinstance(v, bool) or not isinstance(v, int | float):
             return v
         if isinstance(v, float) and not math.isfinite(v):
             return None
-        if v <= 0:
-            return 0 if v == 0 else None
-        if v < self.k:
+        if v == 0:
+            return 0
+        if abs(v) < self.k:
             return None
-        return int(self.round_to * math.floor(v / self.round_to + 0.5))
+        return int(math.copysign(self.round_to * math.floor(abs(v) / self.round_to + 0.5),
+                                 v))
 
     def _count_tree(self, v):
         if isinstance(v, list):
@@ -128,13 +147,19 @@ class Policy:
         return self.count(v)
 
     # --- 2-4. any JSON-like answer -----------------------------------------------------
-    def protect(self, obj):
-        """The answer as the public role may see it (a new object)."""
+    def protect(self, obj, under: str | None = None):
+        """The answer as the public role may see it (a new object); ``under``: the key the
+        object sits under in its parent."""
         if isinstance(obj, list):
+            if obj and all(isinstance(x, int | float) and not isinstance(x, bool)
+                           or isinstance(x, list) for x in obj) and _all_numbers(obj):
+                # numbers not known to be parameters: counts if whole, else withheld
+                return obj if under in KEEP_LISTS else (
+                    self._count_tree(obj) if _all_ints(obj) else _withhold(obj))
             rows = [self.protect(x) for x in obj]
             if rows and all(isinstance(r, dict) for r in rows):
                 self._secondary(obj, rows)
-                self._recompute_shares(rows)
+                self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
             return rows
         if not isinstance(obj, dict):
             return obj
@@ -145,18 +170,18 @@ class Policy:
             if isinstance(v, bool) or v is None or isinstance(v, str) or key in GEOMETRY:
                 out[key] = v  # geometries are units' shapes (public: never points)
             elif isinstance(v, int):
-                if key in KEEP_INT or "%" in key:
+                if key in KEEP_INT or "%" in key:  # e.g. {"hot 99%": 12} counts units
                     out[key] = v
                 else:
                     out[key] = self.count(v)
-                    suppressed |= out[key] is None
+                    suppressed |= out[key] is None and v != 0
             elif isinstance(v, float):
-                out[key] = v if key in KEEP_FLOAT or "%" in key else None
-            elif isinstance(v, list) and (key in COUNT_LIST_KEYS or (
-                    key not in KEEP_INT and _all_ints(v))):  # safe by default
+                out[key] = (v if key in KEEP_FLOAT else
+                            round(v, 1) if key in BANDED and math.isfinite(v) else None)
+            elif isinstance(v, list) and key in COUNT_LIST_KEYS and _all_numbers(v):
                 out[key] = self._count_tree(v)
             else:
-                out[key] = self.protect(v)
+                out[key] = self.protect(v, key)
         if "rate_per_1000" in obj and out.get("population") and "count" in out:
             c = out["count"]
             out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
@@ -165,6 +190,10 @@ class Policy:
             for key, v in out.items():
                 if isinstance(v, float) and key not in ("population", "alpha"):
                     out[key] = None
+        if isinstance(out.get("shift"), dict) and any(  # a centre shift reveals a withheld
+                isinstance(out.get(p), dict) and out[p].get("n", 1) is None  # centre
+                for p in ("before", "after")):
+            out["shift"] = _withhold(out["shift"])
         return out
 
     def _secondary(self, raw: list[dict], rows: list[dict]) -> None:
@@ -188,14 +217,15 @@ class Policy:
                         rows[i][k2] = None
 
     @staticmethod
-    def _recompute_shares(rows: list[dict]) -> None:
+    def _recompute_shares(rows: list[dict], complete: bool) -> None:
         for share, ckey in SHARES.items():
             if not any(share in r and ckey in r for r in rows):
                 continue
             total = sum(r.get(ckey) or 0 for r in rows)
             for r in rows:
                 c = r.get(ckey)
-                r[share] = None if c is None or not total else round(c / total, 4)
+                r[share] = (None if c is None or not total or not complete
+                            else round(c / total, 4))
         if any("share_change" in r for r in rows):
             for r in rows:
                 a, b = r.get("share_after"), r.get("share_before")
@@ -216,6 +246,21 @@ class Policy:
             out[col] = pd.Series([r[col] for r in records], index=df.index, dtype=object)
         return out
 
+def _withhold(v):
+    """Every number in ``v`` replaced by None (structure kept)."""
+    if isinstance(v, list):
+        return [_withhold(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _withhold(x) for k, x in v.items()}
+    return None if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+def _all_numbers(v) -> bool:
+    if isinstance(v, list):
+        return all(_all_numbers(x) for x in v)
+    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
 def _all_ints(v) -> bool:
     if isinstance(v, list):
         return bool(v) and all(_all_ints(x) for x in v)
@@ -229,8 +274,9 @@ def _num(v: str | None) -> float | None:
         return None
 
 
-def bbox_area_km2(bbox: str) -> float | None:
-    """Area of a lon/lat bbox string in km² (None if it does not parse: the route says why)."""
+def bbox_sides_km(bbox: str) -> tuple[float, float] | None:
+    """Width and height of a lon/lat bbox string in km (None if it does not parse: the
+    route says why)."""
     try:
         x0, y0, x1, y1 = (float(p) for p in bbox.split(","))
     except ValueError:
@@ -238,4 +284,19 @@ def bbox_area_km2(bbox: str) -> float | None:
     if not all(map(math.isfinite, (x0, y0, x1, y1))):
         return None
     mid = math.radians((y0 + y1) / 2)
-    return abs(x1 - x0) * 111.32 * math.cos(mid) * abs(y1 - y0) * 110.57
+    return abs(x1 - x0) * 111.32 * math.cos(mid), abs(y1 - y0) * 110.57
+
+
+# a month, or a closed or open interval of months (YYYY-MM, '..' open)
+WHOLE_MONTHS = re.compile(r"(\d{4}-\d{2}|\.\.)(/(\d{4}-\d{2}|\.\.))?")
+SMALL_COUNT_MESSAGE = re.compile(r"fewer than (two|three|four|\d+) |at least (two|three|four) "
+                                 r"(points|offences)|need at least three points", re.IGNORECASE)
+
+
+def public_message(message: str) -> str:
+    """An error message as the public role may see it: one that would tell a small count
+    (e.g. 'fewer than two offences match') says only that too few match."""
+    if SMALL_COUNT_MESSAGE.search(message):
+        return ("too few offences match this selection to show it (disclosure control); "
+                "choose a longer period, a wider area or a broader group")
+    return message

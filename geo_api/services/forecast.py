@@ -27,11 +27,27 @@ _CACHE: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def monthly_counts(svc, flt: OffenceFilter, units: Units) -> tuple[list[str], np.ndarray]:
+def period_months(svc, flt: OffenceFilter) -> list[str]:
     """Loaded months inside ``flt``'s period (all loaded months when it has none), oldest
-    first, and the (units x months) count matrix."""
-    loaded = list(svc.store.months_loaded())
-    months = [m for m in loaded if _in_period(m, flt)]
+    first; refused when the period is not whole months or the months have gaps (a gap
+    would make "the next month" two months later)."""
+    for t in (flt.start, flt.end):
+        if t is not None and (t.day != 1 or t.hour or t.minute):
+            raise InvalidParameter("datetime: use whole months for backtests, e.g. "
+                                   "2019-12/2020-09")
+    months = [m for m in svc.store.months_loaded() if _in_period(m, flt)]
+    if months:
+        calendar = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m").tolist()
+        missing = sorted(set(calendar) - set(months))
+        if missing:
+            raise InvalidParameter(f"datetime: months without loaded data inside the period "
+                                   f"({', '.join(missing)}); choose a period without gaps")
+    return months
+
+
+def monthly_counts(svc, flt: OffenceFilter, units: Units) -> tuple[list[str], np.ndarray]:
+    """``period_months`` and the (units x months) count matrix."""
+    months = period_months(svc, flt)
     counts = np.column_stack([units.counts(_month(flt, m)) for m in months]) if months \
         else np.zeros((len(units.ids), 0))
     return months, counts
@@ -60,9 +76,20 @@ def _key(svc, *parts) -> tuple:
     return (svc.store.dataset_version(), svc.boundaries.version, *map(repr, parts))
 
 
-def units_for(svc, flt: OffenceFilter, spec: UnitSpec | None) -> Units:
-    """Units of ``spec``; None: police.uk map points (distinct locations) in the city."""
-    return location_units(svc, flt) if spec is None else analysis_units(svc, spec)
+def units_for(svc, flt: OffenceFilter, spec: UnitSpec | None, window: int = 3) -> Units:
+    """Units of ``spec``; None: police.uk map points in the city, taken from the first
+    ``window`` months only (before every fold's cut-off, so no fold's units depend on later
+    data; later offences count in the Voronoi cell they fall in)."""
+    if spec is not None:
+        return analysis_units(svc, spec)
+    months = period_months(svc, flt)
+    if len(months) < window:
+        raise InvalidParameter(f"datetime: {len(months)} loaded months; the window needs "
+                               f"{window}")
+    first = pd.Timestamp(months[0] + "-01")
+    until = pd.Timestamp(months[window - 1] + "-01") + pd.offsets.MonthBegin(1)
+    return location_units(svc, dataclasses.replace(flt, start=first.to_pydatetime(),
+                                                   end=until.to_pydatetime()))
 
 
 def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[str] = fc.METHODS,
@@ -82,9 +109,9 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
             return _CACHE[key]
     from geo_api.services.budget import check_backtest
 
-    units = units_for(svc, flt, spec)
+    units = units_for(svc, flt, spec, window)
     params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
-    n_months = sum(_in_period(m, flt) for m in svc.store.months_loaded())
+    n_months = len(period_months(svc, flt))
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
                    max(bandwidth_m, *params.ensemble_bandwidths_m), n_months)
     months, counts = monthly_counts(svc, flt, units)
@@ -149,15 +176,15 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     counts for the last 3 and 12 months and the trend."""
     ev = evaluate(svc, flt, spec, methods, window, 1, coverage)
     best = ev["best_method"]
-    units = units_for(svc, flt, spec)
+    units = units_for(svc, flt, spec, window)
     months, counts = monthly_counts(svc, flt, units)
     params = fc.Params(window=window)
     nxt = ev.get("ensemble_next")
     choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None
     scores = fc.score(best, counts, space_of(units), params, choice)
     last3, last12 = counts[:, -3:].sum(axis=1), counts[:, -12:].sum(axis=1)
-    order = np.lexsort((np.array(units.ids), -last3, -scores))[:n]
-    order = [i for i in order if last12[i] > 0] or list(order)
+    ranked = np.lexsort((np.array(units.ids), -last3, -scores))
+    order = [i for i in ranked if last12[i] > 0][:n] or list(ranked[:n])
     names = place_names(svc, flt, units, months[-12:], order)
     trend = trends(counts, order)
     x, y = units.centres_m
@@ -233,7 +260,8 @@ def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
     from geo_api.analysis.compare import binomial_test
 
     if counts.shape[1] < 6:
-        return {i: {"trend": "not enough months", "trend_p_two_sided": None} for i in order}
+        return {i: {"trend": "not enough months", "trend_p_two_sided": None,
+                    "count_previous_3_months": None} for i in order}
     recent, earlier = counts[:, -3:].sum(axis=1), counts[:, -6:-3].sum(axis=1)
     R, E = recent.sum(), earlier.sum()
     p0 = R / (R + E) if R + E else 0.5

@@ -9,7 +9,9 @@ a faulty file is rejected whole and nothing is stored.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import math
 import os
@@ -168,11 +170,22 @@ class SiteSets:
                             f"{'another user' if owner else 'an admin'}; only they or an "
                             "admin may replace or delete it (choose another name)")
 
+    @contextlib.contextmanager
+    def _locked(self):
+        """Check-then-write of owners and files under one lock (processes included)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
     def save(self, name: str, sites: pd.DataFrame, who: str = "anonymous",
              is_admin: bool = False) -> None:
+        with self._locked():
+            self._save(name, sites, who, is_admin)
+
+    def _save(self, name: str, sites: pd.DataFrame, who: str, is_admin: bool) -> None:
         path = self._path(name)
         self.check_may_change(name, who, is_admin)
-        self.root.mkdir(parents=True, exist_ok=True)
         others = [p for p in self.root.glob("*.csv") if p != path]
         if len(others) >= MAX_SETS:
             raise InvalidParameter(f"sites: {len(others)} site sets are stored, the most this "
@@ -199,11 +212,12 @@ class SiteSets:
 
     def delete(self, name: str, who: str = "anonymous", is_admin: bool = False) -> None:
         path = self._path(name)
-        if not path.exists():
-            raise NotFound(f"sites: no candidate-site set named {name!r}")
-        self.check_may_change(name, who, is_admin)
-        path.unlink()
-        path.with_suffix(".owner").unlink(missing_ok=True)
+        with self._locked():
+            if not path.exists():
+                raise NotFound(f"sites: no candidate-site set named {name!r}")
+            self.check_may_change(name, who, is_admin)
+            path.with_suffix(".owner").unlink(missing_ok=True)
+            path.unlink()
 
     def list(self) -> list[dict]:
         if not self.root.exists():

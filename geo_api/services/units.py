@@ -226,16 +226,15 @@ def _h3_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def location_units(svc, flt: OffenceFilter, study_area: str = "city",
                    max_points: int = 20_000) -> Units:
-    """Map points as units: every distinct offence location matching ``flt`` (any month)
-    in the study area, each with the Voronoi cell around it clipped to the area (its area
-    for PAI), Delaunay neighbours as contiguity. On police.uk data these are the anonymised
-    map points; on a force export, exact locations (point-level: analysts only)."""
-    from dataclasses import replace
-
+    """Map points as units: every distinct offence location matching ``flt`` (its period
+    too) in the study area, each with the Voronoi cell around it clipped to the area (its
+    area for PAI), Delaunay neighbours as contiguity; an offence anywhere counts in the cell
+    it falls in (its nearest unit). On police.uk data these are the anonymised map points; on
+    a force export, exact locations (point-level: analysts only)."""
     from scipy.spatial import Delaunay
 
     area = study_area_m(svc, study_area)
-    pts = svc.store.located_values(("x_m", "y_m"), replace(flt, start=None, end=None))
+    pts = svc.store.located_values(("x_m", "y_m"), flt)
     x, y = pts["x_m"].round(1).to_numpy(), pts["y_m"].round(1).to_numpy()
     inside = shapely.contains_xy(area, x, y)
     xy = np.unique(np.column_stack([x[inside], y[inside]]), axis=0)
@@ -253,11 +252,17 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     order[owner[0]] = owner[1]
     area_km2 = shapely.area(shapely.intersection(polys[order], area)) / 1e6
     ids = [f"{int(a)}_{int(b)}" for a, b in xy]
-    index = {(a, b): i for i, (a, b) in enumerate(map(tuple, xy))}
+    from scipy.spatial import cKDTree
+
+    nearest = cKDTree(xy)
 
     def locate(df: pd.DataFrame) -> np.ndarray:
-        keys = zip(df["x_m"].round(1), df["y_m"].round(1))
-        return np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+        """The Voronoi cell (nearest unit) each offence falls in; -1 outside the area."""
+        if not len(df):
+            return np.array([], dtype=np.int64)
+        px, py = df["x_m"].to_numpy(float), df["y_m"].to_numpy(float)
+        k = nearest.query(np.column_stack([px, py]))[1].astype(np.int64)
+        return np.where(shapely.contains_xy(area, px, py), k, -1)
 
     def count(f: OffenceFilter) -> np.ndarray:
         k = locate(svc.store.located_values(("x_m", "y_m"), f))

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
+from geo_api.web.errors import DISCLOSURE
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
 
@@ -145,12 +146,15 @@ class AccessMiddleware:
             await _error(path, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
             self._log(scope, None, 401, t0, audited, str(e.user_msg))
             return
+        principal = self._cap_anonymous(scope, principal)
         state["principal"] = principal
         policy = None
         if principal is not None and principal.role == "public" and audited:
             from geo_api.services.disclosure import Policy
 
             policy = state["disclosure"] = Policy.from_settings(self.settings)
+        DISCLOSURE.set(policy)  # error messages too (every request sets its own)
+        if policy is not None:
             try:
                 policy.check_request(dict(parse_qsl(scope.get("query_string", b"").decode(
                     "latin-1"), keep_blank_values=True)))
@@ -185,8 +189,27 @@ class AccessMiddleware:
                 status[0] = 504
             else:
                 await task  # a response already streaming finishes; errors propagate
+        except Exception:
+            status[0] = status[0] or 500  # answered by the server's error handler
+            raise
         finally:
             self._log(scope, principal, status[0], t0, audited)
+
+    def _cap_anonymous(self, scope, principal):
+        """When the run command chose the anonymous role itself (loopback, police.uk data
+        only), anonymous callers drop to ``public`` as soon as force-export records (exact
+        locations, ages) are loaded - an ingest can add them to a running service."""
+        if (principal is None or principal.method != "anonymous" or principal.role == "public"
+                or not self.settings.anonymous_role_auto):
+            return principal
+        service = getattr(scope.get("app").state, "service", None) if scope.get("app") else None
+        try:
+            sources = service.store.sources() if service is not None else set()
+        except Exception:  # noqa: BLE001 - an empty store has no sources
+            sources = set()
+        if "force_export" in sources:
+            return Principal("anonymous", "public", "anonymous")
+        return principal
 
     def _log(self, scope, principal, status, t0, audited, error: str | None = None) -> None:
         if not audited:
@@ -195,6 +218,7 @@ class AccessMiddleware:
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                           keep_blank_values=True)
         entry = {"who": principal.who if principal else "anonymous",
+                 "client": (scope.get("client") or [None])[0],
                  "role": principal.role if principal else None,
                  "key_id": principal.key_id if principal else None,
                  "action": f"{scope['method']} {scope['path']}",

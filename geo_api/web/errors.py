@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+from contextvars import ContextVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_api.errors import GeoApiError
 
 log = logging.getLogger("geo_api")
+# the public role's disclosure policy for the request being answered (set by web/auth.py)
+DISCLOSURE: ContextVar = ContextVar("disclosure", default=None)
+
+
+def shown(message: str) -> str:
+    """An error message as this request's caller may see it (disclosure control)."""
+    policy = DISCLOSURE.get()
+    if policy is None:
+        return message
+    from geo_api.services.disclosure import public_message
+
+    return public_message(message)
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
@@ -30,6 +43,7 @@ def is_page(path: str) -> bool:
 
 def message_page(message: str, status: int, hint: str = "") -> HTMLResponse:
     """A plain page explaining why a map cannot be drawn (instead of a JSON error)."""
+    message = shown(message)
     extra = f"<p>{html.escape(hint)}</p>" if hint else ""
     return HTMLResponse(status_code=status, content=f"""<!doctype html><html lang="en">
 <head><meta charset="utf-8"><title>No map for this selection</title></head>
@@ -46,6 +60,8 @@ def error_response(request: Request, status: int, code: str, message: str, detai
         for k, v in (headers or {}).items():  # e.g. Allow on 405, Retry-After on 503
             page.headers[k] = v
         return page
+    if DISCLOSURE.get() is not None and shown(message) != message:
+        message, detail = shown(message), None
     return JSONResponse(status_code=status, headers=headers,
                         content={"code": code, "message": message, "detail": detail})
 

@@ -1,6 +1,8 @@
 """Security headers on every response (a pure ASGI middleware, so streaming is untouched).
 
-All responses: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``.
+All responses: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``;
+answers (not static files) ``Cache-Control: private`` and ``Vary`` on the credentials,
+because what they contain depends on the caller's role.
 HTML pages also get a Content-Security-Policy as strict as Folium allows (its maps are
 inline scripts, so ``script-src 'self' 'unsafe-inline'``; nothing from other origins except
 the OpenStreetMap base tiles as images) and may not be framed by other sites.
@@ -39,6 +41,11 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 headers += COMMON + (HTML_ONLY if ctype.startswith(b"text/html") else [])
+                names = {k.lower() for k, _ in headers}
+                if b"cache-control" not in names and not scope["path"].startswith("/static/"):
+                    # answers depend on the caller's role: no shared caches
+                    headers += [(b"cache-control", b"private, no-cache"),
+                                (b"vary", b"Authorization, X-API-Key")]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -95,6 +95,7 @@ def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
         layers, gi_rows=shown(policy, policy.protect(layers.gi_rows), ("count",)),
         ward_counts=shown_frame(policy, layers.ward_counts, ("count",)),
         npa_counts=shown_frame(policy, layers.npa_counts, ("count",)),
+        kde_fc=policy.protect(layers.kde_fc) if layers.kde_fc else layers.kde_fc,
         provenance=layers.provenance + f"; {policy.label}")
 
 
