@@ -88,12 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.data.audit import AuditLog
     from geo_api.data.keys import KeyStore
     from geo_api.web.auth import AccessMiddleware
-    from geo_api.web.security import SecurityHeaders
+    from geo_api.web.security import HeadAsGet, SecurityHeaders
 
     app.state.keys = KeyStore(settings.keys_path)
     app.state.audit = AuditLog(settings.audit_path, settings.audit_max_bytes,
                                settings.audit_backups)
     app.add_middleware(AccessMiddleware, settings=settings, keys=app.state.keys,
                        audit=app.state.audit)
-    app.add_middleware(SecurityHeaders)  # outermost: 401/504 from access get headers too
+    app.add_middleware(SecurityHeaders)  # 401/504 from access get headers too
+    app.add_middleware(HeadAsGet)
     return app

@@ -221,7 +221,8 @@ class AccessMiddleware:
                  "client": (scope.get("client") or [None])[0],
                  "role": principal.role if principal else None,
                  "key_id": principal.key_id if principal else None,
-                 "action": f"{scope['method']} {scope['path']}",
+                 "action": f"{'HEAD' if scope.get('geo_api.head') else scope['method']} "
+                           f"{scope['path']}",
                  "params": [[k, v[:200]] for k, v in query[:50]],
                  "status": status, "rows": note.get("rows"),
                  "point_level": bool(note.get("point_level")),

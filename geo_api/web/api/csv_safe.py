@@ -20,3 +20,47 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
         if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(safe_cell)
     return out
+
+
+def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
+    """A table as a CSV download: the caller's disclosure policy applied (public), formula
+    cells neutralised, and a file name that says what and when
+    (``<what>_<period>_<dataset version>.csv``)."""
+    import csv
+    import io
+    import re
+
+    from fastapi.responses import Response
+
+    from geo_api.web.auth import disclosure
+
+    policy = disclosure(request)
+    if policy is not None:
+        rows = policy.protect({table: rows})[table]
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: safe_cell("" if v is None else v) for k, v in r.items()})
+    name = "_".join(p for p in (what, period_words(meta), str(meta.get("dataset_version") or ""))
+                    if p)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    if policy is not None:
+        headers["X-Disclosure-Control"] = policy.label
+    return Response(buf.getvalue(), media_type="text/csv", headers=headers)
+
+
+def period_words(meta: dict) -> str:
+    """'2020-04-to-2020-06' from a meta's filter(s) (both periods for comparisons)."""
+    def one(f):
+        if not f or not f.get("start"):
+            return "all-months"
+        start, end = f["start"][:7], (pd.Timestamp(f["end_exclusive"])
+                                      - pd.Timedelta(days=1)).strftime("%Y-%m")
+        return start if start == end else f"{start}-to-{end}"
+
+    if "filters_before" in meta:
+        return f"{one(meta['filters_before'])}_vs_{one(meta['filters_after'])}"
+    return one(meta.get("filters"))

@@ -174,25 +174,28 @@ def _is_list(annotation) -> bool:
     return False
 
 
-_LIST_PARAMS: dict[int, frozenset[str]] = {}
+_PARAMS: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
 
-def _list_params(route) -> frozenset[str]:
-    """Query parameters of a route (and its dependencies) that take several values."""
+def _route_params(route) -> tuple[frozenset[str], frozenset[str]]:
+    """(all query parameters, those that take several values) of a route and its
+    dependencies."""
     key = id(route)
-    if key not in _LIST_PARAMS:
-        names, stack = set(), [route.dependant]
+    if key not in _PARAMS:
+        names, lists, stack = set(), set(), [route.dependant]
         while stack:
             d = stack.pop()
-            names |= {f.alias for f in d.query_params if _is_list(f.field_info.annotation)}
+            names |= {f.alias for f in d.query_params}
+            lists |= {f.alias for f in d.query_params if _is_list(f.field_info.annotation)}
             stack.extend(d.dependencies)
-        _LIST_PARAMS[key] = frozenset(names)
-    return _LIST_PARAMS[key]
+        _PARAMS[key] = frozenset(names), frozenset(lists)
+    return _PARAMS[key]
 
 
 def no_repeated_query_params(request: Request) -> None:
     """Refuse a single-valued query parameter given more than once (422) instead of
-    silently using the last value; list parameters (e.g. crime_category) may repeat."""
+    silently using the last value (list parameters, e.g. crime_category, may repeat), and
+    an output format ``f`` on an endpoint that has none (it would be silently ignored)."""
     from collections import Counter
 
     from geo_api.errors import InvalidParameter
@@ -200,11 +203,14 @@ def no_repeated_query_params(request: Request) -> None:
     counts = Counter(k for k, _ in request.query_params.multi_items())
     repeated = [k for k, n in counts.items() if n > 1]
     route = request.scope.get("route")
-    if repeated and route is not None and hasattr(route, "dependant"):
-        bad = [k for k in repeated if k not in _list_params(route)]
-        if bad:
-            raise InvalidParameter(f"{bad[0]}: given {counts[bad[0]]} times; it takes one "
-                                   "value")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    names, lists = _route_params(route)
+    bad = [k for k in repeated if k not in lists]
+    if bad:
+        raise InvalidParameter(f"{bad[0]}: given {counts[bad[0]]} times; it takes one value")
+    if "f" in counts and "f" not in names:  # an output format this endpoint does not have
+        raise InvalidParameter("f: this endpoint has one output format; leave f out")
 
 
 def heavy_slot(request: Request) -> Iterator[None]:

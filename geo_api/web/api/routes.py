@@ -34,6 +34,12 @@ CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\
                "-1.133200,52.634900\n")
 
 
+TableFormat = Annotated[Literal["json", "csv"], Query(description="json, or csv: the table "
+                                                    "as a download")]
+TABLE_FORMATS = {200: {"content": {"application/json": {}, "text/csv": {}},
+                       "description": "JSON (default) or the table as CSV (f=csv)"}}
+
+
 class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
 
@@ -105,11 +111,17 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
 
 
 @router.get("/stats/areas", dependencies=[PUBLIC], response_model=AreaStatsResponse, operation_id="getAreaStats",
-            tags=["statistics"], responses=ERRORS,
+            tags=["statistics"], responses={**ERRORS, **TABLE_FORMATS},
             summary="Counts, shares (95% CI) and rates per 1,000 residents per area")
-def area_stats(svc: ServiceDep, flt: FilterDep, layer: Layer = "ward") -> dict:
+def area_stats(request: Request, svc: ServiceDep, flt: FilterDep, layer: Layer = "ward",
+               f: TableFormat = "json"):
     """Offences per area of a boundary layer: count, share of offences located in the layer
     (Wilson 95% CI), residents and rate per 1,000 residents (exact Poisson 95% CI).
-    `meta` counts offences without a location or outside the layer."""
+    `meta` counts offences without a location or outside the layer. `f=csv`: the table as
+    a download."""
+    from geo_api.web.api.csv_safe import table_csv
+
     table, meta = svc.area_stats(layer, flt)
+    if f == "csv":
+        return table_csv(request, records(table), "areas", f"offences-by-{layer}", meta)
     return {"meta": meta, "areas": records(table)}

@@ -33,7 +33,7 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import HTML_200
+from geo_api.web.api.routes import HTML_200, TABLE_FORMATS, TableFormat
 from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
@@ -48,19 +48,22 @@ def _periods(svc, flt, before: str, after: str):
 
 
 @router.get("/compare/areas", dependencies=[PUBLIC], response_model=CompareAreasResponse, operation_id="compareAreas",
-            responses=ERRORS, summary="Per-area change between two periods, adjusted for the "
+            responses={**ERRORS, **TABLE_FORMATS}, summary="Per-area change between two periods, adjusted for the "
                                       "overall change (exact test, FDR)")
-def areas(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
+def areas(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
           units: Annotated[UnitSpec, Depends(units_param("npa"))], alpha: Alpha = 0.05,
-          fdr: Fdr = True) -> dict:
+          fdr: Fdr = True, f: TableFormat = "json"):
     """Counts in each area (NPA, ward, sector, LSOA, H3 cell or fishnet cell) in both periods,
     each period's share with a Wilson 95% CI, the share change with a Newcombe 95% CI, and the
     change relative to the overall change with an exact conditional binomial test
     (Benjamini-Hochberg across areas by default). `direction` says in words whether an area
-    rose or fell beyond the overall trend."""
+    rose or fell beyond the overall trend. `f=csv`: the table as a download."""
     from geo_api.services.comparison import compare_areas
+    from geo_api.web.api.csv_safe import table_csv
 
     table, meta = compare_areas(svc, *_periods(svc, flt, before, after), units, alpha, fdr)
+    if f == "csv":
+        return table_csv(request, records(table), "areas", f"change-by-{units.grid}", meta)
     return {"meta": meta, "areas": records(table)}
 
 

@@ -26,7 +26,7 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import GeoJSONResponse
+from geo_api.web.api.routes import TABLE_FORMATS, GeoJSONResponse, TableFormat
 from geo_api.web.auth import PUBLIC, audit_note, caller
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
@@ -100,13 +100,13 @@ def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
 
 
 @router.get("/stats/top", dependencies=[PUBLIC], response_model=TopResponse, operation_id="getTopAreas",
-            responses=ERRORS, summary="The areas, cells or map points with most offences, ranked")
+            responses={**ERRORS, **TABLE_FORMATS}, summary="The areas, cells or map points with most offences, ranked")
 def top(request: Request, svc: ServiceDep, flt: FilterDep,
         units: Annotated[UnitSpec | None, Depends(units_param("ward", with_location=True))],
-        limit: Limit = 8) -> dict:
+        limit: Limit = 8, f: TableFormat = "json"):
     """The `limit` areas, cells or police.uk map points (`grid=location`) with most matching
     offences, with share and cumulative share. `grid=location` is a list of offence
-    locations: analysts only (audited as point-level)."""
+    locations: analysts only (audited as point-level). `f=csv`: the table as a download."""
     from geo_api.services.hotspots import top as run
 
     if units is None:
@@ -114,6 +114,11 @@ def top(request: Request, svc: ServiceDep, flt: FilterDep,
     out = run(svc, flt, units, limit)
     audit_note(request, rows=len(out["top"]),
                point_level=units is None)
+    if f == "csv":
+        from geo_api.web.api.csv_safe import table_csv
+
+        what = f"top-{'locations' if units is None else units.grid}"
+        return table_csv(request, out["top"], "top", what, out["meta"])
     return out
 
 

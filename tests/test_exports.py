@@ -1,0 +1,62 @@
+"""Exports an analyst can open (f=csv on the area tables, with file names that say what and
+when; an unknown or unsupported f is 422) and HEAD wherever GET is answered."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
+P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
+
+
+@pytest.mark.parametrize("url, table, name", [
+    (f"/stats/areas?layer=ward&{Q}", "areas", "offences-by-ward_2020-04-to-2020-06_"),
+    (f"/stats/top?grid=lsoa&limit=10&{Q}", "top", "top-lsoa_2020-04-to-2020-06_"),
+    (f"/compare/areas?{P}", "areas", "change-by-npa_2019-12-to-2020-02_vs_2020-04-to-2020-06_"),
+])
+def test_tables_as_csv_match_the_json(client, url, table, name):
+    r = client.get(url + "&f=csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    disposition = r.headers["content-disposition"]
+    assert f'filename="{name}' in disposition and disposition.endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    expected = client.get(url).json()[table]
+    assert len(rows) == len(expected) and set(rows[0]) <= set(expected[0])
+    key = "count" if "count" in expected[0] else "after"
+    assert {r["code"]: r[key] for r in rows} == {w["code"]: str(w[key]) for w in expected}
+
+
+def test_unknown_or_unsupported_format_is_422(client):
+    r = client.get(f"/stats/areas?{Q}&f=xlsx")
+    assert r.status_code == 422
+    r = client.get("/groups?f=csv")  # this endpoint has no formats: not silently ignored
+    assert r.status_code == 422 and r.json()["message"].startswith("f:")
+
+
+def test_public_csv_goes_through_the_disclosure_policy(demo_service, demo_settings,
+                                                       tmp_path):
+    from fastapi.testclient import TestClient
+
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp_path / "k.json",
+                        audit_dir=tmp_path / "a", anonymous_role="public")
+    url = "/stats/areas?layer=lsoa&datetime=2020-04&group=all&crime_category=Robbery&f=csv"
+    with TestClient(create_app(settings)) as c:
+        r = c.get(url)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    counts = [row["count"] for row in rows]
+    assert r.headers["x-disclosure-control"] and "" in counts  # suppressed cells are empty
+    assert all(v == "" or int(v) == 0 or int(v) % 5 == 0 for v in counts)
+
+
+@pytest.mark.parametrize("url", ["/health", f"/stats/areas?layer=ward&{Q}", "/",
+                                 "/tiles/ward/12/2035/1341.geojson", "/static/vendor/leaflet/leaflet.js"])
+def test_head_is_answered_wherever_get_is(client, url):
+    get, head = client.get(url), client.head(url)
+    assert head.status_code == get.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
