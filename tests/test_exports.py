@@ -60,3 +60,25 @@ def test_head_is_answered_wherever_get_is(client, url):
     get, head = client.get(url), client.head(url)
     assert head.status_code == get.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]
+
+
+@pytest.mark.parametrize("url, key", [
+    (f"/hotspots/gi?{Q}&only_significant=true", "cells"),
+    (f"/hotspots/gi?{Q}&permutations=99&grid=ward", "cells"),
+    (f"/compare/hotspots?{P}&permutations=99", "cells"),
+])
+def test_hot_spot_cells_as_geojson_polygons(client, url, key):
+    import shapely
+    from shapely.geometry import shape
+
+    rows = client.get(url).json()[key]
+    r = client.get(url + "&f=geojson")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    fc = r.json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == len(rows) > 0
+    for feat, row in zip(fc["features"], rows):
+        assert feat["id"] == row["id"] and feat["properties"] == row
+        g = shape(feat["geometry"])
+        assert g.geom_type in ("Polygon", "MultiPolygon") and g.is_valid
+        lon, lat = shapely.get_coordinates(g)[0]
+        assert -1.4 < lon < -0.9 and 52.4 < lat < 52.8  # lon/lat order, Leicester

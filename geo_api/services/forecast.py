@@ -275,29 +275,3 @@ def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
         out[i] = {"trend": word, "trend_p_two_sided": float(p[j]),
                   "count_previous_3_months": int(earlier[i])}
     return out
-
-
-def unit_polygons_lonlat(svc, spec: UnitSpec | None, ids: Sequence[str]):
-    """The shapes of units ``ids`` (GeoDataFrame, EPSG:4326) for maps (map points: a 40 m
-    disc)."""
-    import geopandas as gpd
-    import shapely
-
-    from geo_api.analysis.grids import h3_polygons_lonlat
-    from geo_api.crs import to_io
-
-    if spec is None:
-        xy = [tuple(map(float, i.split("_"))) for i in ids]
-        discs = [shapely.Point(x, y).buffer(40) for x, y in xy]
-        return to_io(gpd.GeoDataFrame({"id": list(ids)}, geometry=discs, crs=27700))
-    if spec.grid == "h3":
-        geoms = h3_polygons_lonlat(np.array([int(i, 16) for i in ids], dtype=np.uint64))
-        return gpd.GeoDataFrame({"id": list(ids)}, geometry=geoms, crs=4326)
-    if spec.grid == "fishnet":
-        half = spec.fishnet_cell_size_m / 2
-        xy = [tuple(map(float, i.split("_"))) for i in ids]
-        boxes = [shapely.box(x - half, y - half, x + half, y + half) for x, y in xy]
-        return to_io(gpd.GeoDataFrame({"id": list(ids)}, geometry=boxes, crs=27700))
-    g = svc.boundaries.get(spec.grid).gdf
-    g = g.set_index("code").loc[list(ids)].reset_index().rename(columns={"code": "id"})
-    return to_io(g[["id", "geometry"]])

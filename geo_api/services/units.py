@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import h3
 import numpy as np
@@ -24,6 +25,9 @@ from geo_api.analysis.grids import (
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 CITY_LAD = "E06000016"
 STUDY_AREAS = {"city": "Leicester city (district E06000016)", "force": "the force area (9 districts)"}
@@ -283,3 +287,43 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
                      "Delaunay neighbours", contiguity="delaunay"),
                  _count=count, _adjacency=adjacency, _centres=lambda: (xy[:, 0], xy[:, 1]),
                  _assign=locate, assign_columns=("x_m", "y_m"))
+
+
+def unit_shapes_lonlat(svc, spec: UnitSpec | None, ids) -> gpd.GeoDataFrame:
+    """The shapes of units ``ids`` (GeoDataFrame with ``id``, EPSG:4326) for maps and
+    GeoJSON: H3 hexagons, fishnet squares, layer polygons; map points (``spec`` None) as a
+    40 m disc."""
+    import geopandas as gpd
+
+    from geo_api.analysis.grids import h3_polygons_lonlat
+    from geo_api.crs import to_io
+
+    ids = list(ids)
+    if spec is None:
+        xy = [tuple(map(float, i.split("_"))) for i in ids]
+        discs = [shapely.Point(x, y).buffer(40) for x, y in xy]
+        return to_io(gpd.GeoDataFrame({"id": ids}, geometry=discs, crs=27700))
+    if spec.grid == "h3":
+        geoms = h3_polygons_lonlat(np.array([int(i, 16) for i in ids], dtype=np.uint64))
+        return gpd.GeoDataFrame({"id": ids}, geometry=geoms, crs=4326)
+    if spec.grid == "fishnet":
+        half = spec.fishnet_cell_size_m / 2
+        xy = [tuple(map(float, i.split("_"))) for i in ids]
+        boxes = [shapely.box(x - half, y - half, x + half, y + half) for x, y in xy]
+        return to_io(gpd.GeoDataFrame({"id": ids}, geometry=boxes, crs=27700))
+    g = svc.boundaries.get(spec.grid).gdf
+    g = g.set_index("code").loc[ids].reset_index().rename(columns={"code": "id"})
+    return to_io(g[["id", "geometry"]])
+
+
+def rows_geojson(svc, spec: UnitSpec | None, rows: list[dict], meta: dict) -> dict:
+    """Unit rows as an RFC 7946 FeatureCollection (lon/lat, 6 decimals): each row's unit
+    shape with the row as properties, and ``meta``."""
+    import json
+
+    shapes = unit_shapes_lonlat(svc, spec, [r["id"] for r in rows])
+    geoms = [json.loads(shapely.to_geojson(shapely.set_precision(g, 1e-6))) for g in
+             shapes.geometry]
+    return {"type": "FeatureCollection", "meta": meta,
+            "features": [{"type": "Feature", "id": r["id"], "geometry": g, "properties": r}
+                         for r, g in zip(rows, geoms)]}

@@ -34,6 +34,7 @@ from geo_api.web.api.params import (
     units_param,
 )
 from geo_api.web.api.routes import HTML_200, TABLE_FORMATS, TableFormat
+from geo_api.web.api.routes_hotspots import GEOJSON_FORMAT, CellFormat
 from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
@@ -86,18 +87,26 @@ def wdq(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After, layer:
 
 
 @router.get("/compare/hotspots", dependencies=[PUBLIC], response_model=HotspotChangeResponse, operation_id="compareHotspots",
-            responses=ERRORS, summary="Gi* in both periods: new, persistent, no longer hot")
+            responses={**ERRORS, **GEOJSON_FORMAT},
+            summary="Gi* in both periods: new, persistent, no longer hot")
 def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
              units: Annotated[UnitSpec, Depends(units_param("h3"))],
-             sig: SignificanceAtDep) -> dict:
+             sig: SignificanceAtDep, f: CellFormat = "json"):
     """Gi* in the before and after periods on the same units and weights; a unit is hot when
     it is a Gi* hot spot at `alpha` (default 95% confidence) after Benjamini-Hochberg FDR
     (default; `fdr=false` for per-unit p-values). Each unit is classed new / persistent / no
     longer hot / not hot, with the Jaccard similarity of the hot sets. `meta.hot_definition`
-    says which rule was used."""
+    says which rule was used. `f=geojson`: the cells as lon/lat polygons with their class
+    and counts."""
     from geo_api.services.comparison import hotspots_change
 
-    return hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
+    out = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
+    if f == "geojson":
+        from geo_api.services.units import rows_geojson
+        from geo_api.web.api.routes import GeoJSONResponse
+
+        return GeoJSONResponse(rows_geojson(svc, units, out["cells"], out["meta"]))
+    return out
 
 
 @router.get("/compare/kde", dependencies=[PUBLIC], response_model=KDEDifferenceResponse, operation_id="compareKde",

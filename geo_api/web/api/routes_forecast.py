@@ -104,12 +104,13 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
               ) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
     every method, and a print button (A4 landscape: title, period, method, date made)."""
-    from geo_api.services.forecast import evaluate, focus, unit_polygons_lonlat
+    from geo_api.services.forecast import evaluate, focus
+    from geo_api.services.units import unit_shapes_lonlat
     from geo_api.web.maps.focus import render_focus_map
 
     out = focus(svc, flt, units, n, window, coverage)
     ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
-    shapes = unit_polygons_lonlat(svc, units, [p["id"] for p in out["places"]])
+    shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
     from geo_api.crs import to_io
 
     wards = to_io(svc.boundaries.get("ward").gdf)

@@ -31,6 +31,10 @@ from geo_api.web.auth import PUBLIC, audit_note, caller
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
+CellFormat = Annotated[Literal["json", "geojson"], Query(description="json, or geojson: the "
+                                                        "cells as lon/lat polygons")]
+GEOJSON_FORMAT = {200: {"content": {"application/json": {}, "application/geo+json": {}},
+                        "description": "JSON (default) or GeoJSON cells (f=geojson)"}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 
@@ -71,20 +75,26 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
     return {"meta": meta, "grid": body}
 
 
-@router.get("/hotspots/gi", dependencies=[PUBLIC], response_model=GiResponse, operation_id="getGiStar", responses=ERRORS,
+@router.get("/hotspots/gi", dependencies=[PUBLIC], response_model=GiResponse, operation_id="getGiStar",
+            responses={**ERRORS, **GEOJSON_FORMAT},
             summary="Getis-Ord Gi* hot and cold spots on H3 cells, a fishnet or polygons")
 def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
-       only_significant: bool = False) -> dict:
+       only_significant: bool = False, f: CellFormat = "json"):
     """Getis-Ord Gi* (binary weights, the unit itself included) on H3 cells, a fishnet or a
     polygon layer, with conditional-randomisation p-values (`permutations`, `seed`) or
     analytic ones, Benjamini-Hochberg FDR at each level (default), and labels hot/cold
     90/95/99%. `meta.min_attainable_p` says how small a p-value the permutations can give.
-    Undefined z (e.g. four mutually adjacent NPAs) comes back as null with a reason."""
+    Undefined z (e.g. four mutually adjacent NPAs) comes back as null with a reason.
+    `f=geojson`: the cells as lon/lat polygons with their label, count and z (for QGIS)."""
     from geo_api.services.hotspots import gi as run
 
     rows, meta = run(svc, flt, units, sig)
     if only_significant:
         rows = [r for r in rows if r["label"].startswith(("hot", "cold"))]
+    if f == "geojson":
+        from geo_api.services.units import rows_geojson
+
+        return GeoJSONResponse(rows_geojson(svc, units, rows, meta))
     return {"meta": meta, "cells": rows}
 
 
