@@ -82,3 +82,16 @@ def test_hot_spot_cells_as_geojson_polygons(client, url, key):
         assert g.geom_type in ("Polygon", "MultiPolygon") and g.is_valid
         lon, lat = shapely.get_coordinates(g)[0]
         assert -1.4 < lon < -0.9 and 52.4 < lat < 52.8  # lon/lat order, Leicester
+
+
+def test_offences_csv_streams_beyond_ten_thousand_rows(client):
+    r = client.get("/offences?f=csv&limit=30000&offset=5")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 30_000 == int(r.headers["x-number-returned"])
+    assert int(r.headers["x-number-matched"]) > 30_000
+    keys = [row["offence_key"] for row in rows]
+    assert len(set(keys)) == 30_000  # no row twice across the streamed batches
+    page = client.get("/offences?limit=10&offset=20004").json()["features"]
+    assert keys[19_999:20_009] == [feat["id"] for feat in page]  # batches line up
+    assert client.get("/offences?limit=20000").status_code == 422  # GeoJSON pages: 10,000

@@ -42,8 +42,25 @@ def offences_geojson(svc: Service, flt: OffenceFilter, limit: int, offset: int) 
     return body, n
 
 
-def offences_csv(svc: Service, flt: OffenceFilter, limit: int, offset: int) -> tuple[str, int]:
-    df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
+def _csv_text(df: pd.DataFrame, header: bool) -> str:
     df["month"] = df["month"].astype(str).str[:7]
     df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else "")
-    return safe_frame(df).to_csv(index=False, float_format="%.6f"), n
+    return safe_frame(df).to_csv(index=False, header=header, float_format="%.6f")
+
+
+CSV_BATCH = 20_000
+
+
+def offences_csv_stream(service, flt: OffenceFilter, limit: int, offset: int):
+    """The CSV in batches of ``CSV_BATCH`` rows, each read from one pinned snapshot (the
+    response streams after the request's own pin has ended)."""
+    with service.pinned() as svc:
+        done = 0
+        while done < limit:
+            df, _ = svc.store.query_offences(flt, min(CSV_BATCH, limit - done), offset + done,
+                                             PUBLIC_COLUMNS)
+            if done == 0 or len(df):
+                yield _csv_text(df, header=done == 0)
+            if len(df) < CSV_BATCH:
+                break
+            done += len(df)

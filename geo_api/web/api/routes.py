@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from geo_api.errors import Forbidden
 from geo_api.services.frames import records
@@ -29,6 +29,7 @@ HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">
 HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
                   "description": "An HTML page"}}
 MAX_PAGE_SIZE = 10_000
+MAX_CSV_ROWS = 1_000_000
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
                "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
                "-1.133200,52.634900\n")
@@ -90,21 +91,38 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                              "description": "GeoJSON (default) or CSV (f=csv)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
 def offences(request: Request, svc: ServiceDep, flt: FilterDep,
-             limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+             limit: Annotated[int, Query(ge=1, le=MAX_CSV_ROWS, description=(
+                 "Rows to return: at most 10,000 as GeoJSON; CSV streams up to 1,000,000"))
+                 ] = 100,
              offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
              f: Annotated[Literal["geojson", "csv"], Query(description="Output format")] = "geojson",
              ):
-    """Offence records matching the filter as GeoJSON points (lon/lat) or CSV, paged with
-    `limit`/`offset`; `numberMatched` (or the X-Number-Matched header) gives the total.
+    """Offence records matching the filter as GeoJSON points (lon/lat; at most 10,000 per
+    page) or CSV (streamed, up to 1,000,000 rows), paged with `limit`/`offset`;
+    `numberMatched` (or the X-Number-Matched header) gives the total.
     Refused (403) when the deployment serves aggregates only."""
-    from geo_api.web.api.features import offences_csv, offences_geojson
+    from geo_api.web.api.features import offences_geojson
 
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
     if f == "csv":
-        body, n = offences_csv(svc, flt, limit, offset)
-        audit_note(request, rows=max(0, min(limit, n - offset)), point_level=True)
-        return Response(body, media_type="text/csv", headers={"X-Number-Matched": str(n)})
+        from fastapi.responses import StreamingResponse
+
+        from geo_api.web.api.features import offences_csv_stream
+
+        n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
+        rows = max(0, min(limit, n - offset))
+        audit_note(request, rows=rows, point_level=True)
+        return StreamingResponse(
+            offences_csv_stream(request.app.state.service, flt, limit, offset),
+            media_type="text/csv", headers={
+                "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
+                "Content-Disposition": 'attachment; filename="offences.csv"'})
+    if limit > MAX_PAGE_SIZE:
+        from geo_api.errors import InvalidParameter
+
+        raise InvalidParameter(f"limit: at most {MAX_PAGE_SIZE:,} as GeoJSON; use f=csv (it "
+                               "streams) or page with offset")
     fc = offences_geojson(svc, flt, limit, offset)[0]
     audit_note(request, rows=len(fc["features"]), point_level=True)
     return fc
