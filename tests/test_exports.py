@@ -95,3 +95,20 @@ def test_offences_csv_streams_beyond_ten_thousand_rows(client):
     page = client.get("/offences?limit=10&offset=20004").json()["features"]
     assert keys[19_999:20_009] == [feat["id"] for feat in page]  # batches line up
     assert client.get("/offences?limit=20000").status_code == 422  # GeoJSON pages: 10,000
+
+
+def test_offences_as_geoparquet(client, tmp_path):
+    import geopandas as gpd
+
+    r = client.get("/offences?f=parquet&limit=2500&datetime=2020-04")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.parquet"
+    path = tmp_path / "offences.parquet"
+    path.write_bytes(r.content)
+    gdf = gpd.read_parquet(path)
+    assert len(gdf) == 2500 == int(r.headers["x-number-returned"]) and gdf.crs.to_epsg() == 4326
+    page = client.get("/offences?limit=3&datetime=2020-04").json()["features"]
+    for feat, (_, row) in zip(page, gdf.head(3).iterrows()):
+        assert feat["id"] == row["offence_key"]
+        if feat["geometry"]:
+            lon, lat = feat["geometry"]["coordinates"]
+            assert (round(row.geometry.x, 6), round(row.geometry.y, 6)) == (lon, lat)

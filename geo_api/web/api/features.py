@@ -64,3 +64,21 @@ def offences_csv_stream(service, flt: OffenceFilter, limit: int, offset: int):
             if len(df) < CSV_BATCH:
                 break
             done += len(df)
+
+
+def offences_geoparquet(svc: Service, flt: OffenceFilter, limit: int, offset: int
+                        ) -> tuple[bytes, int, int]:
+    """The selection as GeoParquet (points, EPSG:4326; for QGIS and GeoPandas): (bytes,
+    rows, number matched)."""
+    import io
+
+    import geopandas as gpd
+
+    df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
+    df["month"] = df["month"].astype(str).str[:7]
+    df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else None)
+    gdf = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]),
+                           geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+    buf = io.BytesIO()
+    gdf.to_parquet(buf, index=False, compression="zstd")
+    return buf.getvalue(), len(gdf), n

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from geo_api.errors import Forbidden
 from geo_api.services.frames import records
@@ -87,15 +87,20 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
 @router.get("/offences", dependencies=[ANALYST], response_model=OffenceCollection, operation_id="getOffences",
             response_class=GeoJSONResponse, tags=["offences"],
             responses={**ERRORS, 403: {"model": ErrorBody},
-                       200: {"content": {"text/csv": {"example": CSV_EXAMPLE}},
-                             "description": "GeoJSON (default) or CSV (f=csv)"}},
+                       200: {"content": {"text/csv": {"example": CSV_EXAMPLE},
+                                         "application/vnd.apache.parquet": {
+                                             "schema": {"type": "string", "format": "binary"}}},
+                             "description": "GeoJSON (default), CSV (f=csv) or GeoParquet "
+                                            "(f=parquet)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
 def offences(request: Request, svc: ServiceDep, flt: FilterDep,
              limit: Annotated[int, Query(ge=1, le=MAX_CSV_ROWS, description=(
                  "Rows to return: at most 10,000 as GeoJSON; CSV streams up to 1,000,000"))
                  ] = 100,
              offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-             f: Annotated[Literal["geojson", "csv"], Query(description="Output format")] = "geojson",
+             f: Annotated[Literal["geojson", "csv", "parquet"], Query(
+                 description="geojson, csv (streamed) or parquet (GeoParquet, up to "
+                             "1,000,000 rows)")] = "geojson",
              ):
     """Offence records matching the filter as GeoJSON points (lon/lat; at most 10,000 per
     page) or CSV (streamed, up to 1,000,000 rows), paged with `limit`/`offset`;
@@ -118,6 +123,14 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
             media_type="text/csv", headers={
                 "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
                 "Content-Disposition": 'attachment; filename="offences.csv"'})
+    if f == "parquet":
+        from geo_api.web.api.features import offences_geoparquet
+
+        body, rows, n = offences_geoparquet(svc, flt, limit, offset)
+        audit_note(request, rows=rows, point_level=True)
+        return Response(body, media_type="application/vnd.apache.parquet", headers={
+            "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
+            "Content-Disposition": 'attachment; filename="offences.parquet"'})
     if limit > MAX_PAGE_SIZE:
         from geo_api.errors import InvalidParameter
 
