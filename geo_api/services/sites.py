@@ -17,6 +17,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,35 +63,79 @@ def sites_in(path: Path, area_m: shapely.Geometry) -> pd.DataFrame:
     return s[shapely.contains_xy(area_m, s["x_m"], s["y_m"])].reset_index(drop=True)
 
 
-def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) -> pd.DataFrame:
-    """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields."""
+# header aliases people's spreadsheets use -> the column they mean
+ALIASES = {
+    "name": ("name", "site", "site name", "location", "establishment name", "place"),
+    "kind": ("kind", "type", "category", "site type"),
+    "easting": ("easting", "eastings", "x", "east", "x coordinate"),
+    "northing": ("northing", "northings", "y", "north", "y coordinate"),
+    "longitude": ("longitude", "lon", "lng", "long"),
+    "latitude": ("latitude", "lat"),
+    "postcode": ("postcode", "post code", "postal code", "zip"),
+}
+COLUMN_OF = {alias: col for col, names in ALIASES.items() for alias in names}
+
+
+def _column(header: str) -> str:
+    """The column a header names: case, spaces, '_' and '-' do not matter."""
+    key = re.sub(r"[\s_-]+", " ", header.strip().lower()).strip()
+    return COLUMN_OF.get(key, key)
+
+
+def normal_postcode(pc: str) -> str:
+    return re.sub(r"\s+", "", pc).upper()
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (with or without a BOM), else Windows-1252 (what Excel saves
+    as 'CSV' on Windows)."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="strict"), "windows-1252"
+
+
+def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
+                    postcodes: Callable[[], dict] | None = None) -> pd.DataFrame:
+    """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields.
+
+    Accepts files as spreadsheets save them: UTF-8 with or without a BOM or Windows-1252,
+    ``,`` ``;`` or tab separators, header aliases (``lat``/``lon``, ``x``/``y``,
+    ``Easting``...), and a ``postcode`` column instead of coordinates (``postcodes()``: the
+    shipped Code-Point Open points, normalised postcode -> (easting, northing))."""
     def reject(errors):
         raise IngestRejected(source=source, errors=errors)
 
     if len(data) > MAX_BYTES:
         reject([RowError(None, None, f"file is larger than {MAX_BYTES:,} bytes")])
     try:
-        text = data.decode("utf-8-sig")
+        text, _ = decode_text(data)
     except UnicodeDecodeError as exc:
-        reject([RowError(None, None, f"not UTF-8 (byte {exc.start})")])
-    reader = csv.reader(io.StringIO(text))
+        reject([RowError(None, None, f"neither UTF-8 nor Windows-1252 text (byte {exc.start})")])
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count) if first else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = list(reader)
     except csv.Error as exc:  # e.g. a field over the csv module's size limit
         reject([RowError(reader.line_num, None, f"unreadable CSV: {exc}")])
     if not rows or not any(c.strip() for c in rows[0]):
         reject([RowError(1, None, "empty file: expected a header line")])
-    header = [c.strip().lower() for c in rows[0]]
+    header = [_column(c) for c in rows[0]]
     metric = {"easting", "northing"} <= set(header)
     lonlat = {"longitude", "latitude"} <= set(header)
-    allowed = {"name", "kind", "easting", "northing", "longitude", "latitude"}
+    by_postcode = "postcode" in header and not (metric or lonlat)
+    allowed = set(ALIASES)
     problems = [RowError(1, c, "unknown column", c) for c in header if c not in allowed]
     problems += [RowError(1, c, "duplicate column") for c in set(header) if header.count(c) > 1]
     if "name" not in header:
         problems.append(RowError(1, "name", "missing column"))
-    if metric == lonlat:
-        problems.append(RowError(1, None, "give either easting,northing (EPSG:27700) or "
-                                          "longitude,latitude (EPSG:4326), not both or neither"))
+    if metric and lonlat or not (metric or lonlat or by_postcode):
+        problems.append(RowError(1, None, "give either easting,northing (EPSG:27700), "
+                                          "longitude,latitude (EPSG:4326) or a postcode "
+                                          "column - one of them, not both or neither"))
+    if by_postcode and postcodes is None:
+        problems.append(RowError(1, "postcode", "postcode lookup not available here"))
     if problems:
         reject(problems)
     body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
@@ -98,7 +143,8 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) ->
         reject([RowError(None, None, "no sites: the file has a header only")])
     if len(body) > MAX_SITES:
         reject([RowError(None, None, f"{len(body):,} sites; at most {MAX_SITES:,} per set")])
-    xcol, ycol = ("easting", "northing") if metric else ("longitude", "latitude")
+    xcol, ycol = ("easting", "northing") if metric or by_postcode else ("longitude", "latitude")
+    lookup = postcodes() if by_postcode else {}
     errors, out = [], []
     for line, r in body:
         if len(r) != len(header):
@@ -114,21 +160,29 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry) ->
         if len(kind) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in kind):
             errors.append(RowError(line, "kind", "longer than 100 characters or contains "
                                                  "control characters"))
+        if by_postcode:
+            xy = lookup.get(normal_postcode(rec["postcode"]))
+            if xy is None:
+                errors.append(RowError(line, "postcode", "not a Leicestershire postcode in "
+                                                         "Code-Point Open", rec["postcode"]))
+            else:
+                out.append((line, rec["name"], kind, *xy))
+            continue
         coords = []
         for col in (xcol, ycol):
             try:
-                v = float(rec[col])
+                v = float(rec[col].replace(",", ".") if delimiter == ";" else rec[col])
                 if not math.isfinite(v):
                     raise ValueError
                 coords.append(v)
             except ValueError:
                 errors.append(RowError(line, col, "not a number", rec[col]))
         if len(coords) == 2:
-            out.append((line, rec["name"], rec.get("kind", ""), *coords))
+            out.append((line, rec["name"], kind, *coords))
     if errors:
         reject(errors)
     df = pd.DataFrame(out, columns=["line", "name", "kind", "a", "b"])
-    if metric:
+    if metric or by_postcode:
         df["x_m"], df["y_m"] = df["a"], df["b"]
         df["lon"], df["lat"] = metric_to_lonlat(df["a"].to_numpy(), df["b"].to_numpy())
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -17,10 +18,12 @@ from geo_api.web.auth import PARTNER, PrincipalDep
 router = APIRouter(tags=["sites"])
 Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
                            examples=["bleed-kits-2020"])]
-CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {
-    "schema": {"type": "string"},
-    "example": "name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
-               "Haymarket bus station,bleed kit,458944,304725\n"}}}}
+CSV_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"},
+                 "example": "name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
+                            "Haymarket bus station,bleed kit,458944,304725\n"},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}}
 
 
 @router.post("/sites/{name}", dependencies=[PARTNER], response_model=SiteSetInfo, operation_id="uploadSiteSet",
@@ -42,7 +45,8 @@ async def upload(name: Name, request: Request, svc: ServiceDep,
     svc.site_sets.check_may_change(name, who.owner, is_admin)  # before reading the body
 
     def store(data: bytes) -> dict:
-        sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"))
+        sites = parse_sites_csv(data, f"sites/{name}", study_area_m(svc, "force"),
+                                postcodes=lambda: postcode_points(svc.settings.boundaries_dir))
         svc.site_sets.save(name, sites, who.owner, is_admin)
         return next(s for s in svc.site_sets.list() if s["name"] == name)
 
@@ -50,16 +54,40 @@ async def upload(name: Name, request: Request, svc: ServiceDep,
     return SiteSetInfo(**await run_in_threadpool(store, await read_csv_body(request)))
 
 
+def postcode_points(boundaries_dir) -> dict:
+    """Normalised postcode -> (easting, northing) from the shipped Code-Point Open points."""
+    return _postcode_points(str(boundaries_dir))
+
+
+@functools.lru_cache(maxsize=2)
+def _postcode_points(boundaries_dir: str) -> dict:
+    from pathlib import Path
+
+    from geo_api.data.boundaries_build import read_postcodes
+    from geo_api.services.sites import normal_postcode
+
+    pc = read_postcodes(Path(boundaries_dir) / "sources")
+    pc = pc[(pc["x_m"] > 0) & (pc["y_m"] > 0)]
+    return {normal_postcode(p): (float(x), float(y))
+            for p, x, y in zip(pc["postcode"], pc["x_m"], pc["y_m"])}
+
+
 async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
-    """The request body as bytes, refused before it is buffered when it is not declared as
-    ``text/csv`` (415: a cross-site HTML form cannot send that type without a CORS
-    preflight, so this is also the upload's defence against request forgery) or when it
-    is larger than ``limit`` (413, checked against Content-Length and while reading)."""
+    """The uploaded file as bytes: a ``text/csv`` body, or the ``file`` field of a
+    ``multipart/form-data`` upload (``curl -F file=@kits.csv``). Refused before it is
+    buffered when it is larger than ``limit`` (413, checked against Content-Length and
+    while reading) or of another type (415). Request forgery: a cross-site HTML form cannot
+    send ``text/csv`` without a CORS preflight, and a multipart upload is refused (403)
+    when the browser says it comes from another site (``Origin``)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "text/csv":
-        raise UnsupportedMediaType(f"send the file as Content-Type: text/csv (got "
-                                   f"{ctype or 'none'})")
     declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64_000:
+        raise PayloadTooLarge(f"file is {int(declared):,} bytes; at most {limit:,}")
+    if ctype == "multipart/form-data":
+        return await _multipart_file(request, limit)
+    if ctype != "text/csv":
+        raise UnsupportedMediaType(f"send the file as Content-Type: text/csv or as a "
+                                   f"multipart form field 'file' (got {ctype or 'none'})")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"file is {int(declared):,} bytes; at most {limit:,}")
     chunks, size = [], 0
@@ -69,6 +97,28 @@ async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
             raise PayloadTooLarge(f"file is larger than {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _multipart_file(request: Request, limit: int) -> bytes:
+    from starlette.datastructures import UploadFile
+
+    from geo_api.errors import Forbidden, InvalidParameter
+
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if origin is not None and origin != own:
+        raise Forbidden(f"upload from another site ({origin}) refused")
+    try:
+        form = await request.form(max_files=1, max_fields=4, max_part_size=limit + 1)
+    except Exception as exc:  # noqa: BLE001 - malformed multipart or a part over the limit
+        raise InvalidParameter(f"file: unreadable multipart upload ({exc})") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidParameter("file: send the CSV as the form field 'file'")
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"file is larger than {limit:,} bytes")
+    return data
 
 
 @router.get("/sites", dependencies=[PARTNER], response_model=SiteSetList, operation_id="listSiteSets",
