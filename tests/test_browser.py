@@ -23,7 +23,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--window-size=1200,900",
          "--virtual-time-budget=8000"]
 PAGES = {
-    "landing": ("/", ["Hot spot map", "Did it move in lockdown?", "API documentation"], 0),
+    "landing": ("/", ["Hot spot map, latest 3 months", "Where to go next month", "Did it move?",
+                      "Case study: did violence move in the 2020 lockdown?", "API documentation",
+                      "site sets"], 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
                  ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend",
                   "Schools"], 50),

@@ -112,3 +112,21 @@ def test_offences_as_geoparquet(client, tmp_path):
         if feat["geometry"]:
             lon, lat = feat["geometry"]["coordinates"]
             assert (round(row.geometry.x, 6), round(row.geometry.y, 6)) == (lon, lat)
+
+
+def test_landing_page_opens_the_latest_months_and_lists_site_sets(client):
+    import re
+
+    up = client.post("/sites/landing-kits", content=b"name,easting,northing\nA,458800,304580\n",
+                     headers={"content-type": "text/csv"})
+    assert up.status_code == 201
+    page = client.get("/").text
+    links = re.findall(r'href="([^"]+)"', page)
+    assert "/maps/hotspots?datetime=2020-07/2020-09&amp;group=violence_robbery_weapons" in links
+    assert any("before=2020-04/2020-06&amp;after=2020-07/2020-09" in u for u in links)
+    dated = [u for u in links if "2020-0" in u or "2019-" in u]
+    # only the latest 3 months, the 3 before, and the named 2020 lockdown case study
+    assert all("2020-07/2020-09" in u or "2019-12/2020-02" in u for u in dated)
+    assert "datetime=2020-07/2020-09&group" in page  # the upload form opens the latest months
+    assert "landing-kits</a> (1 sites, yours)" in page and 'data-set="landing-kits"' in page
+    client.delete("/sites/landing-kits")

@@ -32,7 +32,6 @@ SiteSets = Annotated[list[str] | None, Query(description="Uploaded candidate-sit
                                                          "(see POST /sites/{name})")]
 TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
              "school, 15:00-19:00) need a force export with offence times.")
-DEFAULT_Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 
 
 @router.get("/", dependencies=[ANYONE], response_class=HTMLResponse, operation_id="landingPage", responses=HTML_200,
@@ -53,19 +52,34 @@ def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
     n_timed = window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0
     loaded = (f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
               if s else "no data loaded yet")
+    months = list(svc.store.months_loaded()) if s else []
+    latest, previous = _period(months[-3:]), _period(months[-6:-3])
+    g = "group=violence_robbery_weapons"
     links = [
-        (f"/maps/hotspots?{DEFAULT_Q}", "Hot spot map",
-         ("Where violence, robbery and weapons offences cluster (April–June 2020). Red hexagons "
-         "are statistically significant hot spots; hover over a ward to see its count.")),
-        ("/maps/hotspots?datetime=2019-12/2020-02&group=violence_robbery_weapons",
-         "Hot spot map, winter 2019/20", "The same map before the first lockdown."),
-        (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
-         "&group=violence_robbery_weapons"), "Before and during lockdown, side by side",
-         "Winter 2019/20 next to April–June 2020: move or zoom one map and the other follows."),
-        (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
-         "&group=violence_robbery_weapons"), "Did it move in lockdown?",
-         ("Which areas' share of offences rose or fell between winter and the first lockdown, "
-         "and which hot spots are new, persistent or gone.")),
+        (f"/maps/hotspots?datetime={latest}&{g}", "Hot spot map, latest 3 months",
+         (f"Where violence, robbery and weapons offences cluster ({_words(latest)}). Red "
+          "hexagons are statistically significant hot spots; hover over a ward to see its "
+          "count.")),
+        (f"/maps/focus?{g}", "Where to go next month",
+         ("For neighbourhood and youth-work teams: the places most likely to see violence next "
+         "month, by the method that predicted best on the loaded months, with street names "
+         "and a printable list (partners).")),
+    ]
+    if previous:
+        links += [
+            (f"/maps/compare?before={previous}&after={latest}&{g}",
+             "The last 3 months against the 3 before, side by side",
+             (f"{_words(previous)} next to {_words(latest)}: move or zoom one map and the "
+             "other follows.")),
+            (f"/compare/report/map?before={previous}&after={latest}&{g}", "Did it move?",
+             (f"Which areas' share of offences rose or fell from {_words(previous)} to "
+             f"{_words(latest)}, and which hot spots are new, persistent or gone.")),
+        ]
+    if {"2019-12", "2020-02", "2020-04", "2020-06"} <= set(months):
+        links.append(((f"/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
+                       f"&{g}"), "Case study: did violence move in the 2020 lockdown?",
+                      "Winter 2019/20 against April–June 2020 (the first lockdown)."))
+    links += [
         ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
          "For youth-work teams: hot spots in the hours you work, next to all other hours. "
          "Also for the evening (19:00–22:00) and the night-time economy (22:00–05:00). "
@@ -89,7 +103,8 @@ li{{margin:0 0 1em}}small{{color:#555}}fieldset{{margin:1em 0}}#upload-result{{m
 <h1>Leicester violence hot spots</h1>
 <p>Maps of where violence happens in Leicester, for neighbourhood, youth-work and planning
 teams. Data loaded: {html.escape(loaded)}.</p><p id="access">{role_line}</p><ul>{items}</ul>
-{UPLOAD_FORM}
+{UPLOAD_FORM.replace("__LATEST__", latest)}
+{_site_sets_html(svc, who)}
 <p><small>police.uk data is published by month, with locations moved to the nearest of a set
 of anonymous map points, and its categories are broad: "violence, robbery and weapons" is
 wider than the Violence Reduction Network's definition of serious violence. Policing-area
@@ -197,7 +212,7 @@ document.getElementById('upload').addEventListener('submit', async function (e) 
                       {method: 'POST', headers: {'Content-Type': 'text/csv'}, body: file});
   var body = await r.json();
   if (r.ok) {
-    var url = '/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons&sites='
+    var url = '/maps/hotspots?datetime=__LATEST__&group=violence_robbery_weapons&sites='
               + encodeURIComponent(name);
     out.innerHTML = body.n_sites + ' sites saved. <a href="' + url + '">Open the map</a>';
     window.location.href = url;
@@ -205,6 +220,48 @@ document.getElementById('upload').addEventListener('submit', async function (e) 
     out.textContent = 'Not saved: ' + body.message;
   }
 });
+</script>"""
+
+
+def _period(months: list[str]) -> str:
+    """'2020-07/2020-09' for a run of months ('' for none)."""
+    return f"{months[0]}/{months[-1]}" if months else ""
+
+
+def _words(period: str) -> str:
+    """'Jul–Sep 2020' for '2020-07/2020-09'."""
+    import datetime
+
+    a, b = (datetime.date.fromisoformat(p + "-01") for p in period.split("/"))
+    if a.year == b.year:
+        return f"{a:%b}–{b:%b %Y}" if a != b else f"{a:%b %Y}"
+    return f"{a:%b %Y}–{b:%b %Y}"
+
+
+def _site_sets_html(svc, who) -> str:
+    """The saved site sets with their sizes and, for people who may delete them, a button
+    (the server checks ownership again)."""
+    if who is None or not who.at_least("partner"):
+        return ""
+    sets = svc.site_sets.list()
+    if not sets:
+        return "<p>No site sets saved yet.</p>"
+    rows = "".join(
+        f'<li><a href="/maps/hotspots?sites={html.escape(x["name"])}">'
+        f'{html.escape(x["name"])}</a> ({x["n_sites"]:,} sites'
+        f'{", yours" if x.get("owner") == who.owner else ""})'
+        + (f' <button data-set="{html.escape(x["name"])}" class="del">Delete</button>'
+           if who.at_least("admin") or x.get("owner") == who.owner else "") + "</li>"
+        for x in sets)
+    return f"""<h2>Saved site sets</h2><ul id="site-sets">{rows}</ul>
+<script>
+document.querySelectorAll('#site-sets .del').forEach(function (b) {{
+  b.addEventListener('click', async function () {{
+    if (!confirm('Delete ' + b.dataset.set + '?')) return;
+    var r = await fetch('/sites/' + encodeURIComponent(b.dataset.set), {{method: 'DELETE'}});
+    if (r.ok) b.parentElement.remove(); else alert('Not deleted: ' + r.status);
+  }});
+}});
 </script>"""
 
 
