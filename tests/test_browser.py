@@ -27,8 +27,10 @@ PAGES = {
                       "Case study: did violence move in the 2020 lockdown?", "API documentation",
                       "site sets"], 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
-                 ["Gi* hot and cold spots (H3)", "Wards (offences on hover)", "legend",
-                  "Schools"], 50),
+                 ["Hot spots (Gi*, H3)", "Cold spots (Gi*, H3)", "Wards (offences on hover)",
+                  "legend", "How this was made", "Hot spot, 99% confidence",
+                  "Base map could not load",
+                  "Schools"], 40),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),
                 ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
@@ -38,7 +40,7 @@ PAGES = {
                      ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
                       "other follows"], 80),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
-                         "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 52),
+                         "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 42),
     "planning": ("/maps/planning?datetime=2020-04/2020-09&p=5&existing=browser-kits",
                  ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
@@ -109,6 +111,9 @@ def test_timed_page_renders_in_chromium(timed_server, tmp_path, name):
 
 def check_page(server, tmp_path, name, path, expected, min_shapes):
     dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
+    title = re.search(r"<title>([^<]+)</title>", dom)
+    assert title and title.group(1).strip(), "every page has a <title>"
+    assert dom.split("</head>")[0].count("<title>") == 1
     html_tag = re.search(r"<html[^>]*>", dom).group(0)
     assert "data-js-errors" not in html_tag, html_tag  # set by the page's error probe
     for text in expected:

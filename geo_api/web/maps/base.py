@@ -21,27 +21,51 @@ ERROR_PROBE = ("<script>window.addEventListener('error',function(e){var h=docume
                "h.setAttribute('data-js-error-last',String(e.message));});</script>")
 
 
-def new_map(**kwargs) -> folium.Map:
-    """A Leaflet map centred on Leicester with local Leaflet assets and an error probe."""
+# When no base-map tile has loaded after a few seconds (offline, or the tile server is
+# blocked), say so in a corner instead of leaving a silent grey background.
+OFFLINE_NOTE = ("<script>setTimeout(function(){if(document.querySelector('.leaflet-tile-loaded')"
+                "||!document.querySelector('.leaflet-tile'))return;var d=document.createElement"
+                "('div');d.id='offline-note';d.textContent='Base map could not load (offline?)"
+                " - the data layers still work.';d.style.cssText='position:fixed;right:10px;"
+                "bottom:24px;z-index:9999;background:#fff8c4;border:1px solid #b59f00;padding:"
+                "3px 6px;font:12px sans-serif';document.body.appendChild(d);},5000);</script>")
+
+
+def page_head(root, title: str) -> None:
+    """Error probe, ``<title>`` and the offline note for a page (``root``: a Figure)."""
+    root.header.add_child(Element(ERROR_PROBE), index=0)
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    root.html.add_child(Element(OFFLINE_NOTE))
+
+
+def new_map(title: str = "Leicester violence map", **kwargs) -> folium.Map:
+    """A Leaflet map centred on Leicester with local Leaflet assets, an error probe, a
+    ``<title>`` and the offline note."""
     m = folium.Map(location=kwargs.pop("location", CENTRE),
                    zoom_start=kwargs.pop("zoom_start", 12), tiles="OpenStreetMap",
                    control_scale=True, **kwargs)
     m.default_js = [("leaflet", LEAFLET_JS)]
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    m.get_root().header.add_child(Element(ERROR_PROBE), index=0)
+    page_head(m.get_root(), title)
     return m
 
 
-def legend(m, title: str, items: dict[str, str], note: str = "") -> None:
-    """A fixed legend box (bottom left) with colour swatches; ``m`` is a Map or a Figure."""
+def legend(m, title: str, items: dict[str, str], note: str = "",
+           technical: str = "") -> None:
+    """A fixed legend box (bottom left) with colour swatches, plain words first and the
+    technical line (statistic, permutations, seed, dataset) folded in "How this was made";
+    ``m`` is a Map or a Figure."""
     rows = "".join(f'<div><span style="background:{c};width:12px;height:12px;display:inline-block;'
                    f'margin-right:4px;border:1px solid #777"></span>{k}</div>'
                    for k, c in items.items())
+    more = (f"<details><summary>How this was made</summary><small>{technical}</small>"
+            "</details>" if technical else "")
     root = m if isinstance(m, Figure) else m.get_root()
     root.html.add_child(Element(
         f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
         f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif;'
-        f'max-width:320px"><b>{title}</b>{f"<div>{note}</div>" if note else ""}{rows}</div>'))
+        f'max-width:320px"><b>{title}</b>{f"<div>{note}</div>" if note else ""}{rows}{more}'
+        "</div>"))
 
 
 def tooltip_text(text: str) -> str:

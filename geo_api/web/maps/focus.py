@@ -25,9 +25,9 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
     when the base map cannot load)."""
     meta = focus["meta"]
     title = f"Where to go in {_month_words(meta['next_period'])}"
-    m = new_map(zoom_start=13)
+    m = new_map(title=title, zoom_start=13)
     root = m.get_root()
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>{PRINT_CSS}"))
+    root.header.add_child(Element(PRINT_CSS))
     if wards is not None:
         folium.GeoJson(safe_geojson(wards[["name", "geometry"]]), name="Wards",
                        style_function=lambda f: {"fill": False, "color": "#777",

@@ -19,11 +19,11 @@ from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
 from geo_api.web.maps.base import (
     CENTRE,
-    ERROR_PROBE,
     LEAFLET_CSS,
     LEAFLET_JS,
     legend,
     new_map,
+    page_head,
     safe_geojson,
     tooltip_text,
 )
@@ -34,6 +34,16 @@ KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#f
                (0.0, "#fef0d9")]
 GI_NOTE = ("Gi* hot/cold spots (two-sided, 9,999 permutations, false discovery rate controlled "
            "across cells); KDE layer: darker = nearer the peak density")
+PLAIN = {"hot 99%": "Hot spot, 99% confidence", "hot 95%": "Hot spot, 95% confidence",
+         "hot 90%": "Hot spot, 90% confidence",
+         "cold 90%": "Cold spot, 90% (layer off at first)", "cold 95%": "Cold spot, 95%",
+         "cold 99%": "Cold spot, 99%"}
+PLAIN_NOTE = ("Hot spot: many more offences here and in the cells around than chance would "
+              "give. Cold spot: many fewer.")
+
+
+def plain_items() -> dict[str, str]:
+    return {PLAIN[k]: c for k, c in GI_COLOURS.items()}
 SYNC_JS = "/static/vendor/leaflet.sync/L.Map.Sync.js"
 
 
@@ -89,12 +99,17 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],
                              geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = pd.to_numeric(g["gi_z"], errors="coerce").round(2)  # null: withheld
-        folium.GeoJson(safe_geojson(g), name="Gi* hot and cold spots (H3)",
-                       style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
-                                                 "color": "white", "weight": 0.5,
-                                                 "fillOpacity": 0.75},
-                       tooltip=folium.GeoJsonTooltip(fields=["label", "count", "gi_z"],
-                                                     aliases=["Gi*", "Offences", "z"])).add_to(m)
+        for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
+            part = g[g["label"].str.startswith(kind)]
+            if not len(part):
+                continue
+            folium.GeoJson(
+                safe_geojson(part), name=f"{kind.capitalize()} spots (Gi*, H3)", show=show,
+                style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
+                                          "color": "white", "weight": 0.5,
+                                          "fillOpacity": 0.75},
+                tooltip=folium.GeoJsonTooltip(fields=["label", "count", "gi_z"],
+                                              aliases=["Gi*", "Offences", "z"])).add_to(m)
     if layers.kde_fc and layers.kde_fc["features"]:
         def kde_style(f):
             s = f["properties"]["share_of_max"]
@@ -110,14 +125,17 @@ def render_hotspot_map(boundaries, layers: HotspotLayers,
                        extra_note: str = "") -> str:
     """HTML page: one period's hotspot layers, site layers (name, sites, shown) and a layer
     control."""
-    m = new_map()
+    from html import unescape
+
+    m = new_map(title=f"Hot spots: {unescape(layers.label)}")
     add_hotspot_layers(m, boundaries, layers)
     for name, rows, show in sites:
         if len(rows):
             sites_layer(rows, name, show).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, layers.label, GI_COLOURS, GI_NOTE + (f"<br>{extra_note}" if extra_note else "")
-           + f"<br><small>{layers.provenance}</small>")
+    legend(m, layers.label, plain_items(),
+           PLAIN_NOTE + (f"<br>{extra_note}" if extra_note else ""),
+           technical=f"{GI_NOTE}. {layers.provenance}")
     return m.get_root().render()
 
 
@@ -138,8 +156,10 @@ class _Sync(MacroElement):
 def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
                         note: str = "") -> str:
     """Two synchronised maps in one page: ``before`` on the left, ``after`` on the right."""
+    from html import unescape
+
     fig = Figure()
-    fig.header.add_child(Element(ERROR_PROBE), index=0)
+    page_head(fig, f"{unescape(before.label)} | {unescape(after.label)}")
     maps = []
     for side, layers in (("left", before), ("right", after)):
         m = folium.Map(location=CENTRE, zoom_start=12, tiles="OpenStreetMap",
@@ -160,7 +180,7 @@ def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
     fig.html.add_child(Element(
         '<div style="position:fixed;top:0;bottom:0;left:50%;width:2px;background:#333;'
         'z-index:9998"></div>'))
-    legend(fig, "Hot spots, left and right", GI_COLOURS,
-           GI_NOTE + (f"<br>{note}" if note else "") + "<br>Pan or zoom either map: the "
-           f"other follows.<br><small>{after.provenance}</small>")
+    legend(fig, "Hot spots, left and right", plain_items(),
+           PLAIN_NOTE + (f"<br>{note}" if note else "") + "<br>Pan or zoom either map: the "
+           "other follows.", technical=f"{GI_NOTE}. {after.provenance}")
     return fig.render()

@@ -5,7 +5,6 @@ choropleth with the ranked table beside it. Prints on A4 landscape."""
 from __future__ import annotations
 
 import datetime
-import html
 
 import folium
 import geopandas as gpd
@@ -49,9 +48,9 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
                         radius_m: float) -> str:
     """HTML page of the planner's map (``view``: services.planning.planning_view)."""
     siting, zones = view["siting"], view["zones"]
-    m = new_map(zoom_start=12)
+    m = new_map(title=title, zoom_start=12)
     root = m.get_root()
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>{PRINT_CSS}"))
+    root.header.add_child(Element(PRINT_CSS))
     _zones_layer(m, boundaries, zones)
     _demand_layer(m, view)
     _hot_layer(m, view)

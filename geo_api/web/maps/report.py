@@ -47,7 +47,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
 def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
                       hotspots: dict, centres: dict, title: str) -> str:
     """HTML of the report map (works offline except for the base tiles)."""
-    m = new_map()
+    m = new_map(title=f"Did it move? {title}")
     _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
                  True).add_to(m)
     _areas_layer("Ward share change", boundaries.get("ward").gdf, ward_table, False).add_to(m)
