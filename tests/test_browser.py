@@ -29,7 +29,7 @@ PAGES = {
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
                  ["Hot spots (Gi*, H3)", "Cold spots (Gi*, H3)", "Wards (offences on hover)",
                   "legend", "How this was made", "Hot spot, 99% confidence",
-                  "Base map could not load",
+                  "Base map could not load", "Print (A4 landscape)", "Made 20",
                   "Schools"], 40),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),
@@ -154,3 +154,19 @@ def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
         assert "data-js-errors" not in re.search(r"<html[^>]*>", dom).group(0)
     assert "<title>Bleed-control kits and People Zones</title>" in chromium(
         ["--dump-dom", server + "/maps/planning?p=2&existing=evil-kits"], tmp_path / "dom")
+
+
+@pytest.mark.parametrize("name", ["hotspots", "side_by_side", "compare"])
+def test_map_pages_print_on_one_a4_landscape_page(server, tmp_path, name):
+    """Print media: one A4 landscape page (842 x 595 pt) with the map, legend and date."""
+    import re as _re
+
+    pdf = tmp_path / f"{name}.pdf"
+    chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", server + PAGES[name][0]],
+             tmp_path / "pdf")
+    data = pdf.read_bytes()
+    pages = len(_re.findall(rb"/Type\s*/Page[^s]", data))
+    boxes = {tuple(round(float(v)) for v in m) for m in
+             _re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
+    assert pages == 1 and boxes == {(842, 595)}, (pages, boxes)
+    assert len(data) > 20_000

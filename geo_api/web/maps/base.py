@@ -31,22 +31,37 @@ OFFLINE_NOTE = ("<script>setTimeout(function(){if(document.querySelector('.leafl
                 "3px 6px;font:12px sans-serif';document.body.appendChild(d);},5000);</script>")
 
 
-def page_head(root, title: str) -> None:
-    """Error probe, ``<title>`` and the offline note for a page (``root``: a Figure)."""
+# A4 landscape on paper: the map, its legend (title, period, made on), scale bar and
+# attribution; no buttons or layer switches.
+PRINT_PAGE = """<style>
+#print-map{position:fixed;top:80px;left:10px;z-index:9999;font:12px sans-serif}
+@media print{@page{size:A4 landscape;margin:8mm}
+ .leaflet-control-layers,.leaflet-control-zoom,#print-map,#offline-note{display:none!important}
+ #legend{bottom:12mm!important}}
+</style>"""
+PRINT_BUTTON = '<button id="print-map" onclick="window.print()">Print (A4 landscape)</button>'
+
+
+def page_head(root, title: str, print_button: bool = True) -> None:
+    """Error probe, ``<title>``, the offline note and printing (A4 landscape stylesheet and
+    a Print button) for a page (``root``: a Figure)."""
     root.header.add_child(Element(ERROR_PROBE), index=0)
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"))
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>{PRINT_PAGE}"))
     root.html.add_child(Element(OFFLINE_NOTE))
+    if print_button:
+        root.html.add_child(Element(PRINT_BUTTON))
 
 
-def new_map(title: str = "Leicester violence map", **kwargs) -> folium.Map:
+def new_map(title: str = "Leicester violence map", print_button: bool = True,
+            **kwargs) -> folium.Map:
     """A Leaflet map centred on Leicester with local Leaflet assets, an error probe, a
-    ``<title>`` and the offline note."""
+    ``<title>``, the offline note and printing."""
     m = folium.Map(location=kwargs.pop("location", CENTRE),
                    zoom_start=kwargs.pop("zoom_start", 12), tiles="OpenStreetMap",
                    control_scale=True, **kwargs)
     m.default_js = [("leaflet", LEAFLET_JS)]
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    page_head(m.get_root(), title)
+    page_head(m.get_root(), title, print_button)
     return m
 
 
@@ -58,8 +73,11 @@ def legend(m, title: str, items: dict[str, str], note: str = "",
     rows = "".join(f'<div><span style="background:{c};width:12px;height:12px;display:inline-block;'
                    f'margin-right:4px;border:1px solid #777"></span>{k}</div>'
                    for k, c in items.items())
+    import datetime
+
     more = (f"<details><summary>How this was made</summary><small>{technical}</small>"
             "</details>" if technical else "")
+    more += f'<div style="color:#555">Made {datetime.date.today().isoformat()}</div>'
     root = m if isinstance(m, Figure) else m.get_root()
     root.html.add_child(Element(
         f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'

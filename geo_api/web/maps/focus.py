@@ -25,7 +25,7 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
     when the base map cannot load)."""
     meta = focus["meta"]
     title = f"Where to go in {_month_words(meta['next_period'])}"
-    m = new_map(title=title, zoom_start=13)
+    m = new_map(title=title, print_button=False, zoom_start=13)
     root = m.get_root()
     root.header.add_child(Element(PRINT_CSS))
     if wards is not None:

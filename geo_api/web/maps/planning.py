@@ -48,7 +48,7 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
                         radius_m: float) -> str:
     """HTML page of the planner's map (``view``: services.planning.planning_view)."""
     siting, zones = view["siting"], view["zones"]
-    m = new_map(title=title, zoom_start=12)
+    m = new_map(title=title, print_button=False, zoom_start=12)
     root = m.get_root()
     root.header.add_child(Element(PRINT_CSS))
     _zones_layer(m, boundaries, zones)
