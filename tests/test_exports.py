@@ -130,3 +130,17 @@ def test_landing_page_opens_the_latest_months_and_lists_site_sets(client):
     assert "datetime=2020-07/2020-09&group" in page  # the upload form opens the latest months
     assert "landing-kits</a> (1 sites, yours)" in page and 'data-set="landing-kits"' in page
     client.delete("/sites/landing-kits")
+
+
+def test_top_cells_and_areas_are_named_by_their_streets_with_a_centre(client):
+    import h3
+
+    top = client.get(f"/stats/top?grid=h3&limit=5&{Q}").json()["top"]
+    for t in top:
+        assert t["streets"] and all(s.startswith("On or near") for s in t["streets"])
+        assert t["name"].startswith(t["streets"][0])
+        assert h3.latlng_to_cell(t["lat"], t["lon"], 9) == t["code"]  # the centre is inside
+    wards = client.get(f"/stats/top?grid=ward&limit=3&{Q}").json()["top"]
+    assert wards[0]["name"] == "Castle" and wards[0]["streets"]
+    page = client.get(f"/maps/hotspots?{Q}").text
+    assert '"streets": "On or near' in page  # hot cells' tooltips name their streets

@@ -187,15 +187,28 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
                         definition="offences at the same location text and point (police.uk "
                                    "anonymised map points); share of all located offences "
                                    "matching the filter")
-        return {"meta": meta, "top": t.drop(columns=["lon", "lat"]).to_dict("records")}
+        return {"meta": meta, "top": t.to_dict("records")}
+    from geo_api.crs import metric_to_lonlat
+    from geo_api.services.units import streets_in_units
+
     u = analysis_units(svc, units)
     t = top_n(pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)}), limit)
     names = {}
     if units.grid in svc.boundaries.layers:
         names = svc.boundaries.get(units.grid).gdf.set_index("code")["name"].to_dict()
-    t["name"] = [names.get(c, c) for c in t["code"]]
+    index = {c: i for i, c in enumerate(u.ids)}
+    rows = [index[c] for c in t["code"]]
+    streets = streets_in_units(svc, flt, u, rows)
+    x, y = (np.asarray(v)[rows] for v in u.centres_m)
+    lon, lat = metric_to_lonlat(x, y)
+    t["streets"] = [streets[i] for i in rows]
+    # cells are named by their streets; areas by their own name
+    t["name"] = [names.get(c) or "; ".join(streets[i]) or c for c, i in zip(t["code"], rows)]
+    t["lon"], t["lat"] = np.round(lon, 6), np.round(lat, 6)
     meta = svc.meta(flt, analysis="top_n", limit=limit,
-                    definition="units ranked by offences; share of offences in all units",
+                    definition="units ranked by offences; share of offences in all units; "
+                               "streets: the unit's most common police.uk location names; "
+                               "lon/lat: its centre",
                     **u.definition)
     return {"meta": meta, "top": t.to_dict("records")}
 

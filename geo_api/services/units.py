@@ -327,3 +327,21 @@ def rows_geojson(svc, spec: UnitSpec | None, rows: list[dict], meta: dict) -> di
     return {"type": "FeatureCollection", "meta": meta,
             "features": [{"type": "Feature", "id": r["id"], "geometry": g, "properties": r}
                          for r, g in zip(rows, geoms)]}
+
+
+def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
+                     ) -> dict[int, list[str]]:
+    """For each unit index in ``order``: its ``n`` most common police.uk location names
+    ("On or near ...") among the offences matching ``flt``."""
+    order = list(order)
+    if not order:
+        return {}
+    cols = tuple(dict.fromkeys((*units.assign_columns, "location_text")))
+    df = svc.store.located_values(cols, flt)
+    if not len(df):
+        return {i: [] for i in order}
+    df = df.assign(unit=units.assign(df))
+    df = df[df["unit"].isin(order) & df["location_text"].notna()]
+    top = (df.groupby(["unit", "location_text"]).size().reset_index(name="k")
+           .sort_values(["unit", "k", "location_text"], ascending=[True, False, True]))
+    return {i: top.loc[top["unit"] == i, "location_text"].head(n).tolist() for i in order}

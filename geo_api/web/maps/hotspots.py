@@ -96,8 +96,10 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] in GI_COLOURS])
     if len(sig):
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
-        g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label"]],
-                             geometry=h3_polygons_lonlat(ids), crs=4326)
+        if "streets" not in sig:
+            sig["streets"] = ""
+        g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label", "streets"]].fillna(
+            {"streets": ""}), geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = pd.to_numeric(g["gi_z"], errors="coerce").round(2)  # null: withheld
         for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
             part = g[g["label"].str.startswith(kind)]
@@ -108,8 +110,9 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                 style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
                                           "color": "white", "weight": 0.5,
                                           "fillOpacity": 0.75},
-                tooltip=folium.GeoJsonTooltip(fields=["label", "count", "gi_z"],
-                                              aliases=["Gi*", "Offences", "z"])).add_to(m)
+                tooltip=folium.GeoJsonTooltip(fields=["label", "streets", "count", "gi_z"],
+                                              aliases=["Gi*", "Streets", "Offences", "z"])
+            ).add_to(m)
     if layers.kde_fc and layers.kde_fc["features"]:
         def kde_style(f):
             s = f["properties"]["share_of_max"]

@@ -38,9 +38,17 @@ def query_without_hours(flt) -> str:
 def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
     from geo_api.services import hotspots as h
-    from geo_api.services.units import UnitSpec
+    from geo_api.services.units import UnitSpec, analysis_units, streets_in_units
 
-    rows, meta = h.gi(svc, flt, UnitSpec(grid="h3", resolution=resolution), MAP_SIGNIFICANCE)
+    spec = UnitSpec(grid="h3", resolution=resolution)
+    rows, meta = h.gi(svc, flt, spec, MAP_SIGNIFICANCE)
+    # hot and cold cells are named by their streets in the tooltips
+    units = analysis_units(svc, spec)
+    index = {c: i for i, c in enumerate(units.ids)}
+    marked = [r for r in rows if r["label"].startswith(("hot", "cold")) and r["id"] in index]
+    streets = streets_in_units(svc, flt, units, [index[r["id"]] for r in marked])
+    named = {r["id"]: "; ".join(streets[index[r["id"]]]) for r in marked}
+    rows = [{**r, "streets": named[r["id"]]} if r["id"] in named else r for r in rows]
     kde, _ = h.kde(svc, flt, bandwidth_m=300, cell_size_m=100, kernel="quartic",
                    study_area="city", as_geojson=True, min_share_of_max=0.05)
     counts, _ = svc.store.area_counts("ward", flt)

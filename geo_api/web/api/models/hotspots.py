@@ -101,6 +101,11 @@ class TopItem(BaseModel):
     share: float | None = Field(..., description="Share of offences in all units of the "
                                                  "grid/layer")
     cumulative_share: float | None
+    streets: list[str] | None = Field(None, description="Its most common police.uk location "
+                                                        "names (cells and areas)",
+                                      examples=[["On or near Granby Street"]])
+    lon: float | None = Field(None, description="Centre (a map point's own position)")
+    lat: float | None = None
 
 
 class TopMeta(Meta, UnitsEcho):
