@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )
+    page_cache_bytes: int = Field(200_000_000, ge=0, description="Built map pages kept in "
+                                                                 "memory (bytes)")
     request_timeout_s: float = Field(120, gt=0, description="A request still running after "
                                      "this many seconds is answered 504 (its work stops at "
                                      "the work budgets)")

@@ -144,3 +144,34 @@ def test_top_cells_and_areas_are_named_by_their_streets_with_a_centre(client):
     assert wards[0]["name"] == "Castle" and wards[0]["streets"]
     page = client.get(f"/maps/hotspots?{Q}").text
     assert '"streets": "On or near' in page  # hot cells' tooltips name their streets
+
+
+def test_built_pages_are_cached_per_selection_and_role(client, demo_service, demo_settings,
+                                                        tmp_path):
+    url = "/maps/hotspots?datetime=2020-05/2020-07&group=violence_robbery_weapons"
+    first, second = client.get(url), client.get(url)
+    assert first.status_code == second.status_code == 200
+    assert "x-page-cache" not in first.headers and second.headers["x-page-cache"] == "hit"
+    assert second.text == first.text
+    assert "x-page-cache" not in client.get(url + "&resolution=8").headers  # another selection
+    with_sites = url + "&sites=schools"
+    client.get(with_sites)
+    assert "x-page-cache" not in client.get(with_sites).headers  # site sets change: not cached
+    from fastapi.testclient import TestClient
+
+    from geo_api.data.keys import KeyStore
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp_path / "k.json",
+                        audit_dir=tmp_path / "a", anonymous_role="public")
+    partner = {"X-API-Key": KeyStore(settings.keys_path).create("partner", "p")[0]}
+    with TestClient(create_app(settings)) as c:  # one cache, the role in the key
+        c.get("/maps/focus", headers=partner)
+        assert c.get("/maps/focus", headers=partner).headers["x-page-cache"] == "hit"
+        refused = c.get("/maps/focus")  # the public may not: the route decides, not the cache
+        assert refused.status_code == 401 and "x-page-cache" not in refused.headers
+        c.get(url, headers=partner)
+        public = c.get(url)
+        assert "x-page-cache" not in public.headers and "counts 1-4 suppressed" in public.text
+        assert c.get(url).headers["x-page-cache"] == "hit"

@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyStore(settings.keys_path)
     app.state.audit = AuditLog(settings.audit_path, settings.audit_max_bytes,
                                settings.audit_backups)
+    from geo_api.web.page_cache import PageCache
+
+    app.add_middleware(PageCache, max_bytes=settings.page_cache_bytes)  # inside access
     app.add_middleware(AccessMiddleware, settings=settings, keys=app.state.keys,
                        audit=app.state.audit)
     app.add_middleware(SecurityHeaders)  # 401/504 from access get headers too

@@ -1,0 +1,72 @@
+"""Built map pages, cached per (path, query, dataset version, boundaries version, role) with
+a byte bound (``GEO_API_PAGE_CACHE_BYTES``), so a page is built once per selection and data
+version instead of on every request.
+
+A pure ASGI middleware inside the access middleware: the caller is known, every hit is still
+audited, and the role is part of the key (a page cached for an analyst is never shown to a
+public caller, whose pages pass the disclosure policy, nor to a role the route would refuse:
+such a caller misses and the route decides). Pages naming site sets (``sites=``,
+``existing=``) are not cached: a set can be replaced at any time. Hits do not take one of the
+analysis slots.
+"""
+
+from __future__ import annotations
+
+from geo_api.web.tiles import LRU
+
+CACHED_PATHS = ("/maps/hotspots", "/maps/compare", "/maps/time-window", "/maps/focus",
+                "/compare/report/map")
+NOT_CACHED_PARAMS = (b"sites=", b"existing=")
+
+
+class PageCache:
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.lru = LRU(10_000, max_bytes=max_bytes, weigh=lambda v: len(v[1]) + 200)
+
+    def _key(self, scope):
+        if (scope["type"] != "http" or scope["method"] != "GET"
+                or scope["path"] not in CACHED_PATHS):
+            return None
+        query = scope.get("query_string", b"")
+        if any(p in query for p in NOT_CACHED_PARAMS):
+            return None
+        service = getattr(scope["app"].state, "service", None)
+        principal = scope.get("state", {}).get("principal")
+        if service is None or principal is None:
+            return None
+        import datetime
+
+        parts = sorted(query.split(b"&"))
+        return (scope["path"], tuple(parts), service.store.dataset_version(),
+                service.boundaries.version, principal.role,
+                datetime.date.today())  # pages say the date they were made
+
+    async def __call__(self, scope, receive, send):
+        key = self._key(scope)
+        hit = self.lru.get(key) if key is not None else None
+        if hit is not None:
+            headers, body = hit
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*headers, (b"x-page-cache", b"hit")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        held: dict = {"chunks": []}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                held["start"] = message
+            elif message["type"] == "http.response.body":
+                held["chunks"].append(message.get("body", b""))
+                if not message.get("more_body") and held["start"]["status"] == 200:
+                    headers = [(k, v) for k, v in held["start"].get("headers", [])
+                               if k.lower() != b"content-length"]
+                    body = b"".join(held["chunks"])
+                    self.lru.put(key, ([*headers, (b"content-length",
+                                                  str(len(body)).encode())], body))
+            await send(message)
+
+        await self.app(scope, receive, capture)
