@@ -56,7 +56,8 @@ def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
     latest, previous = _period(months[-3:]), _period(months[-6:-3])
     g = "group=violence_robbery_weapons"
     links = [
-        (f"/maps/hotspots?datetime={latest}&{g}", "Hot spot map, latest 3 months",
+        (f"/maps/hotspots?{'datetime=' + latest + '&' if latest else ''}{g}",
+         "Hot spot map, latest 3 months",
          (f"Where violence, robbery and weapons offences cluster ({_words(latest)}). Red "
           "hexagons are statistically significant hot spots; hover over a ward to see its "
           "count.")),
@@ -229,9 +230,11 @@ def _period(months: list[str]) -> str:
 
 
 def _words(period: str) -> str:
-    """'Jul–Sep 2020' for '2020-07/2020-09'."""
+    """'Jul–Sep 2020' for '2020-07/2020-09' ('no data loaded yet' for none)."""
     import datetime
 
+    if not period:
+        return "no data loaded yet"
     a, b = (datetime.date.fromisoformat(p + "-01") for p in period.split("/"))
     if a.year == b.year:
         return f"{a:%b}–{b:%b %Y}" if a != b else f"{a:%b %Y}"
