@@ -30,6 +30,7 @@ PAGES = {
                  ["Hot spots (Gi*, H3)", "Cold spots (Gi*, H3)", "Wards (offences on hover)",
                   "legend", "How this was made", "Hot spot, 99% confidence",
                   "Base map could not load", "Print (A4 landscape)", "Made 20",
+                  "map-controls", "Latest 3 months",
                   "Schools"], 40),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),

@@ -175,3 +175,18 @@ def test_built_pages_are_cached_per_selection_and_role(client, demo_service, dem
         public = c.get(url)
         assert "x-page-cache" not in public.headers and "counts 1-4 suppressed" in public.text
         assert c.get(url).headers["x-page-cache"] == "hit"
+
+
+def test_map_controls_and_the_default_period(client):
+    page = client.get("/maps/hotspots").text  # no period: the latest 3 loaded months
+    assert "Jul 2020 to Sep 2020" in page and 'id="map-controls"' in page
+    for text in ("Latest month", "Latest 3 months", "Ward: Castle", "NPA: Central",
+                 'type="month"', "fitBounds"):
+        assert text in page, text
+    # the form's own fields work without JavaScript too
+    assert "Sep 2020: all offences" in client.get("/maps/hotspots?preset=2020-09/2020-09").text
+    assert "May 2020 to Jun 2020" in client.get(
+        "/maps/hotspots?period_from=2020-05&period_to=2020-06").text
+    assert client.get("/maps/hotspots?preset=junk").status_code == 422
+    side = client.get(f"/maps/compare?{P}").text
+    assert 'name="before_from" value="2019-12"' in side and 'name="after_to" value="2020-06"' in side

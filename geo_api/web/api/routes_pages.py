@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import html
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import GeoApiError
+from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
 from geo_api.web.api.params import After, Before, FilterDep, HeavySlot, RawFilterDep, ServiceDep
 from geo_api.web.api.routes import HTML_200
@@ -127,11 +129,13 @@ def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
     try:
         if sites:  # site sets are for partners and above
             require(caller(request), "partner")
+        flt = latest_unless_given(request, svc, flt)
         layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
         site_rows = site_layers(svc, sites)
     except GeoApiError as exc:
         return message_page(exc, timed=flt.hours is not None)
-    return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows))
+    return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows,
+                                           controls=page_controls(request, svc, flt)))
 
 
 @router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",
@@ -152,7 +156,9 @@ def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep, befor
                        for f in (fb, fa))
     except GeoApiError as exc:
         return message_page(exc)
-    return HTMLResponse(render_side_by_side(svc.boundaries, left, right))
+    return HTMLResponse(render_side_by_side(
+        svc.boundaries, left, right,
+        controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))
 
 
 @router.get("/maps/time-window", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="timeWindowMap",
@@ -224,6 +230,51 @@ document.getElementById('upload').addEventListener('submit', async function (e) 
 </script>"""
 
 
+def latest_unless_given(request: Request, svc, flt):
+    """The filter's period: the controls form's fields when it was sent without JavaScript
+    (``preset``, else ``period_from``/``period_to``), else the latest 3 loaded months when
+    the page was opened without a period (a map of every month ever loaded is rarely what a
+    team wants)."""
+    from geo_api.web.maps.controls import latest_3
+
+    q = request.query_params
+    form = q.get("preset") or (f"{q['period_from']}/{q.get('period_to') or q['period_from']}"
+                               if q.get("period_from") else None)
+    if form is None and ("datetime" in q or flt.start is not None):
+        return flt
+    period = form or latest_3(list(svc.store.months_loaded()))
+    if period is None:
+        return flt
+    if not re.fullmatch(r"\d{4}-\d{2}/\d{4}-\d{2}", period):
+        raise InvalidParameter(f"period: {period!r} is not YYYY-MM/YYYY-MM")
+    a, b = period.split("/")
+    start = datetime.datetime.fromisoformat(a + "-01")
+    last = datetime.datetime.fromisoformat(b + "-01")
+    end = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
+    return dataclasses.replace(flt, start=start, end=end)
+
+
+def _as_period(flt) -> str | None:
+    """'YYYY-MM/YYYY-MM' of a whole-month filter (None otherwise)."""
+    if flt.start is None or flt.end is None:
+        return None
+    last = flt.end - datetime.timedelta(days=1)
+    return f"{flt.start:%Y-%m}/{last:%Y-%m}"
+
+
+def page_controls(request: Request, svc, flt, pair=None):
+    """The controls form for this page (a function of the map's JavaScript name)."""
+    from geo_api.web.maps.controls import area_bounds, controls_html
+
+    keep = {k: v for k, v in request.query_params.items()
+            if k not in ("datetime", "group", "before", "after")}
+    months = list(svc.store.months_loaded())
+    areas = area_bounds(svc.boundaries)
+    return lambda map_name: controls_html(
+        path=request.url.path, months=months, group=flt.group, period=_as_period(flt),
+        extra=keep, areas=areas, map_name=map_name, pair=pair)
+
+
 def _period(months: list[str]) -> str:
     """'2020-07/2020-09' for a run of months ('' for none)."""
     return f"{months[0]}/{months[-1]}" if months else ""
@@ -231,8 +282,6 @@ def _period(months: list[str]) -> str:
 
 def _words(period: str) -> str:
     """'Jul–Sep 2020' for '2020-07/2020-09' ('no data loaded yet' for none)."""
-    import datetime
-
     if not period:
         return "no data loaded yet"
     a, b = (datetime.date.fromisoformat(p + "-01") for p in period.split("/"))

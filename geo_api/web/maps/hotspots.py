@@ -125,7 +125,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
 
 def render_hotspot_map(boundaries, layers: HotspotLayers,
                        sites: list[tuple[str, pd.DataFrame, bool]] = (),
-                       extra_note: str = "") -> str:
+                       extra_note: str = "", controls=None) -> str:
     """HTML page: one period's hotspot layers, site layers (name, sites, shown) and a layer
     control."""
     from html import unescape
@@ -139,6 +139,8 @@ def render_hotspot_map(boundaries, layers: HotspotLayers,
     legend(m, layers.label, plain_items(),
            PLAIN_NOTE + (f"<br>{extra_note}" if extra_note else ""),
            technical=f"{GI_NOTE}. {layers.provenance}")
+    if controls is not None:  # map name -> the controls form
+        m.get_root().html.add_child(Element(controls(m.get_name())))
     return m.get_root().render()
 
 
@@ -157,7 +159,7 @@ class _Sync(MacroElement):
 
 
 def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
-                        note: str = "") -> str:
+                        note: str = "", controls=None) -> str:
     """Two synchronised maps in one page: ``before`` on the left, ``after`` on the right."""
     from html import unescape
 
@@ -180,6 +182,8 @@ def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
             f'{layers.label}</div>'))
         maps.append(m)
     fig.add_child(_Sync(*maps))
+    if controls is not None:
+        fig.html.add_child(Element(controls(maps[0].get_name())))
     fig.html.add_child(Element(
         '<div style="position:fixed;top:0;bottom:0;left:50%;width:2px;background:#333;'
         'z-index:9998"></div>'))
