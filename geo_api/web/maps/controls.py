@@ -39,8 +39,10 @@ def latest_3(months: list[str]) -> str | None:
 
 
 def _select(name: str, options: list[tuple[str, str]], current: str | None) -> str:
+    from geo_api.web.maps.base import tooltip_text  # escapes ` $ \\ too, as everywhere
+
     opts = "".join(f'<option value="{html.escape(v)}"{" selected" if v == current else ""}>'
-                   f"{html.escape(label)}</option>" for v, label in options)
+                   f"{tooltip_text(label)}</option>" for v, label in options)
     return f'<select name="{name}" id="ctl-{name}">{opts}</select>'
 
 
@@ -70,10 +72,10 @@ def controls_html(*, path: str, months: list[str], group: str | None, period: st
         period_ui = (month_range("before", pair[0], "Before: from") + " · "
                      + month_range("after", pair[1], "After: from"))
     zoom = ""
-    if areas and map_name:
-        options = [("", "Zoom to…")] + [(k, k) for k in areas]
+    if areas and map_name:  # names only in escaped option labels; the script gets numbers
+        options = [("", "Zoom to…")] + [(str(i), k) for i, k in enumerate(areas)]
         zoom = (" " + _select("zoom", options, None)
-                + f"""<script>(function(){{var b={_json(areas)};
+                + f"""<script>(function(){{var b={_json(list(areas.values()))};
 document.getElementById('ctl-zoom').addEventListener('change',function(e){{
 var x=b[e.target.value];if(x){{{map_name}.fitBounds([[x[0],x[1]],[x[2],x[3]]]);}}}});}})();
 </script>""")
