@@ -177,6 +177,14 @@ def test_built_pages_are_cached_per_selection_and_role(client, demo_service, dem
         assert c.get(url).headers["x-page-cache"] == "hit"
 
 
+def test_time_window_map_has_controls_and_the_latest_months(timed_client):
+    page = timed_client.get("/maps/time-window?window=evening").text  # SYNTHETIC: Apr-Jun 2020
+    assert 'id="map-controls"' in page
+    assert '<input type="hidden" name="window" value="evening">' in page  # kept on submit
+    assert 'name="period_from" value="2020-04"' in page  # the latest 3 loaded months
+    assert 'name="period_to" value="2020-06"' in page
+
+
 def test_map_controls_and_the_default_period(client):
     page = client.get("/maps/hotspots").text  # no period: the latest 3 loaded months
     assert "Jul 2020 to Sep 2020" in page and 'id="map-controls"' in page
@@ -188,5 +196,7 @@ def test_map_controls_and_the_default_period(client):
     assert "May 2020 to Jun 2020" in client.get(
         "/maps/hotspots?period_from=2020-05&period_to=2020-06").text
     assert client.get("/maps/hotspots?preset=junk").status_code == 422
-    side = client.get(f"/maps/compare?{P}").text
-    assert 'name="before_from" value="2019-12"' in side and 'name="after_to" value="2020-06"' in side
+    for url in (f"/maps/compare?{P}", f"/compare/report/map?{P}&permutations=99"):
+        side = client.get(url).text
+        assert 'name="before_from" value="2019-12"' in side
+        assert 'name="after_to" value="2020-06"' in side

@@ -183,5 +183,9 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Bef
 
     fb, fa = _periods(svc, flt, before, after)
     title = f"{period_label(fb)} vs {period_label(fa)}"
+    from geo_api.web.api.routes_pages import _as_period, page_controls
+
     parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
-    return HTMLResponse(render_report_map(svc.boundaries, **parts, title=title))
+    return HTMLResponse(render_report_map(
+        svc.boundaries, **parts, title=title,
+        controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))

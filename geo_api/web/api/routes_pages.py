@@ -176,6 +176,10 @@ def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
     from geo_api.web.maps.hotspots import render_side_by_side
 
     start, end, label = TIME_WINDOWS[window]
+    try:
+        flt = latest_unless_given(request, svc, flt)
+    except GeoApiError as exc:
+        return message_page(exc, timed=True)
     inside = dataclasses.replace(flt, hours=(start, end))
     outside = dataclasses.replace(flt, hours=(end, start))
     try:
@@ -196,7 +200,8 @@ def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
     else:  # suppressed for the public role (or nothing timed)
         share = f"Fewer than {policy.k} offences" if policy else "No offences"
     note = f"{share} fall in this window.<br>Other windows: {links}"
-    return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note))
+    return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note,
+                                            controls=page_controls(request, svc, flt)))
 
 
 UPLOAD_FORM = """<h2>Your candidate sites</h2>

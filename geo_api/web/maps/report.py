@@ -45,7 +45,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
 
 
 def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
-                      hotspots: dict, centres: dict, title: str) -> str:
+                      hotspots: dict, centres: dict, title: str, controls=None) -> str:
     """HTML of the report map (works offline except for the base tiles)."""
     m = new_map(title=f"Did it move? {title}")
     _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
@@ -81,4 +81,8 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
     legend(m, title, {f"Gi* hot spot: {k}": c for k, c in CHANGE_COLOURS.items()},
            "Areas: blue share fell, red share rose (percentage points). "
            + hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
+    if controls is not None:  # map name -> the controls form
+        from branca.element import Element
+
+        m.get_root().html.add_child(Element(controls(m.get_name())))
     return m.get_root().render()
