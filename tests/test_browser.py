@@ -41,7 +41,9 @@ PAGES = {
                      ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
                       "other follows"], 80),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
-                         "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools"], 42),
+                         "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools",
+                                                 "Candidate sites: browser-kits (2 sites)",
+                                                 "layer off at first)"], 42),
     "planning": ("/maps/planning?datetime=2020-04/2020-09&p=5&existing=browser-kits",
                  ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",

@@ -65,10 +65,14 @@ def no_count_as_zero(col: pd.Series) -> pd.Series:
     return col.where(col.notna(), 0)
 
 
+SITE_COLOURS = {True: "#762a83", False: "#1b7837"}  # candidate sets / schools
+
+
 def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.FeatureGroup:
-    """Sites as small circles with their name (and kind, if given) on hover."""
+    """Sites as circles with their name (and kind, if given) on hover; candidate sets
+    (shown at first) larger than the schools layer."""
     fg = folium.FeatureGroup(name=name, show=show)
-    colour, radius = ("#762a83", 6) if show else ("#1b7837", 4)  # candidates stand out
+    colour, radius = SITE_COLOURS[show], (8 if show else 6)
     for r in sites.itertuples():
         tip = f"{r.name} ({r.kind})" if getattr(r, "kind", "") else str(r.name)
         folium.CircleMarker([r.lat, r.lon], radius=radius, color=colour, fill=True,
@@ -132,11 +136,14 @@ def render_hotspot_map(boundaries, layers: HotspotLayers,
 
     m = new_map(title=f"Hot spots: {unescape(layers.label)}")
     add_hotspot_layers(m, boundaries, layers)
+    site_items = {}
     for name, rows, show in sites:
         if len(rows):
             sites_layer(rows, name, show).add_to(m)
+            site_items[f"{tooltip_text(name)} ({len(rows):,} sites"
+                       f"{'' if show else '; layer off at first'})"] = SITE_COLOURS[show]
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, layers.label, plain_items(),
+    legend(m, layers.label, {**plain_items(), **site_items},
            PLAIN_NOTE + (f"<br>{extra_note}" if extra_note else ""),
            technical=f"{GI_NOTE}. {layers.provenance}")
     if controls is not None:  # map name -> the controls form
