@@ -285,10 +285,11 @@ def summarise(rows: list[dict], methods: Sequence[str]) -> list[dict]:
     out = []
     for m in methods:
         r = [x for x in rows if x["method"] == m]
-        out.append({"method": m, **{f"mean_{k}": _mean([x[k] for x in r])
+        pai = [x["pai"] for x in r]
+        out.append({"method": m, **{f"mean_{k}": _stat(np.mean, [x[k] for x in r])
                                     for k in ("hit_rate", "pai", "pei", "rri")},
-                    "median_pai": _median([x["pai"] for x in r]),
-                    "min_pai": _min([x["pai"] for x in r]), "n_folds": len(r)})
+                    "median_pai": _stat(np.median, pai), "min_pai": _stat(np.min, pai),
+                    "n_folds": len(r)})
     return out
 
 
@@ -326,19 +327,8 @@ def best_method(summary: list[dict]) -> str:
     return ranked[0]["method"]
 
 
-def _mean(v):
+def _stat(f, v) -> float:
+    """``f`` of the finite values of ``v`` (NaN when there are none)."""
     a = np.array(v, float)
     a = a[np.isfinite(a)]
-    return float(a.mean()) if len(a) else float("nan")
-
-
-def _median(v):
-    a = np.array(v, float)
-    a = a[np.isfinite(a)]
-    return float(np.median(a)) if len(a) else float("nan")
-
-
-def _min(v):
-    a = np.array(v, float)
-    a = a[np.isfinite(a)]
-    return float(a.min()) if len(a) else float("nan")
+    return float(f(a)) if len(a) else float("nan")

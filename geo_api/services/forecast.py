@@ -92,6 +92,26 @@ def units_for(svc, flt: OffenceFilter, spec: UnitSpec | None, window: int = 3) -
                                                    end=until.to_pydatetime()))
 
 
+def _remember(key, value):
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > MAX_CACHED:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def unit_months(svc, flt: OffenceFilter, spec: UnitSpec | None, window: int,
+                units: Units) -> tuple[list[str], np.ndarray]:
+    """``monthly_counts``, kept per dataset version so the focus list reuses the backtest's
+    counts instead of querying every month again."""
+    key = ("counts", *_key(svc, flt, spec, window))
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    out = monthly_counts(svc, flt, units)
+    return _remember(key, out)
+
+
 def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[str] = fc.METHODS,
              window: int = 3, horizon: int = 1, coverage: float = 0.05,
              half_life: float = 2.0, bandwidth_m: float = 400.0,
@@ -111,10 +131,10 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
 
     units = units_for(svc, flt, spec, window)
     params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
-    n_months = len(period_months(svc, flt))
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
-                   max(bandwidth_m, *params.ensemble_bandwidths_m), n_months)
-    months, counts = monthly_counts(svc, flt, units)
+                   max(bandwidth_m, *params.ensemble_bandwidths_m),
+                   len(period_months(svc, flt)))
+    months, counts = unit_months(svc, flt, spec, window, units)
     if len(months) < window + horizon:
         raise InvalidParameter(
             f"datetime: a {window}-month window and a {horizon}-month horizon need at least "
@@ -143,11 +163,7 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
            "curves": {"coverage": r["coverages"], "hit_rate": r["curves"]},
            "folds": r["folds"], "ensemble_next": r.get("ensemble_next"),
            "reading": _reading(r["summary"], r["paired_vs_naive"], best, coverage, horizon)}
-    with _LOCK:
-        _CACHE[key] = out
-        while len(_CACHE) > MAX_CACHED:
-            _CACHE.popitem(last=False)
-    return out
+    return _remember(key, out)
 
 
 def _reading(summary, paired, best, coverage, horizon) -> str:
@@ -177,7 +193,7 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     ev = evaluate(svc, flt, spec, methods, window, 1, coverage)
     best = ev["best_method"]
     units = units_for(svc, flt, spec, window)
-    months, counts = monthly_counts(svc, flt, units)
+    months, counts = unit_months(svc, flt, spec, window, units)
     params = fc.Params(window=window)
     nxt = ev.get("ensemble_next")
     choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None

@@ -75,18 +75,13 @@ def audit_note(request: Request, *, rows: int | None = None,
     note["point_level"] = note.get("point_level", False) or point_level
 
 
-def _error(path: str, status: int, code: str, message: str, headers: dict | None = None):
+def _error(scope, status: int, code: str, message: str, headers: dict | None = None):
     """The one error shape (web.errors), sent from here before any route runs."""
-    from fastapi.responses import JSONResponse
+    from starlette.requests import Request as StarletteRequest
 
-    from geo_api.web.errors import is_page, message_page
+    from geo_api.web.errors import error_response
 
-    if is_page(path):
-        resp = message_page(message, status)
-        resp.headers.update(headers or {})
-        return resp
-    return JSONResponse({"code": code, "message": message, "detail": None}, status,
-                        headers=headers)
+    return error_response(StarletteRequest(scope), status, code, message, None, headers)
 
 
 JSON_TYPES = (b"application/json", b"application/geo+json")
@@ -143,7 +138,7 @@ class AccessMiddleware:
             principal = authenticate(self.settings, self.keys, headers.get("x-api-key"),
                                      headers.get("authorization"))
         except Unauthorized as e:  # wrong credentials: 401 whatever the route
-            await _error(path, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
+            await _error(scope, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
             self._log(scope, None, 401, t0, audited, str(e.user_msg))
             return
         principal = self._cap_anonymous(scope, principal)
@@ -159,7 +154,7 @@ class AccessMiddleware:
                 policy.check_request(dict(parse_qsl(scope.get("query_string", b"").decode(
                     "latin-1"), keep_blank_values=True)))
             except GeoApiError as e:
-                await _error(path, e.status_code, e.code, e.user_msg)(scope, receive, send)
+                await _error(scope, e.status_code, e.code, e.user_msg)(scope, receive, send)
                 self._log(scope, principal, e.status_code, t0, audited, e.user_msg)
                 return
             send = _protecting_send(send, policy)
@@ -185,7 +180,7 @@ class AccessMiddleware:
                 e = Timeout(f"the request took longer than "
                             f"{self.settings.request_timeout_s:g} s; ask for less (a shorter "
                             "period, fewer permutations, a coarser grid)")
-                await _error(path, 504, e.code, e.user_msg)(scope, receive, send)
+                await _error(scope, 504, e.code, e.user_msg)(scope, receive, send)
                 status[0] = 504
             else:
                 await task  # a response already streaming finishes; errors propagate

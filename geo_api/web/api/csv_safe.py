@@ -22,34 +22,39 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
-    """A table as a CSV download: the caller's disclosure policy applied (public), formula
-    cells neutralised, and a file name that says what and when
-    (``<what>_<period>_<dataset version>.csv``)."""
+def csv_response(rows: list[dict], filename: str):
+    """A CSV download of ``rows``; text a spreadsheet would run as a formula gets a '."""
     import csv
     import io
-    import re
 
     from fastapi.responses import Response
+
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: safe_cell(v) for k, v in r.items()})
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
+    """A table as a CSV download: the caller's disclosure policy applied (public), and a
+    file name that says what and when (``<what>_<period>_<dataset version>.csv``)."""
+    import re
 
     from geo_api.web.auth import disclosure
 
     policy = disclosure(request)
     if policy is not None:
         rows = policy.protect({table: rows})[table]
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: safe_cell("" if v is None else v) for k, v in r.items()})
     name = "_".join(p for p in (what, period_words(meta), str(meta.get("dataset_version") or ""))
                     if p)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    response = csv_response(rows, re.sub(r"[^A-Za-z0-9._-]+", "-", name) + ".csv")
     if policy is not None:
-        headers["X-Disclosure-Control"] = policy.label
-    return Response(buf.getvalue(), media_type="text/csv", headers=headers)
+        response.headers["X-Disclosure-Control"] = policy.label
+    return response
 
 
 def period_words(meta: dict) -> str:

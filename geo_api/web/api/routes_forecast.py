@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse
 
 from geo_api.analysis.forecast import METHODS
 from geo_api.services.units import UnitSpec
+from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
 from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
 from geo_api.web.api.routes import HTML_200
-from geo_api.web.api.routes_planning import FORMATS, csv_response, points_geojson
+from geo_api.web.api.routes_planning import FORMATS, points_geojson
 from geo_api.web.auth import PARTNER
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])

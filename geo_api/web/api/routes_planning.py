@@ -3,15 +3,13 @@ needed, and which neighbourhoods to talk to about People Zones."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from geo_api.web.api.csv_safe import safe_cell
+from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
     ErrorBody,
@@ -64,18 +62,6 @@ def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = Tr
 
 
 SigDep = Annotated[object, Depends(hot_sig)]
-
-def csv_response(rows: list[dict], filename: str) -> Response:
-    """A CSV table; text that a spreadsheet would run as a formula is prefixed with '."""
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: safe_cell(v) for k, v in r.items()})
-    return Response(buf.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
 
 def points_geojson(rows: list[dict], meta: dict) -> Response:
     feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
