@@ -200,3 +200,23 @@ def test_map_controls_and_the_default_period(client):
         side = client.get(url).text
         assert 'name="before_from" value="2019-12"' in side
         assert 'name="after_to" value="2020-06"' in side
+
+
+def test_two_period_maps_without_javascript_and_by_default(client):
+    """The side-by-side and report maps read the form's month fields when it is sent without
+    JavaScript, and open the latest 3 loaded months against the 3 before with no periods."""
+    form = ("before_from=2019-12&before_to=2020-02&after_from=2020-04&after_to=2020-06"
+            "&group=violence_robbery_weapons&crime_category=Robbery"
+            "&crime_category=Violence+and+sexual+offences")
+    for path in ("/maps/compare", "/compare/report/map"):
+        page = client.get(f"{path}?{form}&permutations=99")
+        assert page.status_code == 200, page.text[:300]
+        assert "Dec 2019" in page.text and "Apr 2020" in page.text, path
+        assert 'name="after_from" value="2020-04"' in page.text
+        # kept filters stay as hidden fields, both categories (a name may repeat)
+        assert page.text.count('<input type="hidden" name="crime_category"') == 2
+        assert 'type="hidden" name="before_from"' not in page.text  # the form's own fields
+        default = client.get(f"{path}?permutations=99").text  # shipped: Dec 2019 - Sep 2020
+        assert 'name="before_from" value="2020-04"' in default, path
+        assert 'name="after_to" value="2020-09"' in default, path
+    assert client.get("/maps/compare?before_from=junk&after_from=2020-04").status_code == 422

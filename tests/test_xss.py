@@ -18,7 +18,9 @@ from test_browser import _serve, chromium
 from geo_api.settings import PROJECT_ROOT
 
 SET = "document.documentElement.setAttribute('data-xss','{}')"
+SSTI = "{{ 6*7 }}{{ 1000+337 }}{% if 1 %}ran{% endif %}"  # Jinja: would give 421337ran
 PAYLOADS = [
+    SSTI,
     "<script>" + SET.format(1) + "</script>",
     '<img src=x onerror="' + SET.format(2) + '">',
     "${" + SET.format(3) + "}",
@@ -110,4 +112,8 @@ def test_payload_text_is_still_shown(xss_server):
     assert [f["properties"]["name"] for f in fc["features"]] == PAYLOADS  # API: exact text
     page = httpx.get(xss_server + PAGES[0], timeout=120).text
     assert "&lt;img src=x onerror=" in page
+    for path in PAGES:  # server side: names are never evaluated as templates (Jinja)
+        page = httpx.get(xss_server + path, timeout=120).text
+        assert "421337" not in page, path
+        assert SSTI in page or json.dumps(SSTI)[1:-1] in page, path
     assert json.dumps(len(PAYLOADS)) and len(PAYLOADS) >= 20

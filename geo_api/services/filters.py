@@ -104,3 +104,29 @@ def build_filter(datetime_: str | None = None, group: str = "all",
                          crime_categories=parse_categories(crime_category),
                          flags={k: v for k, v in (flags or {}).items() if v is not None},
                          source=source, bbox_lonlat=parse_bbox(bbox), hours=parse_hours(hours))
+
+
+def filter_query(flt: OffenceFilter) -> list[tuple[str, str]]:
+    """The query parameters that ``build_filter`` turns back into ``flt`` (for links and
+    for layers a page fetches later: the same selection, through the same API)."""
+
+    def instant(t: datetime, end: bool) -> str:
+        if t.time() == datetime.min.time():  # whole days: end is exclusive, the query's
+            return f"{(t - timedelta(days=1)) if end else t:%Y-%m-%d}"  # inclusive
+        return (t - timedelta(microseconds=1) if end else t).isoformat()
+
+    out = []
+    if flt.start is not None or flt.end is not None:
+        a = ".." if flt.start is None else instant(flt.start, False)
+        b = ".." if flt.end is None else instant(flt.end, True)
+        out.append(("datetime", f"{a}/{b}"))
+    out.append(("group", flt.group))
+    out += [("crime_category", c) for c in flt.crime_categories]
+    out += [(k, "true" if v else "false") for k, v in flt.flags.items()]
+    if flt.source:
+        out.append(("source", flt.source))
+    if flt.bbox_lonlat:
+        out.append(("bbox", ",".join(repr(float(v)) for v in flt.bbox_lonlat)))
+    if flt.hours:
+        out.append(("hours", f"{flt.hours[0]}-{flt.hours[1]}"))
+    return out

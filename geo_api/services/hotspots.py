@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
-import shapely.geometry
 
 from geo_api.analysis.getis_ord import GiStarResult, gi_star
 from geo_api.analysis.kde import arcgis_bandwidth_m, kde_grid
@@ -110,11 +109,12 @@ def kde_geojson(g, min_share_of_max: float) -> dict:
     boxes = shapely.box(x0, y0, x0 + g.cell_size_m, y0 + g.cell_size_m)
     coords = shapely.get_coordinates(boxes)
     lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
-    boxes = shapely.set_coordinates(boxes, np.round(np.column_stack([lon, lat]), 6))
-    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(b),
-              "properties": {"density_per_km2": round(float(d), 3),
-                             "share_of_max": round(float(d / top), 4)}}
-             for b, d in zip(boxes, dens[iy, ix])]
+    rings = np.round(np.column_stack([lon, lat]), 6).reshape(len(boxes), 5, 2).tolist()
+    vals = dens[iy, ix]
+    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+              "properties": {"density_per_km2": d, "share_of_max": s}}
+             for ring, d, s in zip(rings, np.round(vals, 3).tolist(),
+                                   np.round(vals / top, 4).tolist() if len(vals) else [])]
     return {"type": "FeatureCollection", "features": feats}
 
 

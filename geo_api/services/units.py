@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import h3
@@ -137,6 +137,19 @@ def _definition(spec: UnitSpec, n_units: int, text: str, **extra) -> dict:
     return {**out, **extra}
 
 
+_H3: dict[tuple, tuple[np.ndarray, Callable[[], sp.csr_matrix]]] = {}
+
+
+def _h3_units(svc, spec: UnitSpec):
+    """(cells, adjacency builder) of the H3 units of ``spec``, built once per boundary set:
+    pure geometry, shared by every request (the counts are read per request)."""
+    key = (svc.boundaries.version, spec.study_area, spec.resolution, spec.k)
+    if key not in _H3:
+        cells = h3_study_cells(study_area_lonlat(svc, spec.study_area), spec.resolution)
+        _H3[key] = (cells, cache(lambda: h3_adjacency(cells, spec.k)))
+    return _H3[key]
+
+
 def analysis_units(svc, spec: UnitSpec) -> Units:
     """Units for ``spec`` over its study area (a layer is its own study area); refused
     (422) before anything is built when it would exceed the work budget."""
@@ -146,7 +159,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
     if spec.grid == "h3":
         if spec.resolution not in (7, 8, 9, 10):
             raise InvalidParameter("resolution must be 7, 8, 9 or 10 (the stored H3 resolutions)")
-        cells = h3_study_cells(study_area_lonlat(svc, spec.study_area), spec.resolution)
+        cells, adjacency = _h3_units(svc, spec)
         return Units(
             ids=[f"{int(c):x}" for c in cells.tolist()],
             area_km2=np.full(len(cells), h3.average_hexagon_area(spec.resolution, unit="km^2")),
@@ -155,7 +168,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
                                    "; cells without offences count as zeros",
                                    resolution=spec.resolution, k_ring=spec.k),
             _count=lambda f: h3_counts(cells, svc.store.h3_cells(spec.resolution, f)),
-            _adjacency=lambda: h3_adjacency(cells, spec.k),
+            _adjacency=adjacency,
             _centres=lambda: _h3_centres(cells),
             _assign=lambda df: _index_of(cells, df[f"h3_r{spec.resolution}"]),
             assign_columns=(f"h3_r{spec.resolution}",))
@@ -344,4 +357,5 @@ def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
     df = df[df["unit"].isin(order) & df["location_text"].notna()]
     top = (df.groupby(["unit", "location_text"]).size().reset_index(name="k")
            .sort_values(["unit", "k", "location_text"], ascending=[True, False, True]))
-    return {i: top.loc[top["unit"] == i, "location_text"].head(n).tolist() for i in order}
+    names = top.groupby("unit")["location_text"].apply(lambda s: s.head(n).tolist())
+    return {i: names.get(i, []) for i in order}

@@ -161,6 +161,15 @@ Before = Annotated[str, Query(description="Before period, e.g. 2019-12/2020-02",
 After = Annotated[str, Query(description="After period, e.g. 2020-04/2020-06",
                              examples=["2020-04/2020-06"])]
 
+MapBefore = Annotated[str | None, Query(
+    description="Before period, e.g. 2019-12/2020-02; default: the 3 months before the "
+                "latest 3 loaded months (the map's form, without JavaScript, sends "
+                "before_from/before_to instead)", examples=["2019-12/2020-02"])]
+MapAfter = Annotated[str | None, Query(
+    description="After period, e.g. 2020-04/2020-06; default: the latest 3 loaded months "
+                "(without JavaScript the form sends after_from/after_to)",
+    examples=["2020-04/2020-06"])]
+
 
 def _is_list(annotation) -> bool:
     import types

@@ -27,6 +27,8 @@ from geo_api.web.api.params import (
     FilterDep,
     HeavySlot,
     Layer,
+    MapAfter,
+    MapBefore,
     RawFilterDep,
     ServiceDep,
     SignificanceAtDep,
@@ -171,19 +173,19 @@ def emerging(svc: ServiceDep, flt: FilterDep,
             responses={**ERRORS, **HTML_200},
             summary="Displacement report as a map: NPA/ward share change, hotspot change, "
                     "centre shift (aggregates only)")
-def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before,
-               after: After, sig: SignificanceAtDep) -> HTMLResponse:
+def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: SignificanceAtDep,
+               before: MapBefore = None, after: MapAfter = None) -> HTMLResponse:
     """A map of the displacement report for non-analysts: NPA and ward share change, hot
     spots new / persistent / no longer hot, and both mean centres. Aggregates only: no offence
     points are drawn."""
     from geo_api.services.report import report_map_layers
+    from geo_api.web.api.routes_pages import _as_period, map_pair, page_controls
     from geo_api.web.auth import disclosure
     from geo_api.web.maps.layers import period_label, protected_report
     from geo_api.web.maps.report import render_report_map
 
-    fb, fa = _periods(svc, flt, before, after)
+    fb, fa = _periods(svc, flt, *map_pair(request, svc, before, after))
     title = f"{period_label(fb)} vs {period_label(fa)}"
-    from geo_api.web.api.routes_pages import _as_period, page_controls
 
     parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
     return HTMLResponse(render_report_map(

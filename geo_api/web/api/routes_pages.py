@@ -14,7 +14,14 @@ from fastapi.responses import HTMLResponse
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
-from geo_api.web.api.params import After, Before, FilterDep, HeavySlot, RawFilterDep, ServiceDep
+from geo_api.web.api.params import (
+    FilterDep,
+    HeavySlot,
+    MapAfter,
+    MapBefore,
+    RawFilterDep,
+    ServiceDep,
+)
 from geo_api.web.api.routes import HTML_200
 from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
 from geo_api.web.errors import message_page as page
@@ -140,8 +147,8 @@ def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
 
 @router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",
             responses=HTML_200, summary="Two periods side by side (synchronised hot spot maps)")
-def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before,
-                     after: After,
+def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep,
+                     before: MapBefore = None, after: MapAfter = None,
                      resolution: Resolution = 9) -> HTMLResponse:
     """Two synchronised maps in one page: the before period on the left and the after period
     on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
@@ -151,7 +158,7 @@ def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep, befor
     from geo_api.web.maps.hotspots import render_side_by_side
 
     try:
-        fb, fa = periods(svc, flt, before, after)
+        fb, fa = periods(svc, flt, *map_pair(request, svc, before, after))
         left, right = (protected_layers(hotspot_layers(svc, f, resolution), disclosure(request))
                        for f in (fb, fa))
     except GeoApiError as exc:
@@ -259,6 +266,27 @@ def latest_unless_given(request: Request, svc, flt):
     return dataclasses.replace(flt, start=start, end=end)
 
 
+def map_pair(request: Request, svc, before: str | None, after: str | None
+             ) -> tuple[str, str]:
+    """The two periods of a comparison map: the controls form's month fields when it was
+    sent without JavaScript (``before_from``/``before_to``, ``after_from``/``after_to``),
+    else the parameters, else the latest 3 loaded months against the 3 before them."""
+    q = request.query_params
+    for name in ("before", "after"):
+        if q.get(f"{name}_from"):
+            a = q[f"{name}_from"]
+            value = f"{a}/{q.get(f'{name}_to') or a}"
+            before, after = (value, after) if name == "before" else (before, value)
+    if before is None or after is None:
+        months = list(svc.store.months_loaded())
+        if len(months) < 6 and (before is None and after is None):
+            raise InvalidParameter("before/after: give both periods (fewer than 6 months are "
+                                   "loaded, so there is no default pair)")
+        before = before or _period(months[-6:-3])
+        after = after or _period(months[-3:])
+    return before, after
+
+
 def _as_period(flt) -> str | None:
     """'YYYY-MM/YYYY-MM' of a whole-month filter (None otherwise)."""
     if flt.start is None or flt.end is None:
@@ -267,12 +295,16 @@ def _as_period(flt) -> str | None:
     return f"{flt.start:%Y-%m}/{last:%Y-%m}"
 
 
+# what the controls form sets itself (the rest of the query is kept as hidden fields)
+FORM_FIELDS = {"datetime", "group", "before", "after", "preset", "period_from", "period_to",
+               "before_from", "before_to", "after_from", "after_to", "zoom"}
+
+
 def page_controls(request: Request, svc, flt, pair=None):
     """The controls form for this page (a function of the map's JavaScript name)."""
     from geo_api.web.maps.controls import area_bounds, controls_html
 
-    keep = {k: v for k, v in request.query_params.items()
-            if k not in ("datetime", "group", "before", "after")}
+    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in FORM_FIELDS]
     months = list(svc.store.months_loaded())
     areas = area_bounds(svc.boundaries)
     return lambda map_name: controls_html(

@@ -11,7 +11,7 @@ import html
 
 import folium
 import pandas as pd
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 
 LEAFLET_JS = "/static/vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "/static/vendor/leaflet/leaflet.css"
@@ -43,14 +43,49 @@ PRINT_PAGE = """<style>
 PRINT_BUTTON = '<button id="print-map" onclick="window.print()">Print (A4 landscape)</button>'
 
 
+class Raw(Element):
+    """Literal HTML in a page. Branca's ``Element(text)`` compiles ``text`` as a Jinja
+    template on every page build - slow for long blocks and unsafe for text from users (an
+    area name containing ``{{ ... }}`` would be evaluated); this one is written as it is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+def _render_macro(self, **kwargs) -> None:
+    """``MacroElement.render`` adding its rendered header/html/script as literal text.
+
+    Branca (0.8) wraps each rendered macro in ``Element(text)``, which compiles the text -
+    GeoJSON with area and site names in it - as a Jinja template again: a site named
+    ``{{ 7*7 }}`` showed 49, and any Jinja expression in an uploaded name ran on the server.
+    It was also most of a page's build time (a 1.3 MB layer compiled as a template). Same
+    output otherwise; tests/test_xss.py checks that such names stay text."""
+    figure = self.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError("You cannot render this Element if it is not in a Figure.")
+    macros = self._template.module.__dict__
+    for part in ("header", "html", "script"):
+        if (macro := macros.get(part)) is not None:
+            getattr(figure, part).add_child(Raw(macro(self, kwargs)), name=self.get_name())
+    for element in self._children.values():
+        element.render(**kwargs)
+
+
+MacroElement.render = _render_macro  # every folium layer renders through this
+
+
 def page_head(root, title: str, print_button: bool = True) -> None:
     """Error probe, ``<title>``, the offline note and printing (A4 landscape stylesheet and
     a Print button) for a page (``root``: a Figure)."""
-    root.header.add_child(Element(ERROR_PROBE), index=0)
-    root.header.add_child(Element(f"<title>{html.escape(title)}</title>{PRINT_PAGE}"))
-    root.html.add_child(Element(OFFLINE_NOTE))
+    root.header.add_child(Raw(ERROR_PROBE), index=0)
+    root.header.add_child(Raw(f"<title>{html.escape(title)}</title>{PRINT_PAGE}"))
+    root.html.add_child(Raw(OFFLINE_NOTE))
     if print_button:
-        root.html.add_child(Element(PRINT_BUTTON))
+        root.html.add_child(Raw(PRINT_BUTTON))
 
 
 def new_map(title: str = "Leicester violence map", print_button: bool = True,
@@ -80,7 +115,7 @@ def legend(m, title: str, items: dict[str, str], note: str = "",
             "</details>" if technical else "")
     more += f'<div style="color:#555">Made {datetime.date.today().isoformat()}</div>'
     root = m if isinstance(m, Figure) else m.get_root()
-    root.html.add_child(Element(
+    root.html.add_child(Raw(
         f'<div id="legend" style="position:fixed;bottom:60px;left:10px;z-index:9999;'
         f'background:white;padding:8px;border:1px solid #999;font:12px sans-serif;'
         f'max-width:320px"><b>{title}</b>{f"<div>{note}</div>" if note else ""}{rows}{more}'

@@ -47,13 +47,14 @@ def _select(name: str, options: list[tuple[str, str]], current: str | None) -> s
 
 
 def controls_html(*, path: str, months: list[str], group: str | None, period: str | None,
-                  extra: dict[str, str], areas: dict[str, list[float]] | None = None,
+                  extra: list[tuple[str, str]], areas: dict[str, list[float]] | None = None,
                   map_name: str | None = None, pair: tuple[str, str] | None = None) -> str:
     """The form. ``period``: the current 'from/to' (single-period pages) or ``pair``: the
-    current (before, after) periods; ``extra``: other query parameters kept as they are;
+    current (before, after) periods; ``extra``: other query parameters (name, value) kept
+    as they are (a name may repeat);
     ``areas``: label -> [south, west, north, east] for zooming ``map_name``."""
     hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in extra.items())
+                     for k, v in extra)
     groups = _select("group", [(g, GROUP_WORDS.get(g, g)) for g in GROUPS], group)
     lo, hi = (months[0], months[-1]) if months else ("", "")
 
@@ -86,7 +87,7 @@ var x=b[e.target.value];if(x){{{map_name}.fitBounds([[x[0],x[1]],[x[2],x[3]]]);}
 <script>(function(){{var f=document.getElementById('map-controls');
 f.addEventListener('submit',function(ev){{var q=new URLSearchParams();
 function v(n){{var e=f.elements[n];return e?e.value:'';}}
-f.querySelectorAll('input[type=hidden]').forEach(function(h){{q.set(h.name,h.value);}});
+f.querySelectorAll('input[type=hidden]').forEach(function(h){{q.append(h.name,h.value);}});
 q.set('group',v('group'));
 if(f.elements['preset']&&v('preset')){{q.set('datetime',v('preset'));}}
 else if(f.elements['period_from']){{q.set('datetime',v('period_from')+'/'+v('period_to'));}}

@@ -9,9 +9,8 @@ import math
 
 import folium
 import numpy as np
-from branca.element import Element
 
-from geo_api.web.maps.base import new_map, safe_geojson, tooltip_text
+from geo_api.web.maps.base import Raw, new_map, safe_geojson, tooltip_text
 from geo_api.web.maps.planning import PRINT_CSS
 
 COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde": "#7570b3",
@@ -27,7 +26,7 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
     title = f"Where to go in {_month_words(meta['next_period'])}"
     m = new_map(title=title, print_button=False, zoom_start=13)
     root = m.get_root()
-    root.header.add_child(Element(PRINT_CSS))
+    root.header.add_child(Raw(PRINT_CSS))
     if wards is not None:
         folium.GeoJson(safe_geojson(wards[["name", "geometry"]]), name="Wards",
                        style_function=lambda f: {"fill": False, "color": "#777",
@@ -59,7 +58,7 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
         m.fit_bounds([[min(lats) - 0.004, min(lons) - 0.006],
                       [max(lats) + 0.004, max(lons) + 0.006]], padding_bottom_right=(380, 10))
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
-    root.html.add_child(Element(_panel(focus, evaluation, title, query)))
+    root.html.add_child(Raw(_panel(focus, evaluation, title, query)))
     return root.render()
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import html
+from urllib.parse import urlencode
 
+from geo_api.services.filters import filter_query
 from geo_api.services.hotspots import Significance
 from geo_api.web.maps.hotspots import HotspotLayers
 
@@ -49,8 +51,9 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     streets = streets_in_units(svc, flt, units, [index[r["id"]] for r in marked])
     named = {r["id"]: "; ".join(streets[index[r["id"]]]) for r in marked}
     rows = [{**r, "streets": named[r["id"]]} if r["id"] in named else r for r in rows]
-    kde, _ = h.kde(svc, flt, bandwidth_m=300, cell_size_m=100, kernel="quartic",
-                   study_area="city", as_geojson=True, min_share_of_max=0.05)
+    kde_url = "/hotspots/kde?" + urlencode(filter_query(flt) + [
+        ("bandwidth_m", "300"), ("cell_size_m", "100"), ("kernel", "quartic"),
+        ("study_area", "city"), ("f", "geojson"), ("min_share_of_max", "0.05")])
     counts, _ = svc.store.area_counts("ward", flt)
     npa_counts, _ = svc.store.area_counts("npa", flt)
     if label is None:
@@ -60,7 +63,7 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
                   f"{meta['seed']}, {'FDR-controlled' if meta['fdr'] else 'no FDR'}; KDE "
                   f"quartic 300 m; dataset {meta['dataset_version']}")
-    return HotspotLayers(rows, kde, counts, npa_counts, html.escape(label), provenance)
+    return HotspotLayers(rows, kde_url, counts, npa_counts, html.escape(label), provenance)
 
 
 GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",
@@ -103,7 +106,6 @@ def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
         layers, gi_rows=shown(policy, policy.protect(layers.gi_rows), ("count",)),
         ward_counts=shown_frame(policy, layers.ward_counts, ("count",)),
         npa_counts=shown_frame(policy, layers.npa_counts, ("count",)),
-        kde_fc=policy.protect(layers.kde_fc) if layers.kde_fc else layers.kde_fc,
         provenance=layers.provenance + f"; {policy.label}")
 
 

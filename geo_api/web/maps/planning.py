@@ -11,11 +11,10 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
-from branca.element import Element
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.web.maps.base import new_map, safe_geojson, tooltip_text
+from geo_api.web.maps.base import Raw, new_map, safe_geojson, tooltip_text
 
 RANK_COLOURS = [(5, "#54278f"), (10, "#9e9ac8"), (15, "#dadaeb")]  # top 5 / 6-10 / 11-15
 PRINT_CSS = """<style>
@@ -50,7 +49,7 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
     siting, zones = view["siting"], view["zones"]
     m = new_map(title=title, print_button=False, zoom_start=12)
     root = m.get_root()
-    root.header.add_child(Element(PRINT_CSS))
+    root.header.add_child(Raw(PRINT_CSS))
     _zones_layer(m, boundaries, zones)
     _demand_layer(m, view)
     _hot_layer(m, view)
@@ -75,7 +74,7 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
                                           icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
     fg.add_to(m)
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
-    root.html.add_child(Element(_panel(view, title, period, radius_m)))
+    root.html.add_child(Raw(_panel(view, title, period, radius_m)))
     return root.render()
 
 

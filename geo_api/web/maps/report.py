@@ -13,7 +13,7 @@ import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.web.maps.base import legend, new_map, safe_geojson
+from geo_api.web.maps.base import Raw, legend, new_map, safe_geojson
 
 CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
 
@@ -82,7 +82,5 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
            "Areas: blue share fell, red share rose (percentage points). "
            + hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
     if controls is not None:  # map name -> the controls form
-        from branca.element import Element
-
-        m.get_root().html.add_child(Element(controls(m.get_name())))
+        m.get_root().html.add_child(Raw(controls(m.get_name())))
     return m.get_root().render()
