@@ -34,11 +34,14 @@ PAGES = {
                   "Schools"], 40),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),
-                ["NPA share change", "Gi* hotspot change", "Mean centre shift", "legend"], 20),
+                ["NPA share change", "Hot spot change (Gi* cells)", "Centre of offences: shift",
+                 "legend", "Dec 2019–Feb 2020 vs Apr–Jun 2020", "Violence, robbery and weapons",
+                 "Area: share fell by more than 4 points", "Cell: persistent", "Centre moved",
+                 "Castle", "Ward names"], 20),
     "api_docs": ("/docs", ["getAreaStats", "uploadSiteSet", "swagger-ui"], 0),
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),
-                     ["Dec 2019 to Feb 2020", "Apr 2020 to Jun 2020", "legend",
+                     ["Dec 2019–Feb 2020", "Apr–Jun 2020", "legend",
                       "other follows"], 80),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
                          "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools",

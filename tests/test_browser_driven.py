@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -65,14 +66,14 @@ def _same(element) -> bool:
     try:
         element.is_displayed()
         return True
-    except Exception:  # stale: the page was replaced
+    except StaleElementReferenceException:  # the page was replaced
         return False
 
 
 def test_hotspot_controls_reload_with_the_new_selection(server, browser):  # noqa: F811
     d = browser
     d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
-    assert "Apr 2020 to Jun 2020" in d.find_element(By.ID, "legend").text
+    assert "Apr–Jun 2020" in d.find_element(By.ID, "legend").text
     Select(d.find_element(By.ID, "ctl-preset")).select_by_visible_text("Latest month")
     Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
     _submit_and_wait(d)
@@ -88,7 +89,7 @@ def test_hotspot_controls_reload_with_the_new_selection(server, browser):  # noq
                      "f.elements['period_to'].value='2020-02';")
     _submit_and_wait(d)
     assert _query(d)["datetime"] == ["2020-01/2020-02"]
-    assert "Jan 2020 to Feb 2020" in d.find_element(By.ID, "legend").text
+    assert "Jan–Feb 2020" in d.find_element(By.ID, "legend").text
     ARTIFACTS.mkdir(exist_ok=True)
     d.save_screenshot(str(ARTIFACTS / "driven_hotspots_after_controls.png"))
 
@@ -142,12 +143,12 @@ def test_controls_work_without_javascript(server):  # noqa: F811
         _submit_and_wait(d)
         q = _query(d)
         assert q["preset"] == ["2020-07/2020-09"], q  # the form's own fields ...
-        assert "Jul 2020 to Sep 2020" in d.page_source  # ... read by the server
+        assert "Jul–Sep 2020" in d.page_source  # ... read by the server
         d.get(f"{server}/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06&{G}")
         Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
         _submit_and_wait(d)
         q = _query(d)
         assert q["before_from"] == ["2019-12"] and q["after_to"] == ["2020-06"], q
-        assert "Dec 2019 to Feb 2020: all offences" in d.page_source
+        assert "Dec 2019–Feb 2020: all offences" in d.page_source
     finally:
         d.quit()

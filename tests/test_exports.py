@@ -187,13 +187,13 @@ def test_time_window_map_has_controls_and_the_latest_months(timed_client):
 
 def test_map_controls_and_the_default_period(client):
     page = client.get("/maps/hotspots").text  # no period: the latest 3 loaded months
-    assert "Jul 2020 to Sep 2020" in page and 'id="map-controls"' in page
+    assert "Jul–Sep 2020" in page and 'id="map-controls"' in page
     for text in ("Latest month", "Latest 3 months", "Ward: Castle", "NPA: Central",
                  'type="month"', "fitBounds"):
         assert text in page, text
     # the form's own fields work without JavaScript too
     assert "Sep 2020: all offences" in client.get("/maps/hotspots?preset=2020-09/2020-09").text
-    assert "May 2020 to Jun 2020" in client.get(
+    assert "May–Jun 2020" in client.get(
         "/maps/hotspots?period_from=2020-05&period_to=2020-06").text
     assert client.get("/maps/hotspots?preset=junk").status_code == 422
     for url in (f"/maps/compare?{P}", f"/compare/report/map?{P}&permutations=99"):
@@ -211,7 +211,7 @@ def test_two_period_maps_without_javascript_and_by_default(client):
     for path in ("/maps/compare", "/compare/report/map"):
         page = client.get(f"{path}?{form}&permutations=99")
         assert page.status_code == 200, page.text[:300]
-        assert "Dec 2019" in page.text and "Apr 2020" in page.text, path
+        assert "Dec 2019–Feb 2020" in page.text and "Apr–Jun 2020" in page.text, path
         assert 'name="after_from" value="2020-04"' in page.text
         # kept filters stay as hidden fields, both categories (a name may repeat)
         assert page.text.count('<input type="hidden" name="crime_category"') == 2

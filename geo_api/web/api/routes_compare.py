@@ -181,7 +181,7 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     from geo_api.services.report import report_map_layers
     from geo_api.web.api.routes_pages import _as_period, map_pair, page_controls
     from geo_api.web.auth import disclosure
-    from geo_api.web.maps.layers import period_label, protected_report
+    from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
     from geo_api.web.maps.report import render_report_map
 
     fb, fa = _periods(svc, flt, *map_pair(request, svc, before, after))
@@ -189,5 +189,5 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
 
     parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
     return HTMLResponse(render_report_map(
-        svc.boundaries, **parts, title=title,
+        svc.boundaries, **parts, title=title, group_words=GROUP_WORDS.get(fb.group, fb.group),
         controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))

@@ -319,12 +319,11 @@ def _period(months: list[str]) -> str:
 
 def _words(period: str) -> str:
     """'Jul–Sep 2020' for '2020-07/2020-09' ('no data loaded yet' for none)."""
+    from geo_api.web.maps.layers import months_words
+
     if not period:
         return "no data loaded yet"
-    a, b = (datetime.date.fromisoformat(p + "-01") for p in period.split("/"))
-    if a.year == b.year:
-        return f"{a:%b}–{b:%b %Y}" if a != b else f"{a:%b %Y}"
-    return f"{a:%b %Y}–{b:%b %Y}"
+    return months_words(*(datetime.date.fromisoformat(p + "-01") for p in period.split("/")))
 
 
 def _site_sets_html(svc, who) -> str:

@@ -81,7 +81,7 @@ document.getElementById('ctl-zoom').addEventListener('change',function(e){{
 var x=b[e.target.value];if(x){{{map_name}.fitBounds([[x[0],x[1]],[x[2],x[3]]]);}}}});}})();
 </script>""")
     return f"""<form id="map-controls" method="get" action="{html.escape(path)}"
- style="position:fixed;top:10px;left:60px;right:280px;z-index:9999;background:#fff;
+ style="position:fixed;top:10px;left:60px;right:360px;z-index:9999;background:#fff;
  border:1px solid #999;padding:4px 8px;font:12px sans-serif">{hidden}{period_ui} {groups}
  <button type="submit">Show</button>{zoom}</form>
 <script>(function(){{var f=document.getElementById('map-controls');

@@ -111,6 +111,54 @@ def with_counts(features: list[dict], counts: pd.DataFrame) -> dict:
         for f in features]}
 
 
+_LABEL_POINTS: dict[tuple[str, str], list[list]] = {}
+
+
+def label_points(boundaries, layer: str) -> list[list]:
+    """[lat, lon, escaped name] of each area at a point inside it (once per boundary set)."""
+    key = (boundaries.version, layer)
+    if key not in _LABEL_POINTS:
+        g = boundaries.get(layer).gdf
+        pts = to_io(gpd.GeoDataFrame(geometry=g.geometry.representative_point(), crs=g.crs))
+        _LABEL_POINTS[key] = [[round(p.y, 5), round(p.x, 5), tooltip_text(n)]
+                              for p, n in zip(pts.geometry, g["name"])]
+    return _LABEL_POINTS[key]
+
+
+class AreaLabels(folium.map.Layer):
+    """Area names written on the map (not only on hover), shown from ``min_zoom`` (the whole
+    city) in; a layer people can switch off. Names are escaped text."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+            <style>.area-label{font:bold 11px sans-serif;color:#222;white-space:nowrap;
+              text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none;
+              transform:translate(-50%,-50%);width:auto!important;height:auto!important;
+              background:none;border:none}</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            (function (m) {  // own pane: shown from min_zoom in, never catches the mouse
+              if (m.getPane('area-labels')) { return; }
+              var pane = m.createPane('area-labels');
+              pane.style.zIndex = 450; pane.style.pointerEvents = 'none';
+              function zoomed() { pane.style.display =
+                m.getZoom() >= {{ this.min_zoom }} ? '' : 'none'; }
+              m.on('zoomend', zoomed); zoomed();
+            })({{ this._parent.get_name() }});
+            var {{ this.get_name() }} = L.layerGroup(
+              {{ this.points|tojson }}.map(function (p) {
+                return L.marker([p[0], p[1]], {interactive: false, keyboard: false,
+                  pane: 'area-labels',
+                  icon: L.divIcon({className: 'area-label', html: p[2], iconSize: null})});
+              }));
+        {% endmacro %}""")
+
+    def __init__(self, points: list[list], name: str, min_zoom: int = 12, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "AreaLabels"
+        self.points, self.min_zoom = points, min_zoom
+
+
 def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None:
     """Wards (name + count on hover), approximate NPAs, Gi* cells and the KDE layer."""
     folium.GeoJson(with_counts(outline_features(boundaries, "ward"), layers.ward_counts),
@@ -119,6 +167,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                                              "weight": 1},
                    tooltip=folium.GeoJsonTooltip(fields=["name", "count"],
                                                  aliases=["Ward", "Offences"])).add_to(m)
+    AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     folium.GeoJson(with_counts(outline_features(boundaries, "npa"), layers.npa_counts),
                    name="Policing areas (approximate)",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},

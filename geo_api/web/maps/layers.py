@@ -72,15 +72,23 @@ GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, rob
 
 
 def period_label(flt) -> str:
-    """'Dec 2019 to Feb 2020' for whole months, else inclusive dates; 'all months' if open."""
+    """'Dec 2019–Feb 2020', 'Apr–Jun 2020' or 'Sep 2020' for whole months, else inclusive
+    dates; 'all months' if open."""
     if flt.start is None or flt.end is None:
         return "all months"
     last = flt.end - datetime.timedelta(days=1)
     if flt.start.day == 1 and flt.end.day == 1 and flt.end.hour == 0:
-        a, b = f"{flt.start:%b %Y}", f"{last:%b %Y}"
-    else:
-        a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
-    return a if a == b else f"{a} to {b}"
+        return months_words(flt.start, last)
+    a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
+    return a if a == b else f"{a}–{b}"
+
+
+def months_words(a, b) -> str:
+    """The months from ``a`` to ``b`` (dates) in words: 'Jul–Sep 2020', 'Dec 2019–Feb 2020',
+    'Sep 2020'."""
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a:%b %Y}"
+    return f"{a:%b}–{b:%b %Y}" if a.year == b.year else f"{a:%b %Y}–{b:%b %Y}"
 
 
 def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:

@@ -15,15 +15,44 @@ from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
 from geo_api.web.maps.base import Raw, legend, new_map, safe_geojson
 
-CHANGE_COLOURS = {"persistent": "#b2182b", "new": "#ef8a62", "no longer hot": "#67a9cf"}
+# Colour-blind-safe and distinct from each other: areas on a purple-green diverging scale
+# (ColorBrewer PRGn), hot spot cells in Okabe-Ito orange/vermillion/sky blue with outlines.
+CHANGE_COLOURS = {"persistent": "#D55E00", "new": "#E69F00", "no longer hot": "#56B4E9"}
+CHANGE_WORDS = {"persistent": "hot in both periods", "new": "hot only after",
+                "no longer hot": "hot only before"}
+SHARE_STEPS = [(-4, "#1b7837", "share fell by more than 4 points"),
+               (-1, "#a6dba0", "fell by 1-4 points"),
+               (1, "#f7f7f7", "within 1 point"),
+               (4, "#c2a5cf", "rose by 1-4 points"),
+               (math.inf, "#762a83", "rose by more than 4 points")]
+WITHHELD = "#cccccc"
 
 
 def _share_colour(pp: float | None) -> str:
     """Diverging colour for a share change in percentage points (grey when withheld)."""
     if not isinstance(pp, int | float) or math.isnan(pp):
-        return "#cccccc"
-    steps = [(-4, "#2166ac"), (-1, "#67a9cf"), (1, "#f7f7f7"), (4, "#ef8a62"), (99, "#b2182b")]
-    return next(c for limit, c in steps if pp < limit)
+        return WITHHELD
+    return next(c for limit, c, _ in SHARE_STEPS if pp < limit)
+
+
+COMPASS = ["north", "north-east", "east", "south-east", "south", "south-west", "west",
+           "north-west"]
+
+
+def shift_words(shift: dict) -> str:
+    """'moved 850 m north-east' from a centre shift (distance and bearing)."""
+    return (f"moved {shift['distance_m']:,.0f} m "
+            f"{COMPASS[round(shift['bearing_deg'] / 45) % 8]}")
+
+
+def arrow_head(x_m: float, y_m: float, dx: float, dy: float) -> list[tuple[float, float]]:
+    """The two barbs of an arrow ending at (x_m, y_m) pointing along (dx, dy), in metres:
+    a quarter of the shaft long (40-250 m), 25 degrees either side."""
+    length = math.hypot(dx, dy)
+    barb = min(max(0.25 * length, 40.0), 250.0)
+    back = math.atan2(-dy, -dx)
+    return [(x_m + barb * math.cos(back + a), y_m + barb * math.sin(back + a))
+            for a in (math.radians(25), math.radians(-25))]
 
 
 def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bool):
@@ -36,7 +65,7 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
     return folium.GeoJson(
         safe_geojson(g), name=name, show=show,
         style_function=lambda f: {"fillColor": _share_colour(f["properties"]["share_change"]),
-                                  "color": "#333", "weight": 1.5, "fillOpacity": 0.55},
+                                  "color": "#555", "weight": 1.5, "fillOpacity": 0.6},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "before", "after", "share_before", "share_after", "share_change",
                     "share_change_ci95_low", "share_change_ci95_high", "direction"],
@@ -45,42 +74,73 @@ def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bo
 
 
 def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
-                      hotspots: dict, centres: dict, title: str, controls=None) -> str:
-    """HTML of the report map (works offline except for the base tiles)."""
+                      hotspots: dict, centres: dict, title: str, group_words: str = "",
+                      controls=None) -> str:
+    """HTML of the report map (works offline except for the base tiles). ``title``: the two
+    periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020')."""
+    from geo_api.web.maps.hotspots import AreaLabels, label_points
+
     m = new_map(title=f"Did it move? {title}")
     _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
                  True).add_to(m)
     _areas_layer("Ward share change", boundaries.get("ward").gdf, ward_table, False).add_to(m)
+    AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     cells = pd.DataFrame(hotspots["cells"])
     cells = cells[cells["change"] != "not hot"]
     if len(cells):
         ids = cells["id"].map(lambda s: int(s, 16)).to_numpy()
         hg = gpd.GeoDataFrame(cells[["id", "count_before", "count_after", "change"]],
                               geometry=h3_polygons_lonlat(ids), crs=4326)
-        folium.GeoJson(safe_geojson(hg), name="Gi* hotspot change (H3 res 9)",
-                       style_function=lambda f: {"fillColor": CHANGE_COLOURS[f["properties"]["change"]],
-                                                 "color": "white", "weight": 0.5, "fillOpacity": 0.75},
-                       tooltip=folium.GeoJsonTooltip(fields=["change", "count_before", "count_after"],
-                                                     aliases=["Hot spot", "Offences before",
-                                                              "Offences after"])).add_to(m)
-    fg = folium.FeatureGroup(name="Mean centre shift")
-    pts = []
-    for label, c in (("before", centres["before"]), ("after", centres["after"])):
-        if c.get("mean_x_m") is None:  # withheld under disclosure control (few offences)
-            continue
-        lon, lat = metric_to_lonlat([c["mean_x_m"]], [c["mean_y_m"]])
-        pts.append((float(lat[0]), float(lon[0])))
-        folium.CircleMarker(pts[-1], radius=6, color="black", fill=True,
-                            fill_color="white" if label == "before" else "black",
-                            tooltip=f"Mean centre {label}").add_to(fg)
-    if len(pts) == 2 and centres["shift"].get("distance_m") is not None:
-        folium.PolyLine(pts, color="black", weight=2,
-                        tooltip=f"{centres['shift']['distance_m']:.0f} m").add_to(fg)
-    fg.add_to(m)
+        hg["meaning"] = hg["change"].map(CHANGE_WORDS)
+        folium.GeoJson(
+            safe_geojson(hg), name="Hot spot change (Gi* cells)",
+            style_function=lambda f: {"fillColor": CHANGE_COLOURS[f["properties"]["change"]],
+                                      "color": "#222", "weight": 1, "fillOpacity": 0.85},
+            tooltip=folium.GeoJsonTooltip(
+                fields=["change", "meaning", "count_before", "count_after"],
+                aliases=["Hot spot", "Meaning", "Offences before", "Offences after"])
+        ).add_to(m)
+    _centre_arrow(centres).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, title, {f"Gi* hot spot: {k}": c for k, c in CHANGE_COLOURS.items()},
-           "Areas: blue share fell, red share rose (percentage points). "
-           + hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
+    items = {f"Area: {words}": c for _, c, words in SHARE_STEPS}
+    items["Area: withheld (few offences)"] = WITHHELD
+    items.update({f"Cell: {k} ({CHANGE_WORDS[k]})": c for k, c in CHANGE_COLOURS.items()})
+    shift = centres.get("shift") or {}
+    moved = (f" The centre of offences {shift_words(shift)} (arrow)."
+             if shift.get("distance_m") is not None else "")
+    legend(m, f"Did it move? {title}", items,
+           (f"{group_words.capitalize()}. " if group_words else "")
+           + "Areas: change in each area's share of the city's offences (hover for counts, "
+           "shares and the 95% interval). Cells: Gi* hot spots in either period." + moved,
+           technical=hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
     if controls is not None:  # map name -> the controls form
         m.get_root().html.add_child(Raw(controls(m.get_name())))
     return m.get_root().render()
+
+
+def _centre_arrow(centres: dict) -> folium.FeatureGroup:
+    """Both mean centres and a labelled arrow from the before centre to the after centre."""
+    fg = folium.FeatureGroup(name="Centre of offences: shift")
+    ends = {}
+    for label, c in (("before", centres["before"]), ("after", centres["after"])):
+        if c.get("mean_x_m") is None:  # withheld under disclosure control (few offences)
+            continue
+        ends[label] = (c["mean_x_m"], c["mean_y_m"])
+        lon, lat = metric_to_lonlat([c["mean_x_m"]], [c["mean_y_m"]])
+        folium.CircleMarker((float(lat[0]), float(lon[0])), radius=6, color="black",
+                            fill=True, fill_opacity=1,
+                            fill_color="white" if label == "before" else "black",
+                            tooltip=f"Centre of offences {label}").add_to(fg)
+    shift = centres.get("shift") or {}
+    if len(ends) == 2 and shift.get("distance_m") is not None:
+        (x0, y0), (x1, y1) = ends["before"], ends["after"]
+        barbs = arrow_head(x1, y1, x1 - x0, y1 - y0)
+        xs, ys = [x0, x1, barbs[0][0], x1, barbs[1][0]], [y0, y1, barbs[0][1], y1, barbs[1][1]]
+        lon, lat = metric_to_lonlat(xs, ys)
+        pts = [(float(a), float(b)) for a, b in zip(lat, lon)]
+        text = f"Centre {shift_words(shift)}"
+        folium.PolyLine(pts[:2], color="black", weight=3,
+                        tooltip=folium.Tooltip(text, permanent=True, direction="right",
+                                               class_name="shift-label")).add_to(fg)
+        folium.PolyLine(pts[2:], color="black", weight=3).add_to(fg)
+    return fg
