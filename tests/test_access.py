@@ -47,6 +47,7 @@ REQUESTS = {
                                  "violence_robbery_weapons&grid=ward&permutations=99")),
     "displacementMap": ("GET", f"/compare/report/map?{P}&permutations=99"),
     "hotspotMap": ("GET", f"/maps/hotspots?{Q}"),
+    "hotspotMapPng": ("GET", f"/maps/hotspots.png?{Q}"),
     "sideBySideMap": ("GET", f"/maps/compare?{P}"),
     "timeWindowMap": ("GET", "/maps/time-window"),
     "getTile": ("GET", f"/tiles/gi/13/4070/2682.geojson?{Q}"),

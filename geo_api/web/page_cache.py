@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from geo_api.web.tiles import LRU
 
-CACHED_PATHS = ("/maps/hotspots", "/maps/compare", "/maps/time-window", "/maps/focus",
-                "/compare/report/map")
+CACHED_PATHS = ("/maps/hotspots", "/maps/hotspots.png", "/maps/compare", "/maps/time-window",
+                "/maps/focus", "/compare/report/map")
 NOT_CACHED_PARAMS = (b"sites=", b"existing=")
 
 

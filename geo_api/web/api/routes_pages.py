@@ -7,13 +7,15 @@ import datetime
 import html
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
+from geo_api.services.filters import filter_query
 from geo_api.web.api.params import (
     FilterDep,
     HeavySlot,
@@ -141,8 +143,37 @@ def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
         site_rows = site_layers(svc, sites)
     except GeoApiError as exc:
         return message_page(exc, timed=flt.hours is not None)
+    png = "/maps/hotspots.png?" + urlencode(filter_query(flt) + [("resolution", resolution)])
     return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows,
-                                           controls=page_controls(request, svc, flt)))
+                                           controls=page_controls(request, svc, flt),
+                                           png_url=png))
+
+
+@router.get("/maps/hotspots.png", dependencies=[PUBLIC], response_class=Response,
+            operation_id="hotspotMapPng",
+            responses={200: {"content": {"image/png": {}},
+                             "description": "PNG image (no base map)"}},
+            summary="The hot spot map as a static PNG for briefings and slides")
+def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
+                    resolution: Resolution = 9,
+                    layout: Annotated[Literal["slide", "a4"], Query(
+                        description="slide: 16:9, 1600x900 px; a4: A4 landscape, 1403x992 px")
+                    ] = "slide",
+                    cold: Annotated[bool, Query(description="Draw cold spots too")] = False
+                    ) -> Response:
+    """The hot spot map as a picture: Gi* hot spot cells (and cold spots with `cold=true`),
+    ward outlines and names, approximate NPAs, the period and offence group in the title, a
+    legend, a 1 km scale bar, parameters, dataset version, the date made and the
+    attribution. Same filters and default period (the latest 3 loaded months) as
+    /maps/hotspots; drawn on the server without base tiles. Aggregates only."""
+    from geo_api.web.maps.static_png import render_hotspot_png
+
+    flt = latest_unless_given(request, svc, flt)
+    layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
+    stem = f"hotspots_{_as_period(flt) or 'all-months'}_{flt.group}".replace("/", "-to-")
+    return Response(render_hotspot_png(svc.boundaries, layers, layout, cold),
+                    media_type="image/png",
+                    headers={"Content-Disposition": f'inline; filename="{stem}.png"'})
 
 
 @router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",

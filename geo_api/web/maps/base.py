@@ -36,7 +36,8 @@ OFFLINE_NOTE = ("<script>setTimeout(function(){if(document.querySelector('.leafl
 PRINT_PAGE = """<style>
 #print-map{position:fixed;top:80px;left:10px;z-index:9999;font:12px sans-serif}
 @media print{@page{size:A4 landscape;margin:8mm}
- .leaflet-control-layers,.leaflet-control-zoom,#print-map,#offline-note,#map-controls{
+ .leaflet-control-layers,.leaflet-control-zoom,#print-map,#offline-note,#map-controls,
+ .no-print{
   display:none!important}
  #legend{bottom:12mm!important}}
 </style>"""

@@ -7,6 +7,7 @@ and area counts, never offence points.
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 
@@ -242,9 +243,9 @@ class FetchedGeoJson(folium.map.Layer):
 
 def render_hotspot_map(boundaries, layers: HotspotLayers,
                        sites: list[tuple[str, pd.DataFrame, bool]] = (),
-                       extra_note: str = "", controls=None) -> str:
-    """HTML page: one period's hotspot layers, site layers (name, sites, shown) and a layer
-    control."""
+                       extra_note: str = "", controls=None, png_url: str | None = None) -> str:
+    """HTML page: one period's hotspot layers, site layers (name, sites, shown), a layer
+    control and (``png_url``) a link to the same map as a picture for slides."""
     from html import unescape
 
     m = new_map(title=f"Hot spots: {unescape(layers.label)}")
@@ -261,6 +262,12 @@ def render_hotspot_map(boundaries, layers: HotspotLayers,
            technical=f"{GI_NOTE}. {layers.provenance}")
     if controls is not None:  # map name -> the controls form
         m.get_root().html.add_child(Raw(controls(m.get_name())))
+    if png_url:
+        m.get_root().html.add_child(Raw(
+            f'<a id="png-link" class="no-print" href="{html.escape(png_url)}" download '
+            'style="position:fixed;top:112px;left:10px;z-index:9999;background:#fff;'
+            'border:1px solid #999;padding:2px 6px;font:12px sans-serif">Picture for slides '
+            '(PNG)</a>'))
     return m.get_root().render()
 
 
