@@ -28,6 +28,10 @@ HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">
                 "</head><body>...</body></html>")
 HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
                   "description": "An HTML page"}}
+PNG_200 = {200: {"content": {"image/png": {
+    "schema": {"type": "string", "format": "binary"},
+    "example": "(a PNG image, 1600x900 px: the map, title, legend, scale bar)"}},
+    "description": "A PNG image"}}
 MAX_PAGE_SIZE = 10_000
 MAX_CSV_ROWS = 1_000_000
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"

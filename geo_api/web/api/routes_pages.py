@@ -24,7 +24,7 @@ from geo_api.web.api.params import (
     RawFilterDep,
     ServiceDep,
 )
-from geo_api.web.api.routes import HTML_200
+from geo_api.web.api.routes import HTML_200, PNG_200
 from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
 from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
@@ -151,8 +151,7 @@ def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
 
 @router.get("/maps/hotspots.png", dependencies=[PUBLIC], response_class=Response,
             operation_id="hotspotMapPng",
-            responses={200: {"content": {"image/png": {}},
-                             "description": "PNG image (no base map)"}},
+            responses=PNG_200,
             summary="The hot spot map as a static PNG for briefings and slides")
 def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
                     resolution: Resolution = 9,
