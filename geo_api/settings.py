@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     max_kde_work: float = Field(2e9, description="Work budget: KDE points x kernel "
                                                  "footprint cells")
     max_heavy_requests: int = Field(2, ge=1, description="Analyses and maps computed at once "
-                                                         "per process; more get 503")
+                                                         "per process; more wait (see below)")
+    heavy_wait_s: float = Field(5, ge=0, le=60, description="How long a request waits for a "
+                                "free slot before it gets 503 (0: 503 at once)")
+    max_heavy_waiting: int = Field(32, ge=0, description="Requests waiting for a slot at "
+                                   "once; more get 503 at once (bounds the queue)")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )

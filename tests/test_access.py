@@ -348,6 +348,11 @@ def test_every_point_level_response_is_audited(auth_app):
     assert new[0]["who"] == f"key:{analyst_id}" and new[0]["role"] == "analyst"
     assert new[0]["action"] == "GET /offences" and ["limit", "7"] in new[0]["params"]
     assert all(e["status"] == 200 and e["time"] for e in new)
+    # a cached answer is audited like the first: same rows, still point level
+    again = call(client, "GET", f"/stats/top?grid=location&limit=4&{Q}", keys["analyst"])
+    assert again.headers.get("x-page-cache") == "hit" and again.content == r3.content
+    last = list(log.read())[-1]
+    assert last["point_level"] is True and last["rows"] == 4 and last["who"] == new[2]["who"]
     mine = list(log.read(who=analyst_id, point_level=True))
     assert len(mine) >= 2 and all(e["key_id"] == analyst_id for e in mine)
 

@@ -55,13 +55,17 @@ def test_budgets_are_settings(demo_settings, demo_service):
 
 def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(demo_settings,
                                                                    demo_service):
-    one = demo_settings.model_copy(update={"max_heavy_requests": 1})
+    import time
+
+    one = demo_settings.model_copy(update={"max_heavy_requests": 1, "heavy_wait_s": 0.3})
     with TestClient(create_app(one)) as c:
         assert c.get("/hotspots/gi?permutations=99").status_code == 200
         slots = c.app.state.heavy_slots
         assert slots.acquire(blocking=False)  # a long analysis holds the only slot
         try:
+            t0 = time.perf_counter()
             r = c.get("/hotspots/gi?permutations=99")
+            assert time.perf_counter() - t0 >= 0.3  # it waited for a slot first
             assert r.status_code == 503 and r.headers["retry-after"] == "5"
             assert r.json()["code"] == "busy"
             page = c.get("/maps/hotspots")
@@ -71,3 +75,28 @@ def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(demo_settings,
         finally:
             slots.release()
         assert c.get("/hotspots/gi?permutations=99").status_code == 200
+
+
+def test_a_request_waits_for_a_slot_and_the_queue_is_bounded(demo_settings, demo_service):
+    """A burst is served in turn (a request waits for a slot that frees within
+    GEO_API_HEAVY_WAIT_S); beyond GEO_API_MAX_HEAVY_WAITING waiting requests, 503 at once."""
+    import threading
+    import time
+
+    one = demo_settings.model_copy(update={"max_heavy_requests": 1, "heavy_wait_s": 10,
+                                           "max_heavy_waiting": 1})
+    with TestClient(create_app(one)) as c:
+        slots, queue = c.app.state.heavy_slots, c.app.state.heavy_queue
+        assert slots.acquire(blocking=False)
+        threading.Timer(0.5, slots.release).start()  # the running analysis ends in 0.5 s
+        t0 = time.perf_counter()
+        assert c.get("/hotspots/gi?permutations=99").status_code == 200  # waited, then ran
+        assert 0.5 <= time.perf_counter() - t0 < 10
+        assert slots.acquire(blocking=False) and queue.acquire(blocking=False)  # one waits
+        try:
+            t0 = time.perf_counter()
+            r = c.get("/hotspots/gi?permutations=99")
+            assert r.status_code == 503 and time.perf_counter() - t0 < 2  # no second waiter
+        finally:
+            queue.release()
+            slots.release()

@@ -220,3 +220,36 @@ def test_two_period_maps_without_javascript_and_by_default(client):
         assert 'name="before_from" value="2020-04"' in default, path
         assert 'name="after_to" value="2020-09"' in default, path
     assert client.get("/maps/compare?before_from=junk&after_from=2020-04").status_code == 422
+
+
+def test_analysis_answers_are_cached_and_the_public_still_gets_protected_counts(
+        demo_service, demo_settings, tmp_path):
+    """JSON/CSV/GeoJSON analysis answers share the page cache: a hit is the same answer, the
+    role is in the key, public answers still pass the disclosure policy, and requests naming
+    site sets or offence records are never cached."""
+    from fastapi.testclient import TestClient
+
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    for role in ("analyst", "public"):
+        settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp_path / "k.json",
+                            audit_dir=tmp_path / "a", anonymous_role=role)
+        with TestClient(create_app(settings)) as c:
+            for url in (f"/stats/areas?layer=lsoa&{Q}", f"/hotspots/gi?{Q}&permutations=99",
+                        f"/compare/areas?{P}&f=csv", f"/hotspots/gi?{Q}&f=geojson"):
+                first, hit = c.get(url), c.get(url)
+                assert "x-page-cache" not in first.headers, url
+                assert hit.headers.get("x-page-cache") == "hit", url
+                assert hit.content == first.content, url
+                assert hit.headers["content-type"] == first.headers["content-type"]
+                if role == "public" and "geojson" not in url and "csv" not in url:
+                    assert hit.headers["x-disclosure-control"]
+                    body = hit.json()
+                    rows = body.get("areas") or body.get("cells")
+                    assert not [r for r in rows if isinstance(r.get("count"), int)
+                                and 0 < r["count"] < 5], url
+            for url in ("/offences?datetime=2020-04&limit=5",
+                        f"/plan/kits/coverage?{Q}&existing=schools"):
+                c.get(url)
+                assert "x-page-cache" not in c.get(url).headers, url

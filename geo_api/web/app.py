@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.state.heavy_slots_n = settings.max_heavy_requests
     app.state.heavy_slots = threading.BoundedSemaphore(settings.max_heavy_requests)
+    app.state.heavy_queue = threading.BoundedSemaphore(max(settings.max_heavy_waiting, 1))
+    app.state.heavy_wait_s = settings.heavy_wait_s if settings.max_heavy_waiting else 0.0
     from geo_api.web.api.routes import router
     from geo_api.web.api.routes_compare import router as compare_router
     from geo_api.web.api.routes_forecast import router as forecast_router

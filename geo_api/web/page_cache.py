@@ -1,28 +1,35 @@
-"""Built map pages, cached per (path, query, dataset version, boundaries version, role) with
-a byte bound (``GEO_API_PAGE_CACHE_BYTES``), so a page is built once per selection and data
-version instead of on every request.
+"""Built map pages and analysis answers, cached per (path, query, dataset version,
+boundaries version, role, date) with a byte bound (``GEO_API_PAGE_CACHE_BYTES``), so each is
+computed once per selection and data version instead of on every request.
 
 A pure ASGI middleware inside the access middleware: the caller is known, every hit is still
-audited, and the role is part of the key (a page cached for an analyst is never shown to a
-public caller, whose pages pass the disclosure policy, nor to a role the route would refuse:
-such a caller misses and the route decides). Pages naming site sets (``sites=``,
-``existing=``) are not cached: a set can be replaced at any time. Hits do not take one of the
-analysis slots.
+audited and still passes the disclosure policy on its way out, and the role is part of the
+key (an answer cached for an analyst is never shown to a public caller, nor to a role the
+route would refuse: such a caller misses and the route decides). Not cached: anything naming
+a site set (``sites=``, ``existing=``, ``candidates=``: a set can be replaced at any time),
+kit planning (site sets), offence records (point level, streamed), site sets themselves,
+and one answer larger than a tenth of the bound. Hits do not take one of the analysis slots.
 """
 
 from __future__ import annotations
 
 from geo_api.web.tiles import LRU
 
-CACHED_PATHS = ("/maps/hotspots", "/maps/hotspots.png", "/maps/compare", "/maps/time-window",
-                "/maps/focus", "/compare/report/map")
-NOT_CACHED_PARAMS = (b"sites=", b"existing=")
+CACHED_PATHS = frozenset({
+    "/maps/hotspots", "/maps/hotspots.png", "/maps/compare", "/maps/time-window",
+    "/maps/focus", "/maps/planning", "/compare/report/map",
+    "/stats/areas", "/stats/top", "/stats/concentration", "/profiles/time",
+    "/hotspots/gi", "/hotspots/kde", "/hotspots/emerging",
+    "/compare/areas", "/compare/hotspots", "/compare/kde", "/compare/centre", "/compare/wdq",
+    "/compare/report", "/evaluate/hotspots", "/focus", "/plan/people-zones"})
+NOT_CACHED_PARAMS = (b"sites=", b"existing=", b"candidates=")
 
 
 class PageCache:
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.lru = LRU(10_000, max_bytes=max_bytes, weigh=lambda v: len(v[1]) + 200)
+        self.max_entry_bytes = max_bytes // 10
 
     def _key(self, scope):
         if (scope["type"] != "http" or scope["method"] != "GET"
@@ -46,7 +53,9 @@ class PageCache:
         key = self._key(scope)
         hit = self.lru.get(key) if key is not None else None
         if hit is not None:
-            headers, body = hit
+            headers, body, note = hit
+            if note:  # what the route noted for the audit entry (rows, point level)
+                scope.setdefault("state", {})["audit"] = dict(note)
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*headers, (b"x-page-cache", b"hit")]})
             await send({"type": "http.response.body", "body": body})
@@ -61,12 +70,14 @@ class PageCache:
                 held["start"] = message
             elif message["type"] == "http.response.body":
                 held["chunks"].append(message.get("body", b""))
-                if not message.get("more_body") and held["start"]["status"] == 200:
+                if (not message.get("more_body") and held["start"]["status"] == 200
+                        and sum(map(len, held["chunks"])) <= self.max_entry_bytes):
                     headers = [(k, v) for k, v in held["start"].get("headers", [])
                                if k.lower() != b"content-length"]
                     body = b"".join(held["chunks"])
+                    note = dict(scope.get("state", {}).get("audit") or {})
                     self.lru.put(key, ([*headers, (b"content-length",
-                                                  str(len(body)).encode())], body))
+                                                  str(len(body)).encode())], body, note))
             await send(message)
 
         await self.app(scope, receive, capture)

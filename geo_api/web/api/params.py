@@ -224,17 +224,27 @@ def no_repeated_query_params(request: Request) -> None:
 
 def heavy_slot(request: Request) -> Iterator[None]:
     """One of a few slots for computing analyses and maps in this process
-    (``GEO_API_MAX_HEAVY_REQUESTS``); when all are taken the request gets 503 with
-    Retry-After at once instead of queueing behind them. The landing page is exempt."""
+    (``GEO_API_MAX_HEAVY_REQUESTS``). When all are taken a request waits up to
+    ``GEO_API_HEAVY_WAIT_S`` for one (at most ``GEO_API_MAX_HEAVY_WAITING`` wait at once),
+    then gets 503 with Retry-After: a short burst of users is served in turn, a flood is
+    refused instead of queueing without bound. The landing page is exempt."""
     from geo_api.errors import ServerBusy
 
     if request.url.path == "/":
         yield
         return
-    state = request.app.state  # heavy_slots / heavy_slots_n: made by create_app
+    state = request.app.state  # heavy_slots / heavy_queue / heavy_wait_s: made by create_app
+    busy = ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
+                      "few seconds")
     if not state.heavy_slots.acquire(blocking=False):
-        raise ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
-                         "few seconds")
+        if state.heavy_wait_s <= 0 or not state.heavy_queue.acquire(blocking=False):
+            raise busy
+        try:
+            got = state.heavy_slots.acquire(timeout=state.heavy_wait_s)
+        finally:
+            state.heavy_queue.release()
+        if not got:
+            raise busy
     try:
         yield
     finally:
