@@ -64,7 +64,7 @@ def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(demo_settings,
         assert slots.acquire(blocking=False)  # a long analysis holds the only slot
         try:
             t0 = time.perf_counter()
-            r = c.get("/hotspots/gi?permutations=99")
+            r = c.get("/hotspots/gi?permutations=98")  # not cached: needs a slot
             assert time.perf_counter() - t0 >= 0.3  # it waited for a slot first
             assert r.status_code == 503 and r.headers["retry-after"] == "5"
             assert r.json()["code"] == "busy"
@@ -95,7 +95,7 @@ def test_a_request_waits_for_a_slot_and_the_queue_is_bounded(demo_settings, demo
         assert slots.acquire(blocking=False) and queue.acquire(blocking=False)  # one waits
         try:
             t0 = time.perf_counter()
-            r = c.get("/hotspots/gi?permutations=99")
+            r = c.get("/hotspots/gi?permutations=98")  # another selection: not cached
             assert r.status_code == 503 and time.perf_counter() - t0 < 2  # no second waiter
         finally:
             queue.release()

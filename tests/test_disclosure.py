@@ -186,6 +186,7 @@ def test_every_public_endpoint_is_in_the_audit(public):
     client, _ = public
     audited = {u.split("?")[0] for u in PUBLIC_JSON} | {
         "/maps/hotspots", "/maps/compare", "/maps/time-window", "/compare/report/map",
+        "/maps/hotspots.png",  # hot/cold classes, names and lines only: no numbers drawn
         "/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/{layer}/{z}/{x}/{y}.geojson",
         "/layers/{layer}"}
     public_paths = {r.path for r in client.app.state.api_routes
@@ -200,6 +201,8 @@ def test_every_public_endpoint_is_in_the_audit(public):
     f"/hotspots/kde?{Q}&bandwidth_m=9&cell_size_m=12", f"/hotspots/kde?{Q}&cell_size_m=20",
     f"/stats/areas?{Q}&bbox=-1.14,52.63,-1.139,52.631", f"/compare/areas?{P}&layer=oa",
     f"/compare/kde?{P}&bandwidth_m=50", f"/maps/hotspots?{Q}&resolution=10",
+    f"/maps/hotspots.png?{Q}&resolution=10",
+    f"/maps/hotspots.png?{Q}&bbox=-1.14,52.63,-1.139,52.631",
     f"/tiles/gi/13/4070/2682.geojson?{Q}&bbox=-1.14,52.63,-1.139,52.631",
     "/offences?limit=5", f"/hotspots/emerging?{Q}&grid=h3&resolution=10"])
 def test_adversarial_requests_are_refused(public, url):

@@ -76,9 +76,10 @@ def with_self_weights(adjacency: sp.spmatrix) -> sp.csr_matrix:
     """Binary CSR with the diagonal set to 1 (Gi* includes the focal unit)."""
     a = sp.csr_matrix(adjacency, dtype=float)
     a.data[:] = 1.0
-    a = a.tolil()
-    a.setdiag(1.0)
-    return a.tocsr()
+    a = a - sp.diags(a.diagonal()) + sp.identity(a.shape[0], format="csr")
+    a.eliminate_zeros()  # (a diagonal of 1 stays; an entry cancelled to 0 goes)
+    a.sort_indices()
+    return sp.csr_matrix(a)
 
 
 def analytic(y: np.ndarray, w_star: sp.csr_matrix) -> tuple[np.ndarray, ...]:
