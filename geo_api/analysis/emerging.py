@@ -64,9 +64,13 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     for i in range(n - 1):
         s += np.sign(x[:, i + 1:] - x[:, i:i + 1]).sum(axis=1)
     var = np.full(x.shape[0], n * (n - 1) * (2 * n + 5) / 18.0)
-    for r in range(x.shape[0]):  # ties correction
-        _, t = np.unique(x[r], return_counts=True)
-        var[r] -= (t * (t - 1) * (2 * t + 5)).sum() / 18.0
+    # ties correction: the length t of every run of equal values in each sorted row
+    srt = np.sort(x, axis=1)
+    starts = np.ones(srt.shape, dtype=bool)
+    starts[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    run = np.cumsum(starts, axis=1) - 1 + n * np.arange(x.shape[0])[:, None]
+    t = np.bincount(run.ravel(), minlength=x.size).reshape(x.shape).astype(float)
+    var -= (t * (t - 1) * (2 * t + 5)).sum(axis=1) / 18.0
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
     z = np.nan_to_num(z)
