@@ -53,11 +53,18 @@ COVERAGES = tuple(round(c / 100, 2) for c in range(1, 21))
 def selection_weights(score: np.ndarray, area: np.ndarray, coverage: float) -> np.ndarray:
     """Inclusion weight (0..1) of each unit in the top ``coverage`` share of the total area,
     ties (and an overshooting unit) at the cut included in proportion."""
+    return selection_weights_many(score, area, [coverage])[0]
+
+
+def selection_weights_many(score: np.ndarray, area: np.ndarray,
+                           coverages: Sequence[float]) -> np.ndarray:
+    """``selection_weights`` at several coverages (one row each), sorting once."""
     score = np.asarray(score, float)
     area = np.asarray(area, float)
-    if not 0 < coverage <= 1:
+    cov = np.asarray(coverages, float)
+    if not ((cov > 0) & (cov <= 1)).all():
         raise ValueError("coverage must be in (0, 1]")
-    target = coverage * area.sum()
+    target = cov[:, None] * area.sum()
     order = np.argsort(-score, kind="stable")
     s, a = score[order], area[order]
     # groups of equal score, in descending order
@@ -66,9 +73,9 @@ def selection_weights(score: np.ndarray, area: np.ndarray, coverage: float) -> n
     group_area = np.add.reduceat(a, starts)
     before = np.r_[0.0, np.cumsum(group_area)[:-1]]
     frac = np.clip((target - before) / group_area, 0.0, 1.0)
-    w_sorted = np.repeat(frac, ends - starts)
+    w_sorted = np.repeat(frac, ends - starts, axis=1)
     w = np.empty_like(w_sorted)
-    w[order] = w_sorted
+    w[:, order] = w_sorted
     return w
 
 
@@ -104,8 +111,9 @@ def hit_rate_curve(score: np.ndarray, area: np.ndarray, future: np.ndarray,
                    coverages: Sequence[float] = COVERAGES) -> np.ndarray:
     """Hit rate at each coverage."""
     N = future.sum()
-    return np.array([(selection_weights(score, area, c) * future).sum() / N if N else np.nan
-                     for c in coverages])
+    if not N:
+        return np.full(len(coverages), np.nan)
+    return selection_weights_many(score, area, coverages) @ np.asarray(future, float) / N
 
 
 # ------------------------------------------------------------------ methods -------------

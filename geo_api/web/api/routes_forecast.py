@@ -112,11 +112,8 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
     out = focus(svc, flt, units, n, window, coverage)
     ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
     shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
-    from geo_api.crs import to_io
-
-    wards = to_io(svc.boundaries.get("ward").gdf)
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
-    return HTMLResponse(render_focus_map(out, ev, shapes, wards, query, zoom_to))
+    return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to))
 
 
 def own_query(request: Request, drop: tuple[str, ...]) -> str:

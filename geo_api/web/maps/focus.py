@@ -17,18 +17,22 @@ COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde
            "gi": "#e7298a", "emerging": "#66a61e", "ensemble": "#e6ab02"}
 
 
-def render_focus_map(focus: dict, evaluation: dict, shapes, wards=None,
+def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
                      query: str = "", zoom_to: int | None = None) -> str:
     """HTML of the focus map (``focus``/``evaluation``: services.forecast answers;
-    ``shapes``: the places' polygons in EPSG:4326; ``wards``: ward outlines for orientation
-    when the base map cannot load)."""
+    ``shapes``: the places' polygons in EPSG:4326; ``boundaries``: for ward outlines and
+    names, for orientation when the base map cannot load)."""
+    from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
+
     meta = focus["meta"]
     title = f"Where to go in {_month_words(meta['next_period'])}"
     m = new_map(title=title, print_button=False, zoom_start=13)
     root = m.get_root()
     root.header.add_child(Raw(PRINT_CSS))
-    if wards is not None:
-        folium.GeoJson(safe_geojson(wards[["name", "geometry"]]), name="Wards",
+    if boundaries is not None:
+        AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
+        folium.GeoJson({"type": "FeatureCollection",
+                        "features": outline_features(boundaries, "ward")}, name="Wards",
                        style_function=lambda f: {"fill": False, "color": "#777",
                                                  "weight": 1},
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Ward"])

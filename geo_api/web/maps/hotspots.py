@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import dataclass
 
 import folium
@@ -158,6 +159,23 @@ class AreaLabels(folium.map.Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "AreaLabels"
         self.points, self.min_zoom = points, min_zoom
+
+
+def join_properties(features: list[dict], table: pd.DataFrame) -> dict:
+    """The features whose ``code`` is in ``table`` with that row's values as properties
+    (text escaped like names, missing numbers null) as a FeatureCollection."""
+    def clean(v):
+        if isinstance(v, str):
+            return tooltip_text(v)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return v.item() if hasattr(v, "item") else v
+
+    rows = {r["code"]: {k: clean(v) for k, v in r.items() if k != "code"}
+            for r in table.to_dict("records")}
+    return {"type": "FeatureCollection", "features": [
+        {**f, "properties": {**f["properties"], **rows[f["properties"]["code"]]}}
+        for f in features if f["properties"]["code"] in rows]}
 
 
 def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None:

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
-from geo_api.crs import metric_to_lonlat, to_io
+from geo_api.crs import metric_to_lonlat
 from geo_api.web.maps.base import Raw, legend, new_map, safe_geojson
 
 # Colour-blind-safe and distinct from each other: areas on a purple-green diverging scale
@@ -55,15 +55,16 @@ def arrow_head(x_m: float, y_m: float, dx: float, dy: float) -> list[tuple[float
             for a in (math.radians(25), math.radians(-25))]
 
 
-def _areas_layer(name: str, gdf: gpd.GeoDataFrame, table: pd.DataFrame, show: bool):
-    g = to_io(gdf[["code", "name", "geometry"]]).merge(
-        table[["code", "before", "after", "share_before", "share_after", "share_change",
-               "share_change_ci95_low", "share_change_ci95_high", "direction"]], on="code")
+def _areas_layer(name: str, features: list[dict], table: pd.DataFrame, show: bool):
+    from geo_api.web.maps.hotspots import join_properties
+
+    t = table[["code", "before", "after", "share_before", "share_after", "share_change",
+               "share_change_ci95_low", "share_change_ci95_high", "direction"]].copy()
     for c in ("share_before", "share_after", "share_change", "share_change_ci95_low",
               "share_change_ci95_high"):
-        g[c] = (100 * pd.to_numeric(g[c], errors="coerce")).round(1)  # null: withheld
+        t[c] = (100 * pd.to_numeric(t[c], errors="coerce")).round(1)  # null: withheld
     return folium.GeoJson(
-        safe_geojson(g), name=name, show=show,
+        join_properties(features, t), name=name, show=show,
         style_function=lambda f: {"fillColor": _share_colour(f["properties"]["share_change"]),
                                   "color": "#555", "weight": 1.5, "fillOpacity": 0.6},
         tooltip=folium.GeoJsonTooltip(
@@ -78,12 +79,13 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
                       controls=None) -> str:
     """HTML of the report map (works offline except for the base tiles). ``title``: the two
     periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020')."""
-    from geo_api.web.maps.hotspots import AreaLabels, label_points
+    from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
 
     m = new_map(title=f"Did it move? {title}")
-    _areas_layer("NPA share change (approximate NPAs)", boundaries.get("npa").gdf, npa_table,
-                 True).add_to(m)
-    _areas_layer("Ward share change", boundaries.get("ward").gdf, ward_table, False).add_to(m)
+    _areas_layer("NPA share change (approximate NPAs)", outline_features(boundaries, "npa"),
+                 npa_table, True).add_to(m)
+    _areas_layer("Ward share change", outline_features(boundaries, "ward"), ward_table,
+                 False).add_to(m)
     AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     cells = pd.DataFrame(hotspots["cells"])
     cells = cells[cells["change"] != "not hot"]
