@@ -253,3 +253,39 @@ def test_analysis_answers_are_cached_and_the_public_still_gets_protected_counts(
                         f"/plan/kits/coverage?{Q}&existing=schools"):
                 c.get(url)
                 assert "x-page-cache" not in c.get(url).headers, url
+
+
+def test_concurrent_requests_for_one_page_build_it_once(demo_service, demo_settings,
+                                                         tmp_path, monkeypatch):
+    """Four people opening the same new page at once: one build, three wait and get it."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    import geo_api.web.maps.hotspots as maps
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    builds, lock = [], threading.Lock()
+    real = maps.render_hotspot_map
+
+    def slow_render(*args, **kwargs):
+        with lock:
+            builds.append(1)
+        time.sleep(1.0)  # long enough for the others to arrive while it builds
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maps, "render_hotspot_map", slow_render)
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp_path / "k.json",
+                        audit_dir=tmp_path / "a", anonymous_role="analyst",
+                        max_heavy_requests=4)
+    url = "/maps/hotspots?datetime=2020-02/2020-03&group=all"
+    with TestClient(create_app(settings)) as c, ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: c.get(url), range(4)))
+    assert [r.status_code for r in answers] == [200] * 4
+    assert len(builds) == 1
+    assert sorted(r.headers.get("x-page-cache", "") for r in answers) == ["", "hit", "hit",
+                                                                          "hit"]
+    assert len({r.text for r in answers}) == 1

@@ -13,6 +13,8 @@ and one answer larger than a tenth of the bound. Hits do not take one of the ana
 
 from __future__ import annotations
 
+import asyncio
+
 from geo_api.web.tiles import LRU
 
 CACHED_PATHS = frozenset({
@@ -26,8 +28,12 @@ NOT_CACHED_PARAMS = (b"sites=", b"existing=", b"candidates=")
 
 
 class PageCache:
+    """The cache; concurrent requests for the same uncached answer wait for the one build in
+    progress instead of each building it (no stampede when a page is shared widely)."""
+
     def __init__(self, app, max_bytes: int):
         self.app = app
+        self.building: dict[tuple, asyncio.Event] = {}
         self.lru = LRU(10_000, max_bytes=max_bytes, weigh=lambda v: len(v[1]) + 200)
         self.max_entry_bytes = max_bytes // 10
 
@@ -53,16 +59,34 @@ class PageCache:
         key = self._key(scope)
         hit = self.lru.get(key) if key is not None else None
         if hit is not None:
-            headers, body, note = hit
-            if note:  # what the route noted for the audit entry (rows, point level)
-                scope.setdefault("state", {})["audit"] = dict(note)
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*headers, (b"x-page-cache", b"hit")]})
-            await send({"type": "http.response.body", "body": body})
+            await self._send_hit(scope, send, hit)
             return
         if key is None:
             await self.app(scope, receive, send)
             return
+        if (building := self.building.get(key)) is not None:
+            await building.wait()  # the same answer is being built: use it when ready
+            if (hit := self.lru.get(key)) is not None:
+                await self._send_hit(scope, send, hit)
+                return
+            await self.app(scope, receive, send)  # it failed or was not cacheable
+            return
+        self.building[key] = done = asyncio.Event()
+        try:
+            await self._build(key, scope, receive, send)
+        finally:
+            del self.building[key]
+            done.set()
+
+    async def _send_hit(self, scope, send, hit) -> None:
+        headers, body, note = hit
+        if note:  # what the route noted for the audit entry (rows, point level)
+            scope.setdefault("state", {})["audit"] = dict(note)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*headers, (b"x-page-cache", b"hit")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _build(self, key, scope, receive, send) -> None:
         held: dict = {"chunks": []}
 
         async def capture(message):

@@ -133,10 +133,10 @@ class AreaLabels(folium.map.Layer):
 
     _template = Template("""
         {% macro header(this, kwargs) %}
-            <style>.area-label{font:bold 11px sans-serif;color:#222;white-space:nowrap;
-              text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none;
-              transform:translate(-50%,-50%);width:auto!important;height:auto!important;
-              background:none;border:none}</style>
+            <style>.area-label{background:none;border:none;pointer-events:none}
+              .area-label span{position:absolute;transform:translate(-50%,-50%);
+              font:bold 11px sans-serif;color:#222;white-space:nowrap;
+              text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}</style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
             (function (m) {  // own pane: shown from min_zoom in, never catches the mouse
@@ -151,7 +151,8 @@ class AreaLabels(folium.map.Layer):
               {{ this.points|tojson }}.map(function (p) {
                 return L.marker([p[0], p[1]], {interactive: false, keyboard: false,
                   pane: 'area-labels',
-                  icon: L.divIcon({className: 'area-label', html: p[2], iconSize: null})});
+                  icon: L.divIcon({className: 'area-label', html: '<span>' + p[2] + '</span>',
+                                   iconSize: null})});
               }));
         {% endmacro %}""")
 
