@@ -38,7 +38,7 @@ class PageCache:
         self.max_entry_bytes = max_bytes // 10
 
     def _key(self, scope):
-        if (scope["type"] != "http" or scope["method"] != "GET"
+        if (not self.max_entry_bytes or scope["type"] != "http" or scope["method"] != "GET"
                 or scope["path"] not in CACHED_PATHS):
             return None
         query = scope.get("query_string", b"")

@@ -113,7 +113,11 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
     ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
     shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
-    return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to))
+    from geo_api.web.api.routes_pages import page_controls
+
+    controls = page_controls(request, svc, flt, with_period=False, inline=True)
+    return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to,
+                                         controls))
 
 
 def own_query(request: Request, drop: tuple[str, ...]) -> str:

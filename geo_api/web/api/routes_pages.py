@@ -330,16 +330,20 @@ FORM_FIELDS = {"datetime", "group", "before", "after", "preset", "period_from", 
                "before_from", "before_to", "after_from", "after_to", "zoom"}
 
 
-def page_controls(request: Request, svc, flt, pair=None):
-    """The controls form for this page (a function of the map's JavaScript name)."""
+def page_controls(request: Request, svc, flt, pair=None, with_period: bool = True,
+                  inline: bool = False):
+    """The controls form for this page (a function of the map's JavaScript name);
+    ``with_period``/``inline``: see ``controls_html``."""
     from geo_api.web.maps.controls import area_bounds, controls_html
 
-    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in FORM_FIELDS]
+    own = FORM_FIELDS if with_period else FORM_FIELDS - {"datetime"}
+    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in own]
     months = list(svc.store.months_loaded())
     areas = area_bounds(svc.boundaries)
     return lambda map_name: controls_html(
         path=request.url.path, months=months, group=flt.group, period=_as_period(flt),
-        extra=keep, areas=areas, map_name=map_name, pair=pair)
+        extra=keep, areas=areas, map_name=map_name, pair=pair, with_period=with_period,
+        inline=inline)
 
 
 def _period(months: list[str]) -> str:

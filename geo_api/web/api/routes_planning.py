@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_api.web.api.csv_safe import csv_response
@@ -243,7 +243,7 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
 @router.get("/maps/planning", dependencies=[PARTNER], response_class=HTMLResponse, operation_id="planningMap",
             responses=HTML_200, tags=["maps"],
             summary="The planner's map: kits, proposed kits, reach, and the People Zone ranking")
-def planning_map(svc: ServiceDep, flt: PlanningFilterDep,
+def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
                  p: Annotated[int, Query(ge=1, le=30, description="Proposed new kits")] = 5,
                  candidates: SiteSet = "police_points", existing: Existing = None,
                  radius_m: Radius = 200, distance: Distance = "straight",
@@ -264,6 +264,8 @@ def planning_map(svc: ServiceDep, flt: PlanningFilterDep,
                              radius_m=radius_m, distance=distance, layer=layer)
     except GeoApiError as exc:
         return message_page(exc)
+    from geo_api.web.api.routes_pages import page_controls
+
     return HTMLResponse(render_planning_map(
         svc.boundaries, view, title="Bleed-control kits and People Zones", radius_m=radius_m,
-        period=period_label(flt)))
+        period=period_label(flt), controls=page_controls(request, svc, flt, inline=True)))

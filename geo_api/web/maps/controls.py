@@ -48,11 +48,14 @@ def _select(name: str, options: list[tuple[str, str]], current: str | None) -> s
 
 def controls_html(*, path: str, months: list[str], group: str | None, period: str | None,
                   extra: list[tuple[str, str]], areas: dict[str, list[float]] | None = None,
-                  map_name: str | None = None, pair: tuple[str, str] | None = None) -> str:
+                  map_name: str | None = None, pair: tuple[str, str] | None = None,
+                  with_period: bool = True, inline: bool = False) -> str:
     """The form. ``period``: the current 'from/to' (single-period pages) or ``pair``: the
     current (before, after) periods; ``extra``: other query parameters (name, value) kept
     as they are (a name may repeat);
-    ``areas``: label -> [south, west, north, east] for zooming ``map_name``."""
+    ``areas``: label -> [south, west, north, east] for zooming ``map_name``;
+    ``with_period``: False on pages whose period is not chosen here (the focus map learns
+    from every loaded month); ``inline``: in the flow of a side panel, not over the map."""
     hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
                      for k, v in extra)
     groups = _select("group", [(g, GROUP_WORDS.get(g, g)) for g in GROUPS], group)
@@ -64,7 +67,9 @@ def controls_html(*, path: str, months: list[str], group: str | None, period: st
                 f'min="{lo}" max="{hi}"></label> <label>to <input type="month" '
                 f'name="{prefix}_to" value="{b or a}" min="{lo}" max="{hi}"></label>')
 
-    if pair is None:
+    if not with_period:
+        period_ui = ""
+    elif pair is None:
         pre = presets(months)
         period_ui = (_select("preset", [("", "Period…")] + [(v, k) for k, v in pre.items()],
                              period if period in pre.values() else "")
@@ -80,8 +85,10 @@ def controls_html(*, path: str, months: list[str], group: str | None, period: st
 document.getElementById('ctl-zoom').addEventListener('change',function(e){{
 var x=b[e.target.value];if(x){{{map_name}.fitBounds([[x[0],x[1]],[x[2],x[3]]]);}}}});}})();
 </script>""")
+    where = ("margin:0 0 6px" if inline else
+             "position:fixed;top:10px;left:60px;right:360px;z-index:9999")
     return f"""<form id="map-controls" method="get" action="{html.escape(path)}"
- style="position:fixed;top:10px;left:60px;right:360px;z-index:9999;background:#fff;
+ style="{where};background:#fff;
  border:1px solid #999;padding:4px 8px;font:12px sans-serif">{hidden}{period_ui} {groups}
  <button type="submit">Show</button>{zoom}</form>
 <script>(function(){{var f=document.getElementById('map-controls');

@@ -11,14 +11,14 @@ import folium
 import numpy as np
 
 from geo_api.web.maps.base import Raw, new_map, safe_geojson, tooltip_text
-from geo_api.web.maps.planning import PRINT_CSS
+from geo_api.web.maps.planning import PRINT_CSS, with_form
 
 COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde": "#7570b3",
            "gi": "#e7298a", "emerging": "#66a61e", "ensemble": "#e6ab02"}
 
 
 def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
-                     query: str = "", zoom_to: int | None = None) -> str:
+                     query: str = "", zoom_to: int | None = None, controls=None) -> str:
     """HTML of the focus map (``focus``/``evaluation``: services.forecast answers;
     ``shapes``: the places' polygons in EPSG:4326; ``boundaries``: for ward outlines and
     names, for orientation when the base map cannot load)."""
@@ -62,7 +62,8 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
         m.fit_bounds([[min(lats) - 0.004, min(lons) - 0.006],
                       [max(lats) + 0.004, max(lons) + 0.006]], padding_bottom_right=(380, 10))
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
-    root.html.add_child(Raw(_panel(focus, evaluation, title, query)))
+    root.html.add_child(Raw(with_form(_panel(focus, evaluation, title, query), controls,
+                                      m.get_name())))
     return root.render()
 
 

@@ -44,7 +44,7 @@ def _rank_colour(rank: int) -> str:
 
 
 def render_planning_map(boundaries, view: dict, *, title: str, period: str,
-                        radius_m: float) -> str:
+                        radius_m: float, controls=None) -> str:
     """HTML page of the planner's map (``view``: services.planning.planning_view)."""
     siting, zones = view["siting"], view["zones"]
     m = new_map(title=title, print_button=False, zoom_start=12)
@@ -74,8 +74,17 @@ def render_planning_map(boundaries, view: dict, *, title: str, period: str,
                                           icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
     fg.add_to(m)
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
-    root.html.add_child(Raw(_panel(view, title, period, radius_m)))
+    root.html.add_child(Raw(with_form(_panel(view, title, period, radius_m), controls,
+                                      m.get_name())))
     return root.render()
+
+
+def with_form(panel: str, controls, map_name: str) -> str:
+    """The side panel with the controls form (``controls``: map name -> form) at its top."""
+    if controls is None:
+        return panel
+    return panel.replace('<div id="plan-panel">', '<div id="plan-panel">'
+                         + controls(map_name), 1)
 
 
 def _zones_layer(m, boundaries, zones: dict) -> None:
