@@ -152,3 +152,21 @@ def test_controls_work_without_javascript(server):  # noqa: F811
         assert "Dec 2019–Feb 2020: all offences" in d.page_source
     finally:
         d.quit()
+
+
+def test_focus_and_planning_controls(server, browser):  # noqa: F811
+    d = browser
+    d.get(f"{server}/maps/focus?datetime=2019-12/2020-09&{G}&n=5")
+    Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
+    _submit_and_wait(d)
+    q = _query(d)
+    assert q["group"] == ["all"] and q["datetime"] == ["2019-12/2020-09"] and q["n"] == ["5"]
+    _no_js_errors(d)
+    d.get(f"{server}/maps/planning?p=2&datetime=2020-04/2020-09&{G}")
+    Select(d.find_element(By.ID, "ctl-preset")).select_by_visible_text("Latest 3 months")
+    _submit_and_wait(d)
+    q = _query(d)
+    assert q["datetime"] == ["2020-07/2020-09"] and q["p"] == ["2"], q
+    assert "Jul–Sep 2020" in d.find_element(By.ID, "plan-panel").text
+    _no_js_errors(d)
+    d.save_screenshot(str(ARTIFACTS / "driven_planning_after_controls.png"))

@@ -289,3 +289,15 @@ def test_concurrent_requests_for_one_page_build_it_once(demo_service, demo_setti
     assert sorted(r.headers.get("x-page-cache", "") for r in answers) == ["", "hit", "hit",
                                                                           "hit"]
     assert len({r.text for r in answers}) == 1
+
+
+def test_planning_and_focus_maps_have_controls_in_their_panels(client):
+    plan = client.get("/maps/planning?p=2&datetime=2020-04/2020-09&group=all").text
+    assert '<div id="plan-panel"><form id="map-controls"' in plan
+    assert 'name="period_from" value="2020-04"' in plan and 'name="period_to" value="2020-09"' in plan
+    assert '<input type="hidden" name="p" value="2">' in plan
+    focus = client.get("/maps/focus?datetime=2019-12/2020-09&group=all&n=5").text
+    assert '<div id="plan-panel"><form id="map-controls"' in focus
+    assert 'name="period_from"' not in focus  # it learns from the months it is given
+    assert '<input type="hidden" name="datetime" value="2019-12/2020-09">' in focus
+    assert "Ward: Castle" in focus

@@ -167,11 +167,14 @@ def _panel(view, title, period, radius_m) -> str:
                f"{sm['covered_share_existing']:.1%} of offences within {radius_m:g} m."
                if existing else "No existing kits given (add existing=&lt;site set&gt;).")
     made = datetime.date.today().isoformat()
+    from geo_api.web.maps.layers import GROUP_WORDS
+
+    group_words = GROUP_WORDS.get(cm["filters"]["group"], cm["filters"]["group"])
     swatches = "".join(f'<span class="sw" style="background:{c}"></span>{lab} '
                        for lab, c in (("top 5", RANK_COLOURS[0][1]), ("6–10", RANK_COLOURS[1][1]),
                                       ("11–15", RANK_COLOURS[2][1])))
     return f"""<div id="plan-panel">
-<h1>{e(title)}</h1><div>{e(period)} · {e(cm['filters']['group'])}</div>
+<h1>{e(title)}</h1><div>{e(period)} · {e(group_words)}</div>
 <button id="print-btn" onclick="window.print()">Print (A4 landscape)</button>
 <h2>Where the next {len(siting['sites'])} kits go</h2>
 <div>{ex_line} With the proposed kits: <b>{sm['covered_share']:.1%}</b> (best possible with
