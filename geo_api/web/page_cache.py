@@ -94,12 +94,16 @@ class PageCache:
                 held["start"] = message
             elif message["type"] == "http.response.body":
                 held["chunks"].append(message.get("body", b""))
+                state = scope.get("state", {})
                 if (not message.get("more_body") and held["start"]["status"] == 200
-                        and sum(map(len, held["chunks"])) <= self.max_entry_bytes):
+                        and sum(map(len, held["chunks"])) <= self.max_entry_bytes
+                        # computed on the snapshot the key names (an ingest may have
+                        # swapped it between the key and the route's pin)
+                        and state.get("snapshot_version") == key[2]):
                     headers = [(k, v) for k, v in held["start"].get("headers", [])
                                if k.lower() != b"content-length"]
                     body = b"".join(held["chunks"])
-                    note = dict(scope.get("state", {}).get("audit") or {})
+                    note = dict(state.get("audit") or {})
                     self.lru.put(key, ([*headers, (b"content-length",
                                                   str(len(body)).encode())], body, note))
             await send(message)

@@ -28,8 +28,10 @@ from geo_api.services.units import UnitSpec
 
 
 def get_service(request: Request) -> Iterator[Service]:
-    """The service with one store snapshot pinned for the whole request."""
+    """The service with one store snapshot pinned for the whole request (its version noted
+    for the page cache, which keeps an answer only under the version it was computed on)."""
     with request.app.state.service.pinned() as svc:
+        request.scope.setdefault("state", {})["snapshot_version"] = svc.store.dataset_version()
         yield svc
 
 
