@@ -10,7 +10,7 @@ import tempfile
 
 from fastapi.testclient import TestClient
 
-from geo_api.settings import Settings
+from geo_api.settings import PROJECT_ROOT, Settings
 from geo_api.web.api.examples import EXAMPLES_FILE
 from geo_api.web.app import create_app
 
@@ -52,7 +52,12 @@ REQUESTS = {
     "evaluateHotspots": "/evaluate/hotspots?group=violence_robbery_weapons&methods=long_run"
                         "&methods=gi",
     "focusList": "/focus?group=violence_robbery_weapons&n=3",
+    "listIndicators": "/indicators",
+    "indicatorOverlay": "/indicators/example-exclusions/overlay?datetime=2019-12/2020-09"
+                        "&group=violence_robbery_weapons",
 }
+IND_URL = ("/indicators/example-exclusions?source_org=none+(SYNTHETIC+example)&licence=none"
+           "&measure=school+exclusions+(SYNTHETIC)&synthetic=true&period=2019/20")
 
 
 def shorten(o, depth=0):
@@ -86,6 +91,11 @@ def main() -> int:
                              headers={"content-type": "text/csv"})
             out["uploadSiteSet"] = {"request": "/sites/example-kits", "method": "POST",
                                     "body": SITES_CSV.decode(), "example": up.json()}
+            ind = (PROJECT_ROOT / "data" / "demo" / "indicators" /
+                   "exclusions_SYNTHETIC.csv").read_bytes()
+            up = client.post(IND_URL, content=ind, headers={"content-type": "text/csv"})
+            out["uploadIndicator"] = {"request": IND_URL, "method": "POST",
+                                      "body": ind.decode(), "example": shorten(up.json())}
             for op, url in REQUESTS.items():
                 r = client.get(url)
                 if r.status_code != 200:

@@ -27,6 +27,8 @@ ROLES = ("public", "partner", "analyst", "admin")
 Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
 SITES = b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
+IND = b"sector,count\nLE1 1,12\nLE2 0,3\n"  # SYNTHETIC
+IND_META = "source_org=test&licence=none&measure=things+(SYNTHETIC)&synthetic=true"
 # one request per operation (cheap parameters); the test fails when an endpoint is missing
 REQUESTS = {
     "health": ("GET", "/health"), "landingPage": ("GET", "/"),
@@ -65,6 +67,10 @@ REQUESTS = {
     "evaluateHotspots": ("GET", "/evaluate/hotspots?methods=kde&horizon=1"),
     "focusList": ("GET", "/focus?n=3"),
     "focusMap": ("GET", "/maps/focus?n=3"),
+    "uploadIndicator": ("POST", "/indicators/matrix-{role}?" + IND_META),
+    "listIndicators": ("GET", "/indicators"),
+    "deleteIndicator": ("DELETE", "/indicators/matrix-{role}"),
+    "indicatorOverlay": ("GET", f"/indicators/matrix-admin/overlay?{Q}"),
 }
 
 
@@ -80,8 +86,9 @@ def auth_app(demo_service, demo_settings, tmp_path_factory):
         yield client, keys, settings
 
 
-def call(client, method, url, key=None, body=SITES):
+def call(client, method, url, key=None, body=None):
     headers = {"X-API-Key": key} if key else {}
+    body = body if body is not None else IND if url.startswith("/indicators/") else SITES
     if method == "POST":
         headers["content-type"] = "text/csv"
         return client.post(url, content=body, headers=headers)
@@ -231,6 +238,8 @@ def test_role_matrix_no_unauthorised_2xx(auth_app):
     client, keys, _ = auth_app
     # a set owned by admin for the GET/plan requests
     assert call(client, "POST", "/sites/matrix-admin", keys["admin"]).status_code == 201
+    assert call(client, "POST", f"/indicators/matrix-admin?{IND_META}",
+                keys["admin"]).status_code == 201
     role_of = {r.operation_id: required_role(r) for r in client.app.state.api_routes}
     problems = []
     for op, (method, url) in REQUESTS.items():
@@ -242,6 +251,8 @@ def test_role_matrix_no_unauthorised_2xx(auth_app):
             target = url.format(role=who or "anon")
             if op == "deleteSiteSet" and allowed:
                 call(client, "POST", target, keys[who])
+            if op == "deleteIndicator" and allowed:
+                call(client, "POST", f"{target}?{IND_META}", keys[who])
             r = call(client, method, target, keys.get(who))
             if not allowed and r.status_code not in (401, 403):
                 problems.append(f"{op} as {who}: {r.status_code} (needs {need})")

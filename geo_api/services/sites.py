@@ -13,6 +13,7 @@ import contextlib
 import csv
 import fcntl
 import io
+import json
 import math
 import os
 import re
@@ -95,19 +96,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252", errors="strict"), "windows-1252"
 
 
-def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
-                    postcodes: Callable[[], dict] | None = None) -> pd.DataFrame:
-    """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields.
-
-    Accepts files as spreadsheets save them: UTF-8 with or without a BOM or Windows-1252,
-    ``,`` ``;`` or tab separators, header aliases (``lat``/``lon``, ``x``/``y``,
-    ``Easting``...), and a ``postcode`` column instead of coordinates (``postcodes()``: the
-    shipped Code-Point Open points, normalised postcode -> (easting, northing))."""
+def read_table(data: bytes, source: str, max_bytes: int = MAX_BYTES
+               ) -> tuple[list[list[str]], str]:
+    """(rows, delimiter) of an uploaded CSV as spreadsheets save them: UTF-8 with or without
+    a BOM or Windows-1252; ``,`` ``;`` or tab separated. Rejected (IngestRejected naming the
+    line) when too large, not text, unreadable or without a header line."""
     def reject(errors):
         raise IngestRejected(source=source, errors=errors)
 
-    if len(data) > MAX_BYTES:
-        reject([RowError(None, None, f"file is larger than {MAX_BYTES:,} bytes")])
+    if len(data) > max_bytes:
+        reject([RowError(None, None, f"file is larger than {max_bytes:,} bytes")])
     try:
         text, _ = decode_text(data)
     except UnicodeDecodeError as exc:
@@ -121,6 +119,21 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
         reject([RowError(reader.line_num, None, f"unreadable CSV: {exc}")])
     if not rows or not any(c.strip() for c in rows[0]):
         reject([RowError(1, None, "empty file: expected a header line")])
+    return rows, delimiter
+
+
+def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
+                    postcodes: Callable[[], dict] | None = None) -> pd.DataFrame:
+    """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields.
+
+    Accepts files as spreadsheets save them: UTF-8 with or without a BOM or Windows-1252,
+    ``,`` ``;`` or tab separators, header aliases (``lat``/``lon``, ``x``/``y``,
+    ``Easting``...), and a ``postcode`` column instead of coordinates (``postcodes()``: the
+    shipped Code-Point Open points, normalised postcode -> (easting, northing))."""
+    def reject(errors):
+        raise IngestRejected(source=source, errors=errors)
+
+    rows, delimiter = read_table(data, source)
     header = [_column(c) for c in rows[0]]
     metric = {"easting", "northing"} <= set(header)
     lonlat = {"longitude", "latitude"} <= set(header)
@@ -197,10 +210,14 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
 
 
 class SiteSets:
-    """Named candidate-site sets as small CSV files, each written atomically."""
+    """Named candidate-site sets as small CSV files, each written atomically, owned by their
+    creator. Also the store of partner indicators (``noun``, ``columns``: what is kept; an
+    optional JSON description beside each file)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, noun: str = "candidate-site set", field: str = "sites",
+                 columns: list[str] = COLUMNS, listing: str = "GET /sites"):
         self.root = Path(root)
+        self.noun, self.field, self.columns, self.listing = noun, field, columns, listing
 
     def _path(self, name: str) -> Path:
         if not SET_NAME.fullmatch(name):
@@ -220,7 +237,7 @@ class SiteSets:
             return
         owner = self.owner(name)
         if owner != who:
-            raise Forbidden(f"sites: the set {name!r} belongs to "
+            raise Forbidden(f"{self.field}: {name!r} belongs to "
                             f"{'another user' if owner else 'an admin'}; only they or an "
                             "admin may replace or delete it (choose another name)")
 
@@ -233,44 +250,66 @@ class SiteSets:
             yield
 
     def save(self, name: str, sites: pd.DataFrame, who: str = "anonymous",
-             is_admin: bool = False) -> None:
+             is_admin: bool = False, about: dict | None = None) -> None:
+        """Write the set (and ``about``, its JSON description) atomically: readers see the
+        old one or the new one, never half."""
         with self._locked():
-            self._save(name, sites, who, is_admin)
+            self._save(name, sites, who, is_admin, about)
 
-    def _save(self, name: str, sites: pd.DataFrame, who: str, is_admin: bool) -> None:
+    def _save(self, name: str, sites: pd.DataFrame, who: str, is_admin: bool,
+              about: dict | None) -> None:
         path = self._path(name)
         self.check_may_change(name, who, is_admin)
         others = [p for p in self.root.glob("*.csv") if p != path]
         if len(others) >= MAX_SETS:
-            raise InvalidParameter(f"sites: {len(others)} site sets are stored, the most this "
+            raise InvalidParameter(f"{self.field}: {len(others)} are stored, the most this "
                                    f"service keeps is {MAX_SETS}; delete one first")
         if sum(p.stat().st_size for p in others) > MAX_TOTAL_BYTES:
-            raise InvalidParameter(f"sites: stored site sets exceed {MAX_TOTAL_BYTES:,} bytes "
-                                   "together; delete some first")
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            raise InvalidParameter(f"{self.field}: stored files exceed {MAX_TOTAL_BYTES:,} "
+                                   "bytes together; delete some first")
+        tmps = []
         try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                sites[COLUMNS].to_csv(fh, index=False)
+            tmps.append(self._write_tmp(lambda fh: sites[self.columns].to_csv(fh, index=False)))
+            if about is not None:
+                tmps.append(self._write_tmp(lambda fh: json.dump(about, fh, indent=1)))
             if not path.exists():  # the creator owns it (written first: never unowned)
                 path.with_suffix(".owner").write_text(who)
-            os.replace(tmp, path)  # readers see the old set or the new one, never half
+            if about is not None:
+                os.replace(tmps[1], path.with_suffix(".json"))
+            os.replace(tmps[0], path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            for t in tmps:
+                Path(t).unlink(missing_ok=True)
             raise
+
+    def _write_tmp(self, write) -> str:
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+        with os.fdopen(fd, "w", newline="") as fh:
+            write(fh)
+        return tmp
 
     def load(self, name: str) -> pd.DataFrame:
         path = self._path(name)
         if not path.exists():
-            raise NotFound(f"sites: no candidate-site set named {name!r} (see GET /sites)")
-        return pd.read_csv(path, keep_default_na=False, dtype={"name": str, "kind": str})
+            raise NotFound(f"{self.field}: no {self.noun} named {name!r} (see {self.listing})")
+        return pd.read_csv(path, keep_default_na=False,
+                           dtype={"name": str, "kind": str, "code": str, "period": str})
+
+    def about(self, name: str) -> dict:
+        """The JSON description saved with ``name`` ({} if none)."""
+        p = self._path(name).with_suffix(".json")
+        if not self._path(name).exists():
+            raise NotFound(f"{self.field}: no {self.noun} named {name!r} (see {self.listing})")
+        return json.loads(p.read_text()) if p.exists() else {}
 
     def delete(self, name: str, who: str = "anonymous", is_admin: bool = False) -> None:
         path = self._path(name)
         with self._locked():
             if not path.exists():
-                raise NotFound(f"sites: no candidate-site set named {name!r}")
+                raise NotFound(f"{self.field}: no {self.noun} named {name!r}")
             self.check_may_change(name, who, is_admin)
             path.with_suffix(".owner").unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
             path.unlink()
 
     def list(self) -> list[dict]:

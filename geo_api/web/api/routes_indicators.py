@@ -1,0 +1,113 @@
+"""Partner indicators (counts by postcode sector, LSOA or ward): upload, list, delete, and
+set beside violence hot spots. Partners and above; each indicator's own disclosure rule
+applies to everyone but its owner and admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from geo_api.web.api.models import ErrorBody, IndicatorInfo, IndicatorList, IndicatorOverlay
+from geo_api.web.api.params import FilterDep, HeavySlot, ServiceDep
+from geo_api.web.api.routes_sites import read_csv_body
+from geo_api.web.auth import PARTNER, PrincipalDep
+
+router = APIRouter(tags=["indicators"])
+Name = Annotated[str, Path(description="Indicator name: 1-40 characters a-z, 0-9, '-' or '_'",
+                           examples=["exclusions-2019"])]
+Text = Annotated[str, Query(min_length=1, max_length=200)]
+CSV_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"},
+                 "example": "sector,count,denominator,period\nLE1 1,12,1716,2019/20\n"
+                            "LE2 0,31,5120,2019/20\n"},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/indicators/{name}", dependencies=[PARTNER], response_model=IndicatorInfo,
+             operation_id="uploadIndicator", openapi_extra=CSV_BODY, status_code=201,
+             responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody},
+                        422: {"model": ErrorBody}},
+             summary="Upload (or replace) a partner indicator: counts by postcode sector, "
+                     "postcode, LSOA or ward")
+async def upload(name: Name, request: Request, svc: ServiceDep, who: PrincipalDep,
+                 source_org: Annotated[str, Query(min_length=1, max_length=200, description=(
+                     "Organisation the data come from"))],
+                 licence: Annotated[str, Query(min_length=1, max_length=200, description=(
+                     "Licence or data-sharing agreement reference"))],
+                 measure: Annotated[str, Query(min_length=1, max_length=200, description=(
+                     "What the count is, in words (used in sentences)"))],
+                 period: Annotated[str | None, Query(max_length=40, description=(
+                     "Period of rows without a period column"))] = None,
+                 synthetic: Annotated[bool, Query(description="Invented example data")] = False,
+                 suppress_below: Annotated[int, Query(ge=0, le=100, description=(
+                     "Withhold counts 1..suppress_below-1 from everyone but you and admins "
+                     "(NHS practice: 8)"))] = 8,
+                 round_to: Annotated[int, Query(ge=1, le=100, description=(
+                     "Round other counts to this (5)"))] = 5,
+                 unknown_postcodes: Annotated[Literal["reject", "by_sector"], Query(
+                     description="A full postcode not in Code-Point Open (July 2018): refuse "
+                                 "the file naming the line, or count it in its sector")
+                 ] = "reject") -> IndicatorInfo:
+    """CSV with one area column - `sector` (`LE1 1`; any spacing), `postcode` (counted in
+    its sector), `lsoa` (2011), `lsoa21` (Leicester city, through the APPROXIMATE crosswalk)
+    or `ward` - and `count`, optional `denominator` and `period`. A file with any fault is
+    rejected whole (422 naming line and field) and the previous indicator of that name is
+    kept. The indicator belongs to its uploader: only they or an admin may replace or delete
+    it, and only they and admins see its counts unrounded."""
+    from geo_api.services.indicators import indicator_store, save_indicator
+
+    is_admin = who.at_least("admin")
+    indicator_store(svc).check_may_change(name, who.owner, is_admin)  # before the body
+    data = await read_csv_body(request)
+    return IndicatorInfo(**await run_in_threadpool(
+        save_indicator, svc, name, data, who.owner, is_admin, source_org=source_org,
+        licence=licence, measure=measure, period=period, synthetic=synthetic,
+        suppress_below=suppress_below, round_to=round_to,
+        unknown_postcodes=unknown_postcodes))
+
+
+@router.get("/indicators", dependencies=[PARTNER], response_model=IndicatorList,
+            operation_id="listIndicators", summary="Partner indicators loaded")
+def list_all(svc: ServiceDep) -> IndicatorList:
+    """Name, what is counted, source, areas, owner and whether it is SYNTHETIC example data."""
+    from geo_api.services.indicators import list_indicators
+
+    return IndicatorList(indicators=list_indicators(svc))
+
+
+@router.delete("/indicators/{name}", dependencies=[PARTNER], status_code=204,
+               operation_id="deleteIndicator", responses={404: {"model": ErrorBody}},
+               summary="Delete a partner indicator (its owner or an admin)")
+def delete(name: Name, svc: ServiceDep, who: PrincipalDep) -> Response:
+    """Removes the indicator and its description; 403 for anyone but its owner or an admin."""
+    from geo_api.services.indicators import indicator_store
+
+    indicator_store(svc).delete(name, who.owner, who.at_least("admin"))
+    return Response(status_code=204)
+
+
+@router.get("/indicators/{name}/overlay", dependencies=[PARTNER, HeavySlot],
+            response_model=IndicatorOverlay, operation_id="indicatorOverlay",
+            responses={404: {"model": ErrorBody}},
+            summary="A partner indicator beside violence hot spots: per area, the sentence, "
+                    "concentration, association")
+def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
+            period: Annotated[str | None, Query(max_length=40, description=(
+                "One of the indicator's periods (default: all summed)"))] = None
+            ) -> IndicatorOverlay:
+    """Per area of the indicator's layer: its count and rate per 1,000 of its denominator,
+    violence count and rate per 1,000 residents for the filter, the share of the area in
+    Gi* hot cells (H3 r9, 95%, FDR) and whether that makes it "in a hot spot area" (>= 25%).
+    Then the needs assessment's sentence computed ("N% of <measure> are in the K postcode
+    sectors that are in violence hot spot areas") with the K areas, the share of the
+    indicator in the top k areas ranked by violence, and the association: Spearman's rho
+    with a 95% CI and esda's bivariate local Moran (indicator vs neighbours' violence).
+    Association, not cause. Counts go through the indicator's disclosure rule unless you
+    own it."""
+    from geo_api.services.indicators import overlay as run
+
+    return IndicatorOverlay(**run(svc, name, flt, who, period))
