@@ -82,6 +82,31 @@ def cmd_load_demo(args) -> int:
     return 0
 
 
+def cmd_indicators_load(args) -> int:
+    """Load a partner indicator CSV (owned by 'cli', like an admin's upload)."""
+    from pathlib import Path
+
+    from geo_api.errors import GeoApiError
+    from geo_api.services.indicators import save_indicator
+    from geo_api.services.service import Service
+
+    svc = Service(_settings(args))
+    try:
+        info = save_indicator(svc, args.name, Path(args.file).read_bytes(), "cli", True,
+                              source_org=args.source_org, licence=args.licence,
+                              measure=args.measure, period=args.period,
+                              synthetic=args.synthetic, suppress_below=args.suppress_below,
+                              round_to=args.round_to, unknown_postcodes=args.unknown_postcodes)
+    except GeoApiError as exc:
+        print(f"error: {exc.user_msg}", file=sys.stderr)
+        return 2
+    _audit(svc.settings, "indicators load", params={"name": args.name}, status="ok",
+           rows=info["n_areas"])
+    print(f"loaded {args.name}: {info['n_areas']} {info['layer']} areas"
+          + "".join(f"\n  warning: {w}" for w in info["warnings"]))
+    return 0
+
+
 def cmd_stats(args) -> int:
     from geo_api.services.filters import build_filter
     from geo_api.services.service import Service
@@ -414,6 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--on-error", default="reject", choices=["reject", "quarantine"])
     sp.add_argument("--outside-area", default=None, choices=["keep", "reject"])
     sp.set_defaults(func=cmd_ingest)
+
+    ind = sub.add_parser("indicators", help="partner indicators (counts by area)")
+    ind_sub = ind.add_subparsers(dest="indicators_cmd", required=True)
+    sp = ind_sub.add_parser("load", help="load (or replace) an indicator CSV")
+    store_opts(sp)
+    sp.add_argument("name")
+    sp.add_argument("file")
+    sp.add_argument("--source-org", required=True)
+    sp.add_argument("--licence", required=True, help="licence or data-sharing agreement ref")
+    sp.add_argument("--measure", required=True, help="what the count is, in words")
+    sp.add_argument("--period", default=None)
+    sp.add_argument("--synthetic", action="store_true")
+    sp.add_argument("--suppress-below", type=int, default=8)
+    sp.add_argument("--round-to", type=int, default=5)
+    sp.add_argument("--unknown-postcodes", default="reject", choices=["reject", "by_sector"])
+    sp.set_defaults(func=cmd_indicators_load)
 
     sp = sub.add_parser("stats", help="area statistics for a layer and filter")
     store_opts(sp)

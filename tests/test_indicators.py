@@ -203,3 +203,16 @@ def test_association_matches_scipy_and_esda(app, demo_service):
     assert np.allclose([g["p_sim"] for g in got], ref.p_sim)
     other = Moran_Local_BV(x[ok], y[ok], w, permutations=999, seed=7)
     assert np.abs(np.array([g["p_sim"] for g in got]) - other.p_sim).max() < 0.08
+
+
+def test_command_line_load(tmp_path, capsys):
+    from geo_api.__main__ import main
+
+    args = ["indicators", "load", "ex", str(EXAMPLE), "--store-dir", str(tmp_path / "s"),
+            "--source-org", "none", "--licence", "none", "--measure", "exclusions (SYNTHETIC)",
+            "--synthetic"]
+    assert main(args) == 0 and "109 sector areas" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sector,count\nLE1 1,lots\n")
+    assert main([*args[:3], str(bad), *args[4:]]) == 2
+    assert "line 2, field 'count'" in capsys.readouterr().err
