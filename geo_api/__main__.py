@@ -79,6 +79,16 @@ def cmd_load_demo(args) -> int:
     _audit(svc.settings, "load-demo", params={"files": len(files)}, status="ok",
            rows=r.n_rows, dataset_version=r.dataset_version)
     _print_report(r)
+    example = svc.settings.demo_dir / "indicators" / "exclusions_SYNTHETIC.csv"
+    if example.exists():  # invented partner data, so the partner overlay has something
+        from geo_api.services.indicators import indicator_store, save_indicator
+
+        if "exclusions-synthetic" not in {i["name"] for i in indicator_store(svc).list()}:
+            save_indicator(svc, "exclusions-synthetic", example.read_bytes(), "demo", True,
+                           source_org="none: SYNTHETIC example (data/demo/indicators)",
+                           licence="none (invented data)",
+                           measure="school exclusions (SYNTHETIC)", synthetic=True)
+            print("loaded the SYNTHETIC example indicator exclusions-synthetic")
     return 0
 
 

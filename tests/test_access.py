@@ -71,6 +71,7 @@ REQUESTS = {
     "listIndicators": ("GET", "/indicators"),
     "deleteIndicator": ("DELETE", "/indicators/matrix-{role}"),
     "indicatorOverlay": ("GET", f"/indicators/matrix-admin/overlay?{Q}"),
+    "partnerMap": ("GET", f"/maps/partners?indicator=matrix-admin&{Q}"),
 }
 
 

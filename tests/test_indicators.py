@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from test_browser import server  # noqa: F401 (fixture)
 
 from geo_api.data.keys import KeyStore
 from geo_api.errors import IngestRejected
@@ -216,3 +217,30 @@ def test_command_line_load(tmp_path, capsys):
     bad.write_text("sector,count\nLE1 1,lots\n")
     assert main([*args[:3], str(bad), *args[4:]]) == 2
     assert "line 2, field 'count'" in capsys.readouterr().err
+
+
+def test_partner_map_page(app):
+    c, keys = app
+    page = c.get(f"/maps/partners?indicator=ex-test&{Q}", headers=keys["other"])
+    assert page.status_code == 200, page.text[:300]
+    text = page.text
+    ov = c.get(f"/indicators/ex-test/overlay?{Q}", headers=keys["other"]).json()
+    assert ov["sentence"] in text  # the sentence in the legend
+    for words in ("SYNTHETIC example data, not real", "Violence hot spot areas (outlined)",
+                  "Rank correlation across areas", "not cause", "counts 1-7 withheld",
+                  'id="map-controls"', "<title>school exclusions (SYNTHETIC) and violence"):
+        assert words in text, words
+    assert '"indicator": "withheld"' in text  # small counts are not on the map either
+    assert c.get(f"/maps/partners?indicator=ex-test&{Q}",
+                 headers=keys["public"]).status_code == 403
+
+
+def test_partner_map_renders_in_chromium(server, tmp_path):  # noqa: F811
+    import httpx
+    from test_browser import check_page
+
+    r = httpx.post(f"{server}/indicators/browser-ex?{META}", content=EXAMPLE.read_bytes(),
+                   headers={"content-type": "text/csv"})
+    assert r.status_code == 201, r.text
+    check_page(server, tmp_path, "partners", f"/maps/partners?indicator=browser-ex&{Q}",
+               ["SYNTHETIC example data", "in violence hot spot areas", "Ward names"], 100)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from geo_api.web.api.models import ErrorBody, IndicatorInfo, IndicatorList, IndicatorOverlay
 from geo_api.web.api.params import FilterDep, HeavySlot, ServiceDep
+from geo_api.web.api.routes import ERRORS, HTML_200
 from geo_api.web.api.routes_sites import read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
 
@@ -111,3 +112,36 @@ def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
     from geo_api.services.indicators import overlay as run
 
     return IndicatorOverlay(**run(svc, name, flt, who, period))
+
+
+@router.get("/maps/partners", dependencies=[PARTNER, HeavySlot], response_class=HTMLResponse,
+            operation_id="partnerMap", responses={**ERRORS, **HTML_200},
+            summary="A partner indicator and violence as a bivariate map, with the hot spot "
+                    "areas outlined (printable)")
+def partner_map(request: Request, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
+                indicator: Annotated[str | None, Query(
+                    max_length=40, description="Indicator name (default: the first loaded)")
+                                     ] = None,
+                period: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+    """Areas coloured by thirds of the indicator (across) and of violence per 1,000
+    residents (up) - a 3 x 3 colour-blind-safe scheme - with violence hot spot areas
+    outlined, the needs assessment's sentence and the rank correlation in the legend, both
+    values on hover, controls for the offences and period, and a Print button. Violence
+    covers every loaded month unless a period is chosen."""
+    from geo_api.errors import NotFound
+    from geo_api.services.indicators import list_indicators
+    from geo_api.services.indicators import overlay as run
+    from geo_api.web.api.routes_pages import page_controls
+    from geo_api.web.maps.layers import GROUP_WORDS, period_label
+    from geo_api.web.maps.partners import render_partner_map
+
+    if indicator is None:
+        names = [i["name"] for i in list_indicators(svc)]
+        if not names:
+            raise NotFound("indicators: none loaded yet (POST /indicators/{name})")
+        indicator = names[0]
+    ov = run(svc, indicator, flt, who, period)
+    title = (f"{ov['about'].get('measure') or indicator} and "
+             f"{GROUP_WORDS.get(flt.group, flt.group)}, {period_label(flt)}")
+    return HTMLResponse(render_partner_map(svc.boundaries, ov, title,
+                                           controls=page_controls(request, svc, flt)))
