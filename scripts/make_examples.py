@@ -53,6 +53,7 @@ REQUESTS = {
                         "&methods=gi",
     "focusList": "/focus?group=violence_robbery_weapons&n=3",
     "listIndicators": "/indicators",
+    "schoolsNearViolence": f"/partners/schools?{Q}",
     "indicatorOverlay": "/indicators/example-exclusions/overlay?datetime=2019-12/2020-09"
                         "&group=violence_robbery_weapons",
 }

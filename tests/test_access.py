@@ -72,6 +72,7 @@ REQUESTS = {
     "deleteIndicator": ("DELETE", "/indicators/matrix-{role}"),
     "indicatorOverlay": ("GET", f"/indicators/matrix-admin/overlay?{Q}"),
     "partnerMap": ("GET", f"/maps/partners?indicator=matrix-admin&{Q}"),
+    "schoolsNearViolence": ("GET", f"/partners/schools?{Q}&radius_m=200"),
 }
 
 

@@ -244,3 +244,27 @@ def test_partner_map_renders_in_chromium(server, tmp_path):  # noqa: F811
     assert r.status_code == 201, r.text
     check_page(server, tmp_path, "partners", f"/maps/partners?indicator=browser-ex&{Q}",
                ["SYNTHETIC example data", "in violence hot spot areas", "Ward names"], 100)
+
+
+def test_schools_ranked_by_offences_nearby_reuse_kit_coverage(client, timed_client):
+    q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
+    body = client.get(f"/partners/schools?{q}").json()  # police.uk: no times
+    assert body["window"]["applied"] is False and "no time of day" in body["window"]["note"]
+    cov = client.get(f"/plan/kits/coverage?{q}&sites=schools&radius_m=400").json()["sites"]
+    by_name = {(s["name"], s["lon"]): s["offences_within"] for s in cov}
+    ranked = body["schools"]
+    assert [s["rank"] for s in ranked] == list(range(1, len(ranked) + 1))
+    counts = [s["offences_within"] for s in ranked]
+    assert counts == sorted(counts, reverse=True)
+    assert {(s["name"], s["lon"]): s["offences_within"] for s in ranked} == by_name
+    # SYNTHETIC timed export: the after-school window is applied (15-19 h)
+    timed = timed_client.get("/partners/schools?radius_m=600&group=all").json()
+    assert "window" in timed, timed
+    assert timed["window"]["applied"] is True and timed["window"]["hours"] == [15, 19]
+    every = timed_client.get("/partners/schools?radius_m=600&window=all&group=all").json()
+    n_window = sum(s["offences_within"] for s in timed["schools"])
+    n_all = sum(s["offences_within"] for s in every["schools"])
+    assert 0 < n_window < n_all
+    direct = timed_client.get("/plan/kits/coverage?sites=schools&radius_m=600&hours=15-19"
+                              "&group=all").json()["sites"]
+    assert n_window == sum(s["offences_within"] for s in direct)

@@ -10,8 +10,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from geo_api.web.api.models import ErrorBody, IndicatorInfo, IndicatorList, IndicatorOverlay
-from geo_api.web.api.params import FilterDep, HeavySlot, ServiceDep
+from geo_api.web.api.models import (
+    ErrorBody,
+    IndicatorInfo,
+    IndicatorList,
+    IndicatorOverlay,
+    SchoolsNearViolence,
+)
+from geo_api.web.api.params import FilterDep, HeavySlot, PlanningFilterDep, ServiceDep
 from geo_api.web.api.routes import ERRORS, HTML_200
 from geo_api.web.api.routes_sites import read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
@@ -145,3 +151,45 @@ def partner_map(request: Request, svc: ServiceDep, flt: FilterDep, who: Principa
              f"{GROUP_WORDS.get(flt.group, flt.group)}, {period_label(flt)}")
     return HTMLResponse(render_partner_map(svc.boundaries, ov, title,
                                            controls=page_controls(request, svc, flt)))
+
+
+@router.get("/partners/schools", dependencies=[PARTNER, HeavySlot],
+            response_model=SchoolsNearViolence, operation_id="schoolsNearViolence",
+            responses=ERRORS,
+            summary="Schools ranked by offences within a radius in the after-school window")
+def schools(svc: ServiceDep, flt: PlanningFilterDep,
+            radius_m: Annotated[float, Query(ge=50, le=1000, description=(
+                "Radius, metres (straight line)"))] = 400,
+            window: Annotated[Literal["after-school", "evening", "night-time-economy", "all"],
+                              Query(description="Time-of-day window")] = "after-school",
+            sites: Annotated[str, Query(description="schools (the shipped register) or an "
+                                                    "uploaded site set")] = "schools"
+            ) -> SchoolsNearViolence:
+    """For school-based and detached youth work: each school (or site of an uploaded set)
+    with the offences within `radius_m` in the window, ranked. Uses the kit-coverage
+    computation (/plan/kits/coverage), not a second one. police.uk has no times: on such
+    data every hour is counted and `window.applied` is false."""
+    import dataclasses
+
+    from geo_api.services.planning import kit_coverage
+    from geo_api.web.maps.layers import TIME_WINDOWS, window_count
+
+    n_timed = window_count(svc, dataclasses.replace(flt, hours=None), 0, 24)[1]
+    hours = None if window == "all" else TIME_WINDOWS[window][:2]
+    applied = hours is not None and n_timed > 0
+    if applied:
+        flt = dataclasses.replace(flt, hours=hours)
+        note = f"{TIME_WINDOWS[window][2]}; {n_timed:,} loaded offences have a time"
+    elif hours is None:
+        note = "all hours"
+    else:
+        note = ("all hours: the loaded offences have no time of day (police.uk); load a force "
+                "export for the window")
+    out = kit_coverage(svc, flt, sites=sites, radius_m=radius_m)
+    ranked = sorted(out["sites"], key=lambda s: (-s["offences_within"], s["name"]))
+    return SchoolsNearViolence(
+        meta=out["meta"], window={"name": window, "hours": list(hours) if applied else None,
+                                  "applied": applied, "note": note},
+        schools=[{"rank": i + 1, **{k: s[k] for k in ("name", "kind", "lon", "lat",
+                                                      "offences_within", "share_of_demand")}}
+                 for i, s in enumerate(ranked)])

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from geo_api.web.api.models.meta import Strict
 
-__all__ = ["IndicatorInfo", "IndicatorList", "IndicatorOverlay"]
+__all__ = ["IndicatorInfo", "IndicatorList", "IndicatorOverlay", "SchoolsNearViolence"]
 
 
 class Disclosure(Strict):
@@ -104,3 +104,28 @@ class IndicatorOverlay(Strict):
     areas: list[OverlayArea]
     filter: dict
     dataset_version: str | None
+
+
+class SchoolWindow(Strict):
+    name: str = Field(..., examples=["after-school"])
+    hours: list[int] | None = Field(..., description="[from, to) hours applied; null: all "
+                                                     "hours (no offence times loaded)")
+    applied: bool
+    note: str
+
+
+class RankedSchool(Strict):
+    rank: int
+    name: str
+    kind: str
+    lon: float
+    lat: float
+    offences_within: int = Field(..., description="Offences within radius_m in the window")
+    share_of_demand: float
+
+
+class SchoolsNearViolence(Strict):
+    meta: dict = Field(..., description="The site-coverage parameters (radius, filter, "
+                                        "dataset version)")
+    window: SchoolWindow
+    schools: list[RankedSchool]
