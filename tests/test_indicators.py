@@ -268,3 +268,47 @@ def test_schools_ranked_by_offences_nearby_reuse_kit_coverage(client, timed_clie
     direct = timed_client.get("/plan/kits/coverage?sites=schools&radius_m=600&hours=15-19"
                               "&group=all").json()["sites"]
     assert n_window == sum(s["offences_within"] for s in direct)
+
+
+def test_people_zone_component_maps_the_indicator_onto_the_areas(app, demo_service):
+    """Ward counts as a ward component: exactly count per 1,000 of the denominator; onto
+    NPAs (wards nest in them): the sums, up to boundary slivers. Others see it through the
+    indicator's rule. The weight appears in the sensitivity table. Counts are SYNTHETIC."""
+    c, keys = app
+    wards = demo_service.boundaries.get("ward").gdf
+    codes = sorted(wards["code"])
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 60, len(codes))
+    dens = rng.integers(800, 3000, len(codes))
+    body = "ward,count,denominator\n" + "".join(
+        f"{w},{n},{d}\n" for w, n, d in zip(codes, counts, dens))
+    r = c.post(f"/indicators/wards-test?{META}", content=body.encode(),
+               headers={**keys["owner"], "content-type": "text/csv"})
+    assert r.status_code == 201, r.text
+    q = f"{Q}&indicator=wards-test&n_sim=100&weight_partner_indicator=0.3"
+    own = c.get(f"/plan/people-zones?{q}", headers=keys["owner"]).json()
+    assert own["meta"]["partner_indicator"]["mapped"] == "same areas"
+    assert own["meta"]["weights"]["partner_indicator"] == 0.3
+    want = {w: 1000 * n / d for w, n, d in zip(codes, counts, dens)}
+    for a in own["areas"]:
+        assert math.isclose(a["partner_indicator"], want[a["code"]], rel_tol=1e-5)
+        assert "partner_indicator" in a["sensitivity"]
+    npa = c.get(f"/plan/people-zones?{q}&layer=npa", headers=keys["owner"]).json()
+    grouping = demo_service.boundaries.get("npa").gdf
+    for a in npa["areas"]:
+        names = grouping.loc[grouping["code"] == a["code"], "wards"].iat[0].split(", ")
+        idx = [codes.index(wards.loc[wards["name"] == n, "code"].iat[0]) for n in names]
+        expect = 1000 * counts[idx].sum() / dens[idx].sum()
+        assert math.isclose(a["partner_indicator"], expect, rel_tol=1e-3), a["code"]
+    theirs = c.get(f"/plan/people-zones?{q}", headers=keys["other"]).json()
+    rule = IndicatorRule()
+    for a in theirs["areas"]:
+        i = codes.index(a["code"])
+        protected = rule.count(counts[i])
+        if protected is None:
+            assert a["partner_indicator"] is None
+        else:
+            assert math.isclose(a["partner_indicator"], 1000 * protected / dens[i],
+                                rel_tol=1e-5)
+    assert c.get(f"/plan/people-zones?{Q}&weight_partner_indicator=0.3",
+                 headers=keys["owner"]).status_code == 422

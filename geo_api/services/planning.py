@@ -37,6 +37,7 @@ BUILTIN_SETS = {
 MAX_CANDIDATES = 20_000
 MAX_P = 100
 DISTANCES = ("straight", "walking")
+PARTNER_COMPONENT = "partner_indicator"  # an uploaded indicator, when one is named
 DEFAULT_WEIGHTS = {"violence_rate": 0.35, "hot_spot_share": 0.20, "trend": 0.10,
                    "deprivation": 0.20, "young_people": 0.15}
 COMPONENT_DOC = {
@@ -456,14 +457,22 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  weights: dict[str, float] | None = None, method: str = "z",
                  trend_months: int = 3, n_sim: int = 500, seed: int = 12345, top_k: int = 5,
                  hot: pd.DataFrame | None = None,
-                 sig: Significance | None = None) -> dict:
+                 sig: Significance | None = None, partner=None) -> dict:
     """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC).
-    ``hot``: the city's Gi* hot cells for ``flt`` and ``sig`` when the caller has them."""
+    ``hot``: the city's Gi* hot cells for ``flt`` and ``sig`` when the caller has them.
+    ``partner``: (indicator name, caller) to add a partner indicator as the component
+    ``partner_indicator`` (its weight in ``weights``, default 0.2)."""
     sig = sig or Significance()
     if layer not in PEOPLE_ZONE_LAYERS:
         raise InvalidParameter(f"layer must be one of {list(PEOPLE_ZONE_LAYERS)}")
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
-    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if partner is not None:
+        weights.setdefault(PARTNER_COMPONENT, 0.2)
+    elif weights.get(PARTNER_COMPONENT):
+        raise InvalidParameter("weight_partner_indicator: name the indicator (indicator=...)")
+    else:
+        weights.pop(PARTNER_COMPONENT, None)
+    unknown = set(weights) - set(DEFAULT_WEIGHTS) - {PARTNER_COMPONENT}
     if unknown:
         raise InvalidParameter(f"unknown weight(s) {sorted(unknown)}; use "
                                f"{sorted(DEFAULT_WEIGHTS)}")
@@ -491,13 +500,22 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                      profile["population_0_15_2015"] / profile["population_2015"])
     need_imd = (N_LSOA_ENGLAND + 1) - profile["imd_rank"].to_numpy(float)
     n_rec, n_ear = trend_months, len(months) - trend_months
+    partner_values, partner_meta = None, None
+    if partner is not None:
+        from geo_api.services.indicators import people_zone_component
+
+        partner_values, partner_meta = people_zone_component(svc, partner[0], partner[1],
+                                                             areas, pop)
 
     def build(draw):
-        return pd.DataFrame({
+        cols = {
             "violence_rate": ranking.eb_rates(draw["recent"] + draw["earlier"], pop) * 1000,
             "hot_spot_share": hot_share,
             "trend": ranking.trend_log_ratio(draw["recent"], draw["earlier"], n_rec, n_ear),
-            "deprivation": need_imd, "young_people": young}, index=areas["code"])
+            "deprivation": need_imd, "young_people": young}
+        if partner_values is not None:
+            cols[PARTNER_COMPONENT] = partner_values
+        return pd.DataFrame(cols, index=areas["code"])
 
     ind = build({"recent": recent, "earlier": earlier})
     comp = ranking.composite(ind, weights, method)
@@ -526,7 +544,10 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                else _r(change["p_two_sided"].iat[i]),
                "trend_significant": None if change is None
                else bool(change["significant"].iat[i])}
-        for n in DEFAULT_WEIGHTS:
+        for n in (*DEFAULT_WEIGHTS, PARTNER_COMPONENT):
+            if n not in ind:
+                rec[n] = rec[f"std_{n}"] = rec[f"contribution_{n}"] = None
+                continue
             rec[n] = _r(ind[n].iat[i])
             rec[f"std_{n}"] = _r(comp[f"std_{n}"].iat[i]) if f"std_{n}" in comp else None
             rec[f"contribution_{n}"] = (_r(comp[f"contribution_{n}"].iat[i])
@@ -552,6 +573,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                     components=COMPONENT_DOC, trend_months_recent=n_rec,
                     trend_months_earlier=n_ear, n_sim=n_sim, seed=seed, top_k=top_k,
                     profile_note=PROFILE_NOTE, hot_spot_definition=_hot_definition(sig),
+                    partner_indicator=partner_meta,
                     sensitivity="each weight alone x0.5 and x1.5; best and worst rank over "
                                 "all variations",
                     uncertainty=f"{n_sim} Poisson redraws of the recent and earlier counts "

@@ -6,7 +6,8 @@ A pure ASGI middleware inside the access middleware: the caller is known, every 
 audited and still passes the disclosure policy on its way out, and the role is part of the
 key (an answer cached for an analyst is never shown to a public caller, nor to a role the
 route would refuse: such a caller misses and the route decides). Not cached: anything naming
-a site set (``sites=``, ``existing=``, ``candidates=``: a set can be replaced at any time),
+a site set (``sites=``, ``existing=``, ``candidates=``: a set can be replaced at any time) or
+a partner indicator (``indicator=``: its owner sees more than other callers of the role),
 kit planning (site sets), offence records (point level, streamed), site sets themselves,
 and one answer larger than a tenth of the bound. Hits do not take one of the analysis slots.
 """
@@ -24,7 +25,9 @@ CACHED_PATHS = frozenset({
     "/hotspots/gi", "/hotspots/kde", "/hotspots/emerging",
     "/compare/areas", "/compare/hotspots", "/compare/kde", "/compare/centre", "/compare/wdq",
     "/compare/report", "/evaluate/hotspots", "/focus", "/plan/people-zones"})
-NOT_CACHED_PARAMS = (b"sites=", b"existing=", b"candidates=")
+# site sets can change at any time; a partner indicator's answer depends on who asks (its
+# owner sees its counts unrounded), so the role alone does not key it
+NOT_CACHED_PARAMS = (b"sites=", b"existing=", b"candidates=", b"indicator=")
 
 
 class PageCache:

@@ -29,7 +29,7 @@ from geo_api.web.api.params import (
     StudyArea,
 )
 from geo_api.web.api.routes import HTML_200
-from geo_api.web.auth import PARTNER
+from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -198,7 +198,7 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
             summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
                     "every component and how robust each rank is)")
-def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
+def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: PrincipalDep,
                  layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
                      description="Areas to rank (Leicester city)")] = "ward",
                  weight_violence_rate: Annotated[float, Query(ge=0, le=10)] = 0.35,
@@ -206,6 +206,10 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
                  weight_trend: Annotated[float, Query(ge=0, le=10)] = 0.10,
                  weight_deprivation: Annotated[float, Query(ge=0, le=10)] = 0.20,
                  weight_young_people: Annotated[float, Query(ge=0, le=10)] = 0.15,
+                 indicator: Annotated[str | None, Query(max_length=40, description=(
+                     "A partner indicator (GET /indicators) to add as a component"))] = None,
+                 weight_partner_indicator: Annotated[float | None, Query(ge=0, le=10, description=(
+                     "Its weight (default 0.2 when an indicator is named)"))] = None,
                  method: Annotated[Literal["z", "rank_exp"], Query(
                      description="Standardisation: z-scores or the IMD's rank-exponential")
                                    ] = "z",
@@ -219,14 +223,20 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep,
     recent trend, IMD 2019 deprivation and the share of young residents, each standardised
     and weighted (weights are parameters). Every component is returned; rank ranges show
     how robust a position is to the weights (±50%) and to chance in the counts (Poisson).
-    A shortlist for community engagement, not a decision. f=geojson adds area polygons."""
+    A shortlist for community engagement, not a decision. f=geojson adds area polygons.
+    `indicator` adds a partner indicator (its rate per 1,000, moved onto the areas by land
+    area where the layers differ; through its disclosure rule unless you own it) with
+    `weight_partner_indicator`; it appears in the sensitivity table like the others."""
     from geo_api.services.planning import people_zones as run
 
     weights = {"violence_rate": weight_violence_rate, "hot_spot_share": weight_hot_spot_share,
                "trend": weight_trend, "deprivation": weight_deprivation,
                "young_people": weight_young_people}
+    if weight_partner_indicator is not None:
+        weights["partner_indicator"] = weight_partner_indicator
     out = run(svc, flt, layer=layer, weights=weights, method=method, trend_months=trend_months,
-              n_sim=n_sim, top_k=top_k, sig=sig)
+              n_sim=n_sim, top_k=top_k, sig=sig,
+              partner=(indicator, who) if indicator else None)
     if f == "csv":
         rows = [{**{k: v for k, v in a.items() if k != "sensitivity"},
                  **{f"rank_{n}_x{f:g}": r for n, pair in a["sensitivity"].items()

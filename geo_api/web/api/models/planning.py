@@ -194,6 +194,9 @@ class PeopleZonesMeta(Meta):
     hot_spot_definition: str
     sensitivity: str
     uncertainty: str
+    partner_indicator: dict | None = Field(None, description="The partner indicator used as "
+                                                             "a component and how it was "
+                                                             "mapped onto the areas")
 
 
 class PeopleZoneArea(Strict):
@@ -234,6 +237,11 @@ class PeopleZoneArea(Strict):
     young_people: float | None
     std_young_people: float | None
     contribution_young_people: float | None
+    partner_indicator: float | None = Field(None, description="The named partner indicator "
+                                                              "per 1,000 (null: not used, or "
+                                                              "withheld)")
+    std_partner_indicator: float | None = None
+    contribution_partner_indicator: float | None = None
     imd_rank: float | None = Field(..., description="Population-weighted mean IMD 2019 rank "
                                                     "(1 = most deprived in England)")
     income_rank: float | None
