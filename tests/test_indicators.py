@@ -231,6 +231,9 @@ def test_partner_map_page(app):
                   'id="map-controls"', "<title>school exclusions (SYNTHETIC) and violence"):
         assert words in text, words
     assert '"indicator": "withheld"' in text  # small counts are not on the map either
+    bv = ov["association"]["local_moran_bv"]["areas"]
+    n_hh = sum(b["quadrant"] == "high-high" and b["p_sim"] < 0.05 for b in bv)
+    assert f"{n_hh} high-high cluster" in text
     assert c.get(f"/maps/partners?indicator=ex-test&{Q}",
                  headers=keys["public"]).status_code == 403
 

@@ -73,6 +73,14 @@ def render_partner_map(boundaries, ov: dict, title: str, controls=None) -> str:
                        name="Violence hot spot areas (outlined)",
                        style_function=lambda f: {"fill": False, "color": "#000",
                                                  "weight": 3}).add_to(m)
+    bv = (ov["association"].get("local_moran_bv") or {}).get("areas", [])
+    clusters = {b["code"] for b in bv if b["quadrant"] == "high-high" and b["p_sim"] < 0.05}
+    hh = [f for f in feats if f["properties"]["code"] in clusters]
+    if hh:
+        folium.GeoJson({"type": "FeatureCollection", "features": hh},
+                       name="High-high clusters (bivariate local Moran, p < 0.05)",
+                       style_function=lambda f: {"fill": False, "color": "#d95f02",
+                                                 "weight": 3, "dashArray": "6 4"}).add_to(m)
     AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     grid = "".join(
@@ -87,7 +95,10 @@ def render_partner_map(boundaries, ov: dict, title: str, controls=None) -> str:
     note = (f"{synthetic}<b>{tooltip_text(ov['sentence'])}.</b><br>"
             f'<table style="border-collapse:collapse;margin:4px 0">{grid}</table>'
             f"Up: more violence per 1,000 residents; right: more {tooltip_text(measure)} "
-            f"(thirds of the areas). Black outline: violence hot spot area. {rho}"
+            f"(thirds of the areas). Black outline: violence hot spot area. "
+            f"{len(hh)} high-high cluster{'s' if len(hh) != 1 else ''} (orange dashes: high "
+            f"{tooltip_text(measure)} beside high violence, bivariate local Moran p < 0.05). "
+            f"{rho}"
             f"{tooltip_text(a['note'][0].upper() + a['note'][1:])}.")
     technical = (f"{tooltip_text(ov['hot_spot_area_rule'])}. Indicator: "
                  f"{tooltip_text(ov['about'].get('source_org') or '')}, "
