@@ -315,3 +315,29 @@ def test_people_zone_component_maps_the_indicator_onto_the_areas(app, demo_servi
                                 rel_tol=1e-5)
     assert c.get(f"/plan/people-zones?{Q}&weight_partner_indicator=0.3",
                  headers=keys["owner"]).status_code == 422
+
+
+def test_overlay_by_another_layer_moves_counts_by_land_area(app, demo_service):
+    """A sector indicator shown by ward: each sector's count is shared by the land it has in
+    each ward (checked against geopandas' overlay, an independent computation)."""
+    import geopandas as gpd
+
+    c, keys = app
+    b = c.get(f"/indicators/ex-test/overlay?{Q}&layer=ward", headers=keys["owner"]).json()
+    assert b["layer"] == "ward" and b["mapped"].startswith("from sectors")
+    sectors = demo_service.boundaries.get("sector").gdf[["code", "geometry"]]
+    wards = demo_service.boundaries.get("ward").gdf[["code", "geometry"]]
+    given = {k: v for k, v in zip(*np.loadtxt(EXAMPLE, delimiter=",", skiprows=1,
+                                              usecols=(0, 1), dtype=str).T)}
+    pieces = gpd.overlay(sectors.rename(columns={"code": "sector"}),
+                         wards.rename(columns={"code": "ward"}), how="intersection")
+    pieces["share"] = pieces.area / pieces["sector"].map(sectors.set_index("code").area)
+    pieces["n"] = pieces["share"] * pieces["sector"].map(lambda s: float(given.get(s, 0)))
+    want = pieces.groupby("ward")["n"].sum()
+    got = {a["code"]: a["count"] for a in b["areas"]}
+    assert set(got) == set(wards["code"])
+    for ward, n in want.items():
+        assert math.isclose(got[ward], n, rel_tol=1e-3, abs_tol=0.02), ward
+    own = c.get(f"/indicators/ex-test/overlay?{Q}", headers=keys["owner"]).json()
+    assert own["mapped"] == "as given" and all(float(a["count"]).is_integer()
+                                               for a in own["areas"])

@@ -255,10 +255,12 @@ def may_see_raw(about: dict, who) -> bool:
     return who.at_least("admin") or about.get("owner") == who.owner
 
 
-def overlay(svc, name: str, flt, who, period: str | None = None) -> dict:
-    """Per area of the indicator's layer: the indicator (count, rate per 1,000 of its
-    denominator), violence (count, rate per 1,000 residents) for ``flt``, the share of the
-    area in Gi* hot cells and whether that makes it "in a hot spot area"; the needs
+def overlay(svc, name: str, flt, who, period: str | None = None,
+            layer: str | None = None) -> dict:
+    """Per area of the indicator's layer (or of ``layer``: sector, lsoa or ward, the counts
+    moved by land-area share where the layers differ): the indicator (count, rate per 1,000
+    of its denominator), violence (count, rate per 1,000 residents) for ``flt``, the share of
+    the area in Gi* hot cells and whether that makes it "in a hot spot area"; the needs
     assessment's sentence computed; the concentration curve; the rank correlation with a
     95% CI; a bivariate local Moran (esda) of indicator rate vs violence rate."""
     store = indicator_store(svc)
@@ -273,22 +275,25 @@ def overlay(svc, name: str, flt, who, period: str | None = None) -> dict:
 
             raise InvalidParameter(f"period: {name!r} has no rows for {period!r}; its periods "
                                    f"are {periods}")
-    layer = rows["layer"].iloc[0]
+    own = rows["layer"].iloc[0]
+    layer = layer or own
     ind = rows.groupby("code").agg(count=("count", "sum"),
                                    denominator=("denominator", "sum")).reset_index()
+    if not raw:  # the rule applies where the counts were given, before any moving
+        ind["count"] = [rule.count(v) for v in ind["count"]]
     areas = svc.boundaries.get(layer).gdf[["code", "name", "population", "geometry"]]
-    t = areas.drop(columns="geometry").merge(ind, on="code", how="left")
-    t["count"] = t["count"].fillna(0).astype(int)
+    count, den, withheld = move_onto(svc, ind, own, areas, same=layer == own)
+    t = areas.drop(columns="geometry").reset_index(drop=True)
+    t["count"] = [None if w else (int(np.rint(c)) if layer == own else round(float(c), 2))
+                  for c, w in zip(count, withheld)]
+    t["denominator"] = den
     vc, _ = svc.store.area_counts(layer, flt)
     t = t.merge(vc.rename(columns={"count": "violence"}), on="code", how="left")
     t["violence"] = t["violence"].fillna(0).astype(int)
     t["hot_share"] = hot_area_share(svc, flt, areas)
     t["in_hot_spot_area"] = t["hot_share"] >= HOT_AREA_SHARE
-    if not raw:
-        t["count"] = [rule.count(v) for v in t["count"]]
-    den = pd.to_numeric(t["denominator"], errors="coerce")
     t["indicator_rate_per_1000"] = [None if c is None or not (d > 0) else 1000 * c / d
-                                    for c, d in zip(t["count"], den)]
+                                    for c, d in zip(t["count"], t["denominator"])]
     pop = pd.to_numeric(t["population"], errors="coerce")
     t["violence_rate_per_1000"] = np.where(pop > 0, 1000 * t["violence"] / pop, np.nan)
     known = t[t["count"].notna()]
@@ -303,6 +308,8 @@ def overlay(svc, name: str, flt, who, period: str | None = None) -> dict:
     return {
         "name": name, "about": {k: v for k, v in about.items() if k != "owner"},
         "layer": layer, "periods": periods,
+        "mapped": ("as given" if layer == own else f"from {own}s by overlapping land area "
+                   "(APPROXIMATE where they do not nest)"),
         "disclosure": "as uploaded (you own it)" if raw else rule.describe(),
         "hot_spot_area_rule": (f"at least {HOT_AREA_SHARE:.0%} of the area lies in Gi* hot "
                                "cells (H3 r9, 95% confidence, FDR) for the chosen offences and "
@@ -445,8 +452,6 @@ def people_zone_component(svc, name: str, who, areas, residents: np.ndarray
     the overlapping land area (approximate where the layers do not nest). Counts go through
     the indicator's disclosure rule unless ``who`` owns it; an area fed by a withheld count
     has no value (it then contributes nothing to its score)."""
-    import shapely
-
     store = indicator_store(svc)
     about, rows = store.about(name), store.load(name)
     rule, raw = rule_of(about), may_see_raw(about, who)
@@ -455,26 +460,11 @@ def people_zone_component(svc, name: str, who, areas, residents: np.ndarray
                                    denominator=("denominator", "sum")).reset_index()
     if not raw:
         src["count"] = [rule.count(v) for v in src["count"]]
-    src_geo = np.asarray(svc.boundaries.get(layer).gdf.set_index("code")
-                         .loc[src["code"]].geometry.array, dtype=object)
-    dst_geo = np.asarray(areas.geometry.array, dtype=object)
     same = layer == _layer_of(svc, areas)
-    if same:
-        pos = {c: i for i, c in enumerate(src["code"])}
-        share = np.zeros((len(src), len(areas)))
-        for j, c in enumerate(areas["code"]):
-            if c in pos:
-                share[pos[c], j] = 1.0
-    else:  # land-area share of each source area falling in each target area
-        inter = shapely.area(shapely.intersection(src_geo[:, None], dst_geo[None, :]))
-        share = inter / shapely.area(src_geo)[:, None]
-    counts = pd.to_numeric(src["count"], errors="coerce").to_numpy(float)
-    feeds = share > 1e-6
-    withheld = (np.isnan(counts)[:, None] & feeds).any(axis=0)
-    moved = np.nan_to_num(counts) @ share
+    moved, den_moved, withheld = move_onto(svc, src, layer, areas, same=same)
     den = pd.to_numeric(src["denominator"], errors="coerce").to_numpy(float)
     has_den = np.isfinite(den).all() and len(den)
-    base = den @ share if has_den else residents
+    base = den_moved if has_den else residents
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(base > 0, 1000 * moved / base, np.nan)
     value[withheld] = np.nan
@@ -485,6 +475,34 @@ def people_zone_component(svc, name: str, who, areas, residents: np.ndarray
                    "per": "1,000 of its denominator" if has_den else "1,000 residents",
                    "disclosure": "as uploaded" if raw else rule.describe(),
                    "n_areas_without_value": int(np.isnan(value).sum())}
+
+
+def move_onto(svc, src: pd.DataFrame, src_layer: str, areas, same: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, denominators, withheld) of ``src`` (code, count - None where withheld -,
+    denominator) on ``areas`` (EPSG:27700 polygons with ``code``): directly when ``same``
+    layer, else in proportion to each source area's land falling in each target area. An
+    area fed by a withheld count is withheld; areas fed by nothing get 0."""
+    import shapely
+
+    if same:
+        pos = {c: i for i, c in enumerate(src["code"])}
+        share = np.zeros((len(src), len(areas)))
+        for j, c in enumerate(areas["code"]):
+            if c in pos:
+                share[pos[c], j] = 1.0
+    else:
+        src_geo = np.asarray(svc.boundaries.get(src_layer).gdf.set_index("code")
+                             .loc[src["code"]].geometry.array, dtype=object)
+        dst_geo = np.asarray(areas.geometry.array, dtype=object)
+        inter = shapely.area(shapely.intersection(src_geo[:, None], dst_geo[None, :]))
+        share = inter / shapely.area(src_geo)[:, None]
+    counts = pd.to_numeric(src["count"], errors="coerce").to_numpy(float)
+    withheld = (np.isnan(counts)[:, None] & (share > 1e-6)).any(axis=0)
+    den = pd.to_numeric(src["denominator"], errors="coerce").to_numpy(float)
+    den_moved = np.nan_to_num(den) @ share
+    den_moved[(~np.isfinite(den)[:, None] & (share > 1e-6)).any(axis=0)] = np.nan
+    return np.nan_to_num(counts) @ share, den_moved, withheld
 
 
 def _layer_of(svc, areas) -> str | None:

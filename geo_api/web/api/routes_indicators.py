@@ -104,7 +104,10 @@ def delete(name: Name, svc: ServiceDep, who: PrincipalDep) -> Response:
                     "concentration, association")
 def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
             period: Annotated[str | None, Query(max_length=40, description=(
-                "One of the indicator's periods (default: all summed)"))] = None
+                "One of the indicator's periods (default: all summed)"))] = None,
+            layer: Annotated[Literal["sector", "lsoa", "ward"] | None, Query(description=(
+                "Areas to show it by (default: its own; others by overlapping land area, "
+                "approximate where they do not nest)"))] = None
             ) -> IndicatorOverlay:
     """Per area of the indicator's layer: its count and rate per 1,000 of its denominator,
     violence count and rate per 1,000 residents for the filter, the share of the area in
@@ -117,7 +120,7 @@ def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
     own it."""
     from geo_api.services.indicators import overlay as run
 
-    return IndicatorOverlay(**run(svc, name, flt, who, period))
+    return IndicatorOverlay(**run(svc, name, flt, who, period, layer))
 
 
 @router.get("/maps/partners", dependencies=[PARTNER, HeavySlot], response_class=HTMLResponse,

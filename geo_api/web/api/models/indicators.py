@@ -49,7 +49,9 @@ class OverlayArea(Strict):
     code: str
     name: str
     population: float | None
-    count: int | None = Field(..., description="The indicator (withheld: null)")
+    count: float | None = Field(..., description="The indicator (withheld: null); whole "
+                                                 "numbers on its own layer, apportioned "
+                                                 "shares on another")
     denominator: float | None = Field(None, description="Owner only")
     violence: int = Field(..., description="Offences for the chosen filter")
     hot_share: float = Field(..., description="Share of the area in Gi* hot cells")
@@ -92,6 +94,8 @@ class IndicatorOverlay(Strict):
     name: str
     about: dict
     layer: str
+    mapped: str = Field(..., description="'as given', or how the counts were moved onto "
+                                         "another layer")
     periods: list[str]
     disclosure: str
     hot_spot_area_rule: str
