@@ -25,7 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 PAGES = {
     "landing": ("/", ["Hot spot map, latest 3 months", "Where to go next month", "Did it move?",
                       "Case study: did violence move in the 2020 lockdown?", "API documentation",
-                      "site sets"], 0),
+                      "site sets", "Partner data beside the hot spots"], 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
                  ["Hot spots (Gi*, H3)", "Cold spots (Gi*, H3)", "Wards (offences on hover)",
                   "legend", "How this was made", "Hot spot, 99% confidence",

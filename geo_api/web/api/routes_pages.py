@@ -103,6 +103,11 @@ def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
           "what each adds), which hot spots no kit reaches, and a ranked shortlist of wards for "
           "People Zone conversations with how robust each position is. Add your existing kits "
           "as a site set (below) and open the map with &existing=<set name>.")),
+        ("/maps/partners", "Partner data beside the hot spots",
+         ("For the Violence Reduction Network and partners: an indicator partners share by "
+          "postcode sector (school exclusions, A&E assaults...) against violence, with the "
+          "share of it in violence hot spot areas. The loaded example is SYNTHETIC "
+          "(partners).")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'
