@@ -225,7 +225,8 @@ def test_partner_map_page(app):
     assert page.status_code == 200, page.text[:300]
     text = page.text
     ov = c.get(f"/indicators/ex-test/overlay?{Q}", headers=keys["other"]).json()
-    assert ov["sentence"] in text  # the sentence in the legend
+    assert ov["sentence"] in text  # the sentence in the legend, with the K areas named
+    assert f"({', '.join(ov['hot_spot_areas'])})" in text
     for words in ("SYNTHETIC example data, not real", "Violence hot spot areas (outlined)",
                   "Rank correlation across areas", "not cause", "counts 1-7 withheld",
                   'id="map-controls"', "<title>school exclusions (SYNTHETIC) and violence"):
@@ -238,15 +239,27 @@ def test_partner_map_page(app):
                  headers=keys["public"]).status_code == 403
 
 
-def test_partner_map_renders_in_chromium(server, tmp_path):  # noqa: F811
+def test_partner_map_renders_in_chromium_and_prints_on_one_a4_page(server, tmp_path):  # noqa: F811
+    import re
+
     import httpx
-    from test_browser import check_page
+    from test_browser import check_page, chromium
 
     r = httpx.post(f"{server}/indicators/browser-ex?{META}", content=EXAMPLE.read_bytes(),
                    headers={"content-type": "text/csv"})
     assert r.status_code == 201, r.text
-    check_page(server, tmp_path, "partners", f"/maps/partners?indicator=browser-ex&{Q}",
-               ["SYNTHETIC example data", "in violence hot spot areas", "Ward names"], 100)
+    url = f"/maps/partners?indicator=browser-ex&{Q}"
+    check_page(server, tmp_path, "partners", url,
+               ["SYNTHETIC example data", "in violence hot spot areas", "Ward names",
+                "concentration curve"], 100)
+    pdf = tmp_path / "partners.pdf"
+    chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", server + url],
+             tmp_path / "pdf")
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    boxes = {tuple(round(float(v)) for v in m) for m in
+             re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
+    assert pages == 1 and boxes == {(842, 595)}, (pages, boxes)
 
 
 def test_schools_ranked_by_offences_nearby_reuse_kit_coverage(client, timed_client):

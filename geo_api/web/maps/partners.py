@@ -92,7 +92,9 @@ def render_partner_map(boundaries, ov: dict, title: str, controls=None) -> str:
            if a.get("spearman_rho") is not None else "")
     synthetic = ("<b>SYNTHETIC example data, not real.</b> " if ov["about"].get("synthetic")
                  else "")
-    note = (f"{synthetic}<b>{tooltip_text(ov['sentence'])}.</b><br>"
+    listed = ", ".join(ov["hot_spot_areas"])
+    note = (f"{synthetic}<b>{tooltip_text(ov['sentence'])}</b>"
+            + (f" ({tooltip_text(listed)})" if listed else "") + ".<br>"
             f'<table style="border-collapse:collapse;margin:4px 0">{grid}</table>'
             f"Up: more violence per 1,000 residents; right: more {tooltip_text(measure)} "
             f"(thirds of the areas). Black outline: violence hot spot area. "
@@ -104,10 +106,29 @@ def render_partner_map(boundaries, ov: dict, title: str, controls=None) -> str:
                  f"{tooltip_text(ov['about'].get('source_org') or '')}, "
                  f"{tooltip_text(ov['about'].get('licence') or '')}; "
                  f"{tooltip_text(ov['disclosure'])}. Dataset {ov['dataset_version']}.")
-    legend(m, tooltip_text(title), {}, note, technical=technical)
+    legend(m, tooltip_text(title), {}, note + concentration_svg(ov["concentration"], measure),
+           technical=technical)
     if controls is not None:
         m.get_root().html.add_child(Raw(controls(m.get_name())))
     return m.get_root().render()
+
+
+def concentration_svg(curve: list[dict], measure: str, w: int = 220, h: int = 90) -> str:
+    """Inline SVG: the share of the indicator in the top k areas ranked by violence (the
+    diagonal: no concentration)."""
+    pts = [(0.0, 0.0)] + [(s["k"] / len(curve), s["cumulative_share"] or 0.0) for s in curve]
+    if len(curve) < 2:
+        return ""
+    path = " ".join(f"{4 + x * (w - 8):.1f},{h - 14 - y * (h - 20):.1f}" for x, y in pts)
+    return (f'<div id="concentration"><small>Share of {tooltip_text(measure)} in the top '
+            f"areas by violence</small><br>"
+            f'<svg width="{w}" height="{h}" role="img" aria-label="concentration curve">'
+            f'<line x1="4" y1="{h - 14}" x2="{w - 4}" y2="6" stroke="#bbb" '
+            'stroke-dasharray="3 3"/>'
+            f'<polyline fill="none" stroke="#3b4994" stroke-width="2" points="{path}"/>'
+            f'<text x="4" y="{h - 2}" font-size="9">areas, most violence first</text>'
+            f'<text x="{w - 4}" y="10" font-size="9" text-anchor="end">100%</text></svg>'
+            "</div>")
 
 
 def _r(v):
