@@ -166,14 +166,16 @@ def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
 @pytest.mark.parametrize("name", ["hotspots", "side_by_side", "compare"])
 def test_map_pages_print_on_one_a4_landscape_page(server, tmp_path, name):
     """Print media: one A4 landscape page (842 x 595 pt) with the map, legend and date."""
-    import re as _re
+    assert len(print_to_pdf(server + PAGES[name][0], tmp_path)) > 20_000
 
-    pdf = tmp_path / f"{name}.pdf"
-    chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", server + PAGES[name][0]],
-             tmp_path / "pdf")
+
+def print_to_pdf(url: str, tmp_path) -> bytes:
+    """The page printed by Chromium; asserts one A4 landscape page (842 x 595 pt)."""
+    pdf = tmp_path / "print.pdf"
+    chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url], tmp_path / "pdf")
     data = pdf.read_bytes()
-    pages = len(_re.findall(rb"/Type\s*/Page[^s]", data))
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     boxes = {tuple(round(float(v)) for v in m) for m in
-             _re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
+             re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
     assert pages == 1 and boxes == {(842, 595)}, (pages, boxes)
-    assert len(data) > 20_000
+    return data

@@ -263,24 +263,8 @@ def overlay(svc, name: str, flt, who, period: str | None = None,
     the area in Gi* hot cells and whether that makes it "in a hot spot area"; the needs
     assessment's sentence computed; the concentration curve; the rank correlation with a
     95% CI; a bivariate local Moran (esda) of indicator rate vs violence rate."""
-    store = indicator_store(svc)
-    about, rows = store.about(name), store.load(name)
-    raw = may_see_raw(about, who)
-    rule = rule_of(about)
-    periods = sorted(set(rows["period"]))
-    if period is not None:
-        rows = rows[rows["period"] == period]
-        if not len(rows):
-            from geo_api.errors import InvalidParameter
-
-            raise InvalidParameter(f"period: {name!r} has no rows for {period!r}; its periods "
-                                   f"are {periods}")
-    own = rows["layer"].iloc[0]
+    about, own, ind, periods, raw, rule = source_counts(svc, name, who, period)
     layer = layer or own
-    ind = rows.groupby("code").agg(count=("count", "sum"),
-                                   denominator=("denominator", "sum")).reset_index()
-    if not raw:  # the rule applies where the counts were given, before any moving
-        ind["count"] = [rule.count(v) for v in ind["count"]]
     areas = svc.boundaries.get(layer).gdf[["code", "name", "population", "geometry"]]
     count, den, withheld = move_onto(svc, ind, own, areas, same=layer == own)
     t = areas.drop(columns="geometry").reset_index(drop=True)
@@ -444,23 +428,16 @@ def list_indicators(svc) -> list[dict]:
     return out
 
 
-def people_zone_component(svc, name: str, who, areas, residents: np.ndarray
-                          ) -> tuple[np.ndarray, dict]:
+def people_zone_component(svc, name: str, who, areas, areas_layer: str,
+                          residents: np.ndarray) -> tuple[np.ndarray, dict]:
     """The indicator as a People Zone component for ``areas`` (EPSG:27700 polygons with
-    ``code``): its count per 1,000 of its denominator (else per 1,000 ``residents``) after
+    ``code``, of the boundary layer ``areas_layer``): its count per 1,000 of its denominator (else per 1,000 ``residents``) after
     moving it onto the areas - directly when the layers match, otherwise in proportion to
     the overlapping land area (approximate where the layers do not nest). Counts go through
     the indicator's disclosure rule unless ``who`` owns it; an area fed by a withheld count
     has no value (it then contributes nothing to its score)."""
-    store = indicator_store(svc)
-    about, rows = store.about(name), store.load(name)
-    rule, raw = rule_of(about), may_see_raw(about, who)
-    layer = rows["layer"].iloc[0]
-    src = rows.groupby("code").agg(count=("count", "sum"),
-                                   denominator=("denominator", "sum")).reset_index()
-    if not raw:
-        src["count"] = [rule.count(v) for v in src["count"]]
-    same = layer == _layer_of(svc, areas)
+    about, layer, src, _, raw, rule = source_counts(svc, name, who)
+    same = layer == areas_layer
     moved, den_moved, withheld = move_onto(svc, src, layer, areas, same=same)
     den = pd.to_numeric(src["denominator"], errors="coerce").to_numpy(float)
     has_den = np.isfinite(den).all() and len(den)
@@ -475,6 +452,28 @@ def people_zone_component(svc, name: str, who, areas, residents: np.ndarray
                    "per": "1,000 of its denominator" if has_den else "1,000 residents",
                    "disclosure": "as uploaded" if raw else rule.describe(),
                    "n_areas_without_value": int(np.isnan(value).sum())}
+
+
+def source_counts(svc, name: str, who, period: str | None = None):
+    """(about, layer, counts per area - code, count, denominator -, periods, raw, rule) of
+    an indicator, summed over its periods (or one), with its disclosure rule applied where
+    the counts were given (before any moving) unless ``who`` may see them raw."""
+    store = indicator_store(svc)
+    about, rows = store.about(name), store.load(name)
+    raw, rule = may_see_raw(about, who), rule_of(about)
+    periods = sorted(set(rows["period"]))
+    if period is not None:
+        rows = rows[rows["period"] == period]
+        if not len(rows):
+            from geo_api.errors import InvalidParameter
+
+            raise InvalidParameter(f"period: {name!r} has no rows for {period!r}; its periods "
+                                   f"are {periods}")
+    src = rows.groupby("code").agg(count=("count", "sum"),
+                                   denominator=("denominator", "sum")).reset_index()
+    if not raw:
+        src["count"] = [rule.count(v) for v in src["count"]]
+    return about, rows["layer"].iloc[0], src, periods, raw, rule
 
 
 def move_onto(svc, src: pd.DataFrame, src_layer: str, areas, same: bool
@@ -503,11 +502,3 @@ def move_onto(svc, src: pd.DataFrame, src_layer: str, areas, same: bool
     den_moved = np.nan_to_num(den) @ share
     den_moved[(~np.isfinite(den)[:, None] & (share > 1e-6)).any(axis=0)] = np.nan
     return np.nan_to_num(counts) @ share, den_moved, withheld
-
-
-def _layer_of(svc, areas) -> str | None:
-    for layer in ("ward", "lsoa", "npa", "sector"):
-        codes = set(svc.boundaries.get(layer).gdf["code"])
-        if set(areas["code"]) <= codes:
-            return layer
-    return None

@@ -505,7 +505,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
         from geo_api.services.indicators import people_zone_component
 
         partner_values, partner_meta = people_zone_component(svc, partner[0], partner[1],
-                                                             areas, pop)
+                                                             areas, layer, pop)
 
     def build(draw):
         cols = {

@@ -19,19 +19,14 @@ from geo_api.web.api.models import (
 )
 from geo_api.web.api.params import FilterDep, HeavySlot, PlanningFilterDep, ServiceDep
 from geo_api.web.api.routes import ERRORS, HTML_200
-from geo_api.web.api.routes_sites import read_csv_body
+from geo_api.web.api.routes_sites import csv_body, read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["indicators"])
 Name = Annotated[str, Path(description="Indicator name: 1-40 characters a-z, 0-9, '-' or '_'",
                            examples=["exclusions-2019"])]
-Text = Annotated[str, Query(min_length=1, max_length=200)]
-CSV_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"},
-                 "example": "sector,count,denominator,period\nLE1 1,12,1716,2019/20\n"
-                            "LE2 0,31,5120,2019/20\n"},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary"}}}}}}}
+CSV_BODY = csv_body("sector,count,denominator,period\nLE1 1,12,1716,2019/20\n"
+                    "LE2 0,31,5120,2019/20\n")
 
 
 @router.post("/indicators/{name}", dependencies=[PARTNER], response_model=IndicatorInfo,

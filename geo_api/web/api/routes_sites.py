@@ -18,12 +18,19 @@ from geo_api.web.auth import PARTNER, PrincipalDep
 router = APIRouter(tags=["sites"])
 Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
                            examples=["bleed-kits-2020"])]
-CSV_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"},
-                 "example": "name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
-                            "Haymarket bus station,bleed kit,458944,304725\n"},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary"}}}}}}}
+
+
+def csv_body(example: str) -> dict:
+    """OpenAPI request body of a CSV upload: a text/csv body or a multipart field 'file'."""
+    return {"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}, "example": example},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string",
+                                                                   "format": "binary"}}}}}}}
+
+
+CSV_BODY = csv_body("name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
+                    "Haymarket bus station,bleed kit,458944,304725\n")
 
 
 @router.post("/sites/{name}", dependencies=[PARTNER], response_model=SiteSetInfo, operation_id="uploadSiteSet",
