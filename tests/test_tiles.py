@@ -119,7 +119,7 @@ def test_mvt_hotspot_tile_carries_labels(client):
 
 
 def test_tile_cache_is_bounded_by_bytes():
-    from geo_api.web.tiles import LRU
+    from geo_api.services.lru import LRU
 
     c = LRU(100, max_bytes=10, weigh=len)
     for k in range(5):

@@ -37,7 +37,9 @@ KEEP_INT = frozenset({
     "n_undefined", "n_units", "nx", "ny", "permutations", "rank", "resolution", "seed",
     "time_steps", "new", "persistent", "gone", "hour", "weekday", "z", "x", "y", "k",
     "n_sim", "year", "month_index", "level", "rank_low", "rank_high", "hours", "weekdays",
-    "radii_m", "population"})
+    "radii_m", "population", "numberMatched", "numberReturned",
+    # open area attributes (ONS populations, IoD 2019), not offence counts
+    "population_0_15", "imd_rank", "imd_decile", "n_postcodes"})
 # Parameters and unit geometry; mean centres and their shift (withheld with a suppressed n).
 # Densities, shares of exact counts, Gini and the like are NOT here: withheld.
 KEEP_FLOAT = frozenset({
@@ -45,7 +47,8 @@ KEEP_FLOAT = frozenset({
     "min_attainable_p", "population", "x0_m", "y0_m", "jaccard_hot", "bearing_deg",
     "distance_m", "dx_m", "dy_m", "major_axis_bearing_deg", "mean_x_m", "mean_y_m",
     "sd_major_m", "sd_minor_m", "standard_distance_m", "bandwidth_scott_m",
-    "min_share_of_max", "area_km2", "lon", "lat", "coverage"})
+    "min_share_of_max", "area_km2", "lon", "lat", "coverage",
+    "population_0_15", "pct_population_imd_decile_1", "imd_rank", "imd_decile"})
 # lists of numbers that are parameters, not data
 KEEP_LISTS = frozenset({"radii_m", "coverage", "bbox_lonlat", "hours", "weekdays",
                         "months_loaded", "months", "flags"})
@@ -158,6 +161,13 @@ class Policy:
                     self._count_tree(obj) if _all_ints(obj) else _withhold(obj))
             rows = [self.protect(x) for x in obj]
             if rows and all(isinstance(r, dict) for r in rows):
+                if all(isinstance(r.get("properties"), dict) for r in obj):
+                    # GeoJSON features: the table is their properties (a page of features is
+                    # not a complete table: shares are withheld, not recomputed)
+                    self._secondary([r["properties"] for r in obj],
+                                    [r["properties"] for r in rows])
+                    self._recompute_shares([r["properties"] for r in rows], complete=False)
+                    return rows
                 self._secondary(obj, rows)
                 self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
             return rows

@@ -130,3 +130,25 @@ def filter_query(flt: OffenceFilter) -> list[tuple[str, str]]:
     if flt.hours:
         out.append(("hours", f"{flt.hours[0]}-{flt.hours[1]}"))
     return out
+
+
+def with_period(flt: OffenceFilter, period: str) -> OffenceFilter:
+    """``flt`` for the whole months of ``period`` ('YYYY-MM/YYYY-MM')."""
+    import dataclasses
+
+    if not re.fullmatch(r"\d{4}-\d{2}/\d{4}-\d{2}", period):
+        raise InvalidParameter(f"period: {period!r} is not YYYY-MM/YYYY-MM")
+    a, b = period.split("/")
+    start = datetime.fromisoformat(a + "-01")
+    last = datetime.fromisoformat(b + "-01")
+    end = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
+    return dataclasses.replace(flt, start=start, end=end)
+
+
+def latest_period(months: list[str] | tuple[str, ...], n: int = 3) -> str | None:
+    """The latest ``n`` calendar months ending at the last loaded month ('YYYY-MM/YYYY-MM')."""
+    if not months:
+        return None
+    y, m = map(int, months[-1].split("-"))
+    k = y * 12 + (m - 1) - (n - 1)
+    return f"{k // 12:04d}-{k % 12 + 1:02d}/{months[-1]}"

@@ -59,9 +59,11 @@ def gi_params(r: GiStarResult) -> dict:
 
 
 def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_size_m: float,
-        kernel: str, study_area: str, as_geojson: bool = False,
+        kernel: str, study_area: str, as_geojson: bool = False, as_cells: bool = False,
         min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0) -> tuple[dict, dict]:
-    """KDE surface over the study area's bounding box; returns (grid or cells, meta).
+    """KDE surface over the study area's bounding box; returns (grid or cells, meta): the
+    grid, cells of at least ``min_share_of_max`` of the peak as lon/lat GeoJSON
+    (``as_geojson``) or as a GeoDataFrame in EPSG:27700 (``as_cells``).
     ``min_bandwidth_m``: a floor for the default (ArcGIS-rule) bandwidth (disclosure
     control)."""
     area = study_area_m(svc, study_area)
@@ -91,6 +93,8 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
                     method=g.params["method"], units="offences per km^2")
     if as_geojson:
         return kde_geojson(g, min_share_of_max), meta
+    if as_cells:
+        return kde_cells(g, min_share_of_max), meta
     dens = g.density_per_km2
     grid = {"crs": "EPSG:27700", "x0_m": g.x0_m, "y0_m": g.y0_m, "cell_size_m": g.cell_size_m,
             "nx": dens.shape[1], "ny": dens.shape[0], "row_order": "south to north",
@@ -99,18 +103,39 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
     return grid, meta
 
 
-def kde_geojson(g, min_share_of_max: float) -> dict:
-    """Cells with density >= ``min_share_of_max`` x max as lon/lat polygons (RFC 7946)."""
+def _top_cells(g, min_share_of_max: float):
+    """(column, row, density) of the cells at or above ``min_share_of_max`` of the peak."""
     dens = g.density_per_km2
     top = dens.max()
     iy, ix = np.nonzero(dens >= min_share_of_max * top) if top > 0 else (np.array([], int),) * 2
+    return ix, iy, dens[iy, ix], top
+
+
+def kde_cells(g, min_share_of_max: float):
+    """Cells at or above ``min_share_of_max`` of the peak as a GeoDataFrame (EPSG:27700):
+    ``id`` 'c{column}_{row}' (from the grid's south-west corner), density, share of the
+    peak."""
+    import geopandas as gpd
+
+    ix, iy, vals, top = _top_cells(g, min_share_of_max)
+    x0 = g.x0_m + ix * g.cell_size_m
+    y0 = g.y0_m + iy * g.cell_size_m
+    return gpd.GeoDataFrame(
+        {"id": [f"c{i}_{j}" for i, j in zip(ix.tolist(), iy.tolist())],
+         "density_per_km2": np.round(vals, 3), "share_of_max": np.round(vals / top, 4)
+         if len(vals) else np.array([], float)},
+        geometry=shapely.box(x0, y0, x0 + g.cell_size_m, y0 + g.cell_size_m), crs=27700)
+
+
+def kde_geojson(g, min_share_of_max: float) -> dict:
+    """Cells with density >= ``min_share_of_max`` x max as lon/lat polygons (RFC 7946)."""
+    ix, iy, vals, top = _top_cells(g, min_share_of_max)
     x0 = g.x0_m + ix * g.cell_size_m
     y0 = g.y0_m + iy * g.cell_size_m
     boxes = shapely.box(x0, y0, x0 + g.cell_size_m, y0 + g.cell_size_m)
     coords = shapely.get_coordinates(boxes)
     lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
     rings = np.round(np.column_stack([lon, lat]), 6).reshape(len(boxes), 5, 2).tolist()
-    vals = dens[iy, ix]
     feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
               "properties": {"density_per_km2": d, "share_of_max": s}}
              for ring, d, s in zip(rings, np.round(vals, 3).tolist(),

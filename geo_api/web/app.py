@@ -70,13 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from geo_api.web.api.routes_forecast import router as forecast_router
     from geo_api.web.api.routes_hotspots import router as hotspots_router
     from geo_api.web.api.routes_indicators import router as indicators_router
+    from geo_api.web.api.routes_ogc import router as ogc_router
     from geo_api.web.api.routes_pages import router as pages_router
     from geo_api.web.api.routes_planning import router as planning_router
     from geo_api.web.api.routes_sites import router as sites_router
     from geo_api.web.api.routes_tiles import router as tiles_router
 
     routers = (router, hotspots_router, compare_router, pages_router, tiles_router,
-               sites_router, planning_router, forecast_router, indicators_router)
+               sites_router, planning_router, forecast_router, indicators_router, ogc_router)
     for r in routers:
         app.include_router(r)
     app.state.api_routes = [route for r in routers for route in r.routes]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
-from geo_api.web.tiles import LRU
+from geo_api.services.lru import LRU
 
 CACHED_PATHS = frozenset({
     "/maps/hotspots", "/maps/hotspots.png", "/maps/compare", "/maps/time-window",

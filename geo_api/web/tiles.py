@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict
 
 import geopandas as gpd
 import numpy as np
@@ -50,38 +48,6 @@ def tile_bounds_mercator(z: int, x: int, y: int) -> tuple[float, float, float, f
     size = 2 * MERCATOR_HALF_M / 2 ** z
     minx, maxy = -MERCATOR_HALF_M + x * size, MERCATOR_HALF_M - y * size
     return minx, maxy - size, minx + size, maxy
-
-
-class LRU:
-    """Tiny thread-safe LRU cache, bounded by entries and optionally by bytes
-    (``weigh(value)`` gives an entry's size; tiles are bounded so odd query strings cannot
-    grow the cache without limit)."""
-
-    def __init__(self, size: int, max_bytes: int | None = None, weigh=None):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
-        self.max_bytes, self.weigh, self.nbytes = max_bytes, weigh, 0
-
-    def get(self, key):
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                return self.data[key]
-        return None
-
-    def put(self, key, value):
-        with self.lock:
-            if self.weigh is not None:
-                old = self.data.get(key)
-                self.nbytes += self.weigh(value) - (self.weigh(old) if old is not None else 0)
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size or (
-                    self.max_bytes is not None and self.nbytes > self.max_bytes
-                    and len(self.data) > 1):
-                _, dropped = self.data.popitem(last=False)
-                if self.weigh is not None:
-                    self.nbytes -= self.weigh(dropped)
-        return value
 
 
 def _clipped(gdf: gpd.GeoDataFrame, bounds) -> tuple[np.ndarray, list[dict]]:

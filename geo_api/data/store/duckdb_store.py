@@ -140,6 +140,12 @@ class Reader:
                          params + [limit, offset]).df()
         return df, n
 
+    def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """The row with ``offence_key`` = ``key`` (empty when there is none)."""
+        _check_columns(columns)
+        return self._q().execute(f"SELECT {', '.join(columns)} FROM offences "
+                                 "WHERE offence_key = ?", [key]).df()
+
     def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
         """Counts per area code for ``layer``, plus totals (matched, no location, outside)."""
         col = _layer_column(layer)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
-import re
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -15,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
-from geo_api.services.filters import filter_query
+from geo_api.services.filters import filter_query, with_period
 from geo_api.web.api.params import (
     FilterDep,
     HeavySlot,
@@ -24,7 +23,7 @@ from geo_api.web.api.params import (
     RawFilterDep,
     ServiceDep,
 )
-from geo_api.web.api.routes import HTML_200, PNG_200
+from geo_api.web.api.routes import HTML_200, HTML_EXAMPLE, PNG_200
 from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
 from geo_api.web.errors import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE
@@ -45,12 +44,34 @@ TIME_HINT = ("police.uk data has no times of day, so time-window maps (for examp
              "school, 15:00-19:00) need a force export with offence times.")
 
 
-@router.get("/", dependencies=[ANYONE], response_class=HTMLResponse, operation_id="landingPage", responses=HTML_200,
-            summary="Landing page listing the maps and the API docs")
-def landing(svc: ServiceDep, request: Request) -> HTMLResponse:
+LANDING_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}, "application/json": {
+    "example": {"title": "geo_api", "links": [{"href": "http://127.0.0.1:8000/collections",
+                                               "rel": "data", "type": "application/json"}]}}},
+    "description": "The landing page: HTML for people, or the OGC API landing page as JSON "
+                   "(f=json or Accept: application/json)"}}
+
+
+@router.get("/", dependencies=[ANYONE], response_class=HTMLResponse, operation_id="landingPage",
+            responses=LANDING_200, summary="Landing page listing the maps and the API docs "
+                                           "(OGC API landing page as JSON)")
+def landing(svc: ServiceDep, request: Request,
+            f: Annotated[Literal["html", "json"] | None, Query(
+                description="html (the page) or json (the OGC API landing page); default: "
+                            "by the Accept header")] = None) -> Response:
     """A page for people who do not call the API: what data is loaded, links to each map
-    with a sentence on what it shows, who the page is serving you as, and the API docs."""
+    with a sentence on what it shows, who the page is serving you as, and the API docs.
+    As JSON (`f=json` or `Accept: application/json`): the OGC API landing page, linking the
+    API definition, conformance, collections and tile matrix sets (QGIS, ArcGIS Pro and
+    GDAL connect here)."""
+    from geo_api.web.api import ogc
     from geo_api.web.auth import ROLE_SEES, current_principal
+
+    if ogc.wants_json(f, request.headers.get("accept")):
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse(ogc.landing(str(request.base_url).rstrip("/"),
+                                        "geo_api: knife crime and serious violence in "
+                                        "Leicester"))
 
     who = current_principal(request)
     role_line = ("You are not signed in and this service does not serve anonymous users: "
@@ -292,13 +313,7 @@ def latest_unless_given(request: Request, svc, flt):
     period = form or latest_3(list(svc.store.months_loaded()))
     if period is None:
         return flt
-    if not re.fullmatch(r"\d{4}-\d{2}/\d{4}-\d{2}", period):
-        raise InvalidParameter(f"period: {period!r} is not YYYY-MM/YYYY-MM")
-    a, b = period.split("/")
-    start = datetime.datetime.fromisoformat(a + "-01")
-    last = datetime.datetime.fromisoformat(b + "-01")
-    end = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
-    return dataclasses.replace(flt, start=start, end=end)
+    return with_period(flt, period)
 
 
 def map_pair(request: Request, svc, before: str | None, after: str | None

@@ -6,15 +6,14 @@ import dataclasses
 from typing import Annotated, Literal
 
 import geopandas as gpd
-import numpy as np
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from geo_api.services.lru import LRU
 from geo_api.web.api.models import ErrorBody
 from geo_api.web.api.params import FilterDep, ServiceDep
 from geo_api.web.auth import PUBLIC
-from geo_api.web.maps.layers import MAP_SIGNIFICANCE
-from geo_api.web.tiles import LRU, boundary_frame, clip_tile, etag, mvt_tile
+from geo_api.web.tiles import boundary_frame, clip_tile, etag, mvt_tile
 
 router = APIRouter(tags=["tiles"])
 TILES = LRU(20_000, max_bytes=256 * 2**20, weigh=lambda v: len(v[0]))  # (body, etag)
@@ -22,32 +21,30 @@ LAYERS = LRU(64)
 TileLayer = Literal["npa", "ward", "sector", "lsoa", "lad", "oa", "gi", "kde"]
 
 
-def _layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
-    """Whole layer for a filter in EPSG:4326 (GeoJSON tiles) or EPSG:3857 (MVT), cached."""
+TILE_PROPS = {"gi": ("id", "label", "count", "gi_z"), "kde": ("density_per_km2", "share_of_max")}
+
+
+def layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
+    """Whole layer for a filter in EPSG:4326 (GeoJSON tiles) or EPSG:3857 (MVT), cached:
+    boundary layers (code, name, population), the Gi* collection's hot and cold cells and
+    the KDE collection's cells (``services.collections``)."""
     key = (layer, epsg, svc.store.dataset_version(), svc.boundaries.version,
            repr(sorted(dataclasses.asdict(flt).items())))
     hit = LAYERS.get(key)
     if hit is not None:
         return hit
     if epsg != 4326:
-        return LAYERS.put(key, _layer_frame(svc, layer, flt).to_crs(epsg))
-    if layer == "gi":
-        from geo_api.analysis.grids import h3_polygons_lonlat
-        from geo_api.services import hotspots
-        from geo_api.services.units import UnitSpec
+        return LAYERS.put(key, layer_frame(svc, layer, flt).to_crs(epsg))
+    if layer in TILE_PROPS:
+        from geo_api.services import collections
 
-        rows, _ = hotspots.gi(svc, flt, UnitSpec(grid="h3", resolution=9), MAP_SIGNIFICANCE)
-        rows = [r for r in rows if r["label"].startswith(("hot", "cold"))]
-        ids = [int(r["id"], 16) for r in rows]
-        gdf = gpd.GeoDataFrame(
-            [{"id": r["id"], "label": r["label"], "count": r["count"], "gi_z": round(r["gi_z"], 3)}
-             for r in rows], geometry=h3_polygons_lonlat(np.array(ids, dtype=np.uint64)), crs=4326)
-    elif layer == "kde":
-        from geo_api.services import hotspots
-
-        fc, _ = hotspots.kde(svc, flt, bandwidth_m=300, cell_size_m=100, kernel="quartic",
-                             study_area="city", as_geojson=True, min_share_of_max=0.05)
-        gdf = gpd.GeoDataFrame.from_features(fc["features"], crs=4326)
+        c = collections.catalog(svc)["hotspots-" + layer]
+        cells, _ = collections.frame(svc, c, flt)
+        if layer == "gi":
+            cells = cells[cells["label"].str.startswith(("hot", "cold"))]
+        gdf = cells[[*TILE_PROPS[layer], "geometry"]].to_crs(4326).reset_index(drop=True)
+        if layer == "gi":
+            gdf["gi_z"] = gdf["gi_z"].round(3)
     else:
         gdf = boundary_frame(svc.boundaries.get(layer))
     return LAYERS.put(key, gdf)
@@ -69,7 +66,7 @@ def _serve(request: Request, svc, flt, layer: str, z: int, x: int, y: int, fmt: 
            str(request.query_params), policy)
     cached = TILES.get(key)
     if cached is None:
-        frame = _layer_frame(svc, layer, flt, 3857 if fmt == "mvt" else 4326)
+        frame = layer_frame(svc, layer, flt, 3857 if fmt == "mvt" else 4326)
         if policy is not None:  # the public role's tiles: the disclosure policy's counts
             props = [c for c in frame.columns if c != frame.geometry.name]
             frame = frame.copy()

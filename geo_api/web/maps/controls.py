@@ -35,7 +35,9 @@ def presets(months: list[str]) -> dict[str, str]:
 
 
 def latest_3(months: list[str]) -> str | None:
-    return f"{_shift(months[-1], -2)}/{months[-1]}" if months else None
+    from geo_api.services.filters import latest_period
+
+    return latest_period(months, 3)
 
 
 def _select(name: str, options: list[tuple[str, str]], current: str | None) -> str:
