@@ -56,6 +56,20 @@ REQUESTS = {
     "schoolsNearViolence": f"/partners/schools?{Q}",
     "indicatorOverlay": "/indicators/example-exclusions/overlay?datetime=2019-12/2020-09"
                         "&group=violence_robbery_weapons",
+    "landingPage": "/?f=json",
+    "getConformance": "/conformance",
+    "getCollections": "/collections",
+    "describeCollection": "/collections/stats-ward",
+    "describeOffenceCollection": "/collections/offences",
+    "getFeatures": f"/collections/stats-ward/items?{Q}&limit=2",
+    "getFeature": f"/collections/hotspots-gi/items/8919434c843ffff?{Q}",
+    "getOffenceFeatures": "/collections/offences/items?datetime=2020-04"
+                          "&bbox=-1.14,52.63,-1.12,52.64&limit=2",
+    "getTileMatrixSets": "/tileMatrixSets",
+    "getTileMatrixSet": "/tileMatrixSets/WebMercatorQuad",
+    "getCollectionTilesets": "/collections/ward/tiles",
+    "getCollectionTileset": "/collections/ward/tiles/WebMercatorQuad",
+    "getTileJson": f"/collections/hotspots-gi/tiles/WebMercatorQuad/tilejson?{Q}",
 }
 IND_URL = ("/indicators/example-exclusions?source_org=none+(SYNTHETIC+example)&licence=none"
            "&measure=school+exclusions+(SYNTHETIC)&synthetic=true&period=2019/20")
@@ -97,6 +111,8 @@ def main() -> int:
             up = client.post(IND_URL, content=ind, headers={"content-type": "text/csv"})
             out["uploadIndicator"] = {"request": IND_URL, "method": "POST",
                                       "body": ind.decode(), "example": shorten(up.json())}
+            first = client.get(REQUESTS["getOffenceFeatures"]).json()["features"][0]["id"]
+            REQUESTS["getOffenceFeature"] = f"/collections/offences/items/{first}"
             for op, url in REQUESTS.items():
                 r = client.get(url)
                 if r.status_code != 200:

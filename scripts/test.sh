@@ -4,9 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv "[dev]"
-# Browser tests need Debian's Chromium (no browser download at run time).
-if { ! command -v chromium || ! command -v chromedriver; } >/dev/null && [ "$(id -u)" = 0 ]; then
-  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+# Browser tests need Debian's Chromium (no browser download at run time); the OGC API tests
+# use GDAL's ogrinfo/ogr2ogr (Debian's gdal-bin) as a real client.
+if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr; } >/dev/null \
+    && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver gdal-bin >/dev/null
 fi
 python -m ruff check geo_api tests benchmarks scripts
 exec python -m pytest "$@"

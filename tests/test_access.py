@@ -73,6 +73,19 @@ REQUESTS = {
     "indicatorOverlay": ("GET", f"/indicators/matrix-admin/overlay?{Q}"),
     "partnerMap": ("GET", f"/maps/partners?indicator=matrix-admin&{Q}"),
     "schoolsNearViolence": ("GET", f"/partners/schools?{Q}&radius_m=200"),
+    "getConformance": ("GET", "/conformance"), "getCollections": ("GET", "/collections"),
+    "describeCollection": ("GET", "/collections/ward"),
+    "getFeatures": ("GET", f"/collections/stats-ward/items?{Q}&limit=2"),
+    "getFeature": ("GET", "/collections/npa/items/NC"),
+    "describeOffenceCollection": ("GET", "/collections/offences"),
+    "getOffenceFeatures": ("GET", "/collections/offences/items?datetime=2020-04&limit=2"),
+    "getOffenceFeature": ("GET", "/collections/offences/items/no-such-key"),
+    "getTileMatrixSets": ("GET", "/tileMatrixSets"),
+    "getTileMatrixSet": ("GET", "/tileMatrixSets/WebMercatorQuad"),
+    "getCollectionTilesets": ("GET", "/collections/ward/tiles"),
+    "getCollectionTileset": ("GET", "/collections/ward/tiles/WebMercatorQuad"),
+    "getTileJson": ("GET", f"/collections/hotspots-gi/tiles/WebMercatorQuad/tilejson?{Q}"),
+    "getCollectionTile": ("GET", "/collections/ward/tiles/WebMercatorQuad/12/1341/2035"),
 }
 
 

@@ -17,7 +17,19 @@ from geo_api.errors import InvalidParameter
 from geo_api.services import collections
 from geo_api.services.filters import filter_query
 from geo_api.web.api import ogc
-from geo_api.web.api.models import ErrorBody
+from geo_api.web.api.models import (
+    ErrorBody,
+    OgcCollection,
+    OgcCollections,
+    OgcConformance,
+    OgcFeature,
+    OgcFeatureCollection,
+    TileJson,
+    TileMatrixSetDoc,
+    TileMatrixSetList,
+    TileSetDoc,
+    TileSetList,
+)
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal
 
@@ -46,6 +58,28 @@ FEATURE_CACHE = "private, max-age=60"
 
 class OgcJSON(JSONResponse):
     media_type = "application/json"
+
+
+class GeoJSON(JSONResponse):
+    media_type = "application/geo+json"
+
+
+
+
+def metadata_only(request: Request, response: Response) -> None:
+    """Mark a document that carries no offence numbers (landing, conformance, collection,
+    tile matrix set, tile set and TileJSON documents: extents, zooms, tile limits) as
+    already safe for the public role, so the disclosure policy does not treat its integers
+    as counts."""
+    from geo_api.web.auth import disclosure
+
+    policy = disclosure(request)
+    if policy is not None:
+        response.headers["X-Disclosure-Control"] = f"{policy.label} (no offence numbers " \
+                                                   "in this document)"
+
+
+Metadata = Depends(metadata_only)
 
 
 def base_url(request: Request) -> str:
@@ -77,8 +111,8 @@ def _geojson(body: bytes, epsg: int) -> Response:
         "Vary": "Authorization, X-API-Key"})
 
 
-@router.get("/conformance", dependencies=[ANYONE], response_class=OgcJSON,
-            operation_id="getConformance", responses=JSON_200,
+@router.get("/conformance", dependencies=[ANYONE, Metadata], response_class=OgcJSON,
+            operation_id="getConformance", response_model=OgcConformance, response_model_exclude_none=True, responses=JSON_200,
             summary="OGC API conformance classes this service implements")
 def conformance() -> dict:
     """OGC API - Common, Features (Core, GeoJSON, OpenAPI 3.0) and Tiles (core, tile sets,
@@ -86,8 +120,8 @@ def conformance() -> dict:
     return {"conformsTo": ogc.CONFORMANCE}
 
 
-@router.get("/collections", dependencies=[PUBLIC], response_class=OgcJSON,
-            operation_id="getCollections", responses=JSON_200,
+@router.get("/collections", dependencies=[PUBLIC, Metadata], response_class=OgcJSON,
+            operation_id="getCollections", response_model=OgcCollections, response_model_exclude_none=True, responses=JSON_200,
             summary="The feature collections you may read (OGC API Features)")
 def list_collections(request: Request, svc: ServiceDep) -> dict:
     """Boundary layers, area statistics per layer, Gi* and KDE cells, and offence records
@@ -104,8 +138,8 @@ def _offence_collection(request: Request, svc):
     return collections.get(svc, "offences", _role(request))
 
 
-@router.get("/collections/offences", dependencies=[ANALYST], response_class=OgcJSON,
-            operation_id="describeOffenceCollection", responses={**JSON_200, **ERRORS},
+@router.get("/collections/offences", dependencies=[ANALYST, Metadata], response_class=OgcJSON,
+            operation_id="describeOffenceCollection", response_model=OgcCollection, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="The offence records collection (analysts)")
 def describe_offences(request: Request, svc: ServiceDep) -> dict:
     """The offence records collection: extent (force area, loaded months), CRS list, links.
@@ -114,8 +148,8 @@ def describe_offences(request: Request, svc: ServiceDep) -> dict:
     return ogc.collection_doc(base_url(request), c, collections.extent(svc, c))
 
 
-@router.get("/collections/offences/items", dependencies=[ANALYST], response_class=Response,
-            operation_id="getOffenceFeatures", responses={**GEOJSON_200, **ERRORS},
+@router.get("/collections/offences/items", dependencies=[ANALYST], response_class=GeoJSON,
+            operation_id="getOffenceFeatures", response_model=OgcFeatureCollection, responses={**GEOJSON_200, **ERRORS},
             summary="Offence records as GeoJSON points, paged (analysts)")
 def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, limit: Limit = 10,
                   offset: Offset = 0, crs: Crs = None, bbox_crs: BboxCrs = None) -> Response:
@@ -136,7 +170,7 @@ def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, limit: Limi
 
 
 @router.get("/collections/offences/items/{featureId}", dependencies=[ANALYST],
-            response_class=Response, operation_id="getOffenceFeature",
+            response_class=GeoJSON, operation_id="getOffenceFeature", response_model=OgcFeature,
             responses={**GEOJSON_200, **ERRORS}, summary="One offence record (analysts)")
 def offence_item(request: Request, svc: ServiceDep, featureId: FeatureId,
                  crs: Crs = None) -> Response:
@@ -160,8 +194,8 @@ def _feature(request: Request, feat: str, cid: str, epsg: int) -> Response:
 
 
 # ------------------------------------------------------------------ other collections ---
-@router.get("/collections/{collectionId}", dependencies=[PUBLIC], response_class=OgcJSON,
-            operation_id="describeCollection", responses={**JSON_200, **ERRORS},
+@router.get("/collections/{collectionId}", dependencies=[PUBLIC, Metadata], response_class=OgcJSON,
+            operation_id="describeCollection", response_model=OgcCollection, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="One collection: extent, CRS list, parameters, links")
 def describe_collection(request: Request, svc: ServiceDep, collectionId: CollectionId,
                         flt: OgcFilter) -> dict:
@@ -173,7 +207,7 @@ def describe_collection(request: Request, svc: ServiceDep, collectionId: Collect
 
 
 @router.get("/collections/{collectionId}/items", dependencies=[PUBLIC, HeavySlot],
-            response_class=Response, operation_id="getFeatures",
+            response_class=GeoJSON, operation_id="getFeatures", response_model=OgcFeatureCollection,
             responses={**GEOJSON_200, **ERRORS},
             summary="A collection's features as GeoJSON, paged (OGC API Features)")
 def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
@@ -200,7 +234,7 @@ def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", dependencies=[PUBLIC, HeavySlot],
-            response_class=Response, operation_id="getFeature",
+            response_class=GeoJSON, operation_id="getFeature", response_model=OgcFeature,
             responses={**GEOJSON_200, **ERRORS},
             summary="One feature of a collection (OGC API Features)")
 def item(request: Request, svc: ServiceDep, collectionId: CollectionId,
@@ -223,8 +257,8 @@ TmsId = Annotated[Literal["WebMercatorQuad"], Path(description="Tile matrix set 
                                                                 "WebMercatorQuad)")]
 
 
-@router.get("/tileMatrixSets", dependencies=[ANYONE], response_class=OgcJSON,
-            operation_id="getTileMatrixSets", responses=JSON_200,
+@router.get("/tileMatrixSets", dependencies=[ANYONE, Metadata], response_class=OgcJSON,
+            operation_id="getTileMatrixSets", response_model=TileMatrixSetList, response_model_exclude_none=True, responses=JSON_200,
             summary="Tile matrix sets (OGC API Tiles)")
 def tile_matrix_sets(request: Request) -> dict:
     """The one tile matrix set: WebMercatorQuad (the XYZ grid of web maps)."""
@@ -235,8 +269,8 @@ def tile_matrix_sets(request: Request) -> dict:
         "links": [ogc.link(f"{base}/tileMatrixSets/{ogc.TMS_ID}", "self", ogc.JSON)]}]}
 
 
-@router.get("/tileMatrixSets/{tileMatrixSetId}", dependencies=[ANYONE],
-            response_class=OgcJSON, operation_id="getTileMatrixSet",
+@router.get("/tileMatrixSets/{tileMatrixSetId}", dependencies=[ANYONE, Metadata],
+            response_class=OgcJSON, operation_id="getTileMatrixSet", response_model=TileMatrixSetDoc, response_model_exclude_none=True,
             responses={**JSON_200, **ERRORS},
             summary="The WebMercatorQuad tile matrix set (OGC TMS 2.0 JSON)")
 def tile_matrix_set(tileMatrixSetId: TmsId) -> dict:
@@ -262,8 +296,8 @@ def _tile_fields(svc, c, flt) -> dict[str, str]:
             if k != frame.geometry.name}
 
 
-@router.get("/collections/{collectionId}/tiles", dependencies=[PUBLIC],
-            response_class=OgcJSON, operation_id="getCollectionTilesets",
+@router.get("/collections/{collectionId}/tiles", dependencies=[PUBLIC, Metadata],
+            response_class=OgcJSON, operation_id="getCollectionTilesets", response_model=TileSetList, response_model_exclude_none=True,
             responses={**JSON_200, **ERRORS}, summary="A collection's vector tile sets")
 def tilesets(request: Request, svc: ServiceDep, collectionId: CollectionId,
              flt: OgcFilter) -> dict:
@@ -274,8 +308,8 @@ def tilesets(request: Request, svc: ServiceDep, collectionId: CollectionId,
 
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}",
-            dependencies=[PUBLIC, HeavySlot], response_class=OgcJSON,
-            operation_id="getCollectionTileset", responses={**JSON_200, **ERRORS},
+            dependencies=[PUBLIC, HeavySlot, Metadata], response_class=OgcJSON,
+            operation_id="getCollectionTileset", response_model=TileSetDoc, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="A collection's tile set: limits, layers, tile URL templates")
 def tileset(request: Request, svc: ServiceDep, collectionId: CollectionId,
             tileMatrixSetId: TmsId, flt: OgcFilter) -> dict:
@@ -289,8 +323,8 @@ def tileset(request: Request, svc: ServiceDep, collectionId: CollectionId,
 
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson",
-            dependencies=[PUBLIC, HeavySlot], response_class=OgcJSON,
-            operation_id="getTileJson", responses={**JSON_200, **ERRORS},
+            dependencies=[PUBLIC, HeavySlot, Metadata], response_class=OgcJSON,
+            operation_id="getTileJson", response_model=TileJson, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="TileJSON 3.0.0 of a collection's vector tiles (MapLibre, QGIS)")
 def tilejson(request: Request, svc: ServiceDep, collectionId: CollectionId,
              tileMatrixSetId: TmsId, flt: OgcFilter) -> dict:
@@ -310,7 +344,9 @@ def tilejson(request: Request, svc: ServiceDep, collectionId: CollectionId,
             "{tileCol}", dependencies=[PUBLIC], response_class=Response,
             operation_id="getCollectionTile",
             responses={200: {"content": {ogc.MVT: {"schema": {"type": "string",
-                                                              "format": "binary"}},
+                                                              "format": "binary"},
+                                                   "example": "(binary: Mapbox Vector "
+                                                              "Tile protobuf)"},
                                          "application/geo+json": {}},
                              "description": "A Mapbox Vector Tile (f=mvt, default) or a "
                                             "GeoJSON tile (f=geojson)"},

@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
 from geo_api.services.filters import filter_query, with_period
+from geo_api.web.api.models import OgcLandingPage
 from geo_api.web.api.params import (
     FilterDep,
     HeavySlot,
@@ -44,16 +45,15 @@ TIME_HINT = ("police.uk data has no times of day, so time-window maps (for examp
              "school, 15:00-19:00) need a force export with offence times.")
 
 
-LANDING_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}, "application/json": {
-    "example": {"title": "geo_api", "links": [{"href": "http://127.0.0.1:8000/collections",
-                                               "rel": "data", "type": "application/json"}]}}},
-    "description": "The landing page: HTML for people, or the OGC API landing page as JSON "
-                   "(f=json or Accept: application/json)"}}
+LANDING_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
+                     "description": "The OGC API landing page as JSON (f=json or Accept: "
+                                    "application/json), else the page for people (HTML)"}}
 
 
-@router.get("/", dependencies=[ANYONE], response_class=HTMLResponse, operation_id="landingPage",
-            responses=LANDING_200, summary="Landing page listing the maps and the API docs "
-                                           "(OGC API landing page as JSON)")
+@router.get("/", dependencies=[ANYONE], response_class=JSONResponse,
+            response_model=OgcLandingPage, operation_id="landingPage", responses=LANDING_200,
+            summary="Landing page: the maps for people (HTML), the OGC API landing page for "
+                    "clients (JSON)")
 def landing(svc: ServiceDep, request: Request,
             f: Annotated[Literal["html", "json"] | None, Query(
                 description="html (the page) or json (the OGC API landing page); default: "
@@ -67,8 +67,6 @@ def landing(svc: ServiceDep, request: Request,
     from geo_api.web.auth import ROLE_SEES, current_principal
 
     if ogc.wants_json(f, request.headers.get("accept")):
-        from fastapi.responses import JSONResponse
-
         return JSONResponse(ogc.landing(str(request.base_url).rstrip("/"),
                                         "geo_api: knife crime and serious violence in "
                                         "Leicester"))

@@ -6,4 +6,5 @@ from geo_api.web.api.models.forecast import *
 from geo_api.web.api.models.hotspots import *
 from geo_api.web.api.models.indicators import *
 from geo_api.web.api.models.meta import *
+from geo_api.web.api.models.ogc import *
 from geo_api.web.api.models.planning import *
