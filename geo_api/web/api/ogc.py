@@ -139,14 +139,24 @@ def _geometries(gdf: gpd.GeoDataFrame, epsg: int) -> np.ndarray:
     return shapely.to_geojson(geoms)
 
 
+def _properties_json(df: pd.DataFrame) -> list[str]:
+    """Each row of ``df`` as a JSON object (pandas' C encoder: NaN/None -> null, times as
+    ISO 8601)."""
+    if df.empty:
+        return []
+    if len(df.columns) == 0:
+        return ["{}"] * len(df)
+    text = df.to_json(orient="records", lines=True, date_format="iso", force_ascii=False,
+                      double_precision=15)
+    return text.rstrip("\n").split("\n")
+
+
 def features_json(gdf: gpd.GeoDataFrame, epsg: int, props: list[str]) -> list[str]:
     """Each row of ``gdf`` (EPSG:27700, an ``id`` column) as GeoJSON Feature text."""
     geoms = _geometries(gdf, epsg) if len(gdf) else []
-    ids = gdf["id"].tolist()
-    records = gdf[props].to_dict("records")
-    return [f'{{"type":"Feature","id":{json.dumps(_clean(i))},"geometry":{g},'
-            f'"properties":{json.dumps({k: _clean(v) for k, v in r.items()})}}}'
-            for i, g, r in zip(ids, geoms, records)]
+    ids = [json.dumps(_clean(i)) for i in gdf["id"].tolist()]
+    return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{p}}}'
+            for i, g, p in zip(ids, geoms, _properties_json(pd.DataFrame(gdf[props])))]
 
 
 def offence_features_json(df: pd.DataFrame, epsg: int) -> list[str]:
@@ -154,7 +164,7 @@ def offence_features_json(df: pd.DataFrame, epsg: int) -> list[str]:
     (6 decimals) or in EPSG:27700 (centimetres); null geometry without a location."""
     df = df.copy()
     df["month"] = df["month"].astype(str).str[:7]
-    df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else None)
+    df["h3_r9"] = [f"{int(c):x}" if c else None for c in df["h3_r9"].tolist()]
     if epsg == 4326:
         x, y, fmt = df["lon"].to_numpy(float), df["lat"].to_numpy(float), "{:.6f}"
     else:
@@ -163,9 +173,9 @@ def offence_features_json(df: pd.DataFrame, epsg: int) -> list[str]:
              f'{{"type":"Point","coordinates":[{fmt.format(a)},{fmt.format(b)}]}}'
              for a, b in zip(x.tolist(), y.tolist())]
     props = df.drop(columns=[c for c in ("lon", "lat", "x_m", "y_m") if c in df.columns])
-    return [f'{{"type":"Feature","id":{json.dumps(r["offence_key"])},"geometry":{g},'
-            f'"properties":{json.dumps({k: _clean(v) for k, v in r.items()})}}}'
-            for g, r in zip(geoms, props.to_dict("records"))]
+    ids = [json.dumps(k) for k in props["offence_key"].tolist()]
+    return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{p}}}'
+            for i, g, p in zip(ids, geoms, _properties_json(props))]
 
 
 def page_links(url: str, query: str, limit: int, offset: int, returned: int,
