@@ -112,7 +112,8 @@ def _geojson(body: bytes, epsg: int) -> Response:
 
 
 @router.get("/conformance", dependencies=[ANYONE, Metadata], response_class=OgcJSON,
-            operation_id="getConformance", response_model=OgcConformance, response_model_exclude_none=True, responses=JSON_200,
+            operation_id="getConformance", response_model=OgcConformance,
+            response_model_exclude_none=True, responses=JSON_200,
             summary="OGC API conformance classes this service implements")
 def conformance() -> dict:
     """OGC API - Common, Features (Core, GeoJSON, OpenAPI 3.0) and Tiles (core, tile sets,
@@ -121,7 +122,8 @@ def conformance() -> dict:
 
 
 @router.get("/collections", dependencies=[PUBLIC, Metadata], response_class=OgcJSON,
-            operation_id="getCollections", response_model=OgcCollections, response_model_exclude_none=True, responses=JSON_200,
+            operation_id="getCollections", response_model=OgcCollections,
+            response_model_exclude_none=True, responses=JSON_200,
             summary="The feature collections you may read (OGC API Features)")
 def list_collections(request: Request, svc: ServiceDep) -> dict:
     """Boundary layers, area statistics per layer, Gi* and KDE cells, and offence records
@@ -139,7 +141,8 @@ def _offence_collection(request: Request, svc):
 
 
 @router.get("/collections/offences", dependencies=[ANALYST, Metadata], response_class=OgcJSON,
-            operation_id="describeOffenceCollection", response_model=OgcCollection, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
+            operation_id="describeOffenceCollection", response_model=OgcCollection,
+            response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="The offence records collection (analysts)")
 def describe_offences(request: Request, svc: ServiceDep) -> dict:
     """The offence records collection: extent (force area, loaded months), CRS list, links.
@@ -149,7 +152,8 @@ def describe_offences(request: Request, svc: ServiceDep) -> dict:
 
 
 @router.get("/collections/offences/items", dependencies=[ANALYST], response_class=GeoJSON,
-            operation_id="getOffenceFeatures", response_model=OgcFeatureCollection, responses={**GEOJSON_200, **ERRORS},
+            operation_id="getOffenceFeatures", response_model=OgcFeatureCollection,
+            responses={**GEOJSON_200, **ERRORS},
             summary="Offence records as GeoJSON points, paged (analysts)")
 def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, limit: Limit = 10,
                   offset: Offset = 0, crs: Crs = None, bbox_crs: BboxCrs = None) -> Response:
@@ -195,7 +199,8 @@ def _feature(request: Request, feat: str, cid: str, epsg: int) -> Response:
 
 # ------------------------------------------------------------------ other collections ---
 @router.get("/collections/{collectionId}", dependencies=[PUBLIC, Metadata], response_class=OgcJSON,
-            operation_id="describeCollection", response_model=OgcCollection, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
+            operation_id="describeCollection", response_model=OgcCollection,
+            response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="One collection: extent, CRS list, parameters, links")
 def describe_collection(request: Request, svc: ServiceDep, collectionId: CollectionId,
                         flt: OgcFilter) -> dict:
@@ -258,7 +263,8 @@ TmsId = Annotated[Literal["WebMercatorQuad"], Path(description="Tile matrix set 
 
 
 @router.get("/tileMatrixSets", dependencies=[ANYONE, Metadata], response_class=OgcJSON,
-            operation_id="getTileMatrixSets", response_model=TileMatrixSetList, response_model_exclude_none=True, responses=JSON_200,
+            operation_id="getTileMatrixSets", response_model=TileMatrixSetList,
+            response_model_exclude_none=True, responses=JSON_200,
             summary="Tile matrix sets (OGC API Tiles)")
 def tile_matrix_sets(request: Request) -> dict:
     """The one tile matrix set: WebMercatorQuad (the XYZ grid of web maps)."""
@@ -270,7 +276,8 @@ def tile_matrix_sets(request: Request) -> dict:
 
 
 @router.get("/tileMatrixSets/{tileMatrixSetId}", dependencies=[ANYONE, Metadata],
-            response_class=OgcJSON, operation_id="getTileMatrixSet", response_model=TileMatrixSetDoc, response_model_exclude_none=True,
+            response_class=OgcJSON, operation_id="getTileMatrixSet",
+            response_model=TileMatrixSetDoc, response_model_exclude_none=True,
             responses={**JSON_200, **ERRORS},
             summary="The WebMercatorQuad tile matrix set (OGC TMS 2.0 JSON)")
 def tile_matrix_set(tileMatrixSetId: TmsId) -> dict:
@@ -297,7 +304,8 @@ def _tile_fields(svc, c, flt) -> dict[str, str]:
 
 
 @router.get("/collections/{collectionId}/tiles", dependencies=[PUBLIC, Metadata],
-            response_class=OgcJSON, operation_id="getCollectionTilesets", response_model=TileSetList, response_model_exclude_none=True,
+            response_class=OgcJSON, operation_id="getCollectionTilesets",
+            response_model=TileSetList, response_model_exclude_none=True,
             responses={**JSON_200, **ERRORS}, summary="A collection's vector tile sets")
 def tilesets(request: Request, svc: ServiceDep, collectionId: CollectionId,
              flt: OgcFilter) -> dict:
@@ -309,7 +317,8 @@ def tilesets(request: Request, svc: ServiceDep, collectionId: CollectionId,
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}",
             dependencies=[PUBLIC, HeavySlot, Metadata], response_class=OgcJSON,
-            operation_id="getCollectionTileset", response_model=TileSetDoc, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
+            operation_id="getCollectionTileset", response_model=TileSetDoc,
+            response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="A collection's tile set: limits, layers, tile URL templates")
 def tileset(request: Request, svc: ServiceDep, collectionId: CollectionId,
             tileMatrixSetId: TmsId, flt: OgcFilter) -> dict:
@@ -324,7 +333,8 @@ def tileset(request: Request, svc: ServiceDep, collectionId: CollectionId,
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson",
             dependencies=[PUBLIC, HeavySlot, Metadata], response_class=OgcJSON,
-            operation_id="getTileJson", response_model=TileJson, response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
+            operation_id="getTileJson", response_model=TileJson, response_model_exclude_none=True,
+            responses={**JSON_200, **ERRORS},
             summary="TileJSON 3.0.0 of a collection's vector tiles (MapLibre, QGIS)")
 def tilejson(request: Request, svc: ServiceDep, collectionId: CollectionId,
              tileMatrixSetId: TmsId, flt: OgcFilter) -> dict:
