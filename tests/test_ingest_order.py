@@ -278,3 +278,42 @@ def test_row_hash_depends_on_values_not_dtypes_or_other_rows():
     changed = one.copy()
     changed["falls_within"] = ["Leicestershire Police"]
     assert _row_hash(changed).iloc[0] != _row_hash(one).iloc[0]
+
+
+def test_ingest_streams_one_file_at_a_time_and_a_late_rejection_leaves_nothing(
+        store, joins, monkeypatch):
+    """Each file is read, prepared and written before the next is read (memory holds one
+    file, whatever the number of files); a file rejected after others were written still
+    leaves the store as it was, with no snapshot behind."""
+    from geo_api.data.store import duckdb_store
+
+    events = []
+    real_write = duckdb_store.write_file
+
+    def write_file(con, batch, boundaries_version):
+        events.append(f"write {batch.file}")
+        return real_write(con, batch, boundaries_version)
+
+    monkeypatch.setattr(duckdb_store, "write_file", write_file)
+
+    def items(keys, broken=False):
+        for k in keys:
+            events.append(f"read {FILES[k].name}")
+            yield FILES[k].name, DATA[k]
+        if broken:
+            events.append("read broken.csv")
+            yield "broken.csv", _broken_february()
+
+    ingest_many(store, joins, items([JAN, FEB]), progress=False)
+    jan, feb = FILES[JAN].name, FILES[FEB].name
+    assert events == [f"read {jan}", f"write {jan}", f"read {feb}", f"write {feb}"]
+    before = (store.summary(), (store.dir / "CURRENT").read_text(),
+              sorted(p.name for p in store.dir.iterdir()))
+    events.clear()
+    with pytest.raises(FileRejected):
+        ingest_many(store, joins, items([JAN2], broken=True), progress=False)
+    jan2 = FILES[JAN2].name
+    assert events == [f"read {jan2}", f"write {jan2}", "read broken.csv"]  # written, then
+    after = (store.summary(), (store.dir / "CURRENT").read_text(),  # dropped with the
+             sorted(p.name for p in store.dir.iterdir()))  # snapshot it was written into
+    assert after == before

@@ -178,9 +178,11 @@ def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: 
                 total: int | None = None) -> IngestReport:
     """Ingest (name, bytes) items as one snapshot, file by file in the given order.
 
-    Every file is validated first (a rejected file raises ``FileRejected`` and nothing is
-    written); then each is upserted and counted against the state the previous files left,
-    so on the same offence key the later file wins.
+    Streaming: each file is read, validated, classified, joined and upserted before the next
+    is read, so memory holds one file at a time whatever the number of files. The write is
+    still all or nothing: a rejected file (``FileRejected``) ends the ingest and the
+    snapshot it was writing is dropped, so nothing is stored. Each file is counted against
+    the state the previous files left, so on the same offence key the later file wins.
     """
 
     if on_error not in ("reject", "quarantine"):
@@ -193,19 +195,25 @@ def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: 
 
 def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, total
                    ) -> IngestReport:
+    import itertools
+
     from tqdm import tqdm
 
-    batches, errors, warnings = [], [], []
-    for name, data in tqdm(items, desc="validating + joining", unit="file", total=total,
-                           disable=not progress):
-        batch, file_errors, file_warnings = prepare_file(name, data, joins, kind, on_error,
-                                                     outside_area)
-        batches.append(batch)
-        errors += file_errors
-        warnings += file_warnings
-    if not batches:
+    errors, warnings = [], []
+
+    def batches():
+        for name, data in tqdm(items, desc="ingesting", unit="file", total=total,
+                               disable=not progress):
+            batch, file_errors, file_warnings = prepare_file(name, data, joins, kind,
+                                                             on_error, outside_area)
+            del data  # the file's bytes are not needed once parsed
+            errors.extend(file_errors)
+            warnings.extend(file_warnings)
+            yield batch
+
+    stream = batches()
+    first = next(stream, None)  # the first file is validated before the store is touched
+    if first is None:
         raise InvalidParameter("no files to ingest")
-    with tqdm(total=len(batches), desc="writing", unit="file", disable=not progress) as bar:
-        reports, version = store.write(batches, joins.boundaries.version,
-                                       on_file=lambda _: bar.update())
+    reports, version = store.write(itertools.chain([first], stream), joins.boundaries.version)
     return IngestReport.from_files(reports, version, errors, warnings)

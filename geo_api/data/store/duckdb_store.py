@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,6 +77,9 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
         parts.append(f"(hour(occurred_at) >= ? {op} hour(occurred_at) < ?)")
         params += [h0, h1]
     return " AND ".join(f"({p})" for p in parts), params
+
+
+WRITE_MEMORY_LIMIT = "512MB"  # the writer's DuckDB buffer; it spills to disk beyond this
 
 
 class Snapshot:
@@ -377,13 +380,15 @@ class DuckDBStore:
             fh.close()
 
 
-    def write(self, files: list[FileBatch], boundaries_version: str,
+    def write(self, files: Iterable[FileBatch], boundaries_version: str,
               on_file: Callable[[FileReport], None] | None = None
               ) -> tuple[list[FileReport], str]:
         """Upsert each file in order (by ``offence_key``; changed rows by ``row_hash``).
 
         All files go into ONE new snapshot, each counted against the state the previous
-        files left; the snapshot becomes current only if all of it succeeds. ``on_file`` is
+        files left; the snapshot becomes current only if all of it succeeds. ``files`` may
+        be a generator (the ingest streams: each file is prepared as it is written, and a
+        file it rejects ends the write with nothing stored). ``on_file`` is
         called with each ``FileReport`` as it is done. Returns the reports and the dataset
         version (a hash of the content, so the same rows give the same version in any order).
         If nothing changed, the current snapshot and its version are kept.
@@ -414,16 +419,17 @@ class DuckDBStore:
             self._collect_garbage(keep={new_name, cur_name})
             return reports, version
 
-    def _write_into(self, path: Path, files: list[FileBatch], boundaries_version: str,
+    def _write_into(self, path: Path, files: Iterable[FileBatch], boundaries_version: str,
                     on_file: Callable[[FileReport], None] | None) -> tuple[list[FileReport], str | None]:
         """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
-        con = duckdb.connect(str(path))
+        con = duckdb.connect(str(path), config={"memory_limit": WRITE_MEMORY_LIMIT})
         try:
             con.execute("BEGIN TRANSACTION").fetchall()
             migrated = migrate(con)  # also True for a new store
             reports = []
             for batch in files:
                 reports.append(write_file(con, batch, boundaries_version))
+                del batch  # one file in memory at a time
                 if on_file is not None:
                     on_file(reports[-1])
             if not migrated and not any(r.inserted or r.updated or r.quarantined
