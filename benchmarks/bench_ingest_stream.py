@@ -84,8 +84,12 @@ def ingest(files: list[Path], store: Path) -> tuple[float, float]:
             f"check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
             f"print(time.perf_counter() - t, "
             f"resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                         capture_output=True, text=True).stdout.split()
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True)
+    if done.returncode:
+        subprocess.run([geo_api, "ingest", *map(str, files)], env=env, check=False)
+        raise SystemExit("the ingest failed (its output is above)")
+    out = done.stdout.split()
     return float(out[0]), float(out[1])
 
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
                                                           "permutations x periods")
     max_kde_work: float = Field(2e9, description="Work budget: KDE points x kernel "
                                                  "footprint cells")
+    ingest_workers: int = Field(2, ge=1, le=64, description="Processes preparing (parsing, "
+                                "validating, joining) files in parallel during a command-line "
+                                "ingest of several files; the write stays one at a time")
     max_heavy_requests: int = Field(2, ge=1, description="Analyses and maps computed at once "
                                                          "per process; more wait (see below)")
     heavy_wait_s: float = Field(5, ge=0, le=60, description="How long a request waits for a "

@@ -317,3 +317,27 @@ def test_ingest_streams_one_file_at_a_time_and_a_late_rejection_leaves_nothing(
     after = (store.summary(), (store.dir / "CURRENT").read_text(),  # dropped with the
              sorted(p.name for p in store.dir.iterdir()))  # snapshot it was written into
     assert after == before
+
+
+def test_files_prepared_in_worker_processes_give_the_same_store(tmp_path, joins):
+    """The command line prepares files in forked workers and writes them in order: the
+    same rows, tallies and dataset version as one process; a rejection still rejects."""
+    from geo_api.data.ingest.pipeline import ingest_files
+
+    paths = [FILES[k] for k in (JAN, FEB, JAN2)]
+    results = {}
+    for workers in (1, 2):
+        store = DuckDBStore(tmp_path / f"w{workers}")
+        report = ingest_files(store, joins, paths, progress=False, workers=workers)
+        results[workers] = ([tally(f) for f in report.files], report.dataset_version,
+                            content_hash(store))
+        store.close()
+    assert results[1] == results[2]
+    broken = tmp_path / "2021-02-broken-street.csv"
+    broken.write_bytes(_broken_february())
+    store = DuckDBStore(tmp_path / "w2")
+    before = store.summary()
+    with pytest.raises(FileRejected) as info:
+        ingest_files(store, joins, [FILES[FEB], broken], progress=False, workers=2)
+    assert info.value.report.rejected == 5 and len(info.value.errors) == 3
+    assert store.summary() == before

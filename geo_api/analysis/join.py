@@ -63,15 +63,15 @@ def build_area_index(geoms, pixel_m: float | None = None, max_pixels: int = 48_0
     # Burn in reverse so the smallest index wins where polygons overlap.
     shapes = [(g, i) for i, g in reversed(list(enumerate(geoms))) if not g.is_empty]
     labels = features.rasterize(shapes, out_shape=(ny, nx), transform=transform,
-                                fill=OUTSIDE, dtype="int32", all_touched=False)
-    labels = labels.astype(np.int16 if len(geoms) < 32_000 else np.int32)
+                                fill=OUTSIDE, all_touched=False,
+                                dtype="int16" if len(geoms) < 32_000 else "int32")
     edges = features.rasterize([(shapely.boundary(g), 1) for g in geoms if not g.is_empty],
                                out_shape=(ny, nx), transform=transform, fill=0,
                                dtype="uint8", all_touched=True)
     # A point on a pixel edge is floored into the pixel above/right of that edge, while
     # GDAL may mark only the pixel below/left of a boundary running along it: mark the
     # up/right neighbours of every touched pixel too (2x2 dilation towards +x, +y).
-    edges = edges.astype(bool)
+    edges = edges.view(bool)  # 0/1 bytes: the same memory as booleans, no copy
     amb = edges.copy()
     amb[1:, :] |= edges[:-1, :]
     amb[:, 1:] |= edges[:, :-1]

@@ -75,8 +75,11 @@ class Service:
                      outside_area: str | None = None, progress: bool = True):
         from geo_api.data.ingest.pipeline import ingest_files
 
+        # worker processes are forked: only from a process with no other Python threads
+        # (the command line), never from the API server
+        workers = self.settings.ingest_workers if threading.active_count() == 1 else 1
         return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
-                            outside_area=outside_area, progress=progress)
+                            outside_area=outside_area, progress=progress, workers=workers)
 
     def demo_files(self) -> list[Path]:
         return sorted((self.settings.demo_dir / "police_uk").glob("*.csv"))

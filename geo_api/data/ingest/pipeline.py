@@ -126,11 +126,63 @@ def ingest_bytes(store, joins: JoinIndexes, data: bytes, name: str, kind: str = 
 
 def ingest_files(store, joins: JoinIndexes, paths: list[Path], kind: str = "auto",
                  on_error: str = "reject", outside_area: str | None = None,
-                 progress: bool = True) -> IngestReport:
-    """Ingest files from disk as ONE snapshot (all or nothing), with a progress bar."""
+                 progress: bool = True, workers: int = 1) -> IngestReport:
+    """Ingest files from disk as ONE snapshot (all or nothing), with a progress bar.
+    ``workers`` > 1: that many forked processes prepare the files (parse, validate,
+    classify, join) while this one writes them in order, at most ``workers + 1`` files in
+    flight (memory stays bounded)."""
+    if workers > 1 and len(paths) > 1:
+        prepared = _prepared_in_workers(paths, joins, kind, on_error, outside_area, workers)
+        return ingest_many(store, joins, prepared, kind=kind, on_error=on_error,
+                           outside_area=outside_area, progress=progress, total=len(paths))
     items = ((Path(p).name, Path(p).read_bytes()) for p in paths)
     return ingest_many(store, joins, items, kind=kind, on_error=on_error,
                        outside_area=outside_area, progress=progress, total=len(paths))
+
+
+_WORKER_JOINS: JoinIndexes | None = None  # set before forking; the workers inherit it
+
+
+def _prepare_path(path: str, kind: str, on_error: str, outside_area: str | None):
+    """Worker: prepare one file; a rejection comes back as a value (exceptions with
+    dataclass fields do not survive pickling)."""
+    try:
+        return ("ok", *prepare_file(Path(path).name, Path(path).read_bytes(), _WORKER_JOINS,
+                                    kind, on_error, outside_area))
+    except FileRejected as exc:
+        return ("rejected", exc.source, exc.errors, exc.n_rows, exc.report)
+
+
+class Prepared:
+    """A file prepared elsewhere: ``prepare_file``'s result, or its rejection."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+def _prepared_in_workers(paths, joins, kind, on_error, outside_area, workers):
+    import itertools
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_JOINS
+    _WORKER_JOINS = joins
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        todo = iter(paths)
+
+        def submit(p):
+            return Path(p).name, pool.submit(_prepare_path, str(p), kind, on_error,
+                                             outside_area)
+
+        flight = deque(submit(p) for p in itertools.islice(todo, workers + 1))
+        while flight:
+            name, future = flight.popleft()
+            result = future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                flight.append(submit(nxt))
+            yield name, Prepared(result)
 
 
 @dataclass
@@ -204,8 +256,14 @@ def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, 
     def batches():
         for name, data in tqdm(items, desc="ingesting", unit="file", total=total,
                                disable=not progress):
-            batch, file_errors, file_warnings = prepare_file(name, data, joins, kind,
-                                                             on_error, outside_area)
+            if isinstance(data, Prepared):  # prepared by a worker process
+                if data.result[0] == "rejected":
+                    _, source, errs, n_rows, report = data.result
+                    raise FileRejected(source, errs, n_rows=n_rows, report=report)
+                batch, file_errors, file_warnings = data.result[1:]
+            else:
+                batch, file_errors, file_warnings = prepare_file(name, data, joins, kind,
+                                                                 on_error, outside_area)
             del data  # the file's bytes are not needed once parsed
             errors.extend(file_errors)
             warnings.extend(file_warnings)

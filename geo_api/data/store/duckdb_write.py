@@ -94,8 +94,14 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
 
 
 def content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> str:
-    """'v' + 12 hex of sha256 over every (offence_key, row_hash), by key, and the boundaries."""
-    content = con.execute(
-        "SELECT sha256(coalesce(string_agg(offence_key || ' ' || row_hash, chr(10) "
-        "ORDER BY offence_key), '')) FROM offences").fetchall()[0][0]
+    """'v' + 12 hex of sha256 over the stored content and the boundaries: the number of rows
+    and the XOR of the 128-bit MD5 of every (offence_key, row_hash). Keys are unique, so the
+    XOR changes when any row is added, changed or removed, whatever the order they were
+    written in; it streams (constant memory) where a sorted concatenation of every key
+    would need memory in proportion to the store."""
+    n, upper, lower = con.execute(
+        "SELECT count(*), bit_xor(md5_number_upper(offence_key || ' ' || row_hash)), "
+        "bit_xor(md5_number_lower(offence_key || ' ' || row_hash)) FROM offences"
+    ).fetchall()[0]
+    content = f"{n} {upper or 0:016x}{lower or 0:016x}"
     return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
