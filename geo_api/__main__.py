@@ -67,6 +67,31 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    """National batch on Dask: files -> GeoParquet rows and monthly counts (no store)."""
+    import time
+
+    from geo_api.data import batch
+
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no such file(s): {', '.join(missing)}", file=sys.stderr)
+        return 2
+    t = time.perf_counter()
+    totals = batch.run(paths, _settings(args).boundaries_dir, Path(args.out),
+                       scheduler=args.scheduler, n_workers=args.workers,
+                       local=args.workers == 0 and not args.scheduler)
+    dt = time.perf_counter() - t
+    print(f"{totals.files} files, {totals.rows_read:,} rows read, {totals.rows:,} located rows "
+          f"written, {totals.quarantined:,} bad rows left out, {len(totals.rejected)} files "
+          f"rejected, in {dt:.1f} s ({totals.rows_read / dt:,.0f} rows/s)")
+    for r in totals.rejected[:10]:
+        print(f"  rejected: {r}")
+    print(f"wrote {args.out}/area_counts.parquet, h3_counts.parquet and rows/force=*/month=*/")
+    return 1 if totals.rejected else 0
+
+
 def cmd_load_demo(args) -> int:
     from geo_api.services.service import Service
 
@@ -449,6 +474,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--on-error", default="reject", choices=["reject", "quarantine"])
     sp.add_argument("--outside-area", default=None, choices=["keep", "reject"])
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("batch", help="national batch on Dask: police.uk CSVs -> GeoParquet rows "
+                                      "by force/month and monthly counts per area and H3 cell")
+    store_opts(sp)
+    sp.add_argument("files", nargs="+")
+    sp.add_argument("--out", required=True, help="output directory")
+    sp.add_argument("--scheduler", default=None, help="address of a running Dask scheduler "
+                    "(tcp://host:8786); default: a local cluster")
+    sp.add_argument("--workers", type=int, default=2, help="local cluster worker processes "
+                    "(0: in this process, without Dask)")
+    sp.set_defaults(func=cmd_batch)
 
     ind = sub.add_parser("indicators", help="partner indicators (counts by area)")
     ind_sub = ind.add_subparsers(dest="indicators_cmd", required=True)

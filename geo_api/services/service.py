@@ -78,8 +78,12 @@ class Service:
         # worker processes are forked: only from a process with no other Python threads
         # (the command line), never from the API server
         workers = self.settings.ingest_workers if threading.active_count() == 1 else 1
+        if workers > 1 and len(paths) > 1:  # the workers build the indexes they use
+            return ingest_files(self.store, self._joins, paths, kind=kind, on_error=on_error,
+                                outside_area=outside_area, progress=progress,
+                                workers=workers, boundaries=self.boundaries)
         return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
-                            outside_area=outside_area, progress=progress, workers=workers)
+                            outside_area=outside_area, progress=progress)
 
     def demo_files(self) -> list[Path]:
         return sorted((self.settings.demo_dir / "police_uk").glob("*.csv"))

@@ -124,30 +124,42 @@ def ingest_bytes(store, joins: JoinIndexes, data: bytes, name: str, kind: str = 
                        outside_area=outside_area, progress=False)
 
 
-def ingest_files(store, joins: JoinIndexes, paths: list[Path], kind: str = "auto",
+def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str = "auto",
                  on_error: str = "reject", outside_area: str | None = None,
-                 progress: bool = True, workers: int = 1) -> IngestReport:
+                 progress: bool = True, workers: int = 1,
+                 boundaries: BoundarySet | None = None) -> IngestReport:
     """Ingest files from disk as ONE snapshot (all or nothing), with a progress bar.
-    ``workers`` > 1: that many forked processes prepare the files (parse, validate,
-    classify, join) while this one writes them in order, at most ``workers + 1`` files in
-    flight (memory stays bounded)."""
+
+    ``workers`` > 1 (several files): that many forked processes build the join indexes
+    once each and prepare the files (parse, validate, classify, join) while this process
+    writes them in order, at most ``workers + 1`` files in flight; this process then needs
+    only ``boundaries`` (for their version), not the indexes, so no process holds both the
+    indexes and the writer's buffers."""
     if workers > 1 and len(paths) > 1:
-        prepared = _prepared_in_workers(paths, joins, kind, on_error, outside_area, workers)
+        boundaries = boundaries or joins.boundaries
+        prepared = _prepared_in_workers(paths, boundaries, joins, kind, on_error,
+                                        outside_area, workers)
         return ingest_many(store, joins, prepared, kind=kind, on_error=on_error,
-                           outside_area=outside_area, progress=progress, total=len(paths))
+                           outside_area=outside_area, progress=progress, total=len(paths),
+                           boundaries_version=boundaries.version)
     items = ((Path(p).name, Path(p).read_bytes()) for p in paths)
     return ingest_many(store, joins, items, kind=kind, on_error=on_error,
                        outside_area=outside_area, progress=progress, total=len(paths))
 
 
-_WORKER_JOINS: JoinIndexes | None = None  # set before forking; the workers inherit it
+_WORKER: dict = {}  # set before forking: the boundaries (and indexes, if built) to use
+
+
+def _init_worker() -> None:
+    if _WORKER.get("joins") is None:
+        _WORKER["joins"] = build_join_indexes(_WORKER["boundaries"])
 
 
 def _prepare_path(path: str, kind: str, on_error: str, outside_area: str | None):
     """Worker: prepare one file; a rejection comes back as a value (exceptions with
     dataclass fields do not survive pickling)."""
     try:
-        return ("ok", *prepare_file(Path(path).name, Path(path).read_bytes(), _WORKER_JOINS,
+        return ("ok", *prepare_file(Path(path).name, Path(path).read_bytes(), _WORKER["joins"],
                                     kind, on_error, outside_area))
     except FileRejected as exc:
         return ("rejected", exc.source, exc.errors, exc.n_rows, exc.report)
@@ -160,15 +172,15 @@ class Prepared:
         self.result = result
 
 
-def _prepared_in_workers(paths, joins, kind, on_error, outside_area, workers):
+def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area, workers):
     import itertools
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    global _WORKER_JOINS
-    _WORKER_JOINS = joins
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+    _WORKER.update(boundaries=boundaries, joins=joins)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                             initializer=_init_worker) as pool:
         todo = iter(paths)
 
         def submit(p):
@@ -225,9 +237,10 @@ def prepare_file(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
             [f"{parsed.name}: {w}" for w in parsed.warnings])
 
 
-def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: str = "reject",
-                outside_area: str | None = None, progress: bool = True,
-                total: int | None = None) -> IngestReport:
+def ingest_many(store, joins: JoinIndexes | None, items, kind: str = "auto",
+                on_error: str = "reject", outside_area: str | None = None,
+                progress: bool = True, total: int | None = None,
+                boundaries_version: str | None = None) -> IngestReport:
     """Ingest (name, bytes) items as one snapshot, file by file in the given order.
 
     Streaming: each file is read, validated, classified, joined and upserted before the next
@@ -242,11 +255,11 @@ def ingest_many(store, joins: JoinIndexes, items, kind: str = "auto", on_error: 
     lock = store.write_lock() if hasattr(store, "write_lock") else contextlib.nullcontext()
     with lock:  # a second ingest is refused at once, not after validating its files
         return _ingest_locked(store, joins, items, kind, on_error, outside_area, progress,
-                              total)
+                              total, boundaries_version or joins.boundaries.version)
 
 
-def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, total
-                   ) -> IngestReport:
+def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, total,
+                   boundaries_version) -> IngestReport:
     import itertools
 
     from tqdm import tqdm
@@ -273,5 +286,5 @@ def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, 
     first = next(stream, None)  # the first file is validated before the store is touched
     if first is None:
         raise InvalidParameter("no files to ingest")
-    reports, version = store.write(itertools.chain([first], stream), joins.boundaries.version)
+    reports, version = store.write(itertools.chain([first], stream), boundaries_version)
     return IngestReport.from_files(reports, version, errors, warnings)

@@ -79,7 +79,8 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     return " AND ".join(f"({p})" for p in parts), params
 
 
-WRITE_MEMORY_LIMIT = "512MB"  # the writer's DuckDB buffer; it spills to disk beyond this
+WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
+COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
 
 
 class Snapshot:
@@ -406,6 +407,7 @@ class DuckDBStore:
                                                     on_file)
                 if version is None:
                     new_path.unlink(missing_ok=True)
+                    Path(f"{new_path}.wal").unlink(missing_ok=True)
                     return reports, self.dataset_version()
                 tmp = self.dir / f"CURRENT.{uuid.uuid4().hex[:8]}"
                 tmp.write_text(new_name)
@@ -424,19 +426,30 @@ class DuckDBStore:
         """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
         con = duckdb.connect(str(path), config={"memory_limit": WRITE_MEMORY_LIMIT})
         try:
-            con.execute("BEGIN TRANSACTION").fetchall()
             migrated = migrate(con)  # also True for a new store
             reports = []
+            # Commits every COMMIT_EVERY_ROWS rows inside the new snapshot: DuckDB keeps a
+            # transaction's inserts in memory, so one transaction for a whole national year
+            # would grow with the input. Atomicity is the snapshot's: nobody reads it until
+            # CURRENT names it, and a failure deletes it.
+            pending_rows = 0
+            con.execute("BEGIN TRANSACTION").fetchall()
             for batch in files:
                 reports.append(write_file(con, batch, boundaries_version))
+                pending_rows += len(batch.frame)
                 del batch  # one file in memory at a time
+                if pending_rows >= COMMIT_EVERY_ROWS:
+                    con.execute("COMMIT").fetchall()
+                    con.execute("BEGIN TRANSACTION").fetchall()
+                    pending_rows = 0
                 if on_file is not None:
                     on_file(reports[-1])
+            con.execute("COMMIT").fetchall()
             if not migrated and not any(r.inserted or r.updated or r.quarantined
                                         for r in reports):
-                con.execute("ROLLBACK").fetchall()
-                return reports, None
+                return reports, None  # the caller deletes the unchanged copy
             version = content_version(con, boundaries_version)
+            con.execute("BEGIN TRANSACTION").fetchall()
             con.execute("DELETE FROM meta").fetchall()
             con.executemany("INSERT INTO meta VALUES (?, ?)",
                             [["dataset_version", version],

@@ -1,0 +1,154 @@
+"""National batch on Dask: police.uk CSVs -> validated, classified, joined rows as
+partitioned GeoParquet (by force and month) and monthly counts per area and per H3 cell.
+
+Each file is one task, run by ``prepare_file`` - the same parse, validation, classification
+and join the store's ingest uses (no second implementation) - on a ``dask.distributed``
+worker that builds the boundary join indexes once and keeps them. The driver sums the
+per-file counts as tasks finish, so its memory holds the counts, never the rows.
+
+Runs on a ``LocalCluster`` (``n_workers`` processes, one thread each) or on an existing
+cluster (``scheduler="tcp://host:8786"``): there the workers need geo_api installed and the
+input files, the boundaries and ``out_dir`` on a path they all see (a shared file system).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo_api.data.store.base import LAYER_COLUMNS
+
+KEYS = ["layer", "code", "month"]
+H3_KEYS = ["h3_r9", "month"]
+_JOINS: dict[str, object] = {}  # boundaries dir -> join indexes, per worker process
+
+
+def _joins(boundaries_dir: str):
+    if boundaries_dir not in _JOINS:
+        from geo_api.data.boundaries import load_boundaries
+        from geo_api.data.ingest.pipeline import build_join_indexes
+
+        _JOINS[boundaries_dir] = build_join_indexes(load_boundaries(Path(boundaries_dir)))
+    return _JOINS[boundaries_dir]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower() or "unknown"
+
+
+def process_file(path: str, boundaries_dir: str, out_dir: str | None) -> dict:
+    """One file: prepare it (rejecting it whole on any bad row, as ingest does), write its
+    rows as GeoParquet under ``out_dir/rows/force=<force>/month=<YYYY-MM>/`` (EPSG:27700
+    points), and return its counts: per (layer, code, month) and per (H3 r9 cell, month),
+    each with the violence/robbery/weapons subset."""
+    import geopandas as gpd
+
+    from geo_api.data.ingest.pipeline import prepare_file
+    from geo_api.errors import IngestRejected
+
+    p = Path(path)
+    try:  # bad rows are counted and left out; a file that cannot be read is reported
+        batch, _, warnings = prepare_file(p.name, p.read_bytes(), _joins(boundaries_dir),
+                                          on_error="quarantine")
+    except IngestRejected as exc:
+        return {"areas": None, "h3": None, "rows": 0, "rows_read": exc.n_rows or 0,
+                "quarantined": 0, "warnings": 0, "rejected": f"{p.name}: {exc.user_msg}"}
+    df = batch.frame
+    df = df[df["has_location"]]
+    month = df["month"].dt.strftime("%Y-%m")
+    vrw = df["violence_robbery_weapons"].fillna(False).astype(int)
+    parts = []
+    for layer, col in LAYER_COLUMNS.items():
+        codes = df[col].astype(object)
+        g = pd.DataFrame({"code": codes, "month": month, "count": 1, "count_vrw": vrw})
+        g = g[g["code"].notna()].groupby(["code", "month"], as_index=False).sum()
+        parts.append(g.assign(layer=layer))
+    areas = pd.concat(parts, ignore_index=True)[[*KEYS, "count", "count_vrw"]]
+    h3 = pd.DataFrame({"h3_r9": df["h3_r9"].to_numpy(np.uint64).astype(np.int64),
+                       "month": month, "count": 1, "count_vrw": vrw})
+    h3 = h3.groupby(H3_KEYS, as_index=False).sum()
+    if out_dir is not None:
+        force = df["falls_within"].fillna("unknown").map(_slug)
+        keep = [c for c in ("offence_key", "source", "crime_category", "outcome",
+                            "violence_robbery_weapons", *LAYER_COLUMNS.values(), "h3_r9",
+                            "x_m", "y_m", "lon", "lat") if c in df.columns]
+        rows = gpd.GeoDataFrame(df[keep].assign(month=month.to_numpy()),
+                                geometry=gpd.points_from_xy(df["x_m"], df["y_m"]),
+                                crs=27700)
+        rows["h3_r9"] = rows["h3_r9"].to_numpy(np.uint64).astype(np.int64)
+        for (f, m), part in rows.groupby([force.to_numpy(), month.to_numpy()]):
+            d = Path(out_dir) / "rows" / f"force={f}" / f"month={m}"
+            d.mkdir(parents=True, exist_ok=True)
+            part.drop(columns="month").to_parquet(d / f"{p.stem}.parquet", index=False)
+    return {"areas": areas, "h3": h3, "rows": len(df), "rows_read": batch.rows_read,
+            "quarantined": batch.quarantined, "warnings": len(warnings), "rejected": None}
+
+
+class Totals:
+    """Running sums of per-file counts (the driver's only state)."""
+
+    def __init__(self):
+        self.areas: pd.DataFrame | None = None
+        self.h3: pd.DataFrame | None = None
+        self.rows = self.rows_read = self.quarantined = self.files = 0
+        self.rejected: list[str] = []
+
+    def add(self, part: dict) -> None:
+        self.files += 1
+        self.rows_read += part["rows_read"]
+        if part["rejected"]:
+            self.rejected.append(part["rejected"])
+            return
+        self.areas = _sum(self.areas, part["areas"], KEYS)
+        self.h3 = _sum(self.h3, part["h3"], H3_KEYS)
+        self.rows += part["rows"]
+        self.quarantined += part["quarantined"]
+
+
+def _sum(acc: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if acc is None:
+        return new
+    return pd.concat([acc, new]).groupby(keys, as_index=False).sum()
+
+
+def run(paths: Iterable[Path], boundaries_dir: Path, out_dir: Path | None, *,
+        scheduler: str | None = None, n_workers: int = 2, local: bool = False) -> Totals:
+    """Process every file (one task each) and write the counts (``out_dir/area_counts.parquet``,
+    ``out_dir/h3_counts.parquet``) and the rows (``out_dir/rows/``). ``local=True`` runs
+    in this process without Dask (the single-process path the benchmark compares with)."""
+    paths = [str(p) for p in paths]
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    out = None if out_dir is None else str(out_dir)
+    totals = Totals()
+    if local:
+        for p in paths:
+            totals.add(process_file(p, str(boundaries_dir), out))
+    else:
+        from distributed import Client, LocalCluster, as_completed
+
+        cluster = None if scheduler else LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, memory_limit=0)
+        try:
+            with Client(scheduler or cluster) as client:
+                futures = client.map(process_file, paths, boundaries_dir=str(boundaries_dir),
+                                     out_dir=out, pure=False)
+                for future in as_completed(futures):
+                    totals.add(future.result())
+                    future.release()
+        finally:
+            if cluster is not None:
+                cluster.close()
+    if out_dir is not None:
+        empty_a = pd.DataFrame(columns=[*KEYS, "count", "count_vrw"])
+        empty_h = pd.DataFrame(columns=[*H3_KEYS, "count", "count_vrw"])
+        (totals.areas if totals.areas is not None else empty_a).sort_values(KEYS).to_parquet(
+            Path(out_dir) / "area_counts.parquet", index=False)
+        (totals.h3 if totals.h3 is not None else empty_h).sort_values(H3_KEYS).to_parquet(
+            Path(out_dir) / "h3_counts.parquet", index=False)
+    return totals
