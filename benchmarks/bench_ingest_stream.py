@@ -85,6 +85,7 @@ def ingest(files: list[Path], store: Path) -> tuple[float, float]:
             f"print(time.perf_counter() - t, "
             f"resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          check=False,
                           text=True)
     if done.returncode:
         subprocess.run([geo_api, "ingest", *map(str, files)], env=env, check=False)
