@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_API_", extra="forbid")
 
     store_dir: Path = Field(PROJECT_ROOT / "var" / "store", description="Embedded store directory")
+    database_url: str | None = Field(None, description="PostgreSQL + PostGIS URL "
+                                     "(postgresql://user@host/db): the offence store there "
+                                     "instead of the embedded DuckDB store")
     boundaries_dir: Path = Field(PROJECT_ROOT / "boundaries", description="Shipped boundary layers")
     demo_dir: Path = Field(PROJECT_ROOT / "data" / "demo", description="Shipped demo data")
     npa_file: Path | None = Field(

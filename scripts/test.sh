@@ -5,10 +5,13 @@ cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv "[dev]"
 # Browser tests need Debian's Chromium (no browser download at run time); the OGC API tests
-# use GDAL's ogrinfo/ogr2ogr (Debian's gdal-bin) as a real client.
-if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr; } >/dev/null \
-    && [ "$(id -u)" = 0 ]; then
-  apt-get update -qq && apt-get install -y -qq chromium chromium-driver gdal-bin >/dev/null
+# use GDAL's ogrinfo/ogr2ogr (Debian's gdal-bin) as a real client; the store contract tests
+# start a throwaway PostgreSQL + PostGIS cluster themselves (as the postgres user).
+have_pg() { ls /usr/lib/postgresql/*/bin/initdb /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; }
+if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr || ! have_pg; } \
+    >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver gdal-bin postgresql \
+    postgis >/dev/null
 fi
 python -m ruff check geo_api tests benchmarks scripts
 exec python -m pytest "$@"

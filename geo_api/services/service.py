@@ -35,7 +35,12 @@ class Service:
         self.boundaries: BoundarySet = load_boundaries(
             settings.boundaries_dir, settings.npa_file, settings.npa_code_field,
             settings.npa_name_field)
-        self.store = DuckDBStore(settings.store_dir)
+        if settings.database_url:
+            from geo_api.data.store.postgis_store import PostGISStore
+
+            self.store = PostGISStore(settings.database_url)
+        else:
+            self.store = DuckDBStore(settings.store_dir)
         self.site_sets = SiteSets(settings.store_dir / "site_sets")
         self._joins = None
         self._joins_lock = threading.Lock()

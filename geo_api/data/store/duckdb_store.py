@@ -45,13 +45,14 @@ GROUP_SQL = {
 
 
 def where_sql(flt: OffenceFilter) -> tuple[str, list]:
-    """SQL WHERE clause and parameters for a filter (columns and groups are allow-listed)."""
+    """SQL WHERE clause and parameters for a filter (columns and groups are allow-listed;
+    standard SQL that DuckDB and PostgreSQL both run, ``?`` placeholders)."""
     parts, params = [], []
     if flt.group not in GROUP_SQL:
         raise InvalidParameter(f"unknown group {flt.group!r}; choose one of {sorted(GROUP_SQL)}")
     parts.append(GROUP_SQL[flt.group])
     if flt.start is not None:
-        parts.append("(CASE WHEN occurred_at IS NULL THEN month + INTERVAL 1 MONTH > ? "
+        parts.append("(CASE WHEN occurred_at IS NULL THEN month + INTERVAL '1 month' > ? "
                      "ELSE occurred_at >= ? END)")
         params += [flt.start, flt.start]
     if flt.end is not None:
@@ -74,7 +75,8 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     if flt.hours:
         h0, h1 = flt.hours
         op = "AND" if h0 < h1 else "OR"
-        parts.append(f"(hour(occurred_at) >= ? {op} hour(occurred_at) < ?)")
+        parts.append(f"(EXTRACT(hour FROM occurred_at) >= ? {op} "
+                     "EXTRACT(hour FROM occurred_at) < ?)")
         params += [h0, h1]
     return " AND ".join(f"({p})" for p in parts), params
 
@@ -122,6 +124,19 @@ class Reader:
             self._cur.close()
             self._cur = None
 
+    # the two ways queries return (a backend implements these and the SQL dialect below)
+    MONTH_TEXT = "strftime(month, '%Y-%m')"
+
+    @staticmethod
+    def _round6(col: str) -> str:
+        return f"round({col}, 6)"
+
+    def _df(self, sql: str, params=()) -> pd.DataFrame:
+        return self._q().execute(sql, list(params)).df()
+
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        return self._q().execute(sql, list(params)).fetchall()
+
     @property
     def snapshot_name(self) -> str:
         return self._snap.name
@@ -137,76 +152,70 @@ class Reader:
         """Matching rows (ordered by month, key) and the total number matched."""
         _check_columns(columns)
         where, params = where_sql(flt)
-        cur = self._q()
-        n = cur.execute(f"SELECT count(*) FROM offences WHERE {where}", params).fetchall()[0][0]
-        df = cur.execute(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
-                         "ORDER BY month, offence_key LIMIT ? OFFSET ?",
-                         params + [limit, offset]).df()
+        n = self._rows(f"SELECT count(*) FROM offences WHERE {where}", params)[0][0]
+        df = self._df(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
+                      "ORDER BY month, offence_key LIMIT ? OFFSET ?", params + [limit, offset])
         return df, n
 
     def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
         """The row with ``offence_key`` = ``key`` (empty when there is none)."""
         _check_columns(columns)
-        return self._q().execute(f"SELECT {', '.join(columns)} FROM offences "
-                                 "WHERE offence_key = ?", [key]).df()
+        return self._df(f"SELECT {', '.join(columns)} FROM offences WHERE offence_key = ?",
+                        [key])
 
     def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
         """Counts per area code for ``layer``, plus totals (matched, no location, outside)."""
         col = _layer_column(layer)
         where, params = where_sql(flt)
-        cur = self._q()
-        df = cur.execute(f"SELECT {col} AS code, count(*) AS count FROM offences "
-                         f"WHERE {where} AND {col} IS NOT NULL GROUP BY 1", params).df()
-        matched, no_loc, outside = cur.execute(
+        df = self._df(f"SELECT {col} AS code, count(*) AS count FROM offences "
+                      f"WHERE {where} AND {col} IS NOT NULL GROUP BY 1", params)
+        matched, no_loc, outside = self._rows(
             f"SELECT count(*), count(*) FILTER (WHERE NOT has_location), "
             f"count(*) FILTER (WHERE has_location AND {col} IS NULL) FROM offences WHERE {where}",
-            params).fetchall()[0]
+            params)[0]
         return df, {"n_matched": matched, "n_no_location": no_loc, "n_outside_layer": outside,
                     "n_in_layer": int(df["count"].sum())}
 
     def points(self, flt: OffenceFilter) -> pd.DataFrame:
         """x_m, y_m (EPSG:27700) of matching offences with a location."""
         where, params = where_sql(flt)
-        return self._q().execute(
-            f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location", params).df()
+        return self._df(f"SELECT x_m, y_m FROM offences WHERE {where} AND has_location",
+                        params)
 
     def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
         """Selected (allow-listed) columns of all matching offences."""
         _check_columns(columns)
         where, params = where_sql(flt)
-        return self._q().execute(
-            f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params).df()
+        return self._df(f"SELECT {', '.join(columns)} FROM offences WHERE {where}", params)
 
     def located_values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
         """Selected (allow-listed) columns of matching offences that have a location."""
         _check_columns(columns)
         where, params = where_sql(flt)
-        return self._q().execute(
-            f"SELECT {', '.join(columns)} FROM offences WHERE {where} AND has_location",
-            params).df()
+        return self._df(
+            f"SELECT {', '.join(columns)} FROM offences WHERE {where} AND has_location", params)
 
     def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
         """Most frequent locations (location text at one point; police.uk map points)."""
         where, params = where_sql(flt)
-        return self._q().execute(
-            f"SELECT coalesce(location_text, 'unnamed point') AS name, round(lon, 6) AS lon, "
-            f"round(lat, 6) AS lat, count(*) AS count FROM offences WHERE {where} "
-            "AND has_location GROUP BY 1, 2, 3 ORDER BY count DESC, name, lon, lat LIMIT ?",
-            params + [n]).df()
+        return self._df(
+            f"SELECT coalesce(location_text, 'unnamed point') AS name, "
+            f"{self._round6('lon')} AS lon, {self._round6('lat')} AS lat, count(*) AS count "
+            f"FROM offences WHERE {where} AND has_location GROUP BY 1, 2, 3 "
+            "ORDER BY count DESC, name, lon, lat LIMIT ?", params + [n])
 
     def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
         """H3 cell (uint64) of each matching offence with a location."""
         col = _layer_column(f"h3_r{resolution}")
         where, params = where_sql(flt)
-        rows = self._q().execute(
-            f"SELECT {col} FROM offences WHERE {where} AND has_location", params).fetchnumpy()
-        return np.asarray(rows[col], dtype=np.uint64)
+        rows = self._df(f"SELECT {col} FROM offences WHERE {where} AND has_location", params)
+        return rows[col].to_numpy(dtype=np.uint64)
 
     def _memo(self, key: str, sql: str, shape):
         """A small per-snapshot result (computed once per snapshot, shared by readers)."""
         cache = self._snap.cache
         if key not in cache:
-            cache[key] = shape(self._q().execute(sql).fetchall())
+            cache[key] = shape(self._rows(sql))
         return cache[key]
 
     def sources(self) -> set[str]:
@@ -216,17 +225,16 @@ class Reader:
 
     def months_loaded(self) -> tuple[str, ...]:
         """Months ('YYYY-MM') with at least one offence in this snapshot, ascending."""
-        return self._memo("months", "SELECT DISTINCT strftime(month, '%Y-%m') AS m FROM offences "
+        return self._memo("months", f"SELECT DISTINCT {self.MONTH_TEXT} AS m FROM offences "
                                     "WHERE month IS NOT NULL ORDER BY m",
                           lambda rows: tuple(r[0] for r in rows))
 
     def summary(self) -> dict:
-        cur = self._q()
-        n, n_loc, m0, m1 = cur.execute(
+        n, n_loc, m0, m1 = self._rows(
             "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), max(month) "
-            "FROM offences").fetchall()[0]
-        by_source = dict(cur.execute("SELECT source, count(*) FROM offences GROUP BY 1").fetchall())
-        n_ingests = cur.execute("SELECT count(*) FROM ingests").fetchall()[0][0]
+            "FROM offences")[0]
+        by_source = dict(self._rows("SELECT source, count(*) FROM offences GROUP BY 1"))
+        n_ingests = self._rows("SELECT count(*) FROM ingests")[0][0]
         return {"dataset_version": self.dataset_version(),
                 "boundaries_version": self.boundaries_version(),
                 "n_offences": n, "n_with_location": n_loc,
@@ -245,11 +253,11 @@ class Reader:
             lambda rows: rows[0][0])
 
     def quarantine(self) -> pd.DataFrame:
-        return self._q().execute("SELECT * FROM quarantine ORDER BY ingest_id, line").df()
+        return self._df("SELECT * FROM quarantine ORDER BY ingest_id, line")
 
     def ingests(self) -> pd.DataFrame:
         """The ingest log: one row per file ingested (one per call in stores before schema 2)."""
-        return self._q().execute("SELECT * FROM ingests ORDER BY ingest_id").df()
+        return self._df("SELECT * FROM ingests ORDER BY ingest_id")
 
 
 class DuckDBStore:

@@ -1,0 +1,319 @@
+"""The offence store on PostgreSQL + PostGIS, for deployments with several API workers or
+hosts and for GIS users connecting directly. Selected by ``GEO_API_DATABASE_URL``.
+
+The same interface as ``DuckDBStore`` and the same queries: ``PostGISReader`` is the DuckDB
+store's ``Reader`` with the two ways a query returns (a DataFrame, rows) and two dialect
+fragments implemented for PostgreSQL (psycopg 3). Tables mirror the DuckDB schema; H3 ids
+are BIGINT computed in Python at ingest (they fit in 63 bits), and ``geom`` is a generated
+``geometry(Point, 27700)`` column with a GiST index, with ``offences_lonlat`` as an EPSG:4326
+view for QGIS/ArcGIS.
+
+Guarantees, as in the DuckDB store: an ingest is one transaction (a rejected or killed
+ingest leaves nothing; readers never see half of one), one writer at a time (a session
+advisory lock; a second ingest gets ``StoreBusy`` at once), and each reader (one per API
+request) reads one consistent snapshot (a REPEATABLE READ, READ ONLY transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from geo_api.data.store.base import FileBatch, FileReport, IngestCountError
+from geo_api.data.store.duckdb_schema import (
+    COUNT_COLUMNS,
+    FILE_COUNTS_SQL,
+    INGEST_COLUMNS,
+    OFFENCE_COLUMNS,
+    OFFENCE_DDL,
+    OTHER_MONTH_SQL,
+    SCHEMA_VERSION,
+)
+from geo_api.data.store.duckdb_store import Reader
+from geo_api.errors import StoreBusy, StoreEmpty
+
+LOCK_KEY = 0x6765_6f61_7069  # "geoapi": the one-writer advisory lock
+# text compares byte by byte (COLLATE "C"), as in DuckDB: the same order for paging and ties
+PG_DDL = (OFFENCE_DDL.replace("UBIGINT", "BIGINT").replace("DOUBLE", "DOUBLE PRECISION")
+          .replace("VARCHAR", 'TEXT COLLATE "C"')
+          .replace('row_hash TEXT COLLATE "C", ingest_id INTEGER\n);',
+                   "row_hash TEXT, ingest_id INTEGER,\n  geom geometry(Point, 27700) "
+                   "GENERATED ALWAYS AS (CASE WHEN x_m IS NULL OR y_m IS NULL THEN NULL ELSE "
+                   "ST_SetSRID(ST_MakePoint(x_m, y_m), 27700) END) STORED,\n"
+                   "  PRIMARY KEY (offence_key)\n);")
+          .replace('CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE "C", value TEXT COLLATE "C");',
+                   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"))
+# indexes for the filters the API uses (period, group, category, areas, H3, space)
+PG_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS offences_month ON offences (month)",
+    "CREATE INDEX IF NOT EXISTS offences_category ON offences (crime_category)",
+    ("CREATE INDEX IF NOT EXISTS offences_vrw ON offences (month) "
+     "WHERE violence_robbery_weapons"),
+    "CREATE INDEX IF NOT EXISTS offences_ward ON offences (ward_code)",
+    "CREATE INDEX IF NOT EXISTS offences_lsoa ON offences (lsoa_code)",
+    "CREATE INDEX IF NOT EXISTS offences_h3_r9 ON offences (h3_r9)",
+    "CREATE INDEX IF NOT EXISTS offences_geom ON offences USING gist (geom)",
+    "CREATE INDEX IF NOT EXISTS offences_source_id ON offences (source_id)",
+    ("CREATE OR REPLACE VIEW offences_lonlat AS SELECT offence_key, month, crime_category, "
+     "outcome, violence_robbery_weapons, npa_code, ward_code, lsoa_code, h3_r9, "
+     "ST_Transform(geom, 4326)::geometry(Point, 4326) AS geom FROM offences"),
+]
+DATE_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz
+INT_COLUMNS = {"victim_age", "suspect_age", "ingest_id", "line"}
+
+
+def _sql(sql: str) -> str:
+    """DuckDB-style ``?`` placeholders as psycopg's ``%s`` (the shared SQL has no ``%``)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostGISReader(Reader):
+    """The store's queries on one consistent PostgreSQL snapshot."""
+
+    MONTH_TEXT = "to_char(month, 'YYYY-MM')"
+
+    def __init__(self, conn, snap):
+        self._conn = conn
+        self._snap = snap
+        self._cur = None
+
+    @staticmethod
+    def _round6(col: str) -> str:
+        return f"round({col}::numeric, 6)::double precision"
+
+    def _execute(self, sql: str, params=()):
+        cur = self._conn.cursor()
+        cur.execute(_sql(sql), [_py(v) for v in params])
+        return cur
+
+    def _df(self, sql: str, params=()) -> pd.DataFrame:
+        cur = self._execute(sql, params)
+        cols = [d.name for d in cur.description]
+        df = pd.DataFrame(cur.fetchall(), columns=cols)
+        for d in cur.description:  # dates and times as DuckDB returns them: datetime64
+            if d.type_code in DATE_OIDS:
+                df[d.name] = pd.to_datetime(df[d.name])
+        return df
+
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        return self._execute(sql, params).fetchall()
+
+    def _close(self) -> None:
+        pass
+
+
+def _py(v):
+    """A parameter or cell as psycopg takes it (numpy and pandas values as Python's)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class PostGISStore:
+    """Offence store in a PostgreSQL database with PostGIS (``url``: a libpq URL)."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.url = url
+        self._psycopg = psycopg
+        self._writing = False
+        self._memo: dict = {}  # dataset version -> per-snapshot memo (sources, months)
+        with psycopg.connect(url, autocommit=True) as conn:
+            self._migrate(conn)
+
+    @staticmethod
+    def _migrate(conn) -> None:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        for stmt in filter(str.strip, PG_DDL.split(";")):
+            conn.execute(stmt)
+        for stmt in PG_INDEXES:
+            conn.execute(stmt)
+
+    def _connect(self, **kw):
+        return self._psycopg.connect(self.url, **kw)
+
+    # -- readers ------------------------------------------------------------------------
+    @contextmanager
+    def reader(self):
+        """One consistent snapshot for the block (REPEATABLE READ, READ ONLY)."""
+        conn = self._connect()
+        try:
+            conn.isolation_level = self._psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            version = meta.get("dataset_version")
+            if version is None:
+                raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or "
+                                 "`geo_api ingest`")
+            snap = SimpleNamespace(name=f"postgis:{version}", dataset_version=version,
+                                   boundaries_version=meta.get("boundaries_version"),
+                                   cache=self._memo.setdefault(version, {}))
+            yield PostGISReader(conn, snap)
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or not hasattr(PostGISReader, name):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            with self.reader() as r:
+                return getattr(r, name)(*args, **kwargs)
+
+        return call
+
+    def dataset_version(self) -> str | None:
+        try:
+            with self.reader() as r:
+                return r.dataset_version()
+        except StoreEmpty:
+            return None
+
+    def close(self) -> None:
+        pass
+
+    # -- writing ------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self):
+        """The one-writer lock (a session advisory lock), taken at once or refused with
+        StoreBusy; re-entrant within this store object."""
+        if self._writing:
+            yield
+            return
+        conn = self._connect(autocommit=True)
+        try:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
+                raise StoreBusy("another ingest is writing the store; try again when it "
+                                "finishes")
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._writing = False
+                conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        finally:
+            conn.close()
+
+    def write(self, files: Iterable[FileBatch], boundaries_version: str,
+              on_file: Callable[[FileReport], None] | None = None
+              ) -> tuple[list[FileReport], str]:
+        """Upsert each file in order in ONE transaction (see ``DuckDBStore.write``)."""
+        with self.write_lock(), self._connect() as conn:
+            reports = []
+            for batch in files:
+                reports.append(_write_file(conn, batch, boundaries_version))
+                if on_file is not None:
+                    on_file(reports[-1])
+            if not any(r.inserted or r.updated or r.quarantined for r in reports):
+                conn.rollback()
+                return reports, self.dataset_version()
+            version = _content_version(conn, boundaries_version)
+            conn.execute("DELETE FROM meta")
+            conn.cursor().executemany("INSERT INTO meta VALUES (%s, %s)", [
+                ("dataset_version", version), ("boundaries_version", boundaries_version),
+                ("schema_version", str(SCHEMA_VERSION))])
+            conn.commit()
+            return reports, version
+
+
+def _copy(conn, table: str, frame: pd.DataFrame) -> None:
+    """COPY a frame into ``table`` (its columns in order) as CSV text."""
+    buf = io.StringIO()
+    out = frame.copy()
+    for c in INT_COLUMNS & set(out.columns):  # whole numbers, not "25.0"
+        out[c] = out[c].astype("Int64")
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object)
+        if out[c].dtype == np.uint64:
+            out[c] = out[c].astype(np.int64)
+    out.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S")
+    with conn.cursor().copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN "
+                            "WITH (FORMAT csv, NULL '\\N')") as cp:
+        cp.write(buf.getvalue())
+
+
+def _write_file(conn, batch: FileBatch, boundaries_version: str) -> FileReport:
+    """One file's upsert and tally (the same SQL as the DuckDB store's ``write_file``)."""
+    frame = batch.frame
+    if frame["offence_key"].duplicated().any():
+        raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
+    ingest_id = conn.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"
+                             ).fetchone()[0]
+    cols = ", ".join(OFFENCE_COLUMNS)
+    conn.execute("CREATE TEMP TABLE incoming (offence_key TEXT, row_hash TEXT, outcome TEXT, "
+                 "source TEXT, source_id TEXT, month DATE, line INTEGER)")
+    conn.execute(f"CREATE TEMP TABLE rows AS SELECT {cols} FROM offences WITH NO DATA")
+    try:
+        _copy(conn, "incoming", frame[list(COUNT_COLUMNS)])
+        _copy(conn, "rows", frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)])
+        conn.execute("CREATE INDEX ON incoming (offence_key)")
+        conn.execute("CREATE INDEX ON incoming (source_id, month)")
+        conn.execute("ANALYZE incoming")
+        conn.execute("ANALYZE rows")
+        inserted, updated, unchanged, outcomes = conn.execute(FILE_COUNTS_SQL).fetchone()
+        other_month = conn.execute(OTHER_MONTH_SQL).fetchone()[0]
+        if updated:
+            conn.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
+                         "incoming i JOIN offences o USING (offence_key) "
+                         "WHERE o.row_hash <> i.row_hash)")
+        written = 0
+        if inserted or updated:
+            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
+                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
+            written = conn.execute(f"INSERT INTO offences ({cols}) SELECT {cols} FROM rows r"
+                                   f"{keep_stored}").rowcount
+    finally:
+        conn.execute("DROP TABLE incoming")
+        conn.execute("DROP TABLE rows")
+    if written != inserted + updated:
+        raise IngestCountError(f"{batch.file}: wrote {written} rows, expected "
+                               f"{inserted} inserted + {updated} updated")
+    if batch.quarantine is not None and len(batch.quarantine):
+        q = batch.quarantine.assign(ingest_id=ingest_id)[
+            ["ingest_id", "line", "field", "message", "value"]]
+        conn.cursor().executemany("INSERT INTO quarantine VALUES (%s, %s, %s, %s, %s)",
+                                  [tuple(_py(v) for v in r) for r in q.itertuples(index=False)])
+    report = FileReport(
+        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
+        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
+        rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
+        no_location=int((~frame["has_location"]).sum()))
+    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
+              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
+    conn.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
+                 f"VALUES ({', '.join(['%s'] * len(INGEST_COLUMNS))}, now())",
+                 [_py(values[c]) for c in INGEST_COLUMNS])
+    return report
+
+
+def _le64(hex16: str) -> str:
+    """SQL: 16 hex digits read as a little-endian 64-bit integer (DuckDB's md5_number_*)."""
+    return ("('x' || " + " || ".join(f"substr({hex16}, {i}, 2)" for i in range(15, 0, -2))
+            + ")::bit(64)::bigint")
+
+
+def _content_version(conn, boundaries_version: str) -> str:
+    """The DuckDB store's formula: row count and the XOR of the 128-bit MD5 of every
+    (offence_key, row_hash) - the same content gives the same version on either backend."""
+    n, upper, lower = conn.execute(
+        f"SELECT count(*), bit_xor({_le64('substr(m, 1, 16)')}), "
+        f"bit_xor({_le64('substr(m, 17, 16)')}) "
+        "FROM (SELECT md5(offence_key || ' ' || row_hash) AS m FROM offences) AS hashed"
+    ).fetchone()
+    content = f"{n} {(upper or 0) & (2**64 - 1):016x}{(lower or 0) & (2**64 - 1):016x}"
+    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]

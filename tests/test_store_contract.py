@@ -1,0 +1,244 @@
+"""The store contract, run against both backends: the embedded DuckDB store and PostgreSQL +
+PostGIS. The PostgreSQL cluster is a throwaway one this module starts (initdb as the
+`postgres` user when run as root, on a free port, sockets in a temp dir) and stops; the
+test command installs Debian's postgresql and postgis. Both backends must give the same
+tallies, the same query answers and the same dataset version for the same files."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import demo_csvs
+
+from geo_api.data.ingest.pipeline import FileRejected, ingest_files, ingest_many
+from geo_api.data.store.duckdb_store import DuckDBStore
+from geo_api.errors import StoreBusy, StoreEmpty
+from geo_api.services.filters import build_filter
+
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+FILES = demo_csvs()[:3]  # 2019-12 .. 2020-02, real police.uk rows
+FILTERS = [build_filter(None, "all"), build_filter("2020-01", "violence_robbery_weapons"),
+           build_filter("2019-12/2020-01", "all", ["Robbery"]),
+           build_filter(None, "all", bbox="-1.16,52.62,-1.11,52.65")]
+
+
+def _as(cmd: list[str]) -> list[str]:
+    """``cmd`` as the postgres user when running as root (initdb refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    if not PG_BIN or not os.path.exists(os.path.join(PG_BIN[-1], "initdb")):
+        pytest.skip("PostgreSQL is not installed: scripts/test.sh installs postgresql and "
+                    "postgis from Debian (as root)")
+    if not glob.glob("/usr/share/postgresql/*/extension/postgis.control"):
+        pytest.skip("PostGIS is not installed: scripts/test.sh installs postgresql-*-postgis-3")
+    import tempfile
+
+    bindir = PG_BIN[-1]
+    base = Path(tempfile.mkdtemp(prefix="geo_api-pg-"))  # under /tmp: the postgres user
+    if os.geteuid() == 0:  # cannot reach pytest's root-only temp dirs
+        shutil.chown(base, "postgres")
+    data, sock = base / "data", base
+    subprocess.run(_as([f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres"]),
+                   check=True, capture_output=True)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    subprocess.run(_as([f"{bindir}/pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w",
+                        "-o", (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 "
+                               "-c fsync=off"), "start"]), check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as([f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"]),
+                       check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def new_store(kind: str, tmp_path: Path, pg_url: str | None):
+    if kind == "duckdb":
+        return DuckDBStore(tmp_path / f"duck-{uuid.uuid4().hex[:6]}")
+    import psycopg
+
+    from geo_api.data.store.postgis_store import PostGISStore
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return PostGISStore(f"{pg_url}/{name}")
+
+
+@pytest.fixture(params=["duckdb", "postgis"])
+def backend(request, tmp_path):
+    pg_url = request.getfixturevalue("pg_server") if request.param == "postgis" else None
+
+    def make():
+        return new_store(request.param, tmp_path, pg_url)
+
+    return request.param, make
+
+
+def tallies(report) -> list[tuple]:
+    return [(f.file, f.inserted, f.updated, f.unchanged, f.quarantined, f.rejected,
+             f.outcomes_changed, f.crime_id_other_month, f.no_location) for f in report.files]
+
+
+def answers(store) -> dict:
+    """Every query of the interface, on a few filters, in comparable form."""
+    out = {"summary": {k: v for k, v in store.summary().items()},
+           "months": store.months_loaded(), "sources": store.sources()}
+    for i, f in enumerate(FILTERS):
+        for layer in ("npa", "ward", "lsoa", "sector", "lad", "oa"):
+            counts, totals = store.area_counts(layer, f)
+            out[f"areas {i} {layer}"] = (counts.sort_values("code")
+                                         .astype({"count": int}).to_dict("list"), totals)
+        out[f"h3 {i}"] = np.sort(store.h3_cells(9, f)).tolist()
+        pts = store.points(f).sort_values(["x_m", "y_m"]).round(3)
+        out[f"points {i}"] = pts.to_dict("list")
+        page, n = store.query_offences(f, 25, 10, ("offence_key", "month", "crime_category",
+                                                   "lon", "lat", "ward_code"))
+        page["month"] = page["month"].dt.strftime("%Y-%m")
+        page = page.astype(object).where(page.notna(), None)  # NaN != NaN: compare as None
+        out[f"page {i}"] = (page.to_dict("list"), n)
+        top = store.top_locations(f, 5)
+        out[f"top {i}"] = top.astype({"count": int}).to_dict("list")
+        vals = store.located_values(("offence_key", "violence_robbery_weapons"), f)
+        out[f"values {i}"] = sorted(map(tuple, vals.astype(object).values.tolist()))
+    return out
+
+
+def test_both_backends_store_and_answer_the_same(pg_server, tmp_path, joins):
+    duck, pg = new_store("duckdb", tmp_path, None), new_store("postgis", tmp_path, pg_server)
+    rd = ingest_files(duck, joins, FILES, progress=False)
+    rp = ingest_files(pg, joins, FILES, progress=False)
+    assert tallies(rd) == tallies(rp) and rd.dataset_version == rp.dataset_version
+    a, b = answers(duck), answers(pg)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key], key
+    offence = duck.offence_by_key(a["page 0"][0]["offence_key"][0], ("offence_key", "outcome"))
+    assert offence.equals(pg.offence_by_key(offence["offence_key"][0],
+                                            ("offence_key", "outcome")))
+
+
+def test_reingest_update_and_rejection(backend, joins):
+    _, make = backend
+    store = make()
+    with pytest.raises(StoreEmpty):
+        store.summary()
+    assert store.dataset_version() is None
+    first = ingest_files(store, joins, FILES, progress=False)
+    again = ingest_files(store, joins, FILES, progress=False)
+    assert again.unchanged == first.inserted and again.dataset_version == first.dataset_version
+    # a republished month with one outcome changed: one update, the rest unchanged
+    text = FILES[1].read_text().splitlines()
+    i = next(i for i, line in enumerate(text[1:], 1) if line.split(",")[0] and '"' not in line)
+    cells = text[i].split(",")
+    cells[10] = "Investigation complete; no suspect identified" if cells[10] != \
+        "Investigation complete; no suspect identified" else "Unable to prosecute suspect"
+    text[i] = ",".join(cells)
+    r = ingest_many(store, joins, [(FILES[1].name, ("\n".join(text) + "\n").encode())],
+                    progress=False)
+    assert (r.updated, r.outcomes_changed, r.inserted) == (1, 1, 0)
+    assert r.dataset_version != first.dataset_version
+    before = (store.summary(), store.dataset_version())
+    broken = b"Crime ID,Month\nx,2020-01\n"
+    with pytest.raises(FileRejected):
+        ingest_many(store, joins, [(FILES[2].name, FILES[2].read_bytes()),
+                                   ("broken.csv", broken)], progress=False)
+    assert (store.summary(), store.dataset_version()) == before  # the first file too
+
+
+def test_a_reader_keeps_its_snapshot_and_one_writer_at_a_time(backend, joins):
+    _, make = backend
+    store = make()
+    ingest_files(store, joins, FILES[:1], progress=False)
+    with store.reader() as r:
+        n_before = r.summary()["n_offences"]
+        ingest_files(store, joins, FILES[1:2], progress=False)  # a writer meanwhile
+        assert r.summary()["n_offences"] == n_before  # the pinned snapshot
+        assert r.months_loaded() == ("2019-12",)
+    assert store.summary()["n_offences"] > n_before
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with store.write_lock():
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    try:
+        if _ == "postgis":  # the same database, another client
+            from geo_api.data.store.postgis_store import PostGISStore
+
+            other = PostGISStore(store.url)
+        else:
+            other = DuckDBStore(store.dir)
+        with pytest.raises(StoreBusy):
+            ingest_files(other, joins, FILES[2:3], progress=False)
+    finally:
+        release.set()
+        t.join()
+
+
+def test_postgis_has_geometry_in_27700_and_a_lonlat_view(pg_server, tmp_path, joins):
+    store = new_store("postgis", tmp_path, pg_server)
+    ingest_files(store, joins, FILES[:1], progress=False)
+    import psycopg
+
+    with psycopg.connect(store.url) as conn:
+        srid, n_geom, n_loc = conn.execute(
+            "SELECT max(ST_SRID(geom)), count(geom), count(*) FILTER (WHERE x_m IS NOT NULL) "
+            "FROM offences").fetchone()
+        lon, lat, x, y = conn.execute(
+            "SELECT ST_X(v.geom), ST_Y(v.geom), o.lon, o.lat FROM offences_lonlat v "
+            "JOIN offences o USING (offence_key) WHERE v.geom IS NOT NULL LIMIT 1").fetchone()
+        indexes = {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'offences'")}
+    assert srid == 27700 and n_geom == n_loc > 0
+    assert abs(lon - x) < 1e-5 and abs(lat - y) < 1e-5  # the view is lon/lat (EPSG:4326)
+    assert {"offences_geom", "offences_month", "offences_h3_r9"} <= indexes
+    assert pd.Series(sorted(indexes)).str.startswith("offences").all()
+
+
+def test_the_api_answers_the_same_on_postgis(pg_server, tmp_path, joins):
+    """GEO_API_DATABASE_URL switches the whole service to PostGIS: the same answers."""
+    from fastapi.testclient import TestClient
+
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    pg = new_store("postgis", tmp_path, pg_server)
+    ingest_files(pg, joins, FILES, progress=False)
+    duck_dir = tmp_path / "duck-api"
+    ingest_files(DuckDBStore(duck_dir), joins, FILES, progress=False)
+    common = {"keys_file": tmp_path / "k.json", "audit_dir": tmp_path / "a",
+              "anonymous_role": "analyst"}
+    q = "datetime=2020-01/2020-02&group=violence_robbery_weapons"
+    urls = [f"/stats/areas?layer=ward&{q}", f"/hotspots/gi?{q}&permutations=99",
+            f"/offences?{q}&limit=5", f"/collections/stats-lsoa/items?{q}&limit=3", "/health"]
+    bodies = {}
+    for name, settings in (("duckdb", Settings(store_dir=duck_dir, **common)),
+                           ("postgis", Settings(store_dir=tmp_path / "unused",
+                                                database_url=pg.url, **common))):
+        with TestClient(create_app(settings)) as c:
+            bodies[name] = [c.get(u).json() for u in urls]
+    for url, a, b in zip(urls, bodies["duckdb"], bodies["postgis"]):
+        for body in (a, b):
+            body.pop("timeStamp", None)
+        assert a == b, url
