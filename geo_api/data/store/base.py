@@ -105,6 +105,17 @@ class FileReport:
                 + " + ".join(f"{c} {getattr(self, c)}" for c in COUNTED))
 
 
+def file_report(batch: FileBatch, inserted: int, updated: int, unchanged: int,
+                outcomes_changed: int, crime_id_other_month: int) -> FileReport:
+    """A file's report from its upsert's counts (raises unless every row is counted once)."""
+    return FileReport(
+        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
+        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
+        rejected=batch.rejected, outcomes_changed=outcomes_changed,
+        crime_id_other_month=crime_id_other_month,
+        no_location=int((~batch.frame["has_location"]).sum()))
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What one ingest did: totals (counts are rows) and ``files``, one ``FileReport`` each."""

@@ -73,3 +73,24 @@ WHERE i.source = 'police_uk' AND i.source_id IS NOT NULL AND (
   OR EXISTS (SELECT 1 FROM incoming j WHERE j.source_id = i.source_id AND j.month <> i.month
              AND j.line < i.line))
 """
+
+# The upsert of one file's rows, staged as ``incoming`` (the tally columns) and ``rows``:
+DELETE_UPDATED_SQL = ("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
+                      "incoming i JOIN offences o USING (offence_key) "
+                      "WHERE o.row_hash <> i.row_hash)")
+
+
+def insert_new_sql(columns: str, unchanged: int) -> str:
+    """Insert the staged rows not already stored. Unchanged rows stay as stored (with the
+    ingest that wrote them); a first load (none unchanged) and a re-ingest (all unchanged)
+    skip the anti-join, a scan of every row."""
+    keep = (" WHERE NOT EXISTS (SELECT 1 FROM offences o WHERE o.offence_key = r.offence_key)"
+            if unchanged else "")
+    return f"INSERT INTO offences ({columns}) SELECT {columns} FROM rows r{keep}"
+
+
+def ingest_values(report, ingest_id: int, boundaries_version: str) -> list:
+    """The ``ingests`` row of a file (``INGEST_COLUMNS`` order)."""
+    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
+              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
+    return [values[c] for c in INGEST_COLUMNS]

@@ -7,9 +7,10 @@ import hashlib
 
 import duckdb
 
-from geo_api.data.store.base import FileBatch, FileReport, IngestCountError
+from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
 from geo_api.data.store.duckdb_schema import (
     COUNT_COLUMNS,
+    DELETE_UPDATED_SQL,
     FILE_COUNTS_SQL,
     INGEST_COLUMNS,
     MIGRATE_TO_2,
@@ -17,6 +18,8 @@ from geo_api.data.store.duckdb_schema import (
     OFFENCE_DDL,
     OTHER_MONTH_SQL,
     SCHEMA_VERSION,
+    ingest_values,
+    insert_new_sql,
 )
 
 
@@ -58,16 +61,10 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
         inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
         other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
         if updated:
-            con.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
-                        "incoming i JOIN offences o USING (offence_key) "
-                        "WHERE o.row_hash <> i.row_hash)").fetchall()
-        # Unchanged rows stay as stored (with the ingest that wrote them). A first load (none
-        # unchanged) and a re-ingest (all unchanged) skip the anti-join: a scan of every row.
+            con.execute(DELETE_UPDATED_SQL).fetchall()
         written = 0
         if inserted or updated:
-            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
-                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
-            written = con.execute(f"INSERT INTO offences SELECT * FROM rows r{keep_stored}"
+            written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged)
                                   ).fetchall()[0][0]
     finally:
         con.execute("DROP TABLE incoming").fetchall()
@@ -80,16 +77,10 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
             ["ingest_id", "line", "field", "message", "value"]])
         con.execute("INSERT INTO quarantine SELECT * FROM quar").fetchall()
         con.unregister("quar")
-    report = FileReport(  # raises IngestCountError unless every row read is counted once
-        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
-        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
-        rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
-        no_location=int((~frame["has_location"]).sum()))
-    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
-              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
+    report = file_report(batch, inserted, updated, unchanged, outcomes, other_month)
     con.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
                 f"VALUES ({', '.join('?' * len(INGEST_COLUMNS))}, now())",
-                [values[c] for c in INGEST_COLUMNS]).fetchall()
+                ingest_values(report, ingest_id, boundaries_version)).fetchall()
     return report
 
 

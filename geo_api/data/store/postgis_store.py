@@ -25,15 +25,18 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from geo_api.data.store.base import FileBatch, FileReport, IngestCountError
+from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
 from geo_api.data.store.duckdb_schema import (
     COUNT_COLUMNS,
+    DELETE_UPDATED_SQL,
     FILE_COUNTS_SQL,
     INGEST_COLUMNS,
     OFFENCE_COLUMNS,
     OFFENCE_DDL,
     OTHER_MONTH_SQL,
     SCHEMA_VERSION,
+    ingest_values,
+    insert_new_sql,
 )
 from geo_api.data.store.duckdb_store import Reader
 from geo_api.errors import StoreBusy, StoreEmpty
@@ -268,15 +271,10 @@ def _write_file(conn, batch: FileBatch, boundaries_version: str) -> FileReport:
         inserted, updated, unchanged, outcomes = conn.execute(FILE_COUNTS_SQL).fetchone()
         other_month = conn.execute(OTHER_MONTH_SQL).fetchone()[0]
         if updated:
-            conn.execute("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
-                         "incoming i JOIN offences o USING (offence_key) "
-                         "WHERE o.row_hash <> i.row_hash)")
+            conn.execute(DELETE_UPDATED_SQL)
         written = 0
         if inserted or updated:
-            keep_stored = (" WHERE NOT EXISTS (SELECT 1 FROM offences o "
-                           "WHERE o.offence_key = r.offence_key)") if unchanged else ""
-            written = conn.execute(f"INSERT INTO offences ({cols}) SELECT {cols} FROM rows r"
-                                   f"{keep_stored}").rowcount
+            written = conn.execute(insert_new_sql(cols, unchanged)).rowcount
     finally:
         conn.execute("DROP TABLE incoming")
         conn.execute("DROP TABLE rows")
@@ -288,16 +286,10 @@ def _write_file(conn, batch: FileBatch, boundaries_version: str) -> FileReport:
             ["ingest_id", "line", "field", "message", "value"]]
         conn.cursor().executemany("INSERT INTO quarantine VALUES (%s, %s, %s, %s, %s)",
                                   [tuple(_py(v) for v in r) for r in q.itertuples(index=False)])
-    report = FileReport(
-        file=batch.file, kind=batch.kind, sha256=batch.sha256, rows_read=batch.rows_read,
-        inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
-        rejected=batch.rejected, outcomes_changed=outcomes, crime_id_other_month=other_month,
-        no_location=int((~frame["has_location"]).sum()))
-    values = {**{c: getattr(report, c) for c in INGEST_COLUMNS if hasattr(report, c)},
-              "ingest_id": ingest_id, "boundaries_version": boundaries_version}
+    report = file_report(batch, inserted, updated, unchanged, outcomes, other_month)
     conn.execute(f"INSERT INTO ingests ({', '.join(INGEST_COLUMNS)}, ingested_at) "
                  f"VALUES ({', '.join(['%s'] * len(INGEST_COLUMNS))}, now())",
-                 [_py(values[c]) for c in INGEST_COLUMNS])
+                 [_py(v) for v in ingest_values(report, ingest_id, boundaries_version)])
     return report
 
 
