@@ -242,3 +242,24 @@ def test_the_api_answers_the_same_on_postgis(pg_server, tmp_path, joins):
         for body in (a, b):
             body.pop("timeStamp", None)
         assert a == b, url
+
+
+def test_boundaries_are_published_beside_the_offences(pg_server, tmp_path):
+    """A service on PostGIS copies every boundary layer into boundary_<layer> (EPSG:27700
+    multipolygons, same codes and areas), once per boundaries version."""
+    import psycopg
+
+    from geo_api.services.service import Service
+    from geo_api.settings import Settings
+
+    store = new_store("postgis", tmp_path, pg_server)
+    svc = Service(Settings(store_dir=tmp_path / "unused", database_url=store.url))
+    with psycopg.connect(store.url) as conn:
+        for name, layer in svc.boundaries.layers.items():
+            rows = conn.execute(f"SELECT code, ST_Area(geom), ST_SRID(geom) FROM "
+                                f"boundary_{name} ORDER BY code").fetchall()
+            assert [r[0] for r in rows] == sorted(layer.gdf["code"]), name
+            assert {r[2] for r in rows} == {27700}
+            areas = layer.gdf.set_index("code").area
+            assert max(abs(a - areas[c]) / areas[c] for c, a, _ in rows) < 1e-9, name
+    assert svc.store.publish_boundaries(svc.boundaries) is False  # already there

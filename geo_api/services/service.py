@@ -39,6 +39,7 @@ class Service:
             from geo_api.data.store.postgis_store import PostGISStore
 
             self.store = PostGISStore(settings.database_url)
+            self.store.publish_boundaries(self.boundaries)  # areas beside the offences
         else:
             self.store = DuckDBStore(settings.store_dir)
         self.site_sets = SiteSets(settings.store_dir / "site_sets")

@@ -189,6 +189,51 @@ class PostGISStore:
     def close(self) -> None:
         pass
 
+    def publish_boundaries(self, boundaries) -> bool:
+        """Copy the boundary layers into ``boundary_<layer>`` tables (attributes and
+        ``geom geometry(MultiPolygon, 27700)`` with a GiST index), so a GIS connecting to the
+        database has the areas the counts refer to; redone only when the boundaries version
+        changes. Returns True if it wrote them."""
+        import shapely
+
+        try:
+            lock = self.write_lock()
+            lock.__enter__()
+        except StoreBusy:  # another process is publishing (or ingesting): leave it to it
+            return False
+        try:
+            return self._publish(boundaries, shapely)
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _publish(self, boundaries, shapely) -> bool:
+        with self._connect() as conn:
+            done = conn.execute("SELECT value FROM meta WHERE key = 'published_boundaries'"
+                                ).fetchone()
+            if done and done[0] == boundaries.version:
+                return False
+            for name, layer in boundaries.layers.items():
+                gdf = layer.gdf
+                attrs = [c for c in gdf.columns if c != "geometry"]
+                table = f"boundary_{name}"
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+                types = {c: ("DOUBLE PRECISION" if gdf[c].dtype.kind == "f" else "BIGINT"
+                             if gdf[c].dtype.kind in "iu" else 'TEXT COLLATE "C"')
+                         for c in attrs}
+                conn.execute(f"CREATE TABLE {table} ("
+                             + ", ".join(f"{c} {t}" for c, t in types.items())
+                             + ", geom geometry(MultiPolygon, 27700), PRIMARY KEY (code))")
+                frame = gdf[attrs].copy()
+                wkt = shapely.to_wkt([_multipolygon(g) for g in gdf.geometry.values],
+                                     rounding_precision=-1)
+                frame["geom"] = [f"SRID=27700;{w}" for w in wkt]
+                _copy(conn, table, frame)
+                conn.execute(f"CREATE INDEX ON {table} USING gist (geom)")
+            conn.execute("INSERT INTO meta VALUES ('published_boundaries', %s) ON CONFLICT "
+                         "(key) DO UPDATE SET value = EXCLUDED.value", [boundaries.version])
+            conn.commit()
+        return True
+
     # -- writing ------------------------------------------------------------------------
     @contextmanager
     def write_lock(self):
@@ -225,12 +270,28 @@ class PostGISStore:
                 conn.rollback()
                 return reports, self.dataset_version()
             version = _content_version(conn, boundaries_version)
-            conn.execute("DELETE FROM meta")
+            conn.execute("DELETE FROM meta WHERE key IN ('dataset_version', "
+                         "'boundaries_version', 'schema_version')")
             conn.cursor().executemany("INSERT INTO meta VALUES (%s, %s)", [
                 ("dataset_version", version), ("boundaries_version", boundaries_version),
                 ("schema_version", str(SCHEMA_VERSION))])
             conn.commit()
             return reports, version
+
+
+def _multipolygon(g):
+    """A polygonal geometry (Polygon, MultiPolygon, or a collection holding them) as one
+    MultiPolygon."""
+    import shapely
+
+    polys, todo = [], [g]
+    while todo:
+        part = todo.pop()
+        if part.geom_type == "Polygon":
+            polys.append(part)
+        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
+            todo.extend(shapely.get_parts(part))
+    return shapely.MultiPolygon(polys[::-1])
 
 
 def _copy(conn, table: str, frame: pd.DataFrame) -> None:
