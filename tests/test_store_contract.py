@@ -263,3 +263,41 @@ def test_boundaries_are_published_beside_the_offences(pg_server, tmp_path):
             areas = layer.gdf.set_index("code").area
             assert max(abs(a - areas[c]) / areas[c] for c, a, _ in rows) < 1e-9, name
     assert svc.store.publish_boundaries(svc.boundaries) is False  # already there
+
+
+def test_site_sets_and_indicators_live_in_the_database_on_postgis(pg_server, tmp_path):
+    """On PostGIS every host sees the same named sets: two services on one database (two
+    store directories) share site sets and indicators, with owners, and site points are
+    GIS-readable in EPSG:27700."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from geo_api.settings import Settings
+    from geo_api.web.app import create_app
+
+    store = new_store("postgis", tmp_path, pg_server)
+    sites = b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n" \
+            b"Haymarket,bleed kit,458944,304725\n"
+    ind = b"sector,count\nLE1 1,12\nLE2 0,3\n"  # SYNTHETIC
+    meta = "source_org=test&licence=none&measure=things+(SYNTHETIC)&synthetic=true"
+    apps = [create_app(Settings(store_dir=tmp_path / f"host{i}" / "store", database_url=store.url,
+                                keys_file=tmp_path / f"k{i}.json", audit_dir=tmp_path / f"a{i}",
+                                anonymous_role="analyst")) for i in (1, 2)]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        assert a.post("/sites/kits", content=sites,
+                      headers={"content-type": "text/csv"}).status_code == 201
+        assert a.post(f"/indicators/excl?{meta}", content=ind,
+                      headers={"content-type": "text/csv"}).status_code == 201
+        listed = b.get("/sites").json()["site_sets"]  # the other host sees them
+        assert [(s["name"], s["n_sites"]) for s in listed] == [("kits", 2)]
+        assert [f["properties"]["name"] for f in b.get("/sites/kits").json()["features"]] == \
+            ["Clock Tower", "Haymarket"]
+        assert [i["name"] for i in b.get("/indicators").json()["indicators"]] == ["excl"]
+        with psycopg.connect(store.url) as conn:
+            pts = conn.execute("SELECT name, ST_X(geom), ST_SRID(geom) FROM site_points "
+                               "WHERE set_name = 'kits' ORDER BY name").fetchall()
+        assert pts == [("Clock Tower", 458800.0, 27700), ("Haymarket", 458944.0, 27700)]
+        assert b.delete("/sites/kits").status_code == 204
+        assert a.get("/sites").json()["site_sets"] == []
+        with psycopg.connect(store.url) as conn:
+            assert conn.execute("SELECT count(*) FROM site_points").fetchone()[0] == 0

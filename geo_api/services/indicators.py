@@ -218,7 +218,7 @@ def indicator_store(svc):
     from geo_api.services.sites import SiteSets
 
     return SiteSets(svc.settings.store_dir / "indicators", noun=NOUN, field="indicators",
-                    columns=COLUMNS, listing="GET /indicators")
+                    columns=COLUMNS, listing="GET /indicators", db=svc.named_sets("indicators"))
 
 
 _LOOKUPS: dict[str, Lookups] = {}

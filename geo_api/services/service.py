@@ -42,9 +42,18 @@ class Service:
             self.store.publish_boundaries(self.boundaries)  # areas beside the offences
         else:
             self.store = DuckDBStore(settings.store_dir)
-        self.site_sets = SiteSets(settings.store_dir / "site_sets")
+        self.site_sets = SiteSets(settings.store_dir / "site_sets", db=self.named_sets("sites"))
         self._joins = None
         self._joins_lock = threading.Lock()
+
+    def named_sets(self, kind: str):
+        """Where named sets of ``kind`` live: the database on PostGIS deployments (every host
+        sees the same), else None (files under the store directory)."""
+        if not self.settings.database_url:
+            return None
+        from geo_api.data.store.postgis_store import PostGISSets
+
+        return PostGISSets(self.settings.database_url, kind)
 
     @property
     def joins(self):

@@ -215,9 +215,14 @@ class SiteSets:
     optional JSON description beside each file)."""
 
     def __init__(self, root: Path, noun: str = "candidate-site set", field: str = "sites",
-                 columns: list[str] = COLUMNS, listing: str = "GET /sites"):
+                 columns: list[str] = COLUMNS, listing: str = "GET /sites", db=None):
         self.root = Path(root)
         self.noun, self.field, self.columns, self.listing = noun, field, columns, listing
+        self.db = db  # a database store of named sets (PostGIS deployments), else files
+
+    def _exists(self, name: str) -> bool:
+        self._path(name)  # checks the name
+        return self.db.get(name) is not None if self.db else self._path(name).exists()
 
     def _path(self, name: str) -> Path:
         if not SET_NAME.fullmatch(name):
@@ -228,12 +233,15 @@ class SiteSets:
     def owner(self, name: str) -> str | None:
         """Who created the set (None for sets stored before owners were recorded: only an
         admin may change those)."""
+        if self.db:
+            row = self.db.get(name)
+            return row["owner"] if row else None
         p = self._path(name).with_suffix(".owner")
         return p.read_text().strip() if p.exists() else None
 
     def check_may_change(self, name: str, who: str, is_admin: bool) -> None:
         """Only the set's creator or an admin may replace or delete an existing set."""
-        if is_admin or not self._path(name).exists():
+        if is_admin or not self._exists(name):
             return
         owner = self.owner(name)
         if owner != who:
@@ -244,6 +252,10 @@ class SiteSets:
     @contextlib.contextmanager
     def _locked(self):
         """Check-then-write of owners and files under one lock (processes included)."""
+        if self.db:
+            with self.db.locked():
+                yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -260,6 +272,9 @@ class SiteSets:
               about: dict | None) -> None:
         path = self._path(name)
         self.check_may_change(name, who, is_admin)
+        if self.db:
+            self._save_db(name, sites, who, about)
+            return
         others = [p for p in self.root.glob("*.csv") if p != path]
         if len(others) >= MAX_SETS:
             raise InvalidParameter(f"{self.field}: {len(others)} are stored, the most this "
@@ -282,6 +297,17 @@ class SiteSets:
                 Path(t).unlink(missing_ok=True)
             raise
 
+    def _save_db(self, name: str, sites: pd.DataFrame, who: str, about: dict | None) -> None:
+        others = [s for s in self.db.listing() if s["name"] != name]
+        if len(others) >= MAX_SETS:
+            raise InvalidParameter(f"{self.field}: {len(others)} are stored, the most this "
+                                   f"service keeps is {MAX_SETS}; delete one first")
+        if sum(s["bytes"] for s in others) > MAX_TOTAL_BYTES:
+            raise InvalidParameter(f"{self.field}: stored sets exceed {MAX_TOTAL_BYTES:,} "
+                                   "bytes together; delete some first")
+        points = sites[["name", "kind", "x_m", "y_m"]] if self.field == "sites" else None
+        self.db.put(name, sites[self.columns].to_csv(index=False), about, who, points)
+
     def _write_tmp(self, write) -> str:
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         with os.fdopen(fd, "w", newline="") as fh:
@@ -290,29 +316,44 @@ class SiteSets:
 
     def load(self, name: str) -> pd.DataFrame:
         path = self._path(name)
-        if not path.exists():
+        source = path
+        if self.db:
+            row = self.db.get(name)
+            source = None if row is None else io.StringIO(row["csv"])
+        elif not path.exists():
+            source = None
+        if source is None:
             raise NotFound(f"{self.field}: no {self.noun} named {name!r} (see {self.listing})")
-        return pd.read_csv(path, keep_default_na=False,
+        return pd.read_csv(source, keep_default_na=False,
                            dtype={"name": str, "kind": str, "code": str, "period": str})
 
     def about(self, name: str) -> dict:
         """The JSON description saved with ``name`` ({} if none)."""
-        p = self._path(name).with_suffix(".json")
-        if not self._path(name).exists():
+        if not self._exists(name):
             raise NotFound(f"{self.field}: no {self.noun} named {name!r} (see {self.listing})")
+        if self.db:
+            return self.db.get(name)["about"] or {}
+        p = self._path(name).with_suffix(".json")
         return json.loads(p.read_text()) if p.exists() else {}
 
     def delete(self, name: str, who: str = "anonymous", is_admin: bool = False) -> None:
         path = self._path(name)
         with self._locked():
-            if not path.exists():
+            if not self._exists(name):
                 raise NotFound(f"{self.field}: no {self.noun} named {name!r}")
             self.check_may_change(name, who, is_admin)
+            if self.db:
+                self.db.delete(name)
+                return
             path.with_suffix(".owner").unlink(missing_ok=True)
             path.with_suffix(".json").unlink(missing_ok=True)
             path.unlink()
 
     def list(self) -> list[dict]:
+        if self.db:
+            return [{"name": r["name"], "n_sites": r["n_rows"], "owner": r["owner"],
+                     "updated": pd.Timestamp(r["updated"]).tz_convert(None)
+                     .isoformat(timespec="seconds")} for r in self.db.listing()]
         if not self.root.exists():
             return []
         return [{"name": p.stem, "n_sites": sum(1 for _ in p.open()) - 1,

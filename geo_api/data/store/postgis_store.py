@@ -21,6 +21,7 @@ import io
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -370,3 +371,83 @@ def _content_version(conn, boundaries_version: str) -> str:
     ).fetchone()
     content = f"{n} {(upper or 0) & (2**64 - 1):016x}{(lower or 0) & (2**64 - 1):016x}"
     return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
+
+
+class PostGISSets:
+    """Named sets (candidate sites, partner indicators) in the database, so every API host
+    sees the same ones: one row per set (CSV text as the files hold it, owner, JSON
+    description), and for site sets their points in ``site_points`` (geometry(Point, 27700))
+    for GIS. ``kind`` separates the stores ("sites", "indicators")."""
+
+    DDL = (
+        ('CREATE TABLE IF NOT EXISTS named_sets (kind TEXT COLLATE "C", name TEXT COLLATE "C", '
+         "owner TEXT, about JSONB, csv TEXT NOT NULL, updated TIMESTAMPTZ NOT NULL, "
+         "PRIMARY KEY (kind, name))"),
+        ('CREATE TABLE IF NOT EXISTS site_points (set_name TEXT COLLATE "C", name TEXT, '
+         "kind TEXT, geom geometry(Point, 27700))"),
+        "CREATE INDEX IF NOT EXISTS site_points_set ON site_points (set_name)",
+        "CREATE INDEX IF NOT EXISTS site_points_geom ON site_points USING gist (geom)",
+    )
+    _ready: ClassVar[set] = set()  # databases whose tables exist (created once per process)
+
+    def __init__(self, url: str, kind: str):
+        import psycopg
+
+        self.url, self.kind, self._psycopg = url, kind, psycopg
+        if url not in self._ready:
+            with psycopg.connect(url, autocommit=True) as conn:
+                for stmt in self.DDL:
+                    conn.execute(stmt)
+            self._ready.add(url)
+
+    def get(self, name: str) -> dict | None:
+        with self._psycopg.connect(self.url) as conn:
+            row = conn.execute("SELECT csv, about, owner, updated FROM named_sets "
+                               "WHERE kind = %s AND name = %s", [self.kind, name]).fetchone()
+        return None if row is None else dict(zip(("csv", "about", "owner", "updated"), row))
+
+    def put(self, name: str, csv: str, about: dict | None, owner: str,
+            points: pd.DataFrame | None = None) -> None:
+        """Replace the set in one transaction (the owner is kept when it exists)."""
+        from psycopg.types.json import Jsonb
+
+        with self._psycopg.connect(self.url) as conn:
+            conn.execute(
+                "INSERT INTO named_sets VALUES (%s, %s, %s, %s, %s, now()) "
+                "ON CONFLICT (kind, name) DO UPDATE SET csv = EXCLUDED.csv, updated = now(), "
+                "about = coalesce(EXCLUDED.about, named_sets.about)",
+                [self.kind, name, owner, None if about is None else Jsonb(about), csv])
+            if points is not None:
+                conn.execute("DELETE FROM site_points WHERE set_name = %s", [name])
+                conn.cursor().executemany(
+                    "INSERT INTO site_points VALUES (%s, %s, %s, "
+                    "ST_SetSRID(ST_MakePoint(%s, %s), 27700))",
+                    [(name, r.name, r.kind, float(r.x_m), float(r.y_m))
+                     for r in points.itertuples(index=False)])
+
+    def delete(self, name: str) -> None:
+        with self._psycopg.connect(self.url) as conn:
+            conn.execute("DELETE FROM named_sets WHERE kind = %s AND name = %s",
+                         [self.kind, name])
+            if self.kind == "sites":
+                conn.execute("DELETE FROM site_points WHERE set_name = %s", [name])
+
+    def listing(self) -> list[dict]:
+        with self._psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT name, owner, updated, length(csv), csv FROM named_sets "
+                                "WHERE kind = %s ORDER BY name", [self.kind]).fetchall()
+        return [{"name": n, "owner": o, "updated": u, "bytes": b,
+                 "n_rows": max(0, c.count("\n") - 1)} for n, o, u, b, c in rows]
+
+    @contextmanager
+    def locked(self):
+        """Check-then-write of owners under one lock across hosts (a transaction-scoped
+        advisory lock per kind would end with its connection; a session lock is held)."""
+        conn = self._psycopg.connect(self.url, autocommit=True)
+        key = int.from_bytes(hashlib.sha256(self.kind.encode()).digest()[:7], "big")
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", [key])
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+            conn.close()
