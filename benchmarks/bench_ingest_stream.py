@@ -38,7 +38,8 @@ COLUMNS = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Lat
            "Context"]
 
 
-def write_synthetic_year(out: Path, n_rows: int, seed: int = 2021) -> list[Path]:
+def write_synthetic_year(out: Path, n_rows: int, seed: int = 2021,
+                         year: int = 2021) -> list[Path]:
     """SYNTHETIC police.uk-shaped files (see the module docstring)."""
     real = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in SHIPPED])
     real = real[real["Longitude"] != ""]
@@ -50,7 +51,7 @@ def write_synthetic_year(out: Path, n_rows: int, seed: int = 2021) -> list[Path]
     files, done, i = [], 0, 0
     while done < n_rows:
         n = min(ROWS_PER_FILE, n_rows - done)
-        month = f"2021-{i % 12 + 1:02d}"
+        month = f"{year}-{i % 12 + 1:02d}"
         force = f"SYNTHETIC force {i // 12 + 1:02d}"
         p = places.iloc[rng.integers(0, len(places), n)].reset_index(drop=True)
         pick = rng.integers(0, len(cats), n)
@@ -65,7 +66,7 @@ def write_synthetic_year(out: Path, n_rows: int, seed: int = 2021) -> list[Path]
         asb = df["Crime type"] == "Anti-social behaviour"  # police.uk gives ASB no crime ID
         df.loc[asb, "Crime ID"] = ""
         df.loc[asb, "Last outcome category"] = ""
-        path = out / f"{month}-synthetic-{i:03d}-street.csv"
+        path = out / f"{month}-synthetic-{year}-{i:03d}-street.csv"
         df[COLUMNS].to_csv(path, index=False)
         files.append(path)
         done += n
@@ -97,6 +98,9 @@ def ingest(files: list[Path], store: Path) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=6_000_000)
+    ap.add_argument("--incremental-rows", type=int, default=500_000,
+                    help="then ingest this many new rows (a later month) into the largest "
+                         "store: the incremental-month case (0: skip)")
     args = ap.parse_args()
     sizes = sorted({max(ROWS_PER_FILE, args.rows // 6), args.rows})
     print(f"SYNTHETIC police.uk-shaped years (points in the shipped force area, real snap "
@@ -112,6 +116,15 @@ def main() -> int:
             secs, rss = ingest(files, d / "store")
             print(f"{n:10,d} {len(files):6d} {secs:8.1f} {n / secs:9,.0f} {rss:7.0f} MB"
                   f"   (generating the files took {gen:.0f} s)")
+        if args.incremental_rows:
+            d = Path(tmp) / f"n{sizes[-1]}"
+            (d / "inc").mkdir()
+            inc = write_synthetic_year(d / "inc", args.incremental_rows, seed=2022, year=2022)
+            size_mb = sum(p.stat().st_size for p in (d / "store").glob("snap-*.duckdb"))
+            secs, rss = ingest(inc, d / "store")
+            print(f"incremental: {args.incremental_rows:,} new rows into the "
+                  f"{sizes[-1]:,}-row store ({size_mb / 2**20:,.0f} MB file, copied first): "
+                  f"{secs:.1f} s, peak RSS {rss:.0f} MB (target <= 10 s into 60M rows)")
     print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 
