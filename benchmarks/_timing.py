@@ -1,6 +1,10 @@
 """Shared timing helper for the benchmark scripts."""
 
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def best_of(fn, repeat=3):
@@ -11,3 +15,31 @@ def best_of(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def timed_child(argv: list[str], env: dict, workdir: Path) -> tuple[float, float] | None:
+    """Run ``argv`` (its arguments read from a file in ``workdir``, so long file lists fit)
+    in a child process: (seconds, the largest descendant's peak RSS in MB), or None if it
+    failed."""
+    args_file = workdir / f"args-{abs(hash(tuple(argv))) % 10**8}.txt"
+    args_file.write_text("\n".join(argv))
+    code = ("import resource, subprocess, time; t = time.perf_counter(); "
+            f"subprocess.run(open({str(args_file)!r}).read().split('\\n'), check=True, "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "print(time.perf_counter() - t, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode:
+        return None
+    secs, rss = done.stdout.split()
+    return float(secs), float(rss)

@@ -20,27 +20,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _timing import timed_child
 from bench_ingest_stream import write_synthetic_year
 
 
 def run(files: list[Path], out: Path, workers: int) -> tuple[float, float]:
     """(seconds, peak RSS MB of the largest process) of `geo_api batch` in a child."""
     geo_api = str(Path(sys.executable).with_name("geo_api"))
-    list_file = out.parent / f"files-{workers}.txt"
-    list_file.write_text("\n".join(map(str, files)))
-    code = (f"import resource, subprocess, time; t = time.perf_counter(); "
-            f"subprocess.run([{geo_api!r}, 'batch', '--out', {str(out)!r}, '--workers', "
-            f"'{workers}', *open({str(list_file)!r}).read().split()], check=True, "
-            f"stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-            f"print(time.perf_counter() - t, "
-            f"resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False,
-                          env=os.environ)
-    if done.returncode:
-        raise SystemExit(done.stderr[-2000:])
-    secs, rss = done.stdout.split()
-    return float(secs), float(rss)
+    argv = [geo_api, "batch", "--out", str(out), "--workers", str(workers), *map(str, files)]
+    got = timed_child(argv, dict(os.environ), out.parent)
+    if got is None:
+        subprocess.run(argv, check=False)
+        raise SystemExit("the batch failed (its output is above)")
+    return got
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import timed_child
 
 from geo_api.settings import PROJECT_ROOT
 
@@ -78,21 +79,11 @@ def ingest(files: list[Path], store: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of `geo_api ingest` in a child process."""
     geo_api = str(Path(sys.executable).with_name("geo_api"))
     env = {**os.environ, "GEO_API_STORE_DIR": str(store)}
-    list_file = store.parent / "files.txt"
-    list_file.write_text("\n".join(map(str, files)))
-    code = (f"import resource, subprocess, sys, time; t = time.perf_counter(); "
-            f"subprocess.run([{geo_api!r}, 'ingest', *open({str(list_file)!r}).read().split()], "
-            f"check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-            f"print(time.perf_counter() - t, "
-            f"resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=False,
-                          text=True)
-    if done.returncode:
+    got = timed_child([geo_api, "ingest", *map(str, files)], env, store.parent)
+    if got is None:
         subprocess.run([geo_api, "ingest", *map(str, files)], env=env, check=False)
         raise SystemExit("the ingest failed (its output is above)")
-    out = done.stdout.split()
-    return float(out[0]), float(out[1])
+    return got
 
 
 def main() -> int:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from _timing import free_port
 
 G = "group=violence_robbery_weapons"
 PERIODS = ["2020-07/2020-09", "2020-04/2020-06", "2020-01/2020-03"]
@@ -52,14 +52,6 @@ def plan(n: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     kinds = rng.choices(MIX, weights=[w for *_, w in MIX], k=n)
     return [(kind, rng.choice(urls)) for kind, urls, _ in kinds]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_server(store: Path, tmp: Path, cache_bytes: int) -> tuple[subprocess.Popen, str]:

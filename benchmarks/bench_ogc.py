@@ -15,7 +15,6 @@ import csv
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _timing import best_of
+from _timing import best_of, free_port
 
 from geo_api.settings import PROJECT_ROOT
 
@@ -51,14 +50,6 @@ def synthetic_months(out: Path) -> list[Path]:
                 w.writerow(r)
         files.append(dest)
     return files
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ import shapely
 
 from geo_api.crs import METRIC_EPSG
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import Forbidden, InvalidParameter, NotFound
+from geo_api.errors import Forbidden, NotFound
 from geo_api.services.access import RANK
 from geo_api.services.filters import latest_period, with_period
 from geo_api.services.lru import LRU
@@ -194,12 +194,8 @@ def _build(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, di
         gdf = gpd.GeoDataFrame(df, geometry=h3_polygons_lonlat(cells), crs=4326)
         return gdf.to_crs(METRIC_EPSG), meta
     if c.kind == "kde":
-        p = dict(KDE)
-        cells, meta = hotspots.kde(svc, flt, bandwidth_m=p["bandwidth_m"],
-                                   cell_size_m=p["cell_size_m"], kernel=p["kernel"],
-                                   study_area=p["study_area"], as_cells=True,
-                                   min_share_of_max=p["min_share_of_max"])
-        return cells, {**meta, "min_share_of_max": p["min_share_of_max"]}
+        cells, meta = hotspots.kde(svc, flt, as_cells=True, **KDE)
+        return cells, {**meta, "min_share_of_max": KDE["min_share_of_max"]}
     raise NotFound(f"collection {c.id!r} has no feature frame")
 
 
@@ -234,14 +230,12 @@ def offence(svc, key: str, with_metric: bool) -> pd.DataFrame:
 def extent(svc, c: Collection) -> dict:
     """The collection's spatial extent (CRS84 bbox of its boundary layer or of the force
     area) and temporal extent (the loaded months; boundaries have none)."""
-    from geo_api.crs import to_io
-
-    layer = c.layer or "lad"  # offences, cells: the force area (its nine districts)
-    bounds = to_io(svc.boundaries.get(layer).gdf[["geometry"]]).total_bounds
     if c.kind in ("gi", "kde"):
         from geo_api.services.units import study_area_lonlat
 
         bounds = np.array(study_area_lonlat(svc, "city").bounds)
+    else:  # offences: the force area (its nine districts)
+        bounds = _layer_bounds(svc.boundaries, c.layer or "lad")
     out = {"spatial": {"bbox": [[round(float(v), 6) for v in bounds]],
                        "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
     if c.temporal:
@@ -253,13 +247,18 @@ def extent(svc, c: Collection) -> dict:
     return out
 
 
+def _layer_bounds(boundaries, layer: str) -> np.ndarray:
+    """A layer's lon/lat bounds, computed once per boundaries version."""
+    key = ("bounds", boundaries.version, layer)
+    hit = FRAMES.get(key)
+    if hit is None:
+        from geo_api.crs import to_io
+
+        hit = FRAMES.put(key, to_io(boundaries.get(layer).gdf[["geometry"]]).total_bounds)
+    return hit
+
+
 def _month_end(month: str) -> str:
     y, m = map(int, month.split("-"))
     y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return f"{y:04d}-{m:02d}-01T00:00:00Z"
-
-
-def check_limit(limit: int, maximum: int) -> None:
-    if limit > maximum:
-        raise InvalidParameter(f"limit: at most {maximum:,} features per page; follow the "
-                               "'next' link for more")

@@ -260,7 +260,34 @@ class Reader:
         return self._df("SELECT * FROM ingests ORDER BY ingest_id")
 
 
-class DuckDBStore:
+class ReadThrough:
+    """The ``Reader`` query methods on a store itself, each call pinning the current snapshot
+    for just that call (one-off reads: CLI, scripts, tests); ``_READER`` names the reader
+    class whose methods are offered."""
+
+    _READER: type = Reader
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or not hasattr(self._READER, name):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            with self.reader() as r:
+                return getattr(r, name)(*args, **kwargs)
+
+        call.__doc__ = getattr(self._READER, name).__doc__
+        return call
+
+    def dataset_version(self) -> str | None:
+        """Version of the current snapshot, or None for an empty store."""
+        try:
+            with self.reader() as r:
+                return r.dataset_version()
+        except StoreEmpty:
+            return None
+
+
+class DuckDBStore(ReadThrough):
     """Offence store in ``store_dir`` (snapshots ``snap-*.duckdb`` + ``CURRENT`` pointer).
 
     Read with ``with store.reader() as r: ...`` (one snapshot for the whole block; the API
@@ -337,26 +364,6 @@ class DuckDBStore:
         finally:
             r._close()
             self._release(snap)
-
-    def __getattr__(self, name: str):
-        # One-off reads (CLI, scripts, tests): the Reader method on a snapshot pinned per call.
-        if name.startswith("_") or not hasattr(Reader, name):
-            raise AttributeError(name)
-
-        def call(*args, **kwargs):
-            with self.reader() as r:
-                return getattr(r, name)(*args, **kwargs)
-
-        call.__doc__ = getattr(Reader, name).__doc__
-        return call
-
-    def dataset_version(self) -> str | None:
-        """Version of the current snapshot, or None for an empty store."""
-        try:
-            with self.reader() as r:
-                return r.dataset_version()
-        except StoreEmpty:
-            return None
 
     def close(self) -> None:
         with self._lock:

@@ -39,7 +39,7 @@ from geo_api.data.store.duckdb_schema import (
     ingest_values,
     insert_new_sql,
 )
-from geo_api.data.store.duckdb_store import Reader
+from geo_api.data.store.duckdb_store import Reader, ReadThrough
 from geo_api.errors import StoreBusy, StoreEmpty
 
 LOCK_KEY = 0x6765_6f61_7069  # "geoapi": the one-writer advisory lock
@@ -125,8 +125,10 @@ def _py(v):
     return v
 
 
-class PostGISStore:
+class PostGISStore(ReadThrough):
     """Offence store in a PostgreSQL database with PostGIS (``url``: a libpq URL)."""
+
+    _READER = PostGISReader
 
     def __init__(self, url: str):
         import psycopg
@@ -169,23 +171,6 @@ class PostGISStore:
         finally:
             conn.rollback()
             conn.close()
-
-    def __getattr__(self, name: str):
-        if name.startswith("_") or not hasattr(PostGISReader, name):
-            raise AttributeError(name)
-
-        def call(*args, **kwargs):
-            with self.reader() as r:
-                return getattr(r, name)(*args, **kwargs)
-
-        return call
-
-    def dataset_version(self) -> str | None:
-        try:
-            with self.reader() as r:
-                return r.dataset_version()
-        except StoreEmpty:
-            return None
 
     def close(self) -> None:
         pass
