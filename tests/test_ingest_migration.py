@@ -1,15 +1,17 @@
 """A store written before schema 2 (police.uk keyed by Crime ID alone) is migrated on write.
 
 The old store is built by hand: the SYNTHETIC order fixtures are ingested, then the snapshot
-is rewritten to the old layout (keys "puk:<Crime ID>", one copy of the Crime ID the two
-months share, ``ingests.n_rows`` and no tally columns, no ``schema_version``).
+is rewritten to the old layout (one DuckDB file per snapshot; keys "puk:<Crime ID>", one copy
+of the Crime ID the two months share, ``ingests.n_rows`` and no tally columns, no
+``schema_version``). Its next ingest also converts it to the partitioned layout.
 """
 
 import duckdb
 from test_ingest_order import FEB, ID_X, JAN, content_hash, ingest, per_month, tally
 
 from geo_api.data.store.base import OffenceFilter
-from geo_api.data.store.duckdb_store import SCHEMA_VERSION, DuckDBStore
+from geo_api.data.store.duckdb_schema import SCHEMA_VERSION
+from geo_api.data.store.duckdb_store import DuckDBStore
 
 OLD_INGESTS = ["ingest_id", "file", "kind", "sha256", "n_rows", "inserted", "updated",
                "unchanged", "quarantined", "ingested_at", "boundaries_version"]
@@ -19,9 +21,16 @@ def make_old_store(store_dir, joins) -> str:
     """An old-layout store holding January and February as the old code left them."""
     s = DuckDBStore(store_dir)
     ingest(s, joins, [JAN, FEB])
+    with s.reader() as r:  # the snapshot's tables, as one file (the old layout)
+        tables = {t: r._df(f"SELECT * FROM {t}") for t in ("offences", "ingests",
+                                                            "quarantine", "meta")}
     s.close()
-    name = (store_dir / "CURRENT").read_text()
+    name = "snap-20200101T000000-0ld5a9e0.duckdb"
     con = duckdb.connect(str(store_dir / name))
+    for table, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM frame")
+        con.unregister("frame")
     for sql in [
         # old code: one row per Crime ID, the later file's copy won
         f"DELETE FROM offences WHERE offence_key = 'puk:2021-01:{ID_X}'",
@@ -34,12 +43,13 @@ def make_old_store(store_dir, joins) -> str:
         "ALTER TABLE ingests RENAME COLUMN rows_read TO n_rows",
         ("INSERT INTO ingests VALUES (1, 'a .. b (2 files)', 'police_uk', 'abc', 11, 10, 0, 0, "
          "0, now(), 'b1')"),
-        "DELETE FROM meta WHERE key = 'schema_version'",
+        "DELETE FROM meta WHERE key IN ('schema_version', 'n_crime_id_other_month')",
         "UPDATE meta SET value = 'v1-0123456789' WHERE key = 'dataset_version'",
     ]:
         con.execute(sql)
     assert [r[0] for r in con.execute("DESCRIBE ingests").fetchall()] == OLD_INGESTS
     con.close()
+    (store_dir / "CURRENT").write_text(name)
     return name
 
 

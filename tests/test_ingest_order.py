@@ -285,16 +285,19 @@ def test_ingest_streams_one_file_at_a_time_and_a_late_rejection_leaves_nothing(
     """Each file is read, prepared and written before the next is read (memory holds one
     file, whatever the number of files); a file rejected after others were written still
     leaves the store as it was, with no snapshot behind."""
-    from geo_api.data.store import duckdb_store
+    from geo_api.data.store import duckdb_parts
 
     events = []
-    real_write = duckdb_store.write_file
+    real_write = duckdb_parts.write_file
 
-    def write_file(con, batch, boundaries_version):
+    def write_file(con, batch, boundaries_version, **kwargs):
         events.append(f"write {batch.file}")
-        return real_write(con, batch, boundaries_version)
+        return real_write(con, batch, boundaries_version, **kwargs)
 
-    monkeypatch.setattr(duckdb_store, "write_file", write_file)
+    monkeypatch.setattr(duckdb_parts, "write_file", write_file)
+
+    def files_in_store():
+        return sorted(str(p.relative_to(store.dir)) for p in store.dir.rglob("*"))
 
     def items(keys, broken=False):
         for k in keys:
@@ -307,15 +310,14 @@ def test_ingest_streams_one_file_at_a_time_and_a_late_rejection_leaves_nothing(
     ingest_many(store, joins, items([JAN, FEB]), progress=False)
     jan, feb = FILES[JAN].name, FILES[FEB].name
     assert events == [f"read {jan}", f"write {jan}", f"read {feb}", f"write {feb}"]
-    before = (store.summary(), (store.dir / "CURRENT").read_text(),
-              sorted(p.name for p in store.dir.iterdir()))
+    before = (store.summary(), (store.dir / "CURRENT").read_text(), files_in_store())
     events.clear()
     with pytest.raises(FileRejected):
         ingest_many(store, joins, items([JAN2], broken=True), progress=False)
     jan2 = FILES[JAN2].name
     assert events == [f"read {jan2}", f"write {jan2}", "read broken.csv"]  # written, then
     after = (store.summary(), (store.dir / "CURRENT").read_text(),  # dropped with the
-             sorted(p.name for p in store.dir.iterdir()))  # snapshot it was written into
+             files_in_store())  # snapshot it was written into (and its part files)
     assert after == before
 
 

@@ -19,7 +19,7 @@ def test_second_writer_gets_busy_error(tmp_path):
     with open(tmp_path / "s" / ".write.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         with pytest.raises(StoreBusy):
-            store.write(None, {}, None)
+            store.write(None, {})
 
 
 def _two_snapshots(tmp_path, joins):
@@ -141,12 +141,16 @@ def test_leftovers_of_a_killed_ingest_are_removed_at_the_next_start(tmp_path, jo
     current = (store_dir / "CURRENT").read_text()
     n = s.summary()["n_offences"]
     s.close()
-    orphan = store_dir / "snap-20261203T000000-deadbeef.duckdb"  # as a SIGKILL leaves it:
-    orphan.write_bytes(b"half a snapshot")  # the copy, its WAL, and PENDING naming it
-    (store_dir / (orphan.name + ".wal")).write_bytes(b"wal")
+    kept = sorted((store_dir / "parts").iterdir())
+    orphan = store_dir / "snap-20261203T000000-deadbeef"  # as a SIGKILL leaves it: half a
+    (orphan / "tmp").mkdir(parents=True)  # snapshot, a part file written for it, and
+    (orphan / "catalog.duckdb").write_bytes(b"half a catalog")  # PENDING naming it
+    orphan_part = store_dir / "parts" / f"{orphan.name}.0.0.parquet"
+    orphan_part.write_bytes(b"half a partition")
     (store_dir / "PENDING").write_text(orphan.name)
     s = DuckDBStore(store_dir)
-    assert not orphan.exists() and not (store_dir / (orphan.name + ".wal")).exists()
+    assert not orphan.exists() and not orphan_part.exists()
     assert not (store_dir / "PENDING").exists()
     assert (store_dir / current).exists() and s.summary()["n_offences"] == n
+    assert sorted((store_dir / "parts").iterdir()) == kept
     s.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from geo_api.data.store.base import H3_RESOLUTIONS, LAYER_COLUMNS
 
-OFFENCE_DDL = """
-CREATE TABLE IF NOT EXISTS offences (
+OFFENCE_TABLE = """offences (
   offence_key VARCHAR NOT NULL, source VARCHAR, source_id VARCHAR, month DATE,
   occurred_at TIMESTAMP, crime_category VARCHAR, ho_code VARCHAR, ho_description VARCHAR,
   outcome VARCHAR, context VARCHAR, location_text VARCHAR, lsoa_code_source VARCHAR,
@@ -20,7 +19,8 @@ CREATE TABLE IF NOT EXISTS offences (
   lad_code VARCHAR, oa_code VARCHAR,
   h3_r7 UBIGINT, h3_r8 UBIGINT, h3_r9 UBIGINT, h3_r10 UBIGINT,
   row_hash VARCHAR, ingest_id INTEGER
-);
+)"""
+CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS ingests (
   ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, rows_read INTEGER,
   inserted INTEGER, updated INTEGER, unchanged INTEGER, quarantined INTEGER,
@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
 """
+OFFENCE_DDL = f"\nCREATE TABLE IF NOT EXISTS {OFFENCE_TABLE};{CATALOG_DDL}"
+# The partition of the partitioned store a row lives in, a function of its key: police.uk
+# rows by month (the month is part of both police.uk keys, so a key never changes month),
+# other sources in 16 buckets of the key (a force's record may be revised into another month).
+PARTITION_SQL = ("CASE WHEN source = 'police_uk' THEN 'puk-' || coalesce(strftime(month, "
+                 "'%Y-%m'), 'none') ELSE source || '-' || CAST(md5_number_lower(offence_key) "
+                 "% 16 AS VARCHAR) END")
+# Stored beside each partition's rows: the 128-bit MD5 of the Crime ID, so the other-month
+# counts scan 16 bytes a row instead of the 64-character id (equal MD5s are taken as equal
+# ids, as the dataset version takes equal MD5 sums as equal content).
+SOURCE_ID_HASH = "CAST(md5(source_id) AS UUID)"  # Parquet keeps UUIDs as 16 bytes
 OFFENCE_COLUMNS = (
     "offence_key", "source", "source_id", "month", "occurred_at", "crime_category", "ho_code",
     "ho_description", "outcome", "context", "location_text", "lsoa_code_source", "falls_within",
@@ -65,14 +76,13 @@ FROM incoming i LEFT JOIN offences o USING (offence_key)
 """
 # police.uk rows whose Crime ID is stored under another month, or occurs under another month
 # on an earlier line of the same file (so a repeat is counted once, on its later copy).
-OTHER_MONTH_SQL = """
-SELECT count(*) FROM incoming i
-WHERE i.source = 'police_uk' AND i.source_id IS NOT NULL AND (
+POLICE_ID = "i.source = 'police_uk' AND i.source_id IS NOT NULL"
+OTHER_MONTH_FLAG = """(
   EXISTS (SELECT 1 FROM offences o WHERE o.source = 'police_uk' AND o.source_id = i.source_id
           AND o.month <> i.month)
   OR EXISTS (SELECT 1 FROM incoming j WHERE j.source_id = i.source_id AND j.month <> i.month
-             AND j.line < i.line))
-"""
+             AND j.line < i.line))"""
+OTHER_MONTH_SQL = f"SELECT count(*) FROM incoming i WHERE {POLICE_ID} AND {OTHER_MONTH_FLAG}"
 
 # The upsert of one file's rows, staged as ``incoming`` (the tally columns) and ``rows``:
 DELETE_UPDATED_SQL = ("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "

@@ -1,11 +1,12 @@
-"""DuckDB embedded store with snapshot + atomic swap.
+"""DuckDB embedded store: immutable snapshots, an atomic pointer swap, Parquet partitions.
 
-DuckDB allows one writing process per database file. Writers therefore never touch the
-file readers have open: an ingest copies the current snapshot to a new file, writes and
-checkpoints it, then atomically replaces the ``CURRENT`` pointer (``os.replace``). Readers
-(the API, any number of processes) open snapshots read-only and switch to the new one on
-their next query; a failed ingest deletes its new file, so the store is never half-loaded.
-A lock file serialises writers (a second concurrent ingest gets ``StoreBusy``).
+DuckDB allows one writing process per database file. Writers therefore never touch what
+readers have open: an ingest writes a new snapshot (a catalog and a manifest of Parquet
+partitions - ``duckdb_parts``: only the partitions it changes are rewritten), then
+atomically replaces the ``CURRENT`` pointer (``os.replace``). Readers (the API, any number
+of processes) open snapshots read-only and switch to the new one on their next query; a
+failed ingest deletes what it wrote, so the store is never half-loaded. A lock file
+serialises writers (a second concurrent ingest gets ``StoreBusy``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,8 +33,17 @@ from geo_api.data.store.base import (
     FileReport,
     OffenceFilter,
 )
-from geo_api.data.store.duckdb_schema import OFFENCE_COLUMNS, SCHEMA_VERSION
-from geo_api.data.store.duckdb_write import content_version, migrate, write_file
+from geo_api.data.store.duckdb_parts import (
+    CATALOG,
+    CATALOG_TABLES,
+    PARTS,
+    manifest_files,
+    parquet_list,
+    read_manifest,
+    sql_str,
+    write_snapshot,
+)
+from geo_api.data.store.duckdb_schema import OFFENCE_COLUMNS, OFFENCE_TABLE
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
 GROUP_SQL = {
@@ -81,10 +91,6 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     return " AND ".join(f"({p})" for p in parts), params
 
 
-WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
-COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
-
-
 class Snapshot:
     """One snapshot file opened read-only, shared by the readers pinned to it.
 
@@ -94,7 +100,10 @@ class Snapshot:
 
     def __init__(self, path: Path):
         self.name = path.name
-        self.con = duckdb.connect(str(path), read_only=True)
+        if path.is_dir():
+            self.con = _open_partitioned(path)
+        else:  # a single-file snapshot written by an earlier version
+            self.con = duckdb.connect(str(path), read_only=True)
         self.refs = 0
         self.retired = False
         meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
@@ -244,7 +253,11 @@ class Reader:
                 "n_crime_id_other_month": self.n_crime_id_other_month()}
 
     def n_crime_id_other_month(self) -> int:
-        """police.uk rows whose Crime ID is stored under more than one month."""
+        """police.uk rows whose Crime ID is stored under more than one month (kept up to
+        date by the partitioned store's writer; counted here otherwise)."""
+        kept = self._rows("SELECT max(value) FROM meta WHERE key = 'n_crime_id_other_month'")
+        if kept[0][0] is not None:
+            return int(kept[0][0])
         return self._memo(
             "crime_id_other_month",
             "SELECT count(*) FROM offences WHERE source = 'police_uk' AND source_id IN ("
@@ -319,9 +332,8 @@ class DuckDBStore(ReadThrough):
             name = pending.read_text().strip()
         except FileNotFoundError:
             return
-        if name and name != self._current_name() and name.startswith("snap-"):
-            (self.dir / name).unlink(missing_ok=True)
-            (self.dir / f"{name}.wal").unlink(missing_ok=True)
+        if name:
+            self._remove_snapshot(name)
         pending.unlink(missing_ok=True)
 
     # -- pointer and readers ---------------------------------------------------------
@@ -396,90 +408,85 @@ class DuckDBStore(ReadThrough):
             fh.close()
 
 
-    def write(self, files: Iterable[FileBatch], boundaries_version: str,
-              on_file: Callable[[FileReport], None] | None = None
+    def write(self, files: Iterable[FileBatch], boundaries_version: str
               ) -> tuple[list[FileReport], str]:
         """Upsert each file in order (by ``offence_key``; changed rows by ``row_hash``).
 
         All files go into ONE new snapshot, each counted against the state the previous
         files left; the snapshot becomes current only if all of it succeeds. ``files`` may
         be a generator (the ingest streams: each file is prepared as it is written, and a
-        file it rejects ends the write with nothing stored). ``on_file`` is
-        called with each ``FileReport`` as it is done. Returns the reports and the dataset
-        version (a hash of the content, so the same rows give the same version in any order).
-        If nothing changed, the current snapshot and its version are kept.
+        file it rejects ends the write with nothing stored). Returns the reports and the
+        dataset version (a hash of the content, so the same rows give the same version in
+        any order). If nothing changed, the current snapshot and its version are kept.
         """
         with self.write_lock():
             self._drop_pending()  # leftovers of a killed ingest
             cur_name = self._current_name()
-            new_name = f"snap-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.duckdb"
-            new_path = self.dir / new_name
+            new_name = f"snap-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
             (self.dir / "PENDING").write_text(new_name)  # until CURRENT names it
             try:
-                if cur_name:
-                    shutil.copyfile(self.dir / cur_name, new_path)
-                reports, version = self._write_into(new_path, files, boundaries_version,
-                                                    on_file)
+                (self.dir / new_name).mkdir()
+                reports, version = write_snapshot(self.dir, cur_name, self.dir / new_name,
+                                                  files, boundaries_version)
                 if version is None:
-                    new_path.unlink(missing_ok=True)
-                    Path(f"{new_path}.wal").unlink(missing_ok=True)
+                    self._remove_snapshot(new_name)
                     return reports, self.dataset_version()
                 tmp = self.dir / f"CURRENT.{uuid.uuid4().hex[:8]}"
                 tmp.write_text(new_name)
                 os.replace(tmp, self.dir / "CURRENT")
             except BaseException:
-                new_path.unlink(missing_ok=True)
-                Path(f"{new_path}.wal").unlink(missing_ok=True)
+                self._remove_snapshot(new_name)
                 raise
             finally:
                 (self.dir / "PENDING").unlink(missing_ok=True)
             self._collect_garbage(keep={new_name, cur_name})
             return reports, version
 
-    def _write_into(self, path: Path, files: Iterable[FileBatch], boundaries_version: str,
-                    on_file: Callable[[FileReport], None] | None) -> tuple[list[FileReport], str | None]:
-        """Write into the snapshot copy at ``path``; the version is None if nothing changed."""
-        con = duckdb.connect(str(path), config={"memory_limit": WRITE_MEMORY_LIMIT})
-        try:
-            migrated = migrate(con)  # also True for a new store
-            reports = []
-            # Commits every COMMIT_EVERY_ROWS rows inside the new snapshot: DuckDB keeps a
-            # transaction's inserts in memory, so one transaction for a whole national year
-            # would grow with the input. Atomicity is the snapshot's: nobody reads it until
-            # CURRENT names it, and a failure deletes it.
-            pending_rows = 0
-            con.execute("BEGIN TRANSACTION").fetchall()
-            for batch in files:
-                reports.append(write_file(con, batch, boundaries_version))
-                pending_rows += len(batch.frame)
-                del batch  # one file in memory at a time
-                if pending_rows >= COMMIT_EVERY_ROWS:
-                    con.execute("COMMIT").fetchall()
-                    con.execute("BEGIN TRANSACTION").fetchall()
-                    pending_rows = 0
-                if on_file is not None:
-                    on_file(reports[-1])
-            con.execute("COMMIT").fetchall()
-            if not migrated and not any(r.inserted or r.updated or r.quarantined
-                                        for r in reports):
-                return reports, None  # the caller deletes the unchanged copy
-            version = content_version(con, boundaries_version)
-            con.execute("BEGIN TRANSACTION").fetchall()
-            con.execute("DELETE FROM meta").fetchall()
-            con.executemany("INSERT INTO meta VALUES (?, ?)",
-                            [["dataset_version", version],
-                             ["boundaries_version", boundaries_version],
-                             ["schema_version", str(SCHEMA_VERSION)]])
-            con.execute("COMMIT").fetchall()
-            con.execute("CHECKPOINT").fetchall()
-        finally:
-            con.close()
-        return reports, version
+    def _remove_snapshot(self, name: str, parts: bool = True) -> None:
+        """Delete a snapshot (never the current one) and, with ``parts``, the part files
+        written for it - only for a snapshot that never became current: later snapshots
+        share the part files of earlier ones."""
+        if not name.startswith("snap-") or name == self._current_name():
+            return
+        path = self.dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+        for f in (self.dir / PARTS).glob(f"{name}.*.parquet") if parts else ():
+            f.unlink(missing_ok=True)
 
     def _collect_garbage(self, keep: set) -> None:
-        for p in self.dir.glob("snap-*.duckdb*"):
-            if p.name.split(".duckdb")[0] + ".duckdb" not in keep:
-                p.unlink(missing_ok=True)
+        """Delete snapshots other than ``keep`` and the part files none of those uses."""
+        used = set()
+        for name in filter(None, keep):
+            if (self.dir / name).is_dir():
+                used.update(manifest_files(self.dir, read_manifest(self.dir / name)))
+        for p in self.dir.glob("snap-*"):
+            name = p.name.removesuffix(".wal")  # a single-file snapshot's write-ahead log
+            if name not in keep:
+                self._remove_snapshot(name, parts=False)
+        for f in (self.dir / PARTS).glob("*.parquet"):
+            if f not in used:
+                f.unlink(missing_ok=True)
+
+
+def _open_partitioned(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection over a partitioned snapshot: its catalog attached read-only
+    and ``offences`` a view over its Parquet files (or an empty table)."""
+    con = duckdb.connect()
+    con.execute("SET parquet_metadata_cache = true").fetchall()  # files never change
+    con.execute(f"ATTACH {sql_str(path / CATALOG)} AS catalog (READ_ONLY)").fetchall()
+    for table in CATALOG_TABLES:
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM catalog.{table}").fetchall()
+    files = manifest_files(path.parent, read_manifest(path))
+    if files:
+        con.execute("CREATE VIEW offences AS SELECT * EXCLUDE (source_id_hash) "
+                    f"FROM read_parquet({parquet_list(files)})").fetchall()
+    else:
+        con.execute(f"CREATE TABLE {OFFENCE_TABLE}").fetchall()
+    return con
 
 
 def _check_columns(columns: tuple[str, ...]) -> None:

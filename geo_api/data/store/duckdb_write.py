@@ -16,24 +16,29 @@ from geo_api.data.store.duckdb_schema import (
     MIGRATE_TO_2,
     OFFENCE_COLUMNS,
     OFFENCE_DDL,
+    OTHER_MONTH_FLAG,
     OTHER_MONTH_SQL,
+    POLICE_ID,
     SCHEMA_VERSION,
     ingest_values,
     insert_new_sql,
 )
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create missing tables and bring the store to ``SCHEMA_VERSION``.
+def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
+    """Create missing tables (``ddl``: all of them in a single-file snapshot, the catalog's
+    in a partitioned one) and bring the store to ``SCHEMA_VERSION``.
 
     Returns True if the snapshot had no or an older schema version (the steps are no-ops on
     a new, empty store).
     """
-    for stmt in filter(str.strip, OFFENCE_DDL.split(";")):
+    for stmt in filter(str.strip, ddl.split(";")):
         con.execute(stmt).fetchall()
     found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     if found and int(found[0][0]) >= SCHEMA_VERSION:
         return False
+    if ddl != OFFENCE_DDL:
+        return True  # a new catalog: nothing to migrate
     # 1 -> 2, in the new snapshot only: a failed ingest leaves the old store untouched.
     cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'ingests'").fetchall()}
@@ -45,8 +50,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
-                boundaries_version: str) -> FileReport:
-    """Upsert one file's rows and log it in ``ingests``; counts are against the store as is."""
+               boundaries_version: str, record_as: int | None = None) -> FileReport:
+    """Upsert one file's rows and log it in ``ingests``; counts are against the store as is.
+
+    With ``record_as``, the file's police.uk Crime IDs are also kept in the temp table
+    ``ids_in`` (file number, line, the id's hash, whether it was counted in another month),
+    for a check against partitions the ingest did not load."""
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
     frame = batch.frame
     if frame["offence_key"].duplicated().any():  # parse makes a repeat a row error
@@ -60,6 +69,10 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
     try:
         inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
         other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
+        if record_as is not None:
+            con.execute(f"INSERT INTO ids_in SELECT {int(record_as)}, i.line, "
+                        f"CAST(md5(i.source_id) AS UUID), {OTHER_MONTH_FLAG} FROM incoming i "
+                        f"WHERE {POLICE_ID}").fetchall()
         if updated:
             con.execute(DELETE_UPDATED_SQL).fetchall()
         written = 0
@@ -90,9 +103,18 @@ def content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> 
     XOR changes when any row is added, changed or removed, whatever the order they were
     written in; it streams (constant memory) where a sorted concatenation of every key
     would need memory in proportion to the store."""
-    n, upper, lower = con.execute(
-        "SELECT count(*), bit_xor(md5_number_upper(offence_key || ' ' || row_hash)), "
-        "bit_xor(md5_number_lower(offence_key || ' ' || row_hash)) FROM offences"
-    ).fetchall()[0]
-    content = f"{n} {upper or 0:016x}{lower or 0:016x}"
+    n, upper, lower = con.execute(f"SELECT {CONTENT_SUMS} FROM offences").fetchall()[0]
+    return version_from(n, upper, lower, boundaries_version)
+
+
+# count and XOR of the 128-bit MD5 of every (offence_key, row_hash): XOR is associative, so
+# partitions' sums combine into the store's
+CONTENT_SUMS = ("count(*), bit_xor(md5_number_upper(offence_key || ' ' || row_hash)), "
+                "bit_xor(md5_number_lower(offence_key || ' ' || row_hash))")
+
+
+def version_from(n: int, upper: int | None, lower: int | None, boundaries_version: str) -> str:
+    """The dataset version of ``n`` rows whose MD5s XOR to (upper, lower) (64-bit halves)."""
+    mask = 2**64 - 1
+    content = f"{n} {(upper or 0) & mask:016x}{(lower or 0) & mask:016x}"
     return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import ClassVar
@@ -40,6 +40,7 @@ from geo_api.data.store.duckdb_schema import (
     insert_new_sql,
 )
 from geo_api.data.store.duckdb_store import Reader, ReadThrough
+from geo_api.data.store.duckdb_write import version_from
 from geo_api.errors import StoreBusy, StoreEmpty
 
 LOCK_KEY = 0x6765_6f61_7069  # "geoapi": the one-writer advisory lock
@@ -242,16 +243,13 @@ class PostGISStore(ReadThrough):
         finally:
             conn.close()
 
-    def write(self, files: Iterable[FileBatch], boundaries_version: str,
-              on_file: Callable[[FileReport], None] | None = None
+    def write(self, files: Iterable[FileBatch], boundaries_version: str
               ) -> tuple[list[FileReport], str]:
         """Upsert each file in order in ONE transaction (see ``DuckDBStore.write``)."""
         with self.write_lock(), self._connect() as conn:
             reports = []
             for batch in files:
                 reports.append(_write_file(conn, batch, boundaries_version))
-                if on_file is not None:
-                    on_file(reports[-1])
             if not any(r.inserted or r.updated or r.quarantined for r in reports):
                 conn.rollback()
                 return reports, self.dataset_version()
@@ -354,8 +352,7 @@ def _content_version(conn, boundaries_version: str) -> str:
         f"bit_xor({_le64('substr(m, 17, 16)')}) "
         "FROM (SELECT md5(offence_key || ' ' || row_hash) AS m FROM offences) AS hashed"
     ).fetchone()
-    content = f"{n} {(upper or 0) & (2**64 - 1):016x}{(lower or 0) & (2**64 - 1):016x}"
-    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
+    return version_from(n, upper, lower, boundaries_version)
 
 
 class PostGISSets:

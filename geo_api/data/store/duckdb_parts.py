@@ -1,0 +1,290 @@
+"""The partitioned layout of the DuckDB store: Parquet partitions as the store of record.
+
+A store directory holds::
+
+    CURRENT                  names the current snapshot (a directory)
+    snap-<time>-<id>/        catalog.duckdb (ingests, quarantine, meta) + manifest.json
+    parts/<id>.<n>.parquet   the offence rows, one or more files per partition, immutable
+
+The manifest lists every partition's files with its row count and content sums, so a
+snapshot is the catalog plus a list of files. An ingest loads only the partitions its rows
+fall in (``PARTITION_SQL``: police.uk by month, other sources in key buckets), upserts into
+them, and writes them as new files; every other partition is shared, untouched, with the
+previous snapshot. Adding a month to a decade of data therefore writes one month, and
+copies only the catalog (the ingest log and quarantine). Readers open a snapshot's files
+read-only; nothing a reader uses is ever modified, so the guarantees of the single-file
+store stand: readers never see a half-ingest (the new snapshot is invisible until CURRENT
+names it), a killed ingest leaves only unreferenced files (removed by the next writer),
+and one writer at a time (the store's lock).
+
+Stores written by earlier versions (one ``snap-*.duckdb`` file per snapshot) are read as
+they are and converted to this layout by their next ingest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from geo_api.data.store.base import FileBatch, FileReport
+from geo_api.data.store.duckdb_schema import (
+    CATALOG_DDL,
+    OFFENCE_TABLE,
+    PARTITION_SQL,
+    POLICE_ID,
+    SCHEMA_VERSION,
+    SOURCE_ID_HASH,
+)
+from geo_api.data.store.duckdb_write import CONTENT_SUMS, migrate, version_from, write_file
+
+MANIFEST = "manifest.json"
+CATALOG = "catalog.duckdb"
+PARTS = "parts"
+CATALOG_TABLES = ("ingests", "quarantine", "meta")
+WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
+COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
+
+
+def sql_str(text: str | Path) -> str:
+    """A SQL string literal (for file paths, which DuckDB cannot take as parameters here)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def parquet_list(paths: Iterable[Path]) -> str:
+    return "[" + ", ".join(sql_str(p) for p in paths) + "]"
+
+
+def read_manifest(snap_dir: Path) -> dict:
+    return json.loads((snap_dir / MANIFEST).read_text())
+
+
+def manifest_files(store_dir: Path, manifest: dict) -> list[Path]:
+    """Every Parquet file of a snapshot, as paths."""
+    return [store_dir / f for part in manifest["partitions"].values() for f in part["files"]]
+
+
+@dataclass
+class Base:
+    """What an ingest starts from: the current snapshot's partitions and catalog, or a
+    single-file snapshot of an earlier version (converted as a whole)."""
+
+    partitions: dict[str, dict] = field(default_factory=dict)
+    catalog: Path | None = None
+    single_file: Path | None = None
+
+    @classmethod
+    def of(cls, store_dir: Path, name: str | None) -> Base:
+        if name is None:
+            return cls()
+        path = store_dir / name
+        if path.is_dir():
+            return cls(read_manifest(path)["partitions"], path / CATALOG)
+        return cls(single_file=path)
+
+
+def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
+                   files: Iterable[FileBatch], boundaries_version: str
+                   ) -> tuple[list[FileReport], str | None]:
+    """Write the files into the new snapshot directory ``new_dir`` (its manifest last).
+
+    Returns the reports and the dataset version, or None if nothing changed (the caller
+    then drops ``new_dir``). Raises on any failure, leaving the caller to drop ``new_dir``
+    and the part files named after it.
+    """
+    base = Base.of(store_dir, base_name)
+    catalog = new_dir / CATALOG
+    if base.catalog is not None:
+        shutil.copyfile(base.catalog, catalog)
+    con = duckdb.connect(str(catalog), config={"memory_limit": WRITE_MEMORY_LIMIT,
+                                                "temp_directory": str(new_dir / "tmp")})
+    try:
+        # the loaded partitions' rows: a temp table, in memory and spilled to disk beyond
+        # the limit, never in the catalog file
+        con.execute(f"CREATE TEMP TABLE {OFFENCE_TABLE}").fetchall()
+        loaded: dict[str, int] = {}  # partition -> number of the file that loaded it
+        if base.single_file is not None:
+            migrated = _import_single_file(con, base.single_file, new_dir, loaded)
+        else:
+            migrated = migrate(con, CATALOG_DDL)
+        # Crime IDs: those of the files (for the other-month tally) and those the loaded
+        # partitions held before (for the store's count of ids in several months)
+        n_before = con.execute("SELECT max(value) FROM meta WHERE key = 'n_crime_id_other_month'"
+                               ).fetchall()[0][0]
+        n_before = None if n_before is None else int(n_before)
+        con.execute("CREATE TEMP TABLE ids_in (k INTEGER, line INTEGER, h UUID, "
+                    "counted BOOLEAN)").fetchall()
+        con.execute("CREATE TEMP TABLE old_ids (h UUID)").fetchall()
+        first_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"
+                               ).fetchall()[0][0]
+        reports, pending_rows = [], 0
+        # Commits every COMMIT_EVERY_ROWS rows: DuckDB keeps a transaction's inserts in
+        # memory. Atomicity is the snapshot's: nobody reads it until CURRENT names it.
+        con.execute("BEGIN TRANSACTION").fetchall()
+        for k, batch in enumerate(files):
+            _load_partitions(con, store_dir, base, batch, loaded, k)
+            reports.append(write_file(con, batch, boundaries_version, record_as=k))
+            pending_rows += len(batch.frame)
+            del batch  # one file in memory at a time
+            if pending_rows >= COMMIT_EVERY_ROWS:
+                con.execute("COMMIT").fetchall()
+                con.execute("BEGIN TRANSACTION").fetchall()
+                pending_rows = 0
+        con.execute("COMMIT").fetchall()
+        reports, n_other = _cross_partition(con, store_dir, base, loaded, reports, first_id,
+                                            n_before)
+        if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
+            return reports, None
+        partitions = _write_partitions(con, store_dir, base, loaded, new_dir)
+        n = sum(p["rows"] for p in partitions.values())
+        upper = lower = 0
+        for p in partitions.values():
+            upper ^= p["upper"]
+            lower ^= p["lower"]
+        version = version_from(n, upper, lower, boundaries_version)
+        con.execute("BEGIN TRANSACTION").fetchall()
+        con.execute("DELETE FROM meta").fetchall()
+        con.executemany("INSERT INTO meta VALUES (?, ?)",
+                        [["dataset_version", version],
+                         ["boundaries_version", boundaries_version],
+                         ["schema_version", str(SCHEMA_VERSION)],
+                         *([["n_crime_id_other_month", str(n_other)]]
+                           if n_other is not None else [])])
+        con.execute("COMMIT").fetchall()
+        con.execute("CHECKPOINT").fetchall()
+    finally:
+        con.close()
+        shutil.rmtree(new_dir / "tmp", ignore_errors=True)
+    (new_dir / MANIFEST).write_text(json.dumps({"partitions": partitions}, indent=1))
+    return reports, version
+
+
+def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Path,
+                        loaded: dict[str, int]) -> bool:
+    """Bring a single-file snapshot of an earlier version into this layout: migrate a copy
+    of it to the current schema, take its catalog tables and load all its rows."""
+    copy = new_dir / "single-file.duckdb"
+    shutil.copyfile(path, copy)
+    old = duckdb.connect(str(copy))
+    try:
+        migrate(old)
+        old.execute("CHECKPOINT").fetchall()
+    finally:
+        old.close()
+    con.execute(f"ATTACH {sql_str(copy)} AS single_file (READ_ONLY)").fetchall()
+    for table in CATALOG_TABLES:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM single_file.{table}").fetchall()
+    con.execute("INSERT INTO offences BY NAME SELECT * FROM single_file.offences").fetchall()
+    con.execute("DETACH single_file").fetchall()
+    copy.unlink()
+    for (part,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM offences").fetchall():
+        loaded[part] = -1
+    return True
+
+
+def _load_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
+                     batch: FileBatch, loaded: dict[str, int], k: int) -> None:
+    """Load the stored rows of the partitions this file's rows fall in (once per ingest)."""
+    con.register("batch_keys", batch.frame[["source", "month", "offence_key"]])
+    try:
+        parts = con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM batch_keys").fetchall()
+    finally:
+        con.unregister("batch_keys")
+    for (part,) in parts:
+        if part in loaded:
+            continue
+        loaded[part] = k
+        if part in base.partitions:
+            files = parquet_list(store_dir / f for f in base.partitions[part]["files"])
+            con.execute("INSERT INTO offences BY NAME SELECT * EXCLUDE (source_id_hash) "
+                        f"FROM read_parquet({files})").fetchall()
+            con.execute(f"INSERT INTO old_ids SELECT source_id_hash FROM read_parquet({files}) i "
+                        f"WHERE {POLICE_ID}").fetchall()
+
+
+def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
+                     loaded: dict[str, int], reports: list[FileReport], first_id: int,
+                     n_before: int | None) -> tuple[list[FileReport], int | None]:
+    """What needs the partitions the ingest did not load, in one scan of their Crime ID
+    hashes (16 bytes a row) for the ids the loaded partitions held before or hold now:
+
+    - each file's other-month tally gains its ids stored in police.uk partitions the ingest
+      had not loaded when it wrote that file (those were as in the base snapshot then);
+    - the store's count of rows whose Crime ID is stored under more than one month is
+      updated for the touched ids (``n_before`` minus their rows' share before, plus
+      after), instead of grouping every stored id again.
+    """
+    con.execute(f"CREATE TEMP TABLE new_ids AS SELECT {SOURCE_ID_HASH} AS h FROM offences i "
+                f"WHERE {POLICE_ID}").fetchall()
+    con.execute("CREATE TEMP TABLE touched_ids AS SELECT DISTINCT h FROM "
+                "(SELECT h FROM new_ids UNION ALL SELECT h FROM old_ids)").fetchall()
+    con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded_at INTEGER)").fetchall()
+    con.execute("CREATE TEMP TABLE stored_hits (h UUID, filename VARCHAR)").fetchall()
+    police = {p: e for p, e in base.partitions.items() if p.startswith("puk-")}
+    if police:
+        con.executemany("INSERT INTO part_files VALUES (?, ?)",
+                        [[str(store_dir / f), loaded.get(p)]
+                         for p, e in police.items() for f in e["files"]])
+        files = [store_dir / f for e in police.values() for f in e["files"]]
+        con.execute(f"INSERT INTO stored_hits SELECT source_id_hash, filename FROM read_parquet("
+                    f"{parquet_list(files)}, filename = true) "
+                    "WHERE source_id_hash IN (SELECT h FROM touched_ids)").fetchall()
+    extra = dict(con.execute(
+        "SELECT i.k, count(DISTINCT i.line) FROM ids_in i JOIN stored_hits s USING (h) "
+        "JOIN part_files f USING (filename) "
+        "WHERE NOT i.counted AND (f.loaded_at IS NULL OR f.loaded_at > i.k) GROUP BY i.k"
+    ).fetchall())
+    for k, n in extra.items():
+        con.execute("UPDATE ingests SET crime_id_other_month = crime_id_other_month + ? "
+                    "WHERE ingest_id = ?", [n, first_id + k]).fetchall()
+        reports[k] = dataclasses.replace(
+            reports[k], crime_id_other_month=reports[k].crime_id_other_month + n)
+    if n_before is None and base.partitions:
+        return reports, None  # no count to update: readers count (a store of an older version)
+    untouched = ("(SELECT s.h, count(*) AS c FROM stored_hits s JOIN part_files f "
+                 "USING (filename) WHERE f.loaded_at IS NULL GROUP BY s.h)")
+
+    def rows_in_several_months(loaded_ids: str) -> int:
+        return con.execute(
+            "SELECT coalesce(sum(m), 0) FROM (SELECT coalesce(l.c, 0) + coalesce(u.c, 0) AS m "
+            f"FROM touched_ids t LEFT JOIN (SELECT h, count(*) AS c FROM {loaded_ids} "
+            f"GROUP BY h) l USING (h) LEFT JOIN {untouched} u USING (h)) WHERE m >= 2"
+        ).fetchall()[0][0]
+
+    n_other = ((n_before or 0) - rows_in_several_months("old_ids")
+               + rows_in_several_months("new_ids"))
+    for table in ("new_ids", "touched_ids", "part_files", "stored_hits"):
+        con.execute(f"DROP TABLE {table}").fetchall()
+    return reports, int(n_other)
+
+
+def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
+                      loaded: dict[str, int], new_dir: Path) -> dict[str, dict]:
+    """Write the loaded partitions as new Parquet files (one pass, partitioned by DuckDB) and
+    return the new snapshot's partitions: those plus the base's untouched ones."""
+    partitions = {p: e for p, e in base.partitions.items() if p not in loaded}
+    if not loaded:
+        return partitions
+    out = new_dir / "out"
+    con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash, {PARTITION_SQL} AS part "
+                f"FROM offences) TO {sql_str(out)} (FORMAT parquet, PARTITION_BY (part), "
+                "COMPRESSION zstd)").fetchall()
+    sums = con.execute(f"SELECT {PARTITION_SQL} AS part, {CONTENT_SUMS} FROM offences "
+                       "GROUP BY part").fetchall()
+    parts_dir = store_dir / PARTS
+    parts_dir.mkdir(exist_ok=True)
+    for i, (part, n, upper, lower) in enumerate(sorted(sums)):
+        names = []
+        for j, f in enumerate(sorted((out / f"part={part}").glob("*.parquet"))):
+            name = f"{PARTS}/{new_dir.name}.{i}.{j}.parquet"
+            f.rename(store_dir / name)
+            names.append(name)
+        partitions[part] = {"files": names, "rows": n, "upper": int(upper or 0),
+                            "lower": int(lower or 0)}
+    shutil.rmtree(out, ignore_errors=True)
+    return partitions

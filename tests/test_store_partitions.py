@@ -1,0 +1,93 @@
+"""The embedded store's partitioned layout: an ingest rewrites only the partitions its rows
+fall in, and tallies across partitions it did not load exactly as in one ingest.
+
+Fixtures: the SYNTHETIC order files of test_ingest_order (January, February with Crime ID
+SYNTHETIC-X also in January, January re-published) and the first shipped demo months.
+"""
+
+import json
+import os
+
+from conftest import demo_csvs
+from test_ingest_order import FEB, JAN, JAN2, content_hash, ingest, tally
+
+from geo_api.data.ingest.pipeline import ingest_files
+from geo_api.data.store.base import OffenceFilter
+from geo_api.data.store.duckdb_store import DuckDBStore
+
+
+def rows_in_several_months(store) -> int:
+    """police.uk rows whose Crime ID is stored under more than one month, counted here."""
+    v = store.values(("source", "source_id", "month"), OffenceFilter())
+    v = v[(v["source"] == "police_uk") & v["source_id"].notna()]
+    months = v.groupby("source_id")["month"].transform("nunique")
+    return int((months > 1).sum())
+
+
+def test_tallies_do_not_depend_on_how_files_are_split_into_ingests(tmp_path, joins):
+    """February's Crime ID stored under January counts as 'other month' whether January is
+    in the same ingest, an earlier one (a partition this ingest never loads), or loaded
+    by a later file of the same ingest; so do the rows, the log and the version."""
+    one = DuckDBStore(tmp_path / "one")
+    expected = [tally(f) for f in ingest(one, joins, [JAN, FEB, JAN2]).files]
+    assert [t[-1] for t in expected] == [0, 1, 1]
+    for i, calls in enumerate([[[JAN], [FEB, JAN2]], [[JAN, FEB], [JAN2]],
+                               [[JAN], [FEB], [JAN2]], [[FEB], [JAN], [JAN2]]]):
+        store = DuckDBStore(tmp_path / f"split{i}")
+        got = []
+        for call in calls:
+            got += [tally(f) for f in ingest(store, joins, call).files]
+            # the count the writer keeps up to date without grouping every stored id
+            assert store.summary()["n_crime_id_other_month"] == rows_in_several_months(store)
+        if calls[0] == [FEB]:  # February first: January's copy is the later one
+            assert [t[-1] for t in got] == [0, 1, 1], calls
+        else:
+            assert got == expected, calls
+            assert store.ingests()["crime_id_other_month"].tolist() == [0, 1, 1]
+        assert content_hash(store) == content_hash(one), calls
+        assert store.dataset_version() == one.dataset_version(), calls
+        store.close()
+    one.close()
+
+
+def _files(store_dir):
+    manifest = json.loads((store_dir / (store_dir / "CURRENT").read_text() / "manifest.json")
+                          .read_text())
+    return {part: e["files"] for part, e in manifest["partitions"].items()}
+
+
+def test_a_new_month_writes_only_its_partition(tmp_path, joins):
+    """Adding a month leaves every stored partition's file as it was (same file, not
+    rewritten or copied); the new month is one new partition; the old snapshot's files
+    stay readable until the snapshot after next."""
+    store = DuckDBStore(tmp_path / "s")
+    csvs = demo_csvs()
+    ingest_files(store, joins, csvs[:2], progress=False)
+    before = _files(store.dir)
+    stat = {f: os.stat(store.dir / f) for fs in before.values() for f in fs}
+    assert sorted(before) == ["puk-2019-12", "puk-2020-01"]
+    n_before = store.summary()["n_offences"]
+
+    with store.reader() as pinned:  # a request that started before the ingest
+        r = ingest_files(store, joins, csvs[2:3], progress=False)
+        assert pinned.summary()["n_offences"] == n_before
+    after = _files(store.dir)
+    assert sorted(after) == ["puk-2019-12", "puk-2020-01", "puk-2020-02"]
+    for part, files in before.items():
+        assert after[part] == files
+        for f in files:
+            s = os.stat(store.dir / f)
+            assert (s.st_ino, s.st_mtime_ns, s.st_size) == (
+                stat[f].st_ino, stat[f].st_mtime_ns, stat[f].st_size)
+    assert store.summary()["n_offences"] == n_before + r.inserted
+
+    # the same three months in one ingest: the same rows and version
+    fresh = DuckDBStore(tmp_path / "fresh")
+    ingest_files(fresh, joins, csvs[:3], progress=False)
+    assert content_hash(fresh) == content_hash(store)
+    assert fresh.dataset_version() == store.dataset_version()
+    # a re-published month rewrites that month only
+    ingest_files(store, joins, csvs[1:2], progress=False)  # unchanged: nothing written
+    assert _files(store.dir) == after
+    fresh.close()
+    store.close()
