@@ -166,11 +166,38 @@ def _duplicates(df, keys: pd.Series, col: str, errors) -> None:
                                df.at[i, col].strip()))
 
 
+def hex64(values) -> np.ndarray:
+    """``f"{v:016x}"`` of each unsigned 64-bit value, without a Python call per value."""
+    text = np.ascontiguousarray(values, dtype=">u8").tobytes().hex()
+    return np.frombuffer(text.encode("ascii"), dtype="S16").astype(str)
+
+
+def per_distinct(s: pd.Series, fn) -> pd.Series:
+    """``s.map(fn)``, calling ``fn`` once per distinct value (floats are told
+    apart by their bits, so -0.0 and 0.0 stay apart). For columns with few distinct values
+    (months, categories, snap points) this is most of the cost of a per-row Python call."""
+    if fn is str and pd.api.types.is_string_dtype(s.dtype) and not s.hasnans:
+        return s.copy()  # str() of a string is the string
+    values = s.to_numpy()
+    keys = values.view(np.int64) if values.dtype == np.float64 else values
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    first = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    out = s.iloc[first].map(fn).take(codes)
+    out.index = s.index
+    return out
+
+
+def _text_or_nan(v):
+    """A float as text, NaN kept missing (as ``Series.astype(str)`` does)."""
+    return np.nan if pd.isna(v) else str(v)
+
+
 def _key(*parts: pd.Series) -> pd.Series:
     """Stable 64-bit content hash (hex) of the given columns, row by row."""
-    frame = pd.concat([p.reset_index(drop=True).map(str) for p in parts], axis=1)
+    frame = pd.concat([per_distinct(p, str).reset_index(drop=True) for p in parts], axis=1)
     h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return pd.Series([f"{v:016x}" for v in h], index=parts[0].index)
+    return pd.Series(hex64(h), index=parts[0].index)
 
 
 def parse_police_uk(df: pd.DataFrame, name: str, in_area,
@@ -202,7 +229,8 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
     _check_area(df, x_m, y_m, in_area, outside, "Longitude/Latitude")
     # Rows without a Crime ID (anti-social behaviour) get a content key; the outcome is
     # left out so a re-publication with revised outcomes updates rather than duplicates.
-    occurrence = df.groupby([month, lon.astype(str), lat.astype(str), df["Location"], ctype]).cumcount()
+    occurrence = df.groupby([month, per_distinct(lon, _text_or_nan), per_distinct(lat, _text_or_nan),
+                             df["Location"], ctype]).cumcount()
     content_key = _key(month, lon, lat, df["Location"], df["LSOA code"], ctype, occurrence)
     out = pd.DataFrame({
         "line": df["line"],

@@ -17,17 +17,19 @@ quarantined + rejected = rows read).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_api.analysis.join import AreaIndex, build_area_index, h3_cells, lookup, lookup_many
 from geo_api.data.boundaries import BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
-from geo_api.data.ingest.parse import parse_file
+from geo_api.data.ingest.parse import hex64, parse_file, per_distinct
 from geo_api.data.store.base import (
     H3_RESOLUTIONS,
     LAYER_COLUMNS,
@@ -57,13 +59,17 @@ class JoinIndexes:
         """Inside the force area, or within ``FORCE_AREA_TOLERANCE_M`` of it (snapped points)."""
         inside = lookup(self.areas["lad"], x_m, y_m) >= 0
         if (~inside).any():
-            import shapely
-
-            fa = shapely.union_all(self.areas["lad"].geoms)
-            near = shapely.dwithin(fa, shapely.points(x_m[~inside], y_m[~inside]),
+            near = shapely.dwithin(self.force_area, shapely.points(x_m[~inside], y_m[~inside]),
                                    FORCE_AREA_TOLERANCE_M)
             inside[~inside] = near
         return inside
+
+    @functools.cached_property
+    def force_area(self):
+        """The union of the districts, prepared (built on first use, once)."""
+        fa = shapely.union_all(self.areas["lad"].geoms)
+        shapely.prepare(fa)
+        return fa
 
     def join(self, x_m: np.ndarray, y_m: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """Area codes (NaN outside a layer) and H3 ids (0 without location) per point."""
@@ -96,14 +102,19 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     for name in HASHED:
         col = frame[name]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
-            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S")
+            col = per_distinct(col, _iso_second)
         elif pd.api.types.is_float_dtype(col.dtype):
             col = col.where(col.notna(), np.nan)
         elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
             col = col.astype(object)
         cols[name] = col
     hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False, categorize=True)
-    return pd.Series([f"{v:016x}" for v in hashed], index=frame.index)
+    return pd.Series(hex64(hashed.to_numpy()), index=frame.index)
+
+
+def _iso_second(ts) -> str | None:
+    """As ``Series.dt.strftime("%Y-%m-%dT%H:%M:%S")`` writes one value (missing for NaT)."""
+    return None if pd.isna(ts) else ts.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def prepare(parsed_frame: pd.DataFrame, kind: str, joins: JoinIndexes) -> pd.DataFrame:
