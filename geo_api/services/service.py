@@ -61,8 +61,13 @@ class Service:
 
         with self._joins_lock:
             if self._joins is None:
-                self._joins = build_join_indexes(self.boundaries)
+                self._joins = build_join_indexes(self.boundaries, self.join_cache_dir)
             return self._joins
+
+    @property
+    def join_cache_dir(self) -> Path:
+        """Where join rasters are kept between processes (beside the store)."""
+        return self.settings.store_dir.parent / "cache"
 
     def close(self) -> None:
         self.store.close()
@@ -96,7 +101,8 @@ class Service:
         if workers > 1 and len(paths) > 1:  # the workers build the indexes they use
             return ingest_files(self.store, self._joins, paths, kind=kind, on_error=on_error,
                                 outside_area=outside_area, progress=progress,
-                                workers=workers, boundaries=self.boundaries)
+                                workers=workers, boundaries=self.boundaries,
+                                join_cache_dir=self.join_cache_dir)
         return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
                             outside_area=outside_area, progress=progress)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +85,47 @@ class JoinIndexes:
         return pd.DataFrame(out)
 
 
-def build_join_indexes(boundaries: BoundarySet) -> JoinIndexes:
-    """Build the area index of every layer (a few seconds for the shipped layers)."""
-    areas = {name: build_area_index(layer.gdf.geometry.values)
-             for name, layer in boundaries.layers.items()}
+JOIN_CACHE_FORMAT = 1  # bump when build_area_index's rasters change
+
+
+def build_join_indexes(boundaries: BoundarySet, cache_dir: Path | None = None) -> JoinIndexes:
+    """Build the area index of every layer (a few seconds for the shipped layers).
+
+    With ``cache_dir``, each layer's label raster is kept there as a ``.npy`` named by the
+    boundaries' content version, and later processes map it read-only (a fraction of a
+    second; ingest workers share its pages) instead of rasterising again."""
+    areas = {}
+    for name, layer in boundaries.layers.items():
+        geoms = layer.gdf.geometry.values
+        path = (None if cache_dir is None else Path(cache_dir) /
+                f"join-{boundaries.version}-{name}-f{JOIN_CACHE_FORMAT}.npy")
+        areas[name] = _cached_index(geoms, path) if path else build_area_index(geoms)
     return JoinIndexes(boundaries=boundaries, areas=areas)
+
+
+def _cached_index(geoms, path: Path) -> AreaIndex:
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        labels = np.load(path, mmap_mode="r")
+        geoms = np.asarray(geoms, dtype=object)
+        shapely.prepare(geoms)
+        return AreaIndex(geoms=geoms, labels=labels, x0_m=meta["x0_m"], y0_m=meta["y0_m"],
+                         pixel_m=meta["pixel_m"])
+    except (OSError, ValueError, KeyError):
+        pass  # not cached yet (or unreadable): build and keep it
+    index = build_area_index(geoms)
+    with contextlib.suppress(OSError):  # a read-only cache dir only costs the speed-up
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            np.save(fh, index.labels)
+        os.replace(tmp, path)  # the raster before the metadata that makes it usable
+        tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}")
+        tmp_meta.write_text(json.dumps({"x0_m": index.x0_m, "y0_m": index.y0_m,
+                                        "pixel_m": index.pixel_m}))
+        os.replace(tmp_meta, meta_path)
+    return index
 
 
 def _row_hash(frame: pd.DataFrame) -> pd.Series:
@@ -138,7 +176,8 @@ def ingest_bytes(store, joins: JoinIndexes, data: bytes, name: str, kind: str = 
 def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str = "auto",
                  on_error: str = "reject", outside_area: str | None = None,
                  progress: bool = True, workers: int = 1,
-                 boundaries: BoundarySet | None = None) -> IngestReport:
+                 boundaries: BoundarySet | None = None,
+                 join_cache_dir: Path | None = None) -> IngestReport:
     """Ingest files from disk as ONE snapshot (all or nothing), with a progress bar.
 
     ``workers`` > 1 (several files): that many forked processes build the join indexes
@@ -149,7 +188,7 @@ def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str 
     if workers > 1 and len(paths) > 1:
         boundaries = boundaries or joins.boundaries
         prepared = _prepared_in_workers(paths, boundaries, joins, kind, on_error,
-                                        outside_area, workers)
+                                        outside_area, workers, join_cache_dir)
         return ingest_many(store, joins, prepared, kind=kind, on_error=on_error,
                            outside_area=outside_area, progress=progress, total=len(paths),
                            boundaries_version=boundaries.version)
@@ -163,7 +202,7 @@ _WORKER: dict = {}  # set before forking: the boundaries (and indexes, if built)
 
 def _init_worker() -> None:
     if _WORKER.get("joins") is None:
-        _WORKER["joins"] = build_join_indexes(_WORKER["boundaries"])
+        _WORKER["joins"] = build_join_indexes(_WORKER["boundaries"], _WORKER.get("cache_dir"))
 
 
 def _prepare_path(path: str, kind: str, on_error: str, outside_area: str | None):
@@ -183,13 +222,14 @@ class Prepared:
         self.result = result
 
 
-def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area, workers):
+def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area, workers,
+                         cache_dir=None):
     import itertools
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    _WORKER.update(boundaries=boundaries, joins=joins)
+    _WORKER.update(boundaries=boundaries, joins=joins, cache_dir=cache_dir)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                              initializer=_init_worker) as pool:
         todo = iter(paths)

@@ -41,7 +41,13 @@ from geo_api.data.store.duckdb_schema import (
     SCHEMA_VERSION,
     SOURCE_ID_HASH,
 )
-from geo_api.data.store.duckdb_write import CONTENT_SUMS, migrate, version_from, write_file
+from geo_api.data.store.duckdb_write import (
+    CONTENT_MD5,
+    content_sums,
+    migrate,
+    version_from,
+    write_file,
+)
 
 MANIFEST = "manifest.json"
 CATALOG = "catalog.duckdb"
@@ -49,6 +55,7 @@ PARTS = "parts"
 CATALOG_TABLES = ("ingests", "quarantine", "meta")
 WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
 COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
+FINAL_MEMORY_LIMIT = "512MB"  # for writing the partitions at the end
 
 
 def sql_str(text: str | Path) -> str:
@@ -271,11 +278,14 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Bas
     if not loaded:
         return partitions
     out = new_dir / "out"
+    # the partitioned write buffers row groups per partition: more room than the upsert
+    # needed, released when the connection closes
+    con.execute(f"SET memory_limit = '{FINAL_MEMORY_LIMIT}'").fetchall()
     con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash, {PARTITION_SQL} AS part "
                 f"FROM offences) TO {sql_str(out)} (FORMAT parquet, PARTITION_BY (part), "
                 "COMPRESSION zstd)").fetchall()
-    sums = con.execute(f"SELECT {PARTITION_SQL} AS part, {CONTENT_SUMS} FROM offences "
-                       "GROUP BY part").fetchall()
+    sums = con.execute(f"SELECT part, {content_sums('h')} FROM (SELECT {PARTITION_SQL} AS "
+                       f"part, {CONTENT_MD5} AS h FROM offences) GROUP BY part").fetchall()
     parts_dir = store_dir / PARTS
     parts_dir.mkdir(exist_ok=True)
     for i, (part, n, upper, lower) in enumerate(sorted(sums)):

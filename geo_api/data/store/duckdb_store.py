@@ -239,11 +239,14 @@ class Reader:
                           lambda rows: tuple(r[0] for r in rows))
 
     def summary(self) -> dict:
-        n, n_loc, m0, m1 = self._rows(
-            "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), max(month) "
-            "FROM offences")[0]
-        by_source = dict(self._rows("SELECT source, count(*) FROM offences GROUP BY 1"))
-        n_ingests = self._rows("SELECT count(*) FROM ingests")[0][0]
+        """What the snapshot holds (counted once per snapshot: /health asks often)."""
+        n, n_loc, m0, m1 = self._memo(
+            "summary", "SELECT count(*), count(*) FILTER (WHERE has_location), min(month), "
+                       "max(month) FROM offences", lambda rows: rows[0])
+        by_source = self._memo("by_source", "SELECT source, count(*) FROM offences GROUP BY 1",
+                               dict)
+        n_ingests = self._memo("n_ingests", "SELECT count(*) FROM ingests",
+                               lambda rows: rows[0][0])
         return {"dataset_version": self.dataset_version(),
                 "boundaries_version": self.boundaries_version(),
                 "n_offences": n, "n_with_location": n_loc,

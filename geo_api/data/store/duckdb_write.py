@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
+import pyarrow as pa
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
 from geo_api.data.store.duckdb_schema import (
@@ -62,10 +63,13 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     # The counts read a few columns several times: those are copied into DuckDB once; the
     # full rows are read from pandas once, by the INSERT.
-    con.register("frame", frame[list(COUNT_COLUMNS)])
+    con.register("frame", pa.Table.from_pandas(frame[list(COUNT_COLUMNS)], preserve_index=False))
     con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM frame").fetchall()
     con.unregister("frame")
-    con.register("rows", frame.assign(ingest_id=ingest_id)[list(OFFENCE_COLUMNS)])
+    # as Arrow: DuckDB reads Arrow columns directly, where a pandas scan converts each
+    # string column value by value
+    con.register("rows", pa.Table.from_pandas(frame.assign(ingest_id=ingest_id)[
+        list(OFFENCE_COLUMNS)], preserve_index=False))
     try:
         inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
         other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
@@ -109,8 +113,17 @@ def content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> 
 
 # count and XOR of the 128-bit MD5 of every (offence_key, row_hash): XOR is associative, so
 # partitions' sums combine into the store's
-CONTENT_SUMS = ("count(*), bit_xor(md5_number_upper(offence_key || ' ' || row_hash)), "
-                "bit_xor(md5_number_lower(offence_key || ' ' || row_hash))")
+CONTENT_MD5 = "md5_number(offence_key || ' ' || row_hash)"
+
+
+def content_sums(md5: str) -> str:
+    """count(*) and the XOR of md5_number_upper and of md5_number_lower, from one 128-bit
+    ``md5`` a row (DuckDB's md5_number holds "upper" in its low 64 bits)."""
+    return (f"count(*), CAST(bit_xor({md5} & CAST(18446744073709551615 AS UHUGEINT)) "
+            f"AS UBIGINT), CAST(bit_xor({md5} >> 64) AS UBIGINT)")
+
+
+CONTENT_SUMS = content_sums(CONTENT_MD5)
 
 
 def version_from(n: int, upper: int | None, lower: int | None, boundaries_version: str) -> str:
