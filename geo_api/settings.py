@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="PostgreSQL + PostGIS URL "
                                      "(postgresql://user@host/db): the offence store there "
                                      "instead of the embedded DuckDB store")
+    database_pool_size: int = Field(10, ge=1, le=200, description="Most pooled reader "
+                                    "connections per API process (PostGIS store)")
     boundaries_dir: Path = Field(PROJECT_ROOT / "boundaries", description="Shipped boundary layers")
     demo_dir: Path = Field(PROJECT_ROOT / "data" / "demo", description="Shipped demo data")
     npa_file: Path | None = Field(

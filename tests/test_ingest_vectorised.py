@@ -4,7 +4,7 @@ gave (keys and row hashes must not change: they are the store's identity)."""
 import numpy as np
 import pandas as pd
 
-from geo_api.data.ingest.parse import _text_or_nan, hex64, per_distinct
+from geo_api.data.ingest.parse import hex64, per_distinct
 
 
 def test_hex64_is_the_zero_padded_hex_of_each_value():
@@ -28,6 +28,6 @@ def test_per_distinct_equals_map_for_each_kind_of_column():
         assert got.tolist() == s.map(str).tolist() and got.index.equals(s.index), s.tolist()
         if pd.api.types.is_float_dtype(s.dtype):  # a grouping key as astype(str) was: NaN
             want = s.astype(str)  # stays missing, equal values group together
-            got = per_distinct(s, _text_or_nan)
+            got = per_distinct(s, str).where(s.notna())
             assert got.isna().tolist() == want.isna().tolist()
             assert pd.factorize(got)[0].tolist() == pd.factorize(want)[0].tolist()

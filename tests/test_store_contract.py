@@ -301,3 +301,28 @@ def test_site_sets_and_indicators_live_in_the_database_on_postgis(pg_server, tmp
         assert a.get("/sites").json()["site_sets"] == []
         with psycopg.connect(store.url) as conn:
             assert conn.execute("SELECT count(*) FROM site_points").fetchone()[0] == 0
+
+
+def test_postgis_readers_reuse_pooled_read_only_connections(pg_server, tmp_path, joins):
+    """A request no longer opens a connection: readers take one from the pool (the same
+    server process serves sequential requests), each still one read-only snapshot; a
+    connection the server dropped is replaced, not handed out."""
+    import psycopg
+
+    store = new_store("postgis", tmp_path, pg_server)
+    ingest_files(store, joins, FILES[:1], progress=False)
+    pids, flags = set(), set()
+    for _ in range(20):
+        with store.reader() as r:
+            assert r.summary()["n_offences"] > 0
+            pids.add(r._conn.info.backend_pid)
+            flags.add((r._conn.isolation_level, r._conn.read_only))
+    assert len(pids) == 1
+    assert flags == {(psycopg.IsolationLevel.REPEATABLE_READ, True)}
+    with store.reader() as r, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        r._conn.execute("DELETE FROM offences")
+    with psycopg.connect(store.url, autocommit=True) as admin:  # the server drops it
+        admin.execute("SELECT pg_terminate_backend(%s)", [pids.pop()])
+    with store.reader() as r:
+        assert r.summary()["n_offences"] > 0
+    store.close()

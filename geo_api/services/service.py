@@ -38,7 +38,7 @@ class Service:
         if settings.database_url:
             from geo_api.data.store.postgis_store import PostGISStore
 
-            self.store = PostGISStore(settings.database_url)
+            self.store = PostGISStore(settings.database_url, settings.database_pool_size)
             self.store.publish_boundaries(self.boundaries)  # areas beside the offences
         else:
             self.store = DuckDBStore(settings.store_dir)

@@ -188,11 +188,6 @@ def per_distinct(s: pd.Series, fn) -> pd.Series:
     return out
 
 
-def _text_or_nan(v):
-    """A float as text, NaN kept missing (as ``Series.astype(str)`` does)."""
-    return np.nan if pd.isna(v) else str(v)
-
-
 def _key(*parts: pd.Series) -> pd.Series:
     """Stable 64-bit content hash (hex) of the given columns, row by row."""
     frame = pd.concat([per_distinct(p, str).reset_index(drop=True) for p in parts], axis=1)
@@ -229,9 +224,15 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
     _check_area(df, x_m, y_m, in_area, outside, "Longitude/Latitude")
     # Rows without a Crime ID (anti-social behaviour) get a content key; the outcome is
     # left out so a re-publication with revised outcomes updates rather than duplicates.
-    occurrence = df.groupby([month, per_distinct(lon, _text_or_nan), per_distinct(lat, _text_or_nan),
+    # (coordinates as text, missing ones left out of the grouping; only rows without a
+    # Crime ID need the key)
+    lon_text, lat_text = per_distinct(lon, str), per_distinct(lat, str)
+    occurrence = df.groupby([month, lon_text.where(lon.notna()), lat_text.where(lat.notna()),
                              df["Location"], ctype]).cumcount()
-    content_key = _key(month, lon, lat, df["Location"], df["LSOA code"], ctype, occurrence)
+    no_id = cid == ""
+    content_key = _key(*(part[no_id] for part in (month, lon_text, lat_text, df["Location"],
+                                                  df["LSOA code"], ctype, occurrence)))
+    content_key = content_key.reindex(df.index)
     out = pd.DataFrame({
         "line": df["line"],
         "source": "police_uk",

@@ -131,8 +131,9 @@ class PostGISStore(ReadThrough):
 
     _READER = PostGISReader
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 10):
         import psycopg
+        from psycopg_pool import ConnectionPool
 
         self.url = url
         self._psycopg = psycopg
@@ -140,6 +141,18 @@ class PostGISStore(ReadThrough):
         self._memo: dict = {}  # dataset version -> per-snapshot memo (sources, months)
         with psycopg.connect(url, autocommit=True) as conn:
             self._migrate(conn)
+
+        def read_only_snapshots(conn) -> None:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            conn.commit()  # leave the configured connection idle
+
+        # readers reuse connections (a request no longer pays a connection set-up); the
+        # pool checks them and replaces broken ones
+        self._readers = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
+                                       configure=read_only_snapshots,
+                                       check=ConnectionPool.check_connection,
+                                       name="geo_api-readers")
 
     @staticmethod
     def _migrate(conn) -> None:
@@ -156,25 +169,25 @@ class PostGISStore(ReadThrough):
     @contextmanager
     def reader(self):
         """One consistent snapshot for the block (REPEATABLE READ, READ ONLY)."""
-        conn = self._connect()
-        try:
-            conn.isolation_level = self._psycopg.IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            version = meta.get("dataset_version")
-            if version is None:
-                raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or "
-                                 "`geo_api ingest`")
-            snap = SimpleNamespace(name=f"postgis:{version}", dataset_version=version,
-                                   boundaries_version=meta.get("boundaries_version"),
-                                   cache=self._memo.setdefault(version, {}))
-            yield PostGISReader(conn, snap)
-        finally:
-            conn.rollback()
-            conn.close()
+        with self._readers.connection() as conn:
+            try:
+                yield from self._snapshot(conn)
+            finally:
+                conn.rollback()  # end the snapshot before the connection goes back
+
+    def _snapshot(self, conn):
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        version = meta.get("dataset_version")
+        if version is None:
+            raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or "
+                             "`geo_api ingest`")
+        snap = SimpleNamespace(name=f"postgis:{version}", dataset_version=version,
+                               boundaries_version=meta.get("boundaries_version"),
+                               cache=self._memo.setdefault(version, {}))
+        yield PostGISReader(conn, snap)
 
     def close(self) -> None:
-        pass
+        self._readers.close()
 
     def publish_boundaries(self, boundaries) -> bool:
         """Copy the boundary layers into ``boundary_<layer>`` tables (attributes and
