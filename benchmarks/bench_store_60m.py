@@ -36,23 +36,14 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from _timing import free_port, timed_child
-from bench_ingest_stream import write_synthetic_year
+from _timing import free_port
+from bench_ingest_stream import ingest, write_synthetic_year
 
 from geo_api.data.store.duckdb_parts import CATALOG, MANIFEST, PARTS, parquet_list, sql_str
 from geo_api.data.store.duckdb_schema import SOURCE_ID_HASH
 from geo_api.data.store.duckdb_write import CONTENT_SUMS, version_from
 
 FIRST_YEAR = 2010
-
-
-def ingest(files: list[Path], env: dict, workdir: Path) -> tuple[float, float]:
-    geo_api = str(Path(sys.executable).with_name("geo_api"))
-    got = timed_child([geo_api, "ingest", *map(str, files)], env, workdir)
-    if got is None:
-        subprocess.run([geo_api, "ingest", *map(str, files)], env=env, check=False)
-        raise SystemExit("the ingest failed (its output is above)")
-    return got
 
 
 def assemble_decade(store: Path, months: int) -> int:
@@ -159,7 +150,7 @@ def main() -> int:
             (work / "month").mkdir(exist_ok=True)
             files = write_synthetic_year(work / "month", args.rows_per_month, seed=2010,
                                          year=FIRST_YEAR, months=1)
-            secs, rss = ingest(files, env, work)
+            secs, rss = ingest(files, store)
             print(f"one SYNTHETIC national month: {args.rows_per_month:,} rows in "
                   f"{len(files)} files ingested in {secs:.1f} s "
                   f"({args.rows_per_month / secs:,.0f} rows/s, peak RSS {rss:.0f} MB)")
@@ -187,7 +178,7 @@ def main() -> int:
             write_synthetic_year(inc, args.rows_per_month, seed=7, year=year, months=1,
                                  first_month=month)
         files = sorted(inc.glob("*.csv"))
-        secs, rss = ingest(files, env, work)
+        secs, rss = ingest(files, store)
         print(f"a new month ({args.rows_per_month:,} rows, {len(files)} files) into the "
               f"{args.months}-month store: {secs:.1f} s, peak RSS {rss:.0f} MB "
               f"(target <= 10 s; copy-first floor alone {copy_s:.1f} s = "
