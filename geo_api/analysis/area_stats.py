@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-Z95 = stats.norm.ppf(0.975)
+# the normal quantile without importing scipy.stats (about 1 s at start-up, which every
+# command line run paid, ingest included); ndtri is what stats.norm.ppf computes
+Z95 = float(special.ndtri(0.975))
 
 
 def wilson_interval(k: np.ndarray, n: int | np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +25,8 @@ def wilson_interval(k: np.ndarray, n: int | np.ndarray, z: float = Z95) -> tuple
 
 def poisson_interval(k: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval for a Poisson count k."""
+    from scipy import stats  # here, not at import: see Z95
+
     k = np.asarray(k, dtype=float)
     lo = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
     hi = stats.chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2

@@ -75,7 +75,9 @@ class JoinIndexes:
 
     def join(self, x_m: np.ndarray, y_m: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """Area codes (NaN outside a layer) and H3 ids (0 without location) per point."""
-        idx = lookup_many(self.areas, x_m, y_m)
+        # one thread: a file's points take a few ms a layer, less than a thread pool's
+        # start-up, and an ingest's worker processes already keep the cores busy
+        idx = lookup_many(self.areas, x_m, y_m, workers=1)
         out = {}
         for name, col in LAYER_COLUMNS.items():
             codes = self.boundaries.get(name).gdf["code"].to_numpy()
