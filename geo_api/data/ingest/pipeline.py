@@ -190,7 +190,8 @@ def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str 
     if workers > 1 and len(paths) > 1:
         boundaries = boundaries or joins.boundaries
         prepared = _prepared_in_workers(paths, boundaries, joins, kind, on_error,
-                                        outside_area, workers, join_cache_dir)
+                                        outside_area, workers, join_cache_dir,
+                                        getattr(store, "arrow_columns", None))
         return ingest_many(store, joins, prepared, kind=kind, on_error=on_error,
                            outside_area=outside_area, progress=progress, total=len(paths),
                            boundaries_version=boundaries.version)
@@ -207,12 +208,16 @@ def _init_worker() -> None:
         _WORKER["joins"] = build_join_indexes(_WORKER["boundaries"], _WORKER.get("cache_dir"))
 
 
-def _prepare_path(path: str, kind: str, on_error: str, outside_area: str | None):
-    """Worker: prepare one file; a rejection comes back as a value (exceptions with
-    dataclass fields do not survive pickling)."""
+def _prepare_path(path: str, kind: str, on_error: str, outside_area: str | None,
+                  arrow_columns: tuple[str, ...] | None = None):
+    """Worker: prepare one file (its rows as Arrow, these columns, when the store reads
+    Arrow); a rejection comes back as a value (exceptions with dataclass fields do not
+    survive pickling)."""
     try:
-        return ("ok", *prepare_file(Path(path).name, Path(path).read_bytes(), _WORKER["joins"],
-                                    kind, on_error, outside_area))
+        batch, errors, warnings = prepare_file(Path(path).name, Path(path).read_bytes(),
+                                               _WORKER["joins"], kind, on_error, outside_area)
+        return ("ok", batch.as_arrow(arrow_columns) if arrow_columns else batch, errors,
+                warnings)
     except FileRejected as exc:
         return ("rejected", exc.source, exc.errors, exc.n_rows, exc.report)
 
@@ -225,7 +230,7 @@ class Prepared:
 
 
 def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area, workers,
-                         cache_dir=None):
+                         cache_dir=None, arrow_columns=None):
     import itertools
     import multiprocessing as mp
     from collections import deque
@@ -238,7 +243,7 @@ def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area,
 
         def submit(p):
             return Path(p).name, pool.submit(_prepare_path, str(p), kind, on_error,
-                                             outside_area)
+                                             outside_area, arrow_columns)
 
         flight = deque(submit(p) for p in itertools.islice(todo, workers + 1))
         while flight:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FLAG_COLUMNS = ("knife_enabled", "under_25", "night_time_economy", "after_school",
                 "vrn_serious_violence", "alcohol", "domestic", "public_place",
@@ -52,7 +56,11 @@ class IngestCountError(RuntimeError):
 
 @dataclass(frozen=True, eq=False)
 class FileBatch:
-    """One validated file ready to write: ``frame`` holds its good rows (with ``line``).
+    """One validated file ready to write: its good rows (with ``line``) as ``frame``, or as
+    ``table`` (Arrow) when an ingest worker prepared it for a store that reads Arrow
+    (its ``arrow_columns``): cheaper to pass between processes than a DataFrame, and what
+    DuckDB reads without a conversion in the writer. ``arrow()`` gives them as Arrow either
+    way.
 
     ``quarantine`` has one row per error of the bad rows (line, field, message, value);
     ``quarantined`` counts the distinct bad rows.
@@ -62,14 +70,40 @@ class FileBatch:
     kind: str
     sha256: str
     rows_read: int
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None
     quarantine: pd.DataFrame | None = None
     quarantined: int = 0
+    table: pa.Table | None = None
+
+    def __post_init__(self):
+        if (self.frame is None) == (self.table is None):
+            raise ValueError("a FileBatch holds its rows as frame or as table, not both")
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame) if self.frame is not None else self.table.num_rows
 
     @property
     def rejected(self) -> int:
         """Rows read that will be neither stored nor quarantined."""
-        return self.rows_read - len(self.frame) - self.quarantined
+        return self.rows_read - self.n_rows - self.quarantined
+
+    @property
+    def no_location(self) -> int:
+        if self.frame is not None:
+            return int((~self.frame["has_location"]).sum())
+        return self.n_rows - (pc.sum(self.table["has_location"]).as_py() or 0)
+
+    def arrow(self, columns: Iterable[str]) -> pa.Table:
+        """These columns of the rows as an Arrow table."""
+        columns = list(columns)
+        if self.table is not None:
+            return self.table.select(columns)
+        return pa.Table.from_pandas(self.frame[columns], preserve_index=False)
+
+    def as_arrow(self, columns: Iterable[str]) -> FileBatch:
+        """This batch with its rows (these columns) as ``table`` instead of ``frame``."""
+        return dataclasses.replace(self, frame=None, table=self.arrow(columns))
 
 
 COUNTED = ("inserted", "updated", "unchanged", "quarantined", "rejected")
@@ -113,7 +147,7 @@ def file_report(batch: FileBatch, inserted: int, updated: int, unchanged: int,
         inserted=inserted, updated=updated, unchanged=unchanged, quarantined=batch.quarantined,
         rejected=batch.rejected, outcomes_changed=outcomes_changed,
         crime_id_other_month=crime_id_other_month,
-        no_location=int((~batch.frame["has_location"]).sum()))
+        no_location=batch.no_location)
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         for k, batch in enumerate(files):
             _load_partitions(con, store_dir, base, batch, loaded, k)
             reports.append(write_file(con, batch, boundaries_version, record_as=k))
-            pending_rows += len(batch.frame)
+            pending_rows += batch.n_rows
             del batch  # one file in memory at a time
             if pending_rows >= COMMIT_EVERY_ROWS:
                 con.execute("COMMIT").fetchall()
@@ -204,7 +204,7 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
 def _load_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
                      batch: FileBatch, loaded: dict[str, int], k: int) -> None:
     """Load the stored rows of the partitions this file's rows fall in (once per ingest)."""
-    con.register("batch_keys", batch.frame[["source", "month", "offence_key"]])
+    con.register("batch_keys", batch.arrow(["source", "month", "offence_key"]))
     try:
         parts = con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM batch_keys").fetchall()
     finally:

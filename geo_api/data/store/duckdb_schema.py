@@ -65,6 +65,8 @@ MIGRATE_TO_2 = (
 INGEST_COLUMNS = ("ingest_id", "file", "kind", "sha256", "rows_read", "inserted", "updated",
                   "unchanged", "quarantined", "rejected", "outcomes_changed",
                   "crime_id_other_month", "boundaries_version")
+# What the writer reads of a batch: the stored columns but the ingest id, and the file line
+BATCH_COLUMNS = (*(c for c in OFFENCE_COLUMNS if c != "ingest_id"), "line")
 COUNT_COLUMNS = ("offence_key", "row_hash", "outcome", "source", "source_id", "month", "line")
 # One pass over a file's rows against the store: inserted, updated, unchanged, outcomes changed.
 FILE_COUNTS_SQL = """

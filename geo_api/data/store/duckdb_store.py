@@ -43,7 +43,7 @@ from geo_api.data.store.duckdb_parts import (
     sql_str,
     write_snapshot,
 )
-from geo_api.data.store.duckdb_schema import OFFENCE_COLUMNS, OFFENCE_TABLE
+from geo_api.data.store.duckdb_schema import BATCH_COLUMNS, OFFENCE_COLUMNS, OFFENCE_TABLE
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
 GROUP_SQL = {
@@ -310,6 +310,9 @@ class DuckDBStore(ReadThrough):
     holds one reader per request). The query methods of ``Reader`` are also available on the
     store itself, each call pinning the current snapshot for just that call.
     """
+
+    # ingest workers hand this store their rows as Arrow, these columns (see FileBatch)
+    arrow_columns = BATCH_COLUMNS
 
     def __init__(self, store_dir: Path):
         self.dir = Path(store_dir)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
 from geo_api.data.store.duckdb_schema import (
+    BATCH_COLUMNS,
     COUNT_COLUMNS,
     DELETE_UPDATED_SQL,
     FILE_COUNTS_SQL,
@@ -58,18 +61,16 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
     ``ids_in`` (file number, line, the id's hash, whether it was counted in another month),
     for a check against partitions the ingest did not load."""
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
-    frame = batch.frame
-    if frame["offence_key"].duplicated().any():  # parse makes a repeat a row error
+    # as Arrow (prepared so by an ingest worker, or converted here once): DuckDB reads Arrow
+    # columns directly, where a pandas scan converts each string column value by value
+    rows = batch.arrow(BATCH_COLUMNS)
+    if pc.count_distinct(rows["offence_key"]).as_py() != rows.num_rows:
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
-    # The counts read a few columns several times: those are copied into DuckDB once; the
-    # full rows are read from pandas once, by the INSERT.
-    con.register("frame", pa.Table.from_pandas(frame[list(COUNT_COLUMNS)], preserve_index=False))
-    con.execute("CREATE TEMP TABLE incoming AS SELECT * FROM frame").fetchall()
-    con.unregister("frame")
-    # as Arrow: DuckDB reads Arrow columns directly, where a pandas scan converts each
-    # string column value by value
-    con.register("rows", pa.Table.from_pandas(frame.assign(ingest_id=ingest_id)[
-        list(OFFENCE_COLUMNS)], preserve_index=False))
+    con.register("rows", rows.append_column(
+        "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64))))
+    # the counts read a few columns several times: those are copied into DuckDB once
+    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} FROM rows"
+                ).fetchall()
     try:
         inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
         other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
