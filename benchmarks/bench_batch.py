@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from _timing import timed_child
-from bench_ingest_stream import write_synthetic_year
+from bench_ingest_stream import ROWS_PER_FILE, write_synthetic_year
 
 
 def run(files: list[Path], out: Path, workers: int) -> tuple[float, float]:
@@ -35,29 +36,77 @@ def run(files: list[Path], out: Path, workers: int) -> tuple[float, float]:
     return got
 
 
+def copy_to_months(month_files: list[Path], out: Path, months: int,
+                   first_year: int = 2011) -> list[Path]:
+    """The SYNTHETIC national month ``month_files`` (all of month 2021-01) copied to
+    ``months`` consecutive months from ``first_year``-01: each copy's Month field and file
+    name changed, its rows otherwise the same (a decade's volume without generating it)."""
+    files = []
+    for k in range(months):
+        month = f"{first_year + k // 12}-{k % 12 + 1:02d}"
+        for f in month_files:
+            data = f.read_bytes().replace(b",2021-01,", f",{month},".encode())
+            path = out / f.name.replace("2021-01", month, 1)
+            path.write_bytes(data)
+            files.append(path)
+    return files
+
+
+PATHS = {0: "one process, no Dask", 1: "Dask LocalCluster, 1 worker",
+         2: "Dask LocalCluster, 2 workers"}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_200_000)
+    ap.add_argument("--rows", type=int, default=1_200_000,
+                    help="rows of a SYNTHETIC year (ignored with --months)")
+    ap.add_argument("--months", type=int, default=0,
+                    help="instead: one SYNTHETIC national month of --rows-per-month rows "
+                         "copied to this many months (120: a national decade, 60M rows)")
+    ap.add_argument("--rows-per-month", type=int, default=500_000)
+    ap.add_argument("--runs", default="0,1,2",
+                    help="which paths to run: 0 one process, 1 / 2 Dask workers")
+    ap.add_argument("--workdir", type=Path, help="write the input here (kept for a re-run)")
     args = ap.parse_args()
+    runs = [int(r) for r in args.runs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "csv").mkdir()
-        files = write_synthetic_year(tmp / "csv", args.rows)
-        print(f"SYNTHETIC input: {args.rows:,} rows in {len(files)} police.uk-shaped files")
+        csv = (args.workdir or tmp) / "csv"
+        csv.mkdir(parents=True, exist_ok=True)
+        if args.months:
+            files = sorted(csv.glob("*.csv"))
+            n_rows = args.months * args.rows_per_month
+            if len(files) != args.months * -(-args.rows_per_month // ROWS_PER_FILE):
+                for f in files:
+                    f.unlink()
+                (tmp / "month").mkdir()
+                one = write_synthetic_year(tmp / "month", args.rows_per_month, months=1)
+                files = copy_to_months(one, csv, args.months)
+            print(f"SYNTHETIC input: {n_rows:,} rows in {len(files)} police.uk-shaped files "
+                  f"(one national month of {args.rows_per_month:,} rows copied to "
+                  f"{args.months} months)")
+        else:
+            n_rows = args.rows
+            files = write_synthetic_year(csv, args.rows)
+            print(f"SYNTHETIC input: {n_rows:,} rows in {len(files)} police.uk-shaped files")
         print(f"{'path':40s} {'seconds':>8s} {'rows/s':>9s} {'peak RSS':>9s}")
         results = {}
-        for name, workers in (("one process, no Dask", 0), ("Dask LocalCluster, 1 worker", 1),
-                              ("Dask LocalCluster, 2 workers", 2)):
-            secs, rss = run(files, tmp / f"out-{workers}", workers)
+        for workers in runs:
+            out = tmp / f"out-{workers}"
+            secs, rss = run(files, out, workers)
+            shutil.rmtree(out, ignore_errors=True)  # a decade's rows are gigabytes
             results[workers] = secs
-            print(f"{name:40s} {secs:8.1f} {args.rows / secs:9,.0f} {rss:7.0f} MB")
-        speedup = results[1] / results[2]
-        print(f"2 workers vs 1: {speedup:.2f}x; vs one process: {results[0] / results[2]:.2f}x")
-        per_worker = args.rows / results[1]
-        for n in (2, 8, 32):
-            minutes = 60e6 / (per_worker * n * min(1.0, speedup / 2)) / 60
-            print(f"estimate, 60M rows on {n} workers at the measured 2-worker efficiency: "
-                  f"{minutes:,.0f} min")
+            print(f"{PATHS[workers]:40s} {secs:8.1f} {n_rows / secs:9,.0f} {rss:7.0f} MB",
+                  flush=True)
+        if 1 in results and 2 in results:
+            speedup = results[1] / results[2]
+            print(f"2 workers vs 1: {speedup:.2f}x", end="")
+            print(f"; vs one process: {results[0] / results[2]:.2f}x" if 0 in results else "")
+            per_worker = n_rows / results[1]
+            for n in (2, 8, 32):
+                minutes = 60e6 / (per_worker * n * min(1.0, speedup / 2)) / 60
+                print(f"estimate, 60M rows on {n} workers at the measured 2-worker "
+                      f"efficiency: {minutes:,.0f} min")
     return 0
 
 

@@ -89,13 +89,26 @@ def process_file(path: str, boundaries_dir: str, out_dir: str | None) -> dict:
 
 
 class Totals:
-    """Running sums of per-file counts (the driver's only state)."""
+    """Running sums of per-file counts (the driver's only state).
+
+    Per-file counts are kept until they hold as many rows as the sums so far, then summed
+    in one group-by: each row is summed a bounded number of times (amortised), where
+    summing after every file would re-group the whole running total per file (a national
+    decade: thousands of files, hundreds of thousands of area-months)."""
 
     def __init__(self):
-        self.areas: pd.DataFrame | None = None
-        self.h3: pd.DataFrame | None = None
+        self._areas = _Sum(KEYS)
+        self._h3 = _Sum(H3_KEYS)
         self.rows = self.rows_read = self.quarantined = self.files = 0
         self.rejected: list[str] = []
+
+    @property
+    def areas(self) -> pd.DataFrame | None:
+        return self._areas.total()
+
+    @property
+    def h3(self) -> pd.DataFrame | None:
+        return self._h3.total()
 
     def add(self, part: dict) -> None:
         self.files += 1
@@ -103,16 +116,36 @@ class Totals:
         if part["rejected"]:
             self.rejected.append(part["rejected"])
             return
-        self.areas = _sum(self.areas, part["areas"], KEYS)
-        self.h3 = _sum(self.h3, part["h3"], H3_KEYS)
+        self._areas.add(part["areas"])
+        self._h3.add(part["h3"])
         self.rows += part["rows"]
         self.quarantined += part["quarantined"]
 
 
-def _sum(acc: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    if acc is None:
-        return new
-    return pd.concat([acc, new]).groupby(keys, as_index=False).sum()
+class _Sum:
+    """Sum of count frames by ``keys`` (see ``Totals``)."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+        self.acc: pd.DataFrame | None = None
+        self.pending: list[pd.DataFrame] = []
+        self.pending_rows = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.pending.append(frame)
+        self.pending_rows += len(frame)
+        if self.pending_rows >= max(len(self.acc) if self.acc is not None else 0, 10_000):
+            self._reduce()
+
+    def _reduce(self) -> None:
+        if self.pending:
+            parts = ([self.acc] if self.acc is not None else []) + self.pending
+            self.acc = pd.concat(parts).groupby(self.keys, as_index=False).sum()
+            self.pending, self.pending_rows = [], 0
+
+    def total(self) -> pd.DataFrame | None:
+        self._reduce()
+        return self.acc
 
 
 def run(paths: Iterable[Path], boundaries_dir: Path, out_dir: Path | None, *,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,11 +35,12 @@ import duckdb
 from geo_api.data.store.base import FileBatch, FileReport
 from geo_api.data.store.duckdb_schema import (
     CATALOG_DDL,
-    OFFENCE_TABLE,
+    OFFENCE_SCHEMA,
     PARTITION_SQL,
     POLICE_ID,
     SCHEMA_VERSION,
     SOURCE_ID_HASH,
+    sql_str,
 )
 from geo_api.data.store.duckdb_write import (
     CONTENT_MD5,
@@ -57,17 +57,10 @@ CATALOG_TABLES = ("ingests", "quarantine", "meta")
 WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
 COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
 FINAL_MEMORY_LIMIT = "512MB"  # for writing the partitions at the end
-# The writer's DuckDB uses one thread while it upserts: the ingest workers are preparing the
-# next files on the other cores, and a second DuckDB thread there only added context
-# switches (about 6 s of CPU less for a 500k-row month on 2 cores). The partitioned write
-# at the end, when the workers are done, takes every core.
+# The writer's DuckDB uses one thread: the ingest workers are preparing the next files on
+# the other cores, and a second DuckDB thread there only added context switches (about 6 s
+# of CPU less for a 500k-row month on 2 cores).
 WRITE_THREADS = 1
-WRITE_THREADS_PARTITIONED = os.cpu_count() or 1
-
-
-def sql_str(text: str | Path) -> str:
-    """A SQL string literal (for file paths, which DuckDB cannot take as parameters here)."""
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def parquet_list(paths: Iterable[Path]) -> str:
@@ -115,25 +108,25 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
     catalog = new_dir / CATALOG
     if base.catalog is not None:
         shutil.copyfile(base.catalog, catalog)
-    con = duckdb.connect(str(catalog), config={"memory_limit": WRITE_MEMORY_LIMIT, "threads": WRITE_THREADS,
-                                                "temp_directory": str(new_dir / "tmp")})
+    con = duckdb.connect(str(catalog), config={
+        "memory_limit": WRITE_MEMORY_LIMIT, "threads": WRITE_THREADS,
+        "temp_directory": str(new_dir / "tmp")})
     try:
-        # the loaded partitions' rows: a temp table, in memory and spilled to disk beyond
-        # the limit, never in the catalog file
-        con.execute(f"CREATE TEMP TABLE {OFFENCE_TABLE}").fetchall()
-        loaded: dict[str, int] = {}  # partition -> number of the file that loaded it
+        # the loaded partitions' rows: a temp table each (so a file's upsert scans only its
+        # partitions), in memory and spilled to disk beyond the limit, never in the catalog
+        parts = Partitions(con, store_dir, base)
+        # Crime IDs: those of the files and those the loaded partitions held before (for
+        # the other-month tallies and the store's count of ids in several months)
+        con.execute("CREATE TEMP TABLE ids_in (k INTEGER, line INTEGER, h UUID, month DATE)"
+                    ).fetchall()
+        con.execute("CREATE TEMP TABLE old_ids (h UUID, month DATE)").fetchall()
         if base.single_file is not None:
-            migrated = _import_single_file(con, base.single_file, new_dir, loaded)
+            migrated = _import_single_file(con, base.single_file, new_dir, parts)
         else:
             migrated = migrate(con, CATALOG_DDL)
-        # Crime IDs: those of the files (for the other-month tally) and those the loaded
-        # partitions held before (for the store's count of ids in several months)
         n_before = con.execute("SELECT max(value) FROM meta WHERE key = 'n_crime_id_other_month'"
                                ).fetchall()[0][0]
         n_before = None if n_before is None else int(n_before)
-        con.execute("CREATE TEMP TABLE ids_in (k INTEGER, line INTEGER, h UUID, "
-                    "counted BOOLEAN)").fetchall()
-        con.execute("CREATE TEMP TABLE old_ids (h UUID)").fetchall()
         first_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"
                                ).fetchall()[0][0]
         reports, pending_rows = [], 0
@@ -141,8 +134,9 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # memory. Atomicity is the snapshot's: nobody reads it until CURRENT names it.
         con.execute("BEGIN TRANSACTION").fetchall()
         for k, batch in enumerate(files):
-            _load_partitions(con, store_dir, base, batch, loaded, k)
-            reports.append(write_file(con, batch, boundaries_version, record_as=k))
+            parts.file = k
+            reports.append(write_file(con, batch, boundaries_version, k=k,
+                                      partition_table=parts.table))
             pending_rows += batch.n_rows
             del batch  # one file in memory at a time
             if pending_rows >= COMMIT_EVERY_ROWS:
@@ -150,11 +144,12 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
                 con.execute("BEGIN TRANSACTION").fetchall()
                 pending_rows = 0
         con.execute("COMMIT").fetchall()
-        reports, n_other = _cross_partition(con, store_dir, base, loaded, reports, first_id,
-                                            n_before)
+        parts.union_view()
+        reports, n_other = _cross_partition(con, store_dir, base, parts.loaded, reports,
+                                            first_id, n_before)
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
             return reports, None
-        partitions = _write_partitions(con, store_dir, base, loaded, new_dir)
+        partitions = _write_partitions(con, store_dir, base, parts, new_dir)
         n = sum(p["rows"] for p in partitions.values())
         upper = lower = 0
         for p in partitions.values():
@@ -178,8 +173,45 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
     return reports, version
 
 
+class Partitions:
+    """The partitions an ingest has loaded: one temp table each (``part_<n>``), loaded from
+    the base snapshot's files when a file's rows first fall in it (``table``); ``loaded``
+    maps each to the number of the file that loaded it (-1: all at the start)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base):
+        self.con, self.store_dir, self.base = con, store_dir, base
+        self.tables: dict[str, str] = {}
+        self.loaded: dict[str, int] = {}
+        self.file = -1
+
+    def create(self, part: str) -> str:
+        name = f"part_{len(self.tables)}"
+        self.con.execute(f"CREATE TEMP TABLE {name} {OFFENCE_SCHEMA}").fetchall()
+        self.tables[part] = name
+        self.loaded[part] = self.file
+        return name
+
+    def table(self, part: str) -> str:
+        if part in self.tables:
+            return self.tables[part]
+        name = self.create(part)
+        if part in self.base.partitions:
+            files = parquet_list(self.store_dir / f for f in self.base.partitions[part]["files"])
+            self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (source_id_hash) "
+                             f"FROM read_parquet({files})").fetchall()
+            self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
+                             f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
+        return name
+
+    def union_view(self) -> None:
+        """``offences``: every loaded partition's rows (for what the ingest reads at the end)."""
+        tables = list(self.tables.values()) or [self.create("none")]
+        self.con.execute("CREATE TEMP VIEW offences AS " + " UNION ALL ".join(
+            f"SELECT * FROM {t}" for t in tables)).fetchall()
+
+
 def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Path,
-                        loaded: dict[str, int]) -> bool:
+                        parts: Partitions) -> bool:
     """Bring a single-file snapshot of an earlier version into this layout: migrate a copy
     of it to the current schema, take its catalog tables and load all its rows."""
     copy = new_dir / "single-file.duckdb"
@@ -193,43 +225,29 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
     con.execute(f"ATTACH {sql_str(copy)} AS single_file (READ_ONLY)").fetchall()
     for table in CATALOG_TABLES:
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM single_file.{table}").fetchall()
-    con.execute("INSERT INTO offences BY NAME SELECT * FROM single_file.offences").fetchall()
+    for (part,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM single_file.offences"
+                               ).fetchall():
+        con.execute(f"INSERT INTO {parts.create(part)} BY NAME SELECT * FROM "
+                    f"single_file.offences WHERE {PARTITION_SQL} = {sql_str(part)}").fetchall()
+    con.execute(f"INSERT INTO old_ids SELECT {SOURCE_ID_HASH}, month FROM single_file.offences "
+                f"i WHERE {POLICE_ID}").fetchall()
     con.execute("DETACH single_file").fetchall()
     copy.unlink()
-    for (part,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM offences").fetchall():
-        loaded[part] = -1
     return True
-
-
-def _load_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
-                     batch: FileBatch, loaded: dict[str, int], k: int) -> None:
-    """Load the stored rows of the partitions this file's rows fall in (once per ingest)."""
-    con.register("batch_keys", batch.arrow(["source", "month", "offence_key"]))
-    try:
-        parts = con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM batch_keys").fetchall()
-    finally:
-        con.unregister("batch_keys")
-    for (part,) in parts:
-        if part in loaded:
-            continue
-        loaded[part] = k
-        if part in base.partitions:
-            files = parquet_list(store_dir / f for f in base.partitions[part]["files"])
-            con.execute("INSERT INTO offences BY NAME SELECT * EXCLUDE (source_id_hash) "
-                        f"FROM read_parquet({files})").fetchall()
-            con.execute(f"INSERT INTO old_ids SELECT source_id_hash FROM read_parquet({files}) i "
-                        f"WHERE {POLICE_ID}").fetchall()
 
 
 def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
                      loaded: dict[str, int], reports: list[FileReport], first_id: int,
                      n_before: int | None) -> tuple[list[FileReport], int | None]:
-    """What needs the partitions the ingest did not load, in one scan of their Crime ID
-    hashes (16 bytes a row) for the ids the loaded partitions held before or hold now:
+    """The counts that span partitions, once per ingest, from the Crime ID hashes (16 bytes
+    a row) of the files, of the partitions they loaded and - in one scan - of the stored
+    partitions they did not load, for the ids the ingest touched:
 
-    - each file's other-month tally gains its ids stored in police.uk partitions the ingest
-      had not loaded when it wrote that file (those were as in the base snapshot then);
-    - the store's count of rows whose Crime ID is stored under more than one month is
+    - each file's other-month tally: its police.uk rows whose Crime ID was stored under
+      another month before the file was written (stored before the ingest, or written by
+      an earlier file - rows are replaced, never removed, so that is all it takes) or
+      occurs under another month on an earlier line of the file itself;
+    - the store's count of rows whose Crime ID is stored under more than one month,
       updated for the touched ids (``n_before`` minus their rows' share before, plus
       after), instead of grouping every stored id again.
     """
@@ -237,27 +255,31 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
                 f"WHERE {POLICE_ID}").fetchall()
     con.execute("CREATE TEMP TABLE touched_ids AS SELECT DISTINCT h FROM "
                 "(SELECT h FROM new_ids UNION ALL SELECT h FROM old_ids)").fetchall()
-    con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded_at INTEGER)").fetchall()
+    con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded_at INTEGER, "
+                "month DATE)").fetchall()
     con.execute("CREATE TEMP TABLE stored_hits (h UUID, filename VARCHAR)").fetchall()
     police = {p: e for p, e in base.partitions.items() if p.startswith("puk-")}
     if police:
-        con.executemany("INSERT INTO part_files VALUES (?, ?)",
-                        [[str(store_dir / f), loaded.get(p)]
+        con.executemany("INSERT INTO part_files VALUES (?, ?, try_strptime(?, '%Y-%m'))",
+                        [[str(store_dir / f), loaded.get(p), p.removeprefix("puk-")]
                          for p, e in police.items() for f in e["files"]])
         files = [store_dir / f for e in police.values() for f in e["files"]]
         con.execute(f"INSERT INTO stored_hits SELECT source_id_hash, filename FROM read_parquet("
                     f"{parquet_list(files)}, filename = true) "
                     "WHERE source_id_hash IN (SELECT h FROM touched_ids)").fetchall()
-    extra = dict(con.execute(
-        "SELECT i.k, count(DISTINCT i.line) FROM ids_in i JOIN stored_hits s USING (h) "
-        "JOIN part_files f USING (filename) "
-        "WHERE NOT i.counted AND (f.loaded_at IS NULL OR f.loaded_at > i.k) GROUP BY i.k"
-    ).fetchall())
-    for k, n in extra.items():
-        con.execute("UPDATE ingests SET crime_id_other_month = crime_id_other_month + ? "
-                    "WHERE ingest_id = ?", [n, first_id + k]).fetchall()
-        reports[k] = dataclasses.replace(
-            reports[k], crime_id_other_month=reports[k].crime_id_other_month + n)
+    # (id, month) stored before the ingest: loaded partitions' ids, and the others' hits
+    con.execute("CREATE TEMP TABLE base_ids AS SELECT h, month FROM old_ids UNION ALL "
+                "SELECT s.h, f.month FROM stored_hits s JOIN part_files f USING (filename) "
+                "WHERE f.loaded_at IS NULL").fetchall()
+    other = dict(con.execute(
+        "SELECT i.k, count(DISTINCT i.line) FROM ids_in i WHERE "
+        "EXISTS (SELECT 1 FROM base_ids b WHERE b.h = i.h AND b.month <> i.month) OR "
+        "EXISTS (SELECT 1 FROM ids_in j WHERE j.h = i.h AND j.month <> i.month "
+        "AND (j.k < i.k OR (j.k = i.k AND j.line < i.line))) GROUP BY i.k").fetchall())
+    for k, n in other.items():
+        con.execute("UPDATE ingests SET crime_id_other_month = ? WHERE ingest_id = ?",
+                    [n, first_id + k]).fetchall()
+        reports[k] = dataclasses.replace(reports[k], crime_id_other_month=n)
     if n_before is None and base.partitions:
         return reports, None  # no count to update: readers count (a store of an older version)
     untouched = ("(SELECT s.h, count(*) AS c FROM stored_hits s JOIN part_files f "
@@ -272,46 +294,34 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
 
     n_other = ((n_before or 0) - rows_in_several_months("old_ids")
                + rows_in_several_months("new_ids"))
-    for table in ("new_ids", "touched_ids", "part_files", "stored_hits"):
+    for table in ("new_ids", "touched_ids", "part_files", "stored_hits", "base_ids"):
         con.execute(f"DROP TABLE {table}").fetchall()
     return reports, int(n_other)
 
 
 def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
-                      loaded: dict[str, int], new_dir: Path) -> dict[str, dict]:
-    """Write the loaded partitions as new Parquet files (one pass, partitioned by DuckDB) and
-    return the new snapshot's partitions: those plus the base's untouched ones."""
-    partitions = {p: e for p, e in base.partitions.items() if p not in loaded}
-    if not loaded:
+                      parts: Partitions, new_dir: Path) -> dict[str, dict]:
+    """Write each loaded partition's table as a new Parquet file and return the new
+    snapshot's partitions: those plus the base's untouched ones (an emptied partition is
+    left out)."""
+    partitions = {p: e for p, e in base.partitions.items() if p not in parts.tables}
+    if not parts.tables:
         return partitions
-    out = new_dir / "out"
-    # the partitioned write buffers row groups per partition: more room than the upsert
-    # needed, released when the connection closes
-    con.execute(f"SET memory_limit = '{FINAL_MEMORY_LIMIT}'").fetchall()
-    if len(loaded) == 1:
-        # one partition (a new month, the usual increment): a plain write, one thread, is
-        # twice as fast as DuckDB's partitioned write of the same rows (2.0 s against 4.5 s
-        # for 500k rows here)
-        (out / f"part={next(iter(loaded))}").mkdir(parents=True)
-        con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash FROM offences) TO "
-                    f"{sql_str(out / f'part={next(iter(loaded))}' / 'data_0.parquet')} "
-                    "(FORMAT parquet, COMPRESSION zstd)").fetchall()
-    else:
-        con.execute(f"SET threads = {WRITE_THREADS_PARTITIONED}").fetchall()
-        con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash, {PARTITION_SQL} AS "
-                    f"part FROM offences) TO {sql_str(out)} (FORMAT parquet, PARTITION_BY "
-                    "(part), COMPRESSION zstd)").fetchall()
-    sums = con.execute(f"SELECT part, {content_sums('h')} FROM (SELECT {PARTITION_SQL} AS "
-                       f"part, {CONTENT_MD5} AS h FROM offences) GROUP BY part").fetchall()
     parts_dir = store_dir / PARTS
     parts_dir.mkdir(exist_ok=True)
-    for i, (part, n, upper, lower) in enumerate(sorted(sums)):
-        names = []
-        for j, f in enumerate(sorted((out / f"part={part}").glob("*.parquet"))):
-            name = f"{PARTS}/{new_dir.name}.{i}.{j}.parquet"
-            f.rename(store_dir / name)
-            names.append(name)
-        partitions[part] = {"files": names, "rows": n, "upper": int(upper or 0),
+    # a plain write per partition (one thread: about twice as fast here as DuckDB's
+    # partitioned write of the same rows, 2.0 s against 4.5 s for 500k rows), with more
+    # room than the upsert needed, released when the connection closes
+    con.execute(f"SET memory_limit = '{FINAL_MEMORY_LIMIT}'").fetchall()
+    for i, (part, table) in enumerate(sorted(parts.tables.items())):
+        n, upper, lower = con.execute(f"SELECT {content_sums(CONTENT_MD5)} FROM {table}"
+                                      ).fetchall()[0]
+        if not n:
+            continue
+        name = f"{PARTS}/{new_dir.name}.{i}.0.parquet"
+        con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash FROM {table}) TO "
+                    f"{sql_str(store_dir / name)} (FORMAT parquet, COMPRESSION zstd)"
+                    ).fetchall()
+        partitions[part] = {"files": [name], "rows": n, "upper": int(upper or 0),
                             "lower": int(lower or 0)}
-    shutil.rmtree(out, ignore_errors=True)
     return partitions

@@ -3,9 +3,18 @@ tally (shared by the read and write halves)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from geo_api.data.store.base import H3_RESOLUTIONS, LAYER_COLUMNS
 
-OFFENCE_TABLE = """offences (
+
+def sql_str(text: str | Path) -> str:
+    """A SQL string literal (for file paths and partition names, which DuckDB cannot take as
+    parameters where they are used)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+OFFENCE_SCHEMA = """(
   offence_key VARCHAR NOT NULL, source VARCHAR, source_id VARCHAR, month DATE,
   occurred_at TIMESTAMP, crime_category VARCHAR, ho_code VARCHAR, ho_description VARCHAR,
   outcome VARCHAR, context VARCHAR, location_text VARCHAR, lsoa_code_source VARCHAR,
@@ -20,6 +29,7 @@ OFFENCE_TABLE = """offences (
   h3_r7 UBIGINT, h3_r8 UBIGINT, h3_r9 UBIGINT, h3_r10 UBIGINT,
   row_hash VARCHAR, ingest_id INTEGER
 )"""
+OFFENCE_TABLE = f"offences {OFFENCE_SCHEMA}"
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS ingests (
   ingest_id INTEGER, file VARCHAR, kind VARCHAR, sha256 VARCHAR, rows_read INTEGER,
@@ -68,16 +78,25 @@ INGEST_COLUMNS = ("ingest_id", "file", "kind", "sha256", "rows_read", "inserted"
 # What the writer reads of a batch: the stored columns but the ingest id, and the file line
 BATCH_COLUMNS = (*(c for c in OFFENCE_COLUMNS if c != "ingest_id"), "line")
 COUNT_COLUMNS = ("offence_key", "row_hash", "outcome", "source", "source_id", "month", "line")
-# One pass over a file's rows against the store: inserted, updated, unchanged, outcomes changed.
-FILE_COUNTS_SQL = """
+
+
+# One pass over a file's rows against the store (``table``: where its rows' keys live):
+# inserted, updated, unchanged, outcomes changed.
+def file_counts_sql(table: str = "offences") -> str:
+    return f"""
 SELECT count(*) FILTER (WHERE o.offence_key IS NULL),
        count(*) FILTER (WHERE o.row_hash <> i.row_hash),
        count(*) FILTER (WHERE o.row_hash = i.row_hash),
        count(*) FILTER (WHERE o.row_hash <> i.row_hash AND o.outcome IS DISTINCT FROM i.outcome)
-FROM incoming i LEFT JOIN offences o USING (offence_key)
+FROM incoming i LEFT JOIN {table} o USING (offence_key)
 """
+
+
+FILE_COUNTS_SQL = file_counts_sql()
 # police.uk rows whose Crime ID is stored under another month, or occurs under another month
-# on an earlier line of the same file (so a repeat is counted once, on its later copy).
+# on an earlier line of the same file (so a repeat is counted once, on its later copy). The
+# PostGIS store asks this per file; the embedded store counts the same once per ingest
+# (duckdb_parts), as a scan per file of every staged row would grow with the ingest.
 POLICE_ID = "i.source = 'police_uk' AND i.source_id IS NOT NULL"
 OTHER_MONTH_FLAG = """(
   EXISTS (SELECT 1 FROM offences o WHERE o.source = 'police_uk' AND o.source_id = i.source_id
@@ -86,19 +105,23 @@ OTHER_MONTH_FLAG = """(
              AND j.line < i.line))"""
 OTHER_MONTH_SQL = f"SELECT count(*) FROM incoming i WHERE {POLICE_ID} AND {OTHER_MONTH_FLAG}"
 
+
 # The upsert of one file's rows, staged as ``incoming`` (the tally columns) and ``rows``:
-DELETE_UPDATED_SQL = ("DELETE FROM offences WHERE offence_key IN (SELECT i.offence_key FROM "
-                      "incoming i JOIN offences o USING (offence_key) "
-                      "WHERE o.row_hash <> i.row_hash)")
+def delete_updated_sql(table: str = "offences") -> str:
+    return (f"DELETE FROM {table} WHERE offence_key IN (SELECT i.offence_key FROM "
+            f"incoming i JOIN {table} o USING (offence_key) WHERE o.row_hash <> i.row_hash)")
 
 
-def insert_new_sql(columns: str, unchanged: int) -> str:
+DELETE_UPDATED_SQL = delete_updated_sql()
+
+
+def insert_new_sql(columns: str, unchanged: int, table: str = "offences") -> str:
     """Insert the staged rows not already stored. Unchanged rows stay as stored (with the
     ingest that wrote them); a first load (none unchanged) and a re-ingest (all unchanged)
     skip the anti-join, a scan of every row."""
-    keep = (" WHERE NOT EXISTS (SELECT 1 FROM offences o WHERE o.offence_key = r.offence_key)"
+    keep = (f" WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.offence_key = r.offence_key)"
             if unchanged else "")
-    return f"INSERT INTO offences ({columns}) SELECT {columns} FROM rows r{keep}"
+    return f"INSERT INTO {table} ({columns}) SELECT {columns} FROM rows r{keep}"
 
 
 def ingest_values(report, ingest_id: int, boundaries_version: str) -> list:

@@ -4,6 +4,7 @@ and the content version. ``DuckDBStore.write`` runs these inside one new snapsho
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -14,18 +15,19 @@ from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, fil
 from geo_api.data.store.duckdb_schema import (
     BATCH_COLUMNS,
     COUNT_COLUMNS,
-    DELETE_UPDATED_SQL,
-    FILE_COUNTS_SQL,
     INGEST_COLUMNS,
     MIGRATE_TO_2,
     OFFENCE_COLUMNS,
     OFFENCE_DDL,
-    OTHER_MONTH_FLAG,
-    OTHER_MONTH_SQL,
+    PARTITION_SQL,
     POLICE_ID,
     SCHEMA_VERSION,
+    SOURCE_ID_HASH,
+    delete_updated_sql,
+    file_counts_sql,
     ingest_values,
     insert_new_sql,
+    sql_str,
 )
 
 
@@ -53,43 +55,40 @@ def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
     return True
 
 
-def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
-               boundaries_version: str, record_as: int | None = None) -> FileReport:
-    """Upsert one file's rows and log it in ``ingests``; counts are against the store as is.
+def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_version: str,
+               k: int, partition_table: Callable[[str], str]) -> FileReport:
+    """Upsert one file's rows into the tables of the partitions they fall in
+    (``partition_table(partition)`` names it, loading the partition on first use) and log
+    the file in ``ingests``; counts are against the store as is.
 
-    With ``record_as``, the file's police.uk Crime IDs are also kept in the temp table
-    ``ids_in`` (file number, line, the id's hash, whether it was counted in another month),
-    for a check against partitions the ingest did not load."""
+    The file's police.uk Crime IDs go into the temp table ``ids_in`` (file number ``k``,
+    line, the id's hash, month), from which the writer counts each file's ids stored under
+    another month once for the whole ingest; the report says 0 until then."""
     ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
     # as Arrow (prepared so by an ingest worker, or converted here once): DuckDB reads Arrow
     # columns directly, where a pandas scan converts each string column value by value
     rows = batch.arrow(BATCH_COLUMNS)
     if pc.count_distinct(rows["offence_key"]).as_py() != rows.num_rows:
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
-    con.register("rows", rows.append_column(
+    con.register("batch_rows", rows.append_column(
         "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64))))
-    # the counts read a few columns several times: those are copied into DuckDB once
-    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} FROM rows"
-                ).fetchall()
     try:
-        inserted, updated, unchanged, outcomes = con.execute(FILE_COUNTS_SQL).fetchall()[0]
-        other_month = con.execute(OTHER_MONTH_SQL).fetchall()[0][0]
-        if record_as is not None:
-            con.execute(f"INSERT INTO ids_in SELECT {int(record_as)}, i.line, "
-                        f"CAST(md5(i.source_id) AS UUID), {OTHER_MONTH_FLAG} FROM incoming i "
-                        f"WHERE {POLICE_ID}").fetchall()
-        if updated:
-            con.execute(DELETE_UPDATED_SQL).fetchall()
-        written = 0
-        if inserted or updated:
-            written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged)
-                                  ).fetchall()[0][0]
+        con.execute(f"CREATE TEMP TABLE staged AS SELECT *, {PARTITION_SQL} AS part "
+                    "FROM batch_rows").fetchall()
     finally:
-        con.execute("DROP TABLE incoming").fetchall()
-        con.unregister("rows")
-    if written != inserted + updated:
-        raise IngestCountError(f"{batch.file}: wrote {written} rows, expected "
-                               f"{inserted} inserted + {updated} updated")
+        con.unregister("batch_rows")
+    counts = [0, 0, 0, 0]  # inserted, updated, unchanged, outcomes changed
+    try:
+        con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
+                    f"FROM staged i WHERE {POLICE_ID}").fetchall()
+        parts = con.execute("SELECT DISTINCT part FROM staged ORDER BY part").fetchall()
+        for (part,) in parts:
+            got = _upsert(con, partition_table(part), part)
+            counts = [a + b for a, b in zip(counts, got, strict=True)]
+    finally:
+        con.execute("DROP TABLE staged").fetchall()
+    inserted, updated, unchanged, outcomes = counts
+    other_month = 0
     if batch.quarantine is not None and len(batch.quarantine):
         con.register("quar", batch.quarantine.assign(ingest_id=ingest_id)[
             ["ingest_id", "line", "field", "message", "value"]])
@@ -100,6 +99,34 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch,
                 f"VALUES ({', '.join('?' * len(INGEST_COLUMNS))}, now())",
                 ingest_values(report, ingest_id, boundaries_version)).fetchall()
     return report
+
+
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, part: str) -> list[int]:
+    """The staged rows of one partition into its table: [inserted, updated, unchanged,
+    outcomes changed]. Only that partition's rows are scanned (a key never changes
+    partition), so a file costs the same early or late in a long ingest."""
+    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM staged WHERE part = {sql_str(part)}"
+                ).fetchall()
+    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} FROM rows"
+                ).fetchall()
+    try:
+        inserted, updated, unchanged, outcomes = con.execute(file_counts_sql(table)
+                                                             ).fetchall()[0]
+        if updated:
+            con.execute(delete_updated_sql(table)).fetchall()
+        written = 0
+        if inserted or updated:
+            written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged, table)
+                                  ).fetchall()[0][0]
+    finally:
+        con.execute("DROP TABLE incoming").fetchall()
+        con.execute("DROP VIEW rows").fetchall()
+    if written != inserted + updated:
+        raise IngestCountError(f"{part}: wrote {written} rows, expected "
+                               f"{inserted} inserted + {updated} updated")
+    return [inserted, updated, unchanged, outcomes]
 
 
 def content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> str:
