@@ -187,6 +187,7 @@ class Partitions:
     def create(self, part: str) -> str:
         name = f"part_{len(self.tables)}"
         self.con.execute(f"CREATE TEMP TABLE {name} {OFFENCE_SCHEMA}").fetchall()
+        self.con.execute(f"CREATE TEMP TABLE {name}_keys (h UBIGINT)").fetchall()
         self.tables[part] = name
         self.loaded[part] = self.file
         return name
@@ -201,7 +202,13 @@ class Partitions:
                              f"FROM read_parquet({files})").fetchall()
             self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
                              f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
+            self.keys_of(name)
         return name
+
+    def keys_of(self, name: str) -> None:
+        """Fill the key hashes of a table loaded with stored rows (see write_file)."""
+        self.con.execute(f"INSERT INTO {name}_keys SELECT hash(offence_key) FROM {name}"
+                         ).fetchall()
 
     def union_view(self) -> None:
         """``offences``: every loaded partition's rows (for what the ingest reads at the end)."""
@@ -227,8 +234,10 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM single_file.{table}").fetchall()
     for (part,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM single_file.offences"
                                ).fetchall():
-        con.execute(f"INSERT INTO {parts.create(part)} BY NAME SELECT * FROM "
-                    f"single_file.offences WHERE {PARTITION_SQL} = {sql_str(part)}").fetchall()
+        table = parts.create(part)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM single_file.offences WHERE "
+                    f"{PARTITION_SQL} = {sql_str(part)}").fetchall()
+        parts.keys_of(table)
     con.execute(f"INSERT INTO old_ids SELECT {SOURCE_ID_HASH}, month FROM single_file.offences "
                 f"i WHERE {POLICE_ID}").fetchall()
     con.execute("DETACH single_file").fetchall()

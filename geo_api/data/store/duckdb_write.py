@@ -72,21 +72,18 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     con.register("batch_rows", rows.append_column(
         "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64))))
-    try:
-        con.execute(f"CREATE TEMP TABLE staged AS SELECT *, {PARTITION_SQL} AS part "
-                    "FROM batch_rows").fetchall()
-    finally:
-        con.unregister("batch_rows")
     counts = [0, 0, 0, 0]  # inserted, updated, unchanged, outcomes changed
     try:
         con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
-                    f"FROM staged i WHERE {POLICE_ID}").fetchall()
-        parts = con.execute("SELECT DISTINCT part FROM staged ORDER BY part").fetchall()
-        for (part,) in parts:
-            got = _upsert(con, partition_table(part), part)
+                    f"FROM batch_rows i WHERE {POLICE_ID}").fetchall()
+        parts = con.execute(f"SELECT DISTINCT {PARTITION_SQL} AS part FROM batch_rows "
+                            "ORDER BY part").fetchall()
+        for (part,) in parts:  # a police.uk file: one month, one partition
+            where = "" if len(parts) == 1 else f" WHERE {PARTITION_SQL} = {sql_str(part)}"
+            got = _upsert(con, partition_table(part), f"SELECT * FROM batch_rows{where}", part)
             counts = [a + b for a, b in zip(counts, got, strict=True)]
     finally:
-        con.execute("DROP TABLE staged").fetchall()
+        con.unregister("batch_rows")
     inserted, updated, unchanged, outcomes = counts
     other_month = 0
     if batch.quarantine is not None and len(batch.quarantine):
@@ -103,23 +100,34 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
 
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, part: str) -> list[int]:
-    """The staged rows of one partition into its table: [inserted, updated, unchanged,
-    outcomes changed]. Only that partition's rows are scanned (a key never changes
-    partition), so a file costs the same early or late in a long ingest."""
-    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM staged WHERE part = {sql_str(part)}"
-                ).fetchall()
-    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} FROM rows"
-                ).fetchall()
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, part: str
+            ) -> list[int]:
+    """One partition's rows of a file (``rows_sql``) into its table: [inserted, updated,
+    unchanged, outcomes changed]. Only that partition is read (a key never changes
+    partition), and first through ``<table>_keys``, the 64-bit hashes of its keys: a file
+    whose keys none of them match (the usual case - new rows) is all inserts, counted
+    without reading the stored keys themselves; otherwise the full tally."""
+    con.execute(f"CREATE TEMP VIEW rows AS {rows_sql}").fetchall()
+    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)}, "
+                "hash(offence_key) AS h FROM rows").fetchall()
     try:
-        inserted, updated, unchanged, outcomes = con.execute(file_counts_sql(table)
-                                                             ).fetchall()[0]
+        n, hits = con.execute(f"SELECT (SELECT count(*) FROM incoming), (SELECT count(*) FROM "
+                              f"incoming JOIN {table}_keys USING (h))").fetchall()[0]
+        if hits:
+            inserted, updated, unchanged, outcomes = con.execute(file_counts_sql(table)
+                                                                 ).fetchall()[0]
+        else:
+            inserted, updated, unchanged, outcomes = n, 0, 0, 0
         if updated:
             con.execute(delete_updated_sql(table)).fetchall()
         written = 0
         if inserted or updated:
             written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged, table)
                                   ).fetchall()[0][0]
+        if inserted:  # an updated key's hash is there already
+            con.execute(f"INSERT INTO {table}_keys SELECT h FROM incoming"
+                        + (f" WHERE h NOT IN (SELECT h FROM {table}_keys)" if hits else "")
+                        ).fetchall()
     finally:
         con.execute("DROP TABLE incoming").fetchall()
         con.execute("DROP VIEW rows").fetchall()
