@@ -2,13 +2,14 @@
 one process without Dask vs a Dask LocalCluster of 1 and 2 worker processes, in the same
 run: rows/s and the largest process's peak RSS.
 
-Run: `.venv/bin/python benchmarks/bench_batch.py [--rows 1200000]`. The input is the
-SYNTHETIC generator of bench_ingest_stream.py (police.uk-shaped files of 12,000 rows, real
-snap points of the shipped force area reused - a density stress test, not data to
-analyse). The issue's 60M rows would take hours to generate and process on this 2-core
-machine; the rows/s measured here and the files-as-tasks design give the estimate printed
-at the end (the work per file is independent, so it scales with workers until the shared
-file system or the driver's sums bind).
+Run: `.venv/bin/python benchmarks/bench_batch.py [--rows 1200000]`, or for a national
+decade `--months 120 --rows-per-month 500000 --runs 2,0` (60M rows; about 14 GB of CSV).
+The input is the SYNTHETIC generator of bench_ingest_stream.py (police.uk-shaped files of
+12,000 rows, real snap points of the shipped force area reused - a density stress test, not
+data to analyse); with --months, one national month is generated and copied to that many
+months (Month field and file name changed, rows otherwise the same). The work per file is
+independent, so it scales with workers until the shared file system or the driver's sums
+bind; the estimate printed at the end extrapolates the measured 1 vs 2 worker efficiency.
 """
 
 from __future__ import annotations

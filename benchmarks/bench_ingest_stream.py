@@ -9,8 +9,10 @@ them - one file per force and month, about 12,000 rows each (6M rows a year is a
 forces x 12 months) - and reuse real police.uk snap points the way real data does: each
 row's location is drawn from the distinct map points of the shipped 10 months (about
 30,000), its category from their category mix; crime IDs and months are invented. Each size
-is ingested by `geo_api ingest` in a fresh store in a child process; peak RSS is the child's
-(getrusage), so this script's own memory does not count.
+is ingested by `geo_api ingest` in a fresh store in a child process, the files in name
+order (month, then force) as a shell glob over police.uk's monthly folders passes them
+(`--order force`: force, then month - every file another partition, slower); peak RSS is
+the child's (getrusage), so this script's own memory does not count.
 
 Targets (issue 16): >= 100k rows/s and <= 1 GB peak RSS on this 2-core machine.
 """
@@ -94,6 +96,7 @@ def main() -> int:
     ap.add_argument("--incremental-rows", type=int, default=500_000,
                     help="then ingest this many new rows (a later month) into the largest "
                          "store: the incremental-month case (0: skip)")
+    ap.add_argument("--order", choices=("glob", "force"), default="glob")
     args = ap.parse_args()
     sizes = sorted({max(ROWS_PER_FILE, args.rows // 6), args.rows})
     print(f"SYNTHETIC police.uk-shaped years (points in the shipped force area, real snap "
@@ -106,7 +109,7 @@ def main() -> int:
             t = time.perf_counter()
             files = write_synthetic_year(d / "csv", n)
             gen = time.perf_counter() - t
-            secs, rss = ingest(files, d / "store")
+            secs, rss = ingest(sorted(files) if args.order == "glob" else files, d / "store")
             print(f"{n:10,d} {len(files):6d} {secs:8.1f} {n / secs:9,.0f} {rss:7.0f} MB"
                   f"   (generating the files took {gen:.0f} s)")
         if args.incremental_rows:

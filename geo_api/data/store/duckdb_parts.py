@@ -139,9 +139,10 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # names, which shadow the catalog's until they are copied there after the loop.
         catalog_db = con.execute("SELECT current_database()").fetchall()[0][0]
         # (the log's last row comes along: write_file numbers the next ingest from it)
-        for table in ("ingests", "quarantine"):
-            con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {catalog_db}.main.{table} "
-                        "WHERE ingest_id = ? AND ? = 'ingests'", [first_id - 1, table]).fetchall()
+        con.execute(f"CREATE TEMP TABLE ingests AS SELECT * FROM {catalog_db}.main.ingests "
+                    "WHERE ingest_id = ?", [first_id - 1]).fetchall()
+        con.execute(f"CREATE TEMP TABLE quarantine AS SELECT * FROM "
+                    f"{catalog_db}.main.quarantine LIMIT 0").fetchall()
         reports, pending_rows = [], 0
         # Commits every COMMIT_EVERY_ROWS rows: DuckDB keeps a transaction's inserts in
         # memory. Atomicity is the snapshot's: nobody reads it until CURRENT names it.
