@@ -159,6 +159,9 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
                 pending_rows = 0
         con.execute("COMMIT").fetchall()
         parts.union_view()
+        # the workers are done: what follows (the scan of the stored partitions' Crime ID
+        # hashes, the partition writes) takes every core
+        con.execute(f"SET threads = {FINAL_WRITERS}").fetchall()
         reports, n_other = _cross_partition(con, store_dir, base, parts.loaded, reports,
                                             first_id, n_before)
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
