@@ -98,8 +98,6 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     return report
 
 
-
-
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, part: str
             ) -> list[int]:
     """One partition's rows of a file (``rows_sql``) into its table: [inserted, updated,
