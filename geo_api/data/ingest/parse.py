@@ -250,12 +250,11 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
     _check_area(df, x_m, y_m, in_area, outside, "Longitude/Latitude")
     # Rows without a Crime ID (anti-social behaviour) get a content key; the outcome is
     # left out so a re-publication with revised outcomes updates rather than duplicates.
-    # (coordinates as text, missing ones left out of the grouping; only rows without a
-    # Crime ID need the key)
-    # Only rows of a crime type that some row without an id has can share such a row's
-    # group, so the grouping (and the coordinates' text) is done on those rows alone; the
-    # occurrence numbers are the same as grouping every row, and so is their type (float
-    # when any row of the file lacks a coordinate, as pandas gives when grouping them all).
+    # The key numbers repeats within (month, coordinates as text, location, type), missing
+    # coordinates left out of the grouping. Only rows of a type that some row without an id
+    # has can share such a row's group, so the grouping (and the coordinates' text) is done
+    # on those rows alone: the same occurrence numbers as grouping every row, and the same
+    # type (float when any row of the file lacks a coordinate, as pandas gives then).
     no_id = cid == ""
     near = ctype.isin(ctype[no_id].unique())
     lon_near, lat_near = lon[near], lat[near]

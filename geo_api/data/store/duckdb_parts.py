@@ -148,7 +148,6 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # memory. Atomicity is the snapshot's: nobody reads it until CURRENT names it.
         con.execute("BEGIN TRANSACTION").fetchall()
         for k, batch in enumerate(files):
-            parts.file = k
             reports.append(write_file(con, batch, boundaries_version, k=k,
                                       partition_table=parts.table))
             pending_rows += batch.n_rows
@@ -162,7 +161,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # the workers are done: what follows (the scan of the stored partitions' Crime ID
         # hashes, the partition writes) takes every core
         con.execute(f"SET threads = {FINAL_WRITERS}").fetchall()
-        reports, n_other = _cross_partition(con, store_dir, base, parts.loaded, reports,
+        reports, n_other = _cross_partition(con, store_dir, base, set(parts.tables), reports,
                                             first_id, n_before)
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
             return reports, None
@@ -200,21 +199,17 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
 
 class Partitions:
     """The partitions an ingest has loaded: one table each (``work.part_<n>``), loaded from
-    the base snapshot's files when a file's rows first fall in it (``table``); ``loaded``
-    maps each to the number of the file that loaded it (-1: all at the start)."""
+    the base snapshot's files when a file's rows first fall in it (``table``)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base):
         self.con, self.store_dir, self.base = con, store_dir, base
         self.tables: dict[str, str] = {}
-        self.loaded: dict[str, int] = {}
-        self.file = -1
 
     def create(self, part: str) -> str:
         name = f"work.part_{len(self.tables)}"
         self.con.execute(f"CREATE TABLE {name} {OFFENCE_SCHEMA}").fetchall()
         self.con.execute(f"CREATE TABLE {name}_keys (h UBIGINT)").fetchall()
         self.tables[part] = name
-        self.loaded[part] = self.file
         return name
 
     def table(self, part: str) -> str:
@@ -271,7 +266,7 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
 
 
 def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
-                     loaded: dict[str, int], reports: list[FileReport], first_id: int,
+                     loaded: set[str], reports: list[FileReport], first_id: int,
                      n_before: int | None) -> tuple[list[FileReport], int | None]:
     """The counts that span partitions, once per ingest, from the Crime ID hashes (16 bytes
     a row) of the files, of the partitions they loaded and - in one scan - of the stored
@@ -289,13 +284,13 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
                 f"WHERE {POLICE_ID}").fetchall()
     con.execute("CREATE TEMP TABLE touched_ids AS SELECT DISTINCT h FROM "
                 "(SELECT h FROM new_ids UNION ALL SELECT h FROM old_ids)").fetchall()
-    con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded_at INTEGER, "
+    con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded BOOLEAN, "
                 "month DATE)").fetchall()
     con.execute("CREATE TEMP TABLE stored_hits (h UUID, filename VARCHAR)").fetchall()
     police = {p: e for p, e in base.partitions.items() if p.startswith("puk-")}
     if police:
         con.executemany("INSERT INTO part_files VALUES (?, ?, try_strptime(?, '%Y-%m'))",
-                        [[str(store_dir / f), loaded.get(p), p.removeprefix("puk-")]
+                        [[str(store_dir / f), p in loaded, p.removeprefix("puk-")]
                          for p, e in police.items() for f in e["files"]])
         files = [store_dir / f for e in police.values() for f in e["files"]]
         con.execute(f"INSERT INTO stored_hits SELECT source_id_hash, filename FROM read_parquet("
@@ -304,7 +299,7 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
     # (id, month) stored before the ingest: loaded partitions' ids, and the others' hits
     con.execute("CREATE TEMP TABLE base_ids AS SELECT h, month FROM old_ids UNION ALL "
                 "SELECT s.h, f.month FROM stored_hits s JOIN part_files f USING (filename) "
-                "WHERE f.loaded_at IS NULL").fetchall()
+                "WHERE NOT f.loaded").fetchall()
     other = dict(con.execute(
         "SELECT i.k, count(DISTINCT i.line) FROM ids_in i WHERE "
         "EXISTS (SELECT 1 FROM base_ids b WHERE b.h = i.h AND b.month <> i.month) OR "
@@ -317,7 +312,7 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
     if n_before is None and base.partitions:
         return reports, None  # no count to update: readers count (a store of an older version)
     untouched = ("(SELECT s.h, count(*) AS c FROM stored_hits s JOIN part_files f "
-                 "USING (filename) WHERE f.loaded_at IS NULL GROUP BY s.h)")
+                 "USING (filename) WHERE NOT f.loaded GROUP BY s.h)")
 
     def rows_in_several_months(loaded_ids: str) -> int:
         return con.execute(
