@@ -80,3 +80,39 @@ def test_boundaries_on_pixel_edges_dense_grid():
     gx, gy = np.meshgrid(np.arange(-20, 220, 2.5), np.arange(-20, 170, 2.5))
     x, y = gx.ravel(), gy.ravel()
     np.testing.assert_array_equal(lookup(idx, x, y), reference(geoms, x, y))
+
+
+def test_point_join_remembers_points_and_equals_a_fresh_join(joins):
+    """PointJoin (the ingest's join, remembering points across files) gives what
+    lookup_many + h3_cells give, call after call: for repeated points, new points, points
+    sharing metric coordinates but not lon/lat, missing coordinates, and after it has
+    started afresh at capacity."""
+    from geo_api.analysis.join import PointJoin, lookup_many
+    from geo_api.crs import lonlat_to_metric, metric_to_lonlat
+
+    rng = np.random.default_rng(11)
+    layers = {k: joins.areas[k] for k in ("ward", "lsoa", "oa")}
+    pj = PointJoin(layers, (7, 8, 9, 10), capacity=300)
+    computed = []
+    compute = pj._compute
+    pj._compute = lambda x, *a: (computed.append(len(x)), compute(x, *a))[1]
+    xmin, ymin, xmax, ymax = shapely.total_bounds(joins.areas["oa"].geoms)
+    pool_lon, pool_lat = metric_to_lonlat(rng.uniform(xmin, xmax, 400),
+                                          rng.uniform(ymin, ymax, 400))
+    for call in range(6):
+        pick = rng.integers(0, len(pool_lon), 500)  # repeats within and across calls
+        lon, lat = pool_lon[pick].copy(), pool_lat[pick].copy()
+        lon[:5] = np.nan  # no location
+        x, y = lonlat_to_metric(lon, lat)
+        if call == 3:  # same metric point, another lon/lat: not the remembered answer
+            lon[10:20] += 0.01
+        areas, cells = pj(x, y, lon, lat)
+        want = lookup_many(layers, x, y, workers=1)
+        want_cells = h3_cells(lon, lat, (7, 8, 9, 10))
+        for k in layers:
+            np.testing.assert_array_equal(areas[k], want[k])
+        for r in (7, 8, 9, 10):
+            np.testing.assert_array_equal(cells[r], want_cells[r])
+        assert len(pj.slots) <= 300
+    assert (areas["oa"] >= 0).sum() > 250  # the fixture's points fall in the layers
+    assert computed[0] == 500 and min(computed[1:]) < 250  # answered from memory

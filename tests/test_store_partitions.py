@@ -116,3 +116,27 @@ def test_a_batch_as_arrow_writes_and_counts_as_its_frame(tmp_path, joins):
     assert content_hash(stores["frame"]) == content_hash(stores["arrow"])
     with pytest.raises(ValueError):
         type(batch)(file="x", kind="police_uk", sha256="0", rows_read=0, frame=None)
+
+
+def test_key_set_answers_membership_across_its_merged_runs():
+    """The writer's filter of stored keys: every added hash is found, others are not,
+    whatever the runs it has merged them into (hashes of real key texts)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from geo_api.data.store.duckdb_write import KeySet, key_hashes
+
+    keys = KeySet()
+    added = []
+    for n in (5, 5, 40, 3, 200, 7):  # runs of unequal lengths: merged, and left apart
+        h = np.sort(key_hashes(pa.array([f"puk:2021-01:{len(added)}-{i}" for i in range(n)])))
+        assert not keys.contains(h).any()
+        keys.add(h)
+        added.append(h)
+    every = np.concatenate(added)
+    assert keys.contains(every).all()
+    assert len(keys.runs) > 1 and sum(map(len, keys.runs)) == len(every) == 260
+    others = np.sort(key_hashes(pa.array([f"fx:{i}" for i in range(100)])))
+    assert not keys.contains(others).any()
+    both = np.sort(np.r_[every[::7], others])
+    assert keys.contains(both).sum() == len(every[::7])

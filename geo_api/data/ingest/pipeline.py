@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_api.analysis.join import AreaIndex, build_area_index, h3_cells, lookup, lookup_many
+from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup
 from geo_api.data.boundaries import BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
 from geo_api.data.ingest.parse import hex64, parse_file, per_distinct
@@ -75,16 +75,21 @@ class JoinIndexes:
 
     def join(self, x_m: np.ndarray, y_m: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """Area codes (NaN outside a layer) and H3 ids (0 without location) per point."""
-        # one thread: a file's points take a few ms a layer, less than a thread pool's
-        # start-up, and an ingest's worker processes already keep the cores busy
-        idx = lookup_many(self.areas, x_m, y_m, workers=1)
+        idx, cells = self.point_join(x_m, y_m, lon, lat)
         out = {}
         for name, col in LAYER_COLUMNS.items():
             codes = self.boundaries.get(name).gdf["code"].to_numpy()
             out[col] = pd.Categorical.from_codes(idx[name], categories=codes)
-        for r, cells in h3_cells(lon, lat, H3_RESOLUTIONS).items():
-            out[f"h3_r{r}"] = cells
+        for r in H3_RESOLUTIONS:
+            out[f"h3_r{r}"] = cells[r]
         return pd.DataFrame(out)
+
+    @functools.cached_property
+    def point_join(self) -> PointJoin:
+        """The layers and H3 cells of points, remembered across the files of a process
+        (police.uk reuses its map points; one thread: a file's points take a few ms a
+        layer, and an ingest's worker processes keep the cores busy)."""
+        return PointJoin({name: self.areas[name] for name in LAYER_COLUMNS}, H3_RESOLUTIONS)
 
 
 JOIN_CACHE_FORMAT = 1  # bump when build_area_index's rasters change

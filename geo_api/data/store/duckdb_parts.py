@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from geo_api.data.store.base import FileBatch, FileReport
 from geo_api.data.store.duckdb_schema import (
@@ -46,7 +47,9 @@ from geo_api.data.store.duckdb_schema import (
 )
 from geo_api.data.store.duckdb_write import (
     CONTENT_MD5,
+    KeySet,
     content_sums,
+    key_hashes,
     migrate,
     version_from,
     write_file,
@@ -59,6 +62,9 @@ CATALOG_TABLES = ("ingests", "quarantine", "meta")
 WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
 COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
 FINAL_MEMORY_LIMIT = "512MB"  # for writing the partitions at the end
+# zstd at level 1: a quarter less CPU than DuckDB's default level for these rows, and the
+# files came out no larger (5.9 against 6.1 MB for 84k synthetic police.uk rows)
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
 FINAL_WRITERS = max(1, min(4, os.cpu_count() or 1))  # partitions written side by side
 # The writer's DuckDB uses one thread: the ingest workers are preparing the next files on
 # the other cores, and a second DuckDB thread there only added context switches (about 6 s
@@ -149,7 +155,8 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         con.execute("BEGIN TRANSACTION").fetchall()
         for k, batch in enumerate(files):
             reports.append(write_file(con, batch, boundaries_version, k=k,
-                                      partition_table=parts.table))
+                                      ingest_id=first_id + k, partition_table=parts.table,
+                                      partition_keys=parts.keys.__getitem__))
             pending_rows += batch.n_rows
             del batch  # one file in memory at a time
             if pending_rows >= COMMIT_EVERY_ROWS:
@@ -199,17 +206,19 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
 
 class Partitions:
     """The partitions an ingest has loaded: one table each (``work.part_<n>``), loaded from
-    the base snapshot's files when a file's rows first fall in it (``table``)."""
+    the base snapshot's files when a file's rows first fall in it (``table``), and the
+    hashes of each table's keys (``keys``)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base):
         self.con, self.store_dir, self.base = con, store_dir, base
         self.tables: dict[str, str] = {}
+        self.keys: dict[str, KeySet] = {}
 
     def create(self, part: str) -> str:
         name = f"work.part_{len(self.tables)}"
         self.con.execute(f"CREATE TABLE {name} {OFFENCE_SCHEMA}").fetchall()
-        self.con.execute(f"CREATE TABLE {name}_keys (h UBIGINT)").fetchall()
         self.tables[part] = name
+        self.keys[name] = KeySet()
         return name
 
     def table(self, part: str) -> str:
@@ -227,8 +236,8 @@ class Partitions:
 
     def keys_of(self, name: str) -> None:
         """Fill the key hashes of a table loaded with stored rows (see write_file)."""
-        self.con.execute(f"INSERT INTO {name}_keys SELECT hash(offence_key) FROM {name}"
-                         ).fetchall()
+        keys = self.con.execute(f"SELECT offence_key FROM {name}").to_arrow_table()
+        self.keys[name].add(np.sort(key_hashes(keys["offence_key"])))
 
     def union_view(self) -> None:
         """``offences``: every loaded partition's rows (for what the ingest reads at the end)."""
@@ -353,7 +362,7 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Bas
                 return part, None
             name = f"{PARTS}/{new_dir.name}.{i}.0.parquet"
             cur.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash FROM {table}) "
-                        f"TO {sql_str(store_dir / name)} (FORMAT parquet, COMPRESSION zstd)"
+                        f"TO {sql_str(store_dir / name)} ({PARQUET_OPTIONS})"
                         ).fetchall()
             return part, {"files": [name], "rows": n, "upper": int(upper or 0),
                           "lower": int(lower or 0)}

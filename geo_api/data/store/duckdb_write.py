@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -55,20 +56,79 @@ def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
     return True
 
 
+def key_hashes(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """64-bit hashes of offence keys (pandas' hash of the text): what ``KeySet`` holds and
+    is asked about, computed the same way for stored and incoming keys."""
+    text = np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.util.hash_array(text, categorize=False)
+
+
+class KeySet:
+    """The 64-bit hashes of one partition's offence keys, in memory (8 bytes a row): tells
+    the writer that a file's keys are all new - the usual case - without reading the stored
+    keys. A hash shared by two different keys only sends a file the exact way.
+
+    Kept as sorted runs of at most about log2(rows / file rows) lengths, merged like a
+    binary counter (a run is merged into the last when at least as long), so adding a
+    file's hashes costs about a sort of them, not of the whole set."""
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    def contains(self, h: np.ndarray) -> np.ndarray:
+        """Which of ``h`` are in the set."""
+        found = np.zeros(len(h), dtype=bool)
+        for run in self.runs:
+            at = np.searchsorted(run, h)
+            at[at == len(run)] = 0
+            found |= run[at] == h
+        return found
+
+    def add(self, h: np.ndarray) -> None:
+        """Add hashes not in the set yet, sorted."""
+        new = h
+        while self.runs and len(self.runs[-1]) <= len(new):
+            new = np.sort(np.concatenate([self.runs.pop(), new]))
+        if len(new):
+            self.runs.append(new)
+
+
+def partition_labels(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[list[str], pa.Array | None]:
+    """The partitions of a file's rows (``PARTITION_SQL``), sorted, and each row's (None
+    when there is one): from the month for police.uk rows, asked of DuckDB for other sources
+    (their partition is a hash of the key)."""
+    source = rows["source"]
+    if source.null_count == 0 and pc.all(pc.equal(source, "police_uk")).as_py():
+        months = pc.unique(rows["month"])
+        names = pa.array([f"puk-{m:%Y-%m}" if m is not None else "puk-none"
+                          for m in months.to_pylist()])
+        if len(names) == 1:
+            return names.to_pylist(), None
+        labels = names.take(pc.index_in(rows["month"], months, skip_nulls=False))
+    else:
+        labels = con.execute(f"SELECT {PARTITION_SQL} AS part FROM batch_rows"
+                             ).to_arrow_table()["part"].combine_chunks()
+    return sorted(pc.unique(labels).to_pylist()), labels
+
+
 def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_version: str,
-               k: int, partition_table: Callable[[str], str]) -> FileReport:
+               k: int, ingest_id: int, partition_table: Callable[[str], str],
+               partition_keys: Callable[[str], KeySet]) -> FileReport:
     """Upsert one file's rows into the tables of the partitions they fall in
-    (``partition_table(partition)`` names it, loading the partition on first use) and log
-    the file in ``ingests``; counts are against the store as is.
+    (``partition_table(partition)`` names it, loading the partition on first use;
+    ``partition_keys(table)`` is the ``KeySet`` of its keys) and log the file in
+    ``ingests`` as ``ingest_id``; counts are against the store as is.
 
     The file's police.uk Crime IDs go into the temp table ``ids_in`` (file number ``k``,
     line, the id's hash, month), from which the writer counts each file's ids stored under
     another month once for the whole ingest; the report says 0 until then."""
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0]
     # as Arrow (prepared so by an ingest worker, or converted here once): DuckDB reads Arrow
     # columns directly, where a pandas scan converts each string column value by value
     rows = batch.arrow(BATCH_COLUMNS)
-    if pc.count_distinct(rows["offence_key"]).as_py() != rows.num_rows:
+    h = key_hashes(rows["offence_key"])
+    ordered = np.sort(h)
+    if ((ordered[1:] == ordered[:-1]).any()
+            and pc.count_distinct(rows["offence_key"]).as_py() != rows.num_rows):
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     con.register("batch_rows", rows.append_column(
         "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64))))
@@ -76,11 +136,16 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     try:
         con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
                     f"FROM batch_rows i WHERE {POLICE_ID}").fetchall()
-        parts = con.execute(f"SELECT DISTINCT {PARTITION_SQL} AS part FROM batch_rows "
-                            "ORDER BY part").fetchall()
-        for (part,) in parts:  # a police.uk file: one month, one partition
-            where = "" if len(parts) == 1 else f" WHERE {PARTITION_SQL} = {sql_str(part)}"
-            got = _upsert(con, partition_table(part), f"SELECT * FROM batch_rows{where}", part)
+        parts, labels = partition_labels(con, rows)
+        for part in parts:  # a police.uk file: one month, one partition
+            if labels is None:
+                where, part_h = "", h
+            else:
+                where = f" WHERE {PARTITION_SQL} = {sql_str(part)}"
+                part_h = h[pc.equal(labels, part).to_numpy(zero_copy_only=False)]
+            table = partition_table(part)
+            got = _upsert(con, table, partition_keys(table), part_h,
+                          f"SELECT * FROM batch_rows{where}", part)
             counts = [a + b for a, b in zip(counts, got, strict=True)]
     finally:
         con.unregister("batch_rows")
@@ -98,24 +163,25 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     return report
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, part: str
-            ) -> list[int]:
-    """One partition's rows of a file (``rows_sql``) into its table: [inserted, updated,
-    unchanged, outcomes changed]. Only that partition is read (a key never changes
-    partition), and first through ``<table>_keys``, the 64-bit hashes of its keys: a file
-    whose keys none of them match (the usual case - new rows) is all inserts, counted
-    without reading the stored keys themselves; otherwise the full tally."""
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: KeySet, h: np.ndarray,
+            rows_sql: str, part: str) -> list[int]:
+    """One partition's rows of a file (``rows_sql``; ``h``: their key hashes) into its
+    table: [inserted, updated, unchanged, outcomes changed]. Only that partition is read (a
+    key never changes partition), and only when one of the file's key hashes is in ``keys``,
+    the hashes of its stored keys: otherwise (the usual case - new rows) the file is all
+    inserts, counted without reading the stored rows."""
     con.execute(f"CREATE TEMP VIEW rows AS {rows_sql}").fetchall()
-    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)}, "
-                "hash(offence_key) AS h FROM rows").fetchall()
+    h = np.sort(h)  # (sorted: faster to look up, and as KeySet.add takes them)
+    found = keys.contains(h)
+    hits = int(found.sum())
     try:
-        n, hits = con.execute(f"SELECT (SELECT count(*) FROM incoming), (SELECT count(*) FROM "
-                              f"incoming JOIN {table}_keys USING (h))").fetchall()[0]
         if hits:
+            con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} "
+                        "FROM rows").fetchall()
             inserted, updated, unchanged, outcomes = con.execute(file_counts_sql(table)
                                                                  ).fetchall()[0]
         else:
-            inserted, updated, unchanged, outcomes = n, 0, 0, 0
+            inserted, updated, unchanged, outcomes = len(h), 0, 0, 0
         if updated:
             con.execute(delete_updated_sql(table)).fetchall()
         written = 0
@@ -123,11 +189,10 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, part: str
             written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged, table)
                                   ).fetchall()[0][0]
         if inserted:  # an updated key's hash is there already
-            con.execute(f"INSERT INTO {table}_keys SELECT h FROM incoming"
-                        + (f" WHERE h NOT IN (SELECT h FROM {table}_keys)" if hits else "")
-                        ).fetchall()
+            keys.add(h[~found] if hits else h)
     finally:
-        con.execute("DROP TABLE incoming").fetchall()
+        if hits:
+            con.execute("DROP TABLE incoming").fetchall()
         con.execute("DROP VIEW rows").fetchall()
     if written != inserted + updated:
         raise IngestCountError(f"{part}: wrote {written} rows, expected "
