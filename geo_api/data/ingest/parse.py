@@ -382,13 +382,14 @@ OUTSIDE_AREA_DEFAULT = {"police_uk": "keep", "force_export": "reject"}
 
 
 def parse_file(data: bytes, name: str, in_area, kind: str = "auto",
-               outside_area: str | None = None) -> ParsedFile:
+               outside_area: str | None = None, sha256: str | None = None) -> ParsedFile:
     """Decode, detect the format and validate; raise ``IngestRejected`` for file-level faults.
 
     ``outside_area`` says what a point outside the force area is: ``"reject"`` (a row
     error) or ``"keep"`` (a warning; the row is kept with its location and no area codes).
     Default: keep for police.uk, which publishes a few crimes the force recorded elsewhere;
     reject for force exports, where it usually means a wrong CRS or a typo.
+    ``sha256``: the file's, when the caller has it already.
     """
     text = _decode(data, name)
     df = _read_csv(text, name)
@@ -416,6 +417,6 @@ def parse_file(data: bytes, name: str, in_area, kind: str = "auto",
             frame[c] = None
     frame["has_location"] = np.isfinite(frame["x_m"].astype(float))
     errors.sort(key=lambda e: (e.line or 0, e.field or ""))
-    return ParsedFile(kind=kind, name=name, sha256=hashlib.sha256(data).hexdigest(),
+    return ParsedFile(kind=kind, name=name, sha256=sha256 or hashlib.sha256(data).hexdigest(),
                       n_rows=len(df), frame=frame[list(NORMALISED_COLUMNS)], errors=errors,
                       warnings=warnings)

@@ -282,7 +282,8 @@ def prepare_file(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
     """
     sha = hashlib.sha256(data).hexdigest()
     try:
-        parsed = parse_file(data, name, joins.in_force_area, kind=kind, outside_area=outside_area)
+        parsed = parse_file(data, name, joins.in_force_area, kind=kind, outside_area=outside_area,
+                            sha256=sha)
     except IngestRejected as exc:
         raise _rejected(exc, sha, kind) from None
     if parsed.errors and on_error == "reject":
