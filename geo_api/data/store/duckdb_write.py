@@ -68,9 +68,9 @@ class KeySet:
     the writer that a file's keys are all new - the usual case - without reading the stored
     keys. A hash shared by two different keys only sends a file the exact way.
 
-    Kept as sorted runs of at most about log2(rows / file rows) lengths, merged like a
-    binary counter (a run is merged into the last when at least as long), so adding a
-    file's hashes costs about a sort of them, not of the whole set."""
+    Kept as sorted runs, merged like a binary counter (a new run is merged with the last
+    while that is no longer than it), so there are about log2(rows / file rows) runs to
+    search and adding a file's hashes does not sort the whole set again."""
 
     def __init__(self) -> None:
         self.runs: list[np.ndarray] = []
