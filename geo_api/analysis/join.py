@@ -199,9 +199,7 @@ class PointJoin:
 
     def _compute(self, x_m, y_m, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         idx = lookup_many(self.indexes, x_m, y_m, workers=1)
-        areas = np.stack([idx[k] for k in self.indexes]) if self.indexes else \
-            np.empty((0, len(x_m)), dtype=np.int32)
-        return areas, h3_cells(lon, lat, (self.finest,))[self.finest]
+        return np.stack([idx[k] for k in self.indexes]), h3_cells(lon, lat, (self.finest,))[self.finest]
 
     def __call__(self, x_m, y_m, lon, lat) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
         """(area index per layer, H3 cells per resolution) of each point, as ``lookup_many``

@@ -155,8 +155,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         con.execute("BEGIN TRANSACTION").fetchall()
         for k, batch in enumerate(files):
             reports.append(write_file(con, batch, boundaries_version, k=k,
-                                      ingest_id=first_id + k, partition_table=parts.table,
-                                      partition_keys=parts.keys.__getitem__))
+                                      ingest_id=first_id + k, partition=parts.open))
             pending_rows += batch.n_rows
             del batch  # one file in memory at a time
             if pending_rows >= COMMIT_EVERY_ROWS:
@@ -206,7 +205,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
 
 class Partitions:
     """The partitions an ingest has loaded: one table each (``work.part_<n>``), loaded from
-    the base snapshot's files when a file's rows first fall in it (``table``), and the
+    the base snapshot's files when a file's rows first fall in it (``open``), and the
     hashes of each table's keys (``keys``)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base):
@@ -221,9 +220,11 @@ class Partitions:
         self.keys[name] = KeySet()
         return name
 
-    def table(self, part: str) -> str:
+    def open(self, part: str) -> tuple[str, KeySet]:
+        """The partition's table and the hashes of its keys."""
         if part in self.tables:
-            return self.tables[part]
+            name = self.tables[part]
+            return name, self.keys[name]
         name = self.create(part)
         if part in self.base.partitions:
             files = parquet_list(self.store_dir / f for f in self.base.partitions[part]["files"])
@@ -232,11 +233,11 @@ class Partitions:
             self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
                              f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
             self.keys_of(name)
-        return name
+        return name, self.keys[name]
 
     def keys_of(self, name: str) -> None:
         """Fill the key hashes of a table loaded with stored rows (see write_file)."""
-        keys = self.con.execute(f"SELECT offence_key FROM {name}").to_arrow_table()
+        keys = self.con.sql(f"SELECT offence_key FROM {name}").to_arrow_table()
         self.keys[name].add(np.sort(key_hashes(keys["offence_key"])))
 
     def union_view(self) -> None:

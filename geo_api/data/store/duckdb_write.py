@@ -28,7 +28,6 @@ from geo_api.data.store.duckdb_schema import (
     file_counts_sql,
     ingest_values,
     insert_new_sql,
-    sql_str,
 )
 
 
@@ -106,18 +105,18 @@ def partition_labels(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[li
             return names.to_pylist(), None
         labels = names.take(pc.index_in(rows["month"], months, skip_nulls=False))
     else:
-        labels = con.execute(f"SELECT {PARTITION_SQL} AS part FROM batch_rows"
-                             ).to_arrow_table()["part"].combine_chunks()
+        labels = con.sql(f"SELECT {PARTITION_SQL} AS part FROM batch_rows"
+                         ).to_arrow_table()["part"].combine_chunks()
     return sorted(pc.unique(labels).to_pylist()), labels
 
 
 def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_version: str,
-               k: int, ingest_id: int, partition_table: Callable[[str], str],
-               partition_keys: Callable[[str], KeySet]) -> FileReport:
+               k: int, ingest_id: int, partition: Callable[[str], tuple[str, KeySet]]
+               ) -> FileReport:
     """Upsert one file's rows into the tables of the partitions they fall in
-    (``partition_table(partition)`` names it, loading the partition on first use;
-    ``partition_keys(table)`` is the ``KeySet`` of its keys) and log the file in
-    ``ingests`` as ``ingest_id``; counts are against the store as is.
+    (``partition(name)`` gives its table and the ``KeySet`` of its keys, loading the
+    partition on first use) and log the file in ``ingests`` as ``ingest_id``; counts are
+    against the store as is.
 
     The file's police.uk Crime IDs go into the temp table ``ids_in`` (file number ``k``,
     line, the id's hash, month), from which the writer counts each file's ids stored under
@@ -130,22 +129,27 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     if ((ordered[1:] == ordered[:-1]).any()
             and pc.count_distinct(rows["offence_key"]).as_py() != rows.num_rows):
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
-    con.register("batch_rows", rows.append_column(
-        "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64))))
+    rows = rows.append_column(
+        "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64)))
+    con.register("batch_rows", rows)
     counts = [0, 0, 0, 0]  # inserted, updated, unchanged, outcomes changed
     try:
         con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
                     f"FROM batch_rows i WHERE {POLICE_ID}").fetchall()
         parts, labels = partition_labels(con, rows)
         for part in parts:  # a police.uk file: one month, one partition
+            table, keys = partition(part)
             if labels is None:
-                where, part_h = "", h
+                got = _upsert(con, table, keys, ordered, "batch_rows", part)
             else:
-                where = f" WHERE {PARTITION_SQL} = {sql_str(part)}"
-                part_h = h[pc.equal(labels, part).to_numpy(zero_copy_only=False)]
-            table = partition_table(part)
-            got = _upsert(con, table, partition_keys(table), part_h,
-                          f"SELECT * FROM batch_rows{where}", part)
+                mask = pc.equal(labels, part)
+                con.register("part_rows", rows.filter(mask))
+                try:
+                    got = _upsert(con, table, keys,
+                                  np.sort(h[mask.to_numpy(zero_copy_only=False)]),
+                                  "part_rows", part)
+                finally:
+                    con.unregister("part_rows")
             counts = [a + b for a, b in zip(counts, got, strict=True)]
     finally:
         con.unregister("batch_rows")
@@ -164,14 +168,13 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: KeySet, h: np.ndarray,
-            rows_sql: str, part: str) -> list[int]:
-    """One partition's rows of a file (``rows_sql``; ``h``: their key hashes) into its
-    table: [inserted, updated, unchanged, outcomes changed]. Only that partition is read (a
-    key never changes partition), and only when one of the file's key hashes is in ``keys``,
-    the hashes of its stored keys: otherwise (the usual case - new rows) the file is all
-    inserts, counted without reading the stored rows."""
-    con.execute(f"CREATE TEMP VIEW rows AS {rows_sql}").fetchall()
-    h = np.sort(h)  # (sorted: faster to look up, and as KeySet.add takes them)
+            rows: str, part: str) -> list[int]:
+    """One partition's rows of a file (the registered relation ``rows``; ``h``: their key
+    hashes, sorted) into its table: [inserted, updated, unchanged, outcomes changed]. Only
+    that partition is read (a key never changes partition), and only when one of the file's
+    key hashes is in ``keys``, the hashes of its stored keys: otherwise (the usual case - new
+    rows) the file is all inserts, counted without reading the stored rows."""
+    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM {rows}").fetchall()
     found = keys.contains(h)
     hits = int(found.sum())
     try:
