@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -56,6 +56,28 @@ def _map_name(d) -> str:
     return re.search(r"\b(map_[0-9a-f]{32})\b", d.page_source).group(1)
 
 
+def _choose(d, element_id: str, *, text: str | None = None, value: str | None = None) -> None:
+    """Pick an option of the <select> `element_id` as a person would, once the page has
+    settled: Chromium can replace a just-loaded document's nodes between finding the element
+    and using it ("Node with given id does not belong to the document"), so find it afresh
+    and try again until the choice is made."""
+    def attempt(d) -> bool:
+        try:
+            menu = Select(d.find_element(By.ID, element_id))
+            if text is not None:
+                menu.select_by_visible_text(text)
+            else:
+                menu.select_by_value(value)
+            return True
+        except StaleElementReferenceException:
+            return False
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
+    WebDriverWait(d, 30).until(attempt)
+
+
 def _submit_and_wait(d) -> None:
     old = d.find_element(By.ID, "map-controls")
     d.find_element(By.CSS_SELECTOR, "#map-controls button[type=submit]").click()
@@ -74,8 +96,8 @@ def test_hotspot_controls_reload_with_the_new_selection(server, browser):  # noq
     d = browser
     d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
     assert "Apr–Jun 2020" in d.find_element(By.ID, "legend").text
-    Select(d.find_element(By.ID, "ctl-preset")).select_by_visible_text("Latest month")
-    Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
+    _choose(d, "ctl-preset", text="Latest month")
+    _choose(d, "ctl-group", value="all")
     _submit_and_wait(d)
     q = _query(d)
     assert q["datetime"] == ["2020-09/2020-09"] and q["group"] == ["all"], q
@@ -99,7 +121,7 @@ def test_zoom_to_a_ward(server, browser):  # noqa: F811
     d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
     name = _map_name(d)
     before = d.execute_script(f"return {name}.getZoom();")
-    Select(d.find_element(By.ID, "ctl-zoom")).select_by_visible_text("Ward: Castle")
+    _choose(d, "ctl-zoom", text="Ward: Castle")
     WebDriverWait(d, 30).until(lambda d: d.execute_script(f"return {name}.getZoom();") > before)
     centre = d.execute_script(f"var c={name}.getCenter();return [c.lat,c.lng];")
     assert 52.62 < centre[0] < 52.65 and -1.15 < centre[1] < -1.12, centre  # city centre
@@ -139,13 +161,13 @@ def test_controls_work_without_javascript(server):  # noqa: F811
     d = _driver(javascript=False)
     try:
         d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
-        Select(d.find_element(By.ID, "ctl-preset")).select_by_visible_text("Latest 3 months")
+        _choose(d, "ctl-preset", text="Latest 3 months")
         _submit_and_wait(d)
         q = _query(d)
         assert q["preset"] == ["2020-07/2020-09"], q  # the form's own fields ...
         assert "Jul–Sep 2020" in d.page_source  # ... read by the server
         d.get(f"{server}/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06&{G}")
-        Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
+        _choose(d, "ctl-group", value="all")
         _submit_and_wait(d)
         q = _query(d)
         assert q["before_from"] == ["2019-12"] and q["after_to"] == ["2020-06"], q
@@ -157,13 +179,13 @@ def test_controls_work_without_javascript(server):  # noqa: F811
 def test_focus_and_planning_controls(server, browser):  # noqa: F811
     d = browser
     d.get(f"{server}/maps/focus?datetime=2019-12/2020-09&{G}&n=5")
-    Select(d.find_element(By.ID, "ctl-group")).select_by_value("all")
+    _choose(d, "ctl-group", value="all")
     _submit_and_wait(d)
     q = _query(d)
     assert q["group"] == ["all"] and q["datetime"] == ["2019-12/2020-09"] and q["n"] == ["5"]
     _no_js_errors(d)
     d.get(f"{server}/maps/planning?p=2&datetime=2020-04/2020-09&{G}")
-    Select(d.find_element(By.ID, "ctl-preset")).select_by_visible_text("Latest 3 months")
+    _choose(d, "ctl-preset", text="Latest 3 months")
     _submit_and_wait(d)
     q = _query(d)
     assert q["datetime"] == ["2020-07/2020-09"] and q["p"] == ["2"], q
