@@ -8,10 +8,12 @@ SYNTHETIC-X also in January, January re-published) and the first shipped demo mo
 import json
 import os
 
+import pandas as pd
 from conftest import demo_csvs
 from test_ingest_order import FEB, JAN, JAN2, content_hash, ingest, tally
 
 from geo_api.data.ingest.pipeline import ingest_files
+from geo_api.data.store import duckdb_parts
 from geo_api.data.store.base import OffenceFilter
 from geo_api.data.store.duckdb_store import DuckDBStore
 
@@ -90,6 +92,66 @@ def test_a_new_month_writes_only_its_partition(tmp_path, joins):
     ingest_files(store, joins, csvs[1:2], progress=False)  # unchanged: nothing written
     assert _files(store.dir) == after
     fresh.close()
+    store.close()
+
+
+def _on_disk(store_dir) -> list[str]:
+    return sorted(f"{duckdb_parts.PARTS}/{p.name}" for p in (store_dir / "parts").glob("*.parquet"))
+
+
+def test_rows_written_out_as_they_come_make_the_same_store(tmp_path, joins, monkeypatch):
+    """New rows go to Parquet as they come (whenever the rows held pass a bound), not
+    through a table: whatever the bound - each file written out at once, or everything held
+    to the end of the ingest - the stored rows, tallies, counts and version are the same.
+    January re-published in the same ingest loads its partition with the file already
+    written for it (then deleted); every file on disk is one the manifest names."""
+    results = {}
+    for bound in (1, 2**40):
+        monkeypatch.setattr(duckdb_parts, "APPEND_BUFFER_BYTES", bound)
+        store = DuckDBStore(tmp_path / f"bound{bound}")
+        got = [tally(f) for f in ingest(store, joins, [JAN, FEB, JAN2]).files]
+        got += [tally(f) for f in ingest_files(store, joins, demo_csvs()[:2],
+                                               progress=False).files]
+        files = _files(store.dir)
+        assert _on_disk(store.dir) == sorted(f for fs in files.values() for f in fs)
+        results[bound] = (got, content_hash(store), store.dataset_version(),
+                          store.summary()["n_crime_id_other_month"], rows_in_several_months(store))
+        store.close()
+    assert results[1] == results[2**40]
+    assert [t[:3] for t in results[1][0][:3]] == [(6, 0, 0), (5, 0, 0), (0, 1, 5)]
+
+
+def test_a_partition_grows_by_a_file_an_ingest_and_is_written_as_one_past_a_limit(
+        tmp_path, joins, monkeypatch):
+    """A month's rows arriving in four ingests (the first shipped month's rows with a Crime
+    ID - rows without one are keyed by their content and place in the file - split in four):
+    each ingest adds a file and leaves the stored ones as they were, until the partition
+    holds MAX_PART_FILES; the next ingest writes it again as one file. The rows and version
+    are those of the month ingested at once."""
+    monkeypatch.setattr(duckdb_parts, "MAX_PART_FILES", 3)
+    month = pd.read_csv(demo_csvs()[0], dtype=str, keep_default_na=False)
+    month = month[month["Crime ID"] != ""]
+    quarters = []
+    for i in range(4):
+        path = tmp_path / f"{demo_csvs()[0].stem}-q{i}.csv"
+        month.iloc[i::4].to_csv(path, index=False)
+        quarters.append(path)
+    whole = DuckDBStore(tmp_path / "whole")
+    ingest_files(whole, joins, quarters, progress=False)
+    store = DuckDBStore(tmp_path / "split")
+    counts, before = [], []
+    for path in quarters:
+        ingest_files(store, joins, [path], progress=False)
+        (files,) = _files(store.dir).values()
+        counts.append(len(files))
+        assert files[:len(before)] == before or len(files) == 1
+        assert set(files) <= set(_on_disk(store.dir))  # (and the previous snapshot's)
+        before = files
+    assert counts == [1, 2, 3, 1]
+    assert content_hash(store) == content_hash(whole)
+    assert store.dataset_version() == whole.dataset_version()
+    assert store.summary()["n_offences"] == len(month)
+    whole.close()
     store.close()
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from geo_api.data.store.base import FileBatch, FileReport
 from geo_api.data.store.duckdb_schema import (
@@ -61,6 +62,12 @@ PARTS = "parts"
 CATALOG_TABLES = ("ingests", "quarantine", "meta")
 WRITE_MEMORY_LIMIT = "256MB"  # the writer's DuckDB buffer; it spills to disk beyond this
 COMMIT_EVERY_ROWS = 200_000  # bounds what one open transaction holds in memory
+# new rows held as Arrow before they are written out as a partition file (about 250k
+# police.uk rows: files large enough to read well, memory bounded whatever the input)
+APPEND_BUFFER_BYTES = 128 * 2**20
+# a partition of this many files is written again as one when an ingest touches it (each
+# ingest that appends to a partition adds a file)
+MAX_PART_FILES = 16
 FINAL_MEMORY_LIMIT = "512MB"  # for writing the partitions at the end
 # zstd at level 1: a quarter less CPU than DuckDB's default level for these rows, and the
 # files came out no larger (5.9 against 6.1 MB for 84k synthetic police.uk rows)
@@ -125,7 +132,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # partitions) in an in-memory database spilled to disk beyond the limit, never in
         # the catalog; attached, not temporary, so the final writes can run side by side
         con.execute("ATTACH ':memory:' AS work").fetchall()
-        parts = Partitions(con, store_dir, base)
+        parts = Partitions(con, store_dir, base, new_dir)
         # Crime IDs: those of the files and those the loaded partitions held before (for
         # the other-month tallies and the store's count of ids in several months)
         con.execute("CREATE TEMP TABLE ids_in (k INTEGER, line INTEGER, h UUID, month DATE)"
@@ -155,7 +162,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         con.execute("BEGIN TRANSACTION").fetchall()
         for k, batch in enumerate(files):
             reports.append(write_file(con, batch, boundaries_version, k=k,
-                                      ingest_id=first_id + k, partition=parts.open))
+                                      ingest_id=first_id + k, parts=parts))
             pending_rows += batch.n_rows
             del batch  # one file in memory at a time
             if pending_rows >= COMMIT_EVERY_ROWS:
@@ -163,11 +170,11 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
                 con.execute("BEGIN TRANSACTION").fetchall()
                 pending_rows = 0
         con.execute("COMMIT").fetchall()
-        parts.union_view()
+        parts.id_view()
         # the workers are done: what follows (the scan of the stored partitions' Crime ID
         # hashes, the partition writes) takes every core
         con.execute(f"SET threads = {FINAL_WRITERS}").fetchall()
-        reports, n_other = _cross_partition(con, store_dir, base, set(parts.tables), reports,
+        reports, n_other = _cross_partition(con, store_dir, base, set(parts.parts), reports,
                                             first_id, n_before)
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
             return reports, None
@@ -203,48 +210,157 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
     return reports, version
 
 
+@dataclass
+class Part:
+    """A partition an ingest touches. Its rows are either its ``files`` (the stored ones it
+    keeps, then those this ingest wrote from the rows ``append``ed to it, with their count
+    and content sums) - while every row it was given had a new key - or, once a file brings
+    a key it holds, a ``table`` of all of them (upserted, written as one file at the end)."""
+
+    label: str
+    keys: KeySet = field(default_factory=KeySet)
+    files: list[str] = field(default_factory=list)
+    new_files: list[str] = field(default_factory=list)
+    rows: int = 0
+    upper: int = 0
+    lower: int = 0
+    table: str | None = None
+    buffer: list[pa.Table] = field(default_factory=list)
+    buffered_bytes: int = 0
+
+    def entry(self) -> dict:
+        """Its manifest entry."""
+        return {"files": self.files, "rows": self.rows, "upper": self.upper,
+                "lower": self.lower}
+
+
+# the Parquet columns of a partition, typed as its table's (rows appended from Arrow are
+# written straight to Parquet, so they must come out as a table's rows would)
+TYPED_COLUMNS = ", ".join(
+    f"CAST({c} AS {' '.join(decl.split()[1:]).removesuffix(' NOT NULL')}) AS {c}"
+    for c, decl in ((d.split()[0], d) for d in OFFENCE_SCHEMA.strip("()\n ").split(",")))
+
+
 class Partitions:
-    """The partitions an ingest has loaded: one table each (``work.part_<n>``), loaded from
-    the base snapshot's files when a file's rows first fall in it (``open``), and the
-    hashes of each table's keys (``keys``)."""
+    """The partitions an ingest touches (``open``), by label.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base):
-        self.con, self.store_dir, self.base = con, store_dir, base
-        self.tables: dict[str, str] = {}
-        self.keys: dict[str, KeySet] = {}
+    Rows with new keys - the usual case - are kept as the worker's Arrow (``append``) and
+    written out as a Parquet file of their partition whenever the rows held reach
+    ``APPEND_BUFFER_BYTES`` (the largest partition first) and at the end: they never go
+    through a DuckDB table, and a partition's stored files stay as they are (a new month
+    into a large store writes only the month). A partition whose keys come again is loaded
+    into a table (``table_of``: ``work.part_<n>``, with its stored files, the files this
+    ingest wrote for it - then deleted - and the rows held) and upserted there."""
 
-    def create(self, part: str) -> str:
-        name = f"work.part_{len(self.tables)}"
+    def __init__(self, con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
+                 new_dir: Path):
+        self.con, self.store_dir, self.base, self.new_dir = con, store_dir, base, new_dir
+        self.parts: dict[str, Part] = {}
+        self.n_tables = self.n_files = self.buffered_bytes = 0
+
+    def open(self, label: str) -> Part:
+        """The partition (on first use: its stored files, their keys' hashes; their
+        Crime IDs go into ``old_ids``)."""
+        part = self.parts.get(label)
+        if part is not None:
+            return part
+        part = self.parts[label] = Part(label)
+        stored = self.base.partitions.get(label)
+        if stored is None:
+            return part
+        part.files = list(stored["files"])
+        part.rows, part.upper, part.lower = stored["rows"], stored["upper"], stored["lower"]
+        files = parquet_list(self.store_dir / f for f in part.files)
+        keys = self.con.sql(f"SELECT offence_key FROM read_parquet({files})").to_arrow_table()
+        part.keys.add(np.sort(key_hashes(keys["offence_key"])))
+        del keys
+        self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
+                         f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
+        if len(part.files) >= MAX_PART_FILES:
+            self.table_of(part)  # to be written again as one file
+        return part
+
+    def append(self, part: Part, rows: pa.Table, h: np.ndarray) -> None:
+        """Rows whose keys ``h`` (sorted) are new to the partition."""
+        part.buffer.append(rows)
+        part.buffered_bytes += rows.nbytes
+        self.buffered_bytes += rows.nbytes
+        part.keys.add(h)
+        while self.buffered_bytes > APPEND_BUFFER_BYTES:
+            self.flush(max(self.parts.values(), key=lambda p: p.buffered_bytes))
+
+    def flush(self, part: Part) -> None:
+        """Write the rows held for the partition as one more Parquet file of it."""
+        if not part.buffer:
+            return
+        self.con.register("flush_rows", pa.concat_tables(part.buffer))
+        try:
+            n, upper, lower = self.con.execute(
+                f"SELECT {content_sums(CONTENT_MD5)} FROM flush_rows").fetchall()[0]
+            name = f"{PARTS}/{self.new_dir.name}.a{self.n_files}.parquet"
+            self.n_files += 1
+            (self.store_dir / PARTS).mkdir(exist_ok=True)
+            self.con.execute(f"COPY (SELECT {TYPED_COLUMNS}, {SOURCE_ID_HASH} AS source_id_hash "
+                             f"FROM flush_rows) TO {sql_str(self.store_dir / name)} "
+                             f"({PARQUET_OPTIONS})").fetchall()
+        finally:
+            self.con.unregister("flush_rows")
+        part.files.append(name)
+        part.new_files.append(name)
+        part.rows += n
+        part.upper ^= int(upper or 0)
+        part.lower ^= int(lower or 0)
+        self.buffered_bytes -= part.buffered_bytes
+        part.buffer, part.buffered_bytes = [], 0
+
+    def flush_all(self) -> None:
+        for part in self.parts.values():
+            self.flush(part)
+
+    def table_of(self, part: Part) -> str:
+        """The partition's table, made on first use of all its rows so far."""
+        if part.table is not None:
+            return part.table
+        name = part.table = f"work.part_{self.n_tables}"
+        self.n_tables += 1
         self.con.execute(f"CREATE TABLE {name} {OFFENCE_SCHEMA}").fetchall()
-        self.tables[part] = name
-        self.keys[name] = KeySet()
-        return name
-
-    def open(self, part: str) -> tuple[str, KeySet]:
-        """The partition's table and the hashes of its keys."""
-        if part in self.tables:
-            name = self.tables[part]
-            return name, self.keys[name]
-        name = self.create(part)
-        if part in self.base.partitions:
-            files = parquet_list(self.store_dir / f for f in self.base.partitions[part]["files"])
+        if part.files:
+            files = parquet_list(self.store_dir / f for f in part.files)
             self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (source_id_hash) "
                              f"FROM read_parquet({files})").fetchall()
-            self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
-                             f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
-            self.keys_of(name)
-        return name, self.keys[name]
+        for rows in part.buffer:
+            self.con.register("held_rows", rows)
+            try:
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (line) "
+                                 "FROM held_rows").fetchall()
+            finally:
+                self.con.unregister("held_rows")
+        for f in part.new_files:  # in the table now; no snapshot names them
+            (self.store_dir / f).unlink()
+        self.buffered_bytes -= part.buffered_bytes
+        part.buffer, part.buffered_bytes, part.files, part.new_files = [], 0, [], []
+        part.rows = part.upper = part.lower = 0
+        return name
 
-    def keys_of(self, name: str) -> None:
-        """Fill the key hashes of a table loaded with stored rows (see write_file)."""
+    def load_table(self, label: str, select: str) -> None:
+        """A partition made of the rows ``select`` gives (converting an older store)."""
+        part = self.parts[label] = Part(label)
+        name = self.table_of(part)
+        self.con.execute(f"INSERT INTO {name} BY NAME {select}").fetchall()
         keys = self.con.sql(f"SELECT offence_key FROM {name}").to_arrow_table()
-        self.keys[name].add(np.sort(key_hashes(keys["offence_key"])))
+        part.keys.add(np.sort(key_hashes(keys["offence_key"])))
 
-    def union_view(self) -> None:
-        """``offences``: every loaded partition's rows (for what the ingest reads at the end)."""
-        tables = list(self.tables.values()) or [self.create("none")]
-        self.con.execute("CREATE TEMP VIEW offences AS " + " UNION ALL ".join(
-            f"SELECT * FROM {t}" for t in tables)).fetchall()
+    def id_view(self) -> None:
+        """``touched_rows (h)``: the Crime ID hashes of every touched partition's police.uk
+        rows, as they stand after the files (the rows held are written first)."""
+        self.flush_all()
+        selects = [f"SELECT {SOURCE_ID_HASH} AS h FROM {p.table} i WHERE {POLICE_ID}"
+                   for p in self.parts.values() if p.table is not None]
+        selects += [f"SELECT source_id_hash AS h FROM read_parquet({parquet_list(self.store_dir / f for f in p.files)}) i "
+                    "WHERE i.source = 'police_uk' AND source_id_hash IS NOT NULL"
+                    for p in self.parts.values() if p.table is None and p.files]
+        self.con.execute("CREATE TEMP VIEW touched_rows AS " + (" UNION ALL ".join(selects)
+                         or "SELECT CAST(NULL AS UUID) AS h WHERE false")).fetchall()
 
 
 def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Path,
@@ -262,12 +378,10 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
     con.execute(f"ATTACH {sql_str(copy)} AS single_file (READ_ONLY)").fetchall()
     for table in CATALOG_TABLES:
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM single_file.{table}").fetchall()
-    for (part,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM single_file.offences"
-                               ).fetchall():
-        table = parts.create(part)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM single_file.offences WHERE "
-                    f"{PARTITION_SQL} = {sql_str(part)}").fetchall()
-        parts.keys_of(table)
+    for (label,) in con.execute(f"SELECT DISTINCT {PARTITION_SQL} FROM single_file.offences"
+                                ).fetchall():
+        parts.load_table(label, f"SELECT * FROM single_file.offences WHERE "
+                                f"{PARTITION_SQL} = {sql_str(label)}")
     con.execute(f"INSERT INTO old_ids SELECT {SOURCE_ID_HASH}, month FROM single_file.offences "
                 f"i WHERE {POLICE_ID}").fetchall()
     con.execute("DETACH single_file").fetchall()
@@ -290,8 +404,7 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
       updated for the touched ids (``n_before`` minus their rows' share before, plus
       after), instead of grouping every stored id again.
     """
-    con.execute(f"CREATE TEMP TABLE new_ids AS SELECT {SOURCE_ID_HASH} AS h FROM offences i "
-                f"WHERE {POLICE_ID}").fetchall()
+    con.execute("CREATE TEMP TABLE new_ids AS SELECT h FROM touched_rows").fetchall()
     con.execute("CREATE TEMP TABLE touched_ids AS SELECT DISTINCT h FROM "
                 "(SELECT h FROM new_ids UNION ALL SELECT h FROM old_ids)").fetchall()
     con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded BOOLEAN, "
@@ -340,11 +453,15 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
 
 def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
                       parts: Partitions, new_dir: Path) -> dict[str, dict]:
-    """Write each loaded partition's table as a new Parquet file and return the new
-    snapshot's partitions: those plus the base's untouched ones (an emptied partition is
+    """Write each touched partition's table as a new Parquet file and return the new
+    snapshot's partitions: those, the touched ones without a table (their files are all
+    written: ``Partitions.id_view``) and the base's untouched ones (an emptied partition is
     left out)."""
-    partitions = {p: e for p, e in base.partitions.items() if p not in parts.tables}
-    if not parts.tables:
+    partitions = {p: e for p, e in base.partitions.items() if p not in parts.parts}
+    partitions |= {p: part.entry() for p, part in parts.parts.items()
+                   if part.table is None and part.files}
+    tables = sorted((p, part.table) for p, part in parts.parts.items() if part.table is not None)
+    if not tables:
         return partitions
     parts_dir = store_dir / PARTS
     parts_dir.mkdir(exist_ok=True)
@@ -372,7 +489,7 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Bas
 
     with ThreadPoolExecutor(max_workers=FINAL_WRITERS) as pool:
         jobs = [pool.submit(write, i, part, table)
-                for i, (part, table) in enumerate(sorted(parts.tables.items()))]
+                for i, (part, table) in enumerate(tables)]
         for job in jobs:
             part, entry = job.result()
             if entry is not None:

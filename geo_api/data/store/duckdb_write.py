@@ -4,7 +4,7 @@ and the content version. ``DuckDBStore.write`` runs these inside one new snapsho
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -29,6 +29,9 @@ from geo_api.data.store.duckdb_schema import (
     ingest_values,
     insert_new_sql,
 )
+
+if TYPE_CHECKING:
+    from geo_api.data.store.duckdb_parts import Partitions
 
 
 def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
@@ -111,12 +114,13 @@ def partition_labels(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[li
 
 
 def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_version: str,
-               k: int, ingest_id: int, partition: Callable[[str], tuple[str, KeySet]]
-               ) -> FileReport:
-    """Upsert one file's rows into the tables of the partitions they fall in
-    (``partition(name)`` gives its table and the ``KeySet`` of its keys, loading the
-    partition on first use) and log the file in ``ingests`` as ``ingest_id``; counts are
-    against the store as is.
+               k: int, ingest_id: int, parts: Partitions) -> FileReport:
+    """Upsert one file's rows into the partitions they fall in (``parts``: the ingest's
+    partitions, each opened on first use) and log the file in ``ingests`` as ``ingest_id``;
+    counts are against the store as is. Rows whose keys are all new to their partition -
+    the usual case - are handed to it as they are (``Partitions.append``: they are written
+    out as Parquet as they come); a file with a key the partition holds already is upserted
+    into the partition's table.
 
     The file's police.uk Crime IDs go into the temp table ``ids_in`` (file number ``k``,
     line, the id's hash, month), from which the writer counts each file's ids stored under
@@ -136,18 +140,17 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     try:
         con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
                     f"FROM batch_rows i WHERE {POLICE_ID}").fetchall()
-        parts, labels = partition_labels(con, rows)
-        for part in parts:  # a police.uk file: one month, one partition
-            table, keys = partition(part)
-            if labels is None:
-                got = _upsert(con, table, keys, ordered, "batch_rows", part)
+        labels, of_row = partition_labels(con, rows)
+        for label in labels:  # a police.uk file: one month, one partition
+            if of_row is None:
+                got = _upsert(con, parts, label, rows, ordered, "batch_rows")
             else:
-                mask = pc.equal(labels, part)
-                con.register("part_rows", rows.filter(mask))
+                mask = pc.equal(of_row, label)
+                part_rows = rows.filter(mask)
+                con.register("part_rows", part_rows)
                 try:
-                    got = _upsert(con, table, keys,
-                                  np.sort(h[mask.to_numpy(zero_copy_only=False)]),
-                                  "part_rows", part)
+                    got = _upsert(con, parts, label, part_rows,
+                                  np.sort(h[mask.to_numpy(zero_copy_only=False)]), "part_rows")
                 finally:
                     con.unregister("part_rows")
             counts = [a + b for a, b in zip(counts, got, strict=True)]
@@ -167,16 +170,21 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     return report
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: KeySet, h: np.ndarray,
-            rows: str, part: str) -> list[int]:
-    """One partition's rows of a file (the registered relation ``rows``; ``h``: their key
-    hashes, sorted) into its table: [inserted, updated, unchanged, outcomes changed]. Only
-    that partition is read (a key never changes partition), and only when one of the file's
-    key hashes is in ``keys``, the hashes of its stored keys: otherwise (the usual case - new
-    rows) the file is all inserts, counted without reading the stored rows."""
-    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM {rows}").fetchall()
-    found = keys.contains(h)
+def _upsert(con: duckdb.DuckDBPyConnection, parts: Partitions, label: str, rows: pa.Table,
+            h: np.ndarray, relation: str) -> list[int]:
+    """One partition's rows of a file (``rows``, registered as ``relation``; ``h``: their
+    key hashes, sorted) into it: [inserted, updated, unchanged, outcomes changed]. Only that
+    partition is read (a key never changes partition), and only when one of the file's key
+    hashes is among those of its keys: otherwise (the usual case - new rows) the file is all
+    inserts, counted and handed on without reading the stored rows."""
+    part = parts.open(label)
+    found = part.keys.contains(h)
     hits = int(found.sum())
+    if not hits and part.table is None:
+        parts.append(part, rows, h)
+        return [len(h), 0, 0, 0]
+    table = parts.table_of(part)
+    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM {relation}").fetchall()
     try:
         if hits:
             con.execute(f"CREATE TEMP TABLE incoming AS SELECT {', '.join(COUNT_COLUMNS)} "
@@ -192,13 +200,13 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, keys: KeySet, h: np.ndar
             written = con.execute(insert_new_sql(", ".join(OFFENCE_COLUMNS), unchanged, table)
                                   ).fetchall()[0][0]
         if inserted:  # an updated key's hash is there already
-            keys.add(h[~found] if hits else h)
+            part.keys.add(h[~found] if hits else h)
     finally:
         if hits:
             con.execute("DROP TABLE incoming").fetchall()
         con.execute("DROP VIEW rows").fetchall()
     if written != inserted + updated:
-        raise IngestCountError(f"{part}: wrote {written} rows, expected "
+        raise IngestCountError(f"{label}: wrote {written} rows, expected "
                                f"{inserted} inserted + {updated} updated")
     return [inserted, updated, unchanged, outcomes]
 
