@@ -202,3 +202,39 @@ def test_key_set_answers_membership_across_its_merged_runs():
     assert not keys.contains(others).any()
     both = np.sort(np.r_[every[::7], others])
     assert keys.contains(both).sum() == len(every[::7])
+
+
+def test_rows_written_from_arrow_read_back_as_a_tables_rows(tmp_path, joins):
+    """A partition file written from the workers' Arrow (or a frame's, as converted for
+    the writer) has the column types and values of one DuckDB writes from its table."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from geo_api.data.ingest.pipeline import prepare_file
+    from geo_api.data.store.duckdb_schema import (
+        BATCH_COLUMNS,
+        OFFENCE_SCHEMA,
+        SOURCE_ID_HASH,
+    )
+
+    path = demo_csvs()[0]
+    batch, _, _ = prepare_file(path.name, path.read_bytes(), joins)
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t {OFFENCE_SCHEMA}")
+    for name, b in (("arrow", batch.as_arrow(BATCH_COLUMNS)), ("frame", batch)):
+        rows = b.arrow(BATCH_COLUMNS)
+        rows = rows.append_column("ingest_id", pa.array([7] * rows.num_rows, pa.int64()))
+        con.register("r", rows)
+        con.execute("DELETE FROM t")
+        con.execute("INSERT INTO t BY NAME SELECT * EXCLUDE (line) FROM r")
+        duck, arrow = tmp_path / f"{name}-duckdb.parquet", tmp_path / f"{name}-arrow.parquet"
+        con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash FROM t) TO '{duck}'")
+        hashes = con.sql("SELECT unhex(md5(source_id)) FROM r").to_arrow_table().column(0)
+        pq.write_table(duckdb_parts.partition_file_table(rows, hashes.combine_chunks()), arrow)
+        con.unregister("r")
+        types = [con.sql(f"DESCRIBE SELECT * FROM '{f}'").fetchall() for f in (duck, arrow)]
+        assert types[0] == types[1], name
+        differ = con.sql(f"SELECT count(*) FROM (SELECT * FROM '{duck}' EXCEPT ALL "
+                         f"SELECT * FROM '{arrow}')").fetchall()[0][0]
+        assert differ == 0 and len(pq.read_table(arrow)) == batch.n_rows - batch.rejected, name
