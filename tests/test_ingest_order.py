@@ -280,6 +280,52 @@ def test_row_hash_depends_on_values_not_dtypes_or_other_rows():
     assert _row_hash(changed).iloc[0] != _row_hash(one).iloc[0]
 
 
+def test_row_hash_is_hash_pandas_object_of_the_hashed_fields(joins):
+    """The row hash, computed column by column (an all-missing column from one value), is
+    pandas' hash_pandas_object of the HASHED fields as one frame - checked on the shipped
+    months' prepared rows and on columns of every kind wholly or partly missing."""
+    import numpy as np
+
+    from geo_api.data.ingest.parse import hex64, per_distinct
+    from geo_api.data.ingest.pipeline import HASHED, _iso_second, _row_hash, prepare_file
+
+    def reference(frame):
+        cols = {}
+        for name in HASHED:
+            col = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(col.dtype):
+                col = per_distinct(col, _iso_second)
+            elif pd.api.types.is_float_dtype(col.dtype):
+                col = col.where(col.notna(), np.nan)
+            elif not pd.api.types.is_string_dtype(col.dtype):
+                col = col.astype(object)
+            cols[name] = col
+        h = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False, categorize=True)
+        return hex64(h.to_numpy()).tolist()
+
+    frames = []
+    for path in demo_csvs()[:2]:
+        batch, _, _ = prepare_file(path.name, path.read_bytes(), joins)
+        frames.append(batch.frame)
+    n = 5
+    kinds = ([None] * n, pd.array([pd.NA] * n, dtype="string"), [float("nan")] * n,
+             pd.array([pd.NA] * n, dtype="Int64"), pd.array([pd.NA] * n, dtype="boolean"),
+             pd.to_datetime([None] * n))
+    for missing in kinds:  # every column wholly missing, as each kind; then partly
+        frame = pd.DataFrame({c: missing for c in HASHED})
+        frames.append(frame)
+        partly = frame.copy()
+        partly["month"] = pd.to_datetime(["2021-01-01", None, "2021-02-01", None, None])
+        partly["lon"] = [-1.1, None, -1.2, -1.1, None]
+        partly["knife_sharp_instrument"] = [True, None, False, None, True]
+        partly["location_text"] = ["On or near X", None, "", "On or near X", None]
+        frames.append(partly)
+    frames.append(frames[-1].iloc[:1])  # one row
+    for frame in frames:
+        assert _row_hash(frame).tolist() == reference(frame)
+        assert _row_hash(frame).index.equals(frame.index)
+
+
 def test_ingest_streams_one_file_at_a_time_and_a_late_rejection_leaves_nothing(
         store, joins, monkeypatch):
     """Each file is read, prepared and written before the next is read (memory holds one

@@ -192,10 +192,17 @@ def _duplicates(df, keys: pd.Series, col: str, errors) -> None:
                                df.at[i, col].strip()))
 
 
-def hex64(values) -> np.ndarray:
-    """``f"{v:016x}"`` of each unsigned 64-bit value, without a Python call per value."""
-    text = np.ascontiguousarray(values, dtype=">u8").tobytes().hex()
-    return np.frombuffer(text.encode("ascii"), dtype="S16").astype(str)
+def hex64(values, index=None) -> pd.Series:
+    """``f"{v:016x}"`` of each unsigned 64-bit value as a text Series (on ``index``), without
+    a Python call per value: the hex digits are cut into 16-byte Arrow strings in place."""
+    import pyarrow as pa
+
+    text = np.ascontiguousarray(values, dtype=">u8").tobytes().hex().encode("ascii")
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(text) // 16,
+                                                 [None, pa.py_buffer(text)])
+    return pd.Series(fixed.cast(pa.large_string()).to_pandas(
+        types_mapper={pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get).array,
+        index=index)
 
 
 def per_distinct(s: pd.Series, fn) -> pd.Series:
@@ -218,7 +225,7 @@ def _key(*parts: pd.Series) -> pd.Series:
     """Stable 64-bit content hash (hex) of the given columns, row by row."""
     frame = pd.concat([per_distinct(p, str).reset_index(drop=True) for p in parts], axis=1)
     h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return pd.Series(hex64(h), index=parts[0].index)
+    return hex64(h, parts[0].index)
 
 
 def parse_police_uk(df: pd.DataFrame, name: str, in_area,

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from pandas.core.util.hashing import combine_hash_arrays  # pinned pandas; see _row_hash
 
 from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup
 from geo_api.data.boundaries import BoundarySet
@@ -142,19 +143,31 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     floats by value with one NaN, strings as they are, anything else (booleans, integers) as
     Python objects, so missing values hash alike (None, NA, NaN).
     Only distinct values are hashed (``categorize``), so this is cheap on repetitive columns.
+    The hash is pandas' ``hash_pandas_object`` of those columns as a frame (without the
+    index), computed column by column: a column with every value missing (most of a
+    police.uk file's) is hashed from its first value, as each value's hash depends on that
+    value alone. (``combine_hash_arrays`` is pandas' own step; a test holds this to
+    ``hash_pandas_object``.)
     """
-    cols = {}
-    for name in HASHED:
-        col = frame[name]
+    def hashed(col: pd.Series) -> np.ndarray:
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
             col = per_distinct(col, _iso_second)
         elif pd.api.types.is_float_dtype(col.dtype):
             col = col.where(col.notna(), np.nan)
         elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
             col = col.astype(object)
-        cols[name] = col
-    hashed = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False, categorize=True)
-    return pd.Series(hex64(hashed.to_numpy()), index=frame.index)
+        if len(col) > 1 and col.isna().all():
+            return np.repeat(_hash_values(col.iloc[:1]), len(col))
+        return _hash_values(col)
+
+    h = combine_hash_arrays((hashed(frame[name]) for name in HASHED), len(HASHED), len(frame))
+    return hex64(h, frame.index)
+
+
+def _hash_values(col: pd.Series) -> np.ndarray:
+    """A column's part of ``hash_pandas_object`` (pandas' defaults, categorised)."""
+    values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+    return pd.util.hash_array(values, categorize=True)
 
 
 def _iso_second(ts) -> str | None:
