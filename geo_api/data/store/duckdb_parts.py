@@ -7,15 +7,18 @@ A store directory holds::
     parts/<id>.<n>.parquet   the offence rows, one or more files per partition, immutable
 
 The manifest lists every partition's files with its row count and content sums, so a
-snapshot is the catalog plus a list of files. An ingest loads only the partitions its rows
-fall in (``PARTITION_SQL``: police.uk by month, other sources in key buckets), upserts into
-them, and writes them as new files; every other partition is shared, untouched, with the
-previous snapshot. Adding a month to a decade of data therefore writes one month, and
-copies only the catalog (the ingest log and quarantine). Readers open a snapshot's files
-read-only; nothing a reader uses is ever modified, so the guarantees of the single-file
-store stand: readers never see a half-ingest (the new snapshot is invisible until CURRENT
-names it), a killed ingest leaves only unreferenced files (removed by the next writer),
-and one writer at a time (the store's lock).
+snapshot is the catalog plus a list of files. An ingest opens only the partitions its rows
+fall in (``PARTITION_SQL``: police.uk by month, other sources in key buckets). Rows whose
+keys are new to their partition - the usual case - are written out as more Parquet files
+of it (``Partitions.append``), leaving its stored files as they are; a partition a file
+brings known keys to is loaded into a table, upserted and written as one new file. Every
+other partition is shared, untouched, with the previous snapshot. Adding a month to a
+decade of data therefore writes one month, and copies only the catalog (the ingest log and
+quarantine). Readers open a snapshot's files read-only; nothing a reader uses is ever
+modified, so the guarantees of the single-file store stand: readers never see a half-ingest
+(the new snapshot is invisible until CURRENT names it), a killed ingest leaves only
+unreferenced files (removed by the next writer), and one writer at a time (the store's
+lock).
 
 Stores written by earlier versions (one ``snap-*.duckdb`` file per snapshot) are read as
 they are and converted to this layout by their next ingest.
@@ -130,7 +133,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         "memory_limit": WRITE_MEMORY_LIMIT, "threads": WRITE_THREADS,
         "temp_directory": str(new_dir / "tmp")})
     try:
-        # the loaded partitions' rows: a table each (so a file's upsert scans only its
+        # the tables of partitions upserted into (so a file's upsert scans only its
         # partitions) in an in-memory database spilled to disk beyond the limit, never in
         # the catalog; attached, not temporary, so the final writes can run side by side
         con.execute("ATTACH ':memory:' AS work").fetchall()
@@ -386,9 +389,11 @@ class Partitions:
         self.flush_all()
         selects = [f"SELECT {SOURCE_ID_HASH} AS h FROM {p.table} i WHERE {POLICE_ID}"
                    for p in self.parts.values() if p.table is not None]
-        selects += [f"SELECT source_id_hash AS h FROM read_parquet({parquet_list(self.store_dir / f for f in p.files)}) i "
-                    "WHERE i.source = 'police_uk' AND source_id_hash IS NOT NULL"
-                    for p in self.parts.values() if p.table is None and p.files]
+        files = [self.store_dir / f for p in self.parts.values() if p.table is None
+                 for f in p.files]
+        if files:  # (their hashes are stored: NULL exactly where the Crime ID is)
+            selects.append(f"SELECT source_id_hash AS h FROM read_parquet({parquet_list(files)}) "
+                           "i WHERE i.source = 'police_uk' AND source_id_hash IS NOT NULL")
         self.con.execute("CREATE TEMP VIEW touched_rows AS " + (" UNION ALL ".join(selects)
                          or "SELECT CAST(NULL AS UUID) AS h WHERE false")).fetchall()
 
