@@ -228,6 +228,12 @@ def _key(*parts: pd.Series) -> pd.Series:
     return hex64(h, parts[0].index)
 
 
+def _months(month: pd.Series) -> pd.Series:
+    """``pd.to_datetime(month, format="%Y-%m")``, each distinct month read once."""
+    codes, uniques = pd.factorize(month, use_na_sentinel=False)
+    return pd.Series(pd.to_datetime(uniques, format="%Y-%m").take(codes), index=month.index)
+
+
 def parse_police_uk(df: pd.DataFrame, name: str, in_area,
                     outside: list[RowError]) -> tuple[pd.DataFrame, list[RowError]]:
     """Validate police.uk street-level rows; returns (normalised frame, row errors)."""
@@ -236,7 +242,8 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
         raise IngestRejected(name, errs)
     errors: list[RowError] = []
     month = df["Month"].str.strip()
-    for i in df.index[~month.str.match(MONTH_RE)]:
+    month_ok = month.str.match(MONTH_RE)
+    for i in df.index[~month_ok]:
         v = df.at[i, "Month"]
         hint = (" - looks reformatted by a spreadsheet; re-download or write YYYY-MM"
                 if any(r.match(v.strip()) for r in EXCEL_MONTH_RES) else "")
@@ -280,7 +287,7 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
         "source": "police_uk",
         "source_id": cid.where(cid != "", None),
         "offence_key": ("puk:" + record).where(cid != "", "puk-asb:" + content_key),
-        "month": pd.to_datetime(month.where(month.str.match(MONTH_RE)), format="%Y-%m"),
+        "month": _months(month.where(month_ok)),
         "occurred_at": pd.NaT,
         "crime_category": ctype,
         "outcome": df["Last outcome category"].replace("", None),

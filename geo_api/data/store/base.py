@@ -99,9 +99,18 @@ class FileBatch:
         columns = list(columns)
         if self.table is not None:
             return self.table.select(columns)
-        # one thread: a file's columns convert in milliseconds, less than a thread pool's
-        # start-up, and an ingest's workers keep the other cores busy
-        return pa.Table.from_pandas(self.frame[columns], preserve_index=False, nthreads=1)
+        # an object column with every value missing (most of the force-export fields in a
+        # police.uk file) is an Arrow null column, made without inspecting each object
+        # (from_pandas infers null for None; for NaN it would say double - stored as NULL
+        # alike); the rest converted on one thread: a file's columns convert
+        # in milliseconds, less than a thread pool's start-up, and an ingest's workers keep
+        # the other cores busy
+        frame = self.frame
+        empty = {c for c in columns if frame[c].dtype == object and frame[c].isna().all()}
+        rest = pa.Table.from_pandas(frame[[c for c in columns if c not in empty]],
+                                    preserve_index=False, nthreads=1)
+        nulls = pa.nulls(len(frame))
+        return pa.table([nulls if c in empty else rest[c] for c in columns], names=columns)
 
     def as_arrow(self, columns: Iterable[str]) -> FileBatch:
         """This batch with its rows (these columns) as ``table`` instead of ``frame``."""
