@@ -238,3 +238,23 @@ def test_rows_written_from_arrow_read_back_as_a_tables_rows(tmp_path, joins):
         differ = con.sql(f"SELECT count(*) FROM (SELECT * FROM '{duck}' EXCEPT ALL "
                          f"SELECT * FROM '{arrow}')").fetchall()[0][0]
         assert differ == 0 and len(pq.read_table(arrow)) == batch.n_rows - batch.rejected, name
+
+
+def test_a_failed_write_of_held_rows_leaves_the_store_as_it_was(tmp_path, joins, monkeypatch):
+    """The rows still held at the end are written while the stored partitions are scanned;
+    if that write fails, the ingest fails as a whole: the store keeps its snapshot and
+    version and no file of the failed ingest is left."""
+    import pytest
+
+    store = DuckDBStore(tmp_path / "s")
+    ingest_files(store, joins, demo_csvs()[:1], progress=False)
+    before = (store.dataset_version(), _files(store.dir), _on_disk(store.dir))
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(duckdb_parts.pq, "write_table", broken)
+    with pytest.raises(OSError, match="simulated"):
+        ingest_files(store, joins, demo_csvs()[1:2], progress=False)
+    assert (store.dataset_version(), _files(store.dir), _on_disk(store.dir)) == before
+    store.close()

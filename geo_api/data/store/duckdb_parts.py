@@ -30,8 +30,8 @@ import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,12 +175,26 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
                 con.execute("BEGIN TRANSACTION").fetchall()
                 pending_rows = 0
         con.execute("COMMIT").fetchall()
-        parts.id_view()
-        # the workers are done: what follows (the scan of the stored partitions' Crime ID
-        # hashes, the partition writes) takes every core
+        # the workers are done: what follows (the rows still held written out while the
+        # stored partitions' Crime ID hashes are scanned, the partition writes) takes every
+        # core
         con.execute(f"SET threads = {FINAL_WRITERS}").fetchall()
-        reports, n_other = _cross_partition(con, store_dir, base, set(parts.parts), reports,
-                                            first_id, n_before)
+        touched = set(parts.parts)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cur = con.cursor()
+            flushing = pool.submit(parts.flush_all, cur)
+
+            def written() -> None:
+                flushing.result()
+                parts.id_view()
+
+            try:
+                reports, n_other = _cross_partition(con, store_dir, base, touched, reports,
+                                                    first_id, n_before, written)
+            finally:
+                wait([flushing])  # (an error of its own is raised below, after the scan's)
+                cur.close()
+            flushing.result()
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
             return reports, None
         con.execute("BEGIN TRANSACTION").fetchall()
@@ -285,6 +299,7 @@ class Partitions:
         self.con, self.store_dir, self.base, self.new_dir = con, store_dir, base, new_dir
         self.parts: dict[str, Part] = {}
         self.n_tables = self.n_files = self.buffered_bytes = 0
+        self.id_view_made = False
 
     def open(self, label: str) -> Part:
         """The partition (on first use: its stored files, their keys' hashes; their
@@ -317,19 +332,21 @@ class Partitions:
         while self.buffered_bytes > APPEND_BUFFER_BYTES:
             self.flush(max(self.parts.values(), key=lambda p: p.buffered_bytes))
 
-    def flush(self, part: Part) -> None:
-        """Write the rows held for the partition as one more Parquet file of it."""
+    def flush(self, part: Part, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """Write the rows held for the partition as one more Parquet file of it (``con``:
+        the connection to use, when not the writer's own)."""
         if not part.buffer:
             return
+        con = con or self.con
         rows = pa.concat_tables(part.buffer)
-        self.con.register("flush_rows", rows)
+        con.register("flush_rows", rows)
         try:
-            n, upper, lower = self.con.execute(
+            n, upper, lower = con.execute(
                 f"SELECT {content_sums(CONTENT_MD5)} FROM flush_rows").fetchall()[0]
-            hashes = self.con.sql("SELECT unhex(md5(source_id)) AS h FROM flush_rows"
-                                  ).to_arrow_table()["h"].combine_chunks()
+            hashes = con.sql("SELECT unhex(md5(source_id)) AS h FROM flush_rows"
+                             ).to_arrow_table()["h"].combine_chunks()
         finally:
-            self.con.unregister("flush_rows")
+            con.unregister("flush_rows")
         name = f"{PARTS}/{self.new_dir.name}.a{self.n_files}.parquet"
         self.n_files += 1
         (self.store_dir / PARTS).mkdir(exist_ok=True)
@@ -346,9 +363,9 @@ class Partitions:
         self.buffered_bytes -= part.buffered_bytes
         part.buffer, part.buffered_bytes = [], 0
 
-    def flush_all(self) -> None:
+    def flush_all(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
         for part in self.parts.values():
-            self.flush(part)
+            self.flush(part, con)
 
     def table_of(self, part: Part) -> str:
         """The partition's table, made on first use of all its rows so far."""
@@ -386,6 +403,9 @@ class Partitions:
     def id_view(self) -> None:
         """``touched_rows (h)``: the Crime ID hashes of every touched partition's police.uk
         rows, as they stand after the files (the rows held are written first)."""
+        if self.id_view_made:
+            return
+        self.id_view_made = True
         self.flush_all()
         selects = [f"SELECT {SOURCE_ID_HASH} AS h FROM {p.table} i WHERE {POLICE_ID}"
                    for p in self.parts.values() if p.table is not None]
@@ -426,7 +446,8 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
 
 def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,
                      loaded: set[str], reports: list[FileReport], first_id: int,
-                     n_before: int | None) -> tuple[list[FileReport], int | None]:
+                     n_before: int | None, written: Callable[[], None]
+                     ) -> tuple[list[FileReport], int | None]:
     """The counts that span partitions, once per ingest, from the Crime ID hashes (16 bytes
     a row) of the files, of the partitions they loaded and - in one scan - of the stored
     partitions they did not load, for the ids the ingest touched:
@@ -439,9 +460,12 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
       updated for the touched ids (``n_before`` minus their rows' share before, plus
       after), instead of grouping every stored id again.
     """
-    con.execute("CREATE TEMP TABLE new_ids AS SELECT h FROM touched_rows").fetchall()
+    # the ids touched: those the loaded partitions held before and those of the files' rows
+    # (every row a file gives is stored, as inserted, updated or unchanged, and no stored
+    # row is removed, so these are the ids of the loaded partitions after the ingest too):
+    # known before the partitions' last rows are written out (``written``)
     con.execute("CREATE TEMP TABLE touched_ids AS SELECT DISTINCT h FROM "
-                "(SELECT h FROM new_ids UNION ALL SELECT h FROM old_ids)").fetchall()
+                "(SELECT h FROM ids_in UNION ALL SELECT h FROM old_ids)").fetchall()
     con.execute("CREATE TEMP TABLE part_files (filename VARCHAR, loaded BOOLEAN, "
                 "month DATE)").fetchall()
     con.execute("CREATE TEMP TABLE stored_hits (h UUID, filename VARCHAR)").fetchall()
@@ -479,6 +503,8 @@ def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base
             f"GROUP BY h) l USING (h) LEFT JOIN {untouched} u USING (h)) WHERE m >= 2"
         ).fetchall()[0][0]
 
+    written()
+    con.execute("CREATE TEMP TABLE new_ids AS SELECT h FROM touched_rows").fetchall()
     n_other = ((n_before or 0) - rows_in_several_months("old_ids")
                + rows_in_several_months("new_ids"))
     for table in ("new_ids", "touched_ids", "part_files", "stored_hits", "base_ids"):
