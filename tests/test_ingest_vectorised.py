@@ -119,3 +119,30 @@ def test_content_keys_group_as_if_every_row_were_grouped():
         got = out["offence_key"][no_id]
         assert got.tolist() == ("puk-asb:" + want).tolist(), use
         assert got.nunique() == no_id.sum()
+
+
+def test_cumcount_and_content_key_equal_pandas_groupby_and_frame_hash():
+    """The ASB content key's parts: the occurrence number is groupby(keys).cumcount()
+    (NaN, and float, where a key is missing; int where none is), and the key is
+    hash_pandas_object of the parts as text in one frame - on random SYNTHETIC keys with
+    repeats and missing coordinates."""
+    from geo_api.data.ingest.parse import _cumcount, _key
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    for missing_share in (0.0, 0.1):
+        lon = pd.Series(rng.choice(["-1.13", "-1.14", "-1.15"], n), dtype="str")
+        lon[rng.random(n) < missing_share] = np.nan
+        keys = [pd.Series(rng.choice(["2020-01", "2020-02"], n), dtype="str"), lon,
+                pd.Series(rng.choice(["On or near A", "On or near B", ""], n), dtype="str"),
+                pd.Series(rng.choice(["Anti-social behaviour", "Drugs"], n), dtype="str")]
+        for k in keys:
+            k.index = k.index + 5
+        want = pd.concat(keys, axis=1).groupby(keys).cumcount()
+        got = _cumcount(keys)
+        assert got.dtype == want.dtype and got.index.equals(want.index)
+        assert got.fillna(-1).tolist() == want.fillna(-1).tolist(), missing_share
+        parts = [*keys, got]
+        frame = pd.concat([per_distinct(p, str).reset_index(drop=True) for p in parts], axis=1)
+        expected = hex64(pd.util.hash_pandas_object(frame, index=False).to_numpy()).tolist()
+        assert _key(*parts).tolist() == expected

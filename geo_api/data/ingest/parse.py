@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.core.util.hashing import combine_hash_arrays
 
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
 from geo_api.data.ingest.schema import (
@@ -222,10 +223,36 @@ def per_distinct(s: pd.Series, fn) -> pd.Series:
 
 
 def _key(*parts: pd.Series) -> pd.Series:
-    """Stable 64-bit content hash (hex) of the given columns, row by row."""
-    frame = pd.concat([per_distinct(p, str).reset_index(drop=True) for p in parts], axis=1)
-    h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    """Stable 64-bit content hash (hex) of the given columns, row by row: pandas'
+    ``hash_pandas_object`` of them (as text) as one frame, without the index, combined
+    column by column (pandas' own step, as ``hash_pandas_object`` does)."""
+    texts = (per_distinct(p, str) for p in parts)
+    h = combine_hash_arrays((hash_values(t) for t in texts), len(parts), len(parts[0]))
     return hex64(h, parts[0].index)
+
+
+def hash_values(col: pd.Series) -> np.ndarray:
+    """A column's part of ``hash_pandas_object`` (pandas' defaults, categorised); frames
+    are hashed by combining these with ``combine_hash_arrays`` (pandas' own step; pinned
+    pandas - tests hold the result to ``hash_pandas_object``)."""
+    values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+    return pd.util.hash_array(values, categorize=True)
+
+
+def _cumcount(keys: list[pd.Series]) -> pd.Series:
+    """``groupby(keys).cumcount()``: each row's number among the earlier rows with the same
+    keys, NaN (and the result float) where a key is missing - grouped by one integer code
+    made of the keys' codes instead of by the keys themselves."""
+    code = np.zeros(len(keys[0]), dtype=np.int64)
+    missing = np.zeros(len(keys[0]), dtype=bool)
+    for key in keys:
+        k, uniques = pd.factorize(key)
+        missing |= k < 0
+        code = pd.factorize(code * (len(uniques) + 1) + k)[0]
+    count = pd.Series(code).groupby(code).cumcount().to_numpy()
+    if missing.any():
+        count = np.where(missing, np.nan, count)
+    return pd.Series(count, index=keys[0].index)
 
 
 def _months(month: pd.Series) -> pd.Series:
@@ -273,9 +300,8 @@ def parse_police_uk(df: pd.DataFrame, name: str, in_area,
     near = ctype.isin(ctype[no_id].unique())
     lon_near, lat_near = lon[near], lat[near]
     lon_text, lat_text = per_distinct(lon_near, str), per_distinct(lat_near, str)
-    occurrence = df[near].groupby([month[near], lon_text.where(lon_near.notna()),
-                                   lat_text.where(lat_near.notna()), df["Location"][near],
-                                   ctype[near]]).cumcount()
+    occurrence = _cumcount([month[near], lon_text.where(lon_near.notna()),
+                            lat_text.where(lat_near.notna()), df["Location"][near], ctype[near]])
     if (lon.isna() | lat.isna()).any():
         occurrence = occurrence.astype(float)
     ix = df.index[no_id]

@@ -27,12 +27,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
-from pandas.core.util.hashing import combine_hash_arrays  # pinned pandas; see _row_hash
 
 from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup
 from geo_api.data.boundaries import BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
-from geo_api.data.ingest.parse import hex64, parse_file, per_distinct
+from geo_api.data.ingest.parse import (
+    combine_hash_arrays,
+    hash_values,
+    hex64,
+    parse_file,
+    per_distinct,
+)
 from geo_api.data.store.base import (
     H3_RESOLUTIONS,
     LAYER_COLUMNS,
@@ -146,8 +151,7 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     The hash is pandas' ``hash_pandas_object`` of those columns as a frame (without the
     index), computed column by column: a column with every value missing (most of a
     police.uk file's) is hashed from its first value, as each value's hash depends on that
-    value alone. (``combine_hash_arrays`` is pandas' own step; a test holds this to
-    ``hash_pandas_object``.)
+    value alone (``hash_values``).
     """
     def hashed(col: pd.Series) -> np.ndarray:
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -157,17 +161,11 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
         elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
             col = col.astype(object)
         if len(col) > 1 and col.isna().all():
-            return np.repeat(_hash_values(col.iloc[:1]), len(col))
-        return _hash_values(col)
+            return np.repeat(hash_values(col.iloc[:1]), len(col))
+        return hash_values(col)
 
     h = combine_hash_arrays((hashed(frame[name]) for name in HASHED), len(HASHED), len(frame))
     return hex64(h, frame.index)
-
-
-def _hash_values(col: pd.Series) -> np.ndarray:
-    """A column's part of ``hash_pandas_object`` (pandas' defaults, categorised)."""
-    values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
-    return pd.util.hash_array(values, categorize=True)
 
 
 def _iso_second(ts) -> str | None:
