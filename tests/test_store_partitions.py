@@ -217,6 +217,7 @@ def test_rows_written_from_arrow_read_back_as_a_tables_rows(tmp_path, joins):
         OFFENCE_SCHEMA,
         SOURCE_ID_HASH,
     )
+    from geo_api.data.store.duckdb_write import source_id_hashes
 
     path = demo_csvs()[0]
     batch, _, _ = prepare_file(path.name, path.read_bytes(), joins)
@@ -230,8 +231,8 @@ def test_rows_written_from_arrow_read_back_as_a_tables_rows(tmp_path, joins):
         con.execute("INSERT INTO t BY NAME SELECT * EXCLUDE (line) FROM r")
         duck, arrow = tmp_path / f"{name}-duckdb.parquet", tmp_path / f"{name}-arrow.parquet"
         con.execute(f"COPY (SELECT *, {SOURCE_ID_HASH} AS source_id_hash FROM t) TO '{duck}'")
-        hashes = con.sql("SELECT unhex(md5(source_id)) FROM r").to_arrow_table().column(0)
-        pq.write_table(duckdb_parts.partition_file_table(rows, hashes.combine_chunks()), arrow)
+        rows = rows.append_column("source_id_hash", source_id_hashes(con, rows["source_id"]))
+        pq.write_table(duckdb_parts.partition_file_table(rows), arrow)
         con.unregister("r")
         types = [con.sql(f"DESCRIBE SELECT * FROM '{f}'").fetchall() for f in (duck, arrow)]
         assert types[0] == types[1], name

@@ -270,17 +270,16 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
-def partition_file_table(rows: pa.Table, source_id_hash: pa.Array) -> pa.Table:
-    """The offence columns of ``rows`` typed as a partition file's, and the Crime ID hashes
-    (16 bytes each: the MD5 of ``source_id``) as a UUID column."""
+def partition_file_table(rows: pa.Table) -> pa.Table:
+    """The offence columns of ``rows`` typed as a partition file's, and their Crime ID
+    hashes (``source_id_hash``, Arrow UUIDs)."""
     cols = []
     for name, want in OFFENCE_ARROW.items():
         col = rows[name]
         if col.type != want and not (want == pa.string() and _is_text(col.type)):
             col = col.cast(want)
         cols.append(col)
-    h = pa.ExtensionArray.from_storage(pa.uuid(), source_id_hash.cast(pa.binary(16)))
-    return pa.table([*cols, h], names=[*OFFENCE_ARROW, "source_id_hash"])
+    return pa.table([*cols, rows["source_id_hash"]], names=[*OFFENCE_ARROW, "source_id_hash"])
 
 
 class Partitions:
@@ -339,12 +338,10 @@ class Partitions:
             return
         con = con or self.con
         rows = pa.concat_tables(part.buffer)
-        con.register("flush_rows", rows)
+        con.register("flush_rows", rows.select(["offence_key", "row_hash"]))
         try:
             n, upper, lower = con.execute(
                 f"SELECT {content_sums(CONTENT_MD5)} FROM flush_rows").fetchall()[0]
-            hashes = con.sql("SELECT unhex(md5(source_id)) AS h FROM flush_rows"
-                             ).to_arrow_table()["h"].combine_chunks()
         finally:
             con.unregister("flush_rows")
         name = f"{PARTS}/{self.new_dir.name}.a{self.n_files}.parquet"
@@ -352,7 +349,7 @@ class Partitions:
         (self.store_dir / PARTS).mkdir(exist_ok=True)
         # written by Arrow: half the CPU of DuckDB's COPY of the same rows (1.9 against
         # 3.5 us a row), the same types and values read back
-        pq.write_table(partition_file_table(rows, hashes), self.store_dir / name,
+        pq.write_table(partition_file_table(rows), self.store_dir / name,
                        row_group_size=ROW_GROUP_ROWS, compression="zstd",
                        compression_level=PARQUET_ZSTD_LEVEL)
         part.files.append(name)
@@ -381,7 +378,7 @@ class Partitions:
         for rows in part.buffer:
             self.con.register("held_rows", rows)
             try:
-                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (line) "
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (line, source_id_hash) "
                                  "FROM held_rows").fetchall()
             finally:
                 self.con.unregister("held_rows")

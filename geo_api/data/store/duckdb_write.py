@@ -23,7 +23,6 @@ from geo_api.data.store.duckdb_schema import (
     PARTITION_SQL,
     POLICE_ID,
     SCHEMA_VERSION,
-    SOURCE_ID_HASH,
     delete_updated_sql,
     file_counts_sql,
     ingest_values,
@@ -95,6 +94,17 @@ class KeySet:
             self.runs.append(new)
 
 
+def source_id_hashes(con: duckdb.DuckDBPyConnection, source_id: pa.ChunkedArray) -> pa.Array:
+    """``SOURCE_ID_HASH`` of each id as an Arrow UUID column (16 bytes; DuckDB reads it as
+    the UUID it would compute)."""
+    con.register("ids_text", pa.table({"source_id": source_id}))
+    try:
+        md5 = con.sql("SELECT unhex(md5(source_id)) AS h FROM ids_text").to_arrow_table()["h"]
+    finally:
+        con.unregister("ids_text")
+    return pa.ExtensionArray.from_storage(pa.uuid(), md5.combine_chunks().cast(pa.binary(16)))
+
+
 def partition_labels(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[list[str], pa.Array | None]:
     """The partitions of a file's rows (``PARTITION_SQL``), sorted, and each row's (None
     when there is one): from the month for police.uk rows, asked of DuckDB for other sources
@@ -135,10 +145,12 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     rows = rows.append_column(
         "ingest_id", pa.array(np.full(rows.num_rows, ingest_id, dtype=np.int64)))
+    # the MD5 of each Crime ID, once: for ids_in and for the partition files
+    rows = rows.append_column("source_id_hash", source_id_hashes(con, rows["source_id"]))
     con.register("batch_rows", rows)
     counts = [0, 0, 0, 0]  # inserted, updated, unchanged, outcomes changed
     try:
-        con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, {SOURCE_ID_HASH}, i.month "
+        con.execute(f"INSERT INTO ids_in SELECT {int(k)}, i.line, i.source_id_hash, i.month "
                     f"FROM batch_rows i WHERE {POLICE_ID}").fetchall()
         labels, of_row = partition_labels(con, rows)
         for label in labels:  # a police.uk file: one month, one partition
