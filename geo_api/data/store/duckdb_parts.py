@@ -378,8 +378,8 @@ class Partitions:
         for rows in part.buffer:
             self.con.register("held_rows", rows)
             try:
-                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE (line, source_id_hash) "
-                                 "FROM held_rows").fetchall()
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * EXCLUDE "
+                                 "(line, source_id_hash) FROM held_rows").fetchall()
             finally:
                 self.con.unregister("held_rows")
         for f in part.new_files:  # in the table now; no snapshot names them
