@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +132,7 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
     con = duckdb.connect(str(catalog), config={
         "memory_limit": WRITE_MEMORY_LIMIT, "threads": WRITE_THREADS,
         "temp_directory": str(new_dir / "tmp")})
+    parts = None
     try:
         # the tables of partitions upserted into (so a file's upsert scans only its
         # partitions) in an in-memory database spilled to disk beyond the limit, never in
@@ -179,22 +180,10 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         # stored partitions' Crime ID hashes are scanned, the partition writes) takes every
         # core
         con.execute(f"SET threads = {FINAL_WRITERS}").fetchall()
-        touched = set(parts.parts)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            cur = con.cursor()
-            flushing = pool.submit(parts.flush_all, cur)
-
-            def written() -> None:
-                flushing.result()
-                parts.id_view()
-
-            try:
-                reports, n_other = _cross_partition(con, store_dir, base, touched, reports,
-                                                    first_id, n_before, written)
-            finally:
-                wait([flushing])  # (an error of its own is raised below, after the scan's)
-                cur.close()
-            flushing.result()
+        parts.hand_over(list(parts.parts.values()))  # written while the scan runs
+        reports, n_other = _cross_partition(con, store_dir, base, set(parts.parts), reports,
+                                            first_id, n_before, parts.id_view)
+        parts.id_view()  # (every file written)
         if not migrated and not any(r.inserted or r.updated or r.quarantined for r in reports):
             return reports, None
         con.execute("BEGIN TRANSACTION").fetchall()
@@ -223,6 +212,8 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
         con.execute("COMMIT").fetchall()
         con.execute("CHECKPOINT").fetchall()
     finally:
+        if parts is not None:
+            parts.close()
         con.close()
         shutil.rmtree(new_dir / "tmp", ignore_errors=True)
     (new_dir / MANIFEST).write_text(json.dumps({"partitions": partitions}, indent=1))
@@ -287,7 +278,8 @@ class Partitions:
 
     Rows with new keys - the usual case - are kept as the worker's Arrow (``append``) and
     written out as a Parquet file of their partition whenever the rows held reach
-    ``APPEND_BUFFER_BYTES`` (the largest partition first) and at the end: they never go
+    ``APPEND_BUFFER_BYTES`` (the largest partition first) and at the end (``hand_over``),
+    by a thread of its own while the writer goes on with the next files: they never go
     through a DuckDB table, and a partition's stored files stay as they are (a new month
     into a large store writes only the month). A partition whose keys come again is loaded
     into a table (``table_of``: ``work.part_<n>``, with its stored files, the files this
@@ -299,6 +291,11 @@ class Partitions:
         self.parts: dict[str, Part] = {}
         self.n_tables = self.n_files = self.buffered_bytes = 0
         self.id_view_made = False
+        # one file written at a time, beside the writer (memory: the rows held and the
+        # file being written); its own connection to the same database
+        self.file_writer = ThreadPoolExecutor(max_workers=1)
+        self.file_con = con.cursor()
+        self.writing: Future | None = None
 
     def open(self, label: str) -> Part:
         """The partition (on first use: its stored files, their keys' hashes; their
@@ -328,46 +325,65 @@ class Partitions:
         part.buffered_bytes += rows.nbytes
         self.buffered_bytes += rows.nbytes
         part.keys.add(h)
-        while self.buffered_bytes > APPEND_BUFFER_BYTES:
-            self.flush(max(self.parts.values(), key=lambda p: p.buffered_bytes))
+        if self.buffered_bytes > APPEND_BUFFER_BYTES:
+            self.hand_over([max(self.parts.values(), key=lambda p: p.buffered_bytes)])
 
-    def flush(self, part: Part, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        """Write the rows held for the partition as one more Parquet file of it (``con``:
-        the connection to use, when not the writer's own)."""
-        if not part.buffer:
-            return
-        con = con or self.con
-        rows = pa.concat_tables(part.buffer)
-        con.register("flush_rows", rows.select(["offence_key", "row_hash"]))
-        try:
-            n, upper, lower = con.execute(
-                f"SELECT {content_sums(CONTENT_MD5)} FROM flush_rows").fetchall()[0]
-        finally:
-            con.unregister("flush_rows")
-        name = f"{PARTS}/{self.new_dir.name}.a{self.n_files}.parquet"
-        self.n_files += 1
+    def hand_over(self, parts: list[Part]) -> None:
+        """Have the rows held for these partitions written out, one more Parquet file
+        each, by the file writer (after the file it is writing, if any)."""
+        jobs = []
+        for part in parts:
+            if part.buffer:
+                name = f"{PARTS}/{self.new_dir.name}.a{self.n_files}.parquet"
+                self.n_files += 1
+                jobs.append((part, part.buffer, name))
+                self.buffered_bytes -= part.buffered_bytes
+                part.buffer, part.buffered_bytes = [], 0
+        if jobs:
+            self.wait()
+            self.writing = self.file_writer.submit(self._write, jobs)
+
+    def wait(self) -> None:
+        """Until the file writer is done (raising its error, if any)."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
+
+    def _write(self, jobs: list[tuple[Part, list[pa.Table], str]]) -> None:
+        """(The file writer) each partition's rows as one more Parquet file of it."""
         (self.store_dir / PARTS).mkdir(exist_ok=True)
-        # written by Arrow: half the CPU of DuckDB's COPY of the same rows (1.9 against
-        # 3.5 us a row), the same types and values read back
-        pq.write_table(partition_file_table(rows), self.store_dir / name,
-                       row_group_size=ROW_GROUP_ROWS, compression="zstd",
-                       compression_level=PARQUET_ZSTD_LEVEL)
-        part.files.append(name)
-        part.new_files.append(name)
-        part.rows += n
-        part.upper ^= int(upper or 0)
-        part.lower ^= int(lower or 0)
-        self.buffered_bytes -= part.buffered_bytes
-        part.buffer, part.buffered_bytes = [], 0
+        for part, held, name in jobs:
+            rows = pa.concat_tables(held)
+            self.file_con.register("flush_rows", rows.select(["offence_key", "row_hash"]))
+            try:
+                n, upper, lower = self.file_con.execute(
+                    f"SELECT {content_sums(CONTENT_MD5)} FROM flush_rows").fetchall()[0]
+            finally:
+                self.file_con.unregister("flush_rows")
+            # written by Arrow: half the CPU of DuckDB's COPY of the same rows (1.9 against
+            # 3.5 us a row), the same types and values read back
+            pq.write_table(partition_file_table(rows), self.store_dir / name,
+                           row_group_size=ROW_GROUP_ROWS, compression="zstd",
+                           compression_level=PARQUET_ZSTD_LEVEL)
+            part.files.append(name)
+            part.new_files.append(name)
+            part.rows += n
+            part.upper ^= int(upper or 0)
+            part.lower ^= int(lower or 0)
 
-    def flush_all(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        for part in self.parts.values():
-            self.flush(part, con)
+    def close(self) -> None:
+        """Wait for the file writer (its error, if any, is not raised: the ingest is failing
+        already or has seen it) and let it go."""
+        if self.writing is not None:
+            wait([self.writing])
+        self.file_writer.shutdown()
+        self.file_con.close()
 
     def table_of(self, part: Part) -> str:
         """The partition's table, made on first use of all its rows so far."""
         if part.table is not None:
             return part.table
+        self.wait()  # (its files, complete)
         name = part.table = f"work.part_{self.n_tables}"
         self.n_tables += 1
         self.con.execute(f"CREATE TABLE {name} {OFFENCE_SCHEMA}").fetchall()
@@ -403,7 +419,8 @@ class Partitions:
         if self.id_view_made:
             return
         self.id_view_made = True
-        self.flush_all()
+        self.hand_over(list(self.parts.values()))
+        self.wait()
         selects = [f"SELECT {SOURCE_ID_HASH} AS h FROM {p.table} i WHERE {POLICE_ID}"
                    for p in self.parts.values() if p.table is not None]
         files = [self.store_dir / f for p in self.parts.values() if p.table is None
