@@ -223,18 +223,25 @@ def per_distinct(s: pd.Series, fn) -> pd.Series:
 
 
 def _key(*parts: pd.Series) -> pd.Series:
-    """Stable 64-bit content hash (hex) of the given columns, row by row: pandas'
-    ``hash_pandas_object`` of them (as text) as one frame, without the index, combined
-    column by column (pandas' own step, as ``hash_pandas_object`` does)."""
-    texts = (per_distinct(p, str) for p in parts)
-    h = combine_hash_arrays((hash_values(t) for t in texts), len(parts), len(parts[0]))
-    return hex64(h, parts[0].index)
+    """Stable 64-bit content hash (hex) of the given columns (as text), row by row."""
+    return hash_columns([per_distinct(p, str) for p in parts], parts[0].index)
+
+
+def hash_columns(columns: list[pd.Series], index: pd.Index) -> pd.Series:
+    """Hex of pandas' ``hash_pandas_object`` of ``columns`` as one frame, without the index
+    (categorised), computed column by column: each column's hashes (``hash_values``),
+    combined by pandas' own step (pinned pandas; tests hold the result to
+    ``hash_pandas_object``), without building the frame."""
+    h = combine_hash_arrays((hash_values(c) for c in columns), len(columns), len(index))
+    return hex64(h, index)
 
 
 def hash_values(col: pd.Series) -> np.ndarray:
-    """A column's part of ``hash_pandas_object`` (pandas' defaults, categorised); frames
-    are hashed by combining these with ``combine_hash_arrays`` (pandas' own step; pinned
-    pandas - tests hold the result to ``hash_pandas_object``)."""
+    """A column's part of ``hash_pandas_object``. A column with every value missing (most of
+    a police.uk file's force-export fields) is hashed from its first value: each value's
+    hash depends on that value alone."""
+    if len(col) > 1 and col.isna().all():
+        return np.repeat(hash_values(col.iloc[:1]), len(col))
     values = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
     return pd.util.hash_array(values, categorize=True)
 

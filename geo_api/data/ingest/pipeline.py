@@ -31,13 +31,7 @@ import shapely
 from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup
 from geo_api.data.boundaries import BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
-from geo_api.data.ingest.parse import (
-    combine_hash_arrays,
-    hash_values,
-    hex64,
-    parse_file,
-    per_distinct,
-)
+from geo_api.data.ingest.parse import hash_columns, parse_file, per_distinct
 from geo_api.data.store.base import (
     H3_RESOLUTIONS,
     LAYER_COLUMNS,
@@ -148,24 +142,18 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     floats by value with one NaN, strings as they are, anything else (booleans, integers) as
     Python objects, so missing values hash alike (None, NA, NaN).
     Only distinct values are hashed (``categorize``), so this is cheap on repetitive columns.
-    The hash is pandas' ``hash_pandas_object`` of those columns as a frame (without the
-    index), computed column by column: a column with every value missing (most of a
-    police.uk file's) is hashed from its first value, as each value's hash depends on that
-    value alone (``hash_values``).
+    The hash is pandas' ``hash_pandas_object`` of those columns as a frame (``hash_columns``).
     """
-    def hashed(col: pd.Series) -> np.ndarray:
+    def by_value(col: pd.Series) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
-            col = per_distinct(col, _iso_second)
-        elif pd.api.types.is_float_dtype(col.dtype):
-            col = col.where(col.notna(), np.nan)
-        elif not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
-            col = col.astype(object)
-        if len(col) > 1 and col.isna().all():
-            return np.repeat(hash_values(col.iloc[:1]), len(col))
-        return hash_values(col)
+            return per_distinct(col, _iso_second)
+        if pd.api.types.is_float_dtype(col.dtype):
+            return col.where(col.notna(), np.nan)
+        if not pd.api.types.is_string_dtype(col.dtype):  # e.g. boolean, Int64: as objects
+            return col.astype(object)
+        return col
 
-    h = combine_hash_arrays((hashed(frame[name]) for name in HASHED), len(HASHED), len(frame))
-    return hex64(h, frame.index)
+    return hash_columns([by_value(frame[name]) for name in HASHED], frame.index)
 
 
 def _iso_second(ts) -> str | None:

@@ -310,9 +310,7 @@ class Partitions:
         part.files = list(stored["files"])
         part.rows, part.upper, part.lower = stored["rows"], stored["upper"], stored["lower"]
         files = parquet_list(self.store_dir / f for f in part.files)
-        keys = self.con.sql(f"SELECT offence_key FROM read_parquet({files})").to_arrow_table()
-        part.keys.add(np.sort(key_hashes(keys["offence_key"])))
-        del keys
+        self._add_keys(part, f"read_parquet({files})")
         self.con.execute(f"INSERT INTO old_ids SELECT source_id_hash, month FROM "
                          f"read_parquet({files}) i WHERE {POLICE_ID}").fetchall()
         if len(part.files) >= MAX_PART_FILES:
@@ -410,7 +408,11 @@ class Partitions:
         part = self.parts[label] = Part(label)
         name = self.table_of(part)
         self.con.execute(f"INSERT INTO {name} BY NAME {select}").fetchall()
-        keys = self.con.sql(f"SELECT offence_key FROM {name}").to_arrow_table()
+        self._add_keys(part, name)
+
+    def _add_keys(self, part: Part, stored: str) -> None:
+        """Add the hashes of the keys of rows stored in ``stored`` (a table or a scan)."""
+        keys = self.con.sql(f"SELECT offence_key FROM {stored}").to_arrow_table()
         part.keys.add(np.sort(key_hashes(keys["offence_key"])))
 
     def id_view(self) -> None:
