@@ -319,6 +319,19 @@ def _sources(settings: Settings) -> set[str]:
         store.close()
 
 
+def _upgrade_store(settings) -> None:
+    """A store of an older schema is migrated before it is served (not at its next ingest)."""
+    from geo_api.services.service import Service
+
+    svc = Service(settings)
+    try:
+        if svc.upgrade_store():
+            print("geo_api: store migrated to the current schema (H3 cells and coordinates "
+                  "derived again)", flush=True)
+    finally:
+        svc.close()
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -327,6 +340,7 @@ def cmd_serve(args) -> int:
     from geo_api.web.app import create_app
 
     settings = _settings(args)
+    _upgrade_store(settings)
     decision = startup(settings, args.host, _sources(settings), KeyStore(settings.keys_path))
     for m in decision.messages:
         print(f"geo_api: {m}", flush=True)

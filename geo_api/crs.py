@@ -26,16 +26,26 @@ def _transformer(src: int, dst: int) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
+def _transform(src: int, dst: int, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Transform coordinate arrays; a point with a missing (non-finite) coordinate stays
+    missing (NaN, never the infinity PROJ returns), so no location means no geometry."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    u, v = _transformer(src, dst).transform(a, b)
+    u, v = np.array(u, dtype=float), np.array(v, dtype=float)
+    missing = ~(np.isfinite(a) & np.isfinite(b))
+    if missing.any():
+        u[missing] = v[missing] = np.nan
+    return u, v
+
+
 def lonlat_to_metric(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project WGS84 lon/lat (degrees) to BNG easting/northing (metres)."""
-    x, y = _transformer(IO_EPSG, METRIC_EPSG).transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(x), np.asarray(y)
+    """Project WGS84 lon/lat (degrees) to BNG easting/northing (metres); NaN stays NaN."""
+    return _transform(IO_EPSG, METRIC_EPSG, lon, lat)
 
 
 def metric_to_lonlat(x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unproject BNG easting/northing (metres) to WGS84 lon/lat (degrees)."""
-    lon, lat = _transformer(METRIC_EPSG, IO_EPSG).transform(np.asarray(x_m, float), np.asarray(y_m, float))
-    return np.asarray(lon), np.asarray(lat)
+    """Unproject BNG easting/northing (metres) to WGS84 lon/lat (degrees); NaN stays NaN."""
+    return _transform(METRIC_EPSG, IO_EPSG, x_m, y_m)
 
 
 def to_metric(gdf):

@@ -152,3 +152,43 @@ def test_top_locations_counts_match_offences(client):
     n = client.get("/offences", params={"datetime": PERIODS[0], "group": "violence_robbery_weapons",
                                         "bbox": box, "limit": 1}).json()["numberMatched"]
     assert n >= top[0]["count"]
+
+
+@pytest.mark.parametrize("resolution", [7, 8, 9, 10])
+def test_every_gi_hexagon_contains_the_points_it_counts(client, resolution):
+    """The hexagon drawn for a cell holds exactly the offences counted in it (H3 cells are
+    latlng_to_cell at each resolution, not parents of finer cells)."""
+    import shapely
+
+    q = {"datetime": "2020-03", "group": "violence_robbery_weapons", "permutations": 0,
+         "resolution": resolution}
+    cells = client.get("/hotspots/gi", params={**q, "f": "geojson"}).json()["features"]
+    pts = client.get("/offences", params={"datetime": "2020-03", "limit": 10000,
+                                          "group": "violence_robbery_weapons"}).json()
+    xy = np.array([f["geometry"]["coordinates"] for f in pts["features"] if f["geometry"]])
+    points = shapely.points(xy)
+    counted = 0
+    for c in cells:
+        poly = shapely.geometry.shape(c["geometry"])
+        inside = int(shapely.covers(poly, points).sum())
+        assert inside == c["properties"]["count"], c["id"]
+        counted += inside
+    assert counted > 1000
+
+
+def test_mottisford_road_offences_are_counted_in_the_cell_that_contains_them(client):
+    """Issue 26's reproduction: the offences at (-1.134387, 52.663108) in March 2020 are in
+    r9 cell 8919434d87bffff (they were counted in its neighbour 8919434d873ffff)."""
+    import h3
+
+    q = {"datetime": "2020-03", "group": "violence_robbery_weapons", "permutations": 0,
+         "resolution": 9}
+    counts = {c["id"]: c["count"] for c in client.get("/hotspots/gi", params=q).json()["cells"]}
+    pts = client.get("/offences", params={"datetime": "2020-03", "limit": 10000,
+                                          "group": "violence_robbery_weapons",
+                                          "bbox": "-1.1345,52.6630,-1.1342,52.6632"}).json()
+    here = [f for f in pts["features"] if f["geometry"]["coordinates"] == [-1.134387, 52.663108]]
+    assert here and all(f["properties"]["h3_r9"] == "8919434d87bffff" for f in here)
+    assert h3.latlng_to_cell(52.663108, -1.134387, 9) == "8919434d87bffff"
+    assert counts["8919434d87bffff"] >= len(here)
+    assert counts.get("8919434d873ffff", 0) == 0

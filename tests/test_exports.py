@@ -114,6 +114,24 @@ def test_offences_as_geoparquet(client, tmp_path):
             assert (round(row.geometry.x, 6), round(row.geometry.y, 6)) == (lon, lat)
 
 
+def test_geoparquet_rows_without_a_location_have_null_geometry(client, tmp_path):
+    """Not POINT EMPTY: null, so readers give the layer the extent of the located rows."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    r = client.get("/offences?f=parquet&limit=10000&datetime=2020-04")
+    path = tmp_path / "offences.parquet"
+    path.write_bytes(r.content)
+    gdf = gpd.read_parquet(path)
+    raw = pq.read_table(path, columns=["geometry"])["geometry"]
+    feats = client.get("/offences?limit=10000&datetime=2020-04").json()["features"]
+    unlocated = sum(f["geometry"] is None for f in feats)
+    assert unlocated > 0 and raw.null_count == unlocated == gdf.geometry.isna().sum()
+    assert not gdf.geometry.dropna().is_empty.any()
+    x0, y0, x1, y1 = gdf.total_bounds
+    assert -9 < x0 < x1 < 2 and 49 < y0 < y1 < 61  # finite, in Great Britain
+
+
 def test_landing_page_opens_the_latest_months_and_lists_site_sets(client):
     import re
 

@@ -326,3 +326,131 @@ def test_postgis_readers_reuse_pooled_read_only_connections(pg_server, tmp_path,
     with store.reader() as r:
         assert r.summary()["n_offences"] > 0
     store.close()
+
+
+# --- schema 3: H3 cells that contain their points, no geometry without a location --------
+def stored_rows(store) -> pd.DataFrame:
+    from geo_api.data.store.base import OffenceFilter
+
+    cols = ("offence_key", "lon", "lat", "x_m", "y_m", "has_location", "h3_r7", "h3_r8",
+            "h3_r9", "h3_r10")
+    return store.values(cols, OffenceFilter()).sort_values("offence_key", ignore_index=True)
+
+
+def assert_cells_contain_points(rows: pd.DataFrame) -> None:
+    """Every located row's stored cell at every resolution is latlng_to_cell of its point;
+    rows without a location have no metric coordinates and no cell."""
+    import h3
+
+    loc = rows[rows["has_location"]]
+    assert len(loc) > 1000
+    for r in (7, 8, 9, 10):
+        want = [h3.str_to_int(h3.latlng_to_cell(la, lo, r)) for lo, la in zip(loc.lon, loc.lat)]
+        np.testing.assert_array_equal(loc[f"h3_r{r}"].to_numpy(np.uint64),
+                                      np.array(want, dtype=np.uint64), err_msg=f"r{r}")
+    assert np.isfinite(loc[["x_m", "y_m"]].to_numpy(float)).all()
+    gone = rows[~rows["has_location"]]
+    assert len(gone) > 0 and gone["x_m"].isna().all() and gone["y_m"].isna().all()
+    assert (gone[[f"h3_r{r}" for r in (7, 8, 9, 10)]].fillna(0).to_numpy() == 0).all()
+
+
+def age_to_schema_2(kind: str, store) -> None:
+    """Rewrite a store as schema 2 left it: H3 r7-r9 as parents of the r10 cell, metric
+    coordinates infinite without a location, ``schema_version`` 2."""
+    import h3
+
+    def parent(c, r):
+        return 0 if not c else h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), r))
+
+    if kind == "duckdb":
+        import json
+
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        snap = store.dir / (store.dir / "CURRENT").read_text().strip()
+        store.close()
+        for part in json.loads((snap / "manifest.json").read_text())["partitions"].values():
+            for f in part["files"]:
+                t = pq.read_table(store.dir / f)
+                r10 = t["h3_r10"].to_pylist()
+                for r in (7, 8, 9):
+                    i = t.schema.get_field_index(f"h3_r{r}")
+                    t = t.set_column(i, t.schema.field(i), pa.array(
+                        [parent(c, r) for c in r10], type=pa.uint64()))
+                for c in ("x_m", "y_m"):
+                    i = t.schema.get_field_index(c)
+                    vals = [v if v is not None else float("inf") for v in t[c].to_pylist()]
+                    t = t.set_column(i, t.schema.field(i), pa.array(vals, type=pa.float64()))
+                pq.write_table(t, store.dir / f)
+        con = duckdb.connect(str(snap / "catalog.duckdb"))
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        con.close()
+        return
+    import psycopg
+
+    with psycopg.connect(store.url) as conn:
+        cells = conn.execute("SELECT DISTINCT h3_r10 FROM offences WHERE h3_r10 <> 0").fetchall()
+        for (c,) in cells:
+            conn.execute("UPDATE offences SET h3_r7 = %s, h3_r8 = %s, h3_r9 = %s "
+                         "WHERE h3_r10 = %s", [parent(c, 7), parent(c, 8), parent(c, 9), c])
+        conn.execute("UPDATE offences SET x_m = 'Infinity', y_m = 'Infinity' "
+                     "WHERE NOT has_location")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+
+def test_new_rows_store_the_cells_that_contain_them(backend, joins):
+    _, make = backend
+    store = make()
+    ingest_files(store, joins, FILES[:1], progress=False)
+    assert_cells_contain_points(stored_rows(store))
+
+
+def test_a_schema_2_store_is_migrated_to_cells_that_contain_their_points(backend, joins):
+    """A store whose H3 r7-r9 are parents of r10 (6% of rows in the wrong hexagon) is
+    migrated by ``upgrade`` (and would be by its next ingest): cells and coordinates
+    derived again, the dataset version that of a fresh ingest of the same files."""
+    kind, make = backend
+    fresh = make()
+    want = ingest_files(fresh, joins, FILES[:2], progress=False).dataset_version
+    old = make()
+    ingest_files(old, joins, FILES[:2], progress=False)
+    age_to_schema_2(kind, old)
+    if kind == "duckdb":
+        old = DuckDBStore(old.dir)
+    aged = stored_rows(old)
+    loc = aged[aged["has_location"]]
+    wrong = sum(int(a) != b for a, b in zip(loc["h3_r9"], stored_rows(fresh).loc[
+        aged["has_location"], "h3_r9"]))
+    assert wrong > 100  # the aged store has the old error
+    assert old.upgrade(joins.boundaries.version) is True
+    assert old.upgrade(joins.boundaries.version) is False  # once
+    rows = stored_rows(old)
+    assert_cells_contain_points(rows)
+    pd.testing.assert_frame_equal(rows, stored_rows(fresh))
+    assert old.dataset_version() == want
+    r = ingest_files(old, joins, FILES[:2], progress=False)  # nothing new after it
+    assert r.inserted == r.updated == 0 and r.dataset_version == want
+
+
+def test_postgis_stores_no_geometry_without_a_location(pg_server, tmp_path, joins):
+    """Rows without a location have a NULL geometry (not POINT(Infinity Infinity)): the
+    layer's extent is finite and covers the located rows only."""
+    store = new_store("postgis", tmp_path, pg_server)
+    ingest_files(store, joins, FILES[:1], progress=False)
+    import psycopg
+
+    with psycopg.connect(store.url) as conn:
+        n_geom, n_loc, n_unloc, n_inf = conn.execute(
+            "SELECT count(geom), count(*) FILTER (WHERE has_location), "
+            "count(*) FILTER (WHERE NOT has_location), count(*) FILTER (WHERE x_m = "
+            "'Infinity' OR y_m = 'Infinity') FROM offences").fetchone()
+        xmin, ymin, xmax, ymax = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Extent(geom) AS e FROM offences) s").fetchone()
+        lon_ext = conn.execute("SELECT ST_XMax(ST_Extent(geom)) FROM offences_lonlat"
+                               ).fetchone()[0]
+    assert n_unloc > 0 and n_geom == n_loc and n_inf == 0
+    assert 0 < xmin < xmax < 700_000 and 0 < ymin < ymax < 1_300_000  # finite, in GB
+    assert -2 < lon_ext < 1

@@ -119,48 +119,30 @@ def lookup(index: AreaIndex, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
 
 
 # --- H3 ---------------------------------------------------------------------------------
-_RES_SHIFT = np.uint64(52)
-_RES_MASK = np.uint64(0xF) << _RES_SHIFT
-
-
-def h3_parent(cells: np.ndarray, finest_res: int, res: int) -> np.ndarray:
-    """Parent cells at ``res`` of uint64 H3 cells at ``finest_res`` by bit operations.
-
-    Sets the resolution field and fills digits ``res+1 .. finest_res`` with 7 (unused),
-    exactly as ``h3.cell_to_parent``. Zero (no cell) stays zero.
-    """
-    if not 0 <= res <= finest_res:
-        raise ValueError(f"parent resolution {res} must be in 0..{finest_res}")
-    cells = np.asarray(cells, dtype=np.uint64)
-    fill = np.uint64(0)
-    for r in range(res + 1, finest_res + 1):
-        fill |= np.uint64(7) << np.uint64((15 - r) * 3)
-    out = (cells & ~_RES_MASK) | (np.uint64(res) << _RES_SHIFT) | fill
-    return np.where(cells == 0, np.uint64(0), out)
-
-
 def h3_cells(lon: np.ndarray, lat: np.ndarray, resolutions=(7, 8, 9, 10)) -> dict[int, np.ndarray]:
-    """H3 cell ids (uint64; 0 where coords are NaN) at each resolution.
+    """H3 cell ids (uint64; 0 where coords are NaN) containing each point, per resolution.
 
-    The finest resolution is computed per distinct coordinate with h3 (lat, lng order
-    is handled here and nowhere else); coarser ones are derived by bit operations.
+    Every resolution is ``h3.latlng_to_cell`` of the point itself, never the parent of a finer
+    cell: an H3 parent does not cover all of its children's area, so a parent would put about
+    6% of points in a hexagon whose polygon does not contain them. Computed once per distinct
+    coordinate (lat, lng order is handled here and nowhere else).
     """
     import h3.api.numpy_int as h3n
 
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
-    finest = max(resolutions)
     ok = np.isfinite(lon) & np.isfinite(lat)
-    fine = np.zeros(len(lon), dtype=np.uint64)
+    out = {r: np.zeros(len(lon), dtype=np.uint64) for r in resolutions}
     if ok.any():
         # Distinct coordinates via a hash factorize of lat + i*lon (police.uk rows share
         # snap points, so this saves most h3 calls); np.unique(axis=0) is 8x slower.
         inv, uniq = pd.factorize(lat[ok] + 1j * lon[ok])
-        ids = np.fromiter((h3n.latlng_to_cell(a, b, finest)
-                           for a, b in zip(uniq.real.tolist(), uniq.imag.tolist())),
-                          dtype=np.uint64, count=len(uniq))
-        fine[ok] = ids[inv]
-    return {r: (fine if r == finest else h3_parent(fine, finest, r)) for r in resolutions}
+        la, lo = uniq.real.tolist(), uniq.imag.tolist()
+        for r in resolutions:
+            ids = np.fromiter((h3n.latlng_to_cell(a, b, r) for a, b in zip(la, lo)),
+                              dtype=np.uint64, count=len(la))
+            out[r][ok] = ids[inv]
+    return out
 
 
 def lookup_many(indexes: dict[str, AreaIndex], x_m: np.ndarray, y_m: np.ndarray,
@@ -186,20 +168,21 @@ class PointJoin:
     Exact: a remembered answer is used only for a point with the same metric and lon/lat
     coordinates (bit for bit); anything else (a new point, missing coordinates) is computed
     as ``lookup_many`` and ``h3_cells`` would. Bounded: at ``capacity`` points it starts
-    afresh (about 60 bytes a point for 7 layers, plus the dictionary)."""
+    afresh (about 80 bytes a point for 7 layers and 4 resolutions, plus the dictionary)."""
 
     def __init__(self, indexes: dict[str, AreaIndex], resolutions=(7, 8, 9, 10),
                  capacity: int = 500_000):
         self.indexes, self.resolutions, self.capacity = indexes, tuple(resolutions), capacity
-        self.finest = max(self.resolutions)
         self.slots: dict[complex, int] = {}
         self.lonlat = np.empty((capacity, 2), dtype=np.float64)
         self.areas = np.empty((len(indexes), capacity), dtype=np.int32)
-        self.cells = np.empty(capacity, dtype=np.uint64)
+        self.cells = np.empty((len(self.resolutions), capacity), dtype=np.uint64)
 
     def _compute(self, x_m, y_m, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         idx = lookup_many(self.indexes, x_m, y_m, workers=1)
-        return np.stack([idx[k] for k in self.indexes]), h3_cells(lon, lat, (self.finest,))[self.finest]
+        cells = h3_cells(lon, lat, self.resolutions)
+        return (np.stack([idx[k] for k in self.indexes]),
+                np.stack([cells[r] for r in self.resolutions]))
 
     def __call__(self, x_m, y_m, lon, lat) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
         """(area index per layer, H3 cells per resolution) of each point, as ``lookup_many``
@@ -207,7 +190,7 @@ class PointJoin:
         x_m, y_m, lon, lat = (np.asarray(a, dtype=np.float64) for a in (x_m, y_m, lon, lat))
         n = len(x_m)
         areas = np.full((len(self.indexes), n), OUTSIDE, dtype=np.int32)
-        fine = np.zeros(n, dtype=np.uint64)
+        cells = np.zeros((len(self.resolutions), n), dtype=np.uint64)
         ok = np.isfinite(x_m) & np.isfinite(y_m) & np.isfinite(lon) & np.isfinite(lat)
         rows = np.flatnonzero(ok)
         codes, uniq = pd.factorize(x_m[rows] + 1j * y_m[rows])
@@ -218,16 +201,16 @@ class PointJoin:
         hit[hit] = ((self.lonlat[slot[hit], 0] == lon[rows[hit]])
                     & (self.lonlat[slot[hit], 1] == lat[rows[hit]]))
         areas[:, rows[hit]] = self.areas[:, slot[hit]]
-        fine[rows[hit]] = self.cells[slot[hit]]
+        cells[:, rows[hit]] = self.cells[:, slot[hit]]
         todo = np.r_[np.flatnonzero(~ok), rows[~hit]]
         if len(todo):
-            areas[:, todo], fine[todo] = self._compute(x_m[todo], y_m[todo], lon[todo], lat[todo])
-        self._remember(uniq, slots, codes, rows, areas, fine, lon, lat)
-        cells = {r: fine if r == self.finest else h3_parent(fine, self.finest, r)
-                 for r in self.resolutions}
-        return dict(zip(self.indexes, areas, strict=True)), cells
+            areas[:, todo], cells[:, todo] = self._compute(x_m[todo], y_m[todo], lon[todo],
+                                                           lat[todo])
+        self._remember(uniq, slots, codes, rows, areas, cells, lon, lat)
+        return (dict(zip(self.indexes, areas, strict=True)),
+                dict(zip(self.resolutions, cells, strict=True)))
 
-    def _remember(self, uniq, slots, codes, rows, areas, fine, lon, lat) -> None:
+    def _remember(self, uniq, slots, codes, rows, areas, cells, lon, lat) -> None:
         new = np.flatnonzero(slots < 0)  # distinct points not remembered yet
         if not len(new):
             return
@@ -241,5 +224,5 @@ class PointJoin:
         dest = np.arange(start, start + len(new))
         self.lonlat[dest, 0], self.lonlat[dest, 1] = lon[at], lat[at]
         self.areas[:, dest] = areas[:, at]
-        self.cells[dest] = fine[at]
+        self.cells[:, dest] = cells[:, at]
         self.slots.update(zip(uniq[new].tolist(), dest.tolist(), strict=True))

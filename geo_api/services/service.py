@@ -106,6 +106,11 @@ class Service:
         return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
                             outside_area=outside_area, progress=progress)
 
+    def upgrade_store(self) -> bool:
+        """Migrate a store written by an older schema (its derived columns computed again);
+        True if it was old. ``geo_api serve`` does this before it answers anything."""
+        return self.store.upgrade(self.boundaries.version)
+
     def demo_files(self) -> list[Path]:
         return sorted((self.settings.demo_dir / "police_uk").glob("*.csv"))
 

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geo_api.data.store.base import FileBatch, FileReport
+from geo_api.data.store.derive import rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     CATALOG_DDL,
     OFFENCE_SCHEMA,
@@ -148,6 +149,8 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
             migrated = _import_single_file(con, base.single_file, new_dir, parts)
         else:
             migrated = migrate(con, CATALOG_DDL)
+            if migrated and base.partitions:
+                base.partitions = _rederive_partitions(store_dir, base.partitions, new_dir)
         n_before = con.execute("SELECT max(value) FROM meta WHERE key = 'n_crime_id_other_month'"
                                ).fetchall()[0][0]
         n_before = None if n_before is None else int(n_before)
@@ -458,6 +461,27 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
     con.execute("DETACH single_file").fetchall()
     copy.unlink()
     return True
+
+
+def _rederive_partitions(store_dir: Path, partitions: dict[str, dict], new_dir: Path
+                         ) -> dict[str, dict]:
+    """The partitions of a store of an older schema with their derived columns computed
+    again (``derive``), each file written again beside the old one (named after the new
+    snapshot, so a failed ingest's files are removed with it). Keys and content sums are
+    unchanged."""
+    out = {}
+    n = 0
+    for label, entry in partitions.items():
+        files = []
+        for f in entry["files"]:
+            name = f"{PARTS}/{new_dir.name}.m{n}.parquet"
+            n += 1
+            table = rederive_arrow(pq.read_table(store_dir / f))
+            pq.write_table(table, store_dir / name, row_group_size=ROW_GROUP_ROWS,
+                           compression="zstd", compression_level=PARQUET_ZSTD_LEVEL)
+            files.append(name)
+        out[label] = {**entry, "files": files}
+    return out
 
 
 def _cross_partition(con: duckdb.DuckDBPyConnection, store_dir: Path, base: Base,

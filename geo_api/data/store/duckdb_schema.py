@@ -64,7 +64,13 @@ OFFENCE_COLUMNS = (
 )
 # 1 (no schema_version in meta): police.uk keyed "puk:<Crime ID>", one ingests row per call.
 # 2: police.uk keyed "puk:YYYY-MM:<Crime ID>", one ingests row per file with the full tally.
-SCHEMA_VERSION = 2
+# 3: H3 cells at every resolution are the cells that contain the point (not parents of the
+#    r10 cell); metric coordinates NULL without a location (``derive``: migrated on write).
+SCHEMA_VERSION = 3
+# How the columns derived from a row's coordinates are computed (part of the dataset
+# version: the same rows joined by other rules give other answers). 1: H3 parents of r10;
+# 2: latlng_to_cell at every resolution.
+DERIVED_VERSION = "derived-2"
 MIGRATE_TO_2 = (
     "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS rejected INTEGER",
     "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS outcomes_changed INTEGER",

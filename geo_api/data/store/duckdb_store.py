@@ -43,7 +43,12 @@ from geo_api.data.store.duckdb_parts import (
     sql_str,
     write_snapshot,
 )
-from geo_api.data.store.duckdb_schema import BATCH_COLUMNS, OFFENCE_COLUMNS, OFFENCE_TABLE
+from geo_api.data.store.duckdb_schema import (
+    BATCH_COLUMNS,
+    OFFENCE_COLUMNS,
+    OFFENCE_TABLE,
+    SCHEMA_VERSION,
+)
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
 GROUP_SQL = {
@@ -109,6 +114,7 @@ class Snapshot:
         meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
         self.dataset_version = meta.get("dataset_version")
         self.boundaries_version = meta.get("boundaries_version")
+        self.schema_version = int(meta.get("schema_version", 1))
         self.cache: dict = {}  # per-snapshot memo (sources, months loaded)
 
 
@@ -413,6 +419,22 @@ class DuckDBStore(ReadThrough):
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
 
+
+    def upgrade(self, boundaries_version: str) -> bool:
+        """Bring a store of an older schema to ``SCHEMA_VERSION`` now (a write of no files:
+        the migration every write makes first), so it is not served with columns derived
+        by older rules until its next ingest. True if it did."""
+        try:
+            snap = self._acquire()
+        except StoreEmpty:
+            return False
+        try:
+            old = snap.schema_version < SCHEMA_VERSION
+        finally:
+            self._release(snap)
+        if old:
+            self.write([], boundaries_version)
+        return old
 
     def write(self, files: Iterable[FileBatch], boundaries_version: str
               ) -> tuple[list[FileReport], str]:

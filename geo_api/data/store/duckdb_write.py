@@ -13,9 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
+from geo_api.data.store.derive import rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     BATCH_COLUMNS,
     COUNT_COLUMNS,
+    DERIVED_VERSION,
     INGEST_COLUMNS,
     MIGRATE_TO_2,
     OFFENCE_COLUMNS,
@@ -54,6 +56,14 @@ def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
         con.execute("ALTER TABLE ingests RENAME COLUMN n_rows TO rows_read").fetchall()
     for stmt in MIGRATE_TO_2:
         con.execute(stmt).fetchall()
+    # 2 -> 3: H3 cells that contain their points, no metric coordinates without a location
+    rows = rederive_arrow(con.sql("SELECT * FROM offences").to_arrow_table())
+    con.execute("DELETE FROM offences").fetchall()
+    con.register("rederived", rows)
+    try:
+        con.execute("INSERT INTO offences BY NAME SELECT * FROM rederived").fetchall()
+    finally:
+        con.unregister("rederived")
     return True
 
 
@@ -249,7 +259,9 @@ CONTENT_SUMS = content_sums(CONTENT_MD5)
 
 
 def version_from(n: int, upper: int | None, lower: int | None, boundaries_version: str) -> str:
-    """The dataset version of ``n`` rows whose MD5s XOR to (upper, lower) (64-bit halves)."""
+    """The dataset version of ``n`` rows whose MD5s XOR to (upper, lower) (64-bit halves),
+    joined to ``boundaries_version`` by the rules of ``DERIVED_VERSION``."""
     mask = 2**64 - 1
     content = f"{n} {(upper or 0) & mask:016x}{(lower or 0) & mask:016x}"
-    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}".encode()).hexdigest()[:12]
+    return "v" + hashlib.sha256(f"{content}\n{boundaries_version}\n{DERIVED_VERSION}".encode()
+                                ).hexdigest()[:12]

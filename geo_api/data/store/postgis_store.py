@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
+from geo_api.data.store.derive import H3_COLUMNS, rederive_frame
 from geo_api.data.store.duckdb_schema import (
     COUNT_COLUMNS,
     DELETE_UPDATED_SQL,
@@ -256,14 +257,25 @@ class PostGISStore(ReadThrough):
         finally:
             conn.close()
 
-    def write(self, files: Iterable[FileBatch], boundaries_version: str
-              ) -> tuple[list[FileReport], str]:
-        """Upsert each file in order in ONE transaction (see ``DuckDBStore.write``)."""
+    def upgrade(self, boundaries_version: str) -> bool:
+        """Bring rows stored by an older schema to ``SCHEMA_VERSION`` now (see
+        ``DuckDBStore.upgrade``). True if it did."""
+        return self.write([], boundaries_version, upgrade_only=True)[1] is not None
+
+    def write(self, files: Iterable[FileBatch], boundaries_version: str,
+              upgrade_only: bool = False) -> tuple[list[FileReport], str | None]:
+        """Upsert each file in order in ONE transaction (see ``DuckDBStore.write``); rows of
+        an older schema are migrated first, in the same transaction."""
         with self.write_lock(), self._connect() as conn:
+            migrated = _upgrade_rows(conn)
+            if upgrade_only and not migrated:
+                conn.rollback()
+                return [], None
             reports = []
             for batch in files:
                 reports.append(_write_file(conn, batch, boundaries_version))
-            if not any(r.inserted or r.updated or r.quarantined for r in reports):
+            if not migrated and not any(r.inserted or r.updated or r.quarantined
+                                        for r in reports):
                 conn.rollback()
                 return reports, self.dataset_version()
             version = _content_version(conn, boundaries_version)
@@ -274,6 +286,29 @@ class PostGISStore(ReadThrough):
                 ("schema_version", str(SCHEMA_VERSION))])
             conn.commit()
             return reports, version
+
+
+def _upgrade_rows(conn) -> bool:
+    """Schema 2 -> 3 on stored rows (``derive``): H3 cells that contain their points and
+    NULL metric coordinates (so a NULL geometry) without a location. True if there were
+    rows of an older schema."""
+    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    has_rows = conn.execute("SELECT EXISTS (SELECT 1 FROM offences)").fetchone()[0]
+    if not has_rows or (found is not None and int(found[0]) >= SCHEMA_VERSION):
+        return False
+    rows = pd.DataFrame(conn.execute("SELECT DISTINCT lon, lat FROM offences WHERE lon IS NOT "
+                                     "NULL AND lat IS NOT NULL").fetchall(),
+                        columns=["lon", "lat"], dtype=float)
+    cells = rederive_frame(rows.assign(x_m=0.0, y_m=0.0))
+    conn.execute("CREATE TEMP TABLE cells (lon DOUBLE PRECISION, lat DOUBLE PRECISION, "
+                 + ", ".join(f"{c} BIGINT" for c in H3_COLUMNS) + ") ON COMMIT DROP")
+    _copy(conn, "cells", cells[["lon", "lat", *H3_COLUMNS]])
+    conn.execute("UPDATE offences o SET " + ", ".join(f"{c} = c.{c}" for c in H3_COLUMNS)
+                 + " FROM cells c WHERE o.lon = c.lon AND o.lat = c.lat")
+    conn.execute("UPDATE offences SET x_m = NULL, y_m = NULL WHERE NOT has_location OR "
+                 "x_m IS NULL OR y_m IS NULL OR x_m IN ('Infinity', '-Infinity', 'NaN') "
+                 "OR y_m IN ('Infinity', '-Infinity', 'NaN')")
+    return True
 
 
 def _multipolygon(g):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from geo_api.data.store.base import OffenceFilter
@@ -77,8 +78,12 @@ def offences_geoparquet(svc: Service, flt: OffenceFilter, limit: int, offset: in
     df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
     df["month"] = df["month"].astype(str).str[:7]
     df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else None)
-    gdf = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]),
-                           geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+    # an offence without a location has a null geometry (GeoParquet allows it), not an
+    # empty point: readers then give the layer a finite extent of the located rows
+    lon, lat = df["lon"].to_numpy(float), df["lat"].to_numpy(float)
+    points = gpd.points_from_xy(lon, lat)
+    points[~(np.isfinite(lon) & np.isfinite(lat))] = None
+    gdf = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]), geometry=points, crs=4326)
     buf = io.BytesIO()
     gdf.to_parquet(buf, index=False, compression="zstd")
     return buf.getvalue(), len(gdf), n
