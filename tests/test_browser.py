@@ -31,7 +31,7 @@ PAGES = {
                   "legend", "How this was made", "Hot spot, 99% confidence",
                   "Base map could not load", "Print (A4 landscape)", "Made 20",
                   "map-controls", "Latest 3 months",
-                  "Schools"], 40),  # cold spots start switched off
+                  "Schools"], "hot:2020-04/2020-06"),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),
                 ["NPA share change", "Hot spot change (Gi* cells)", "Centre of offences: shift",
@@ -42,11 +42,12 @@ PAGES = {
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),
                      ["Dec 2019–Feb 2020", "Apr–Jun 2020", "legend",
-                      "other follows"], 80),
+                      "other follows"], "hot:2019-12/2020-02+hot:2020-04/2020-06"),
     "candidate_sites": (("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons"
                          "&sites=browser-kits"), ["Candidate sites: browser-kits", "Schools",
                                                  "Candidate sites: browser-kits (2 sites)",
-                                                 "layer off at first)"], 42),
+                                                 "layer off at first)"],
+                        "hot:2020-04/2020-06+2"),
     "planning": ("/maps/planning?datetime=2020-04/2020-09&p=5&existing=browser-kits",
                  ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
@@ -115,6 +116,24 @@ def test_timed_page_renders_in_chromium(timed_server, tmp_path, name):
     check_page(timed_server, tmp_path, name, *TIMED_PAGES[name])
 
 
+def shapes_drawn(server, spec) -> int:
+    """The SVG paths a hot spot map draws at first: for each map ("hot:<period>") its 21
+    wards, 4 NPAs and the hot cells the API gives for the same selection (cold cells start
+    switched off); plus a number of site markers."""
+    n = 0
+    for part in str(spec).split("+"):
+        if not part.startswith("hot:"):
+            n += int(part)
+            continue
+        cells = httpx.get(f"{server}/hotspots/gi", params={
+            "datetime": part[4:], "group": "violence_robbery_weapons", "resolution": 9},
+            timeout=60).json()["cells"]
+        hot = sum(c["label"].startswith("hot") for c in cells)
+        assert hot > 5
+        n += 21 + 4 + hot
+    return n
+
+
 def check_page(server, tmp_path, name, path, expected, min_shapes):
     dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
     title = re.search(r"<title>([^<]+)</title>", dom)
@@ -124,6 +143,8 @@ def check_page(server, tmp_path, name, path, expected, min_shapes):
     assert "data-js-errors" not in html_tag, html_tag  # set by the page's error probe
     for text in expected:
         assert text in dom, text
+    if isinstance(min_shapes, str):
+        min_shapes = shapes_drawn(server, min_shapes)
     assert dom.count("leaflet-interactive") >= min_shapes  # drawn SVG paths
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{name}.png"

@@ -11,13 +11,19 @@ PROXY = ["Violence and sexual offences", "Robbery", "Possession of weapons"]
 
 
 def independent_ward_counts(boundaries, months):
-    """Raw CSVs -> geopandas points -> sjoin(within) on the shipped ward GeoJSON."""
+    """Raw CSVs -> geopandas points -> the city's points (sjoin within the Leicester district
+    polygon) -> their ward (sjoin within; the nearest ward for a city point in a sliver no
+    ward polygon covers: wards and districts come from different boundary sets)."""
     frames = [pd.read_csv(p) for p in demo_csvs()]
     df = pd.concat(frames)
     df = df[df["Month"].isin(months) & df["Crime type"].isin(PROXY) & df["Longitude"].notna()]
     pts = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.Longitude, df.Latitude), crs=4326)
+    lad = gpd.read_file(boundaries.get("lad").gdf.to_json()).set_crs(27700, allow_override=True)
+    city = lad[lad["code"] == "E06000016"][["geometry"]]
+    pts = gpd.sjoin(pts.to_crs(27700), city, predicate="within").drop(columns="index_right")
     wards = gpd.read_file(boundaries.get("ward").gdf.to_json()).set_crs(27700, allow_override=True)
-    j = gpd.sjoin(pts.to_crs(27700), wards[["name", "geometry"]], predicate="within")
+    j = gpd.sjoin_nearest(pts, wards[["name", "geometry"]])  # within: distance 0
+    assert len(j) == len(pts)
     return j.groupby("name").size()
 
 

@@ -1,8 +1,9 @@
 """Analysis grids: H3 cells and square fishnets over a study area, with neighbour matrices.
 
-Study area rule: a cell belongs to the study area when its centre lies inside the study
-area polygon (H3's own polygon-to-cells rule; the same for fishnet cells). Cells in the
-study area with no offences count as zeros. h3 takes (lat, lng): only this module and
+Study area rule: a cell belongs to the study area when it overlaps the study area polygon
+(H3's "overlap" containment; the same for fishnet cells), so every offence in the study
+area lies in one of its cells; a cell counts only the study area's offences (the caller
+filters them). Cells in the study area with no offences count as zeros. h3 takes (lat, lng): only this module and
 ``join.py`` call it.
 """
 
@@ -17,14 +18,14 @@ from scipy.spatial import cKDTree
 
 
 def h3_study_cells(area_lonlat: shapely.Geometry, resolution: int) -> np.ndarray:
-    """uint64 H3 cells whose centre lies in ``area_lonlat`` (EPSG:4326 polygon), sorted."""
+    """uint64 H3 cells that overlap ``area_lonlat`` (EPSG:4326 polygon), sorted."""
     cells: set[str] = set()
     for poly in shapely.get_parts(area_lonlat):
         if poly.geom_type != "Polygon":
             continue
         shape = h3.LatLngPoly([(y, x) for x, y in poly.exterior.coords],
                               *[[(y, x) for x, y in r.coords] for r in poly.interiors])
-        cells.update(h3.polygon_to_cells(shape, resolution))
+        cells.update(h3.polygon_to_cells_experimental(shape, resolution, contain="overlap"))
     return np.array(sorted(h3.str_to_int(c) for c in cells), dtype=np.uint64)
 
 
@@ -55,15 +56,17 @@ def h3_polygons_lonlat(cells: np.ndarray) -> list[shapely.Polygon]:
 
 
 def fishnet(area_m: shapely.Geometry, cell_size_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centres (x, y; EPSG:27700) of square cells whose centre is inside ``area_m``."""
+    """Centres (x, y; EPSG:27700) of the square cells that overlap ``area_m``."""
     xmin, ymin, xmax, ymax = area_m.bounds
     x0 = np.floor(xmin / cell_size_m) * cell_size_m
     y0 = np.floor(ymin / cell_size_m) * cell_size_m
-    xs = np.arange(x0 + cell_size_m / 2, xmax, cell_size_m)
-    ys = np.arange(y0 + cell_size_m / 2, ymax, cell_size_m)
+    xs = np.arange(x0 + cell_size_m / 2, xmax + cell_size_m / 2, cell_size_m)
+    ys = np.arange(y0 + cell_size_m / 2, ymax + cell_size_m / 2, cell_size_m)
     gx, gy = np.meshgrid(xs, ys)
     gx, gy = gx.ravel(), gy.ravel()
-    inside = shapely.contains_xy(area_m, gx, gy)
+    half = cell_size_m / 2
+    shapely.prepare(area_m)
+    inside = shapely.intersects(area_m, shapely.box(gx - half, gy - half, gx + half, gy + half))
     return gx[inside], gy[inside]
 
 

@@ -118,6 +118,28 @@ def lookup(index: AreaIndex, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
     return out
 
 
+def nest(idx: np.ndarray, inside_parent: np.ndarray, index: AreaIndex, x_m: np.ndarray,
+         y_m: np.ndarray) -> np.ndarray:
+    """A layer's area indexes made to nest in a parent area (e.g. wards in the city): -1
+    where the point is not inside the parent; where it is inside the parent but in no area
+    of the layer (a sliver between two boundary sets drawn from different sources), the
+    nearest area. So the layer's counts add up to the parent's, whichever set drew them.
+
+    Parameters
+    ----------
+    idx : area index per point (``lookup``), -1 for none
+    inside_parent : whether each point is in the parent area
+    index : the layer's ``AreaIndex`` (its polygons, EPSG:27700)
+    x_m, y_m : the points, EPSG:27700 metres
+    """
+    out = np.where(inside_parent, idx, OUTSIDE).astype(np.int32)
+    fill = np.flatnonzero(inside_parent & (out < 0))
+    if len(fill):
+        tree = shapely.STRtree(index.geoms)
+        out[fill] = tree.nearest(shapely.points(np.asarray(x_m)[fill], np.asarray(y_m)[fill]))
+    return out
+
+
 # --- H3 ---------------------------------------------------------------------------------
 def h3_cells(lon: np.ndarray, lat: np.ndarray, resolutions=(7, 8, 9, 10)) -> dict[int, np.ndarray]:
     """H3 cell ids (uint64; 0 where coords are NaN) containing each point, per resolution.

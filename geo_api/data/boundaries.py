@@ -14,6 +14,11 @@ from geo_api.crs import to_metric
 from geo_api.errors import BoundaryError, NotFound
 
 LAYER_ORDER = ("npa", "ward", "sector", "lsoa", "lad", "oa")
+# The one definition of the study areas: the city is the district E06000016 of the ``lad``
+# layer, the force area its nine districts. An offence is in them by its district code
+# (joined at ingest); layers covering the city nest in that district (``JoinIndexes``).
+CITY_LAD = "E06000016"
+CITY_COVERAGE = "Leicester city"
 
 LAYER_META: dict[str, dict] = {
     "npa": {
@@ -22,14 +27,14 @@ LAYER_META: dict[str, dict] = {
         "source": "Wards (ONS Dec 2022) dissolved with an APPROXIMATE ward->NPA grouping matched "
                   "by name (boundaries/sources/police/ward_to_police_area_APPROXIMATE.csv). "
                   "Not official NPA polygons: replace with GEO_API_NPA_FILE.",
-        "coverage": "Leicester city",
+        "coverage": CITY_COVERAGE,
         "population_method": "sum of LSOA mid-2015 population by best fit (LSOA point on surface)",
     },
     "ward": {
         "title": "Leicester wards (2015-, ONS Dec 2022 BGC)",
         "approximate": False,
         "source": "ONS Open Geography Portal, Wards (December 2022) UK BGC",
-        "coverage": "Leicester city",
+        "coverage": CITY_COVERAGE,
         "population_method": "sum of LSOA mid-2015 population by best fit (LSOA point on surface)",
     },
     "sector": {
@@ -59,7 +64,7 @@ LAYER_META: dict[str, dict] = {
         "title": "Output areas 2011 (Leicester)",
         "approximate": False,
         "source": "ONS 2011 output areas (generalised, clipped), GeoJSON by Martin Chorley",
-        "coverage": "Leicester city",
+        "coverage": CITY_COVERAGE,
         "population_method": "not available",
     },
 }

@@ -127,7 +127,7 @@ def kde_difference(svc: Service, fb: OffenceFilter, fa: OffenceFilter, *, bandwi
     area = study_area_m(svc, study_area)
     grids = []
     for f in (fb, fa):
-        x, y = points_in(svc, f, area)
+        x, y = points_in(svc, f, study_area)
         if len(x) < 2:
             raise InvalidParameter("both periods need offences in the study area")
         from geo_api.services.budget import check_kde
@@ -161,11 +161,10 @@ def kde_difference(svc: Service, fb: OffenceFilter, fa: OffenceFilter, *, bandwi
 
 def centre_shift(svc: Service, fb: OffenceFilter, fa: OffenceFilter, study_area: str) -> dict:
     """Mean centre and standard deviational ellipse per period, and the shift."""
-    area = study_area_m(svc, study_area)
     out = {}
     for name, f in (("before", fb), ("after", fa)):
         try:
-            out[name] = centre_and_ellipse(*points_in(svc, f, area))
+            out[name] = centre_and_ellipse(*points_in(svc, f, study_area))
         except ValueError as exc:
             raise InvalidParameter(f"{name}: {exc}") from None
     return {"meta": svc.compare_meta(fb, fa, analysis="centre_shift", study_area=study_area,
@@ -181,10 +180,9 @@ def emerging(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significanc
 
     if flt.start is None or flt.end is None:
         raise InvalidParameter("datetime: give a closed interval of at least three months")
-    if flt.start.day != 1 or flt.start.hour or flt.end.day != 1 or flt.end.hour:
-        raise InvalidParameter("datetime: use whole months, e.g. 2019-12/2020-09")
     loaded = set(svc.store.months_loaded())
-    window = pd.date_range(flt.start, flt.end, freq="MS", inclusive="left")
+    first, stop = flt.month_span()  # the months counted (MONTH_RULE)
+    window = pd.date_range(first, stop, freq="MS", inclusive="left")
     months = [m for m in window if m.strftime("%Y-%m") in loaded]
     if len(months) < 3:
         raise InvalidParameter(f"datetime: emerging hot spots need at least three months with "

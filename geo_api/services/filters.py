@@ -15,8 +15,15 @@ _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+                       r"([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
 def _instant(text: str, field: str, end: bool) -> datetime:
-    """Parse one end of an interval; ``end`` widens months/days to their exclusive end."""
+    """Parse one end of an interval; ``end`` widens months/days to their exclusive end.
+
+    A date-time with a zone (Z, +01:00) is an instant, converted to UK local time; one
+    without is UK local time already."""
     t = text.strip()
     try:
         if _MONTH.match(t):
@@ -25,11 +32,15 @@ def _instant(text: str, field: str, end: bool) -> datetime:
         if _DATE.match(t):
             ts = pd.Timestamp(t)
             return (ts + pd.Timedelta(days=1)).to_pydatetime() if end else ts.to_pydatetime()
+        if not _DATETIME.match(t):
+            raise ValueError(t)  # NaN, NaT, 'now', ...: not RFC 3339
         ts = pd.Timestamp(t)
-    except (ValueError, TypeError):
+        if ts is pd.NaT:
+            raise ValueError(t)
+    except (ValueError, TypeError, OverflowError):
         raise InvalidParameter(f"{field}: cannot parse {text!r}; use YYYY-MM, YYYY-MM-DD or "
-                               "RFC 3339 date-time, or an interval 'start/end' with '..' "
-                               "for an open end") from None
+                               "RFC 3339 date-time (e.g. 2020-04-01T00:00:00Z), or an "
+                               "interval 'start/end' with '..' for an open end") from None
     if ts.tzinfo is not None:
         ts = ts.tz_convert("Europe/London").tz_localize(None)
     dt = ts.to_pydatetime()

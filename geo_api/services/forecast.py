@@ -28,13 +28,10 @@ _LOCK = threading.Lock()
 
 
 def period_months(svc, flt: OffenceFilter) -> list[str]:
-    """Loaded months inside ``flt``'s period (all loaded months when it has none), oldest
-    first; refused when the period is not whole months or the months have gaps (a gap
-    would make "the next month" two months later)."""
-    for t in (flt.start, flt.end):
-        if t is not None and (t.day != 1 or t.hour or t.minute):
-            raise InvalidParameter("datetime: use whole months for backtests, e.g. "
-                                   "2019-12/2020-09")
+    """Loaded months of ``flt``'s period (all loaded months when it has none), oldest
+    first: the months it counts by ``MONTH_RULE`` (any spelling of "April to June" gives
+    April to June; a month covered in part is named in the meta's warnings). Refused when
+    the months have gaps (a gap would make "the next month" two months later)."""
     months = [m for m in svc.store.months_loaded() if _in_period(m, flt)]
     if months:
         calendar = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m").tolist()
@@ -54,10 +51,11 @@ def monthly_counts(svc, flt: OffenceFilter, units: Units) -> tuple[list[str], np
 
 
 def _in_period(month: str, flt: OffenceFilter) -> bool:
+    """Whether ``month`` is one the filter counts (``OffenceFilter.month_span``)."""
     start = pd.Timestamp(month + "-01")
-    end = start + pd.offsets.MonthBegin(1)
-    return (flt.start is None or end > pd.Timestamp(flt.start)) and (
-        flt.end is None or start < pd.Timestamp(flt.end))
+    first, stop = flt.month_span()
+    return (first is None or start >= pd.Timestamp(first)) and (
+        stop is None or start < pd.Timestamp(stop))
 
 
 def _month(flt: OffenceFilter, month: str) -> OffenceFilter:

@@ -67,7 +67,7 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
     ``min_bandwidth_m``: a floor for the default (ArcGIS-rule) bandwidth (disclosure
     control)."""
     area = study_area_m(svc, study_area)
-    x, y = points_in(svc, flt, area)
+    x, y = points_in(svc, flt, study_area)
     if len(x) < 2:
         raise InvalidParameter("fewer than two offences match the filter in the study area")
     rule = "explicit"

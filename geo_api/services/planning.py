@@ -26,7 +26,13 @@ from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.hotspots import Significance, run_gi
 from geo_api.services.service import Service
-from geo_api.services.units import STUDY_AREAS, UnitSpec, analysis_units, study_area_m
+from geo_api.services.units import (
+    STUDY_AREAS,
+    UnitSpec,
+    analysis_units,
+    in_study_area,
+    study_area_m,
+)
 
 BUILTIN_SETS = {
     "police_points": "police.uk map points in the loaded data (street centres, public places "
@@ -83,10 +89,9 @@ def _month_index(m: pd.Series) -> np.ndarray:
 def demand(svc: Service, flt: OffenceFilter, study_area: str,
            half_life_months: float | None) -> DemandInfo:
     """Demand points for ``flt`` inside the study area (distinct locations, weights)."""
-    area = study_area_m(svc, study_area)
-    df = svc.store.values(("x_m", "y_m", "month", "has_location"), flt)
+    df = svc.store.values(("x_m", "y_m", "month", "has_location"),
+                          in_study_area(flt, study_area))
     df = df[df["has_location"].astype(bool)]
-    df = df[shapely.contains_xy(area, df["x_m"].to_numpy(), df["y_m"].to_numpy())]
     if df.empty:
         raise InvalidParameter(f"no offences with a location match the filter (group="
                                f"{flt.group}) in the study area; choose another group or "

@@ -19,7 +19,7 @@ from geo_api import __version__
 from geo_api.analysis.area_stats import area_statistics
 from geo_api.data.boundaries import BoundarySet, layer_table, load_boundaries
 from geo_api.data.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
-from geo_api.data.store.base import OffenceFilter
+from geo_api.data.store.base import OffenceFilter, month_parts
 from geo_api.data.store.duckdb_store import DuckDBStore
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.sites import SiteSets
@@ -42,6 +42,8 @@ class Service:
             self.store.publish_boundaries(self.boundaries)  # areas beside the offences
         else:
             self.store = DuckDBStore(settings.store_dir)
+        # a migration of stored rows joins their areas again by the ingest's rule
+        self.store.rejoin = lambda x, y, lon, lat: self.joins.join(x, y, lon, lat)
         self.site_sets = SiteSets(settings.store_dir / "site_sets", db=self.named_sets("sites"))
         self._joins = None
         self._joins_lock = threading.Lock()
@@ -149,10 +151,11 @@ class Service:
     def _common(self, filters: list[OffenceFilter], extra_warnings=()) -> dict:
         loaded = self.store.months_loaded()
         missing, warnings = [], list(extra_warnings)
+        month_dated = "police_uk" in self.store.sources()
         for flt in filters:
             m, w = coverage(flt, loaded)
             missing += [x for x in m if x not in missing]
-            warnings += w
+            warnings += w + (partial_month_warnings(flt) if month_dated else [])
         return {"dataset_version": self.store.dataset_version(),
                 "boundaries_version": self.boundaries.version, "api_version": __version__,
                 "caveats": list(dict.fromkeys(c for f in filters for c in self.caveats(f))),
@@ -224,8 +227,9 @@ def _month(dt) -> str:
 
 
 def requested_months(flt: OffenceFilter, loaded: tuple[str, ...]) -> list[str] | None:
-    """Months ('YYYY-MM') a filter's period touches; an open end is the loaded data's end;
-    None when the filter has no period."""
+    """Months ('YYYY-MM') a filter's period asks for: those it touches whose month-dated
+    records it counts (``MONTH_RULE``), or all it touches when it counts none (e.g. one
+    day); an open end is the loaded data's end; None when the filter has no period."""
     if flt.start is None and flt.end is None:
         return None
     if not loaded:
@@ -234,7 +238,29 @@ def requested_months(flt: OffenceFilter, loaded: tuple[str, ...]) -> list[str] |
     last = _month(flt.end - timedelta(microseconds=1)) if flt.end else loaded[-1]
     if first > last:
         return []
-    return [m.strftime("%Y-%m") for m in pd.period_range(first, last, freq="M")]
+    touched = pd.period_range(first, last, freq="M")
+    a, b = flt.month_span()
+    counted = [m for m in touched if (a is None or m.start_time >= a)
+               and (b is None or m.start_time < b)]
+    return [m.strftime("%Y-%m") for m in (counted or touched)]
+
+
+def partial_month_warnings(flt: OffenceFilter) -> list[str]:
+    """Say which months the period covers only in part, and whether their month-dated
+    (police.uk) records were counted (``MONTH_RULE``)."""
+    parts = month_parts(flt.start, flt.end)
+    if not parts:
+        return []
+    def covers(share: float) -> str:
+        return ("an instant" if share == 0 else "less than 0.1%" if share < 0.001
+                else f"{share:.1%}")
+
+    said = " and ".join(f"{covers(share)} of {m:%Y-%m} ("
+                        f"{'its records are counted' if counted else 'left out'})"
+                        for m, share, counted in parts)
+    return [(f"datetime: police.uk records are dated by month only. The interval covers "
+             f"{said}: a month counts when the interval covers at least half of it (UK "
+             "time). Ask for whole months, e.g. 2020-04/2020-06, to avoid this.")]
 
 
 def coverage(flt: OffenceFilter, loaded: tuple[str, ...]) -> tuple[list[str], list[str]]:

@@ -4,7 +4,7 @@ per filter and a neighbour matrix. One ``UnitSpec`` names them everywhere."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
@@ -23,14 +23,15 @@ from geo_api.analysis.grids import (
     h3_study_cells,
 )
 from geo_api.crs import metric_to_lonlat
+from geo_api.data.boundaries import CITY_LAD
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-CITY_LAD = "E06000016"
-STUDY_AREAS = {"city": "Leicester city (district E06000016)", "force": "the force area (9 districts)"}
+STUDY_AREAS = {"city": f"Leicester city (offences joined to district {CITY_LAD} at ingest)",
+               "force": "the force area (offences joined to any of its 9 districts at ingest)"}
 MAX_FISHNET_CELLS = 200_000
 
 
@@ -84,12 +85,17 @@ def to_lonlat(geom_m: shapely.Geometry) -> shapely.Geometry:
     return shapely.set_coordinates(geom_m, np.column_stack([lon, lat]))
 
 
-def points_in(svc, flt: OffenceFilter, area_m: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """x_m, y_m (EPSG:27700) of matching offences inside ``area_m``."""
-    pts = svc.store.points(flt)
-    x, y = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
-    inside = shapely.contains_xy(area_m, x, y)
-    return x[inside], y[inside]
+def in_study_area(flt: OffenceFilter, study_area: str) -> OffenceFilter:
+    """``flt`` for the offences of a study area only (``STUDY_AREAS``: by district code)."""
+    if study_area not in STUDY_AREAS:
+        raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
+    return replace(flt, study_area=study_area)
+
+
+def points_in(svc, flt: OffenceFilter, study_area: str) -> tuple[np.ndarray, np.ndarray]:
+    """x_m, y_m (EPSG:27700) of matching offences in the study area."""
+    pts = svc.store.points(in_study_area(flt, study_area))
+    return pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
 
 
 @dataclass
@@ -164,10 +170,12 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
             ids=[f"{int(c):x}" for c in cells.tolist()],
             area_km2=np.full(len(cells), h3.average_hexagon_area(spec.resolution, unit="km^2")),
             definition=_definition(spec, len(cells),
-                                   f"H3 cells whose centre lies in {STUDY_AREAS[spec.study_area]}"
-                                   "; cells without offences count as zeros",
+                                   f"H3 cells that overlap {STUDY_AREAS[spec.study_area]}, each "
+                                   "counting the study area's offences in it; cells without "
+                                   "offences count as zeros",
                                    resolution=spec.resolution, k_ring=spec.k),
-            _count=lambda f: h3_counts(cells, svc.store.h3_cells(spec.resolution, f)),
+            _count=lambda f: h3_counts(cells, svc.store.h3_cells(
+                spec.resolution, in_study_area(f, spec.study_area))),
             _adjacency=adjacency,
             _centres=lambda: _h3_centres(cells),
             _assign=lambda df: _index_of(cells, df[f"h3_r{spec.resolution}"]),
@@ -181,16 +189,15 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
                                    f"{MAX_FISHNET_CELLS:,} cells)")
 
         def count(f):
-            pts = svc.store.points(f)
-            return fishnet_counts(cx, cy, size, pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
+            return fishnet_counts(cx, cy, size, *points_in(svc, f, spec.study_area))
 
         return Units(
             ids=[f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)],
             area_km2=np.full(len(cx), (size / 1000) ** 2),
             definition=_definition(spec, len(cx),
-                                   f"square cells whose centre lies in "
-                                   f"{STUDY_AREAS[spec.study_area]} (ids are centre "
-                                   "easting_northing); zeros included",
+                                   f"square cells that overlap {STUDY_AREAS[spec.study_area]}, "
+                                   "each counting the study area's offences in it (ids are "
+                                   "centre easting_northing); zeros included",
                                    fishnet_cell_size_m=size, fishnet_band_m=band),
             _count=count, _adjacency=lambda: distance_band(cx, cy, band),
             _centres=lambda: (cx, cy),
@@ -251,10 +258,9 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     from scipy.spatial import Delaunay
 
     area = study_area_m(svc, study_area)
-    pts = svc.store.located_values(("x_m", "y_m"), flt)
+    pts = svc.store.located_values(("x_m", "y_m"), in_study_area(flt, study_area))
     x, y = pts["x_m"].round(1).to_numpy(), pts["y_m"].round(1).to_numpy()
-    inside = shapely.contains_xy(area, x, y)
-    xy = np.unique(np.column_stack([x[inside], y[inside]]), axis=0)
+    xy = np.unique(np.column_stack([x, y]), axis=0)
     if len(xy) < 4:
         raise InvalidParameter("grid=location: fewer than four distinct locations match")
     if len(xy) > max_points:
@@ -274,15 +280,19 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     nearest = cKDTree(xy)
 
     def locate(df: pd.DataFrame) -> np.ndarray:
-        """The Voronoi cell (nearest unit) each offence falls in; -1 outside the area."""
+        """The Voronoi cell (nearest unit) each offence falls in; -1 outside the area (by
+        its district code where the rows carry it, else by the polygon)."""
         if not len(df):
             return np.array([], dtype=np.int64)
         px, py = df["x_m"].to_numpy(float), df["y_m"].to_numpy(float)
         k = nearest.query(np.column_stack([px, py]))[1].astype(np.int64)
-        return np.where(shapely.contains_xy(area, px, py), k, -1)
+        inside = (df["lad_code"].eq(CITY_LAD).to_numpy() if study_area == "city"
+                  else df["lad_code"].notna().to_numpy()) if "lad_code" in df else \
+            shapely.contains_xy(area, px, py)
+        return np.where(inside, k, -1)
 
     def count(f: OffenceFilter) -> np.ndarray:
-        k = locate(svc.store.located_values(("x_m", "y_m"), f))
+        k = locate(svc.store.located_values(("x_m", "y_m"), in_study_area(f, study_area)))
         return np.bincount(k[k >= 0], minlength=len(xy)).astype(float)
 
     def adjacency() -> sp.csr_matrix:
@@ -299,7 +309,7 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
                      "points), each with its Voronoi cell clipped to the area as its area; "
                      "Delaunay neighbours", contiguity="delaunay"),
                  _count=count, _adjacency=adjacency, _centres=lambda: (xy[:, 0], xy[:, 1]),
-                 _assign=locate, assign_columns=("x_m", "y_m"))
+                 _assign=locate, assign_columns=("x_m", "y_m", "lad_code"))
 
 
 def unit_shapes_lonlat(svc, spec: UnitSpec | None, ids) -> gpd.GeoDataFrame:

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup
-from geo_api.data.boundaries import BoundarySet
+from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup, nest
+from geo_api.data.boundaries import CITY_COVERAGE, CITY_LAD, BoundarySet
 from geo_api.data.ingest.classify import classify_force, classify_police_uk
 from geo_api.data.ingest.parse import hash_columns, parse_file, per_distinct
 from geo_api.data.store.base import (
@@ -76,6 +76,7 @@ class JoinIndexes:
     def join(self, x_m: np.ndarray, y_m: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """Area codes (NaN outside a layer) and H3 ids (0 without location) per point."""
         idx, cells = self.point_join(x_m, y_m, lon, lat)
+        idx = self.nested(idx, x_m, y_m)
         out = {}
         for name, col in LAYER_COLUMNS.items():
             codes = self.boundaries.get(name).gdf["code"].to_numpy()
@@ -83,6 +84,25 @@ class JoinIndexes:
         for r in H3_RESOLUTIONS:
             out[f"h3_r{r}"] = cells[r]
         return pd.DataFrame(out)
+
+    def nested(self, idx: dict[str, np.ndarray], x_m: np.ndarray, y_m: np.ndarray
+               ) -> dict[str, np.ndarray]:
+        """One study area for every layer: the district (``lad``) decides where a point
+        is; a layer covering the city (wards, NPAs, OAs) gives a code only to points in
+        the city's district and to every one of them (the nearest area where it has none
+        - a sliver between boundary sets), a layer covering the force area only to points
+        in a district. So per-layer totals equal the district totals."""
+        lad = idx["lad"]
+        codes = self.boundaries.get("lad").gdf["code"].tolist()
+        city = lad == (codes.index(CITY_LAD) if CITY_LAD in codes else -3)
+        out = dict(idx)
+        for name in LAYER_COLUMNS:
+            if name == "lad":
+                continue
+            parent = city if self.boundaries.get(name).meta.get("coverage") == CITY_COVERAGE \
+                else lad >= 0
+            out[name] = nest(idx[name], parent, self.areas[name], x_m, y_m)
+        return out
 
     @functools.cached_property
     def point_join(self) -> PointJoin:

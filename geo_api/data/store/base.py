@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -20,12 +20,48 @@ LAYER_COLUMNS = {"npa": "npa_code", "ward": "ward_code", "sector": "sector_code"
 H3_RESOLUTIONS = (7, 8, 9, 10)
 
 
+def _month_start(t: datetime) -> datetime:
+    return datetime(t.year, t.month, 1)
+
+
+def _next_month(m: datetime) -> datetime:
+    return datetime(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+
+MONTH_RULE = ("a record dated only by month (police.uk) counts when the interval covers at "
+              "least half of its month (UK time); a month covered only in part is named in "
+              "meta.warnings")
+
+
+def month_parts(start: datetime | None, end: datetime | None
+                ) -> list[tuple[datetime, float, bool]]:
+    """The calendar months [``start``, ``end``) covers only in part: (month, share of it
+    covered, counted?) - counted when the share is at least a half (``MONTH_RULE``)."""
+    out = []
+    for t in (start, end):
+        if t is None:
+            continue
+        m = _month_start(t if t is start else t - timedelta(microseconds=1))
+        if any(m == o[0] for o in out):
+            continue
+        nxt = _next_month(m)
+        lo = max(m, start) if start is not None else m
+        hi = min(nxt, end) if end is not None else nxt
+        gap = (nxt - m) - max(hi - lo, timedelta(0))
+        if gap > timedelta(seconds=1):  # (an inclusive end at hh:mm:59 covers its month)
+            share = 1 - gap / (nxt - m)
+            out.append((m, share, share >= 0.5))
+    return out
+
+
 @dataclass(frozen=True)
 class OffenceFilter:
     """Which offences an analysis uses. Times are naive local (Europe/London) datetimes.
 
-    Rows dated only to the month (police.uk) match when their month overlaps
-    [``start``, ``end``); rows with a time match when ``start <= occurred_at < end``.
+    Rows with a time match when ``start <= occurred_at < end``. Rows dated only to the
+    month (police.uk) match when their month is one of ``month_span`` (``MONTH_RULE``: the
+    interval covers at least half of it), so "April to June" in any spelling - months,
+    dates, or RFC 3339 instants in UTC or UK time - gives April to June.
     """
 
     start: datetime | None = None
@@ -36,17 +72,45 @@ class OffenceFilter:
     source: str | None = None
     bbox_lonlat: tuple[float, float, float, float] | None = None  # EPSG:4326 OGC bbox
     hours: tuple[int, int] | None = None  # time-of-day window [from, to) in hours, may wrap
+    # "city" or "force": only offences whose district (joined at ingest) is the city's, or
+    # any of the force's (``STUDY_AREA_SQL``); None: wherever they are
+    study_area: str | None = None
+
+    def month_span(self) -> tuple[datetime | None, datetime | None]:
+        """[first, end) of the months whose month-dated records match (None: open); first
+        == end when the interval covers no month by half."""
+        parts = {m: counted for m, _, counted in month_parts(self.start, self.end)}
+        first = end = None
+        if self.start is not None:
+            m = _month_start(self.start)
+            first = m if parts.get(m, True) else _next_month(m)
+        if self.end is not None:
+            m = _month_start(self.end - timedelta(microseconds=1))
+            end = _next_month(m) if parts.get(m, True) else m
+        if first is not None and end is not None and end < first:
+            end = first
+        return first, end
 
     def describe(self) -> dict:
+        a, b = self.month_span()
+        if self.start is None and self.end is None:
+            months = None
+        elif a is not None and b is not None and a >= b:
+            months = "none"
+        else:
+            last = b - timedelta(days=1) if b is not None else None
+            months = f"{f'{a:%Y-%m}' if a else '..'}/{f'{last:%Y-%m}' if last else '..'}"
         return {
             "start": self.start.isoformat() if self.start else None,
             "end_exclusive": self.end.isoformat() if self.end else None,
+            "month_dated": months,
             "group": self.group,
             "crime_categories": list(self.crime_categories),
             "flags": dict(self.flags),
             "source": self.source,
             "bbox_lonlat": list(self.bbox_lonlat) if self.bbox_lonlat else None,
             "hours": list(self.hours) if self.hours else None,
+            "study_area": self.study_area,
         }
 
 

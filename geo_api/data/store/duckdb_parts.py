@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geo_api.data.store.base import FileBatch, FileReport
-from geo_api.data.store.derive import rederive_arrow
+from geo_api.data.store.derive import Join, rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     CATALOG_DDL,
     OFFENCE_SCHEMA,
@@ -118,8 +118,8 @@ class Base:
 
 
 def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
-                   files: Iterable[FileBatch], boundaries_version: str
-                   ) -> tuple[list[FileReport], str | None]:
+                   files: Iterable[FileBatch], boundaries_version: str,
+                   rejoin: Join | None = None) -> tuple[list[FileReport], str | None]:
     """Write the files into the new snapshot directory ``new_dir`` (its manifest last).
 
     Returns the reports and the dataset version, or None if nothing changed (the caller
@@ -146,11 +146,12 @@ def write_snapshot(store_dir: Path, base_name: str | None, new_dir: Path,
                     ).fetchall()
         con.execute("CREATE TEMP TABLE old_ids (h UUID, month DATE)").fetchall()
         if base.single_file is not None:
-            migrated = _import_single_file(con, base.single_file, new_dir, parts)
+            migrated = _import_single_file(con, base.single_file, new_dir, parts, rejoin)
         else:
             migrated = migrate(con, CATALOG_DDL)
             if migrated and base.partitions:
-                base.partitions = _rederive_partitions(store_dir, base.partitions, new_dir)
+                base.partitions = _rederive_partitions(store_dir, base.partitions, new_dir,
+                                                       rejoin)
         n_before = con.execute("SELECT max(value) FROM meta WHERE key = 'n_crime_id_other_month'"
                                ).fetchall()[0][0]
         n_before = None if n_before is None else int(n_before)
@@ -438,14 +439,14 @@ class Partitions:
 
 
 def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Path,
-                        parts: Partitions) -> bool:
+                        parts: Partitions, rejoin: Join | None) -> bool:
     """Bring a single-file snapshot of an earlier version into this layout: migrate a copy
     of it to the current schema, take its catalog tables and load all its rows."""
     copy = new_dir / "single-file.duckdb"
     shutil.copyfile(path, copy)
     old = duckdb.connect(str(copy))
     try:
-        migrate(old)
+        migrate(old, rejoin=rejoin)
         old.execute("CHECKPOINT").fetchall()
     finally:
         old.close()
@@ -463,8 +464,8 @@ def _import_single_file(con: duckdb.DuckDBPyConnection, path: Path, new_dir: Pat
     return True
 
 
-def _rederive_partitions(store_dir: Path, partitions: dict[str, dict], new_dir: Path
-                         ) -> dict[str, dict]:
+def _rederive_partitions(store_dir: Path, partitions: dict[str, dict], new_dir: Path,
+                         rejoin: Join | None) -> dict[str, dict]:
     """The partitions of a store of an older schema with their derived columns computed
     again (``derive``), each file written again beside the old one (named after the new
     snapshot, so a failed ingest's files are removed with it). Keys and content sums are
@@ -476,7 +477,7 @@ def _rederive_partitions(store_dir: Path, partitions: dict[str, dict], new_dir: 
         for f in entry["files"]:
             name = f"{PARTS}/{new_dir.name}.m{n}.parquet"
             n += 1
-            table = rederive_arrow(pq.read_table(store_dir / f))
+            table = rederive_arrow(pq.read_table(store_dir / f), rejoin)
             pq.write_table(table, store_dir / name, row_group_size=ROW_GROUP_ROWS,
                            compression="zstd", compression_level=PARQUET_ZSTD_LEVEL)
             files.append(name)

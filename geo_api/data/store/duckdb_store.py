@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from geo_api.data.boundaries import CITY_LAD
 from geo_api.data.store.base import (
     FLAG_COLUMNS,
     H3_RESOLUTIONS,
@@ -33,6 +34,7 @@ from geo_api.data.store.base import (
     FileReport,
     OffenceFilter,
 )
+from geo_api.data.store.derive import Join
 from geo_api.data.store.duckdb_parts import (
     CATALOG,
     CATALOG_TABLES,
@@ -51,6 +53,10 @@ from geo_api.data.store.duckdb_schema import (
 )
 from geo_api.errors import InvalidParameter, StoreBusy, StoreEmpty
 
+# The one definition of the study areas (``boundaries.CITY_LAD``): an offence is in the city
+# when the district it was joined to at ingest is the city's, in the force area when it was
+# joined to any district
+STUDY_AREA_SQL = {"city": f"lad_code = '{CITY_LAD}'", "force": "lad_code IS NOT NULL"}
 GROUP_SQL = {
     "all": "TRUE",
     "violence_robbery_weapons": "violence_robbery_weapons",
@@ -66,13 +72,15 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
     if flt.group not in GROUP_SQL:
         raise InvalidParameter(f"unknown group {flt.group!r}; choose one of {sorted(GROUP_SQL)}")
     parts.append(GROUP_SQL[flt.group])
+    # month-dated rows by the months the interval covers at least half of (MONTH_RULE),
+    # rows with a time by the instant
+    first, stop = flt.month_span()
     if flt.start is not None:
-        parts.append("(CASE WHEN occurred_at IS NULL THEN month + INTERVAL '1 month' > ? "
-                     "ELSE occurred_at >= ? END)")
-        params += [flt.start, flt.start]
+        parts.append("(CASE WHEN occurred_at IS NULL THEN month >= ? ELSE occurred_at >= ? END)")
+        params += [first, flt.start]
     if flt.end is not None:
         parts.append("(CASE WHEN occurred_at IS NULL THEN month < ? ELSE occurred_at < ? END)")
-        params += [flt.end, flt.end]
+        params += [stop, flt.end]
     if flt.crime_categories:
         parts.append(f"crime_category IN ({', '.join('?' * len(flt.crime_categories))})")
         params += list(flt.crime_categories)
@@ -87,6 +95,10 @@ def where_sql(flt: OffenceFilter) -> tuple[str, list]:
         parts.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
         xmin, ymin, xmax, ymax = flt.bbox_lonlat
         params += [xmin, xmax, ymin, ymax]
+    if flt.study_area is not None:
+        if flt.study_area not in STUDY_AREA_SQL:
+            raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREA_SQL)}")
+        parts.append(STUDY_AREA_SQL[flt.study_area])
     if flt.hours:
         h0, h1 = flt.hours
         op = "AND" if h0 < h1 else "OR"
@@ -327,6 +339,9 @@ class DuckDBStore(ReadThrough):
         self._current: Snapshot | None = None
         self._retired: list[Snapshot] = []
         self._writing = False
+        # the ingest's join, for a migration that joins area codes again (``derive``); the
+        # service sets it
+        self.rejoin: Join | None = None
         self._remove_orphans()
 
     def _remove_orphans(self) -> None:
@@ -455,7 +470,7 @@ class DuckDBStore(ReadThrough):
             try:
                 (self.dir / new_name).mkdir()
                 reports, version = write_snapshot(self.dir, cur_name, self.dir / new_name,
-                                                  files, boundaries_version)
+                                                  files, boundaries_version, self.rejoin)
                 if version is None:
                     self._remove_snapshot(new_name)
                     return reports, self.dataset_version()

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
-from geo_api.data.store.derive import rederive_arrow
+from geo_api.data.store.derive import Join, rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     BATCH_COLUMNS,
     COUNT_COLUMNS,
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from geo_api.data.store.duckdb_parts import Partitions
 
 
-def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
+def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL,
+            rejoin: Join | None = None) -> bool:
     """Create missing tables (``ddl``: all of them in a single-file snapshot, the catalog's
-    in a partitioned one) and bring the store to ``SCHEMA_VERSION``.
+    in a partitioned one) and bring the store to ``SCHEMA_VERSION`` (``rejoin``: the
+    ingest's join, for area codes joined again; see ``derive``).
 
     Returns True if the snapshot had no or an older schema version (the steps are no-ops on
     a new, empty store).
@@ -57,7 +59,7 @@ def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL) -> bool:
     for stmt in MIGRATE_TO_2:
         con.execute(stmt).fetchall()
     # 2 -> 3: H3 cells that contain their points, no metric coordinates without a location
-    rows = rederive_arrow(con.sql("SELECT * FROM offences").to_arrow_table())
+    rows = rederive_arrow(con.sql("SELECT * FROM offences").to_arrow_table(), rejoin)
     con.execute("DELETE FROM offences").fetchall()
     con.register("rederived", rows)
     try:

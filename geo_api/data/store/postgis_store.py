@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
-from geo_api.data.store.derive import H3_COLUMNS, rederive_frame
+from geo_api.data.store.derive import H3_COLUMNS, Join, rederive_frame
 from geo_api.data.store.duckdb_schema import (
     COUNT_COLUMNS,
     DELETE_UPDATED_SQL,
@@ -140,6 +140,7 @@ class PostGISStore(ReadThrough):
         self._psycopg = psycopg
         self._writing = False
         self._memo: dict = {}  # dataset version -> per-snapshot memo (sources, months)
+        self.rejoin: Join | None = None  # the ingest's join, for migrations (``derive``)
         with psycopg.connect(url, autocommit=True) as conn:
             self._migrate(conn)
 
@@ -267,7 +268,7 @@ class PostGISStore(ReadThrough):
         """Upsert each file in order in ONE transaction (see ``DuckDBStore.write``); rows of
         an older schema are migrated first, in the same transaction."""
         with self.write_lock(), self._connect() as conn:
-            migrated = _upgrade_rows(conn)
+            migrated = _upgrade_rows(conn, self.rejoin)
             if upgrade_only and not migrated:
                 conn.rollback()
                 return [], None
@@ -288,26 +289,29 @@ class PostGISStore(ReadThrough):
             return reports, version
 
 
-def _upgrade_rows(conn) -> bool:
-    """Schema 2 -> 3 on stored rows (``derive``): H3 cells that contain their points and
-    NULL metric coordinates (so a NULL geometry) without a location. True if there were
-    rows of an older schema."""
+def _upgrade_rows(conn, rejoin: Join | None) -> bool:
+    """Schema 2 -> 3 on stored rows (``derive``): H3 cells that contain their points, NULL
+    metric coordinates (so a NULL geometry) without a location and, with ``rejoin``, area
+    codes joined again. True if there were rows of an older schema."""
     found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     has_rows = conn.execute("SELECT EXISTS (SELECT 1 FROM offences)").fetchone()[0]
     if not has_rows or (found is not None and int(found[0]) >= SCHEMA_VERSION):
         return False
-    rows = pd.DataFrame(conn.execute("SELECT DISTINCT lon, lat FROM offences WHERE lon IS NOT "
-                                     "NULL AND lat IS NOT NULL").fetchall(),
-                        columns=["lon", "lat"], dtype=float)
-    cells = rederive_frame(rows.assign(x_m=0.0, y_m=0.0))
-    conn.execute("CREATE TEMP TABLE cells (lon DOUBLE PRECISION, lat DOUBLE PRECISION, "
-                 + ", ".join(f"{c} BIGINT" for c in H3_COLUMNS) + ") ON COMMIT DROP")
-    _copy(conn, "cells", cells[["lon", "lat", *H3_COLUMNS]])
-    conn.execute("UPDATE offences o SET " + ", ".join(f"{c} = c.{c}" for c in H3_COLUMNS)
-                 + " FROM cells c WHERE o.lon = c.lon AND o.lat = c.lat")
     conn.execute("UPDATE offences SET x_m = NULL, y_m = NULL WHERE NOT has_location OR "
                  "x_m IS NULL OR y_m IS NULL OR x_m IN ('Infinity', '-Infinity', 'NaN') "
                  "OR y_m IN ('Infinity', '-Infinity', 'NaN')")
+    points = pd.DataFrame(conn.execute(
+        "SELECT lon, lat, min(x_m), min(y_m) FROM offences WHERE lon IS NOT NULL AND lat IS "
+        "NOT NULL GROUP BY lon, lat").fetchall(), columns=["lon", "lat", "x_m", "y_m"])
+    points = points.astype(float)
+    derived = rederive_frame(points, rejoin).drop(columns=["x_m", "y_m"])
+    cols = [c for c in derived.columns if c not in ("lon", "lat")]
+    conn.execute("CREATE TEMP TABLE derived (lon DOUBLE PRECISION, lat DOUBLE PRECISION, "
+                 + ", ".join(f"{c} {'BIGINT' if c in H3_COLUMNS else 'TEXT'}" for c in cols)
+                 + ") ON COMMIT DROP")
+    _copy(conn, "derived", derived[["lon", "lat", *cols]])
+    conn.execute("UPDATE offences o SET " + ", ".join(f"{c} = d.{c}" for c in cols)
+                 + " FROM derived d WHERE o.lon = d.lon AND o.lat = d.lat")
     return True
 
 

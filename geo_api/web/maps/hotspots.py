@@ -194,6 +194,10 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
                                                  aliases=["NPA", "Name", "Offences"])).add_to(m)
     sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] in GI_COLOURS])
+    if not len(sig):
+        for kind in ("Hot", "Cold"):  # listed all the same: "none" is an answer too
+            folium.FeatureGroup(name=f"{kind} spots (Gi*, H3): none in this period",
+                                show=False).add_to(m)
     if len(sig):
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
         if "streets" not in sig:
@@ -204,6 +208,8 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
             part = g[g["label"].str.startswith(kind)]
             if not len(part):
+                folium.FeatureGroup(name=f"{kind.capitalize()} spots (Gi*, H3): none in this "
+                                    "period", show=False).add_to(m)
                 continue
             folium.GeoJson(
                 safe_geojson(part), name=f"{kind.capitalize()} spots (Gi*, H3)", show=show,

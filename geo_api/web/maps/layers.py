@@ -30,11 +30,8 @@ def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
 
 def query_without_hours(flt) -> str:
     """The filter's datetime and group as query parameters (for the window links)."""
-    parts = [f"group={flt.group}"]
-    if flt.start is not None and flt.end is not None:
-        last = flt.end - datetime.timedelta(days=1)
-        parts.append(f"datetime={flt.start:%Y-%m-%d}/{last:%Y-%m-%d}")
-    return "&amp;".join(parts)
+    parts = [("group", flt.group)] + [(k, v) for k, v in filter_query(flt) if k == "datetime"]
+    return html.escape(urlencode(parts))
 
 
 def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
@@ -63,6 +60,9 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     provenance = (f"Gi* on H3 r{meta['resolution']}, {meta['permutations']} permutations, seed "
                   f"{meta['seed']}, {'FDR-controlled' if meta['fdr'] else 'no FDR'}; KDE "
                   f"quartic 300 m; dataset {meta['dataset_version']}")
+    said = [w for w in meta["warnings"] if w.startswith("datetime:")]  # e.g. a part month
+    if said:
+        provenance += ". " + " ".join(html.escape(w) for w in said)
     return HotspotLayers(rows, kde_url, counts, npa_counts, html.escape(label), provenance)
 
 
@@ -73,14 +73,22 @@ GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, rob
 
 def period_label(flt) -> str:
     """'Dec 2019–Feb 2020', 'Apr–Jun 2020' or 'Sep 2020' for whole months, else inclusive
-    dates; 'all months' if open."""
+    dates (or times) with the months whose police.uk records are counted (``MONTH_RULE``);
+    'all months' if open."""
     if flt.start is None or flt.end is None:
         return "all months"
     last = flt.end - datetime.timedelta(days=1)
-    if flt.start.day == 1 and flt.end.day == 1 and flt.end.hour == 0:
+    if flt.start.day == 1 and flt.end.day == 1 and flt.end.time() == datetime.time(0):
         return months_words(flt.start, last)
-    a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
-    return a if a == b else f"{a}–{b}"
+    if flt.start.time() == flt.end.time() == datetime.time(0):
+        a, b = f"{flt.start:%d %b %Y}", f"{last:%d %b %Y}"
+    else:
+        stop = flt.end - datetime.timedelta(microseconds=1)
+        a, b = f"{flt.start:%d %b %Y %H:%M}", f"{stop:%d %b %Y %H:%M}"
+    first, stop = flt.month_span()
+    months = (months_words(first, stop - datetime.timedelta(days=1)) if first < stop
+              else "no month")
+    return f"{a if a == b else f'{a}–{b}'} (police.uk months counted: {months})"
 
 
 def months_words(a, b) -> str:

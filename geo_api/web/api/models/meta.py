@@ -14,12 +14,21 @@ class FilterEcho(Strict):
 
     start: str | None = Field(None, examples=["2020-04-01T00:00:00"])
     end_exclusive: str | None = Field(None, examples=["2020-07-01T00:00:00"])
+    month_dated: str | None = Field(
+        None, description="The months whose month-dated (police.uk) records are counted, "
+        "'first/last' ('..' open; 'none'); a month counts when the interval covers at least "
+        "half of it (UK time), and a month covered only in part is named in warnings",
+        examples=["2020-04/2020-06"])
     group: str = Field(..., examples=["violence_robbery_weapons"])
     crime_categories: list[str] = Field(default_factory=list)
     flags: dict[str, bool] = Field(default_factory=dict)
     source: str | None = None
     bbox_lonlat: list[float] | None = None
     hours: list[int] | None = None
+    study_area: str | None = Field(
+        None, description="city or force: only offences whose district, joined at ingest, is "
+        "Leicester's (E06000016) or any of the force's nine; null: wherever they are",
+        examples=["city"])
 
 
 class Coverage(Strict):
