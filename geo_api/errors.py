@@ -23,6 +23,13 @@ class InvalidParameter(GeoApiError):
     code = "invalid_parameter"
 
 
+class UnknownParameter(InvalidParameter):
+    """A query parameter the endpoint does not take (never ignored in silence): 422, and
+    400 on the OGC API paths (OGC API - Features /req/core/query-param-unknown)."""
+
+    code = "unknown_parameter"
+
+
 class NotFound(GeoApiError):
     status_code = 404
     code = "not_found"

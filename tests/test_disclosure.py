@@ -161,7 +161,7 @@ PUBLIC_JSON = [
     f"/hotspots/kde?{Q}&bandwidth_m=300&cell_size_m=100&f=geojson",
     f"/profiles/time?{Q}", f"/stats/top?grid=h3&limit=50&{Q}",
     "/stats/top?grid=lsoa&limit=500&datetime=2020-04&crime_category=Possession+of+weapons",
-    f"/stats/concentration?{Q}", f"/compare/areas?{P}&layer=lsoa", f"/compare/wdq?{P}",
+    f"/stats/concentration?{Q}", f"/compare/areas?{P}&grid=lsoa", f"/compare/wdq?{P}",
     f"/compare/hotspots?{P}&permutations=99", f"/compare/kde?{P}",
     ("/compare/centre?before=2020-04&after=2020-05&group=all&crime_category=Possession+of+"
      "weapons&bbox=-1.16,52.62,-1.11,52.65"),

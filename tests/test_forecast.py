@@ -152,3 +152,26 @@ def test_paired_comparison_by_hand():
                         {"method": "kde", "mean_pai": 2.6}]) == "kde"
     assert best_method([{"method": "kde", "mean_pai": 2.0},
                         {"method": "naive", "mean_pai": 2.0}]) == "naive"
+
+
+def test_walk_forward_chooses_each_fold_by_the_earlier_folds_only():
+    """Hand-checkable folds: 'a' wins the first two cut-offs, 'b' the last two. Walk-forward
+    picks by the cut-offs before each one; the in-sample best ('b' over all four) is not
+    what a user choosing each month would have got."""
+    from geo_api.analysis.forecast import walk_forward
+
+    pai = {"naive": [1.0, 1.0, 1.0, 1.0], "kde": [3.0, 3.0, 1.0, 1.0],
+           "long_run": [2.0, 2.0, 5.0, 5.0]}
+    folds = [{"cutoff": c, "method": m, "pai": v[k], "hit_rate": v[k] / 10}
+             for m, v in pai.items() for k, c in enumerate((3, 4, 5, 6))]
+    w = walk_forward(folds, ["naive", "long_run", "kde"])
+    assert [(p["cutoff"], p["method"]) for p in w["picks"]] == [
+        (4, "kde"), (5, "kde"), (6, "long_run")]  # at 6: long_run 9 vs kde 7 before it
+    assert w["n_folds"] == 3
+    assert w["mean_pai"] == pytest.approx((3.0 + 1.0 + 5.0) / 3)
+    assert w["mean_hit_rate"] == pytest.approx((0.3 + 0.1 + 0.5) / 3)
+    assert w["naive_mean_pai"] == pytest.approx(1.0)
+    # in-sample: long_run's mean over all folds (3.5) is higher than walk-forward (3.0)
+    assert np.mean(pai["long_run"]) > w["mean_pai"]
+    one = walk_forward([r for r in folds if r["cutoff"] == 3], ["naive", "long_run", "kde"])
+    assert one["n_folds"] == 0 and np.isnan(one["mean_pai"])

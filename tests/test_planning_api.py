@@ -17,7 +17,8 @@ from geo_api.services.filters import build_filter
 from geo_api.services.units import study_area_m
 
 PERIOD = "2020-04/2020-09"
-Q = f"datetime={PERIOD}&permutations=999"
+Q = f"datetime={PERIOD}"  # the kit solvers take no permutations
+QS = f"{Q}&permutations=999"  # endpoints that test hot spots
 KITS = (b"name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
         b"Haymarket bus station,bleed kit,458944,304725\n")
 
@@ -71,7 +72,7 @@ def test_next_kits_cover_what_they_say(client, demand_xy):
 def test_existing_kits_are_kept_and_counted(client, demand_xy, kits):
     body = client.get(f"/plan/kits/next?{Q}&p=3&existing={kits}").json()
     s = body["summary"]
-    cov = client.get(f"/plan/kits/coverage?{Q}&sites={kits}").json()
+    cov = client.get(f"/plan/kits/coverage?{QS}&sites={kits}").json()
     assert s["covered_share_existing"] == pytest.approx(cov["totals"]["covered_share"])
     kit_points = [(k["lon"], k["lat"]) for k in cov["sites"]]
     new_points = [(k["lon"], k["lat"]) for k in body["sites"]]
@@ -81,7 +82,7 @@ def test_existing_kits_are_kept_and_counted(client, demand_xy, kits):
 
 
 def test_coverage_per_site_matches_a_direct_count(client, demand_xy, kits):
-    body = client.get(f"/plan/kits/coverage?{Q}&sites={kits}&radius_m=300").json()
+    body = client.get(f"/plan/kits/coverage?{QS}&sites={kits}&radius_m=300").json()
     for site in body["sites"]:
         assert site["offences_within"] == offences_within(
             demand_xy, [(site["lon"], site["lat"])], 300)
@@ -99,7 +100,7 @@ def test_coverage_curve_rises_and_agrees_with_coverage(client):
     shares = [c["covered_share"] for c in curve["curve"]]
     assert shares == sorted(shares) and len(shares) == 20
     at200 = next(c for c in curve["curve"] if c["radius_m"] == 200)
-    cov = client.get(f"/plan/kits/coverage?{Q}&sites=schools").json()
+    cov = client.get(f"/plan/kits/coverage?{QS}&sites=schools").json()
     assert at200["covered_share"] == pytest.approx(cov["totals"]["covered_share"])
     assert client.get("/plan/kits/coverage-curve?radii_m=20").status_code == 422
 
@@ -130,7 +131,7 @@ def test_p_curve_matches_single_solves(client):
 
 
 def test_people_zones_components_recompute(client, demo_service):
-    body = client.get(f"/plan/people-zones?{Q}").json()
+    body = client.get(f"/plan/people-zones?{QS}").json()
     areas = body["areas"]
     assert len(areas) == 21 and min(a["rank"] for a in areas) == 1
     off = np.array([a["offences"] for a in areas], float)
@@ -155,20 +156,20 @@ def test_people_zones_components_recompute(client, demo_service):
 
 
 def test_people_zone_weights_drive_the_order(client):
-    q = (f"/plan/people-zones?{Q}&weight_violence_rate=0&weight_hot_spot_share=0&weight_trend=0"
+    q = (f"/plan/people-zones?{QS}&weight_violence_rate=0&weight_hot_spot_share=0&weight_trend=0"
          "&weight_young_people=0&weight_deprivation=1&n_sim=100")
     areas = client.get(q).json()["areas"]
     imd = [a["imd_rank"] for a in areas]
     assert imd == sorted(imd)  # most deprived (lowest rank) first
-    assert client.get(f"/plan/people-zones?{Q}&weight_trend=-1").status_code == 422
+    assert client.get(f"/plan/people-zones?{QS}&weight_trend=-1").status_code == 422
 
 
 def test_people_zone_formats(client):
-    text = client.get(f"/plan/people-zones?{Q}&f=csv&n_sim=100").text
+    text = client.get(f"/plan/people-zones?{QS}&f=csv&n_sim=100").text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 21 and rows[0]["rank"] == "1"
     assert "rank_violence_rate_x0.5" in rows[0] and "sensitivity" not in rows[0]
-    fc = client.get(f"/plan/people-zones?{Q}&f=geojson&layer=npa&n_sim=100").json()
+    fc = client.get(f"/plan/people-zones?{QS}&f=geojson&layer=npa&n_sim=100").json()
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][:2] if \
         fc["features"][0]["geometry"]["type"] == "Polygon" else \
@@ -180,7 +181,7 @@ def test_siting_formats_and_csv_formulas_are_neutralised(client):
     bad = b"name,kind,easting,northing\n=HYPERLINK(\"http://x\"),kit,458800,304580\n"
     assert client.post("/sites/formula-kits", content=bad,
                        headers={"content-type": "text/csv"}).status_code == 201
-    text = client.get(f"/plan/kits/coverage?{Q}&sites=formula-kits&f=csv").text
+    text = client.get(f"/plan/kits/coverage?{QS}&sites=formula-kits&f=csv").text
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["name"].startswith("'=")
     fc = client.get(f"/plan/kits/next?{Q}&p=2&f=geojson").json()
@@ -215,7 +216,7 @@ def test_walking_distance_through_the_api(demo_settings, demo_service, tmp_path)
     write_river_grid(osm)
     settings = demo_settings.model_copy(update={"osm_file": osm})
     with TestClient(create_app(settings)) as c:
-        q = f"{Q}&sites=schools&radius_m=300"
+        q = f"{QS}&sites=schools&radius_m=300"
         walk = c.get(f"/plan/kits/coverage?{q}&distance=walking").json()
         straight = c.get(f"/plan/kits/coverage?{q}").json()
     assert walk["meta"]["distance"] == "walking"
@@ -228,7 +229,7 @@ def test_walking_distance_through_the_api(demo_settings, demo_service, tmp_path)
 def test_planning_demand_defaults_to_knife_enabled_on_force_exports(timed_client, client):
     """On a (SYNTHETIC) force export the default demand is knife-enabled serious violence;
     on police.uk-only data it is the police.uk proxy."""
-    r = client.get(f"/plan/kits/coverage?{Q}&sites=schools")
+    r = client.get(f"/plan/kits/coverage?{QS}&sites=schools")
     assert r.json()["meta"]["filters"]["group"] == "violence_robbery_weapons"
     r = timed_client.get("/plan/kits/coverage?sites=schools&permutations=999")
     # the synthetic export has no knife-flagged rows: the refusal names the group it used

@@ -75,7 +75,7 @@ def test_every_endpoint_family_counts_the_same_study_area(client, study_area):
                                study_area=study_area)["meta"]["n_offences_in_units"]
     totals["kde"] = get("/hotspots/kde", study_area=study_area, cell_size_m=500,
                         bandwidth_m=1000)["meta"]["n_points"]
-    totals["kits"] = n_demand(get("/plan/kits/next", study_area=study_area, n=1))
+    totals["kits"] = n_demand(get("/plan/kits/next", study_area=study_area, p=1))
     totals["coverage"] = n_demand(get("/plan/kits/coverage", study_area=study_area))
     assert want > 20000
     assert totals == {k: want for k in totals}

@@ -335,6 +335,33 @@ def best_method(summary: list[dict]) -> str:
     return ranked[0]["method"]
 
 
+def walk_forward(folds: list[dict], methods: Sequence[str]) -> dict:
+    """The out-of-sample score of "use the method that backtests best": at each cut-off the
+    method best on the earlier cut-offs only (``best_method``), scored on that cut-off. The
+    best method's mean over all folds is in-sample (the same folds chose it) and
+    optimistic; this is the figure to expect. Needs two cut-offs or more (the first has no
+    earlier ones); naive is scored on the same folds.
+
+    Returns ``n_folds``, ``mean_pai``, ``mean_hit_rate``, ``naive_mean_pai`` (NaN with no
+    fold) and ``picks`` (cut-off, method chosen, its PAI and hit rate).
+    """
+    cutoffs = sorted({r["cutoff"] for r in folds})
+    by = {(r["cutoff"], r["method"]): r for r in folds}
+    picks = []
+    for k in range(1, len(cutoffs)):
+        earlier = [r for r in folds if r["cutoff"] in cutoffs[:k]]
+        m = best_method([{"method": x, "mean_pai": _stat(np.mean, [
+            r["pai"] for r in earlier if r["method"] == x])} for x in methods])
+        row, naive = by[(cutoffs[k], m)], by[(cutoffs[k], "naive")]
+        picks.append({"cutoff": cutoffs[k], "method": m, "pai": row["pai"],
+                      "hit_rate": row["hit_rate"], "naive_pai": naive["pai"]})
+    return {"n_folds": len(picks),
+            "mean_pai": _stat(np.mean, [p["pai"] for p in picks]),
+            "mean_hit_rate": _stat(np.mean, [p["hit_rate"] for p in picks]),
+            "naive_mean_pai": _stat(np.mean, [p["naive_pai"] for p in picks]),
+            "picks": picks}
+
+
 def _stat(f, v) -> float:
     """``f`` of the finite values of ``v`` (NaN when there are none)."""
     a = np.array(v, float)

@@ -61,27 +61,28 @@ def name_places(unit: np.ndarray, text: Iterable, x_m: np.ndarray, y_m: np.ndarr
     dict unit -> [(name, offences), ...], most offences first, at most ``n``; a unit whose
     rows have no place name gets [].
     """
-    kinds, names = zip(*(clean(t) for t in text)) if len(unit) else ((), ())
-    df = pd.DataFrame({"unit": np.asarray(unit), "kind": kinds, "name": names,
-                       "x": np.asarray(x_m, float), "y": np.asarray(y_m, float)})
-    streets = df[df["kind"] == "street"]
-    tree = cKDTree(streets[["x", "y"]].to_numpy()) if len(streets) else None
-    out: dict[int, list[tuple[str, int]]] = {}
+    codes, texts = pd.factorize(pd.Series(list(text), dtype=object), use_na_sentinel=False)
+    kinds, names = (np.array(v, dtype=object) for v in zip(*map(clean, texts))) \
+        if len(texts) else (np.array([], dtype=object),) * 2
+    df = pd.DataFrame({"unit": np.asarray(unit, dtype=np.int64), "kind": kinds[codes],
+                       "name": names[codes], "x": np.asarray(x_m, float),
+                       "y": np.asarray(y_m, float)})
     wanted = list(wanted)
-    mine = df[df["unit"].isin(wanted) & (df["kind"] != "none")]
-    for u, rows in mine.groupby("unit"):
-        tally: dict[str, int] = {}
-        for name, k in rows[rows["kind"] == "street"]["name"].value_counts().items():
-            tally[name] = int(k)
-        stock = rows[rows["kind"] == "stock"]
-        if tree is not None and len(stock):  # a stock label only beside a street
-            points = stock.groupby(["name", "x", "y"], sort=False).size()
-            _, k = tree.query(np.array([(x, y) for _, x, y in points.index]))
-            for (label, _, _), near, count in zip(points.index, np.atleast_1d(k), points):
-                name = f"{label} off {streets['name'].iloc[int(near)]}"
-                tally[name] = tally.get(name, 0) + int(count)
-        ranked = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
-        out[int(u)] = ranked[:n]
+    streets = df[df["kind"] == "street"]
+    mine = df[df["unit"].isin(wanted)]
+    parts = [mine[mine["kind"] == "street"].groupby(["unit", "name"]).size()]
+    stock = mine[mine["kind"] == "stock"]
+    if len(streets) and len(stock):  # a stock label only beside a street: its nearest
+        points = stock.groupby(["unit", "name", "x", "y"]).size().reset_index(name="n")
+        _, near = cKDTree(streets[["x", "y"]].to_numpy()).query(points[["x", "y"]].to_numpy())
+        points["name"] = (points["name"] + " off "
+                          + streets["name"].to_numpy()[np.atleast_1d(near)])
+        parts.append(points.groupby(["unit", "name"])["n"].sum())
+    tally = pd.concat(parts).groupby(level=[0, 1]).sum().reset_index(name="n")
+    tally = tally.sort_values(["unit", "n", "name"], ascending=[True, False, True])
+    top = tally.groupby("unit").head(n)
+    out = {int(u): list(zip(g["name"], g["n"].astype(int).tolist()))
+           for u, g in top.groupby("unit")}
     return {u: out.get(u, []) for u in wanted}
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo_api.analysis import forecast as fc
+from geo_api.analysis.places import name_places, place_label
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
@@ -128,7 +129,8 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
     from geo_api.services.budget import check_backtest
 
     units = units_for(svc, flt, spec, window)
-    params = fc.Params(window=window, half_life=half_life, bandwidth_m=bandwidth_m)
+    spacing = unit_spacing_m(units)
+    params = kde_params(window, half_life, bandwidth_m, spacing)
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
                    max(bandwidth_m, *params.ensemble_bandwidths_m),
                    len(period_months(svc, flt)))
@@ -145,10 +147,16 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
         row["train_months"] = [months[row["cutoff"] - window], months[row["cutoff"] - 1]]
         row["test_months"] = [months[row["cutoff"]], months[row["cutoff"] + horizon - 1]]
     best = fc.best_method(r["summary"])
+    walk = fc.walk_forward(r["folds"], methods)
     out = {"meta": svc.meta(flt, analysis="hotspot_forecast_evaluation", **units.definition,
                             months=months, window_months=window, horizon_months=horizon,
                             coverage=coverage, methods=methods, half_life_months=half_life,
-                            bandwidth_m=bandwidth_m, n_folds=r["n_folds"],
+                            bandwidth_m=params.bandwidth_m, bandwidth_requested_m=bandwidth_m,
+                            unit_spacing_m=round(spacing, 1), bandwidth_rule=(
+                                f"at least {KDE_REACH:g} x the unit spacing, so the kernel "
+                                "reaches the neighbouring units (a narrower kernel would "
+                                "only copy each unit's own count: the naive method)"),
+                            n_folds=r["n_folds"],
                             ensemble_candidates={
                                 "bandwidth_m": list(params.ensemble_bandwidths_m),
                                 "half_life_months": list(params.ensemble_half_lives)},
@@ -160,18 +168,62 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
            "paired_vs_naive": r["paired_vs_naive"],
            "curves": {"coverage": r["coverages"], "hit_rate": r["curves"]},
            "folds": r["folds"], "ensemble_next": r.get("ensemble_next"),
-           "reading": _reading(r["summary"], r["paired_vs_naive"], best, coverage, horizon)}
+           "walk_forward": {**{k: _num(v) for k, v in walk.items() if k != "picks"},
+                            "picks": [{k: _num(v) for k, v in p.items()}
+                                      for p in walk["picks"]]},
+           "reading": _reading(r["summary"], r["paired_vs_naive"], best, coverage, horizon,
+                               walk)}
     return _remember(key, out)
 
 
-def _reading(summary, paired, best, coverage, horizon) -> str:
+# a KDE bandwidth reaches at least this many unit spacings (quartic weight 0.31 at 1 spacing)
+KDE_REACH = 1.5
+
+
+def unit_spacing_m(units: Units) -> float:
+    """Median distance (metres) from a unit centre to the nearest other one."""
+    from scipy.spatial import cKDTree
+
+    x, y = (np.asarray(v, float) for v in units.centres_m)
+    if len(x) < 2:
+        return 0.0
+    d, _ = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)
+    return float(np.median(d[:, 1]))
+
+
+def kde_params(window: int, half_life: float, bandwidth_m: float, spacing_m: float
+               ) -> fc.Params:
+    """Forecast parameters with every KDE bandwidth (the KDE method's and the ensemble's
+    non-zero candidates) raised to ``KDE_REACH`` unit spacings: below that a quartic kernel
+    on unit centres gives no weight to the neighbours and is the naive method again (at H3
+    r8, 400 m against 800 m between centres)."""
+    floor = KDE_REACH * spacing_m
+    ens = fc.Params().ensemble_bandwidths_m
+    return fc.Params(window=window, half_life=half_life,
+                     bandwidth_m=round(max(bandwidth_m, floor), 1),
+                     ensemble_bandwidths_m=tuple(sorted({0.0, *(round(max(b, floor), 1)
+                                                                for b in ens if b > 0)})))
+
+
+def _num(v):
+    """A number for JSON (None for NaN)."""
+    if isinstance(v, float | np.floating):
+        return float(v) if np.isfinite(v) else None
+    return v
+
+
+def _reading(summary, paired, best, coverage, horizon, walk) -> str:
     s = {x["method"]: x for x in summary}
     naive = s["naive"]["mean_pai"]
     period = "next month's" if horizon == 1 else f"next {horizon} months'"
     text = (f"Over the backtest, {best} captured the most of the {period} offences per unit "
             f"area at {coverage:.0%} of the area "
-            f"(mean PAI {s[best]['mean_pai']:.2f}; naive last-period counts "
-            f"{naive:.2f}).")
+            f"(mean PAI {s[best]['mean_pai']:.2f} in-sample - the same folds chose it; naive "
+            f"last-period counts {naive:.2f}).")
+    if walk["n_folds"]:
+        text += (f" Choosing the method each month by the months before it (walk-forward, "
+                 f"{walk['n_folds']} folds) gave PAI {walk['mean_pai']:.2f} against naive's "
+                 f"{walk['naive_mean_pai']:.2f}: the figure to expect.")
     if best != "naive":
         p = next((x for x in paired if x["method"] == best), None)
         if p:
@@ -192,7 +244,8 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     best = ev["best_method"]
     units = units_for(svc, flt, spec, window)
     months, counts = unit_months(svc, flt, spec, window, units)
-    params = fc.Params(window=window)
+    params = kde_params(window, ev["meta"]["half_life_months"],
+                        ev["meta"]["bandwidth_requested_m"], unit_spacing_m(units))
     nxt = ev.get("ensemble_next")
     choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None
     scores = fc.score(best, counts, space_of(units), params, choice)
@@ -204,6 +257,7 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     x, y = units.centres_m
     lon, lat = metric_to_lonlat(np.asarray(x)[order], np.asarray(y)[order])
     best_row = next(s for s in ev["summary"] if s["method"] == best)
+    walk = ev["walk_forward"]
     places = [{"rank": k + 1, "id": units.ids[i], **names[i], "score": float(scores[i]),
                "count_last_3_months": int(last3[i]), "count_last_12_months": int(last12[i]),
                **trend[i], "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6)}
@@ -212,19 +266,32 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
                              months=months, method=best, method_definition=fc.METHOD_TEXT[best],
                              method_params=({"bandwidth_m": choice[0],
                                              "half_life_months": choice[1]} if choice else None),
-                             backtest_mean_pai=best_row["mean_pai"],
-                             backtest_mean_hit_rate=best_row["mean_hit_rate"],
-                             naive_mean_pai=next(s["mean_pai"] for s in ev["summary"]
-                                                 if s["method"] == "naive"),
+                             backtest_mean_pai=walk["mean_pai"],
+                             backtest_mean_hit_rate=walk["mean_hit_rate"],
+                             naive_mean_pai=walk["naive_mean_pai"],
+                             walk_forward_folds=walk["n_folds"],
+                             in_sample_mean_pai=best_row["mean_pai"],
+                             in_sample_mean_hit_rate=best_row["mean_hit_rate"],
                              coverage=coverage, window_months=window,
                              n_folds=len({r["cutoff"] for r in ev["folds"]}),
                              next_period=_next_month(months[-1])),
-            "reading": (f"Where to go next month: the {len(places)} places {best} ranks "
-                        f"highest. In backtests on the loaded months this method's top "
-                        f"{coverage:.0%} of the area held {best_row['mean_hit_rate']:.0%} of "
-                        f"the next month's offences (PAI {best_row['mean_pai']:.2f}). "
-                        "Counts are small: a place can drop out next month by chance."),
+            "reading": _focus_reading(len(places), best, coverage, walk, best_row),
             "places": places}
+
+
+def _focus_reading(n: int, best: str, coverage: float, walk: dict, best_row: dict) -> str:
+    text = f"Where to go next month: the {n} places {best} ranks highest. "
+    if walk["n_folds"]:
+        text += (f"Choosing the method this way in earlier months (walk-forward, "
+                 f"{walk['n_folds']} folds), the top {coverage:.0%} of the area held "
+                 f"{walk['mean_hit_rate']:.0%} of the next month's offences (PAI "
+                 f"{walk['mean_pai']:.2f}; naive {walk['naive_mean_pai']:.2f}). ")
+    else:
+        text += "Too few months to test the choice of method on later months. "
+    text += (f"On all folds {best} itself held {best_row['mean_hit_rate']:.0%} (PAI "
+             f"{best_row['mean_pai']:.2f}), but those folds also chose it (in-sample). "
+             "Counts are small: a place can drop out next month by chance.")
+    return text
 
 
 def _next_month(month: str) -> str:
@@ -233,29 +300,30 @@ def _next_month(month: str) -> str:
 
 def place_names(svc, flt: OffenceFilter, units: Units, months: list[str],
                 order: Sequence[int]) -> dict[int, dict]:
-    """For each unit in ``order``: its three most common police.uk location names in
-    ``months`` and the ward and NPA most of its offences fall in."""
+    """For each unit in ``order``: its three most common place names in ``months``
+    (``analysis.places``: real streets, a stock label only beside its nearest street) and
+    the ward and NPA most of its offences fall in."""
     period = dataclasses.replace(flt, start=pd.Timestamp(months[0] + "-01").to_pydatetime(),
                                  end=(pd.Timestamp(months[-1] + "-01")
                                       + pd.offsets.MonthBegin(1)).to_pydatetime())
     cols = tuple(dict.fromkeys((*units.assign_columns, "location_text", "ward_code",
-                                "npa_code")))
+                                "npa_code", "x_m", "y_m")))
     df = svc.store.located_values(cols, period)
     df["unit"] = units.assign(df) if len(df) else np.array([], dtype=np.int64)
+    named = name_places(df["unit"].to_numpy(), df["location_text"].tolist(),
+                        df["x_m"].to_numpy(float), df["y_m"].to_numpy(float), order, 3)
     df = df[df["unit"].isin(list(order))]
     wards = _names(svc, "ward")
     npas = _names(svc, "npa")
     out = {}
     for i in order:
         rows = df[df["unit"] == i]
-        top = rows["location_text"].dropna().value_counts().head(3)
         ward = rows["ward_code"].dropna().mode()
         npa = rows["npa_code"].dropna().mode()
         w = ward.iloc[0] if len(ward) else None
         a = npa.iloc[0] if len(npa) else None
-        streets = [str(s) for s in top.index]
-        out[i] = {"name": "; ".join(streets) if streets else units.ids[i],
-                  "streets": [{"location": s, "count": int(c)} for s, c in top.items()],
+        out[i] = {"name": place_label(s for s, _ in named[i]) or units.ids[i],
+                  "streets": [{"location": s, "count": c} for s, c in named[i]],
                   "ward_code": w, "ward": wards.get(w), "npa_code": a, "npa": npas.get(a)}
     return out
 

@@ -10,6 +10,7 @@ import shapely
 
 from geo_api.analysis.getis_ord import GiStarResult, gi_star
 from geo_api.analysis.kde import arcgis_bandwidth_m, kde_grid
+from geo_api.analysis.places import place_label
 from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, window_share
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
@@ -198,10 +199,26 @@ def time_profile(svc: Service, flt: OffenceFilter) -> dict:
                              "share": school[2] if school[1] else None}}
 
 
+def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]:
+    """The map points of ``t`` (name = police.uk location text, lon, lat) named as places
+    (``analysis.places``): the street, or a stock label beside its nearest street."""
+    from geo_api.analysis.places import name_places
+
+    pts = svc.store.located_values(("location_text", "x_m", "y_m", "lon", "lat"), flt)
+    key = pd.MultiIndex.from_arrays([t["name"], t["lon"].round(6), t["lat"].round(6)])
+    unit = key.get_indexer(pd.MultiIndex.from_arrays(
+        [pts["location_text"].fillna("unnamed point"), pts["lon"].round(6),
+         pts["lat"].round(6)])) if len(pts) else np.array([], dtype=np.int64)
+    named = name_places(unit, pts["location_text"].tolist(), pts["x_m"].to_numpy(float),
+                        pts["y_m"].to_numpy(float), range(len(t)), 1)
+    return [named[i][0][0] if named[i] else "unnamed map point" for i in range(len(t))]
+
+
 def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) -> dict:
     """Top units by count for any layer or grid, or police.uk map points (``units=None``)."""
     if units is None:
         t = svc.store.top_locations(flt, limit)
+        t["name"] = _point_names(svc, flt, t)
         totals = svc.store.area_counts("lad", flt)[1]
         total = totals["n_matched"] - totals["n_no_location"]
         t["code"] = t["lon"].map("{:.6f}".format) + "," + t["lat"].map("{:.6f}".format)
@@ -228,11 +245,12 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
     lon, lat = metric_to_lonlat(x, y)
     t["streets"] = [streets[i] for i in rows]
     # cells are named by their streets; areas by their own name
-    t["name"] = [names.get(c) or "; ".join(streets[i]) or c for c, i in zip(t["code"], rows)]
+    t["name"] = [names.get(c) or place_label(streets[i]) or c for c, i in zip(t["code"], rows)]
     t["lon"], t["lat"] = np.round(lon, 6), np.round(lat, 6)
     meta = svc.meta(flt, analysis="top_n", limit=limit,
                     definition="units ranked by offences; share of offences in all units; "
-                               "streets: the unit's most common police.uk location names; "
+                               "streets: the unit's most common places (real streets, a "
+                               "police.uk stock label only beside its nearest street); "
                                "lon/lat: its centre",
                     **u.definition)
     return {"meta": meta, "top": t.to_dict("records")}

@@ -20,6 +20,7 @@ import shapely
 from geo_api.analysis import coverage as cov
 from geo_api.analysis import ranking, siting
 from geo_api.analysis.compare import compare_counts
+from geo_api.analysis.places import name_places
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
 from geo_api.data.deprivation import N_LSOA_ENGLAND, PROFILE_NOTE, area_profile, lsoa_profile
 from geo_api.data.store.base import OffenceFilter
@@ -111,14 +112,17 @@ def site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, st
         df = svc.store.values(("location_text", "x_m", "y_m", "has_location"),
                               OffenceFilter(source="police_uk"))
         df = df[df["has_location"].astype(bool)]
-        df = df.assign(xr=df["x_m"].round(2), yr=df["y_m"].round(2),
-                       name=df["location_text"].fillna("unnamed map point"))
-        # one site per map point, named by its most common location text
-        n = df.groupby(["xr", "yr", "name"], as_index=False).size()
-        n = n.sort_values(["xr", "yr", "size", "name"], ascending=[True, True, False, True])
-        n = n.drop_duplicates(["xr", "yr"])
-        sites = pd.DataFrame({"name": n["name"].to_numpy(), "kind": "police.uk map point",
-                              "x_m": n["xr"].to_numpy(), "y_m": n["yr"].to_numpy()})
+        df = df.assign(xr=df["x_m"].round(2), yr=df["y_m"].round(2))
+        # one site per map point, named by its most common place name (a street, or a
+        # stock label beside its nearest street: analysis.places)
+        point, xy = pd.MultiIndex.from_arrays([df["xr"], df["yr"]]).factorize(sort=True)
+        named = name_places(point, df["location_text"].tolist(), df["x_m"].to_numpy(float),
+                            df["y_m"].to_numpy(float), range(len(xy)), 1)
+        sites = pd.DataFrame({"name": [named[i][0][0] if named[i] else "unnamed map point"
+                                       for i in range(len(xy))],
+                              "kind": "police.uk map point",
+                              "x_m": xy.get_level_values(0).to_numpy(float),
+                              "y_m": xy.get_level_values(1).to_numpy(float)})
         desc = BUILTIN_SETS[name]
     elif name == "postcodes":
         from geo_api.data.boundaries_build import read_postcodes

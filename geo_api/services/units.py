@@ -354,18 +354,17 @@ def rows_geojson(svc, spec: UnitSpec | None, rows: list[dict], meta: dict) -> di
 
 def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
                      ) -> dict[int, list[str]]:
-    """For each unit index in ``order``: its ``n`` most common police.uk location names
-    ("On or near ...") among the offences matching ``flt``."""
+    """For each unit index in ``order``: its ``n`` most common place names among the
+    offences matching ``flt`` - real streets, each once, a police.uk stock label only beside
+    its nearest street ("Shopping area off Vaughan Way"), no blanks (``analysis.places``)."""
+    from geo_api.analysis.places import name_places
+
     order = list(order)
     if not order:
         return {}
-    cols = tuple(dict.fromkeys((*units.assign_columns, "location_text")))
+    cols = tuple(dict.fromkeys((*units.assign_columns, "location_text", "x_m", "y_m")))
     df = svc.store.located_values(cols, flt)
-    if not len(df):
-        return {i: [] for i in order}
-    df = df.assign(unit=units.assign(df))
-    df = df[df["unit"].isin(order) & df["location_text"].notna()]
-    top = (df.groupby(["unit", "location_text"]).size().reset_index(name="k")
-           .sort_values(["unit", "k", "location_text"], ascending=[True, False, True]))
-    names = top.groupby("unit")["location_text"].apply(lambda s: s.head(n).tolist())
-    return {i: names.get(i, []) for i in order}
+    unit = units.assign(df) if len(df) else np.array([], dtype=np.int64)
+    named = name_places(unit, df["location_text"].tolist(), df["x_m"].to_numpy(float),
+                        df["y_m"].to_numpy(float), order, n)
+    return {i: [name for name, _ in named[i]] for i in order}

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo_api.errors import GeoApiError
+from geo_api.errors import GeoApiError, UnknownParameter
 
 log = logging.getLogger("geo_api")
 # the public role's disclosure policy for the request being answered (set by web/auth.py)
@@ -35,6 +35,17 @@ def shown(message: str) -> str:
     return public_message(message)
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+
+OGC_PATHS = ("/collections", "/conformance", "/tileMatrixSets")
+
+
+def status_of(exc: GeoApiError, path: str) -> int:
+    """The HTTP status of a domain error: its own, but 400 for an unknown parameter on the
+    OGC API paths (OGC API - Features requires it; elsewhere the API's 422)."""
+    if isinstance(exc, UnknownParameter) and path.startswith(OGC_PATHS):
+        return 400
+    return exc.status_code
+
 
 def is_page(path: str) -> bool:
     """Paths people open in a browser (HTML pages), not API calls."""
@@ -72,8 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GeoApiError)
     async def domain_error(request: Request, exc: GeoApiError):
         # e.g. Retry-After on 503, WWW-Authenticate on 401
-        return error_response(request, exc.status_code, exc.code, exc.user_msg, exc.detail,
-                              headers=getattr(exc, "headers", None))
+        return error_response(request, status_of(exc, request.url.path), exc.code,
+                              exc.user_msg, exc.detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -130,6 +130,12 @@ def units_param(default: str, with_location: bool = False):
                                                       "cell)")] = None,
     ) -> UnitSpec | None:
         if grid == "location":
+            if study_area != "city":  # never answered for the city in silence
+                from geo_api.errors import InvalidParameter
+
+                raise InvalidParameter("study_area: grid=location (police.uk map points) is "
+                                       "for the city only; use study_area=city, or grid=h3 "
+                                       "for the force area")
             return None
         return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
                         fishnet_cell_size_m=fishnet_cell_size_m, fishnet_band_m=fishnet_band_m)
@@ -203,13 +209,21 @@ def _route_params(route) -> tuple[frozenset[str], frozenset[str]]:
     return _PARAMS[key]
 
 
+# what the map pages' controls form sets itself (read by the pages from the query; the
+# rest of the query is kept as hidden fields)
+FORM_FIELDS = frozenset({"datetime", "group", "before", "after", "preset", "period_from",
+                         "period_to", "before_from", "before_to", "after_from", "after_to",
+                         "zoom"})
+
+
 def no_repeated_query_params(request: Request) -> None:
-    """Refuse a single-valued query parameter given more than once (422) instead of
-    silently using the last value (list parameters, e.g. crime_category, may repeat), and
-    an output format ``f`` on an endpoint that has none (it would be silently ignored)."""
+    """Refuse what would otherwise be ignored in silence: a query parameter the endpoint
+    does not take (``UnknownParameter``: 422, 400 on OGC API paths), a single-valued one
+    given more than once (422) instead of using the last value (list parameters, e.g.
+    crime_category, may repeat), and an output format ``f`` on an endpoint that has none."""
     from collections import Counter
 
-    from geo_api.errors import InvalidParameter
+    from geo_api.errors import InvalidParameter, UnknownParameter
 
     counts = Counter(k for k, _ in request.query_params.multi_items())
     repeated = [k for k, n in counts.items() if n > 1]
@@ -217,6 +231,20 @@ def no_repeated_query_params(request: Request) -> None:
     if route is None or not hasattr(route, "dependant"):
         return
     names, lists = _route_params(route)
+    from geo_api.web.errors import is_page
+
+    if is_page(request.url.path):  # the controls form's own fields
+        names = names | FORM_FIELDS
+    unknown = sorted(k for k in counts if k not in names and k != "f")
+    if unknown:
+        for d in route.dependencies:  # who may call it is answered first (401/403)
+            if getattr(d.dependency, "required_role", None):
+                d.dependency(request)
+        raise UnknownParameter(
+            f"{unknown[0]}: this endpoint takes no such parameter"
+            + (f" (also unknown: {', '.join(unknown[1:])})" if len(unknown) > 1 else "")
+            + f"; it takes: {', '.join(sorted(names)) or 'none'}",
+            {"unknown": unknown, "known": sorted(names)})
     bad = [k for k in repeated if k not in lists]
     if bad:
         raise InvalidParameter(f"{bad[0]}: given {counts[bad[0]]} times; it takes one value")

@@ -144,10 +144,14 @@ def _offence_collection(request: Request, svc):
             operation_id="describeOffenceCollection", response_model=OgcCollection,
             response_model_exclude_none=True, responses={**JSON_200, **ERRORS},
             summary="The offence records collection (analysts)")
-def describe_offences(request: Request, svc: ServiceDep) -> dict:
+def describe_offences(request: Request, svc: ServiceDep, flt: OgcFilter) -> dict:
     """The offence records collection: extent (force area, loaded months), CRS list, links.
-    Refused (403) where the deployment serves aggregates only."""
+    It takes its items' filter parameters (datetime, group, ...: GDAL sends its
+    connection's query with every request, this one included), checks them and describes
+    the whole collection; the items apply them. Refused (403) where the deployment serves
+    aggregates only."""
     c = _offence_collection(request, svc)
+    collections.selection(svc, c, flt)  # a bad or empty selection is refused here too
     return ogc.collection_doc(base_url(request), c, collections.extent(svc, c))
 
 

@@ -17,6 +17,7 @@ from geo_api.services.access import require
 from geo_api.services.filters import filter_query, with_period
 from geo_api.web.api.models import OgcLandingPage
 from geo_api.web.api.params import (
+    FORM_FIELDS,
     FilterDep,
     HeavySlot,
     MapAfter,
@@ -343,9 +344,6 @@ def _as_period(flt) -> str | None:
     return f"{flt.start:%Y-%m}/{last:%Y-%m}"
 
 
-# what the controls form sets itself (the rest of the query is kept as hidden fields)
-FORM_FIELDS = {"datetime", "group", "before", "after", "preset", "period_from", "period_to",
-               "before_from", "before_to", "after_from", "after_to", "zoom"}
 
 
 def page_controls(request: Request, svc, flt, pair=None, with_period: bool = True,

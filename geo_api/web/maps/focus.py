@@ -71,6 +71,18 @@ def _month_words(month: str) -> str:
     return datetime.date.fromisoformat(month + "-01").strftime("%B %Y")
 
 
+def _walk_text(meta: dict) -> str:
+    """The figure to expect (walk-forward) and why the table's best row flatters."""
+    if not meta.get("walk_forward_folds"):
+        return ("Too few months to test the choice of method on later months; the table's "
+                "figures are in-sample.")
+    return (f"Chosen each month by the months before it, it held "
+            f"{_pct(meta['backtest_mean_hit_rate'])} of the next month's offences (PAI "
+            f"{_f(meta['backtest_mean_pai'])}, naive {_f(meta['naive_mean_pai'])}; "
+            f"walk-forward, {meta['walk_forward_folds']} folds). The table is over all folds, "
+            f"which also chose the method: its best row is in-sample and flatters it.")
+
+
 def _panel(focus: dict, ev: dict, title: str, query: str = "") -> str:
     e = tooltip_text
     meta = focus["meta"]
@@ -99,7 +111,8 @@ def _panel(focus: dict, ev: dict, title: str, query: str = "") -> str:
 <a href="/focus?{html.escape(query)}&amp;f=geojson">GeoJSON</a> ·
 <a href="/evaluate/hotspots?{html.escape(query)}">the backtest (JSON)</a></div>
 <h2>How well each method predicted the next month</h2>
-<div>Chosen: <b>{e(meta['method'])}</b> — {e(meta['method_definition'])}.</div>
+<div>Chosen: <b>{e(meta['method'])}</b> — {e(meta['method_definition'])}.
+{_walk_text(meta)}</div>
 <table><tr><th>method</th><th class=num>PAI</th><th class=num>hit rate</th>
 <th class=num>PEI</th></tr>{summary}</table>
 {curve_svg(ev)}

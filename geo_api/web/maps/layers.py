@@ -7,6 +7,7 @@ import datetime
 import html
 from urllib.parse import urlencode
 
+from geo_api.analysis.places import place_label
 from geo_api.services.filters import filter_query
 from geo_api.services.hotspots import Significance
 from geo_api.web.maps.hotspots import HotspotLayers
@@ -46,7 +47,7 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
     index = {c: i for i, c in enumerate(units.ids)}
     marked = [r for r in rows if r["label"].startswith(("hot", "cold")) and r["id"] in index]
     streets = streets_in_units(svc, flt, units, [index[r["id"]] for r in marked])
-    named = {r["id"]: "; ".join(streets[index[r["id"]]]) for r in marked}
+    named = {r["id"]: place_label(streets[index[r["id"]]]) for r in marked}
     rows = [{**r, "streets": named[r["id"]]} if r["id"] in named else r for r in rows]
     kde_url = "/hotspots/kde?" + urlencode(filter_query(flt) + [
         ("bandwidth_m", "300"), ("cell_size_m", "100"), ("kernel", "quartic"),

@@ -16,7 +16,12 @@ class EvaluationMeta(Meta, UnitsEcho):
     coverage: float = Field(..., description="Share of the study area selected", examples=[0.05])
     methods: list[str]
     half_life_months: float
-    bandwidth_m: float
+    bandwidth_m: float = Field(..., description="KDE bandwidth used: the one asked for, "
+                               "raised to reach the neighbouring units (bandwidth_rule)")
+    bandwidth_requested_m: float
+    unit_spacing_m: float = Field(..., description="Median distance from a unit centre to "
+                                  "the nearest other one")
+    bandwidth_rule: str
     n_folds: int
     ensemble_candidates: dict[str, list[float]]
     tie_rule: str
@@ -70,6 +75,26 @@ class Curves(Strict):
                                                                      "at each coverage, per method")
 
 
+class WalkForwardPick(Strict):
+    cutoff: int
+    method: str = Field(..., description="The method best on the earlier cut-offs only")
+    pai: float | None
+    hit_rate: float | None
+    naive_pai: float | None
+
+
+class WalkForward(Strict):
+    """How well "use the method that backtests best" predicted: at each cut-off the method
+    best on the earlier cut-offs only, scored there (out of sample). The best method's own
+    mean (``summary``) is in-sample: the same folds chose it."""
+
+    n_folds: int = Field(..., description="Cut-offs with an earlier one to choose by")
+    mean_pai: float | None = Field(..., examples=[4.3])
+    mean_hit_rate: float | None
+    naive_mean_pai: float | None = Field(..., description="Naive on the same folds")
+    picks: list[WalkForwardPick]
+
+
 class EvaluationResponse(Strict):
     meta: EvaluationMeta
     best_method: str = Field(..., description="Highest mean PAI (ties: the simpler method)",
@@ -81,6 +106,7 @@ class EvaluationResponse(Strict):
     folds: list[FoldRow]
     ensemble_next: dict[str, float] | None = Field(None, description="Ensemble parameters for "
                                                                      "the month after the data")
+    walk_forward: WalkForward
 
 
 class FocusMeta(Meta, UnitsEcho):
@@ -88,9 +114,17 @@ class FocusMeta(Meta, UnitsEcho):
     method: str = Field(..., description="The method that backtested best on the loaded data")
     method_definition: str
     method_params: dict[str, float] | None = None
-    backtest_mean_pai: float | None
-    backtest_mean_hit_rate: float | None
-    naive_mean_pai: float | None
+    backtest_mean_pai: float | None = Field(..., description="Walk-forward (out of sample): "
+                                            "at each cut-off the method best on the earlier "
+                                            "ones, scored there - the figure to expect; null "
+                                            "with fewer than two folds")
+    backtest_mean_hit_rate: float | None = Field(..., description="Walk-forward, as above")
+    naive_mean_pai: float | None = Field(..., description="Naive on the same folds")
+    walk_forward_folds: int
+    in_sample_mean_pai: float | None = Field(..., description="The chosen method's mean PAI "
+                                             "on all folds - IN-SAMPLE: the same folds chose "
+                                             "it, so it flatters the method")
+    in_sample_mean_hit_rate: float | None
     coverage: float
     window_months: int
     n_folds: int
@@ -98,16 +132,17 @@ class FocusMeta(Meta, UnitsEcho):
 
 
 class Street(Strict):
-    location: str = Field(..., examples=["On or near Granby Street"])
-    count: int = Field(..., description="Offences at that police.uk map point name in the last "
-                                        "12 months")
+    location: str = Field(..., description="A real street, or a police.uk stock label beside "
+                          "its nearest street", examples=["Granby Street"])
+    count: int = Field(..., description="Offences behind that name in the last 12 months")
 
 
 class FocusPlace(Strict):
     rank: int
     id: str = Field(..., description="Unit id (H3 cell, fishnet cell or area code)")
-    name: str = Field(..., description="Its most common police.uk location names",
-                      examples=["On or near Granby Street; On or near Gallowtree Gate"])
+    name: str = Field(..., description="Its most common places: real streets, each once; a "
+                      "police.uk stock label only beside its nearest street",
+                      examples=["Granby Street; Shopping area off Vaughan Way; Gallowtree Gate"])
     streets: list[Street]
     ward_code: str | None
     ward: str | None = Field(..., examples=["Castle"])

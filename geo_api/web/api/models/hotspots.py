@@ -101,9 +101,10 @@ class TopItem(BaseModel):
     share: float | None = Field(..., description="Share of offences in all units of the "
                                                  "grid/layer")
     cumulative_share: float | None
-    streets: list[str] | None = Field(None, description="Its most common police.uk location "
-                                                        "names (cells and areas)",
-                                      examples=[["On or near Granby Street"]])
+    streets: list[str] | None = Field(
+        None, description="Its most common places (cells and areas): real streets, each once; "
+        "a police.uk stock label only beside its nearest street",
+        examples=[["Granby Street", "Shopping area off Vaughan Way"]])
     lon: float | None = Field(None, description="Centre (a map point's own position)")
     lat: float | None = None
 

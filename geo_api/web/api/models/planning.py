@@ -131,7 +131,7 @@ class CoverageCurveResponse(BaseModel):
 
 class ChosenSite(Strict):
     rank: int = Field(..., description="Order of marginal gain: 1 adds the most")
-    name: str = Field(..., examples=["On or near Humberstone Gate"])
+    name: str = Field(..., examples=["Humberstone Gate"])
     kind: str
     lon: float
     lat: float
