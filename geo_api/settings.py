@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     disclosure_min_bandwidth_m: float = Field(300, gt=0, description="Public: KDE bandwidth "
                                                                      "floor")
     disclosure_min_kde_cell_m: float = Field(100, gt=0, description="Public: KDE cell floor")
+    disclosure_min_centre_n: int = Field(20, ge=3, description="Public: mean centres and "
+                                         "ellipses only for selections of at least this many "
+                                         "offences")
+    disclosure_centre_grid_m: float = Field(250, gt=0, description="Public: centres, axes "
+                                            "and shifts rounded to this many metres")
 
     @property
     def keys_path(self) -> Path:

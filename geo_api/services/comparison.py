@@ -160,16 +160,28 @@ def kde_difference(svc: Service, fb: OffenceFilter, fa: OffenceFilter, *, bandwi
 
 
 def centre_shift(svc: Service, fb: OffenceFilter, fa: OffenceFilter, study_area: str) -> dict:
-    """Mean centre and standard deviational ellipse per period, and the shift."""
-    out = {}
+    """Mean centre and standard deviational ellipse per period, and the shift. A period with
+    fewer than three offences has no centre (its numbers null, ``n`` said): one answer for
+    every small selection, not an error for some and a result for others."""
+    out, warnings = {}, []
     for name, f in (("before", fb), ("after", fa)):
-        try:
-            out[name] = centre_and_ellipse(*points_in(svc, f, study_area))
-        except ValueError as exc:
-            raise InvalidParameter(f"{name}: {exc}") from None
-    return {"meta": svc.compare_meta(fb, fa, analysis="centre_shift", study_area=study_area,
-                                     crs="EPSG:27700"),
-            **out, "shift": shift(out["before"], out["after"])}
+        x, y = points_in(svc, f, study_area)
+        if len(x) < 3:
+            out[name] = {**dict.fromkeys(CENTRE_KEYS), "n": len(x)}
+            warnings.append(f"{name}: too few offences for a centre (at least three)")
+        else:
+            out[name] = centre_and_ellipse(x, y)
+    moved = (shift(out["before"], out["after"]) if out["before"]["mean_x_m"] is not None
+             and out["after"]["mean_x_m"] is not None else dict.fromkeys(SHIFT_KEYS))
+    meta = svc.compare_meta(fb, fa, analysis="centre_shift", study_area=study_area,
+                            crs="EPSG:27700")
+    meta["warnings"] = meta["warnings"] + warnings
+    return {"meta": meta, **out, "shift": moved}
+
+
+CENTRE_KEYS = ("mean_x_m", "mean_y_m", "sd_major_m", "sd_minor_m", "major_axis_bearing_deg",
+               "standard_distance_m")
+SHIFT_KEYS = ("distance_m", "dx_m", "dy_m", "bearing_deg")
 
 
 def emerging(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significance,

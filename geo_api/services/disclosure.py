@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from geo_api.errors import Forbidden
@@ -60,6 +61,21 @@ SHARES = {"share": "count", "share_before": "before", "share_after": "after"}
 COMPLETE_TABLES = frozenset({"areas", "units", "rows", "cells"})
 COUNT_LIST_KEYS = frozenset({"counts", "count", "series"})
 GEOMETRY = frozenset({"geometry", "coordinates", "bbox"})
+# texts taken from offence records (police.uk street names): withheld with a suppressed count
+RECORD_TEXT = ("streets",)
+
+
+# The policy of the request being answered (None: no disclosure control). Set by the web
+# layer for every request; read where an answer is built from records whose protection
+# needs more than its published numbers (which street names a place may be given).
+ACTIVE: ContextVar = ContextVar("disclosure", default=None)
+
+
+def min_records() -> int:
+    """The fewest offence records a published text (a street name) may rest on: the
+    policy's ``k`` under disclosure control, else 1."""
+    policy = ACTIVE.get()
+    return policy.k if policy is not None else 1
 
 
 @dataclass(frozen=True)
@@ -70,12 +86,15 @@ class Policy:
     min_bbox_km2: float = 1.0
     min_bandwidth_m: float = 300.0
     min_kde_cell_m: float = 100.0
+    min_centre_n: int = 20
+    centre_grid_m: float = 250.0
 
     @classmethod
     def from_settings(cls, s) -> Policy:
         return cls(s.disclosure_k, s.disclosure_round_to, s.disclosure_min_unit_km2,
                    s.disclosure_min_bbox_km2, s.disclosure_min_bandwidth_m,
-                   s.disclosure_min_kde_cell_m)
+                   s.disclosure_min_kde_cell_m, s.disclosure_min_centre_n,
+                   s.disclosure_centre_grid_m)
 
     @property
     def label(self) -> str:
@@ -173,6 +192,12 @@ class Policy:
             return rows
         if not isinstance(obj, dict):
             return obj
+        if "mean_x_m" in obj and "n" in obj:
+            return self.centre(obj)
+        if isinstance(obj.get("shift"), dict) and all(
+                isinstance(obj.get(p), dict) and "mean_x_m" in obj[p] for p in ("before", "after")):
+            out = {k: self.protect(v, k) for k, v in obj.items() if k != "shift"}
+            return {**out, "shift": self.shift(out["before"], out["after"], obj["shift"])}
         out, suppressed = {}, False
         for key, v in obj.items():
             if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalars: as Python's
@@ -196,15 +221,56 @@ class Policy:
             c = out["count"]
             out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
                                                                 3)
-        if suppressed:  # nothing derived from a suppressed count stays
-            for key, v in out.items():
+        if suppressed:  # nothing derived from a suppressed count stays: numbers, and the
+            for key, v in out.items():  # street names of the records behind it
                 if isinstance(v, float) and key not in ("population", "alpha"):
                     out[key] = None
-        if isinstance(out.get("shift"), dict) and any(  # a centre shift reveals a withheld
-                isinstance(out.get(p), dict) and out[p].get("n", 1) is None  # centre
-                for p in ("before", "after")):
-            out["shift"] = _withhold(out["shift"])
+            self._drop_record_text(obj, out)
         return out
+
+    @staticmethod
+    def _drop_record_text(raw: dict, out: dict) -> None:
+        """A suppressed row's texts taken from its records (``RECORD_TEXT``: its streets,
+        and a name made of them) are withheld."""
+        for key in RECORD_TEXT:
+            if out.get(key) is not None:
+                joined = out[key] if isinstance(out[key], str) else "; ".join(
+                    str(v) for v in out[key]) if isinstance(out[key], list) else None
+                out[key] = None
+                if joined is not None and raw.get("name") == joined:  # (named by them)
+                    out["name"] = raw.get("code", raw.get("id"))
+
+    # --- centres: only for enough offences, on a coarse grid ---------------------------
+    def centre(self, c: dict) -> dict:
+        """A mean centre and its ellipse as the public role may see them: withheld below
+        ``min_centre_n`` offences; otherwise every length and position rounded to
+        ``centre_grid_m`` and the bearing to 15 degrees, ``n`` as a protected count."""
+        n = c.get("n")
+        out = dict(c)
+        out["n"] = self.count(n)
+        few = not isinstance(n, int | float) or n < self.min_centre_n
+        g = self.centre_grid_m
+        for key, v in c.items():
+            if key == "n" or not isinstance(v, int | float) or isinstance(v, bool):
+                continue
+            if few or not math.isfinite(v):
+                out[key] = None
+            elif key.endswith("_deg"):
+                out[key] = float(15 * round(v / 15) % 180)
+            else:
+                out[key] = float(g * round(v / g))
+        return out
+
+    def shift(self, before: dict, after: dict, raw: dict) -> dict:
+        """The shift between two published centres, computed from them (so it tells
+        nothing they do not); withheld (``raw``'s numbers) with either."""
+        if before.get("mean_x_m") is None or after.get("mean_x_m") is None:
+            return _withhold(raw)
+        dx = after["mean_x_m"] - before["mean_x_m"]
+        dy = after["mean_y_m"] - before["mean_y_m"]
+        return {"distance_m": math.hypot(dx, dy), "dx_m": dx, "dy_m": dy,
+                "bearing_deg": (math.degrees(math.atan2(dx, dy)) + 360) % 360
+                if dx or dy else None}
 
     def _secondary(self, raw: list[dict], rows: list[dict]) -> None:
         raw = [{k: v.item() if hasattr(v, "item") and hasattr(v, "dtype") else v

@@ -15,6 +15,7 @@ from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, win
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+from geo_api.services.disclosure import ACTIVE, min_records
 from geo_api.services.service import Service
 from geo_api.services.units import (
     STUDY_AREAS,
@@ -88,6 +89,9 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
         g = kde_grid(x, y, bandwidth_m, cell_size_m, kernel, extent_m=area.bounds)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
+    least = min_records()
+    if least > 1:  # disclosure control: no surface a few records shape
+        g = _only_where_many(g, x, y, least)
     meta = svc.meta(flt, analysis="kde", kernel=g.kernel, bandwidth_m=g.bandwidth_m,
                     bandwidth_rule=rule, cell_size_m=g.cell_size_m, study_area=study_area,
                     study_area_definition=STUDY_AREAS[study_area], n_points=len(x),
@@ -102,6 +106,28 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
             "units": "offences per km^2", "max": float(dens.max()),
             "values": np.round(dens, 4).tolist()}
     return grid, meta
+
+
+def _only_where_many(g, x: np.ndarray, y: np.ndarray, k: int):
+    """The surface with every cell that fewer than ``k`` offences lie within one bandwidth
+    of set to 0 (disclosure control): an isolated offence, or a few, make a peak centred on
+    them whatever the bandwidth, so only density resting on at least ``k`` offences near a
+    cell is shown; a selection of fewer than ``k`` is refused like any small count."""
+    import dataclasses
+
+    from scipy.spatial import cKDTree
+
+    if len(x) < k:
+        raise InvalidParameter("too few offences match this selection to show it (disclosure "
+                               "control); choose a longer period, a wider area or a broader "
+                               "group")
+    cx, cy = g.centres()
+    near = cKDTree(np.column_stack([x, y])).query_ball_point(
+        np.column_stack([cx.ravel(), cy.ravel()]), g.bandwidth_m, return_length=True)
+    dens = np.where(near.reshape(cx.shape) >= k, g.density_per_km2, 0.0)
+    return dataclasses.replace(g, density_per_km2=dens, params={
+        **g.params, "disclosure": f"cells with fewer than {k} offences within one bandwidth "
+                                  "set to 0"})
 
 
 def _top_cells(g, min_share_of_max: float):
@@ -214,6 +240,22 @@ def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]
     return [named[i][0][0] if named[i] else "unnamed map point" for i in range(len(t))]
 
 
+def top_n_protected(counts: pd.DataFrame, n: int, policy) -> pd.DataFrame:
+    """``top_n`` as the public role may see it: units ranked by their protected counts
+    (rounded counts first, then suppressed ones, then empty ones; code order within each),
+    so neither the order nor the number of rows tells a suppressed count; ``n`` rows
+    whenever there are ``n`` units."""
+    shown = counts["count"].map(policy.count)
+    key = shown.map(lambda v: -1.0 if v is None else float(v)).where(counts["count"] > 0, -2.0)
+    ranked = counts.assign(_k=key).sort_values(["_k", "code"], ascending=[False, True])
+    out = ranked.head(n).drop(columns="_k").reset_index(drop=True)
+    total = counts["count"].sum()
+    out["rank"] = np.arange(1, len(out) + 1)
+    out["share"] = out["count"] / total if total else np.nan
+    out["cumulative_share"] = out["share"].cumsum()
+    return out
+
+
 def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) -> dict:
     """Top units by count for any layer or grid, or police.uk map points (``units=None``)."""
     if units is None:
@@ -234,7 +276,12 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
     from geo_api.services.units import streets_in_units
 
     u = analysis_units(svc, units)
-    t = top_n(pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)}), limit)
+    counts = pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)})
+    policy = ACTIVE.get()
+    if policy is None:
+        t = top_n(counts, limit)
+    else:  # disclosure control: ranked by the published counts (suppressed ones by code)
+        t = top_n_protected(counts, limit, policy)  # and always `limit` rows: empty units too
     names = {}
     if units.grid in svc.boundaries.layers:
         names = svc.boundaries.get(units.grid).gdf.set_index("code")["name"].to_dict()

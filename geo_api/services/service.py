@@ -198,8 +198,8 @@ class Service:
                 "n_offences": s["n_offences"], "first_month": s["first_month"],
                 "last_month": s["last_month"], "months_loaded": list(self.store.months_loaded()),
                 "n_crime_id_other_month": s.get("n_crime_id_other_month"),
-                "message": f"{s['n_offences']:,} offences loaded, {s['first_month']} to "
-                           f"{s['last_month']}"}
+                # (no count in words: n_offences is the number, under the caller's policy)
+                "message": f"offences loaded for {s['first_month']} to {s['last_month']}"}
 
     def groups(self) -> dict[str, str]:
         return dict(OFFENCE_GROUPS)

@@ -356,8 +356,10 @@ def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
                      ) -> dict[int, list[str]]:
     """For each unit index in ``order``: its ``n`` most common place names among the
     offences matching ``flt`` - real streets, each once, a police.uk stock label only beside
-    its nearest street ("Shopping area off Vaughan Way"), no blanks (``analysis.places``)."""
+    its nearest street ("Shopping area off Vaughan Way"), no blanks (``analysis.places``).
+    Under disclosure control only names resting on at least ``k`` offences."""
     from geo_api.analysis.places import name_places
+    from geo_api.services.disclosure import min_records
 
     order = list(order)
     if not order:
@@ -367,4 +369,5 @@ def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
     unit = units.assign(df) if len(df) else np.array([], dtype=np.int64)
     named = name_places(unit, df["location_text"].tolist(), df["x_m"].to_numpy(float),
                         df["y_m"].to_numpy(float), order, n)
-    return {i: [name for name, _ in named[i]] for i in order}
+    least = min_records()
+    return {i: [name for name, k in named[i] if k >= least] for i in order}

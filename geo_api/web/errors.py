@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import logging
 import uuid
-from contextvars import ContextVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,10 +18,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_api.errors import GeoApiError, UnknownParameter
+from geo_api.services.disclosure import ACTIVE
 
 log = logging.getLogger("geo_api")
-# the public role's disclosure policy for the request being answered (set by web/auth.py)
-DISCLOSURE: ContextVar = ContextVar("disclosure", default=None)
+# the public role's disclosure policy for the request being answered (set by web/auth.py;
+# services read the same variable)
+DISCLOSURE = ACTIVE
 
 
 def shown(message: str) -> str:

@@ -13,7 +13,7 @@ class Health(BaseModel):
     status: str = Field(..., examples=["ok"])
     data_loaded: bool = Field(..., description="False until data has been ingested")
     message: str = Field(..., description="What is loaded, in words",
-                         examples=["82,912 offences loaded, 2019-12 to 2020-09"])
+                         examples=["offences loaded for 2019-12 to 2020-09"])
     api_version: str = Field(..., examples=["0.1.0"])
     dataset_version: str | None = Field(None, description="Changes with every ingest that changes data",
                                         examples=["v-9b1c2d3e4f50"])

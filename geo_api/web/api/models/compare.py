@@ -159,19 +159,23 @@ class KDEDifferenceResponse(BaseModel):
 
 
 class Ellipse(BaseModel):
-    mean_x_m: float = Field(..., description="Mean centre easting (EPSG:27700)")
-    mean_y_m: float
-    sd_major_m: float = Field(..., description="Standard deviational ellipse, major semi-axis")
-    sd_minor_m: float
-    major_axis_bearing_deg: float = Field(..., description="Clockwise from grid north")
-    standard_distance_m: float
-    n: int
+    """Null below three offences (and, for the public role, below the disclosure policy's
+    count; its positions and lengths are then rounded to its grid)."""
+
+    mean_x_m: float | None = Field(..., description="Mean centre easting (EPSG:27700)")
+    mean_y_m: float | None
+    sd_major_m: float | None = Field(..., description="Standard deviational ellipse, major "
+                                                      "semi-axis")
+    sd_minor_m: float | None
+    major_axis_bearing_deg: float | None = Field(..., description="Clockwise from grid north")
+    standard_distance_m: float | None
+    n: int | None
 
 
 class Shift(BaseModel):
-    distance_m: float = Field(..., examples=[160.0])
-    dx_m: float
-    dy_m: float
+    distance_m: float | None = Field(..., examples=[160.0])
+    dx_m: float | None
+    dy_m: float | None
     bearing_deg: float | None = Field(..., description="Direction of the move, clockwise from "
                                                        "grid north", examples=[255.3])
 

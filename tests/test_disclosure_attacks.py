@@ -1,0 +1,223 @@
+"""Attacks on the disclosure policy, run as the public role against the shipped data - and
+as a partner (no disclosure control), where each must succeed, so each attack can fail.
+
+The attacks of issue 27: solving mean-centre equations over overlapping selections for a
+withheld count and the location of one offence; street names and the number of rows of
+suppressed cells; KDE peaks over a box holding a withheld count; error oracles; the count
+in /health's words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_api.settings import Settings
+from geo_api.web.app import create_app
+
+BOX = "-1.16,52.616,-1.14,52.628"
+CENTRE = "/compare/centre?before=2020-04&after=2020-05&bbox=" + BOX
+
+
+@pytest.fixture(scope="module")
+def roles(demo_service, demo_settings, tmp_path_factory):
+    """(public client, partner headers)."""
+    from geo_api.data.keys import KeyStore
+
+    tmp = tmp_path_factory.mktemp("attacks")
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp / "keys.json",
+                        audit_dir=tmp / "audit", anonymous_role="public")
+    partner = KeyStore(settings.keys_path).create("partner", "attack-partner")[0]
+    with TestClient(create_app(settings)) as c:
+        yield c, {"X-API-Key": partner}
+
+
+def as_role(roles, who):
+    c, partner = roles
+    return (lambda url: c.get(url)) if who == "public" else (lambda url: c.get(url, headers=partner))
+
+
+def centre_of(get, *categories):
+    q = "".join(f"&crime_category={c.replace(' ', '+')}" for c in categories)
+    r = get(CENTRE + q)
+    assert r.status_code == 200, r.text[:300]
+    b = r.json()["before"]
+    return b["n"], b["mean_x_m"], b["mean_y_m"]
+
+
+def centre_attack(get):
+    """Issue 27's five requests: from the centres and counts of A, B, A+T and B+T solve for
+    the count and the mean location of T (Theft from the person). Returns (n_T, x, y) or
+    None when the answers do not allow it."""
+    (na, xa, ya), (nb, xb, yb) = centre_of(get, "Burglary"), centre_of(get, "Shoplifting")
+    (nat, xat, yat) = centre_of(get, "Burglary", "Theft from the person")
+    (nbt, xbt, ybt) = centre_of(get, "Shoplifting", "Theft from the person")
+    if None in (na, xa, nat, xat, nb, xb, nbt, xbt):
+        return None
+    nt = nat - na
+    if nt <= 0:
+        return None
+    return nt, (nat * xat - na * xa) / nt, (nat * yat - na * ya) / nt
+
+
+def true_theft_points(demo_service):
+    from geo_api.services.filters import build_filter
+
+    flt = build_filter("2020-04", "all", ["Theft from the person"], bbox=BOX)
+    pts = demo_service.store.points(flt)
+    return pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+
+
+def test_centre_equations_locate_a_withheld_offence_only_without_disclosure_control(
+        roles, demo_service):
+    tx, ty = true_theft_points(demo_service)
+    assert len(tx) == 1  # the withheld count of the issue's box: one offence
+    got = centre_attack(as_role(roles, "partner"))
+    assert got is not None and got[0] == 1
+    assert np.hypot(got[1] - tx[0], got[2] - ty[0]) < 0.01  # to under a centimetre
+    got = centre_attack(as_role(roles, "public"))
+    assert got is None or np.hypot(got[1] - tx[0], got[2] - ty[0]) > 500
+
+
+def test_public_centres_are_withheld_for_small_selections_and_on_a_grid_otherwise(roles):
+    get = as_role(roles, "public")
+    for cats in (("Burglary",), ("Theft from the person",), ("Shoplifting",)):
+        n, x, y = centre_of(get, *cats)
+        assert x is None and y is None  # a box of a few offences: no centre at all
+    r = get("/compare/centre?before=2020-04&after=2020-05&group=all").json()  # the city
+    for p in ("before", "after"):
+        c = r[p]
+        assert c["n"] >= 20 and c["n"] % 5 == 0
+        for k in ("mean_x_m", "mean_y_m", "sd_major_m", "sd_minor_m", "standard_distance_m"):
+            assert c[k] % 250 == 0, (k, c[k])
+        assert c["major_axis_bearing_deg"] % 15 == 0
+    s = r["shift"]
+    assert s["dx_m"] == r["after"]["mean_x_m"] - r["before"]["mean_x_m"]
+
+
+def test_too_few_for_a_centre_is_one_answer_not_an_oracle(roles):
+    """1-2 offences (too few for any centre) and 3-19 (too few for the public) look the
+    same: 200, null centre, the same count treatment - no 422 for some and 200 for others."""
+    get = as_role(roles, "public")
+    answers = []
+    for cats in (("Theft from the person",), ("Burglary",), ("Shoplifting",)):
+        q = "".join(f"&crime_category={c.replace(' ', '+')}" for c in cats)
+        r = get(CENTRE + q)
+        assert r.status_code == 200
+        b = r.json()["before"]
+        answers.append((b["mean_x_m"], b["sd_major_m"], b["n"] is None or b["n"] % 5 == 0))
+    assert set(answers) == {(None, None, True)}
+    partner = as_role(roles, "partner")
+    r = partner(CENTRE + "&crime_category=Theft+from+the+person")
+    assert r.status_code == 200 and r.json()["before"]["n"] == 1  # not a 422 for anyone
+    assert r.json()["before"]["mean_x_m"] is None
+
+
+TOP = ("/stats/top?grid=h3&datetime=2020-04&crime_category=Theft%20from%20the%20person"
+       "&bbox=" + BOX)
+
+
+def test_suppressed_cells_show_no_street_and_the_row_count_tells_nothing(roles):
+    partner = as_role(roles, "partner")(TOP).json()["top"]
+    assert any(r["count"] == 1 and r["streets"] for r in partner)  # the attack's answer
+    r = as_role(roles, "public")(TOP)
+    assert r.status_code == 200
+    rows = r.json()["top"]
+    assert len(rows) == 8  # `limit` rows whatever the number of non-empty cells
+    for row in rows:
+        if row["count"] is None or row["count"] == 0:
+            assert not row["streets"], row
+            assert row["name"] == row["code"], row
+    suppressed = [row["code"] for row in rows if row["count"] is None]
+    assert suppressed == sorted(suppressed)  # ordered by code, not by the hidden count
+
+
+def test_public_streets_rest_on_at_least_k_offences(roles, demo_service):
+    """A published street name of a cell is backed by at least 5 of its offences."""
+    from geo_api.services.filters import build_filter
+
+    url = "/stats/top?grid=h3&limit=20&datetime=2020-04&group=violence_robbery_weapons"
+    rows = as_role(roles, "public")(url).json()["top"]
+    flt = build_filter("2020-04", "violence_robbery_weapons")
+    df = demo_service.store.located_values(("h3_r9", "location_text"), flt)
+    df["cell"] = [f"{int(c):x}" for c in df["h3_r9"]]
+    checked = 0
+    for row in rows:
+        for street in row["streets"] or []:
+            n = df[(df["cell"] == row["code"]) & df["location_text"].str.endswith(street)]
+            assert len(n) >= 5, (row["code"], street, len(n))
+            checked += 1
+    assert checked > 5
+
+
+KDE = ("/hotspots/kde?datetime=2020-04&crime_category=Theft%20from%20the%20person"
+       "&bbox=-1.16,52.61,-1.10,52.66&f=geojson&min_share_of_max=0.9")
+
+
+def kde_peak_distances(r, demo_service) -> list[float]:
+    """Distance (m) from each returned cell to the nearest true offence of the box."""
+    from geo_api.crs import lonlat_to_metric
+    from geo_api.services.filters import build_filter
+
+    flt = build_filter("2020-04", "all", ["Theft from the person"],
+                       bbox="-1.16,52.61,-1.10,52.66")
+    pts = demo_service.store.points(flt)
+    px, py = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+    out = []
+    for f in r.json()["features"]:
+        ring = np.array(f["geometry"]["coordinates"][0])
+        cx, cy = lonlat_to_metric(ring[:, 0].mean(), ring[:, 1].mean())
+        out.append(float(np.min(np.hypot(px - cx, py - cy))))
+    return out
+
+
+def test_kde_peaks_of_a_few_offences_are_not_published(roles, demo_service):
+    partner = as_role(roles, "partner")(KDE)
+    near = kde_peak_distances(partner, demo_service)
+    assert near and min(near) < 60  # the attack works without disclosure control
+    r = as_role(roles, "public")(KDE)
+    if r.status_code == 200:
+        assert kde_peak_distances(r, demo_service) == []
+    else:
+        assert r.status_code == 422 and "too few offences" in r.json()["message"]
+
+
+def test_public_kde_shows_only_density_resting_on_many_offences(roles, demo_service):
+    """On a busy selection the public surface exists, and no published cell has fewer than
+    5 offences within one bandwidth."""
+    from geo_api.crs import lonlat_to_metric
+    from geo_api.services.filters import build_filter
+
+    url = ("/hotspots/kde?datetime=2020-04&group=violence_robbery_weapons&bandwidth_m=300"
+           "&cell_size_m=100&f=geojson&min_share_of_max=0.01")
+    feats = as_role(roles, "public")(url).json()["features"]
+    assert len(feats) > 50
+    pts = demo_service.store.points(build_filter("2020-04", "violence_robbery_weapons"))
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([pts["x_m"], pts["y_m"]]))
+    for f in feats[::10]:
+        ring = np.array(f["geometry"]["coordinates"][0])
+        cx, cy = lonlat_to_metric(ring[:-1, 0].mean(), ring[:-1, 1].mean())
+        assert len(tree.query_ball_point([float(cx), float(cy)], 300)) >= 5
+
+
+def test_health_says_no_exact_count_in_words(roles):
+    body = as_role(roles, "public")("/health").json()
+    assert body["n_offences"] % 5 == 0
+    assert not any(ch.isdigit() for ch in body["message"].replace("2019-12", "").replace(
+        "2020-09", "")), body["message"]
+
+
+def test_map_tooltips_of_suppressed_cells_name_no_street(roles):
+    import re
+
+    url = ("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06&group=all"
+           "&crime_category=Theft+from+the+person")
+    partner = as_role(roles, "partner")(url).text
+    assert re.findall(r'"count": [1-4], "gi_z": [^,]+, "id": "[^"]+", "label": "[^"]+", '
+                      r'"streets": "[^"]+"', partner)  # without control small cells are named
+    page = as_role(roles, "public")(url).text
+    small = re.findall(r'"count": "(?:<|\\u0026lt;)5"[^}]*?"streets": "([^"]*)"', page)
+    assert small and all(s == "" for s in small), small[:3]
