@@ -52,6 +52,14 @@ class Settings(BaseSettings):
                                 "free slot before it gets 503 (0: 503 at once)")
     max_heavy_waiting: int = Field(32, ge=0, description="Requests waiting for a slot at "
                                    "once; more get 503 at once (bounds the queue)")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Web origins (https://host:port) whose pages may call "
+        "the API from a browser (CORS); preflights from any other origin are refused. "
+        "Default: none")
+    anonymous_writes: bool = Field(
+        False, description="Anonymous callers may upload, replace and delete site sets and "
+        "partner indicators (they all share one owner, so each can delete the others'); off "
+        "unless set, and set by `geo_api serve` for its single-user loopback default")
     aggregates_only: bool = Field(
         False, description="If true, endpoints never return individual offence points"
     )

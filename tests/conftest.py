@@ -8,6 +8,9 @@ from pathlib import Path
 # Tests call the API anonymously as an analyst (the run command's loopback default);
 # tests/test_access.py covers every role, keys, tokens and anonymous public / none.
 os.environ.setdefault("GEO_API_ANONYMOUS_ROLE", "analyst")
+# ... who may upload and delete site sets as the run command's single loopback user does
+# (tests/test_access.py checks that anonymous writes are refused without it)
+os.environ.setdefault("GEO_API_ANONYMOUS_WRITES", "true")
 
 import pytest
 

@@ -222,3 +222,24 @@ def test_map_tooltips_of_suppressed_cells_name_no_street(roles):
     page = as_role(roles, "public")(url).text
     small = re.findall(r'"count": "(?:<|\\u0026lt;)5"[^}]*?"streets": "([^"]*)"', page)
     assert small and all(s == "" for s in small), small[:3]
+
+
+def test_surfaces_cached_for_one_role_are_not_served_to_another(roles, demo_service):
+    """The KDE collection and its tiles are cached: a surface built for a partner first
+    must not reach the public caller (nor the public one a partner)."""
+    q = ("datetime=2020-04&group=all&crime_category=Theft%20from%20the%20person"
+         "&bbox=-1.16,52.61,-1.10,52.66")
+    partner, public = as_role(roles, "partner"), as_role(roles, "public")
+    url = f"/collections/hotspots-kde/items?{q}&limit=10000"
+    first = partner(url)
+    assert first.status_code == 200 and first.json()["features"]
+    r = public(url)
+    assert r.status_code in (200, 422)
+    if r.status_code == 200:
+        assert kde_peak_distances(r, demo_service) == [] or min(
+            kde_peak_distances(r, demo_service)) > 60
+    tile = "/tiles/kde/12/2035/1341.geojson?" + q
+    n_partner = len(partner(tile).json()["features"])
+    t = public(tile)
+    assert n_partner > 0 and (t.status_code == 422 or len(t.json()["features"]) < n_partner)
+    assert len(partner(tile).json()["features"]) == n_partner  # and not the other way round

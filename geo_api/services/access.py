@@ -175,8 +175,12 @@ def startup(settings: Settings, host: str, sources: set[str], keys: KeyStore
             key, rec = keys.create("admin", "created by geo_api serve")
             messages.append(f"admin API key (shown once, stored hashed; key id {rec.key_id}): "
                             f"{key}")
+        # the run command's own single-user default: anonymous writes too, unless set
+        writes = settings.anonymous_writes if "anonymous_writes" in settings.model_fields_set \
+            else not explicit
         return StartupDecision(settings.model_copy(update={"anonymous_role": role,
-                                                           "anonymous_role_auto": not explicit}),
+                                                           "anonymous_role_auto": not explicit,
+                                                           "anonymous_writes": writes}),
                                messages, key)
     if not (keys.has_active() or settings.oidc_enabled):
         raise InvalidParameter(

@@ -158,9 +158,12 @@ def selection(svc, c: Collection, flt: OffenceFilter) -> OffenceFilter:
 def frame(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, dict]:
     """The collection's features for ``flt`` (not offences: they are paged in the store) as
     (GeoDataFrame in EPSG:27700 with an ``id`` column, parameters), cached."""
+    from geo_api.services.disclosure import min_records
+
+    # (built under the caller's disclosure policy: a public KDE is not an analyst's)
     key = (c.id, svc.store.dataset_version() if c.kind != "boundary" else None,
            svc.boundaries.version, repr(sorted(dataclasses.asdict(flt).items()))
-           if c.derived else None)
+           if c.derived else None, min_records())
     hit = FRAMES.get(key)
     if hit is not None:
         return hit

@@ -104,4 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        audit=app.state.audit)
     app.add_middleware(SecurityHeaders)  # 401/504 from access get headers too
     app.add_middleware(HeadAsGet)
+    from starlette.middleware.cors import CORSMiddleware
+
+    # browser preflights: answered for the configured origins only (none by default)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                       allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+                       allow_headers=["X-API-Key", "Authorization", "Content-Type"])
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -23,6 +24,7 @@ from geo_api.services.access import Principal, authenticate, require
 from geo_api.web.errors import DISCLOSURE
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def current_principal(request: Request) -> Principal | None:
@@ -142,6 +144,14 @@ class AccessMiddleware:
             self._log(scope, None, 401, t0, audited, str(e.user_msg))
             return
         principal = self._cap_anonymous(scope, principal)
+        if (principal is not None and principal.method == "anonymous"
+                and scope["method"] in WRITES and not self.settings.anonymous_writes):
+            e = Unauthorized("anonymous callers may not upload, replace or delete site sets or "
+                             "indicators here (they would all share one owner); send an API "
+                             "key (X-API-Key) or a bearer token")
+            await _error(scope, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
+            self._log(scope, principal, 401, t0, audited, e.user_msg)
+            return
         state["principal"] = principal
         policy = None
         if principal is not None and principal.role == "public" and audited:
@@ -218,12 +228,12 @@ class AccessMiddleware:
                  "key_id": principal.key_id if principal else None,
                  "action": f"{'HEAD' if scope.get('geo_api.head') else scope['method']} "
                            f"{scope['path']}",
-                 "params": [[k, v[:200]] for k, v in query[:50]],
+                 "params": [[k, redact(k, v)[:200]] for k, v in query[:50]],
                  "status": status, "rows": note.get("rows"),
                  "point_level": bool(note.get("point_level")),
                  "ms": round((time.perf_counter() - t0) * 1000, 1)}
         if error:
-            entry["error"] = error
+            entry["error"] = SECRET_VALUES.sub("[redacted]", error)
         try:
             self.audit.write(entry)
         except OSError:  # an unwritable log must be noticed: say so loudly
@@ -231,6 +241,21 @@ class AccessMiddleware:
 
             logging.getLogger("geo_api").exception("audit log write failed")
             raise
+
+
+# credentials a caller may put in the query by mistake: never written to the audit log
+SECRET_NAMES = re.compile(r"(api[-_]?key|x[-_]api[-_]key|^key$|token|secret|password|passwd|"
+                          r"authorization|credential|session)", re.IGNORECASE)
+SECRET_VALUES = re.compile(r"gk_[A-Za-z0-9_\-]{8,}|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
+                           r"\.[A-Za-z0-9_\-]*|Bearer\s+\S+", re.IGNORECASE)
+
+
+def redact(name: str, value: str) -> str:
+    """A query parameter's value as the audit log keeps it: credentials (by the parameter's
+    name, or an API key, JWT or bearer token anywhere in the value) replaced."""
+    if SECRET_NAMES.search(name):
+        return "[redacted]"
+    return SECRET_VALUES.sub("[redacted]", value)
 
 
 def required_role(route) -> str | None:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from geo_api.errors import GeoApiError, UnknownParameter
 from geo_api.services.disclosure import ACTIVE
@@ -100,8 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
                    else str(exc.detail))
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method any route of this path accepts
-            headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+            methods = allowed_methods(request)
+            if "GET" in methods:  # (HeadAsGet answers HEAD wherever GET is)
+                methods.add("HEAD")
+            headers["Allow"] = ", ".join(sorted(methods))
         return error_response(request, exc.status_code, code, message, None, headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect):
+        # not a fault of the service: the caller went away (e.g. mid-upload); no traceback,
+        # and nothing was stored (an upload is read whole before anything is written)
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return error_response(request, 400, "client_disconnected",
+                              "the client closed the connection before the request was read")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
@@ -119,7 +131,10 @@ def allowed_methods(request: Request) -> set[str]:
     from starlette.routing import Match
 
     methods = set()
-    for route in request.app.routes:
+    # (the app's own route list holds included routers as wrappers; the API's routes are
+    # kept in app.state.api_routes)
+    routes = [*getattr(request.app.state, "api_routes", []), *request.app.routes]
+    for route in routes:
         match, _ = route.matches({**request.scope, "type": "http"})
         if match != Match.NONE and getattr(route, "methods", None):
             methods |= set(route.methods)

@@ -84,8 +84,9 @@ async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
     ``multipart/form-data`` upload (``curl -F file=@kits.csv``). Refused before it is
     buffered when it is larger than ``limit`` (413, checked against Content-Length and
     while reading) or of another type (415). Request forgery: a cross-site HTML form cannot
-    send ``text/csv`` without a CORS preflight, and a multipart upload is refused (403)
-    when the browser says it comes from another site (``Origin``)."""
+    send ``text/csv`` without a CORS preflight, and any upload is refused (403) when the
+    browser says it comes from another site (``refuse_cross_site``)."""
+    refuse_cross_site(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64_000:
@@ -106,17 +107,41 @@ async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+def refuse_cross_site(request: Request) -> None:
+    """Refuse (403) an upload a browser says another site sent: an ``Origin`` that is not
+    this one, ``Sec-Fetch-Site`` cross-site or same-site (a sibling host), or - when a
+    browser sends neither - a ``Referer`` from another origin. Scripts and curl send none of
+    them and are not refused."""
+    from urllib.parse import urlsplit
+
+    from geo_api.errors import Forbidden
+
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    svc = getattr(request.app.state, "service", None)
+    trusted = {own, *(svc.settings.cors_origins if svc is not None else ())}
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in trusted:
+        raise Forbidden(f"upload from another site ({origin}) refused")
+    fetch_site = request.headers.get("sec-fetch-site", "").lower()
+    if fetch_site in ("cross-site", "same-site") and origin not in trusted:
+        raise Forbidden(f"upload from another site (Sec-Fetch-Site: {fetch_site}) refused")
+    referer = request.headers.get("referer")
+    if origin is None and referer:
+        parts = urlsplit(referer)
+        if f"{parts.scheme}://{parts.netloc}" != own:
+            raise Forbidden("upload from another site (Referer) refused")
+
+
 async def _multipart_file(request: Request, limit: int) -> bytes:
     from starlette.datastructures import UploadFile
+    from starlette.requests import ClientDisconnect
 
-    from geo_api.errors import Forbidden, InvalidParameter
+    from geo_api.errors import InvalidParameter
 
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is not None and origin != own:
-        raise Forbidden(f"upload from another site ({origin}) refused")
     try:
         form = await request.form(max_files=1, max_fields=4, max_part_size=limit + 1)
+    except ClientDisconnect:
+        raise  # the caller went away: not a malformed upload
     except Exception as exc:  # noqa: BLE001 - malformed multipart or a part over the limit
         raise InvalidParameter(f"file: unreadable multipart upload ({exc})") from None
     upload = form.get("file")

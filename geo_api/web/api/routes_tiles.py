@@ -28,8 +28,10 @@ def layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     """Whole layer for a filter in EPSG:4326 (GeoJSON tiles) or EPSG:3857 (MVT), cached:
     boundary layers (code, name, population), the Gi* collection's hot and cold cells and
     the KDE collection's cells (``services.collections``)."""
+    from geo_api.services.disclosure import min_records
+
     key = (layer, epsg, svc.store.dataset_version(), svc.boundaries.version,
-           repr(sorted(dataclasses.asdict(flt).items())))
+           repr(sorted(dataclasses.asdict(flt).items())), min_records())  # (and its policy)
     hit = LAYERS.get(key)
     if hit is not None:
         return hit
