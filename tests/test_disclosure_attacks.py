@@ -243,3 +243,110 @@ def test_surfaces_cached_for_one_role_are_not_served_to_another(roles, demo_serv
     t = public(tile)
     assert n_partner > 0 and (t.status_code == 422 or len(t.json()["features"]) < n_partner)
     assert len(partner(tile).json()["features"]) == n_partner  # and not the other way round
+
+
+def test_every_number_a_public_endpoint_answers_with_is_declared(client):
+    """Protection is tied to the response models' fields: every number (or list of numbers)
+    of every model a public or anyone's endpoint answers with declares what the policy does
+    with it, and declares only fields that exist - a renamed or new number fails here."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from geo_api.web.api.models.disclosure import CENTRE, KINDS, declared, numeric_fields
+    from geo_api.web.auth import required_role
+
+    seen: set = set()
+
+    def walk(ann):
+        if typing.get_origin(ann) is not None:
+            for a in typing.get_args(ann):
+                walk(a)
+            return
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and ann not in seen:
+            seen.add(ann)
+            for f in ann.model_fields.values():
+                walk(f.annotation)
+
+    for r in client.app.state.api_routes:
+        if getattr(r, "response_model", None) is not None and \
+                required_role(r) in ("public", "anyone"):
+            walk(r.response_model)
+    assert len(seen) > 40
+    missing, unknown = [], []
+    for model in seen:
+        kinds = declared(model)
+        if kinds.get("__model__") == CENTRE:
+            continue
+        for base in model.__mro__:
+            if isinstance(base, type) and issubclass(base, BaseModel) and base is not BaseModel:
+                missing += [f"{base.__name__}.{n}" for n in numeric_fields(base)
+                            if n not in kinds]
+        unknown += [f"{model.__name__}.{n}" for n in kinds if n not in model.model_fields]
+        assert set(kinds.values()) <= KINDS, model
+    assert not missing and not unknown, (missing, unknown)
+
+
+@pytest.mark.parametrize("z", [11, 12, 13, 14])
+def test_kde_tiles_at_every_zoom_show_no_peak_of_a_few_offences(roles, demo_service, z):
+    import math
+
+    from geo_api.crs import lonlat_to_metric
+
+    lon, lat = -1.13, 52.635  # the box of the KDE attack
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    q = ("datetime=2020-04&group=all&crime_category=Theft%20from%20the%20person"
+         "&bbox=-1.16,52.61,-1.10,52.66")
+    pts = demo_service.store.points(__import__("geo_api.services.filters", fromlist=["x"])
+                                    .build_filter("2020-04", "all", ["Theft from the person"],
+                                                  bbox="-1.16,52.61,-1.10,52.66"))
+    px, py = pts["x_m"].to_numpy(), pts["y_m"].to_numpy()
+
+    def nearest(r) -> list[float]:
+        out = []
+        for f in r.json().get("features", []):
+            ring = np.array(f["geometry"]["coordinates"][0])
+            cx, cy = lonlat_to_metric(ring[:-1, 0].mean(), ring[:-1, 1].mean())
+            out.append(float(np.min(np.hypot(px - cx, py - cy))))
+        return out
+
+    url = f"/tiles/kde/{z}/{x}/{y}.geojson?{q}"
+    r = as_role(roles, "public")(url)
+    assert r.status_code in (200, 422)
+    if r.status_code == 200:
+        assert all(d > 60 for d in nearest(r)), nearest(r)
+
+
+def test_public_csv_of_a_top_list_names_no_street_of_a_suppressed_cell(roles):
+    import csv
+    import io
+
+    text = as_role(roles, "public")(TOP + "&f=csv").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and all(r.get("streets") in ("", "[]") for r in rows if r["count"] in ("", "0"))
+    partner = as_role(roles, "partner")(TOP + "&f=csv").text
+    assert any(r["streets"] and r["count"] == "1"
+               for r in csv.DictReader(io.StringIO(partner)))
+
+
+def test_centre_and_kde_attacks_fail_on_a_force_export(timed_settings, tmp_path):
+    """The SYNTHETIC force export (exact locations, not public): a small box's centre and
+    KDE peaks are not published to the public."""
+    from geo_api.data.keys import KeyStore
+
+    s = Settings(store_dir=timed_settings.store_dir, keys_file=tmp_path / "k.json",
+                 audit_dir=tmp_path / "a", anonymous_role="public")
+    partner = {"X-API-Key": KeyStore(s.keys_path).create("partner", "p")[0]}
+    box = "-1.150,52.628,-1.128,52.642"  # about 1.5 x 1.5 km in the centre
+    with TestClient(create_app(s)) as c:
+        url = f"/compare/centre?before=2020-04&after=2020-05&group=all&bbox={box}"
+        seen = c.get(url, headers=partner).json()["before"]
+        assert seen["mean_x_m"] is not None and seen["mean_x_m"] % 250 != 0
+        pub = c.get(url).json()["before"]
+        assert pub["mean_x_m"] is None or (pub["n"] >= 20 and pub["mean_x_m"] % 250 == 0)
+        kde = f"/hotspots/kde?datetime=2020-04&group=all&bbox={box}&f=geojson"
+        assert c.get(kde, headers=partner).json()["features"]
+        r = c.get(kde)
+        assert r.status_code in (200, 422)

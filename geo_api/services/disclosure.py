@@ -169,10 +169,23 @@ class Policy:
         return self.count(v)
 
     # --- 2-4. any JSON-like answer -----------------------------------------------------
-    def protect(self, obj, under: str | None = None):
+    def protect(self, obj, under: str | None = None, spec: dict | None = None):
         """The answer as the public role may see it (a new object); ``under``: the key the
-        object sits under in its parent."""
+        object sits under in its parent; ``spec``: what its response model declares of each
+        field (``web.api.models.disclosure.spec_of``) - a declared kind decides, the rules
+        by key name below apply only to what nothing declares (GeoJSON properties, open
+        dictionaries, tiles and map layers)."""
+        spec = spec or {}
+        if spec.get("kind") == "centre" and isinstance(obj, dict):
+            return self.centre(obj)
         if isinstance(obj, list):
+            item = spec.get("items")
+            if item is not None and obj and all(isinstance(x, dict) for x in obj):
+                rows = [self.protect(x, None, item) for x in obj]
+                self._secondary(obj, rows)
+                self._rerank(rows, item)
+                self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
+                return rows
             if obj and all(isinstance(x, int | float) and not isinstance(x, bool)
                            or isinstance(x, list) for x in obj) and _all_numbers(obj):
                 # numbers not known to be parameters: counts if whole, else withheld
@@ -199,9 +212,16 @@ class Policy:
             out = {k: self.protect(v, k) for k, v in obj.items() if k != "shift"}
             return {**out, "shift": self.shift(out["before"], out["after"], obj["shift"])}
         out, suppressed = {}, False
+        fields, values = spec.get("fields") or {}, spec.get("values")
         for key, v in obj.items():
             if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalars: as Python's
                 v = v.item()
+            declared = fields.get(key) or values or {}
+            kind = declared.get("kind")
+            if kind is not None and v is not None and not isinstance(v, str | bool):
+                out[key] = self.declared(kind, v)
+                suppressed |= kind == "count" and out[key] is None and v != 0
+                continue
             if isinstance(v, bool) or v is None or isinstance(v, str) or key in GEOMETRY:
                 out[key] = v  # geometries are units' shapes (public: never points)
             elif isinstance(v, int):
@@ -216,7 +236,7 @@ class Policy:
             elif isinstance(v, list) and key in COUNT_LIST_KEYS and _all_numbers(v):
                 out[key] = self._count_tree(v)
             else:
-                out[key] = self.protect(v, key)
+                out[key] = self.protect(v, key, declared)
         if "rate_per_1000" in obj and out.get("population") and "count" in out:
             c = out["count"]
             out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
@@ -227,6 +247,41 @@ class Policy:
                     out[key] = None
             self._drop_record_text(obj, out)
         return out
+
+    def declared(self, kind: str, v):
+        """A value by the kind its model declares (``web.api.models.disclosure``)."""
+        if kind in ("keep", "rank", "record_text"):
+            return v  # (ranks: renumbered with the table; texts: dropped with a suppressed row)
+        if kind == "count":
+            if isinstance(v, dict):
+                return {k: self.declared(kind, x) for k, x in v.items()}
+            return self._count_tree(v) if isinstance(v, list) else self.count(v)
+        if kind == "banded":
+            if isinstance(v, list | dict):
+                return _withhold(v)
+            return round(v, 1) if isinstance(v, float) and math.isfinite(v) else None
+        return _withhold(v)  # withhold; share and rate: recomputed with their table, if any
+
+    @staticmethod
+    def _rerank(rows: list[dict], item: dict) -> None:
+        """A table's declared ranks renumbered by the protected counts (suppressed rows
+        after the published ones, then empty ones; code order within), rows reordered
+        with them: the order of hidden counts is not told."""
+        fields = item.get("fields") or {}
+        rank = [k for k, f in fields.items() if f.get("kind") == "rank"]
+        counts = [k for k, f in fields.items() if f.get("kind") == "count"]
+        if not rank or not counts or not all(counts[0] in r for r in rows):
+            return
+        c = counts[0]
+
+        def key(r):
+            v = r.get(c)
+            level = -2 if v == 0 else -1 if v is None else v
+            return (-level, str(r.get("code", r.get("id", ""))))
+
+        rows.sort(key=key)
+        for i, r in enumerate(rows, 1):
+            r[rank[0]] = i
 
     @staticmethod
     def _drop_record_text(raw: dict, out: dict) -> None:

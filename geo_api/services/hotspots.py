@@ -245,8 +245,9 @@ def top_n_protected(counts: pd.DataFrame, n: int, policy) -> pd.DataFrame:
     (rounded counts first, then suppressed ones, then empty ones; code order within each),
     so neither the order nor the number of rows tells a suppressed count; ``n`` rows
     whenever there are ``n`` units."""
-    shown = counts["count"].map(policy.count)
-    key = shown.map(lambda v: -1.0 if v is None else float(v)).where(counts["count"] > 0, -2.0)
+    shown = [policy.count(int(v)) for v in counts["count"]]
+    key = pd.Series([-1.0 if v is None else float(v) for v in shown],
+                    index=counts.index).where(counts["count"] > 0, -2.0)
     ranked = counts.assign(_k=key).sort_values(["_k", "code"], ascending=[False, True])
     out = ranked.head(n).drop(columns="_k").reset_index(drop=True)
     total = counts["count"].sum()

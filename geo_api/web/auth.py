@@ -89,9 +89,10 @@ def _error(scope, status: int, code: str, message: str, headers: dict | None = N
 JSON_TYPES = (b"application/json", b"application/geo+json")
 
 
-def _protecting_send(send, policy):
+def _protecting_send(send, policy, scope):
     """``send`` that passes successful JSON / GeoJSON answers through the disclosure policy
-    (the one place for every JSON output path of the public role)."""
+    (the one place for every JSON output path of the public role), field by field as the
+    route's response model declares them (``models.disclosure``)."""
     held: dict = {}
 
     async def protecting_send(message):
@@ -110,7 +111,8 @@ def _protecting_send(send, policy):
         held["body"].append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = json.dumps(policy.protect(json.loads(b"".join(held["body"]))),
+        body = json.dumps(policy.protect(json.loads(b"".join(held["body"])),
+                                         spec=_response_spec(_route_of(scope))),
                           separators=(",", ":"), allow_nan=False).encode()
         headers = [(k, v) for k, v in held["start"].get("headers", [])
                    if k.lower() not in (b"content-length", b"etag")]
@@ -120,6 +122,36 @@ def _protecting_send(send, policy):
         await send({"type": "http.response.body", "body": body})
 
     return protecting_send
+
+
+_SPECS: dict[int, dict | None] = {}
+
+
+def _route_of(scope):
+    """The route that answers ``scope`` - also for an answer the page cache gave without
+    routing (so a cached answer is protected by the same declarations)."""
+    route = scope.get("route")
+    if route is not None:
+        return route
+    from starlette.routing import Match
+
+    app = scope.get("app")
+    for r in getattr(getattr(app, "state", None), "api_routes", []):
+        if r.matches({**scope, "type": "http"})[0] == Match.FULL:
+            return r
+    return None
+
+
+def _response_spec(route) -> dict | None:
+    """The disclosure plan of a route's response model (built once per route)."""
+    model = getattr(route, "response_model", None)
+    if model is None:
+        return None
+    if id(route) not in _SPECS:
+        from geo_api.web.api.models.disclosure import spec_of
+
+        _SPECS[id(route)] = spec_of(model)
+    return _SPECS[id(route)]
 
 
 class AccessMiddleware:
@@ -167,7 +199,7 @@ class AccessMiddleware:
                 await _error(scope, e.status_code, e.code, e.user_msg)(scope, receive, send)
                 self._log(scope, principal, e.status_code, t0, audited, e.user_msg)
                 return
-            send = _protecting_send(send, policy)
+            send = _protecting_send(send, policy, scope)
 
         timed_out = False
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_api.web.api.models.disclosure import COUNT, KEEP, RANK, RATE, SHARE, WITHHOLD
 from geo_api.web.api.models.meta import Meta, OffencesMeta
 
 
@@ -25,6 +26,8 @@ class Health(BaseModel):
     n_crime_id_other_month: int | None = Field(
         None, description="police.uk rows whose Crime ID is also published in another month "
                           "(kept once per month)", examples=[0])
+    __disclosure__: ClassVar[dict[str, str]] = {"n_offences": COUNT,
+        "n_crime_id_other_month": COUNT}
 
 
 class LayerInfo(BaseModel):
@@ -36,6 +39,7 @@ class LayerInfo(BaseModel):
     n_features: int = Field(..., examples=[21])
     has_population: bool
     population_method: str
+    __disclosure__: ClassVar[dict[str, str]] = {"n_features": KEEP}
 
 
 class LayerList(BaseModel):
@@ -86,6 +90,9 @@ class AreaStat(BaseModel):
     rate_per_1000: float | None = Field(None, description="Offences per 1,000 residents")
     rate_ci95_low: float | None = Field(None, description="Exact Poisson 95% lower bound, per 1,000")
     rate_ci95_high: float | None = Field(None, description="Exact Poisson 95% upper bound, per 1,000")
+    __disclosure__: ClassVar[dict[str, str]] = {"rank": RANK, "count": COUNT, "share": SHARE,
+        "share_ci95_low": WITHHOLD, "share_ci95_high": WITHHOLD, "population": KEEP,
+        "rate_per_1000": RATE, "rate_ci95_low": WITHHOLD, "rate_ci95_high": WITHHOLD}
 
 
 class AreaStatsMeta(Meta):
@@ -98,6 +105,8 @@ class AreaStatsMeta(Meta):
     n_no_location: int = Field(..., description="Matching offences published without a location")
     n_outside_layer: int = Field(..., description="Matching offences located outside every area")
     n_in_layer: int = Field(..., description="Matching offences located in an area (share denominator)")
+    __disclosure__: ClassVar[dict[str, str]] = {"n_matched": COUNT, "n_no_location": COUNT,
+        "n_outside_layer": COUNT, "n_in_layer": COUNT}
 
 
 class AreaStatsResponse(BaseModel):

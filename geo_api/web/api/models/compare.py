@@ -3,8 +3,11 @@ shift and the one-call report."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, Field
 
+from geo_api.web.api.models.disclosure import CENTRE, COUNT, KEEP, SHARE, WITHHOLD
 from geo_api.web.api.models.meta import CompareMeta, GiParams, Strict, UnitsEcho
 
 
@@ -32,6 +35,13 @@ class AreaChange(BaseModel):
     significant: bool = Field(..., description="At meta.alpha, Benjamini-Hochberg across areas "
                                                "when meta.fdr")
     direction: str = Field(..., examples=["fell relative to overall"])
+    __disclosure__: ClassVar[dict[str, str]] = {"before": COUNT, "after": COUNT,
+        "share_before": SHARE, "share_after": SHARE, "share_before_ci95_low": WITHHOLD,
+        "share_before_ci95_high": WITHHOLD, "share_after_ci95_low": WITHHOLD,
+        "share_after_ci95_high": WITHHOLD, "share_change": SHARE,
+        "share_change_ci95_low": WITHHOLD, "share_change_ci95_high": WITHHOLD,
+        "relative_change": WITHHOLD, "relative_change_ci95_low": WITHHOLD,
+        "relative_change_ci95_high": WITHHOLD, "p_two_sided": WITHHOLD}
 
 
 class CompareAreasMeta(CompareMeta, UnitsEcho):
@@ -41,6 +51,8 @@ class CompareAreasMeta(CompareMeta, UnitsEcho):
     total_after: int
     overall_ratio: float = Field(..., description="total_after / total_before")
     test: str
+    __disclosure__: ClassVar[dict[str, str]] = {"alpha": KEEP, "total_before": COUNT,
+        "total_after": COUNT, "overall_ratio": WITHHOLD}
 
 
 class CompareAreasResponse(BaseModel):
@@ -51,6 +63,7 @@ class CompareAreasResponse(BaseModel):
 class PeriodCounts(BaseModel):
     before: int
     after: int
+    __disclosure__: ClassVar[dict[str, str]] = {"before": COUNT, "after": COUNT}
 
 
 class WdqAreas(BaseModel):
@@ -65,6 +78,7 @@ class WdqTest(Strict):
     ratio: float | None = Field(..., description="(after/before) of the first area over the "
                                                  "same ratio of the second", examples=[0.48])
     significant: bool = Field(..., description="p_two_sided <= alpha")
+    __disclosure__: ClassVar[dict[str, str]] = {"p_two_sided": WITHHOLD, "ratio": WITHHOLD}
 
 
 class WdqResult(BaseModel):
@@ -86,6 +100,8 @@ class WdqResult(BaseModel):
                                       "(exact conditional binomial, as /compare/areas)")
     inputs: dict[str, PeriodCounts] = Field(..., description="target, displacement, control counts")
     method: str
+    __disclosure__: ClassVar[dict[str, str]] = {"wdq": WITHHOLD, "success_measure": WITHHOLD,
+        "buffer_measure": WITHHOLD, "alpha": KEEP}
 
 
 class WdqMeta(CompareMeta):
@@ -109,6 +125,7 @@ class HotspotChangeCell(BaseModel):
     hot_after: bool
     change: str = Field(..., description="new, persistent, no longer hot or not hot",
                         examples=["no longer hot"])
+    __disclosure__: ClassVar[dict[str, str]] = {"count_before": COUNT, "count_after": COUNT}
 
 
 class HotspotChangeSummary(BaseModel):
@@ -116,12 +133,14 @@ class HotspotChangeSummary(BaseModel):
                                       examples=[0.43])
     counts: dict[str, int] = Field(..., examples=[{"persistent": 44, "new": 47,
                                                    "no longer hot": 12, "not hot": 671}])
+    __disclosure__: ClassVar[dict[str, str]] = {"jaccard_hot": KEEP, "counts": KEEP}
 
 
 class HotspotChangeMeta(CompareMeta, UnitsEcho, GiParams):
     alpha: float = Field(..., examples=[0.05])
     hot_definition: str = Field(..., examples=[("hot = Gi* hot spot at 95% confidence after "
                                                "Benjamini-Hochberg FDR across units")])
+    __disclosure__: ClassVar[dict[str, str]] = {"alpha": KEEP}
 
 
 class HotspotChangeResponse(HotspotChangeSummary):
@@ -141,6 +160,9 @@ class KDEDifferenceGrid(BaseModel):
                                                                    "offences per km^2")
     share_difference_pct_points_per_km2: list[list[float]] = Field(
         ..., description="After minus before, % of each period's offences per km^2")
+    __disclosure__: ClassVar[dict[str, str]] = {"x0_m": KEEP, "y0_m": KEEP, "cell_size_m": KEEP,
+        "nx": KEEP, "ny": KEEP, "difference_per_km2": WITHHOLD,
+        "share_difference_pct_points_per_km2": WITHHOLD}
 
 
 class KDEDifferenceMeta(CompareMeta):
@@ -150,6 +172,8 @@ class KDEDifferenceMeta(CompareMeta):
     study_area: str
     n_before: int
     n_after: int
+    __disclosure__: ClassVar[dict[str, str]] = {"bandwidth_m": KEEP, "cell_size_m": KEEP,
+        "n_before": COUNT, "n_after": COUNT}
 
 
 class KDEDifferenceResponse(BaseModel):
@@ -170,6 +194,7 @@ class Ellipse(BaseModel):
     major_axis_bearing_deg: float | None = Field(..., description="Clockwise from grid north")
     standard_distance_m: float | None
     n: int | None
+    __disclosure__: ClassVar[dict[str, str]] = {"__model__": CENTRE}
 
 
 class Shift(BaseModel):
@@ -178,6 +203,8 @@ class Shift(BaseModel):
     dy_m: float | None
     bearing_deg: float | None = Field(..., description="Direction of the move, clockwise from "
                                                        "grid north", examples=[255.3])
+    __disclosure__: ClassVar[dict[str, str]] = {"distance_m": WITHHOLD, "dx_m": WITHHOLD,
+        "dy_m": WITHHOLD, "bearing_deg": WITHHOLD}
 
 
 class CentreMeta(CompareMeta):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, Field
 
+from geo_api.web.api.models.disclosure import COUNT, KEEP, RANK, RECORD_TEXT, SHARE, WITHHOLD
 from geo_api.web.api.models.meta import GiParams, Meta, UnitsEcho
 
 
@@ -18,6 +21,8 @@ class KDEGridBody(BaseModel):
     units: str = Field("offences per km^2")
     max: float
     values: list[list[float]] = Field(..., description="Density at cell centres, rows south to north")
+    __disclosure__: ClassVar[dict[str, str]] = {"x0_m": KEEP, "y0_m": KEEP, "cell_size_m": KEEP,
+        "nx": KEEP, "ny": KEEP, "max": WITHHOLD, "values": WITHHOLD}
 
 
 class KDEMeta(Meta):
@@ -30,6 +35,8 @@ class KDEMeta(Meta):
     n_points: int
     method: str
     units: str = Field("offences per km^2")
+    __disclosure__: ClassVar[dict[str, str]] = {"bandwidth_m": KEEP, "cell_size_m": KEEP,
+        "n_points": COUNT}
 
 
 class KDEResponse(BaseModel):
@@ -55,6 +62,8 @@ class GiCell(BaseModel):
     label: str = Field(..., description="hot/cold 99/95/90%, not significant, or undefined",
                        examples=["hot 99%"])
     undefined_reason: str | None = Field(None, description="Why z is undefined for this unit")
+    __disclosure__: ClassVar[dict[str, str]] = {"count": COUNT, "gi_z": WITHHOLD,
+        "p_two_sided": WITHHOLD, "p_norm_two_sided": WITHHOLD}
 
 
 class GiMeta(Meta, UnitsEcho, GiParams):
@@ -62,6 +71,8 @@ class GiMeta(Meta, UnitsEcho, GiParams):
     n_significant: dict[str, int] = Field(..., description="Units labelled at each confidence "
                                                             "level or stronger",
                                           examples=[{"90%": 80, "95%": 60, "99%": 30}])
+    __disclosure__: ClassVar[dict[str, str]] = {"n_offences_in_units": COUNT,
+        "n_significant": KEEP}
 
 
 class GiResponse(BaseModel):
@@ -73,17 +84,20 @@ class TimeWindow(BaseModel):
     window: str = Field(..., examples=["22:00-05:00"])
     count: int
     share: float | None = Field(None, description="Share of matching offences with a time")
+    __disclosure__: ClassVar[dict[str, str]] = {"count": COUNT, "share": SHARE}
 
 
 class HourByWeekday(BaseModel):
     hours: list[int]
     days: list[str] = Field(..., examples=[["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]])
     counts: list[list[int]] = Field(..., description="24 rows (hours) x 7 columns (days)")
+    __disclosure__: ClassVar[dict[str, str]] = {"hours": KEEP, "counts": COUNT}
 
 
 class TimeProfileMeta(Meta):
     n_matched: int = Field(..., description="Offences matching the filter")
     n_with_time: int = Field(..., description="Of which with a time of day")
+    __disclosure__: ClassVar[dict[str, str]] = {"n_matched": COUNT, "n_with_time": COUNT}
 
 
 class TimeProfileResponse(BaseModel):
@@ -107,11 +121,14 @@ class TopItem(BaseModel):
         examples=[["Granby Street", "Shopping area off Vaughan Way"]])
     lon: float | None = Field(None, description="Centre (a map point's own position)")
     lat: float | None = None
+    __disclosure__: ClassVar[dict[str, str]] = {"rank": RANK, "count": COUNT, "share": SHARE,
+        "cumulative_share": SHARE, "lon": KEEP, "lat": KEEP, "streets": RECORD_TEXT}
 
 
 class TopMeta(Meta, UnitsEcho):
     limit: int
     definition: str
+    __disclosure__: ClassVar[dict[str, str]] = {"limit": KEEP}
 
 
 class TopResponse(BaseModel):
@@ -130,6 +147,8 @@ class ConcentrationResponse(BaseModel):
         ..., examples=[{"1%": 0.12, "5%": 0.35, "10%": 0.5, "25%": 0.75}])
     lorenz: dict
     ranking: str
+    __disclosure__: ClassVar[dict[str, str]] = {"gini": WITHHOLD,
+        "share_of_offences_in_top_area": WITHHOLD}
 
 
 class EmergingUnit(BaseModel):
@@ -138,6 +157,8 @@ class EmergingUnit(BaseModel):
     trend_z: float = Field(..., description="Mann-Kendall z of the unit's Gi* z over time")
     trend_p: float
     counts: list[int] = Field(..., description="Offences per month (meta.months)")
+    __disclosure__: ClassVar[dict[str, str]] = {"trend_z": WITHHOLD, "trend_p": WITHHOLD,
+        "counts": COUNT}
 
 
 class EmergingMeta(Meta, UnitsEcho):
@@ -153,6 +174,9 @@ class EmergingMeta(Meta, UnitsEcho):
     n_significant_bins: int = Field(..., description="(unit, month) bins significant at alpha")
     n_steps: int
     trend: str
+    __disclosure__: ClassVar[dict[str, str]] = {"time_steps": KEEP, "alpha": KEEP,
+        "permutations": KEEP, "seed": KEEP, "min_attainable_p": KEEP, "n_significant_bins": KEEP,
+        "n_steps": KEEP}
 
 
 class EmergingResponse(BaseModel):
@@ -160,3 +184,4 @@ class EmergingResponse(BaseModel):
     category_counts: dict[str, int] = Field(..., examples=[{"no pattern detected": 700,
                                                             "new hot spot": 3}])
     units: list[EmergingUnit]
+    __disclosure__: ClassVar[dict[str, str]] = {"category_counts": KEEP}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from geo_api.web.api.models.disclosure import KEEP
 
 
 class Strict(BaseModel):
@@ -29,6 +33,7 @@ class FilterEcho(Strict):
         None, description="city or force: only offences whose district, joined at ingest, is "
         "Leicester's (E06000016) or any of the force's nine; null: wherever they are",
         examples=["city"])
+    __disclosure__: ClassVar[dict[str, str]] = {"bbox_lonlat": KEEP, "hours": KEEP}
 
 
 class Coverage(Strict):
@@ -69,6 +74,8 @@ class UnitsEcho(Strict):
     fishnet_band_m: float | None = Field(None, description="Fishnet distance band (grid=fishnet)")
     contiguity: str | None = Field(None, description="Polygon layers: queen")
     n_units: int | None = Field(None, description="Units in the study area")
+    __disclosure__: ClassVar[dict[str, str]] = {"resolution": KEEP, "k_ring": KEEP,
+        "fishnet_cell_size_m": KEEP, "fishnet_band_m": KEEP, "n_units": KEEP}
 
 
 class GiParams(Strict):
@@ -83,6 +90,8 @@ class GiParams(Strict):
                          "BH at level a over n units keeps nothing unless at least "
                          "n*min_attainable_p/a units reach it", examples=[0.002])
     n_undefined: int = Field(0, description="Units whose z is undefined (see undefined_reason)")
+    __disclosure__: ClassVar[dict[str, str]] = {"permutations": KEEP, "seed": KEEP,
+        "min_attainable_p": KEEP, "n_undefined": KEEP}
 
 
 class OffencesMeta(Meta):

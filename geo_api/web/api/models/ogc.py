@@ -3,8 +3,11 @@ matrix sets, tile sets and TileJSON."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_api.web.api.models.disclosure import KEEP
 from geo_api.web.api.models.meta import Strict
 
 __all__ = [
@@ -71,6 +74,7 @@ class OgcFeature(BaseModel):
     geometry: dict | None = Field(..., description="GeoJSON geometry in the requested crs")
     properties: dict
     links: list[OgcLink] | None = None
+    __disclosure__: ClassVar[dict[str, str]] = {"id": KEEP}
 
 
 class OgcFeatureCollection(Strict):
@@ -82,6 +86,7 @@ class OgcFeatureCollection(Strict):
     meta: dict | None = Field(None, description="Parameters, selection and versions of a "
                                                 "derived collection (statistics, hot spots)")
     features: list[OgcFeature]
+    __disclosure__: ClassVar[dict[str, str]] = {"numberMatched": KEEP, "numberReturned": KEEP}
 
 
 class TileMatrixSetList(Strict):
@@ -123,3 +128,4 @@ class TileJson(BaseModel):
     minzoom: int
     maxzoom: int
     bounds: list[float]
+    __disclosure__: ClassVar[dict[str, str]] = {"minzoom": KEEP, "maxzoom": KEEP, "bounds": KEEP}
