@@ -350,3 +350,35 @@ def test_centre_and_kde_attacks_fail_on_a_force_export(timed_settings, tmp_path)
         assert c.get(kde, headers=partner).json()["features"]
         r = c.get(kde)
         assert r.status_code in (200, 422)
+
+
+def test_centre_differencing_of_two_boxes_does_not_locate_the_strip_between_them(
+        roles, demo_service):
+    """Box A and box A' = A plus a thin strip holding one police.uk map point: the two
+    centres and counts give that point's position exactly - unless the policy holds."""
+    from geo_api.crs import metric_to_lonlat
+    from geo_api.services.filters import build_filter
+
+    s, w, n, e = 52.61, -1.16, 52.65, -1.12
+    pts = demo_service.store.points(build_filter("2020-04", "violence_robbery_weapons"))
+    lon, lat = metric_to_lonlat(pts["x_m"].to_numpy(), pts["y_m"].to_numpy())
+    east = np.unique(np.round(lon[(lon > e) & (lat > s) & (lat < n)], 6))
+    edge = round((east[0] + east[1]) / 2, 6)  # A' takes in the map point(s) at east[0] only
+    inside = (lat > s) & (lat < n) & (lon > e) & (lon <= edge)
+    tx, ty = pts["x_m"].to_numpy()[inside].mean(), pts["y_m"].to_numpy()[inside].mean()
+
+    def solve(get):
+        out = []
+        for east_edge in (e, edge):
+            r = get(f"/compare/centre?before=2020-04&after=2020-05&group="
+                    f"violence_robbery_weapons&bbox={w},{s},{east_edge},{n}").json()["before"]
+            out.append((r["n"], r["mean_x_m"], r["mean_y_m"]))
+        (n1, x1, y1), (n2, x2, y2) = out
+        if None in (n1, x1, n2, x2) or n2 <= n1:
+            return None
+        return (n2 * x2 - n1 * x1) / (n2 - n1), (n2 * y2 - n1 * y1) / (n2 - n1)
+
+    got = solve(as_role(roles, "partner"))
+    assert got is not None and np.hypot(got[0] - tx, got[1] - ty) < 0.01
+    got = solve(as_role(roles, "public"))
+    assert got is None or np.hypot(got[0] - tx, got[1] - ty) > 500
