@@ -382,3 +382,29 @@ def test_centre_differencing_of_two_boxes_does_not_locate_the_strip_between_them
     assert got is not None and np.hypot(got[0] - tx, got[1] - ty) < 0.01
     got = solve(as_role(roles, "public"))
     assert got is None or np.hypot(got[0] - tx, got[1] - ty) > 500
+
+
+def test_the_png_is_drawn_from_protected_layers_only(roles, monkeypatch):
+    """The server-drawn picture carries what the public map carries: hot/cold labels; the
+    layers it is drawn from have protected counts and no street of a suppressed cell."""
+    import geo_api.web.maps.static_png as png
+
+    drawn = []
+    real = png.render_hotspot_png
+    monkeypatch.setattr(png, "render_hotspot_png",
+                        lambda b, layers, *a, **k: (drawn.append(layers), real(b, layers, *a,
+                                                                               **k))[1])
+    url = ("/maps/hotspots.png?datetime=2020-04&group=all"
+           "&crime_category=Theft+from+the+person&cold=true")
+    r = as_role(roles, "public")(url)
+    assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = drawn[-1].gi_rows
+    assert rows
+    for row in rows:
+        c = row.get("count")
+        assert c == "<5" or c == 0 or (isinstance(c, int) and c % 5 == 0), row
+        if c == "<5":
+            assert not row.get("streets")
+    as_role(roles, "partner")(url)
+    assert any(isinstance(row.get("count"), int) and 0 < row["count"] < 5
+               for row in drawn[-1].gi_rows)  # a partner's picture rests on exact counts
