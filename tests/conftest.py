@@ -69,6 +69,23 @@ def client(demo_service, demo_settings):
         yield c
 
 
+@pytest.fixture(scope="module")
+def public(demo_service, demo_settings, tmp_path_factory):
+    """(a client whose anonymous callers are ``public``, a partner's API key) on the demo
+    store: disclosure control as the public meets it, and the same app without it."""
+    from fastapi.testclient import TestClient
+
+    from geo_api.data.keys import KeyStore
+    from geo_api.web.app import create_app
+
+    tmp = tmp_path_factory.mktemp("public")
+    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp / "keys.json",
+                        audit_dir=tmp / "audit", anonymous_role="public")
+    partner = KeyStore(settings.keys_path).create("partner", "partner")[0]
+    with TestClient(create_app(settings)) as c:
+        yield c, partner
+
+
 def demo_csvs() -> list[Path]:
     return sorted((DEMO_DIR / "police_uk").glob("*.csv"))
 

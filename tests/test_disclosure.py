@@ -12,14 +12,11 @@ import mapbox_vector_tile
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
 from geo_api.errors import Forbidden
 from geo_api.services.disclosure import Policy
-from geo_api.settings import Settings
-from geo_api.web.app import create_app
 from geo_api.web.auth import required_role
 
 K = 5
@@ -124,18 +121,6 @@ def test_requests_at_the_floors_pass():
 
 
 # ------------------------------------------------------------------ the audit -----------
-@pytest.fixture(scope="module")
-def public(demo_service, demo_settings, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("public")
-    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp / "keys.json",
-                        audit_dir=tmp / "audit", anonymous_role="public")
-    from geo_api.data.keys import KeyStore
-
-    partner = KeyStore(settings.keys_path).create("partner", "partner")[0]
-    with TestClient(create_app(settings)) as c:
-        yield c, partner
-
-
 def small_counts(obj, key=None) -> list:
     """(key, value) of every integer in 1..K-1 that is not a known non-count."""
     found = []

@@ -20,22 +20,11 @@ BOX = "-1.16,52.616,-1.14,52.628"
 CENTRE = "/compare/centre?before=2020-04&after=2020-05&bbox=" + BOX
 
 
-@pytest.fixture(scope="module")
-def roles(demo_service, demo_settings, tmp_path_factory):
-    """(public client, partner headers)."""
-    from geo_api.data.keys import KeyStore
-
-    tmp = tmp_path_factory.mktemp("attacks")
-    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp / "keys.json",
-                        audit_dir=tmp / "audit", anonymous_role="public")
-    partner = KeyStore(settings.keys_path).create("partner", "attack-partner")[0]
-    with TestClient(create_app(settings)) as c:
-        yield c, {"X-API-Key": partner}
-
-
-def as_role(roles, who):
-    c, partner = roles
-    return (lambda url: c.get(url)) if who == "public" else (lambda url: c.get(url, headers=partner))
+def as_role(public, who):
+    """GET as the public role or as a partner (``public``: the conftest fixture)."""
+    c, key = public
+    headers = {} if who == "public" else {"X-API-Key": key}
+    return lambda url: c.get(url, headers=headers)
 
 
 def centre_of(get, *categories):
@@ -71,18 +60,18 @@ def true_theft_points(demo_service):
 
 
 def test_centre_equations_locate_a_withheld_offence_only_without_disclosure_control(
-        roles, demo_service):
+        public, demo_service):
     tx, ty = true_theft_points(demo_service)
     assert len(tx) == 1  # the withheld count of the issue's box: one offence
-    got = centre_attack(as_role(roles, "partner"))
+    got = centre_attack(as_role(public, "partner"))
     assert got is not None and got[0] == 1
     assert np.hypot(got[1] - tx[0], got[2] - ty[0]) < 0.01  # to under a centimetre
-    got = centre_attack(as_role(roles, "public"))
+    got = centre_attack(as_role(public, "public"))
     assert got is None or np.hypot(got[1] - tx[0], got[2] - ty[0]) > 500
 
 
-def test_public_centres_are_withheld_for_small_selections_and_on_a_grid_otherwise(roles):
-    get = as_role(roles, "public")
+def test_public_centres_are_withheld_for_small_selections_and_on_a_grid_otherwise(public):
+    get = as_role(public, "public")
     for cats in (("Burglary",), ("Theft from the person",), ("Shoplifting",)):
         _, x, y = centre_of(get, *cats)
         assert x is None and y is None  # a box of a few offences: no centre at all
@@ -97,10 +86,10 @@ def test_public_centres_are_withheld_for_small_selections_and_on_a_grid_otherwis
     assert s["dx_m"] == r["after"]["mean_x_m"] - r["before"]["mean_x_m"]
 
 
-def test_too_few_for_a_centre_is_one_answer_not_an_oracle(roles):
+def test_too_few_for_a_centre_is_one_answer_not_an_oracle(public):
     """1-2 offences (too few for any centre) and 3-19 (too few for the public) look the
     same: 200, null centre, the same count treatment - no 422 for some and 200 for others."""
-    get = as_role(roles, "public")
+    get = as_role(public, "public")
     answers = []
     for cats in (("Theft from the person",), ("Burglary",), ("Shoplifting",)):
         q = "".join(f"&crime_category={c.replace(' ', '+')}" for c in cats)
@@ -109,7 +98,7 @@ def test_too_few_for_a_centre_is_one_answer_not_an_oracle(roles):
         b = r.json()["before"]
         answers.append((b["mean_x_m"], b["sd_major_m"], b["n"] is None or b["n"] % 5 == 0))
     assert set(answers) == {(None, None, True)}
-    partner = as_role(roles, "partner")
+    partner = as_role(public, "partner")
     r = partner(CENTRE + "&crime_category=Theft+from+the+person")
     assert r.status_code == 200 and r.json()["before"]["n"] == 1  # not a 422 for anyone
     assert r.json()["before"]["mean_x_m"] is None
@@ -119,10 +108,10 @@ TOP = ("/stats/top?grid=h3&datetime=2020-04&crime_category=Theft%20from%20the%20
        "&bbox=" + BOX)
 
 
-def test_suppressed_cells_show_no_street_and_the_row_count_tells_nothing(roles):
-    partner = as_role(roles, "partner")(TOP).json()["top"]
+def test_suppressed_cells_show_no_street_and_the_row_count_tells_nothing(public):
+    partner = as_role(public, "partner")(TOP).json()["top"]
     assert any(r["count"] == 1 and r["streets"] for r in partner)  # the attack's answer
-    r = as_role(roles, "public")(TOP)
+    r = as_role(public, "public")(TOP)
     assert r.status_code == 200
     rows = r.json()["top"]
     assert len(rows) == 8  # `limit` rows whatever the number of non-empty cells
@@ -134,12 +123,12 @@ def test_suppressed_cells_show_no_street_and_the_row_count_tells_nothing(roles):
     assert suppressed == sorted(suppressed)  # ordered by code, not by the hidden count
 
 
-def test_public_streets_rest_on_at_least_k_offences(roles, demo_service):
+def test_public_streets_rest_on_at_least_k_offences(public, demo_service):
     """A published street name of a cell is backed by at least 5 of its offences."""
     from geo_api.services.filters import build_filter
 
     url = "/stats/top?grid=h3&limit=20&datetime=2020-04&group=violence_robbery_weapons"
-    rows = as_role(roles, "public")(url).json()["top"]
+    rows = as_role(public, "public")(url).json()["top"]
     flt = build_filter("2020-04", "violence_robbery_weapons")
     df = demo_service.store.located_values(("h3_r9", "location_text"), flt)
     df["cell"] = [f"{int(c):x}" for c in df["h3_r9"]]
@@ -173,18 +162,18 @@ def kde_peak_distances(r, demo_service) -> list[float]:
     return out
 
 
-def test_kde_peaks_of_a_few_offences_are_not_published(roles, demo_service):
-    partner = as_role(roles, "partner")(KDE)
+def test_kde_peaks_of_a_few_offences_are_not_published(public, demo_service):
+    partner = as_role(public, "partner")(KDE)
     near = kde_peak_distances(partner, demo_service)
     assert near and min(near) < 60  # the attack works without disclosure control
-    r = as_role(roles, "public")(KDE)
+    r = as_role(public, "public")(KDE)
     if r.status_code == 200:
         assert kde_peak_distances(r, demo_service) == []
     else:
         assert r.status_code == 422 and "too few offences" in r.json()["message"]
 
 
-def test_public_kde_shows_only_density_resting_on_many_offences(roles, demo_service):
+def test_public_kde_shows_only_density_resting_on_many_offences(public, demo_service):
     """On a busy selection the public surface exists, and no published cell has fewer than
     5 offences within one bandwidth."""
     from geo_api.crs import lonlat_to_metric
@@ -192,7 +181,7 @@ def test_public_kde_shows_only_density_resting_on_many_offences(roles, demo_serv
 
     url = ("/hotspots/kde?datetime=2020-04&group=violence_robbery_weapons&bandwidth_m=300"
            "&cell_size_m=100&f=geojson&min_share_of_max=0.01")
-    feats = as_role(roles, "public")(url).json()["features"]
+    feats = as_role(public, "public")(url).json()["features"]
     assert len(feats) > 50
     pts = demo_service.store.points(build_filter("2020-04", "violence_robbery_weapons"))
     from scipy.spatial import cKDTree
@@ -204,32 +193,32 @@ def test_public_kde_shows_only_density_resting_on_many_offences(roles, demo_serv
         assert len(tree.query_ball_point([float(cx), float(cy)], 300)) >= 5
 
 
-def test_health_says_no_exact_count_in_words(roles):
-    body = as_role(roles, "public")("/health").json()
+def test_health_says_no_exact_count_in_words(public):
+    body = as_role(public, "public")("/health").json()
     assert body["n_offences"] % 5 == 0
     assert not any(ch.isdigit() for ch in body["message"].replace("2019-12", "").replace(
         "2020-09", "")), body["message"]
 
 
-def test_map_tooltips_of_suppressed_cells_name_no_street(roles):
+def test_map_tooltips_of_suppressed_cells_name_no_street(public):
     import re
 
     url = ("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06&group=all"
            "&crime_category=Theft+from+the+person")
-    partner = as_role(roles, "partner")(url).text
+    partner = as_role(public, "partner")(url).text
     assert re.findall(r'"count": [1-4], "gi_z": [^,]+, "id": "[^"]+", "label": "[^"]+", '
                       r'"streets": "[^"]+"', partner)  # without control small cells are named
-    page = as_role(roles, "public")(url).text
+    page = as_role(public, "public")(url).text
     small = re.findall(r'"count": "(?:<|\\u0026lt;)5"[^}]*?"streets": "([^"]*)"', page)
     assert small and all(s == "" for s in small), small[:3]
 
 
-def test_surfaces_cached_for_one_role_are_not_served_to_another(roles, demo_service):
+def test_surfaces_cached_for_one_role_are_not_served_to_another(public, demo_service):
     """The KDE collection and its tiles are cached: a surface built for a partner first
     must not reach the public caller (nor the public one a partner)."""
     q = ("datetime=2020-04&group=all&crime_category=Theft%20from%20the%20person"
          "&bbox=-1.16,52.61,-1.10,52.66")
-    partner, public = as_role(roles, "partner"), as_role(roles, "public")
+    partner, public = as_role(public, "partner"), as_role(public, "public")
     url = f"/collections/hotspots-kde/items?{q}&limit=10000"
     first = partner(url)
     assert first.status_code == 200 and first.json()["features"]
@@ -288,7 +277,7 @@ def test_every_number_a_public_endpoint_answers_with_is_declared(client):
 
 
 @pytest.mark.parametrize("z", [11, 12, 13, 14])
-def test_kde_tiles_at_every_zoom_show_no_peak_of_a_few_offences(roles, demo_service, z):
+def test_kde_tiles_at_every_zoom_show_no_peak_of_a_few_offences(public, demo_service, z):
     import math
 
     from geo_api.crs import lonlat_to_metric
@@ -313,20 +302,20 @@ def test_kde_tiles_at_every_zoom_show_no_peak_of_a_few_offences(roles, demo_serv
         return out
 
     url = f"/tiles/kde/{z}/{x}/{y}.geojson?{q}"
-    r = as_role(roles, "public")(url)
+    r = as_role(public, "public")(url)
     assert r.status_code in (200, 422)
     if r.status_code == 200:
         assert all(d > 60 for d in nearest(r)), nearest(r)
 
 
-def test_public_csv_of_a_top_list_names_no_street_of_a_suppressed_cell(roles):
+def test_public_csv_of_a_top_list_names_no_street_of_a_suppressed_cell(public):
     import csv
     import io
 
-    text = as_role(roles, "public")(TOP + "&f=csv").text
+    text = as_role(public, "public")(TOP + "&f=csv").text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows and all(r.get("streets") in ("", "[]") for r in rows if r["count"] in ("", "0"))
-    partner = as_role(roles, "partner")(TOP + "&f=csv").text
+    partner = as_role(public, "partner")(TOP + "&f=csv").text
     assert any(r["streets"] and r["count"] == "1"
                for r in csv.DictReader(io.StringIO(partner)))
 
@@ -353,7 +342,7 @@ def test_centre_and_kde_attacks_fail_on_a_force_export(timed_settings, tmp_path)
 
 
 def test_centre_differencing_of_two_boxes_does_not_locate_the_strip_between_them(
-        roles, demo_service):
+        public, demo_service):
     """Box A and box A' = A plus a thin strip holding one police.uk map point: the two
     centres and counts give that point's position exactly - unless the policy holds."""
     from geo_api.crs import metric_to_lonlat
@@ -378,13 +367,13 @@ def test_centre_differencing_of_two_boxes_does_not_locate_the_strip_between_them
             return None
         return (n2 * x2 - n1 * x1) / (n2 - n1), (n2 * y2 - n1 * y1) / (n2 - n1)
 
-    got = solve(as_role(roles, "partner"))
+    got = solve(as_role(public, "partner"))
     assert got is not None and np.hypot(got[0] - tx, got[1] - ty) < 0.01
-    got = solve(as_role(roles, "public"))
+    got = solve(as_role(public, "public"))
     assert got is None or np.hypot(got[0] - tx, got[1] - ty) > 500
 
 
-def test_the_png_is_drawn_from_protected_layers_only(roles, monkeypatch):
+def test_the_png_is_drawn_from_protected_layers_only(public, monkeypatch):
     """The server-drawn picture carries what the public map carries: hot/cold labels; the
     layers it is drawn from have protected counts and no street of a suppressed cell."""
     import geo_api.web.maps.static_png as png
@@ -396,7 +385,7 @@ def test_the_png_is_drawn_from_protected_layers_only(roles, monkeypatch):
                                                                                **k))[1])
     url = ("/maps/hotspots.png?datetime=2020-04&group=all"
            "&crime_category=Theft+from+the+person&cold=true")
-    r = as_role(roles, "public")(url)
+    r = as_role(public, "public")(url)
     assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n"
     rows = drawn[-1].gi_rows
     assert rows
@@ -405,6 +394,6 @@ def test_the_png_is_drawn_from_protected_layers_only(roles, monkeypatch):
         assert c == "<5" or c == 0 or (isinstance(c, int) and c % 5 == 0), row
         if c == "<5":
             assert not row.get("streets")
-    as_role(roles, "partner")(url)
+    as_role(public, "partner")(url)
     assert any(isinstance(row.get("count"), int) and 0 < row["count"] < 5
                for row in drawn[-1].gi_rows)  # a partner's picture rests on exact counts

@@ -27,9 +27,14 @@ def window_share(times: pd.Series, start_hour: int, end_hour: int) -> tuple[int,
     return n, total, (n / total if total else float("nan"))
 
 
-def top_n(counts: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` units with most offences (ties broken by code), with rank and share."""
-    c = counts[counts["count"] > 0].sort_values(["count", "code"], ascending=[False, True])
+def top_n(counts: pd.DataFrame, n: int, rank_by: pd.Series | None = None) -> pd.DataFrame:
+    """The ``n`` units with most offences (ties broken by code), with rank and share;
+    ``rank_by``: another order, highest first (units without offences then take part)."""
+    if rank_by is None:
+        c, key = counts[counts["count"] > 0], counts["count"]
+    else:
+        c, key = counts, rank_by
+    c = c.assign(_k=key).sort_values(["_k", "code"], ascending=[False, True]).drop(columns="_k")
     total = c["count"].sum()
     out = c.head(n).reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)

@@ -71,6 +71,12 @@ RECORD_TEXT = ("streets",)
 ACTIVE: ContextVar = ContextVar("disclosure", default=None)
 
 
+def published_order(count) -> float:
+    """Where a published count ranks, highest first: rounded counts by value, then the
+    suppressed (None), then empty units (0) - so an order tells no more than the counts."""
+    return -2.0 if count == 0 else -1.0 if count is None else float(count)
+
+
 def min_records() -> int:
     """The fewest offence records a published text (a street name) may rest on: the
     policy's ``k`` under disclosure control, else 1."""
@@ -179,19 +185,13 @@ class Policy:
         if spec.get("kind") == "centre" and isinstance(obj, dict):
             return self.centre(obj)
         if isinstance(obj, list):
-            item = spec.get("items")
-            if item is not None and obj and all(isinstance(x, dict) for x in obj):
-                rows = [self.protect(x, None, item) for x in obj]
-                self._secondary(obj, rows)
-                self._rerank(rows, item)
-                self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
-                return rows
             if obj and all(isinstance(x, int | float) and not isinstance(x, bool)
                            or isinstance(x, list) for x in obj) and _all_numbers(obj):
                 # numbers not known to be parameters: counts if whole, else withheld
                 return obj if under in KEEP_LISTS else (
                     self._count_tree(obj) if _all_ints(obj) else _withhold(obj))
-            rows = [self.protect(x) for x in obj]
+            item = spec.get("items")
+            rows = [self.protect(x, None, item) for x in obj]
             if rows and all(isinstance(r, dict) for r in rows):
                 if all(isinstance(r.get("properties"), dict) for r in obj):
                     # GeoJSON features: the table is their properties (a page of features is
@@ -201,6 +201,7 @@ class Policy:
                     self._recompute_shares([r["properties"] for r in rows], complete=False)
                     return rows
                 self._secondary(obj, rows)
+                self._rerank(rows, item or {})
                 self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
             return rows
         if not isinstance(obj, dict):
@@ -273,13 +274,8 @@ class Policy:
         if not rank or not counts or not all(counts[0] in r for r in rows):
             return
         c = counts[0]
-
-        def key(r):
-            v = r.get(c)
-            level = -2 if v == 0 else -1 if v is None else v
-            return (-level, str(r.get("code", r.get("id", ""))))
-
-        rows.sort(key=key)
+        rows.sort(key=lambda r: (-published_order(r.get(c)),
+                                 str(r.get("code", r.get("id", "")))))
         for i, r in enumerate(rows, 1):
             r[rank[0]] = i
 
@@ -319,13 +315,14 @@ class Policy:
     def shift(self, before: dict, after: dict, raw: dict) -> dict:
         """The shift between two published centres, computed from them (so it tells
         nothing they do not); withheld (``raw``'s numbers) with either."""
+        from geo_api.analysis.compare import shift
+
         if before.get("mean_x_m") is None or after.get("mean_x_m") is None:
             return _withhold(raw)
-        dx = after["mean_x_m"] - before["mean_x_m"]
-        dy = after["mean_y_m"] - before["mean_y_m"]
-        return {"distance_m": math.hypot(dx, dy), "dx_m": dx, "dy_m": dy,
-                "bearing_deg": (math.degrees(math.atan2(dx, dy)) + 360) % 360
-                if dx or dy else None}
+        out = shift(before, after)
+        if not (out["dx_m"] or out["dy_m"]):  # no move: no direction
+            out["bearing_deg"] = None
+        return out
 
     def _secondary(self, raw: list[dict], rows: list[dict]) -> None:
         raw = [{k: v.item() if hasattr(v, "item") and hasattr(v, "dtype") else v

@@ -244,8 +244,10 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     best = ev["best_method"]
     units = units_for(svc, flt, spec, window)
     months, counts = unit_months(svc, flt, spec, window, units)
-    params = kde_params(window, ev["meta"]["half_life_months"],
-                        ev["meta"]["bandwidth_requested_m"], unit_spacing_m(units))
+    m = ev["meta"]  # the backtest's parameters (its bandwidths already reach the neighbours)
+    params = fc.Params(window=window, half_life=m["half_life_months"],
+                       bandwidth_m=m["bandwidth_m"],
+                       ensemble_bandwidths_m=tuple(m["ensemble_candidates"]["bandwidth_m"]))
     nxt = ev.get("ensemble_next")
     choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None
     scores = fc.score(best, counts, space_of(units), params, choice)

@@ -15,7 +15,7 @@ from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, win
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.services.disclosure import ACTIVE, min_records
+from geo_api.services.disclosure import ACTIVE, min_records, published_order
 from geo_api.services.service import Service
 from geo_api.services.units import (
     STUDY_AREAS,
@@ -240,23 +240,6 @@ def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]
     return [named[i][0][0] if named[i] else "unnamed map point" for i in range(len(t))]
 
 
-def top_n_protected(counts: pd.DataFrame, n: int, policy) -> pd.DataFrame:
-    """``top_n`` as the public role may see it: units ranked by their protected counts
-    (rounded counts first, then suppressed ones, then empty ones; code order within each),
-    so neither the order nor the number of rows tells a suppressed count; ``n`` rows
-    whenever there are ``n`` units."""
-    shown = [policy.count(int(v)) for v in counts["count"]]
-    key = pd.Series([-1.0 if v is None else float(v) for v in shown],
-                    index=counts.index).where(counts["count"] > 0, -2.0)
-    ranked = counts.assign(_k=key).sort_values(["_k", "code"], ascending=[False, True])
-    out = ranked.head(n).drop(columns="_k").reset_index(drop=True)
-    total = counts["count"].sum()
-    out["rank"] = np.arange(1, len(out) + 1)
-    out["share"] = out["count"] / total if total else np.nan
-    out["cumulative_share"] = out["share"].cumsum()
-    return out
-
-
 def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) -> dict:
     """Top units by count for any layer or grid, or police.uk map points (``units=None``)."""
     if units is None:
@@ -279,10 +262,10 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
     u = analysis_units(svc, units)
     counts = pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)})
     policy = ACTIVE.get()
-    if policy is None:
-        t = top_n(counts, limit)
-    else:  # disclosure control: ranked by the published counts (suppressed ones by code)
-        t = top_n_protected(counts, limit, policy)  # and always `limit` rows: empty units too
+    # disclosure control: ranked by the published counts (suppressed ones by code) and
+    # always `limit` rows, empty units too - neither the order nor the rows tell a count
+    t = top_n(counts, limit, None if policy is None else counts["count"].map(
+        lambda c: published_order(policy.count(int(c)))))
     names = {}
     if units.grid in svc.boundaries.layers:
         names = svc.boundaries.get(units.grid).gdf.set_index("code")["name"].to_dict()

@@ -280,19 +280,19 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     nearest = cKDTree(xy)
 
     def locate(df: pd.DataFrame) -> np.ndarray:
-        """The Voronoi cell (nearest unit) each offence falls in; -1 outside the area (by
-        its district code where the rows carry it, else by the polygon)."""
+        """The Voronoi cell (nearest unit) each offence falls in; -1 outside the study area
+        (by its district code, ``assign_columns``)."""
         if not len(df):
             return np.array([], dtype=np.int64)
         px, py = df["x_m"].to_numpy(float), df["y_m"].to_numpy(float)
         k = nearest.query(np.column_stack([px, py]))[1].astype(np.int64)
-        inside = (df["lad_code"].eq(CITY_LAD).to_numpy() if study_area == "city"
-                  else df["lad_code"].notna().to_numpy()) if "lad_code" in df else \
-            shapely.contains_xy(area, px, py)
+        inside = (df["lad_code"].eq(CITY_LAD) if study_area == "city"
+                  else df["lad_code"].notna()).to_numpy()
         return np.where(inside, k, -1)
 
     def count(f: OffenceFilter) -> np.ndarray:
-        k = locate(svc.store.located_values(("x_m", "y_m"), in_study_area(f, study_area)))
+        k = locate(svc.store.located_values(("x_m", "y_m", "lad_code"),
+                                            in_study_area(f, study_area)))
         return np.bincount(k[k >= 0], minlength=len(xy)).astype(float)
 
     def adjacency() -> sp.csr_matrix:

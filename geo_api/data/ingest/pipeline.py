@@ -93,8 +93,7 @@ class JoinIndexes:
         - a sliver between boundary sets), a layer covering the force area only to points
         in a district. So per-layer totals equal the district totals."""
         lad = idx["lad"]
-        codes = self.boundaries.get("lad").gdf["code"].tolist()
-        city = lad == (codes.index(CITY_LAD) if CITY_LAD in codes else -3)
+        city = lad == self.city_index
         out = dict(idx)
         for name in LAYER_COLUMNS:
             if name == "lad":
@@ -103,6 +102,12 @@ class JoinIndexes:
                 else lad >= 0
             out[name] = nest(idx[name], parent, self.areas[name], x_m, y_m)
         return out
+
+    @functools.cached_property
+    def city_index(self) -> int:
+        """The city district's index in the ``lad`` layer (-3, matching nothing, without)."""
+        codes = self.boundaries.get("lad").gdf["code"].tolist()
+        return codes.index(CITY_LAD) if CITY_LAD in codes else -3
 
     @functools.cached_property
     def point_join(self) -> PointJoin:

@@ -28,9 +28,8 @@ def _next_month(m: datetime) -> datetime:
     return datetime(m.year + m.month // 12, m.month % 12 + 1, 1)
 
 
-MONTH_RULE = ("a record dated only by month (police.uk) counts when the interval covers at "
-              "least half of its month (UK time); a month covered only in part is named in "
-              "meta.warnings")
+# MONTH_RULE: a record dated only by month (police.uk) counts when the interval covers at
+# least half of its month (UK time); a month covered only in part is named in meta.warnings.
 
 
 def month_parts(start: datetime | None, end: datetime | None

@@ -194,10 +194,7 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
                    tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
                                                  aliases=["NPA", "Name", "Offences"])).add_to(m)
     sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] in GI_COLOURS])
-    if not len(sig):
-        for kind in ("Hot", "Cold"):  # listed all the same: "none" is an answer too
-            folium.FeatureGroup(name=f"{kind} spots (Gi*, H3): none in this period",
-                                show=False).add_to(m)
+    g = None
     if len(sig):
         ids = sig["id"].map(lambda s: int(s, 16)).to_numpy()
         if "streets" not in sig:
@@ -205,20 +202,20 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label", "streets"]].fillna(
             {"streets": ""}), geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = pd.to_numeric(g["gi_z"], errors="coerce").round(2)  # null: withheld
-        for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
-            part = g[g["label"].str.startswith(kind)]
-            if not len(part):
-                folium.FeatureGroup(name=f"{kind.capitalize()} spots (Gi*, H3): none in this "
-                                    "period", show=False).add_to(m)
-                continue
-            folium.GeoJson(
-                safe_geojson(part), name=f"{kind.capitalize()} spots (Gi*, H3)", show=show,
-                style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
-                                          "color": "white", "weight": 0.5,
-                                          "fillOpacity": 0.75},
-                tooltip=folium.GeoJsonTooltip(fields=["label", "streets", "count", "gi_z"],
-                                              aliases=["Gi*", "Streets", "Offences", "z"])
-            ).add_to(m)
+    for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
+        part = g[g["label"].str.startswith(kind)] if g is not None else None
+        if part is None or not len(part):  # listed all the same: "none" is an answer too
+            folium.FeatureGroup(name=f"{kind.capitalize()} spots (Gi*, H3): none in this "
+                                "period", show=False).add_to(m)
+            continue
+        folium.GeoJson(
+            safe_geojson(part), name=f"{kind.capitalize()} spots (Gi*, H3)", show=show,
+            style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
+                                      "color": "white", "weight": 0.5,
+                                      "fillOpacity": 0.75},
+            tooltip=folium.GeoJsonTooltip(fields=["label", "streets", "count", "gi_z"],
+                                          aliases=["Gi*", "Streets", "Offences", "z"])
+        ).add_to(m)
     if layers.kde_url:
         FetchedGeoJson(layers.kde_url, "Kernel density (share of peak)", KDE_STYLE_JS,
                        show=False).add_to(m)
