@@ -72,15 +72,11 @@ def _month_words(month: str) -> str:
 
 
 def _walk_text(meta: dict) -> str:
-    """The figure to expect (walk-forward) and why the table's best row flatters."""
+    """Why the table's best row flatters (the walk-forward figure is in the reading)."""
     if not meta.get("walk_forward_folds"):
-        return ("Too few months to test the choice of method on later months; the table's "
-                "figures are in-sample.")
-    return (f"Chosen each month by the months before it, it held "
-            f"{_pct(meta['backtest_mean_hit_rate'])} of the next month's offences (PAI "
-            f"{_f(meta['backtest_mean_pai'])}, naive {_f(meta['naive_mean_pai'])}; "
-            f"walk-forward, {meta['walk_forward_folds']} folds). The table is over all folds, "
-            f"which also chose the method: its best row is in-sample and flatters it.")
+        return "The table's figures are in-sample."
+    return ("The table is over all folds, which also chose the method: its best row is "
+            "in-sample and flatters it; the walk-forward figure above is the one to expect.")
 
 
 def _panel(focus: dict, ev: dict, title: str, query: str = "") -> str:
