@@ -15,7 +15,8 @@ from conftest import demo_csvs
 
 from geo_api.data.ingest.pipeline import FileRejected, ingest_many
 from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, OffenceFilter
-from geo_api.data.store.duckdb_store import OFFENCE_COLUMNS, DuckDBStore
+from geo_api.data.store.duckdb_schema import OFFENCE_COLUMNS
+from geo_api.data.store.duckdb_store import DuckDBStore
 
 ORDER = Path(__file__).parent / "corpus" / "order"
 JAN, FEB, JAN2 = "jan", "feb", "jan2"

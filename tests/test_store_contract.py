@@ -262,7 +262,7 @@ def test_boundaries_are_published_beside_the_offences(pg_server, tmp_path):
             assert {r[2] for r in rows} == {27700}
             areas = layer.gdf.set_index("code").area
             assert max(abs(a - areas[c]) / areas[c] for c, a, _ in rows) < 1e-9, name
-    assert svc.store.publish_boundaries(svc.boundaries) is False  # already there
+    assert svc.backend.publish_boundaries(svc.boundaries) is False  # already there
 
 
 def test_site_sets_and_indicators_live_in_the_database_on_postgis(pg_server, tmp_path):

@@ -19,8 +19,10 @@ from geo_api import __version__
 from geo_api.analysis.area_stats import area_statistics
 from geo_api.data.boundaries import BoundarySet, layer_table, load_boundaries
 from geo_api.data.ingest.classify import OFFENCE_GROUPS, POLICE_UK_CAVEAT
-from geo_api.data.store.base import OffenceFilter, month_parts
+from geo_api.data.ingest.pipeline import build_join_indexes, ingest_files
+from geo_api.data.store.base import OffenceFilter, Queries, Store, month_parts
 from geo_api.data.store.duckdb_store import DuckDBStore
+from geo_api.data.store.postgis_store import PostGISSets, PostGISStore
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.sites import SiteSets
 from geo_api.services.units import study_area_lonlat
@@ -35,15 +37,18 @@ class Service:
         self.boundaries: BoundarySet = load_boundaries(
             settings.boundaries_dir, settings.npa_file, settings.npa_code_field,
             settings.npa_name_field)
+        # the backend (writes, migrations) and what reads go through: the backend itself
+        # (one-off reads), or one pinned snapshot in a ``pinned()`` view
+        self.backend: Store
         if settings.database_url:
-            from geo_api.data.store.postgis_store import PostGISStore
-
-            self.store = PostGISStore(settings.database_url, settings.database_pool_size)
-            self.store.publish_boundaries(self.boundaries)  # areas beside the offences
+            pg = PostGISStore(settings.database_url, settings.database_pool_size)
+            pg.publish_boundaries(self.boundaries)  # areas beside the offences
+            self.backend = pg
         else:
-            self.store = DuckDBStore(settings.store_dir)
+            self.backend = DuckDBStore(settings.store_dir)
+        self.store: Queries = self.backend
         # a migration of stored rows joins their areas again by the ingest's rule
-        self.store.rejoin = lambda x, y, lon, lat: self.joins.join(x, y, lon, lat)
+        self.backend.rejoin = lambda x, y, lon, lat: self.joins.join(x, y, lon, lat)
         self.site_sets = SiteSets(settings.store_dir / "site_sets", db=self.named_sets("sites"))
         self._joins = None
         self._joins_lock = threading.Lock()
@@ -53,14 +58,10 @@ class Service:
         sees the same), else None (files under the store directory)."""
         if not self.settings.database_url:
             return None
-        from geo_api.data.store.postgis_store import PostGISSets
-
         return PostGISSets(self.settings.database_url, kind)
 
     @property
     def joins(self):
-        from geo_api.data.ingest.pipeline import build_join_indexes
-
         with self._joins_lock:
             if self._joins is None:
                 self._joins = build_join_indexes(self.boundaries, self.join_cache_dir)
@@ -72,7 +73,7 @@ class Service:
         return self.settings.store_dir.parent / "cache"
 
     def close(self) -> None:
-        self.store.close()
+        self.backend.close()
 
     @contextmanager
     def pinned(self) -> Iterator[Service]:
@@ -84,7 +85,7 @@ class Service:
         """
         with ExitStack() as stack:
             try:
-                reader = stack.enter_context(self.store.reader())
+                reader = stack.enter_context(self.backend.reader())
             except StoreEmpty:
                 yield self
                 return
@@ -95,23 +96,21 @@ class Service:
     # -- ingest -----------------------------------------------------------------------
     def ingest_paths(self, paths: list[Path], kind: str = "auto", on_error: str = "reject",
                      outside_area: str | None = None, progress: bool = True):
-        from geo_api.data.ingest.pipeline import ingest_files
-
         # worker processes are forked: only from a process with no other Python threads
         # (the command line), never from the API server
         workers = self.settings.ingest_workers if threading.active_count() == 1 else 1
         if workers > 1 and len(paths) > 1:  # the workers build the indexes they use
-            return ingest_files(self.store, self._joins, paths, kind=kind, on_error=on_error,
+            return ingest_files(self.backend, self._joins, paths, kind=kind, on_error=on_error,
                                 outside_area=outside_area, progress=progress,
                                 workers=workers, boundaries=self.boundaries,
                                 join_cache_dir=self.join_cache_dir)
-        return ingest_files(self.store, self.joins, paths, kind=kind, on_error=on_error,
+        return ingest_files(self.backend, self.joins, paths, kind=kind, on_error=on_error,
                             outside_area=outside_area, progress=progress)
 
     def upgrade_store(self) -> bool:
         """Migrate a store written by an older schema (its derived columns computed again);
         True if it was old. ``geo_api serve`` does this before it answers anything."""
-        return self.store.upgrade(self.boundaries.version)
+        return self.backend.upgrade(self.boundaries.version)
 
     def demo_files(self) -> list[Path]:
         return sorted((self.settings.demo_dir / "police_uk").glob("*.csv"))
@@ -141,10 +140,12 @@ class Service:
         if needs and flt.source == "police_uk":
             raise InvalidParameter(f"{needs}: police.uk records never have it; drop "
                                    "source=police_uk or the force-export-only filter")
-        force = study_area_lonlat(self, "force") if flt.bbox_lonlat is not None else None
-        if force is not None and not shapely.intersects(shapely.box(*flt.bbox_lonlat), force):
+        bbox = flt.bbox_lonlat
+        force = study_area_lonlat(self, "force") if bbox is not None else None
+        if bbox is not None and force is not None and not shapely.intersects(shapely.box(*bbox),
+                                                                             force):
             b = [round(v, 4) for v in force.bounds]
-            raise InvalidParameter(f"bbox: {list(flt.bbox_lonlat)} does not touch the force "
+            raise InvalidParameter(f"bbox: {list(bbox)} does not touch the force "
                                    f"area (lon/lat bounds {b}); is it lon,lat order in "
                                    "degrees (EPSG:4326)?")
 

@@ -38,6 +38,7 @@ from geo_api.data.store.base import (
     FileBatch,
     FileReport,
     IngestReport,
+    Store,
 )
 from geo_api.errors import IngestRejected, InvalidParameter
 
@@ -197,14 +198,14 @@ def prepare(parsed_frame: pd.DataFrame, kind: str, joins: JoinIndexes) -> pd.Dat
     return out
 
 
-def ingest_bytes(store, joins: JoinIndexes, data: bytes, name: str, kind: str = "auto",
+def ingest_bytes(store: Store, joins: JoinIndexes, data: bytes, name: str, kind: str = "auto",
                  on_error: str = "reject", outside_area: str | None = None) -> IngestReport:
     """Validate, classify, join and write one file. Raises ``IngestRejected`` (store unchanged)."""
     return ingest_many(store, joins, [(name, data)], kind=kind, on_error=on_error,
                        outside_area=outside_area, progress=False)
 
 
-def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str = "auto",
+def ingest_files(store: Store, joins: JoinIndexes | None, paths: list[Path], kind: str = "auto",
                  on_error: str = "reject", outside_area: str | None = None,
                  progress: bool = True, workers: int = 1,
                  boundaries: BoundarySet | None = None,
@@ -217,10 +218,10 @@ def ingest_files(store, joins: JoinIndexes | None, paths: list[Path], kind: str 
     only ``boundaries`` (for their version), not the indexes, so no process holds both the
     indexes and the writer's buffers."""
     if workers > 1 and len(paths) > 1:
-        boundaries = boundaries or joins.boundaries
+        boundaries = boundaries or _joins(joins).boundaries
         prepared = _prepared_in_workers(paths, boundaries, joins, kind, on_error,
                                         outside_area, workers, join_cache_dir,
-                                        getattr(store, "arrow_columns", None))
+                                        store.arrow_columns)
         return ingest_many(store, joins, prepared, kind=kind, on_error=on_error,
                            outside_area=outside_area, progress=progress, total=len(paths),
                            boundaries_version=boundaries.version)
@@ -325,7 +326,7 @@ def prepare_file(name: str, data: bytes, joins: JoinIndexes, kind: str = "auto",
             [f"{parsed.name}: {w}" for w in parsed.warnings])
 
 
-def ingest_many(store, joins: JoinIndexes | None, items, kind: str = "auto",
+def ingest_many(store: Store, joins: JoinIndexes | None, items, kind: str = "auto",
                 on_error: str = "reject", outside_area: str | None = None,
                 progress: bool = True, total: int | None = None,
                 boundaries_version: str | None = None) -> IngestReport:
@@ -340,13 +341,20 @@ def ingest_many(store, joins: JoinIndexes | None, items, kind: str = "auto",
 
     if on_error not in ("reject", "quarantine"):
         raise InvalidParameter(f"on_error must be 'reject' or 'quarantine', not {on_error!r}")
-    lock = store.write_lock() if hasattr(store, "write_lock") else contextlib.nullcontext()
-    with lock:  # a second ingest is refused at once, not after validating its files
+    # a second ingest is refused at once, not after validating its files
+    with store.write_lock():
         return _ingest_locked(store, joins, items, kind, on_error, outside_area, progress,
-                              total, boundaries_version or joins.boundaries.version)
+                              total, boundaries_version or _joins(joins).boundaries.version)
 
 
-def _ingest_locked(store, joins, items, kind, on_error, outside_area, progress, total,
+def _joins(joins: JoinIndexes | None) -> JoinIndexes:
+    """The join indexes, which an ingest needs unless it is given what it takes from them."""
+    if joins is None:
+        raise ValueError("an ingest needs the join indexes or the boundaries (their version)")
+    return joins
+
+
+def _ingest_locked(store: Store, joins, items, kind, on_error, outside_area, progress, total,
                    boundaries_version) -> IngestReport:
     import itertools
 

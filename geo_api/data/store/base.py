@@ -1,13 +1,23 @@
-"""The store interface: the API and analysis code depend on this, not on DuckDB."""
+"""The store contract: ``Store`` and ``StoreReader`` (the services depend on these, not on
+DuckDB or PostgreSQL), with the values that cross it - ``OffenceFilter`` (which offences),
+``FileBatch`` (one validated file to write) and the ingest reports.
+
+Backends: ``duckdb_store.DuckDBStore`` (embedded, the default) and
+``postgis_store.PostGISStore`` (``GEO_API_DATABASE_URL``); both read with the shared SQL of
+``queries.SQLReader``. ``tests/test_store_contract.py`` runs the same checks on both.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol, cast
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,7 +46,7 @@ def month_parts(start: datetime | None, end: datetime | None
                 ) -> list[tuple[datetime, float, bool]]:
     """The calendar months [``start``, ``end``) covers only in part: (month, share of it
     covered, counted?) - counted when the share is at least a half (``MONTH_RULE``)."""
-    out = []
+    out: list[tuple[datetime, float, bool]] = []
     for t in (start, end):
         if t is None:
             continue
@@ -144,7 +154,7 @@ class FileBatch:
 
     @property
     def n_rows(self) -> int:
-        return len(self.frame) if self.frame is not None else self.table.num_rows
+        return len(self.frame) if self.frame is not None else self._table.num_rows
 
     @property
     def rejected(self) -> int:
@@ -155,13 +165,18 @@ class FileBatch:
     def no_location(self) -> int:
         if self.frame is not None:
             return int((~self.frame["has_location"]).sum())
-        return self.n_rows - (pc.sum(self.table["has_location"]).as_py() or 0)
+        return self.n_rows - (pc.sum(self._table["has_location"]).as_py() or 0)
+
+    @property
+    def _table(self) -> pa.Table:
+        """``table`` when the rows are held as Arrow (``__post_init__``: frame or table)."""
+        return cast(pa.Table, self.table)
 
     def arrow(self, columns: Iterable[str]) -> pa.Table:
         """These columns of the rows as an Arrow table."""
         columns = list(columns)
-        if self.table is not None:
-            return self.table.select(columns)
+        if self.frame is None:
+            return self._table.select(columns)
         # an object column with every value missing (most of the force-export fields in a
         # police.uk file) is an Arrow null column, made without inspecting each object
         # (from_pandas infers null for None; for NaN it would say double - stored as NULL
@@ -237,7 +252,7 @@ class IngestReport:
     unchanged: int
     quarantined: int
     no_location: int
-    dataset_version: str
+    dataset_version: str | None  # None: nothing stored yet
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     n_warnings: int = 0
@@ -247,7 +262,7 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
 
     @classmethod
-    def from_files(cls, files: list[FileReport], dataset_version: str, errors: list,
+    def from_files(cls, files: list[FileReport], dataset_version: str | None, errors: list,
                    warnings: list) -> IngestReport:
         """Totals over ``files`` (in ingest order); ``errors``/``warnings`` keep the first 100."""
         names = [f.file for f in files]
@@ -260,3 +275,127 @@ class IngestReport:
                    n_rows=sum(f.rows_read for f in files), dataset_version=dataset_version,
                    errors=errors[:100], warnings=warnings[:100], n_warnings=len(warnings),
                    files=list(files), **total)
+
+
+# A store's rule to join area codes again (x_m, y_m, lon, lat -> codes) when a migration
+# derives stored rows anew; the service sets it.
+Join = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], pd.DataFrame]
+
+
+class Queries(Protocol):
+    """The read queries, on one pinned snapshot (``StoreReader``) or as one-off reads on a
+    store (``Store``). Columns and layers are allow-listed (``InvalidParameter`` otherwise);
+    coordinates: ``x_m``/``y_m`` EPSG:27700, ``lon``/``lat`` EPSG:4326."""
+
+    def dataset_version(self) -> str | None:
+        """Version of the snapshot's content (None: an empty store)."""
+        ...
+
+    def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
+                       columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
+        """Matching rows (ordered by month, key), one page, and the total number matched."""
+        ...
+
+    def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """The row with ``offence_key`` = ``key`` (empty when there is none)."""
+        ...
+
+    def area_counts(self, layer: str, flt: OffenceFilter) -> tuple[pd.DataFrame, dict]:
+        """Counts per area code (``code``, ``count``) of a layer (``LAYER_COLUMNS`` or
+        ``h3_r<res>``) and totals: n_matched, n_no_location, n_outside_layer, n_in_layer."""
+        ...
+
+    def points(self, flt: OffenceFilter) -> pd.DataFrame:
+        """``x_m``, ``y_m`` of matching offences with a location."""
+        ...
+
+    def values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
+        """These columns of every matching offence."""
+        ...
+
+    def located_values(self, columns: tuple[str, ...], flt: OffenceFilter) -> pd.DataFrame:
+        """These columns of the matching offences that have a location."""
+        ...
+
+    def top_locations(self, flt: OffenceFilter, n: int) -> pd.DataFrame:
+        """The ``n`` most frequent locations (name, lon, lat, count)."""
+        ...
+
+    def h3_cells(self, resolution: int, flt: OffenceFilter) -> np.ndarray:
+        """H3 cell (uint64) of each matching offence with a location."""
+        ...
+
+    def sources(self) -> set[str]:
+        """Sources present (police_uk, force_export)."""
+        ...
+
+    def months_loaded(self) -> tuple[str, ...]:
+        """Months ('YYYY-MM') with at least one offence, ascending."""
+        ...
+
+    def summary(self) -> dict:
+        """What the snapshot holds: versions, counts, first and last month, by source."""
+        ...
+
+    def n_crime_id_other_month(self) -> int:
+        """police.uk rows whose Crime ID is stored under more than one month."""
+        ...
+
+    def quarantine(self) -> pd.DataFrame:
+        """Rows refused by validation (line, field, message, value), by ingest."""
+        ...
+
+    def ingests(self) -> pd.DataFrame:
+        """The ingest log: one row per file ingested."""
+        ...
+
+
+class StoreReader(Queries, Protocol):
+    """The queries on ONE consistent snapshot: every query of a request sees the same data
+    (what ``Store.reader()`` yields)."""
+
+    @property
+    def snapshot_name(self) -> str:
+        """The pinned snapshot's name (a cache key)."""
+        ...
+
+    def boundaries_version(self) -> str | None:
+        """Version of the boundaries the snapshot's area codes were joined with."""
+        ...
+
+
+class Store(Queries, Protocol):
+    """The offence store: snapshot reads, one writer at a time, atomic writes.
+
+    Guarantees every backend keeps (``tests/test_store_contract.py``): a write is all or
+    nothing (readers never see half of one; a refused file leaves the store unchanged); one
+    writer at a time (a second gets ``StoreBusy`` at once); each reader sees one snapshot;
+    the same rows give the same ``dataset_version`` in any order.
+    """
+
+    # columns an ingest worker hands this store as Arrow (None: as a DataFrame)
+    arrow_columns: tuple[str, ...] | None
+    # the ingest's join, for a migration that joins area codes again (the service sets it)
+    rejoin: Join | None
+
+    def reader(self) -> AbstractContextManager[StoreReader]:
+        """Pin the current snapshot for the block (``StoreEmpty`` if there is none)."""
+        ...
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """The one-writer lock, taken at once or refused with ``StoreBusy``; re-entrant."""
+        ...
+
+    def write(self, files: Iterable[FileBatch], boundaries_version: str
+              ) -> tuple[list[FileReport], str | None]:
+        """Upsert each file in order, all in one atomic write; the reports and the new
+        dataset version (unchanged if nothing changed)."""
+        ...
+
+    def upgrade(self, boundaries_version: str) -> bool:
+        """Migrate rows of an older schema now; True if it did."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -12,18 +12,14 @@ coordinates where there is no location, and - when the store is given the ingest
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from geo_api.analysis.join import h3_cells
-from geo_api.data.store.base import H3_RESOLUTIONS
+from geo_api.data.store.base import H3_RESOLUTIONS, Join
 
 H3_COLUMNS = tuple(f"h3_r{r}" for r in H3_RESOLUTIONS)
-# The ingest's join: (x_m, y_m, lon, lat) -> a frame of area code and H3 columns
-Join = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], pd.DataFrame]
 
 
 def _floats(col) -> np.ndarray:

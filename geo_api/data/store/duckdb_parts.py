@@ -40,8 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geo_api.data.store.base import FileBatch, FileReport
-from geo_api.data.store.derive import Join, rederive_arrow
+from geo_api.data.store.base import FileBatch, FileReport, Join
+from geo_api.data.store.derive import rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     CATALOG_DDL,
     OFFENCE_SCHEMA,

@@ -12,8 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
-from geo_api.data.store.derive import Join, rederive_arrow
+from geo_api.data.store.base import (
+    FileBatch,
+    FileReport,
+    IngestCountError,
+    Join,
+    file_report,
+)
+from geo_api.data.store.derive import rederive_arrow
 from geo_api.data.store.duckdb_schema import (
     BATCH_COLUMNS,
     COUNT_COLUMNS,

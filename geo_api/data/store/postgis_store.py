@@ -1,9 +1,9 @@
 """The offence store on PostgreSQL + PostGIS, for deployments with several API workers or
 hosts and for GIS users connecting directly. Selected by ``GEO_API_DATABASE_URL``.
 
-The same interface as ``DuckDBStore`` and the same queries: ``PostGISReader`` is the DuckDB
-store's ``Reader`` with the two ways a query returns (a DataFrame, rows) and two dialect
-fragments implemented for PostgreSQL (psycopg 3). Tables mirror the DuckDB schema; H3 ids
+The same contract as ``DuckDBStore`` (``base.Store``) and the same queries: ``PostGISReader``
+is the shared ``queries.SQLReader`` with the two ways a query returns (a DataFrame, rows) and
+two dialect fragments implemented for PostgreSQL (psycopg 3). Tables mirror the DuckDB schema; H3 ids
 are BIGINT computed in Python at ingest (they fit in 63 bits), and ``geom`` is a generated
 ``geometry(Point, 27700)`` column with a GiST index, with ``offences_lonlat`` as an EPSG:4326
 view for QGIS/ArcGIS.
@@ -18,17 +18,24 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from geo_api.data.store.base import FileBatch, FileReport, IngestCountError, file_report
-from geo_api.data.store.derive import H3_COLUMNS, Join, rederive_frame
+from geo_api.data.store.base import (
+    FileBatch,
+    FileReport,
+    IngestCountError,
+    Join,
+    file_report,
+)
+from geo_api.data.store.derive import H3_COLUMNS, rederive_frame
 from geo_api.data.store.duckdb_schema import (
+    BATCH_COLUMNS,
     COUNT_COLUMNS,
     DELETE_UPDATED_SQL,
     FILE_COUNTS_SQL,
@@ -40,8 +47,8 @@ from geo_api.data.store.duckdb_schema import (
     ingest_values,
     insert_new_sql,
 )
-from geo_api.data.store.duckdb_store import Reader, ReadThrough
 from geo_api.data.store.duckdb_write import version_from
+from geo_api.data.store.queries import ReadThrough, SnapshotInfo, SQLReader
 from geo_api.errors import StoreBusy, StoreEmpty
 
 LOCK_KEY = 0x6765_6f61_7069  # "geoapi": the one-writer advisory lock
@@ -79,15 +86,25 @@ def _sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class PostGISReader(Reader):
-    """The store's queries on one consistent PostgreSQL snapshot."""
+@dataclass
+class PGSnapshot:
+    """The snapshot a PostgreSQL reader sees (``queries.SnapshotInfo``): the content it
+    names is what its REPEATABLE READ transaction reads."""
+
+    name: str
+    dataset_version: str | None
+    boundaries_version: str | None
+    cache: dict = field(default_factory=dict)
+
+
+class PostGISReader(SQLReader):
+    """The shared queries on one consistent PostgreSQL snapshot."""
 
     MONTH_TEXT = "to_char(month, 'YYYY-MM')"
 
-    def __init__(self, conn, snap):
+    def __init__(self, conn, snap: SnapshotInfo):
+        super().__init__(snap)
         self._conn = conn
-        self._snap = snap
-        self._cur = None
 
     @staticmethod
     def _round6(col: str) -> str:
@@ -110,8 +127,8 @@ class PostGISReader(Reader):
     def _rows(self, sql: str, params=()) -> list[tuple]:
         return self._execute(sql, params).fetchall()
 
-    def _close(self) -> None:
-        pass
+    def close(self) -> None:
+        pass  # the store's ``reader()`` ends the transaction and returns the connection
 
 
 def _py(v):
@@ -130,7 +147,7 @@ def _py(v):
 class PostGISStore(ReadThrough):
     """Offence store in a PostgreSQL database with PostGIS (``url``: a libpq URL)."""
 
-    _READER = PostGISReader
+    arrow_columns: tuple[str, ...] | None = None  # ingest workers hand it DataFrames
 
     def __init__(self, url: str, pool_size: int = 10):
         import psycopg
@@ -169,7 +186,7 @@ class PostGISStore(ReadThrough):
 
     # -- readers ------------------------------------------------------------------------
     @contextmanager
-    def reader(self):
+    def reader(self) -> Iterator[PostGISReader]:
         """One consistent snapshot for the block (REPEATABLE READ, READ ONLY)."""
         with self._readers.connection() as conn:
             try:
@@ -177,15 +194,15 @@ class PostGISStore(ReadThrough):
             finally:
                 conn.rollback()  # end the snapshot before the connection goes back
 
-    def _snapshot(self, conn):
+    def _snapshot(self, conn) -> Iterator[PostGISReader]:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         version = meta.get("dataset_version")
         if version is None:
             raise StoreEmpty("the store has no data yet: run `geo_api load-demo` or "
                              "`geo_api ingest`")
-        snap = SimpleNamespace(name=f"postgis:{version}", dataset_version=version,
-                               boundaries_version=meta.get("boundaries_version"),
-                               cache=self._memo.setdefault(version, {}))
+        snap = PGSnapshot(name=f"postgis:{version}", dataset_version=version,
+                          boundaries_version=meta.get("boundaries_version"),
+                          cache=self._memo.setdefault(version, {}))
         yield PostGISReader(conn, snap)
 
     def close(self) -> None:
@@ -238,7 +255,7 @@ class PostGISStore(ReadThrough):
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager
-    def write_lock(self):
+    def write_lock(self) -> Iterator[None]:
         """The one-writer lock (a session advisory lock), taken at once or refused with
         StoreBusy; re-entrant within this store object."""
         if self._writing:
@@ -349,7 +366,7 @@ def _copy(conn, table: str, frame: pd.DataFrame) -> None:
 
 def _write_file(conn, batch: FileBatch, boundaries_version: str) -> FileReport:
     """One file's upsert and tally (the same SQL as the DuckDB store's ``write_file``)."""
-    frame = batch.frame
+    frame = batch.frame if batch.frame is not None else batch.arrow(BATCH_COLUMNS).to_pandas()
     if frame["offence_key"].duplicated().any():
         raise IngestCountError(f"{batch.file}: an offence key occurs twice in one file")
     ingest_id = conn.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"
