@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from geo_api.analysis.defaults import DEFAULT_SEED
 from geo_api.errors import GeoApiError, IngestRejected
 from geo_api.settings import PROJECT_ROOT, Settings
 
@@ -565,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--method", default="z", choices=["z", "rank_exp"])
     sp.add_argument("--trend-months", type=int, default=3)
     sp.add_argument("--n-sim", type=int, default=500)
-    sp.add_argument("--seed", type=int, default=12345)
+    sp.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--top", type=int, default=21, help="rows to print")
     sp.set_defaults(func=cmd_plan_people_zones)

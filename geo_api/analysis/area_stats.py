@@ -25,7 +25,7 @@ def wilson_interval(k: np.ndarray, n: int | np.ndarray, z: float = Z95) -> tuple
 
 def poisson_interval(k: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval for a Poisson count k."""
-    from scipy import stats  # here, not at import: see Z95
+    from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     k = np.asarray(k, dtype=float)
     lo = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr
 
+from geo_api.analysis.defaults import DEFAULT_SEED
 from geo_api.analysis.getis_ord import gi_star
 
 
@@ -98,7 +99,7 @@ def _category(hot: np.ndarray, cold: np.ndarray, trend_z: float, trend_p: float,
 
 
 def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: int = 1,
-                      alpha: float = 0.05, permutations: int = 999, seed: int = 12345,
+                      alpha: float = 0.05, permutations: int = 999, seed: int = DEFAULT_SEED,
                       fdr: bool = True) -> dict:
     """Categories per cell from a (cells x months) count matrix on a spatial adjacency."""
     y = np.asarray(counts, dtype=float)

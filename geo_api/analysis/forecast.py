@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from geo_api.analysis.emerging import emerging_hotspots
+from geo_api.analysis.getis_ord import analytic, with_self_weights
+
 METHODS = ("naive", "long_run", "recency", "kde", "gi", "emerging", "ensemble")
 METHOD_TEXT = {
     "naive": "offences in the training window (the last months), per km²",
@@ -135,7 +138,7 @@ class Space:
     def kernel(self, bandwidth_m: float) -> sp.csr_matrix:
         """Quartic kernel weights between unit centres within the bandwidth (incl. self)."""
         if bandwidth_m not in self._pairs:
-            from scipy.spatial import cKDTree
+            from scipy.spatial import cKDTree  # noqa: PLC0415 - lazy: heavy import (scipy)
 
             tree = cKDTree(np.column_stack([self.x_m, self.y_m]))
             d = tree.sparse_distance_matrix(tree, bandwidth_m, output_type="coo_matrix")
@@ -179,19 +182,15 @@ def score(method: str, history: np.ndarray, space: Space, p: Params,
     if method == "kde":
         return space.kernel(p.bandwidth_m) @ window
     if method == "gi":
-        from geo_api.analysis.getis_ord import analytic, with_self_weights
-
         if window.sum() == 0:
             return np.zeros(len(window))
-        from scipy.stats import norm
+        from scipy.stats import norm  # noqa: PLC0415 - lazy: heavy import (scipy)
 
         *_, z = analytic(window.astype(float), with_self_weights(space.adj()))
         with np.errstate(invalid="ignore"):
             hot95 = np.isfinite(z) & (z > 0) & (2 * norm.sf(np.abs(z)) < 0.05)
         return np.where(hot95, 1e6, 0.0) + np.where(np.isfinite(z), z, -1e6)
     if method == "emerging":
-        from geo_api.analysis.emerging import emerging_hotspots
-
         recent = history[:, -1] / area
         win = history[:, -max(p.window, 3):]
         if win.sum() == 0 or win.shape[1] < 3:
@@ -305,7 +304,7 @@ def paired(rows: list[dict], methods: Sequence[str], baseline: str = "naive") ->
     """Per method vs ``baseline``, fold by fold on PAI: wins / losses / ties and the mean
     difference with a 95% t interval (folds overlap in time, so they are not independent:
     read the interval as indicative)."""
-    from scipy import stats
+    from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     base = {x["cutoff"]: x["pai"] for x in rows if x["method"] == baseline}
     out = []

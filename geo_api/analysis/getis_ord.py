@@ -43,6 +43,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr
 
+from geo_api.analysis.defaults import DEFAULT_SEED
+
 CONFIDENCE_LEVELS = ((0.01, "99%"), (0.05, "95%"), (0.10, "90%"))
 
 
@@ -212,7 +214,7 @@ def undefined_reasons(y: np.ndarray, w_star: sp.csr_matrix) -> np.ndarray:
     return out
 
 
-def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed: int = 12345,
+def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed: int = DEFAULT_SEED,
             fdr: bool = True, inference: str = "permutation") -> GiStarResult:
     """Local Gi* for counts ``y`` on binary ``adjacency`` (no self-loops needed).
 

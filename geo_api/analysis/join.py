@@ -13,8 +13,10 @@ code). Points in no polygon get -1.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import shapely
@@ -149,7 +151,6 @@ def h3_cells(lon: np.ndarray, lat: np.ndarray, resolutions=(7, 8, 9, 10)) -> dic
     6% of points in a hexagon whose polygon does not contain them. Computed once per distinct
     coordinate (lat, lng order is handled here and nowhere else).
     """
-    import h3.api.numpy_int as h3n
 
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
@@ -170,7 +171,6 @@ def h3_cells(lon: np.ndarray, lat: np.ndarray, resolutions=(7, 8, 9, 10)) -> dic
 def lookup_many(indexes: dict[str, AreaIndex], x_m: np.ndarray, y_m: np.ndarray,
                 workers: int = 2) -> dict[str, np.ndarray]:
     """``lookup`` for several layers; layers run in threads (numpy/shapely release the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     x_m = np.asarray(x_m, dtype=np.float64)
     y_m = np.asarray(y_m, dtype=np.float64)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo_api.analysis.defaults import DEFAULT_SEED
+
 EXP_SCALE = 23.0  # IMD 2019 technical report: exponential transform constant
 
 
@@ -24,7 +26,7 @@ def eb_rates(counts: np.ndarray, population: np.ndarray) -> np.ndarray:
     esda's ``Empirical_Bayes``: small populations are pulled towards the overall rate. When
     the between-area variance estimate is not positive (Marshall: set it to zero) every area
     gets the overall rate."""
-    from esda.smoothing import Empirical_Bayes
+    from esda.smoothing import Empirical_Bayes  # noqa: PLC0415 - lazy: heavy import (esda)
 
     e = np.asarray(counts, dtype=float)
     b = np.asarray(population, dtype=float)
@@ -75,7 +77,7 @@ def _scores(values: np.ndarray, w: np.ndarray, method: str) -> tuple[np.ndarray,
 
 def _rank_desc(score: np.ndarray) -> np.ndarray:
     """1 = highest score; ties share the better rank; NaN last."""
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     return rankdata(np.where(np.isfinite(score), -score, np.inf), method="min").astype(float)
 
@@ -155,7 +157,7 @@ class RankUncertainty:
 def rank_uncertainty(counts: Mapping[str, np.ndarray],
                      build: Callable[[Mapping[str, np.ndarray]], pd.DataFrame],
                      weights: Mapping[str, float], method: str = "z", *, n_sim: int = 500,
-                     seed: int = 12345, top_k: int = 5) -> RankUncertainty:
+                     seed: int = DEFAULT_SEED, top_k: int = 5) -> RankUncertainty:
     """Rank spread from Poisson noise in the counts.
 
     ``counts`` maps names to observed count arrays (one value per area); ``build`` turns a

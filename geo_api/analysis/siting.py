@@ -141,7 +141,7 @@ def _new_highs():
     """A HiGHS instance; the licence banner HiGHS prints on its first construction in a
     process goes to /dev/null instead of our stdout (CLI JSON output stays clean)."""
     global _quiet
-    import highspy
+    import highspy  # noqa: PLC0415 - lazy: exact siting only
 
     if _quiet:
         return highspy.Highs()
@@ -175,7 +175,7 @@ def _pass(h, n_x: int, a: sp.csr_matrix, *, maximize: bool, col_cost, col_upper,
           extra_rows: list[tuple[np.ndarray, float, float]], integer_y: bool = False):
     """Columns: x (n_x binaries) then y (one per row of ``a``). Rows: y_i - a_i x <= 0, then
     ``extra_rows`` (dense coefficient vector over all columns, lower, upper)."""
-    import highspy
+    import highspy  # noqa: PLC0415 - lazy: exact siting only
 
     n_y = a.shape[0]
     n = n_x + n_y
@@ -202,7 +202,7 @@ def _pass(h, n_x: int, a: sp.csr_matrix, *, maximize: bool, col_cost, col_upper,
 
 
 def _status(h) -> str:
-    import highspy
+    import highspy  # noqa: PLC0415 - lazy: exact siting only
 
     s = h.getModelStatus()
     if s == highspy.HighsModelStatus.kOptimal:
@@ -400,7 +400,7 @@ def _highs_mclp(r: _Reduced, p: int, time_limit_s: float, start: np.ndarray
 
 
 def _set_start(h, values: np.ndarray) -> None:
-    import highspy
+    import highspy  # noqa: PLC0415 - lazy: exact siting only
 
     sol = highspy.HighsSolution()
     sol.col_value = values.tolist()

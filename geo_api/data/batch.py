@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo_api.data.boundaries import load_boundaries
+from geo_api.data.ingest.pipeline import build_join_indexes, prepare_file
 from geo_api.data.store.base import LAYER_COLUMNS
+from geo_api.errors import IngestRejected
 
 KEYS = ["layer", "code", "month"]
 H3_KEYS = ["h3_r9", "month"]
@@ -29,9 +32,6 @@ _JOINS: dict[str, object] = {}  # boundaries dir -> join indexes, per worker pro
 
 def _joins(boundaries_dir: str):
     if boundaries_dir not in _JOINS:
-        from geo_api.data.boundaries import load_boundaries
-        from geo_api.data.ingest.pipeline import build_join_indexes
-
         _JOINS[boundaries_dir] = build_join_indexes(load_boundaries(Path(boundaries_dir)))
     return _JOINS[boundaries_dir]
 
@@ -45,10 +45,8 @@ def process_file(path: str, boundaries_dir: str, out_dir: str | None) -> dict:
     rows as GeoParquet under ``out_dir/rows/force=<force>/month=<YYYY-MM>/`` (EPSG:27700
     points), and return its counts: per (layer, code, month) and per (H3 r9 cell, month),
     each with the violence/robbery/weapons subset."""
-    import geopandas as gpd
+    import geopandas as gpd  # noqa: PLC0415 - lazy: heavy import (geopandas)
 
-    from geo_api.data.ingest.pipeline import prepare_file
-    from geo_api.errors import IngestRejected
 
     p = Path(path)
     try:  # bad rows are counted and left out; a file that cannot be read is reported
@@ -162,7 +160,7 @@ def run(paths: Iterable[Path], boundaries_dir: Path, out_dir: Path | None, *,
         for p in paths:
             totals.add(process_file(p, str(boundaries_dir), out))
     else:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster, as_completed  # noqa: PLC0415 - lazy: batch only
 
         cluster = None if scheduler else LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True,

@@ -35,7 +35,7 @@ def walkable(tags) -> bool:
 @lru_cache(maxsize=2)
 def load_walking_network(path: Path, mtime_ns: int = 0) -> WalkingNetwork:
     """The walking network in an OSM file (cached per path and modification time)."""
-    import osmium
+    import osmium  # noqa: PLC0415 - lazy: walking networks only
 
     path = Path(path)
     if not path.exists():

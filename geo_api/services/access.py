@@ -20,8 +20,10 @@ import functools
 import json
 from dataclasses import dataclass
 
+import jwt
+
 from geo_api.data.keys import ROLES, KeyStore
-from geo_api.errors import Forbidden, Unauthorized
+from geo_api.errors import Forbidden, InvalidParameter, Unauthorized
 from geo_api.settings import Settings
 
 RANK = {"anyone": -1, **{r: i for i, r in enumerate(ROLES)}}
@@ -52,21 +54,15 @@ def anonymous(settings: Settings) -> Principal | None:
 
 @functools.lru_cache(maxsize=8)
 def _jwk_client(url: str):
-    import jwt
-
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
 
 
 @functools.lru_cache(maxsize=8)
 def _jwks_file(path: str, mtime_ns: int):
-    import jwt
-
     return jwt.PyJWKSet.from_dict(json.loads(open(path).read()))
 
 
 def _signing_key(settings: Settings, token: str):
-    import jwt
-
     if settings.oidc_jwks_file is not None:
         p = settings.oidc_jwks_file
         kid = jwt.get_unverified_header(token).get("kid")
@@ -90,8 +86,6 @@ def role_from_claims(claims: dict, settings: Settings) -> str:
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
-    import jwt
-
     if not settings.oidc_enabled:
         raise Unauthorized("bearer tokens are not accepted here (no identity provider "
                            "configured); use an API key")
@@ -158,7 +152,6 @@ def startup(settings: Settings, host: str, sources: set[str], keys: KeyStore
     key is created (printed once) when there is none. On any other address the service
     refuses to start without authentication (an active API key or OIDC), and anonymous
     callers are ``public`` at most."""
-    from geo_api.errors import InvalidParameter
 
     explicit = "anonymous_role" in settings.model_fields_set
     role = settings.anonymous_role

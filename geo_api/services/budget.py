@@ -18,6 +18,7 @@ import math
 import h3
 
 from geo_api.errors import InvalidParameter
+from geo_api.services.study_areas import study_area_m
 
 CHEAPER_GI = ("fewer permutations (e.g. 999), a coarser grid (H3 resolution 9 or 8, larger "
               "fishnet cells), a smaller k or fishnet_band_m, or study_area=city")
@@ -25,7 +26,6 @@ CHEAPER_GI = ("fewer permutations (e.g. 999), a coarser grid (H3 resolution 9 or
 
 def units_estimate(svc, spec) -> tuple[int, float]:
     """(units, neighbour pairs) a UnitSpec would create, from areas and counts only."""
-    from geo_api.services.units import study_area_m
 
     if spec.grid == "h3":
         area_km2 = study_area_m(svc, spec.study_area).area / 1e6
@@ -89,7 +89,6 @@ def check_backtest(svc, n_units: int, mean_area_km2: float, max_bandwidth_m: flo
                    n_months: int) -> None:
     """Kernel pairs of the backtest's KDE/ensemble (units x units within the bandwidth) and
     its unit-months, against GEO_API_MAX_NEIGHBOUR_PAIRS and GEO_API_MAX_UNITS x 12."""
-    import math
 
     s = svc.settings
     per_unit = min(n_units, 1 + math.pi * (max_bandwidth_m / 1000) ** 2 / max(mean_area_km2,

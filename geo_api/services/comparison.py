@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 
 from geo_api.analysis.compare import centre_and_ellipse, compare_counts, hotspot_change, shift, wdq
+from geo_api.analysis.emerging import emerging_hotspots
 from geo_api.analysis.kde import kde_grid
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+from geo_api.services.budget import check_gi_request, check_kde, check_permutations
 from geo_api.services.filters import parse_datetime
 from geo_api.services.hotspots import Significance, gi_params, run_gi
 from geo_api.services.service import Service
-from geo_api.services.units import UnitSpec, analysis_units, points_in, study_area_m
+from geo_api.services.study_areas import study_area_m
+from geo_api.services.units import UnitSpec, analysis_units, points_in
 
 
 def periods(svc: Service, flt: OffenceFilter, before: str, after: str
@@ -98,7 +101,6 @@ def hotspots_change(svc: Service, fb: OffenceFilter, fa: OffenceFilter, units: U
                     sig: Significance) -> dict:
     """Gi* in both periods; a unit is hot when significant at ``sig.alpha`` (BH when
     ``sig.fdr``) with the upper tail the extreme one."""
-    from geo_api.services.budget import check_gi_request
 
     check_gi_request(svc, units, sig.permutations, periods=2)
     u = analysis_units(svc, units)
@@ -130,7 +132,6 @@ def kde_difference(svc: Service, fb: OffenceFilter, fa: OffenceFilter, *, bandwi
         x, y = points_in(svc, f, study_area)
         if len(x) < 2:
             raise InvalidParameter("both periods need offences in the study area")
-        from geo_api.services.budget import check_kde
 
         xmin, ymin, xmax, ymax = area.bounds
         check_kde(svc, len(x), bandwidth_m, cell_size_m,
@@ -188,7 +189,6 @@ def emerging(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significanc
              time_steps: int = 1) -> dict:
     """Emerging hot spot categories per unit over the loaded months of ``flt``'s window
     (months without loaded data are left out and named in ``meta.warnings``)."""
-    from geo_api.analysis.emerging import emerging_hotspots
 
     if flt.start is None or flt.end is None:
         raise InvalidParameter("datetime: give a closed interval of at least three months")
@@ -199,7 +199,6 @@ def emerging(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significanc
     if len(months) < 3:
         raise InvalidParameter(f"datetime: emerging hot spots need at least three months with "
                                f"data; {len(months)} of the requested months are loaded")
-    from geo_api.services.budget import check_gi_request, check_permutations
 
     check_gi_request(svc, units, sig.permutations, periods=len(months) * (time_steps + 1),
                      what="emerging hot spots (space-time Gi*)")

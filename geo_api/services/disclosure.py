@@ -31,6 +31,10 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import h3
+import pandas as pd
+
+from geo_api.analysis.compare import shift
 from geo_api.errors import Forbidden
 
 KEEP_INT = frozenset({
@@ -110,7 +114,6 @@ class Policy:
     def check_request(self, params: dict[str, str]) -> None:
         """Refuse (403) a public request finer than the floors; ``params`` are the query
         parameters (any endpoint: the names are the API's one vocabulary)."""
-        import h3
 
         def refuse(what: str, instead: str):
             raise Forbidden(f"disclosure control: {what} is not available to the public "
@@ -315,7 +318,6 @@ class Policy:
     def shift(self, before: dict, after: dict, raw: dict) -> dict:
         """The shift between two published centres, computed from them (so it tells
         nothing they do not); withheld (``raw``'s numbers) with either."""
-        from geo_api.analysis.compare import shift
 
         if before.get("mean_x_m") is None or after.get("mean_x_m") is None:
             return _withhold(raw)
@@ -366,7 +368,6 @@ class Policy:
 
     def protect_frame(self, df):
         """A table (DataFrame) as the public role may see it: the same rules by column."""
-        import pandas as pd
 
         records = self.protect(df.to_dict("records"))
         out = df.copy()

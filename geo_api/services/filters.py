@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from datetime import datetime, timedelta
 
 import pandas as pd
 
+from geo_api.data.ingest.schema import POLICE_UK_CATEGORIES
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
 
@@ -95,7 +97,6 @@ def parse_hours(value: str | None) -> tuple[int, int] | None:
 
 def parse_categories(values: list[str] | None) -> tuple[str, ...]:
     """police.uk crime categories, each checked against the known list."""
-    from geo_api.data.ingest.schema import POLICE_UK_CATEGORIES
 
     bad = [v for v in values or () if v not in POLICE_UK_CATEGORIES]
     if bad:
@@ -145,7 +146,6 @@ def filter_query(flt: OffenceFilter) -> list[tuple[str, str]]:
 
 def with_period(flt: OffenceFilter, period: str) -> OffenceFilter:
     """``flt`` for the whole months of ``period`` ('YYYY-MM/YYYY-MM')."""
-    import dataclasses
 
     if not re.fullmatch(r"\d{4}-\d{2}/\d{4}-\d{2}", period):
         raise InvalidParameter(f"period: {period!r} is not YYYY-MM/YYYY-MM")

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from geo_api.analysis import forecast as fc
+from geo_api.analysis.compare import binomial_test
 from geo_api.analysis.places import name_places, place_label
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+from geo_api.services.budget import check_backtest
 from geo_api.services.units import Units, UnitSpec, analysis_units, location_units
 
 MAX_CACHED = 32
@@ -126,7 +128,6 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    from geo_api.services.budget import check_backtest
 
     units = units_for(svc, flt, spec, window)
     spacing = unit_spacing_m(units)
@@ -182,7 +183,7 @@ KDE_REACH = 1.5
 
 def unit_spacing_m(units: Units) -> float:
     """Median distance (metres) from a unit centre to the nearest other one."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     x, y = (np.asarray(v, float) for v in units.centres_m)
     if len(x) < 2:
@@ -341,7 +342,6 @@ def _names(svc, layer: str) -> dict:
 def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
     """Last 3 months vs the 3 before, against the whole area's change (exact binomial
     test of the unit's share of the 6 months falling in the recent 3)."""
-    from geo_api.analysis.compare import binomial_test
 
     if counts.shape[1] < 6:
         return {i: {"trend": "not enough months", "trend_p_two_sided": None,

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from geo_api.analysis.defaults import DEFAULT_PERMUTATIONS, DEFAULT_SEED
 from geo_api.analysis.getis_ord import GiStarResult, gi_star
 from geo_api.analysis.kde import arcgis_bandwidth_m, kde_grid
-from geo_api.analysis.places import place_label
+from geo_api.analysis.places import name_places, place_label
 from geo_api.analysis.profiles import concentration, hour_day_matrix, top_n, window_share
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+from geo_api.services.budget import check_gi_request, check_kde, check_permutations
 from geo_api.services.disclosure import ACTIVE, min_records, published_order
 from geo_api.services.service import Service
-from geo_api.services.units import (
-    STUDY_AREAS,
-    UnitSpec,
-    analysis_units,
-    points_in,
-    study_area_m,
-)
+from geo_api.services.study_areas import STUDY_AREAS, study_area_m
+from geo_api.services.units import UnitSpec, analysis_units, points_in, streets_in_units
 
 MAX_KDE_CELLS = 1_000_000
 
@@ -34,8 +32,8 @@ class Significance:
     0 = analytic normal p-values), Benjamini-Hochberg ``fdr`` at each level, and the level
     ``alpha`` where a single yes/no is needed (hot spot change, emerging hot spots)."""
 
-    permutations: int = 9999  # BH across ~800 cells needs p-values below what 999 can give
-    seed: int = 12345
+    permutations: int = DEFAULT_PERMUTATIONS  # BH across ~800 cells needs p-values below what 999 can give
+    seed: int = DEFAULT_SEED
     fdr: bool = True
     alpha: float = 0.05
 
@@ -47,8 +45,6 @@ class Significance:
 def run_gi(y: np.ndarray, adjacency, sig: Significance, svc=None) -> GiStarResult:
     """Gi* on counts with the given significance settings (within ``svc``'s work budget)."""
     if svc is not None:
-        from geo_api.services.budget import check_permutations
-
         check_permutations(svc, adjacency.nnz + adjacency.shape[0], sig.permutations)
     return gi_star(y, adjacency, permutations=sig.permutations, seed=sig.seed, fdr=sig.fdr,
                    inference=sig.inference)
@@ -82,7 +78,6 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
     if n_cells > MAX_KDE_CELLS:
         raise InvalidParameter(f"cell_size_m too small for this study area (over "
                                f"{MAX_KDE_CELLS:,} cells)")
-    from geo_api.services.budget import check_kde
 
     check_kde(svc, len(x), bandwidth_m, cell_size_m, n_cells)
     try:
@@ -113,9 +108,8 @@ def _only_where_many(g, x: np.ndarray, y: np.ndarray, k: int):
     of set to 0 (disclosure control): an isolated offence, or a few, make a peak centred on
     them whatever the bandwidth, so only density resting on at least ``k`` offences near a
     cell is shown; a selection of fewer than ``k`` is refused like any small count."""
-    import dataclasses
 
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     if len(x) < k:
         raise InvalidParameter("too few offences match this selection to show it (disclosure "
@@ -142,7 +136,7 @@ def kde_cells(g, min_share_of_max: float):
     """Cells at or above ``min_share_of_max`` of the peak as a GeoDataFrame (EPSG:27700):
     ``id`` 'c{column}_{row}' (from the grid's south-west corner), density, share of the
     peak."""
-    import geopandas as gpd
+    import geopandas as gpd  # noqa: PLC0415 - lazy: heavy import (geopandas)
 
     ix, iy, vals, top = _top_cells(g, min_share_of_max)
     x0 = g.x0_m + ix * g.cell_size_m
@@ -179,7 +173,6 @@ def gi(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significance
     """Gi* on a grid or polygon layer (zeros included); returns (rows, meta).
 
     Undefined statistics come back as None with ``undefined_reason`` (never NaN)."""
-    from geo_api.services.budget import check_gi_request
 
     check_gi_request(svc, units, sig.permutations)
     u = analysis_units(svc, units)
@@ -228,7 +221,6 @@ def time_profile(svc: Service, flt: OffenceFilter) -> dict:
 def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]:
     """The map points of ``t`` (name = police.uk location text, lon, lat) named as places
     (``analysis.places``): the street, or a stock label beside its nearest street."""
-    from geo_api.analysis.places import name_places
 
     pts = svc.store.located_values(("location_text", "x_m", "y_m", "lon", "lat"), flt)
     key = pd.MultiIndex.from_arrays([t["name"], t["lon"].round(6), t["lat"].round(6)])
@@ -256,8 +248,6 @@ def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) ->
                                    "anonymised map points); share of all located offences "
                                    "matching the filter")
         return {"meta": meta, "top": t.to_dict("records")}
-    from geo_api.crs import metric_to_lonlat
-    from geo_api.services.units import streets_in_units
 
     u = analysis_units(svc, units)
     counts = pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)})

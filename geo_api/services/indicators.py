@@ -16,14 +16,23 @@ suppressed, others rounded to 5) applied to every output except to its owner and
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import shapely
 
-from geo_api.errors import IngestRejected, RowError
+from geo_api.analysis.defaults import DEFAULT_SEED
+from geo_api.analysis.grids import h3_polygons_lonlat
+from geo_api.crs import METRIC_EPSG
+from geo_api.data.boundaries_build import read_postcodes
+from geo_api.errors import IngestRejected, InvalidParameter, RowError
+from geo_api.services import hotspots as h
+from geo_api.services.sites import SiteSets, read_table
+from geo_api.services.units import UnitSpec
 
 LAYER_OF_KEY = {"sector": "sector", "postcode": "sector", "lsoa11": "lsoa", "lsoa21": "lsoa",
                 "ward": "ward"}
@@ -78,7 +87,6 @@ def parse_indicator_csv(data: bytes, source: str, lookups: Lookups,
                         unknown_postcodes: str = "reject") -> tuple[pd.DataFrame, list[str]]:
     """(rows: layer, code, period, count, denominator - summed per area and period;
     warnings) of an uploaded indicator. Raises IngestRejected naming lines and fields."""
-    from geo_api.services.sites import read_table
 
     def reject(errors):
         raise IngestRejected(source=source, errors=errors)
@@ -215,7 +223,6 @@ NOUN = "partner indicator"
 
 def indicator_store(svc):
     """The indicators kept beside the site sets (same owner / atomic-replace rules)."""
-    from geo_api.services.sites import SiteSets
 
     return SiteSets(svc.settings.store_dir / "indicators", noun=NOUN, field="indicators",
                     columns=COLUMNS, listing="GET /indicators", db=svc.named_sets("indicators"))
@@ -229,8 +236,6 @@ def lookups(svc) -> Lookups:
     boundary set)."""
     key = svc.boundaries.version
     if key not in _LOOKUPS:
-        from geo_api.data.boundaries_build import read_postcodes
-
         src = svc.settings.boundaries_dir / "sources"
         xw = pd.read_csv(src / "population" /
                          "leicester_lsoa21_to_lsoa11_crosswalk_APPROXIMATE.csv", dtype=str)
@@ -309,13 +314,8 @@ def overlay(svc, name: str, flt, who, period: str | None = None,
 
 def hot_area_share(svc, flt, areas) -> np.ndarray:
     """Share of each area (EPSG:27700 polygons) covered by Gi* hot cells at 95% (FDR)."""
-    import geopandas as gpd
-    import shapely
+    import geopandas as gpd  # noqa: PLC0415 - lazy: heavy import (geopandas)
 
-    from geo_api.analysis.grids import h3_polygons_lonlat
-    from geo_api.crs import METRIC_EPSG
-    from geo_api.services import hotspots as h
-    from geo_api.services.units import UnitSpec
 
     rows, _ = h.gi(svc, flt, UnitSpec(grid="h3", resolution=9), h.Significance())
     hot = [r["id"] for r in rows if r["label"] in ("hot 95%", "hot 99%")]
@@ -341,8 +341,8 @@ def concentration(t: pd.DataFrame) -> list[dict]:
 def association(t: pd.DataFrame, svc, areas) -> dict:
     """Spearman rank correlation of indicator rate (count where no denominator) and violence
     rate with a 95% CI (Fisher z, SE sqrt(1.06 / (n - 3)), Fieller et al. 1957), and esda's
-    bivariate local Moran (queen contiguity, 999 permutations, seed 12345)."""
-    from scipy import stats
+    bivariate local Moran (queen contiguity, 999 permutations, seed ``DEFAULT_SEED``)."""
+    from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     x = pd.to_numeric(t["indicator_rate_per_1000"], errors="coerce")
     if x.isna().all():
@@ -362,12 +362,12 @@ def association(t: pd.DataFrame, svc, areas) -> dict:
     return out
 
 
-def bivariate_moran(x, y, ok, areas, codes, permutations: int = 999, seed: int = 12345
+def bivariate_moran(x, y, ok, areas, codes, permutations: int = 999, seed: int = DEFAULT_SEED
                     ) -> dict:
     """esda Moran_Local_BV of x (indicator) against the spatial lag of y (violence) on queen
     contiguity among areas with both values: per area Is, pseudo p and quadrant."""
-    import libpysal
-    from esda.moran import Moran_Local_BV
+    import libpysal  # noqa: PLC0415 - lazy: heavy import (libpysal)
+    from esda.moran import Moran_Local_BV  # noqa: PLC0415 - lazy: heavy import (esda)
 
     sub = areas[ok].reset_index(drop=True)
     w = libpysal.weights.Queen.from_dataframe(sub, use_index=False, silence_warnings=True)
@@ -400,7 +400,6 @@ def save_indicator(svc, name: str, data: bytes, who_owner: str, is_admin: bool, 
                                          unknown_postcodes)
     if period:
         rows.loc[rows["period"] == "", "period"] = period
-    import datetime
 
     about = {"measure": measure, "source_org": source_org, "licence": licence,
              "period": period or ", ".join(sorted(set(rows["period"]) - {""})) or None,
@@ -465,8 +464,6 @@ def source_counts(svc, name: str, who, period: str | None = None):
     if period is not None:
         rows = rows[rows["period"] == period]
         if not len(rows):
-            from geo_api.errors import InvalidParameter
-
             raise InvalidParameter(f"period: {name!r} has no rows for {period!r}; its periods "
                                    f"are {periods}")
     src = rows.groupby("code").agg(count=("count", "sum"),
@@ -482,7 +479,6 @@ def move_onto(svc, src: pd.DataFrame, src_layer: str, areas, same: bool
     denominator) on ``areas`` (EPSG:27700 polygons with ``code``): directly when ``same``
     layer, else in proportion to each source area's land falling in each target area. An
     area fed by a withheld count is withheld; areas fed by nothing get 0."""
-    import shapely
 
     if same:
         pos = {c: i for i, c in enumerate(src["code"])}

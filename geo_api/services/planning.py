@@ -20,20 +20,20 @@ import shapely
 from geo_api.analysis import coverage as cov
 from geo_api.analysis import ranking, siting
 from geo_api.analysis.compare import compare_counts
+from geo_api.analysis.defaults import DEFAULT_GROUP, DEFAULT_SEED
 from geo_api.analysis.places import name_places
-from geo_api.crs import lonlat_to_metric, metric_to_lonlat
+from geo_api.crs import lonlat_to_metric, metric_to_lonlat, to_io
+from geo_api.data.boundaries_build import read_postcodes
 from geo_api.data.deprivation import N_LSOA_ENGLAND, PROFILE_NOTE, area_profile, lsoa_profile
+from geo_api.data.osm import walking_network
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.hotspots import Significance, run_gi
-from geo_api.services.service import Service
-from geo_api.services.units import (
-    STUDY_AREAS,
-    UnitSpec,
-    analysis_units,
-    in_study_area,
-    study_area_m,
-)
+from geo_api.services.indicators import people_zone_component
+from geo_api.services.service import Service, requested_months
+from geo_api.services.sites import load_sites
+from geo_api.services.study_areas import STUDY_AREAS, in_study_area, study_area_m
+from geo_api.services.units import UnitSpec, analysis_units
 
 BUILTIN_SETS = {
     "police_points": "police.uk map points in the loaded data (street centres, public places "
@@ -64,9 +64,8 @@ def default_demand_group(svc: Service) -> str:
     try:
         sources = svc.store.sources()
     except StoreEmpty:  # the filter check reports it
-        return "violence_robbery_weapons"
-    return ("knife_enabled_serious_violence" if "force_export" in sources
-            else "violence_robbery_weapons")
+        return DEFAULT_GROUP
+    return "knife_enabled_serious_violence" if "force_export" in sources else DEFAULT_GROUP
 
 
 @dataclass(frozen=True)
@@ -125,16 +124,12 @@ def site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, st
                               "y_m": xy.get_level_values(1).to_numpy(float)})
         desc = BUILTIN_SETS[name]
     elif name == "postcodes":
-        from geo_api.data.boundaries_build import read_postcodes
-
         pc = read_postcodes(svc.settings.boundaries_dir / "sources")
         pc = pc[(pc["x_m"] > 0) & (pc["y_m"] > 0)]
         sites = pd.DataFrame({"name": pc["postcode"], "kind": "postcode unit",
                               "x_m": pc["x_m"].astype(float), "y_m": pc["y_m"].astype(float)})
         desc = BUILTIN_SETS[name]
     elif name == "schools":
-        from geo_api.services.sites import load_sites
-
         s = load_sites(svc.settings.sites_file)
         sites, desc = s[["name", "kind", "x_m", "y_m"]].copy(), BUILTIN_SETS[name]
     else:
@@ -164,7 +159,6 @@ class Distance:
                 raise InvalidParameter(
                     "distance=walking needs a street network: set GEO_API_OSM_FILE to an "
                     "OpenStreetMap extract (.osm.pbf) of the area, or use distance=straight")
-            from geo_api.data.osm import walking_network
 
             self.network = walking_network(path)
 
@@ -464,7 +458,7 @@ PEOPLE_ZONE_LAYERS = ("ward", "lsoa", "npa")
 
 def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  weights: dict[str, float] | None = None, method: str = "z",
-                 trend_months: int = 3, n_sim: int = 500, seed: int = 12345, top_k: int = 5,
+                 trend_months: int = 3, n_sim: int = 500, seed: int = DEFAULT_SEED, top_k: int = 5,
                  hot: pd.DataFrame | None = None,
                  sig: Significance | None = None, partner=None) -> dict:
     """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC).
@@ -511,8 +505,6 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
     n_rec, n_ear = trend_months, len(months) - trend_months
     partner_values, partner_meta = None, None
     if partner is not None:
-        from geo_api.services.indicators import people_zone_component
-
         partner_values, partner_meta = people_zone_component(svc, partner[0], partner[1],
                                                              areas, layer, pop)
 
@@ -620,8 +612,6 @@ def _layer_counts(svc: Service, layer: str, areas: pd.DataFrame, flt: OffenceFil
 
 
 def _period_months(svc: Service, flt: OffenceFilter) -> list[str]:
-    from geo_api.services.service import requested_months
-
     loaded = svc.store.months_loaded()
     req = requested_months(flt, loaded)
     return [m for m in (loaded if req is None else req) if m in loaded]
@@ -651,7 +641,6 @@ def _hot_share(areas: pd.DataFrame, hot: pd.DataFrame) -> np.ndarray:
 
 def people_zones_geojson(svc: Service, result: dict) -> dict:
     """The People Zone table as lon/lat polygons (RFC 7946) with every column."""
-    from geo_api.crs import to_io
 
     layer = result["meta"]["layer"]
     g = to_io(svc.boundaries.get(layer).gdf[["code", "geometry"]]).set_index("code")

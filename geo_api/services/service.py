@@ -25,7 +25,7 @@ from geo_api.data.store.duckdb_store import DuckDBStore
 from geo_api.data.store.postgis_store import PostGISSets, PostGISStore
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.sites import SiteSets
-from geo_api.services.units import study_area_lonlat
+from geo_api.services.study_areas import study_area_lonlat
 from geo_api.settings import Settings
 
 

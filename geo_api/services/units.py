@@ -3,8 +3,9 @@ per filter and a neighbour matrix. One ``UnitSpec`` names them everywhere."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
@@ -20,18 +21,26 @@ from geo_api.analysis.grids import (
     fishnet_counts,
     h3_adjacency,
     h3_counts,
+    h3_polygons_lonlat,
     h3_study_cells,
 )
-from geo_api.crs import metric_to_lonlat
+from geo_api.analysis.places import name_places
+from geo_api.crs import lonlat_to_metric, to_io
 from geo_api.data.boundaries import CITY_LAD
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
+from geo_api.services.budget import check_units
+from geo_api.services.disclosure import min_records
+from geo_api.services.study_areas import (
+    STUDY_AREAS,
+    in_study_area,
+    study_area_lonlat,
+    study_area_m,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-STUDY_AREAS = {"city": f"Leicester city (offences joined to district {CITY_LAD} at ingest)",
-               "force": "the force area (offences joined to any of its 9 districts at ingest)"}
 MAX_FISHNET_CELLS = 200_000
 
 
@@ -53,43 +62,6 @@ class UnitSpec:
 
     def describe(self) -> dict:
         return asdict(self)
-
-
-_AREAS: dict[tuple[str, str, int], shapely.Geometry] = {}  # (boundaries version, name, EPSG)
-
-
-def study_area_m(svc, name: str) -> shapely.Geometry:
-    """Study area polygon in EPSG:27700 (built once per boundary set)."""
-    if name not in STUDY_AREAS:
-        raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
-    key = (svc.boundaries.version, name, 27700)
-    if key not in _AREAS:
-        lad = svc.boundaries.get("lad").gdf
-        parts = lad.loc[lad["code"] == CITY_LAD] if name == "city" else lad
-        _AREAS[key] = shapely.union_all(parts.geometry.values)
-    return _AREAS[key]
-
-
-def study_area_lonlat(svc, name: str) -> shapely.Geometry:
-    """The same study area in EPSG:4326 (for H3 and bbox checks; built once)."""
-    key = (svc.boundaries.version, name, 4326)
-    if key not in _AREAS:
-        _AREAS[key] = to_lonlat(study_area_m(svc, name))
-    return _AREAS[key]
-
-
-def to_lonlat(geom_m: shapely.Geometry) -> shapely.Geometry:
-    """An EPSG:27700 geometry in EPSG:4326 (lon, lat)."""
-    coords = shapely.get_coordinates(geom_m)
-    lon, lat = metric_to_lonlat(coords[:, 0], coords[:, 1])
-    return shapely.set_coordinates(geom_m, np.column_stack([lon, lat]))
-
-
-def in_study_area(flt: OffenceFilter, study_area: str) -> OffenceFilter:
-    """``flt`` for the offences of a study area only (``STUDY_AREAS``: by district code)."""
-    if study_area not in STUDY_AREAS:
-        raise InvalidParameter(f"study_area must be one of {sorted(STUDY_AREAS)}")
-    return replace(flt, study_area=study_area)
 
 
 def points_in(svc, flt: OffenceFilter, study_area: str) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +131,6 @@ def _h3_units(svc, spec: UnitSpec):
 def analysis_units(svc, spec: UnitSpec) -> Units:
     """Units for ``spec`` over its study area (a layer is its own study area); refused
     (422) before anything is built when it would exceed the work budget."""
-    from geo_api.services.budget import check_units
 
     check_units(svc, spec)
     if spec.grid == "h3":
@@ -215,7 +186,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
         return codes.map(c.set_index("code")["count"]).fillna(0).to_numpy(float)
 
     def queen():
-        from libpysal.weights import Queen
+        from libpysal.weights import Queen  # noqa: PLC0415 - lazy: heavy import (libpysal)
 
         return Queen.from_dataframe(layer.gdf, use_index=False, silence_warnings=True).sparse
 
@@ -241,8 +212,6 @@ def _index_of(ids, values) -> np.ndarray:
 
 
 def _h3_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from geo_api.crs import lonlat_to_metric
-
     lat, lon = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells.tolist()]).T \
         if len(cells) else (np.array([]), np.array([]))
     return lonlat_to_metric(lon, lat)
@@ -255,7 +224,7 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     area for PAI), Delaunay neighbours as contiguity; an offence anywhere counts in the cell
     it falls in (its nearest unit). On police.uk data these are the anonymised map points; on
     a force export, exact locations (point-level: analysts only)."""
-    from scipy.spatial import Delaunay
+    from scipy.spatial import Delaunay  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     area = study_area_m(svc, study_area)
     pts = svc.store.located_values(("x_m", "y_m"), in_study_area(flt, study_area))
@@ -275,7 +244,7 @@ def location_units(svc, flt: OffenceFilter, study_area: str = "city",
     order[owner[0]] = owner[1]
     area_km2 = shapely.area(shapely.intersection(polys[order], area)) / 1e6
     ids = [f"{int(a)}_{int(b)}" for a, b in xy]
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - lazy: heavy import (scipy)
 
     nearest = cKDTree(xy)
 
@@ -316,10 +285,8 @@ def unit_shapes_lonlat(svc, spec: UnitSpec | None, ids) -> gpd.GeoDataFrame:
     """The shapes of units ``ids`` (GeoDataFrame with ``id``, EPSG:4326) for maps and
     GeoJSON: H3 hexagons, fishnet squares, layer polygons; map points (``spec`` None) as a
     40 m disc."""
-    import geopandas as gpd
+    import geopandas as gpd  # noqa: PLC0415 - lazy: heavy import (geopandas)
 
-    from geo_api.analysis.grids import h3_polygons_lonlat
-    from geo_api.crs import to_io
 
     ids = list(ids)
     if spec is None:
@@ -342,7 +309,6 @@ def unit_shapes_lonlat(svc, spec: UnitSpec | None, ids) -> gpd.GeoDataFrame:
 def rows_geojson(svc, spec: UnitSpec | None, rows: list[dict], meta: dict) -> dict:
     """Unit rows as an RFC 7946 FeatureCollection (lon/lat, 6 decimals): each row's unit
     shape with the row as properties, and ``meta``."""
-    import json
 
     shapes = unit_shapes_lonlat(svc, spec, [r["id"] for r in rows])
     geoms = [json.loads(shapely.to_geojson(shapely.set_precision(g, 1e-6))) for g in
@@ -358,8 +324,6 @@ def streets_in_units(svc, flt: OffenceFilter, units: Units, order, n: int = 3
     offences matching ``flt`` - real streets, each once, a police.uk stock label only beside
     its nearest street ("Shopping area off Vaughan Way"), no blanks (``analysis.places``).
     Under disclosure control only names resting on at least ``k`` offences."""
-    from geo_api.analysis.places import name_places
-    from geo_api.services.disclosure import min_records
 
     order = list(order)
     if not order:

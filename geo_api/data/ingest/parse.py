@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
 from pandas.core.util.hashing import combine_hash_arrays
 
 from geo_api.crs import lonlat_to_metric, metric_to_lonlat
@@ -105,8 +107,6 @@ def _read_csv_arrow(text: str, n_columns: int) -> pd.DataFrame | None:
     pandas' on police.uk files), or None when the file is not a plain rectangle of fields
     (a short or long row, ...): ``_read_csv`` then reads it the reference way, so a file
     reads the same, and errors the same, either way."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     try:
         table = pcsv.read_csv(
@@ -196,7 +196,6 @@ def _duplicates(df, keys: pd.Series, col: str, errors) -> None:
 def hex64(values, index=None) -> pd.Series:
     """``f"{v:016x}"`` of each unsigned 64-bit value as a text Series (on ``index``), without
     a Python call per value: the hex digits are cut into 16-byte Arrow strings in place."""
-    import pyarrow as pa
 
     text = np.ascontiguousarray(values, dtype=">u8").tobytes().hex().encode("ascii")
     fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(text) // 16,

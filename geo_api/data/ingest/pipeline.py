@@ -19,14 +19,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
+import multiprocessing as mp
 import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import shapely
+from tqdm import tqdm
 
 from geo_api.analysis.join import AreaIndex, PointJoin, build_area_index, lookup, nest
 from geo_api.data.boundaries import CITY_COVERAGE, CITY_LAD, BoundarySet
@@ -261,11 +266,6 @@ class Prepared:
 
 def _prepared_in_workers(paths, boundaries, joins, kind, on_error, outside_area, workers,
                          cache_dir=None, arrow_columns=None):
-    import itertools
-    import multiprocessing as mp
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-
     _WORKER.update(boundaries=boundaries, joins=joins, cache_dir=cache_dir)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                              initializer=_init_worker) as pool:
@@ -356,10 +356,6 @@ def _joins(joins: JoinIndexes | None) -> JoinIndexes:
 
 def _ingest_locked(store: Store, joins, items, kind, on_error, outside_area, progress, total,
                    boundaries_version) -> IngestReport:
-    import itertools
-
-    from tqdm import tqdm
-
     errors, warnings = [], []
 
     def batches():

@@ -4,7 +4,7 @@ and the content version. ``DuckDBStore.write`` runs these inside one new snapsho
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import duckdb
 import numpy as np
@@ -36,9 +36,6 @@ from geo_api.data.store.duckdb_schema import (
     ingest_values,
     insert_new_sql,
 )
-
-if TYPE_CHECKING:
-    from geo_api.data.store.duckdb_parts import Partitions
 
 
 def migrate(con: duckdb.DuckDBPyConnection, ddl: str = OFFENCE_DDL,
@@ -141,8 +138,37 @@ def partition_labels(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[li
     return sorted(pc.unique(labels).to_pylist()), labels
 
 
+class OpenPart(Protocol):
+    """A partition an ingest has opened (``duckdb_parts.Part``): its keys' hashes, and the
+    table holding its rows once a file brought a key it had (None until then)."""
+
+    keys: KeySet
+    table: str | None
+
+
+P = TypeVar("P", bound=OpenPart)
+
+
+class PartitionSink(Protocol[P]):
+    """Where ``write_file`` puts a file's rows, partition by partition
+    (``duckdb_parts.Partitions``; declared here so this module needs nothing from there)."""
+
+    def open(self, label: str) -> P:
+        """The partition ``label`` (on first use: its stored files and keys)."""
+        ...
+
+    def append(self, part: P, rows: pa.Table, h: np.ndarray) -> None:
+        """Hand over rows whose keys are all new to the partition."""
+        ...
+
+    def table_of(self, part: P) -> str:
+        """The partition's rows as a table to upsert into (loaded on first use)."""
+        ...
+
+
+
 def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_version: str,
-               k: int, ingest_id: int, parts: Partitions) -> FileReport:
+               k: int, ingest_id: int, parts: PartitionSink[P]) -> FileReport:
     """Upsert one file's rows into the partitions they fall in (``parts``: the ingest's
     partitions, each opened on first use) and log the file in ``ingests`` as ``ingest_id``;
     counts are against the store as is. Rows whose keys are all new to their partition -
@@ -200,7 +226,7 @@ def write_file(con: duckdb.DuckDBPyConnection, batch: FileBatch, boundaries_vers
     return report
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, parts: Partitions, label: str, rows: pa.Table,
+def _upsert(con: duckdb.DuckDBPyConnection, parts: PartitionSink[P], label: str, rows: pa.Table,
             h: np.ndarray, relation: str) -> list[int]:
     """One partition's rows of a file (``rows``, registered as ``relation``; ``h``: their
     key hashes, sorted) into it: [inserted, updated, unchanged, outcomes changed]. Only that
@@ -239,16 +265,6 @@ def _upsert(con: duckdb.DuckDBPyConnection, parts: Partitions, label: str, rows:
         raise IngestCountError(f"{label}: wrote {written} rows, expected "
                                f"{inserted} inserted + {updated} updated")
     return [inserted, updated, unchanged, outcomes]
-
-
-def content_version(con: duckdb.DuckDBPyConnection, boundaries_version: str) -> str:
-    """'v' + 12 hex of sha256 over the stored content and the boundaries: the number of rows
-    and the XOR of the 128-bit MD5 of every (offence_key, row_hash). Keys are unique, so the
-    XOR changes when any row is added, changed or removed, whatever the order they were
-    written in; it streams (constant memory) where a sorted concatenation of every key
-    would need memory in proportion to the store."""
-    n, upper, lower = con.execute(f"SELECT {CONTENT_SUMS} FROM offences").fetchall()[0]
-    return version_from(n, upper, lower, boundaries_version)
 
 
 # count and XOR of the 128-bit MD5 of every (offence_key, row_hash): XOR is associative, so

@@ -25,6 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_api.data.store.base import (
     FileBatch,
@@ -150,8 +151,8 @@ class PostGISStore(ReadThrough):
     arrow_columns: tuple[str, ...] | None = None  # ingest workers hand it DataFrames
 
     def __init__(self, url: str, pool_size: int = 10):
-        import psycopg
-        from psycopg_pool import ConnectionPool
+        import psycopg  # noqa: PLC0415 - lazy: PostGIS only
+        from psycopg_pool import ConnectionPool  # noqa: PLC0415 - lazy: PostGIS only
 
         self.url = url
         self._psycopg = psycopg
@@ -213,7 +214,6 @@ class PostGISStore(ReadThrough):
         ``geom geometry(MultiPolygon, 27700)`` with a GiST index), so a GIS connecting to the
         database has the areas the counts refer to; redone only when the boundaries version
         changes. Returns True if it wrote them."""
-        import shapely
 
         try:
             lock = self.write_lock()
@@ -335,7 +335,6 @@ def _upgrade_rows(conn, rejoin: Join | None) -> bool:
 def _multipolygon(g):
     """A polygonal geometry (Polygon, MultiPolygon, or a collection holding them) as one
     MultiPolygon."""
-    import shapely
 
     polys, todo = [], [g]
     while todo:
@@ -442,7 +441,7 @@ class PostGISSets:
     _ready: ClassVar[set] = set()  # databases whose tables exist (created once per process)
 
     def __init__(self, url: str, kind: str):
-        import psycopg
+        import psycopg  # noqa: PLC0415 - lazy: PostGIS only
 
         self.url, self.kind, self._psycopg = url, kind, psycopg
         if url not in self._ready:
@@ -460,7 +459,7 @@ class PostGISSets:
     def put(self, name: str, csv: str, about: dict | None, owner: str,
             points: pd.DataFrame | None = None) -> None:
         """Replace the set in one transaction (the owner is kept when it exists)."""
-        from psycopg.types.json import Jsonb
+        from psycopg.types.json import Jsonb  # noqa: PLC0415 - lazy: PostGIS only
 
         with self._psycopg.connect(self.url) as conn:
             conn.execute(

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.data.boundaries import CITY_LAD
 from geo_api.data.store.base import (
     FLAG_COLUMNS,
@@ -34,7 +35,7 @@ from geo_api.errors import InvalidParameter, StoreEmpty
 STUDY_AREA_SQL = {"city": f"lad_code = '{CITY_LAD}'", "force": "lad_code IS NOT NULL"}
 GROUP_SQL = {
     "all": "TRUE",
-    "violence_robbery_weapons": "violence_robbery_weapons",
+    DEFAULT_GROUP: "violence_robbery_weapons",  # the police.uk proxy's column
     "vrn_serious_violence": "vrn_serious_violence IS TRUE",
     "knife_enabled_serious_violence": "knife_enabled IS TRUE",
 }

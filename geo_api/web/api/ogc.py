@@ -3,7 +3,7 @@ Part 1 Core/GeoJSON/OAS 3.0; output in EPSG:27700 with Part 2's ``crs`` paramete
 not its conformance class: ``bbox-crs`` takes CRS84 only), tile sets (Tiles 1.0, the
 WebMercatorQuad tile matrix set from ``morecantile``) and TileJSON 3.0.0.
 
-Only shapes and links live here; the features come from ``services.collections``.
+Only shapes and links live here; the features come from ``services.feature_collections``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import shapely
 
 from geo_api import __version__
 from geo_api.errors import InvalidParameter
-from geo_api.services.collections import Collection
+from geo_api.services.feature_collections import Collection
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"

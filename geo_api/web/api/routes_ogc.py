@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.services import collections
+from geo_api.services import feature_collections as collections
 from geo_api.services.filters import filter_query
 from geo_api.web.api import ogc
 from geo_api.web.api.models import (

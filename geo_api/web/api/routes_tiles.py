@@ -27,7 +27,7 @@ TILE_PROPS = {"gi": ("id", "label", "count", "gi_z"), "kde": ("density_per_km2",
 def layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     """Whole layer for a filter in EPSG:4326 (GeoJSON tiles) or EPSG:3857 (MVT), cached:
     boundary layers (code, name, population), the Gi* collection's hot and cold cells and
-    the KDE collection's cells (``services.collections``)."""
+    the KDE collection's cells (``services.feature_collections``)."""
     from geo_api.services.disclosure import min_records
 
     key = (layer, epsg, svc.store.dataset_version(), svc.boundaries.version,
@@ -38,7 +38,7 @@ def layer_frame(svc, layer: str, flt, epsg: int = 4326) -> gpd.GeoDataFrame:
     if epsg != 4326:
         return LAYERS.put(key, layer_frame(svc, layer, flt).to_crs(epsg))
     if layer in TILE_PROPS:
-        from geo_api.services import collections
+        from geo_api.services import feature_collections as collections
 
         c = collections.catalog(svc)["hotspots-" + layer]
         cells, _ = collections.frame(svc, c, flt)

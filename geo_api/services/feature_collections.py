@@ -29,14 +29,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_api.crs import METRIC_EPSG
+from geo_api.analysis.defaults import DEFAULT_GROUP, DEFAULT_PERMUTATIONS, DEFAULT_SEED
+from geo_api.analysis.grids import h3_polygons_lonlat
+from geo_api.crs import METRIC_EPSG, to_io
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import Forbidden, NotFound
+from geo_api.services import hotspots
 from geo_api.services.access import RANK
+from geo_api.services.disclosure import min_records
 from geo_api.services.filters import latest_period, with_period
+from geo_api.services.hotspots import Significance
 from geo_api.services.lru import LRU
+from geo_api.services.study_areas import study_area_lonlat
+from geo_api.services.units import UnitSpec
 
-DEFAULT_GROUP = "violence_robbery_weapons"
 OFFENCE_COLUMNS = ("offence_key", "source", "month", "occurred_at", "crime_category",
                    "ho_code", "outcome", "location_text", "violence_robbery_weapons",
                    "vrn_serious_violence", "knife_enabled", "under_25", "night_time_economy",
@@ -99,10 +105,11 @@ def catalog(svc) -> dict[str, Collection]:
     out["hotspots-gi"] = Collection(
         "hotspots-gi", "gi", "Gi* hot and cold spots (H3 resolution 9)",
         "Getis-Ord Gi* on offence counts in H3 resolution 9 cells (about 0.1 km2) of "
-        "Leicester city, queen-like k=1 neighbours, 9,999 conditional permutations (seed "
-        "12345), Benjamini-Hochberg FDR: every cell with its count, z-score, p-value and "
-        "label (hot/cold at 90/95/99% or not significant), for datetime (default: the latest "
-        "3 loaded months) and group (default: violence_robbery_weapons). The tiles carry the "
+        f"Leicester city, queen-like k=1 neighbours, {DEFAULT_PERMUTATIONS:,} conditional "
+        f"permutations (seed {DEFAULT_SEED}), Benjamini-Hochberg FDR: every cell with its "
+        "count, z-score, p-value and label (hot/cold at 90/95/99% or not significant), for "
+        f"datetime (default: the latest 3 loaded months) and group (default: {DEFAULT_GROUP}). "
+        "The tiles carry the "
         "hot and cold cells only.", tile_layer="gi")
     out["hotspots-kde"] = Collection(
         "hotspots-kde", "kde", "Kernel density (quartic, 300 m)",
@@ -158,7 +165,6 @@ def selection(svc, c: Collection, flt: OffenceFilter) -> OffenceFilter:
 def frame(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, dict]:
     """The collection's features for ``flt`` (not offences: they are paged in the store) as
     (GeoDataFrame in EPSG:27700 with an ``id`` column, parameters), cached."""
-    from geo_api.services.disclosure import min_records
 
     # (built under the caller's disclosure policy: a public KDE is not an analyst's)
     key = (c.id, svc.store.dataset_version() if c.kind != "boundary" else None,
@@ -171,8 +177,6 @@ def frame(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, dic
 
 
 def _build(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, dict]:
-    from geo_api.services import hotspots
-
     if c.kind == "boundary":
         gdf = svc.boundaries.get(c.layer).gdf
         out = gdf.assign(id=gdf["code"])
@@ -185,14 +189,10 @@ def _build(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, di
         return gpd.GeoDataFrame(table, geometry=geom.reindex(table["code"]).values,
                                 crs=METRIC_EPSG), meta
     if c.kind == "gi":
-        from geo_api.services.hotspots import Significance
-        from geo_api.services.units import UnitSpec
-
         rows, meta = hotspots.gi(svc, flt, UnitSpec(grid="h3", resolution=GI_RESOLUTION),
                                  Significance())
         df = pd.DataFrame(rows).drop(columns=["undefined_reason"])
         cells = np.array([int(i, 16) for i in df["id"]], dtype=np.uint64)
-        from geo_api.analysis.grids import h3_polygons_lonlat
 
         gdf = gpd.GeoDataFrame(df, geometry=h3_polygons_lonlat(cells), crs=4326)
         return gdf.to_crs(METRIC_EPSG), meta
@@ -234,8 +234,6 @@ def extent(svc, c: Collection) -> dict:
     """The collection's spatial extent (CRS84 bbox of its boundary layer or of the force
     area) and temporal extent (the loaded months; boundaries have none)."""
     if c.kind in ("gi", "kde"):
-        from geo_api.services.units import study_area_lonlat
-
         bounds = np.array(study_area_lonlat(svc, "city").bounds)
     else:  # offences: the force area (its nine districts)
         bounds = _layer_bounds(svc.boundaries, c.layer or "lad")
@@ -255,8 +253,6 @@ def _layer_bounds(boundaries, layer: str) -> np.ndarray:
     key = ("bounds", boundaries.version, layer)
     hit = FRAMES.get(key)
     if hit is None:
-        from geo_api.crs import to_io
-
         hit = FRAMES.put(key, to_io(boundaries.get(layer).gdf[["geometry"]]).total_bounds)
     return hit
 
