@@ -14,4 +14,9 @@ if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr 
     postgis >/dev/null
 fi
 python -m ruff check geo_api tests benchmarks scripts
+# The documentation site, built strictly so that a broken link between pages fails the test
+# command. Not --quiet: it hides the warnings that --strict counts, so broken links would pass.
+docs_site="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 python -m mkdocs build --strict --site-dir "$docs_site"
+rm -rf "$docs_site"
 exec python -m pytest "$@"
