@@ -182,31 +182,13 @@ class Policy:
         """The answer as the public role may see it (a new object); ``under``: the key the
         object sits under in its parent; ``spec``: what its response model declares of each
         field (``web.api.models.disclosure.spec_of``) - a declared kind decides, the rules
-        by key name below apply only to what nothing declares (GeoJSON properties, open
-        dictionaries, tiles and map layers)."""
+        by key name (``_undeclared``) apply only to what nothing declares (GeoJSON
+        properties, open dictionaries, tiles and map layers)."""
         spec = spec or {}
         if spec.get("kind") == "centre" and isinstance(obj, dict):
             return self.centre(obj)
         if isinstance(obj, list):
-            if obj and all(isinstance(x, int | float) and not isinstance(x, bool)
-                           or isinstance(x, list) for x in obj) and _all_numbers(obj):
-                # numbers not known to be parameters: counts if whole, else withheld
-                return obj if under in KEEP_LISTS else (
-                    self._count_tree(obj) if _all_ints(obj) else _withhold(obj))
-            item = spec.get("items")
-            rows = [self.protect(x, None, item) for x in obj]
-            if rows and all(isinstance(r, dict) for r in rows):
-                if all(isinstance(r.get("properties"), dict) for r in obj):
-                    # GeoJSON features: the table is their properties (a page of features is
-                    # not a complete table: shares are withheld, not recomputed)
-                    self._secondary([r["properties"] for r in obj],
-                                    [r["properties"] for r in rows])
-                    self._recompute_shares([r["properties"] for r in rows], complete=False)
-                    return rows
-                self._secondary(obj, rows)
-                self._rerank(rows, item or {})
-                self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
-            return rows
+            return self._protect_list(obj, under, spec)
         if not isinstance(obj, dict):
             return obj
         if "mean_x_m" in obj and "n" in obj:
@@ -215,6 +197,34 @@ class Policy:
                 isinstance(obj.get(p), dict) and "mean_x_m" in obj[p] for p in ("before", "after")):
             out = {k: self.protect(v, k) for k, v in obj.items() if k != "shift"}
             return {**out, "shift": self.shift(out["before"], out["after"], obj["shift"])}
+        return self._protect_dict(obj, spec)
+
+    def _protect_list(self, obj: list, under: str | None, spec: dict):
+        """A list: numbers (parameters kept, counts protected, the rest withheld) or a
+        table of rows (each protected, then secondary suppression, ranks and shares)."""
+        if obj and all(isinstance(x, int | float) and not isinstance(x, bool)
+                       or isinstance(x, list) for x in obj) and _all_numbers(obj):
+            # numbers not known to be parameters: counts if whole, else withheld
+            return obj if under in KEEP_LISTS else (
+                self._count_tree(obj) if _all_ints(obj) else _withhold(obj))
+        item = spec.get("items")
+        rows = [self.protect(x, None, item) for x in obj]
+        if not rows or not all(isinstance(r, dict) for r in rows):
+            return rows
+        if all(isinstance(r.get("properties"), dict) for r in obj):
+            # GeoJSON features: the table is their properties (a page of features is not a
+            # complete table: shares are withheld, not recomputed)
+            self._secondary([r["properties"] for r in obj], [r["properties"] for r in rows])
+            self._recompute_shares([r["properties"] for r in rows], complete=False)
+            return rows
+        self._secondary(obj, rows)
+        self._rerank(rows, item or {})
+        self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
+        return rows
+
+    def _protect_dict(self, obj: dict, spec: dict) -> dict:
+        """An object field by field: by its declared kind, else by ``_undeclared``; if a
+        count in it was suppressed, nothing derived from it stays."""
         out, suppressed = {}, False
         fields, values = spec.get("fields") or {}, spec.get("values")
         for key, v in obj.items():
@@ -225,20 +235,10 @@ class Policy:
             if kind is not None and v is not None and not isinstance(v, str | bool):
                 out[key] = self.declared(kind, v)
                 suppressed |= kind == "count" and out[key] is None and v != 0
-                continue
-            if isinstance(v, bool) or v is None or isinstance(v, str) or key in GEOMETRY:
-                out[key] = v  # geometries are units' shapes (public: never points)
-            elif isinstance(v, int):
-                if key in KEEP_INT or "%" in key:  # e.g. {"hot 99%": 12} counts units
-                    out[key] = v
-                else:
-                    out[key] = self.count(v)
-                    suppressed |= out[key] is None and v != 0
-            elif isinstance(v, float):
-                out[key] = (v if key in KEEP_FLOAT else
-                            round(v, 1) if key in BANDED and math.isfinite(v) else None)
-            elif isinstance(v, list) and key in COUNT_LIST_KEYS and _all_numbers(v):
-                out[key] = self._count_tree(v)
+            elif _plain(key, v):
+                out[key] = self._undeclared(key, v)
+                suppressed |= isinstance(v, int) and not isinstance(v, bool) and (
+                    out[key] is None and v != 0)
             else:
                 out[key] = self.protect(v, key, declared)
         if "rate_per_1000" in obj and out.get("population") and "count" in out:
@@ -251,6 +251,20 @@ class Policy:
                     out[key] = None
             self._drop_record_text(obj, out)
         return out
+
+    def _undeclared(self, key: str, v):
+        """A plain value that no model declares, by its key's name: texts, flags and unit
+        geometry kept; whole numbers are counts unless parameters (``KEEP_INT``); other
+        numbers withheld unless parameters (``KEEP_FLOAT``) or banded (``BANDED``)."""
+        if isinstance(v, bool) or v is None or isinstance(v, str) or key in GEOMETRY:
+            return v  # geometries are units' shapes (public: never points)
+        if isinstance(v, int):
+            # e.g. {"hot 99%": 12} counts units, not offences
+            return v if key in KEEP_INT or "%" in key else self.count(v)
+        if isinstance(v, float):
+            return (v if key in KEEP_FLOAT else
+                    round(v, 1) if key in BANDED and math.isfinite(v) else None)
+        return self._count_tree(v)  # a list of counts (COUNT_LIST_KEYS)
 
     def declared(self, kind: str, v):
         """A value by the kind its model declares (``web.api.models.disclosure``)."""
@@ -374,6 +388,12 @@ class Policy:
         for col in df.columns:  # object columns: a withheld value stays None, not NaN
             out[col] = pd.Series([r[col] for r in records], index=df.index, dtype=object)
         return out
+
+def _plain(key: str, v) -> bool:
+    """A value the key-name rules decide (``Policy._undeclared``), not a structure to walk."""
+    return (v is None or isinstance(v, bool | str | int | float) or key in GEOMETRY
+            or isinstance(v, list) and key in COUNT_LIST_KEYS and _all_numbers(v))
+
 
 def _withhold(v):
     """Every number in ``v`` replaced by None (structure kept)."""

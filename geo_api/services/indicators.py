@@ -31,7 +31,7 @@ from geo_api.crs import METRIC_EPSG
 from geo_api.data.boundaries_build import read_postcodes
 from geo_api.errors import IngestRejected, InvalidParameter, RowError
 from geo_api.services import hotspots as h
-from geo_api.services.sites import SiteSets, read_table
+from geo_api.services.sites import SiteSets, body_rows, read_table
 from geo_api.services.units import UnitSpec
 
 LAYER_OF_KEY = {"sector": "sector", "postcode": "sector", "lsoa11": "lsoa", "lsoa21": "lsoa",
@@ -87,13 +87,33 @@ def parse_indicator_csv(data: bytes, source: str, lookups: Lookups,
                         unknown_postcodes: str = "reject") -> tuple[pd.DataFrame, list[str]]:
     """(rows: layer, code, period, count, denominator - summed per area and period;
     warnings) of an uploaded indicator. Raises IngestRejected naming lines and fields."""
-
-    def reject(errors):
-        raise IngestRejected(source=source, errors=errors)
-
     rows, delimiter = read_table(data, source)
     header = [_column(c) for c in rows[0]]
     keys = [c for c in header if c in KEY_ALIASES]
+    problems = _header_problems(header, keys)
+    if problems:
+        raise IngestRejected(source=source, errors=problems)
+    key = keys[0]
+    errors: list[RowError] = []
+    warnings: list[str] = []
+    out = []
+    for line, r in body_rows(rows, source, "rows", MAX_ROWS):
+        row = _indicator_row(line, r, header, key, lookups, unknown_postcodes, delimiter,
+                             errors, warnings)
+        if row is not None:
+            out.append(row)
+    if errors:
+        raise IngestRejected(source=source, errors=errors)
+    df = pd.DataFrame(out, columns=COLUMNS)
+    agg = df.groupby(["layer", "code", "period"], as_index=False).agg(
+        count=("count", "sum"),
+        denominator=("denominator", lambda s: s.sum() if s.notna().all() else np.nan))
+    agg["count"] = agg["count"].astype(int)
+    return agg[COLUMNS], warnings
+
+
+def _header_problems(header: list[str], keys: list[str]) -> list[RowError]:
+    """What is wrong with an indicator file's header (line 1)."""
     problems = [RowError(1, c, "unknown column", c) for c in header
                 if c not in KEY_ALIASES and c not in VALUE_ALIASES]
     problems += [RowError(1, c, "duplicate column") for c in set(header) if header.count(c) > 1]
@@ -102,48 +122,39 @@ def parse_indicator_csv(data: bytes, source: str, lookups: Lookups,
                                           "lsoa (2011), lsoa21 or ward"))
     if "count" not in header:
         problems.append(RowError(1, "count", "missing column"))
-    if problems:
-        reject(problems)
-    key = keys[0]
-    body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
-    if not body:
-        reject([RowError(None, None, "no rows: the file has a header only")])
-    if len(body) > MAX_ROWS:
-        reject([RowError(None, None, f"{len(body):,} rows; at most {MAX_ROWS:,}")])
-    errors, warnings, out = [], [], []
-    for line, r in body:
-        if len(r) != len(header):
-            errors.append(RowError(line, None, f"expected {len(header)} fields, got {len(r)}"))
-            continue
-        rec = dict(zip(header, (c.strip() for c in r)))
-        code, msg = _area(key, rec[key], lookups, unknown_postcodes)
-        if code is None:
-            errors.append(RowError(line, key, msg, rec[key]))
-        elif msg:
-            warnings.append(f"line {line}: {msg}")
-        count = _number(rec["count"], delimiter)
-        if count is None or count < 0 or count != int(count):
-            errors.append(RowError(line, "count", "not a whole number >= 0", rec["count"]))
-        den = None
-        if rec.get("denominator", ""):
-            den = _number(rec["denominator"], delimiter)
-            if den is None or den <= 0:
-                errors.append(RowError(line, "denominator", "not a number > 0",
-                                       rec["denominator"]))
-        period = rec.get("period", "")
-        if len(period) > 40 or any(ord(ch) < 32 for ch in period):
-            errors.append(RowError(line, "period", "longer than 40 characters or contains "
-                                                   "control characters"))
-        if code is not None and count is not None:
-            out.append((LAYER_OF_KEY[key], code, period, count, den))
-    if errors:
-        reject(errors)
-    df = pd.DataFrame(out, columns=COLUMNS)
-    agg = df.groupby(["layer", "code", "period"], as_index=False).agg(
-        count=("count", "sum"),
-        denominator=("denominator", lambda s: s.sum() if s.notna().all() else np.nan))
-    agg["count"] = agg["count"].astype(int)
-    return agg[COLUMNS], warnings
+    return problems
+
+
+def _indicator_row(line: int, r: list[str], header: list[str], key: str, lookups: Lookups,
+                   unknown_postcodes: str, delimiter: str, errors: list[RowError],
+                   warnings: list[str]) -> tuple | None:
+    """One row as (layer, code, period, count, denominator), or None; what is wrong with it
+    added to ``errors``, what was assumed to ``warnings``."""
+    if len(r) != len(header):
+        errors.append(RowError(line, None, f"expected {len(header)} fields, got {len(r)}"))
+        return None
+    rec = dict(zip(header, (c.strip() for c in r), strict=True))
+    code, msg = _area(key, rec[key], lookups, unknown_postcodes)
+    if code is None:
+        errors.append(RowError(line, key, msg or "not an area code", rec[key]))
+    elif msg:
+        warnings.append(f"line {line}: {msg}")
+    count = _number(rec["count"], delimiter)
+    if count is None or count < 0 or count != int(count):
+        errors.append(RowError(line, "count", "not a whole number >= 0", rec["count"]))
+    den = None
+    if rec.get("denominator", ""):
+        den = _number(rec["denominator"], delimiter)
+        if den is None or den <= 0:
+            errors.append(RowError(line, "denominator", "not a number > 0",
+                                   rec["denominator"]))
+    period = rec.get("period", "")
+    if len(period) > 40 or any(ord(ch) < 32 for ch in period):
+        errors.append(RowError(line, "period", "longer than 40 characters or contains "
+                                               "control characters"))
+    if code is None or count is None:
+        return None
+    return LAYER_OF_KEY[key], code, period, count, den
 
 
 def _number(text: str, delimiter: str) -> float | None:

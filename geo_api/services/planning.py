@@ -15,6 +15,7 @@ from datetime import datetime
 import h3
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 
 from geo_api.analysis import coverage as cov
@@ -169,7 +170,8 @@ class Distance:
         return (f"walking distance on the street network of {self.network.source} (points "
                 "join the network at the nearest node; the join is counted)")
 
-    def within(self, demand_xy: np.ndarray, site_xy: np.ndarray, radius_m: float):
+    def within(self, demand_xy: np.ndarray, site_xy: np.ndarray, radius_m: float
+               ) -> sp.csr_matrix:
         if self.network is None:
             return cov.within_radius(demand_xy, site_xy, radius_m)
         return self.network.within_radius(demand_xy, site_xy, radius_m)
@@ -296,7 +298,7 @@ class SitingInputs:
     cand: pd.DataFrame
     cand_desc: str
     existing: pd.DataFrame | None
-    cover: object
+    cover: sp.csr_matrix  # demand points x candidates: within the radius
     base: np.ndarray
 
 

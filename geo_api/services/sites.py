@@ -122,6 +122,21 @@ def read_table(data: bytes, source: str, max_bytes: int = MAX_BYTES
     return rows, delimiter
 
 
+def body_rows(rows: list[list[str]], source: str, noun: str, max_rows: int, per: str = ""
+              ) -> list[tuple[int, list[str]]]:
+    """(line, fields) of a table's non-blank rows after its header; refused when there are
+    none or more than ``max_rows`` (``noun``: what a row is; ``per``: what the limit is
+    per, for the message)."""
+    body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+    if not body:
+        raise IngestRejected(source=source, errors=[
+            RowError(None, None, f"no {noun}: the file has a header only")])
+    if len(body) > max_rows:
+        raise IngestRejected(source=source, errors=[
+            RowError(None, None, f"{len(body):,} {noun}; at most {max_rows:,}{per}")])
+    return body
+
+
 def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
                     postcodes: Callable[[], dict] | None = None) -> pd.DataFrame:
     """Validate an uploaded candidate-sites CSV; raise IngestRejected naming lines/fields.
@@ -130,82 +145,111 @@ def parse_sites_csv(data: bytes, source: str, force_area_m: shapely.Geometry,
     ``,`` ``;`` or tab separators, header aliases (``lat``/``lon``, ``x``/``y``,
     ``Easting``...), and a ``postcode`` column instead of coordinates (``postcodes()``: the
     shipped Code-Point Open points, normalised postcode -> (easting, northing))."""
-    def reject(errors):
-        raise IngestRejected(source=source, errors=errors)
-
     rows, delimiter = read_table(data, source)
     header = [_column(c) for c in rows[0]]
+    located_by = _located_by(header)
+    problems = _header_problems(header, located_by, postcodes is not None)
+    if problems:
+        raise IngestRejected(source=source, errors=problems)
+    body = body_rows(rows, source, "sites", MAX_SITES, per=" per set")
+    lookup = postcodes() if located_by == "postcode" and postcodes is not None else {}
+    errors: list[RowError] = []
+    out = []
+    for line, r in body:
+        site = _site_row(line, r, header, located_by, delimiter, lookup, errors)
+        if site is not None:
+            out.append(site)
+    if errors:
+        raise IngestRejected(source=source, errors=errors)
+    return _placed(pd.DataFrame(out, columns=["line", "name", "kind", "a", "b"]), located_by,
+                   force_area_m, source)
+
+
+def _located_by(header: list[str]) -> str | None:
+    """How a sites file places its sites: "metric" (easting, northing), "lonlat", "postcode";
+    "both" when it gives two kinds of coordinates, None when it gives none."""
     metric = {"easting", "northing"} <= set(header)
     lonlat = {"longitude", "latitude"} <= set(header)
-    by_postcode = "postcode" in header and not (metric or lonlat)
-    allowed = set(ALIASES)
-    problems = [RowError(1, c, "unknown column", c) for c in header if c not in allowed]
+    if metric and lonlat:
+        return "both"
+    if metric or lonlat:
+        return "metric" if metric else "lonlat"
+    return "postcode" if "postcode" in header else None
+
+
+def _header_problems(header: list[str], located_by: str | None,
+                     has_postcodes: bool) -> list[RowError]:
+    """What is wrong with a sites file's header (line 1)."""
+    problems = [RowError(1, c, "unknown column", c) for c in header if c not in ALIASES]
     problems += [RowError(1, c, "duplicate column") for c in set(header) if header.count(c) > 1]
     if "name" not in header:
         problems.append(RowError(1, "name", "missing column"))
-    if metric and lonlat or not (metric or lonlat or by_postcode):
+    if located_by in ("both", None):
         problems.append(RowError(1, None, "give either easting,northing (EPSG:27700), "
                                           "longitude,latitude (EPSG:4326) or a postcode "
                                           "column - one of them, not both or neither"))
-    if by_postcode and postcodes is None:
+    if located_by == "postcode" and not has_postcodes:
         problems.append(RowError(1, "postcode", "postcode lookup not available here"))
-    if problems:
-        reject(problems)
-    body = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
-    if not body:
-        reject([RowError(None, None, "no sites: the file has a header only")])
-    if len(body) > MAX_SITES:
-        reject([RowError(None, None, f"{len(body):,} sites; at most {MAX_SITES:,} per set")])
-    xcol, ycol = ("easting", "northing") if metric or by_postcode else ("longitude", "latitude")
-    lookup = postcodes() if by_postcode else {}
-    errors, out = [], []
-    for line, r in body:
-        if len(r) != len(header):
-            errors.append(RowError(line, None, f"expected {len(header)} fields, got {len(r)}"))
-            continue
-        rec = dict(zip(header, (c.strip() for c in r)))
-        if not rec["name"]:
-            errors.append(RowError(line, "name", "blank"))
-        elif len(rec["name"]) > 200 or any(ord(ch) < 32 for ch in rec["name"]):
-            errors.append(RowError(line, "name", "longer than 200 characters or contains "
-                                                 "control characters"))
-        kind = rec.get("kind", "")
-        if len(kind) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in kind):
-            errors.append(RowError(line, "kind", "longer than 100 characters or contains "
-                                                 "control characters"))
-        if by_postcode:
-            xy = lookup.get(normal_postcode(rec["postcode"]))
-            if xy is None:
-                errors.append(RowError(line, "postcode", "not a Leicestershire postcode in "
-                                                         "Code-Point Open", rec["postcode"]))
-            else:
-                out.append((line, rec["name"], kind, *xy))
-            continue
-        coords = []
-        for col in (xcol, ycol):
-            try:
-                v = float(rec[col].replace(",", ".") if delimiter == ";" else rec[col])
-                if not math.isfinite(v):
-                    raise ValueError
-                coords.append(v)
-            except ValueError:
-                errors.append(RowError(line, col, "not a number", rec[col]))
-        if len(coords) == 2:
-            out.append((line, rec["name"], kind, *coords))
-    if errors:
-        reject(errors)
-    df = pd.DataFrame(out, columns=["line", "name", "kind", "a", "b"])
-    if metric or by_postcode:
-        df["x_m"], df["y_m"] = df["a"], df["b"]
-        df["lon"], df["lat"] = metric_to_lonlat(df["a"].to_numpy(), df["b"].to_numpy())
-    else:
+    return problems
+
+
+def _site_row(line: int, r: list[str], header: list[str], located_by: str | None,
+              delimiter: str, lookup: dict, errors: list[RowError]) -> tuple | None:
+    """One row as (line, name, kind, a, b) - a, b: its coordinates as the file gives them -
+    or None, with what is wrong with it added to ``errors``."""
+    if len(r) != len(header):
+        errors.append(RowError(line, None, f"expected {len(header)} fields, got {len(r)}"))
+        return None
+    rec = dict(zip(header, (c.strip() for c in r), strict=True))
+    if not rec["name"]:
+        errors.append(RowError(line, "name", "blank"))
+    elif len(rec["name"]) > 200 or any(ord(ch) < 32 for ch in rec["name"]):
+        errors.append(RowError(line, "name", "longer than 200 characters or contains "
+                                             "control characters"))
+    kind = rec.get("kind", "")
+    if len(kind) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in kind):
+        errors.append(RowError(line, "kind", "longer than 100 characters or contains "
+                                             "control characters"))
+    if located_by == "postcode":
+        xy = lookup.get(normal_postcode(rec["postcode"]))
+        if xy is None:
+            errors.append(RowError(line, "postcode", "not a Leicestershire postcode in "
+                                                     "Code-Point Open", rec["postcode"]))
+            return None
+        return (line, rec["name"], kind, *xy)
+    coords = []
+    for col in _coordinate_columns(located_by):
+        try:
+            v = float(rec[col].replace(",", ".") if delimiter == ";" else rec[col])
+            if not math.isfinite(v):
+                raise ValueError
+            coords.append(v)
+        except ValueError:
+            errors.append(RowError(line, col, "not a number", rec[col]))
+    return (line, rec["name"], kind, *coords) if len(coords) == 2 else None
+
+
+def _coordinate_columns(located_by: str | None) -> tuple[str, str]:
+    return ("longitude", "latitude") if located_by == "lonlat" else ("easting", "northing")
+
+
+def _placed(df: pd.DataFrame, located_by: str | None, force_area_m: shapely.Geometry,
+            source: str) -> pd.DataFrame:
+    """The sites with both coordinate pairs (EPSG:27700 and EPSG:4326); refused unless every
+    one is inside the force area."""
+    if located_by == "lonlat":
         df["lon"], df["lat"] = df["a"], df["b"]
         df["x_m"], df["y_m"] = lonlat_to_metric(df["a"].to_numpy(), df["b"].to_numpy())
+    else:
+        df["x_m"], df["y_m"] = df["a"], df["b"]
+        df["lon"], df["lat"] = metric_to_lonlat(df["a"].to_numpy(), df["b"].to_numpy())
     inside = shapely.contains_xy(force_area_m, df["x_m"].to_numpy(), df["y_m"].to_numpy())
     if not inside.all():
-        reject([RowError(int(r.line), xcol, "outside the Leicestershire force area (wrong "
-                                           "columns or CRS?)", f"{r.a}, {r.b}")
-                for r in df[~inside].itertuples()])
+        xcol = _coordinate_columns(located_by)[0]
+        raise IngestRejected(source=source, errors=[
+            RowError(int(r.line), xcol, "outside the Leicestershire force area (wrong "
+                                        "columns or CRS?)", f"{r.a}, {r.b}")
+            for r in df[~inside].itertuples()])
     return df[COLUMNS].reset_index(drop=True)
 
 
@@ -316,7 +360,7 @@ class SiteSets:
 
     def load(self, name: str) -> pd.DataFrame:
         path = self._path(name)
-        source = path
+        source: Path | io.StringIO | None = path
         if self.db:
             row = self.db.get(name)
             source = None if row is None else io.StringIO(row["csv"])
