@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from geo_api.analysis.defaults import DEFAULT_SEED
 from geo_api.errors import GeoApiError, IngestRejected
@@ -14,7 +15,7 @@ from geo_api.settings import PROJECT_ROOT, Settings
 
 
 def _settings(args) -> Settings:
-    kw = {}
+    kw: dict[str, Any] = {}  # Settings(**kw): the environment still fills the rest
     if getattr(args, "store_dir", None):
         kw["store_dir"] = Path(args.store_dir)
     if getattr(args, "osm_file", None):

@@ -250,7 +250,8 @@ def backtest(counts: np.ndarray, space: Space, methods: Sequence[str] = METHODS,
     if not fl:
         raise ValueError(f"need at least {p.window + horizon} months for a {p.window}-month "
                          f"window and a {horizon}-month horizon; got {n_months}")
-    rows, curves = [], {m: [] for m in methods}
+    rows: list[dict] = []
+    curves: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     grid_pai: dict = {}  # (cutoff, bw, hl) -> PAI, for the ensemble's choice
     done: list[Fold] = []
     for i, f in enumerate(fl):
@@ -267,7 +268,7 @@ def backtest(counts: np.ndarray, space: Space, methods: Sequence[str] = METHODS,
                          "pai": r.pai, "pei": r.pei, "rri": r.rri, "n_test": r.n_total,
                          "n_inside": r.n_inside,
                          "params": ({"bandwidth_m": choice[0], "half_life": choice[1]}
-                                    if m == "ensemble" else None)})
+                                    if m == "ensemble" and choice is not None else None)})
             curves[m].append(hit_rate_curve(s, space.area_km2, future, coverages))
         if "ensemble" in methods:  # this fold's PAI for every candidate, for later folds
             for bw in p.ensemble_bandwidths_m:

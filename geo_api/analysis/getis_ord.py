@@ -239,13 +239,14 @@ def gi_star(y: np.ndarray, adjacency: sp.spmatrix, permutations: int = 999, seed
     p_norm = 2 * ndtr(-np.abs(z))
     p_fold = p_two = None
     direction = np.nan_to_num(z)
+    p_used = p_norm  # analytic inference; permutation inference (permutations >= 1) below
     if permutations:
         perm = permutation_p(y, w_star, permutations, seed)
         p_fold, p_two = perm.folded, perm.two_sided
         p_two[undefined] = np.nan
         if inference == "permutation":
             direction = perm.lesser - perm.greater  # > 0: the upper tail is the extreme one
-    p_used = p_two if inference == "permutation" else p_norm
+            p_used = p_two
     label = labels(direction, p_used, fdr)
     label[undefined] = "undefined"
     min_p = min(1.0, 2 / (permutations + 1)) if inference == "permutation" else None

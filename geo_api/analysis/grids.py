@@ -62,8 +62,8 @@ def fishnet(area_m: shapely.Geometry, cell_size_m: float) -> tuple[np.ndarray, n
     y0 = np.floor(ymin / cell_size_m) * cell_size_m
     xs = np.arange(x0 + cell_size_m / 2, xmax + cell_size_m / 2, cell_size_m)
     ys = np.arange(y0 + cell_size_m / 2, ymax + cell_size_m / 2, cell_size_m)
-    gx, gy = np.meshgrid(xs, ys)
-    gx, gy = gx.ravel(), gy.ravel()
+    mx, my = np.meshgrid(xs, ys)
+    gx, gy = mx.ravel(), my.ravel()
     half = cell_size_m / 2
     shapely.prepare(area_m)
     inside = shapely.intersects(area_m, shapely.box(gx - half, gy - half, gx + half, gy + half))

@@ -76,7 +76,7 @@ def _reduce(cover: sp.csr_matrix, weight: np.ndarray, covered_by_existing: np.nd
     a = cover[np.flatnonzero(live)]
     w = weight[live]
     # merge rows with identical candidate sets
-    keys = {}
+    keys: dict[bytes, int] = {}
     group = np.empty(a.shape[0], dtype=np.int64)
     for i in range(a.shape[0]):
         k = a.indices[a.indptr[i]:a.indptr[i + 1]].tobytes()
@@ -116,7 +116,7 @@ def _greedy_columns(a: sp.csr_matrix, w: np.ndarray, p: int) -> np.ndarray:
     a_csc = a.tocsc()
     gain = np.asarray(a_csc.T @ w).ravel()
     done = np.zeros(a.shape[0], dtype=bool)
-    chosen = []
+    chosen: list[int] = []
     for _ in range(min(p, a.shape[1])):
         j = int(np.argmax(gain))
         if gain[j] <= 0 and chosen:

@@ -21,16 +21,16 @@ import numpy as np
 import pandas as pd
 
 from geo_api.data.boundaries import load_boundaries
-from geo_api.data.ingest.pipeline import build_join_indexes, prepare_file
+from geo_api.data.ingest.pipeline import JoinIndexes, build_join_indexes, prepare_file
 from geo_api.data.store.base import LAYER_COLUMNS
 from geo_api.errors import IngestRejected
 
 KEYS = ["layer", "code", "month"]
 H3_KEYS = ["h3_r9", "month"]
-_JOINS: dict[str, object] = {}  # boundaries dir -> join indexes, per worker process
+_JOINS: dict[str, JoinIndexes] = {}  # boundaries dir -> join indexes, per worker process
 
 
-def _joins(boundaries_dir: str):
+def _joins(boundaries_dir: str) -> JoinIndexes:
     if boundaries_dir not in _JOINS:
         _JOINS[boundaries_dir] = build_join_indexes(load_boundaries(Path(boundaries_dir)))
     return _JOINS[boundaries_dir]
@@ -55,8 +55,9 @@ def process_file(path: str, boundaries_dir: str, out_dir: str | None) -> dict:
     except IngestRejected as exc:
         return {"areas": None, "h3": None, "rows": 0, "rows_read": exc.n_rows or 0,
                 "quarantined": 0, "warnings": 0, "rejected": f"{p.name}: {exc.user_msg}"}
-    df = batch.frame
-    df = df[df["has_location"]]
+    if batch.frame is None:  # prepare_file keeps the rows as a frame (Arrow only for a store)
+        raise TypeError(f"{p.name}: prepare_file returned its rows as Arrow, not a DataFrame")
+    df = batch.frame[batch.frame["has_location"]]
     month = df["month"].dt.strftime("%Y-%m")
     vrw = df["violence_robbery_weapons"].fillna(False).astype(int)
     parts = []
@@ -94,7 +95,7 @@ class Totals:
     summing after every file would re-group the whole running total per file (a national
     decade: thousands of files, hundreds of thousands of area-months)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._areas = _Sum(KEYS)
         self._h3 = _Sum(H3_KEYS)
         self.rows = self.rows_read = self.quarantined = self.files = 0
@@ -151,14 +152,14 @@ def run(paths: Iterable[Path], boundaries_dir: Path, out_dir: Path | None, *,
     """Process every file (one task each) and write the counts (``out_dir/area_counts.parquet``,
     ``out_dir/h3_counts.parquet``) and the rows (``out_dir/rows/``). ``local=True`` runs
     in this process without Dask (the single-process path the benchmark compares with)."""
-    paths = [str(p) for p in paths]
+    files = [str(p) for p in paths]  # plain strings: what process_file takes (and pickles)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     out = None if out_dir is None else str(out_dir)
     totals = Totals()
     if local:
-        for p in paths:
-            totals.add(process_file(p, str(boundaries_dir), out))
+        for file in files:
+            totals.add(process_file(file, str(boundaries_dir), out))
     else:
         from distributed import Client, LocalCluster, as_completed  # noqa: PLC0415 - lazy: batch only
 
@@ -167,7 +168,7 @@ def run(paths: Iterable[Path], boundaries_dir: Path, out_dir: Path | None, *,
             dashboard_address=None, memory_limit=0)
         try:
             with Client(scheduler or cluster) as client:
-                futures = client.map(process_file, paths, boundaries_dir=str(boundaries_dir),
+                futures = client.map(process_file, files, boundaries_dir=str(boundaries_dir),
                                      out_dir=out, pure=False)
                 for future in as_completed(futures):
                     totals.add(future.result())

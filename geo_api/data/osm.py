@@ -41,11 +41,14 @@ def load_walking_network(path: Path, mtime_ns: int = 0) -> WalkingNetwork:
     if not path.exists():
         raise InvalidParameter(f"walking network: no file {path.name}")
     ids: dict[int, int] = {}
-    lon, lat, u, v = [], [], [], []
+    lon: list[float] = []
+    lat: list[float] = []
+    u: list[int] = []
+    v: list[int] = []
     try:
         for way in osmium.FileProcessor(str(path)).with_locations().with_filter(
                 osmium.filter.KeyFilter("highway")):
-            if not way.is_way() or not walkable(way.tags):
+            if not isinstance(way, osmium.osm.Way) or not walkable(way.tags):
                 continue
             prev = None
             for n in way.nodes:

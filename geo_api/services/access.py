@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -75,7 +76,7 @@ def _signing_key(settings: Settings, token: str):
 
 
 def role_from_claims(claims: dict, settings: Settings) -> str:
-    value = claims
+    value: Any = claims  # a dict, then each claim down the dotted path
     for part in settings.oidc_roles_claim.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     names = [value] if isinstance(value, str) else list(value or [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,12 @@ def periods(svc: Service, flt: OffenceFilter, before: str, after: str
     """Copies of ``flt`` restricted to the before and after windows, each checked against
     the loaded data."""
     out = []
+    windows: list[tuple[datetime, datetime]] = []  # [start, end) of each period
     for name, value in (("before", before), ("after", after)):
         start, end = parse_datetime(value, name)
         if start is None or end is None:
             raise InvalidParameter(f"{name}: give a closed interval, e.g. 2019-12/2020-02")
+        windows.append((start, end))
         f = dataclasses.replace(flt, start=start, end=end)
         try:
             svc.check_filter(f)
@@ -36,7 +39,8 @@ def periods(svc: Service, flt: OffenceFilter, before: str, after: str
             raise InvalidParameter(exc.user_msg.replace("datetime:", f"{name}:", 1),
                                    exc.detail) from None
         out.append(f)
-    if out[0].start < out[1].end and out[1].start < out[0].end:
+    (b_start, b_end), (a_start, a_end) = windows
+    if b_start < a_end and a_start < b_end:
         raise InvalidParameter("before and after periods overlap")
     return out[0], out[1]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -48,8 +49,20 @@ OFFENCE_COLUMNS = ("offence_key", "source", "month", "occurred_at", "crime_categ
                    "vrn_serious_violence", "knife_enabled", "under_25", "night_time_economy",
                    "npa_code", "ward_code", "sector_code", "lsoa_code", "lad_code", "h3_r9",
                    "lon", "lat")
-KDE = {"bandwidth_m": 300.0, "cell_size_m": 100.0, "kernel": "quartic", "study_area": "city",
-       "min_share_of_max": 0.05}
+
+
+class KdeParams(TypedDict):
+    """The KDE collection's parameters (``hotspots.kde`` keywords, and its cell floor)."""
+
+    bandwidth_m: float
+    cell_size_m: float
+    kernel: str
+    study_area: str
+    min_share_of_max: float
+
+
+KDE: KdeParams = {"bandwidth_m": 300.0, "cell_size_m": 100.0, "kernel": "quartic",
+                  "study_area": "city", "min_share_of_max": 0.05}
 GI_RESOLUTION = 9
 FRAMES = LRU(64)
 
@@ -197,8 +210,8 @@ def _build(svc, c: Collection, flt: OffenceFilter) -> tuple[gpd.GeoDataFrame, di
         gdf = gpd.GeoDataFrame(df, geometry=h3_polygons_lonlat(cells), crs=4326)
         return gdf.to_crs(METRIC_EPSG), meta
     if c.kind == "kde":
-        cells, meta = hotspots.kde(svc, flt, as_cells=True, **KDE)
-        return cells, {**meta, "min_share_of_max": KDE["min_share_of_max"]}
+        surface, meta = hotspots.kde(svc, flt, as_cells=True, **KDE)
+        return surface, {**meta, "min_share_of_max": KDE["min_share_of_max"]}
     raise NotFound(f"collection {c.id!r} has no feature frame")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ def gi_params(r: GiStarResult) -> dict:
 
 def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_size_m: float,
         kernel: str, study_area: str, as_geojson: bool = False, as_cells: bool = False,
-        min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0) -> tuple[dict, dict]:
+        min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0) -> tuple[Any, dict]:
     """KDE surface over the study area's bounding box; returns (grid or cells, meta): the
     grid, cells of at least ``min_share_of_max`` of the peak as lon/lat GeoJSON
     (``as_geojson``) or as a GeoDataFrame in EPSG:27700 (``as_cells``).

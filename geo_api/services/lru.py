@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
 
 
 class LRU:
@@ -11,8 +13,10 @@ class LRU:
     (``weigh(value)`` gives an entry's size; tiles are bounded so odd query strings cannot
     grow the cache without limit)."""
 
-    def __init__(self, size: int, max_bytes: int | None = None, weigh=None):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+    def __init__(self, size: int, max_bytes: int | None = None,
+                 weigh: Callable[[Any], int] | None = None):
+        self.size, self.lock = size, threading.Lock()
+        self.data: OrderedDict[Hashable, Any] = OrderedDict()
         self.max_bytes, self.weigh, self.nbytes = max_bytes, weigh, 0
 
     def get(self, key):

@@ -83,8 +83,8 @@ class Units:
     definition: dict
     _count: Callable[[OffenceFilter], np.ndarray]
     _adjacency: Callable[[], sp.csr_matrix]
-    _centres: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
-    _assign: Callable[[pd.DataFrame], np.ndarray] | None = None
+    _centres: Callable[[], tuple[np.ndarray, np.ndarray]]
+    _assign: Callable[[pd.DataFrame], np.ndarray]
     assign_columns: tuple[str, ...] = ("x_m", "y_m")
 
     @cached_property
@@ -159,7 +159,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
             raise InvalidParameter(f"fishnet_cell_size_m too small for this study area (over "
                                    f"{MAX_FISHNET_CELLS:,} cells)")
 
-        def count(f):
+        def count_cells(f):
             return fishnet_counts(cx, cy, size, *points_in(svc, f, spec.study_area))
 
         return Units(
@@ -170,7 +170,7 @@ def analysis_units(svc, spec: UnitSpec) -> Units:
                                    "each counting the study area's offences in it (ids are "
                                    "centre easting_northing); zeros included",
                                    fishnet_cell_size_m=size, fishnet_band_m=band),
-            _count=count, _adjacency=lambda: distance_band(cx, cy, band),
+            _count=count_cells, _adjacency=lambda: distance_band(cx, cy, band),
             _centres=lambda: (cx, cy),
             _assign=lambda df: _index_of(
                 np.array([f"{int(a)}_{int(b)}" for a, b in zip(cx, cy)]),

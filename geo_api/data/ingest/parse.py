@@ -401,7 +401,10 @@ def parse_force_export(df: pd.DataFrame, name: str, in_area, outside: list[RowEr
         x_m, y_m = lonlat_to_metric(lon, lat)
         fields = "longitude/latitude"
     _check_area(df, x_m, y_m, in_area, outside, fields)
-    col = lambda c: df[c].str.strip().replace("", None) if c in df else None
+
+    def optional(c: str) -> pd.Series | None:
+        return df[c].str.strip().replace("", None) if c in df else None
+
     out = pd.DataFrame({
         "line": df["line"],
         "source": "force_export",
@@ -409,10 +412,10 @@ def parse_force_export(df: pd.DataFrame, name: str, in_area, outside: list[RowEr
         "offence_key": "fx:" + oid,
         "month": ts.dt.to_period("M").dt.to_timestamp(),
         "occurred_at": ts,
-        "crime_category": col("crime_category"),
+        "crime_category": optional("crime_category"),
         "ho_code": df["ho_code"].str.strip(),
         "ho_description": df["ho_description"].str.strip(),
-        "location_type": col("location_type"),
+        "location_type": optional("location_type"),
         "lon": lon, "lat": lat, "x_m": x_m, "y_m": y_m,
         "knife_sharp_instrument": _flag(df, "knife_sharp_instrument", errors),
         "alcohol": _flag(df, "alcohol", errors),
