@@ -187,8 +187,7 @@ def test_landing_page_lists_site_sets_and_is_not_a_template_of_user_text(client,
     page = client.get("/", headers={"accept": "text/html"}).text
     assert f'<a href="/maps/hotspots?sites={payload_set}">{payload_set}</a>' in page
     assert 'id="upload"' in page and "421337" not in page
-    # the upload script gets the map's address as a JSON string
-    assert "var url = \"/maps/hotspots?datetime=2020-07/2020-09\\u0026group=" in page
+    assert "var url = '/maps/hotspots?datetime=2020-07/2020-09&group=" in page  # upload
 
 
 def test_landing_page_escapes_the_callers_name_and_set_names():
@@ -200,10 +199,18 @@ def test_landing_page_escapes_the_callers_name_and_set_names():
     page = templating.render(
         "landing.html", who=Principal(who=f"oidc:{text}", role="partner", method="oidc"),
         role_sees=text, loaded=text, links=[(p, p, p) for p in PAYLOADS],
-        sites_map_url=text,
+        latest="2020-07/2020-09", group="all",
         site_sets=[{"name": p, "n_sites": "3", "yours": True, "may_delete": True}
                    for p in PAYLOADS])
     assert_inert(page)
     assert "as <b>partner</b> (oidc:{{7*7}} {% raw %} &lt;script&gt;" in page
     assert 'data-set="&quot;&#x27;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
     assert '<a href="/maps/hotspots?sites=%3Cscript%3Ealert%281%29%3C/script%3E">' in page
+
+
+def test_the_period_in_the_upload_script_is_checked():
+    from geo_api.web.api.routes_pages import _checked_period
+
+    assert _checked_period("2020-07/2020-09") == "2020-07/2020-09" and _checked_period("") == ""
+    with pytest.raises(ValueError, match="not a period"):
+        _checked_period("2020-07/2020-09';alert(1);//")

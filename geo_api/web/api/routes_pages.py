@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
@@ -51,11 +52,13 @@ TIME_HINT = ("police.uk data has no times of day, so time-window maps (for examp
              "school, 15:00-19:00) need a force export with offence times.")
 
 
+# FastAPI's type for ``responses=`` (routes.py's dicts are inferred narrower)
 Responses = dict[int | str, dict[str, Any]]
 HTML_PAGE, PNG = cast(Responses, HTML_200), cast(Responses, PNG_200)
-LANDING_200: Responses = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
-                     "description": "The OGC API landing page as JSON (f=json or Accept: "
-                                    "application/json), else the page for people (HTML)"}}
+LANDING_200: Responses = {
+    200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
+          "description": "The OGC API landing page as JSON (f=json or Accept: "
+                         "application/json), else the page for people (HTML)"}}
 
 
 @router.get("/", dependencies=[ANYONE], response_class=JSONResponse,
@@ -84,7 +87,7 @@ def landing(svc: ServiceDep, request: Request,
         loaded=(f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
                 if s else "no data loaded yet"),
         links=_landing_links(months, window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0),
-        sites_map_url=f"/maps/hotspots?datetime={latest}&group={DEFAULT_GROUP}&sites=",
+        latest=_checked_period(latest), group=DEFAULT_GROUP,
         site_sets=_site_sets(svc, who)))
 
 
@@ -309,6 +312,14 @@ def page_controls(request: Request, svc, flt, pair=None, with_period: bool = Tru
 def _period(months: list[str]) -> str:
     """'2020-07/2020-09' for a run of months ('' for none)."""
     return f"{months[0]}/{months[-1]}" if months else ""
+
+
+def _checked_period(period: str) -> str:
+    """``period`` ('YYYY-MM/YYYY-MM' or '') unchanged; anything else is refused (it is
+    written into a script's string on the landing page)."""
+    if not re.fullmatch(r"(\d{4}-\d{2}/\d{4}-\d{2})?", period):
+        raise ValueError(f"not a period of months: {period!r}")
+    return period
 
 
 def _words(period: str) -> str:
