@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import html
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services.access import require
+from geo_api.services.comparison import periods
 from geo_api.services.filters import filter_query, with_period
+from geo_api.web.api import ogc
 from geo_api.web.api.models import OgcLandingPage
 from geo_api.web.api.params import (
     FORM_FIELDS,
@@ -26,17 +29,20 @@ from geo_api.web.api.params import (
     ServiceDep,
 )
 from geo_api.web.api.routes import HTML_200, HTML_EXAMPLE, PNG_200
-from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
+from geo_api.web.auth import ANYONE, PUBLIC, ROLE_SEES, caller, current_principal, disclosure
 from geo_api.web.errors import message_page as page
-from geo_api.web.maps.base import ERROR_PROBE
+from geo_api.web.maps import hotspots as hotspot_maps
+from geo_api.web.maps.controls import area_bounds, controls_html, latest_3
 from geo_api.web.maps.layers import (
     TIME_WINDOWS,
     hotspot_layers,
+    months_words,
     protected_layers,
     query_without_hours,
     site_layers,
     window_count,
 )
+from geo_api.web.templating import render
 
 router = APIRouter(tags=["pages"], dependencies=[HeavySlot])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
@@ -46,9 +52,13 @@ TIME_HINT = ("police.uk data has no times of day, so time-window maps (for examp
              "school, 15:00-19:00) need a force export with offence times.")
 
 
-LANDING_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
-                     "description": "The OGC API landing page as JSON (f=json or Accept: "
-                                    "application/json), else the page for people (HTML)"}}
+# FastAPI's type for ``responses=`` (routes.py's dicts are inferred narrower)
+Responses = dict[int | str, dict[str, Any]]
+HTML_PAGE, PNG = cast(Responses, HTML_200), cast(Responses, PNG_200)
+LANDING_200: Responses = {
+    200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
+          "description": "The OGC API landing page as JSON (f=json or Accept: "
+                         "application/json), else the page for people (HTML)"}}
 
 
 @router.get("/", dependencies=[ANYONE], response_class=JSONResponse,
@@ -64,28 +74,28 @@ def landing(svc: ServiceDep, request: Request,
     As JSON (`f=json` or `Accept: application/json`): the OGC API landing page, linking the
     API definition, conformance, collections and tile matrix sets (QGIS, ArcGIS Pro and
     GDAL connect here)."""
-    from geo_api.web.api import ogc
-    from geo_api.web.auth import ROLE_SEES, current_principal
-
     if ogc.wants_json(f, request.headers.get("accept")):
         return JSONResponse(ogc.landing(str(request.base_url).rstrip("/"),
                                         "geo_api: knife crime and serious violence in "
                                         "Leicester"))
-
     who = current_principal(request)
-    role_line = ("You are not signed in and this service does not serve anonymous users: "
-                 "send an API key or sign in through your organisation." if who is None else
-                 f"You are using this service as <b>{html.escape(who.role)}</b>"
-                 + (" without signing in"
-                    if who.method == "anonymous" else f" ({html.escape(who.who)})")
-                 + f". {html.escape(ROLE_SEES[who.role])}.")
     s = svc.store.summary() if svc.store.dataset_version() else {}
-    n_timed = window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0
-    loaded = (f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
-              if s else "no data loaded yet")
     months = list(svc.store.months_loaded()) if s else []
+    latest = _period(months[-3:])
+    return HTMLResponse(render(
+        "landing.html", who=who, role_sees=ROLE_SEES[who.role] if who else "",
+        loaded=(f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
+                if s else "no data loaded yet"),
+        links=_landing_links(months, window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0),
+        latest=_checked_period(latest), group=DEFAULT_GROUP,
+        site_sets=_site_sets(svc, who)))
+
+
+def _landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]:
+    """(url, title, what it shows) of each map on the landing page, for the loaded months
+    (``n_timed``: offences with a time of day)."""
     latest, previous = _period(months[-3:]), _period(months[-6:-3])
-    g = "group=violence_robbery_weapons"
+    g = f"group={DEFAULT_GROUP}"
     links = [
         (f"/maps/hotspots?{'datetime=' + latest + '&' if latest else ''}{g}",
          "Hot spot map, latest 3 months",
@@ -94,24 +104,24 @@ def landing(svc: ServiceDep, request: Request,
           "count.")),
         (f"/maps/focus?{g}", "Where to go next month",
          ("For neighbourhood and youth-work teams: the places most likely to see violence next "
-         "month, by the method that predicted best on the loaded months, with street names "
-         "and a printable list (partners).")),
+          "month, by the method that predicted best on the loaded months, with street names "
+          "and a printable list (partners).")),
     ]
     if previous:
         links += [
             (f"/maps/compare?before={previous}&after={latest}&{g}",
              "The last 3 months against the 3 before, side by side",
              (f"{_words(previous)} next to {_words(latest)}: move or zoom one map and the "
-             "other follows.")),
+              "other follows.")),
             (f"/compare/report/map?before={previous}&after={latest}&{g}", "Did it move?",
              (f"Which areas' share of offences rose or fell from {_words(previous)} to "
-             f"{_words(latest)}, and which hot spots are new, persistent or gone.")),
+              f"{_words(latest)}, and which hot spots are new, persistent or gone.")),
         ]
     if {"2019-12", "2020-02", "2020-04", "2020-06"} <= set(months):
         links.append(((f"/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                        f"&{g}"), "Case study: did violence move in the 2020 lockdown?",
                       "Winter 2019/20 against April–June 2020 (the first lockdown)."))
-    links += [
+    return links + [
         ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
          "For youth-work teams: hot spots in the hours you work, next to all other hours. "
          "Also for the evening (19:00–22:00) and the night-time economy (22:00–05:00). "
@@ -130,36 +140,16 @@ def landing(svc: ServiceDep, request: Request,
           "(partners).")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
-    items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(t)}</a><br>{html.escape(d)}</li>'
-                    for u, t, d in links)
-    return HTMLResponse(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-{ERROR_PROBE}<title>Leicester violence hot spots</title><meta name="viewport" content="width=device-width">
-<style>body{{font:16px/1.5 sans-serif;max-width:760px;margin:2em auto;padding:0 1em}}
-li{{margin:0 0 1em}}small{{color:#555}}fieldset{{margin:1em 0}}#upload-result{{margin-top:.5em}}
-</style></head><body>
-<h1>Leicester violence hot spots</h1>
-<p>Maps of where violence happens in Leicester, for neighbourhood, youth-work and planning
-teams. Data loaded: {html.escape(loaded)}.</p><p id="access">{role_line}</p><ul>{items}</ul>
-{UPLOAD_FORM.replace("__LATEST__", latest)}
-{_site_sets_html(svc, who)}
-<p><small>police.uk data is published by month, with locations moved to the nearest of a set
-of anonymous map points, and its categories are broad: "violence, robbery and weapons" is
-wider than the Violence Reduction Network's definition of serious violence. Policing-area
-boundaries are approximate. Contains public sector information licensed under the Open
-Government Licence v3.0. Contains OS data © Crown copyright and database right.</small></p>
-</body></html>""")
 
 
 @router.get("/maps/hotspots", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="hotspotMap",
-            responses=HTML_200, summary="Hot spot map (Gi* hexagons, KDE, boundaries, sites)")
+            responses=HTML_PAGE, summary="Hot spot map (Gi* hexagons, KDE, boundaries, sites)")
 def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
                 resolution: Resolution = 9, sites: SiteSets = None) -> HTMLResponse:
     """Folium (Leaflet) map: Gi* hot and cold H3 cells with a legend, a KDE layer, wards
     with their counts on hover, approximate NPAs and schools / candidate sites, with a layer
     control. Filters are the usual query parameters. Leaflet is served locally; base tiles
     are optional. Aggregates only: no offence points are drawn."""
-    from geo_api.web.maps.hotspots import render_hotspot_map
-
     try:
         if sites:  # site sets are for partners and above
             require(caller(request), "partner")
@@ -169,14 +159,14 @@ def hotspot_map(request: Request, svc: ServiceDep, flt: FilterDep,
     except GeoApiError as exc:
         return message_page(exc, timed=flt.hours is not None)
     png = "/maps/hotspots.png?" + urlencode(filter_query(flt) + [("resolution", resolution)])
-    return HTMLResponse(render_hotspot_map(svc.boundaries, layers, site_rows,
-                                           controls=page_controls(request, svc, flt),
-                                           png_url=png))
+    return HTMLResponse(hotspot_maps.render_hotspot_map(
+        svc.boundaries, layers, site_rows, controls=page_controls(request, svc, flt),
+        png_url=png))
 
 
 @router.get("/maps/hotspots.png", dependencies=[PUBLIC], response_class=Response,
             operation_id="hotspotMapPng",
-            responses=PNG_200,
+            responses=PNG,
             summary="The hot spot map as a static PNG for briefings and slides")
 def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
                     resolution: Resolution = 9,
@@ -190,18 +180,18 @@ def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
     legend, a 1 km scale bar, parameters, dataset version, the date made and the
     attribution. Same filters and default period (the latest 3 loaded months) as
     /maps/hotspots; drawn on the server without base tiles. Aggregates only."""
-    from geo_api.web.maps.static_png import render_hotspot_png
+    from geo_api.web.maps import static_png  # lazy: matplotlib, only for this picture
 
     flt = latest_unless_given(request, svc, flt)
     layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
     stem = f"hotspots_{_as_period(flt) or 'all-months'}_{flt.group}".replace("/", "-to-")
-    return Response(render_hotspot_png(svc.boundaries, layers, layout, cold),
+    return Response(static_png.render_hotspot_png(svc.boundaries, layers, layout, cold),
                     media_type="image/png",
                     headers={"Content-Disposition": f'inline; filename="{stem}.png"'})
 
 
 @router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",
-            responses=HTML_200, summary="Two periods side by side (synchronised hot spot maps)")
+            responses=HTML_PAGE, summary="Two periods side by side (synchronised hot spot maps)")
 def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep,
                      before: MapBefore = None, after: MapAfter = None,
                      resolution: Resolution = 9) -> HTMLResponse:
@@ -209,22 +199,19 @@ def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep,
     on the right (Gi* hexagons, KDE, wards with counts), so a team can see where hot spots
     appeared or went. Pan or zoom one map and the other follows. For the statistics of the
     change use /compare/report/map or the /compare endpoints."""
-    from geo_api.services.comparison import periods
-    from geo_api.web.maps.hotspots import render_side_by_side
-
     try:
         fb, fa = periods(svc, flt, *map_pair(request, svc, before, after))
         left, right = (protected_layers(hotspot_layers(svc, f, resolution), disclosure(request))
                        for f in (fb, fa))
     except GeoApiError as exc:
         return message_page(exc)
-    return HTMLResponse(render_side_by_side(
+    return HTMLResponse(hotspot_maps.render_side_by_side(
         svc.boundaries, left, right,
         controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))
 
 
 @router.get("/maps/time-window", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="timeWindowMap",
-            responses=HTML_200, summary="Hot spots in a time-of-day window vs the other hours "
+            responses=HTML_PAGE, summary="Hot spots in a time-of-day window vs the other hours "
                                         "(after school, evening, night-time economy)")
 def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
                     window: Annotated[Literal["after-school", "evening", "night-time-economy"],
@@ -235,8 +222,6 @@ def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
     all other hours (right), with how many offences fall in the window. Needs offences with
     a time of day (a force export): police.uk data has none, and the page says so. The
     `hours` parameter is ignored here; choose `window` instead."""
-    from geo_api.web.maps.hotspots import render_side_by_side
-
     start, end, label = TIME_WINDOWS[window]
     try:
         flt = latest_unless_given(request, svc, flt)
@@ -255,46 +240,14 @@ def time_window_map(request: Request, svc: ServiceDep, flt: FilterDep,
     n_in, n_timed = window_count(svc, dataclasses.replace(flt, hours=None), start, end)
     if policy is not None:
         n_in, n_timed = policy.count(n_in), policy.count(n_timed)
-    links = " | ".join(f'<a href="?window={k}&amp;{query_without_hours(flt)}">{v[2]}</a>'
-                       for k, v in TIME_WINDOWS.items())
     if n_in is not None and n_timed:
         share = f"{n_in:,} of {n_timed:,} offences with a time ({n_in / n_timed:.0%})"
     else:  # suppressed for the public role (or nothing timed)
         share = f"Fewer than {policy.k} offences" if policy else "No offences"
-    note = f"{share} fall in this window.<br>Other windows: {links}"
-    return HTMLResponse(render_side_by_side(svc.boundaries, left, right, note,
-                                            controls=page_controls(request, svc, flt)))
-
-
-UPLOAD_FORM = """<h2>Your candidate sites</h2>
-<form id="upload"><fieldset><legend>Show your own sites on the hot spot map (for example
-possible bleed-control kit locations)</legend>
-<p><label>CSV file <input type="file" id="sites-file" accept=".csv,text/csv" required></label></p>
-<p><label>Name for this list <input id="sites-name" pattern="[a-z0-9][a-z0-9_-]{0,39}"
- placeholder="bleed-kits" required></label> <small>lower-case letters, digits, - or _</small></p>
-<p><small>Columns: <code>name</code>, optional <code>kind</code>, and either
-<code>easting,northing</code> (British National Grid) or <code>longitude,latitude</code>.</small></p>
-<button type="submit">Upload and open the map</button><div id="upload-result"></div>
-</fieldset></form>
-<script>
-document.getElementById('upload').addEventListener('submit', async function (e) {
-  e.preventDefault();
-  var name = document.getElementById('sites-name').value;
-  var file = document.getElementById('sites-file').files[0];
-  var out = document.getElementById('upload-result');
-  var r = await fetch('/sites/' + encodeURIComponent(name),
-                      {method: 'POST', headers: {'Content-Type': 'text/csv'}, body: file});
-  var body = await r.json();
-  if (r.ok) {
-    var url = '/maps/hotspots?datetime=__LATEST__&group=violence_robbery_weapons&sites='
-              + encodeURIComponent(name);
-    out.innerHTML = body.n_sites + ' sites saved. <a href="' + url + '">Open the map</a>';
-    window.location.href = url;
-  } else {
-    out.textContent = 'Not saved: ' + body.message;
-  }
-});
-</script>"""
+    note = render("maps/window_note.html", share=share, query=query_without_hours(flt),
+                  windows=[(k, v[2]) for k, v in TIME_WINDOWS.items()])
+    return HTMLResponse(hotspot_maps.render_side_by_side(
+        svc.boundaries, left, right, note, controls=page_controls(request, svc, flt)))
 
 
 def latest_unless_given(request: Request, svc, flt):
@@ -302,8 +255,6 @@ def latest_unless_given(request: Request, svc, flt):
     (``preset``, else ``period_from``/``period_to``), else the latest 3 loaded months when
     the page was opened without a period (a map of every month ever loaded is rarely what a
     team wants)."""
-    from geo_api.web.maps.controls import latest_3
-
     q = request.query_params
     form = q.get("preset") or (f"{q['period_from']}/{q.get('period_to') or q['period_from']}"
                                if q.get("period_from") else None)
@@ -344,14 +295,10 @@ def _as_period(flt) -> str | None:
     return f"{flt.start:%Y-%m}/{last:%Y-%m}"
 
 
-
-
 def page_controls(request: Request, svc, flt, pair=None, with_period: bool = True,
                   inline: bool = False):
     """The controls form for this page (a function of the map's JavaScript name);
     ``with_period``/``inline``: see ``controls_html``."""
-    from geo_api.web.maps.controls import area_bounds, controls_html
-
     own = FORM_FIELDS if with_period else FORM_FIELDS - {"datetime"}
     keep = [(k, v) for k, v in request.query_params.multi_items() if k not in own]
     months = list(svc.store.months_loaded())
@@ -367,40 +314,30 @@ def _period(months: list[str]) -> str:
     return f"{months[0]}/{months[-1]}" if months else ""
 
 
+def _checked_period(period: str) -> str:
+    """``period`` ('YYYY-MM/YYYY-MM' or '') unchanged; anything else is refused (it is
+    written into a script's string on the landing page)."""
+    if not re.fullmatch(r"(\d{4}-\d{2}/\d{4}-\d{2})?", period):
+        raise ValueError(f"not a period of months: {period!r}")
+    return period
+
+
 def _words(period: str) -> str:
     """'Jul–Sep 2020' for '2020-07/2020-09' ('no data loaded yet' for none)."""
-    from geo_api.web.maps.layers import months_words
-
     if not period:
         return "no data loaded yet"
     return months_words(*(datetime.date.fromisoformat(p + "-01") for p in period.split("/")))
 
 
-def _site_sets_html(svc, who) -> str:
-    """The saved site sets with their sizes and, for people who may delete them, a button
-    (the server checks ownership again)."""
+def _site_sets(svc, who) -> list[dict] | None:
+    """The saved site sets with their sizes and whether this caller may delete each (the
+    server checks ownership again); None for callers below partner."""
     if who is None or not who.at_least("partner"):
-        return ""
-    sets = svc.site_sets.list()
-    if not sets:
-        return "<p>No site sets saved yet.</p>"
-    rows = "".join(
-        f'<li><a href="/maps/hotspots?sites={html.escape(x["name"])}">'
-        f'{html.escape(x["name"])}</a> ({x["n_sites"]:,} sites'
-        f'{", yours" if x.get("owner") == who.owner else ""})'
-        + (f' <button data-set="{html.escape(x["name"])}" class="del">Delete</button>'
-           if who.at_least("admin") or x.get("owner") == who.owner else "") + "</li>"
-        for x in sets)
-    return f"""<h2>Saved site sets</h2><ul id="site-sets">{rows}</ul>
-<script>
-document.querySelectorAll('#site-sets .del').forEach(function (b) {{
-  b.addEventListener('click', async function () {{
-    if (!confirm('Delete ' + b.dataset.set + '?')) return;
-    var r = await fetch('/sites/' + encodeURIComponent(b.dataset.set), {{method: 'DELETE'}});
-    if (r.ok) b.parentElement.remove(); else alert('Not deleted: ' + r.status);
-  }});
-}});
-</script>"""
+        return None
+    return [{"name": x["name"], "n_sites": f"{x['n_sites']:,}",
+             "yours": x.get("owner") == who.owner,
+             "may_delete": who.at_least("admin") or x.get("owner") == who.owner}
+            for x in svc.site_sets.list()]
 
 
 def message_page(exc: GeoApiError, timed: bool = False) -> HTMLResponse:

@@ -6,12 +6,15 @@ happens in the page."""
 
 from __future__ import annotations
 
-import html
-import json
+from markupsafe import Markup
 
+from geo_api.analysis.defaults import DEFAULT_GROUP
+from geo_api.crs import to_io
+from geo_api.services.filters import latest_period
 from geo_api.web.maps.layers import GROUP_WORDS
+from geo_api.web.templating import render
 
-GROUPS = ("violence_robbery_weapons", "all", "vrn_serious_violence",
+GROUPS = (DEFAULT_GROUP, "all", "vrn_serious_violence",
           "knife_enabled_serious_violence")
 
 
@@ -35,85 +38,47 @@ def presets(months: list[str]) -> dict[str, str]:
 
 
 def latest_3(months: list[str]) -> str | None:
-    from geo_api.services.filters import latest_period
-
+    """The latest 3 loaded months as 'YYYY-MM/YYYY-MM' (None if none are loaded)."""
     return latest_period(months, 3)
 
 
-def _select(name: str, options: list[tuple[str, str]], current: str | None) -> str:
-    from geo_api.web.maps.base import tooltip_text  # escapes ` $ \\ too, as everywhere
-
-    opts = "".join(f'<option value="{html.escape(v)}"{" selected" if v == current else ""}>'
-                   f"{tooltip_text(label)}</option>" for v, label in options)
-    return f'<select name="{name}" id="ctl-{name}">{opts}</select>'
+def _months(value: str | None) -> tuple[str, str]:
+    """('from', 'to') months of a 'YYYY-MM/YYYY-MM' period ('', '' for none)."""
+    a, _, b = (value or "/").partition("/")
+    return a, b or a
 
 
 def controls_html(*, path: str, months: list[str], group: str | None, period: str | None,
                   extra: list[tuple[str, str]], areas: dict[str, list[float]] | None = None,
                   map_name: str | None = None, pair: tuple[str, str] | None = None,
-                  with_period: bool = True, inline: bool = False) -> str:
+                  with_period: bool = True, inline: bool = False) -> Markup:
     """The form. ``period``: the current 'from/to' (single-period pages) or ``pair``: the
     current (before, after) periods; ``extra``: other query parameters (name, value) kept
     as they are (a name may repeat);
     ``areas``: label -> [south, west, north, east] for zooming ``map_name``;
     ``with_period``: False on pages whose period is not chosen here (the focus map learns
     from every loaded month); ``inline``: in the flow of a side panel, not over the map."""
-    hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in extra)
-    groups = _select("group", [(g, GROUP_WORDS.get(g, g)) for g in GROUPS], group)
+    pre = presets(months)
+    zoom = bool(areas) and bool(map_name)
+    if zoom and not str(map_name).isidentifier():  # it is written into the script
+        raise ValueError(f"map_name must be a JavaScript name: {map_name!r}")
     lo, hi = (months[0], months[-1]) if months else ("", "")
-
-    def month_range(prefix: str, value: str | None, label: str) -> str:
-        a, _, b = (value or "/").partition("/")
-        return (f'<label>{label} <input type="month" name="{prefix}_from" value="{a}" '
-                f'min="{lo}" max="{hi}"></label> <label>to <input type="month" '
-                f'name="{prefix}_to" value="{b or a}" min="{lo}" max="{hi}"></label>')
-
-    if not with_period:
-        period_ui = ""
-    elif pair is None:
-        pre = presets(months)
-        period_ui = (_select("preset", [("", "Period…")] + [(v, k) for k, v in pre.items()],
-                             period if period in pre.values() else "")
-                     + " " + month_range("period", period, "or from"))
-    else:
-        period_ui = (month_range("before", pair[0], "Before: from") + " · "
-                     + month_range("after", pair[1], "After: from"))
-    zoom = ""
-    if areas and map_name:  # names only in escaped option labels; the script gets numbers
-        options = [("", "Zoom to…")] + [(str(i), k) for i, k in enumerate(areas)]
-        zoom = (" " + _select("zoom", options, None)
-                + f"""<script>(function(){{var b={_json(list(areas.values()))};
-document.getElementById('ctl-zoom').addEventListener('change',function(e){{
-var x=b[e.target.value];if(x){{{map_name}.fitBounds([[x[0],x[1]],[x[2],x[3]]]);}}}});}})();
-</script>""")
-    where = ("margin:0 0 6px" if inline else
-             "position:fixed;top:10px;left:60px;right:360px;z-index:9999")
-    return f"""<form id="map-controls" method="get" action="{html.escape(path)}"
- style="{where};background:#fff;
- border:1px solid #999;padding:4px 8px;font:12px sans-serif">{hidden}{period_ui} {groups}
- <button type="submit">Show</button>{zoom}</form>
-<script>(function(){{var f=document.getElementById('map-controls');
-f.addEventListener('submit',function(ev){{var q=new URLSearchParams();
-function v(n){{var e=f.elements[n];return e?e.value:'';}}
-f.querySelectorAll('input[type=hidden]').forEach(function(h){{q.append(h.name,h.value);}});
-q.set('group',v('group'));
-if(f.elements['preset']&&v('preset')){{q.set('datetime',v('preset'));}}
-else if(f.elements['period_from']){{q.set('datetime',v('period_from')+'/'+v('period_to'));}}
-if(f.elements['before_from']){{q.set('before',v('before_from')+'/'+v('before_to'));
-q.set('after',v('after_from')+'/'+v('after_to'));}}
-ev.preventDefault();window.location.search=q.toString();}});}})();</script>"""
-
-
-def _json(obj) -> str:
-    """JSON safe inside a <script> (no '</' can close it)."""
-    return json.dumps(obj).replace("</", "<\\/")
+    return render(
+        "maps/controls.html", path=path, extra=extra, lo=lo, hi=hi, group=group,
+        groups=[(g, GROUP_WORDS.get(g, g)) for g in GROUPS],
+        period_pair=(_months(pair[0]), _months(pair[1])) if with_period and pair else None,
+        period_one=_months(period) if with_period and pair is None else None,
+        presets=[("", "Period…")] + [(v, k) for k, v in pre.items()],
+        preset=period if period in pre.values() else "",
+        zoom_options=([("", "Zoom to…")] + [(str(i), k) for i, k in enumerate(areas or {})]
+                      if zoom else None),
+        bounds=list((areas or {}).values()), map_name=map_name,
+        where=("margin:0 0 6px" if inline else
+               "position:fixed;top:10px;left:60px;right:360px;z-index:9999"))
 
 
 def area_bounds(boundaries) -> dict[str, list[float]]:
     """'NPA: Central' / 'Ward: Castle' -> [south, west, north, east] (lat/lon)."""
-    from geo_api.crs import to_io
-
     out = {}
     for layer, word in (("npa", "NPA"), ("ward", "Ward")):
         g = to_io(boundaries.get(layer).gdf)

@@ -7,9 +7,9 @@ and area counts, never offence points.
 
 from __future__ import annotations
 
-import html
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import folium
@@ -18,6 +18,7 @@ import pandas as pd
 from branca.element import Figure, MacroElement
 from folium.template import Template
 
+from geo_api.analysis.defaults import DEFAULT_PERMUTATIONS
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
 from geo_api.web.maps.base import (
@@ -28,16 +29,19 @@ from geo_api.web.maps.base import (
     legend,
     new_map,
     page_head,
+    root_of,
     safe_geojson,
     tooltip_text,
 )
+from geo_api.web.templating import render
 
 GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}
 KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#fdcc8a"),
                (0.0, "#fef0d9")]
-GI_NOTE = ("Gi* hot/cold spots (two-sided, 9,999 permutations, false discovery rate controlled "
-           "across cells); KDE layer: darker = nearer the peak density")
+GI_NOTE = (f"Gi* hot/cold spots (two-sided, {DEFAULT_PERMUTATIONS:,} permutations, false "
+           "discovery rate controlled across cells); KDE layer: darker = nearer the peak "
+           "density")
 PLAIN = {"hot 99%": "Hot spot, 99% confidence", "hot 95%": "Hot spot, 95% confidence",
          "hot 90%": "Hot spot, 90% confidence",
          "cold 90%": "Cold spot, 90% (layer off at first)", "cold 95%": "Cold spot, 95%",
@@ -47,7 +51,10 @@ PLAIN_NOTE = ("Hot spot: many more offences here and in the cells around than ch
 
 
 def plain_items() -> dict[str, str]:
+    """Legend label -> colour of the Gi* classes, in plain words."""
     return {PLAIN[k]: c for k, c in GI_COLOURS.items()}
+
+
 SYNC_JS = "/static/vendor/leaflet.sync/L.Map.Sync.js"
 
 
@@ -59,8 +66,8 @@ class HotspotLayers:
     kde_url: str | None  # the KDE cells as GeoJSON from the API, fetched when switched on
     ward_counts: pd.DataFrame
     npa_counts: pd.DataFrame
-    label: str
-    provenance: str = ""  # parameters, seed and dataset version, shown in the legend
+    label: str  # text: the period and offences in words
+    provenance: str = ""  # parameters, seed and dataset version (text), shown in the legend
 
 
 def no_count_as_zero(col: pd.Series) -> pd.Series:
@@ -75,7 +82,7 @@ SITE_COLOURS = {True: "#762a83", False: "#1b7837"}  # candidate sets / schools
 def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.GeoJson:
     """Sites as circles with their name (and kind, if given) on hover; candidate sets
     (shown at first) larger than the schools layer. One GeoJSON layer, not a marker per
-    site (a page with 150 schools builds in a tenth of the time)."""
+    site (a page with 150 schools builds in a tenth of the time). ``name``: text."""
     colour, radius = SITE_COLOURS[show], (8 if show else 6)
     kinds = sites["kind"].fillna("").astype(str) if "kind" in sites else None
     names = sites["name"].astype(str)
@@ -83,7 +90,7 @@ def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.GeoJson:
     g = gpd.GeoDataFrame({"site": label.to_numpy()},
                          geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs=4326)
     return folium.GeoJson(
-        safe_geojson(g), name=name, show=show,
+        safe_geojson(g), name=tooltip_text(name), show=show,  # Leaflet shows it as HTML
         marker=folium.CircleMarker(radius=radius, color=colour, fill=True, fill_opacity=0.9,
                                    weight=1),
         tooltip=folium.GeoJsonTooltip(fields=["site"], labels=False))
@@ -264,33 +271,27 @@ class FetchedGeoJson(folium.map.Layer):
 
 
 def render_hotspot_map(boundaries, layers: HotspotLayers,
-                       sites: list[tuple[str, pd.DataFrame, bool]] = (),
+                       sites: Sequence[tuple[str, pd.DataFrame, bool]] = (),
                        extra_note: str = "", controls=None, png_url: str | None = None) -> str:
     """HTML page: one period's hotspot layers, site layers (name, sites, shown), a layer
     control and (``png_url``) a link to the same map as a picture for slides."""
-    from html import unescape
-
-    m = new_map(title=f"Hot spots: {unescape(layers.label)}")
+    m = new_map(title=f"Hot spots: {layers.label}")
     add_hotspot_layers(m, boundaries, layers)
     site_items = {}
     for name, rows, show in sites:
         if len(rows):
             sites_layer(rows, name, show).add_to(m)
-            site_items[f"{tooltip_text(name)} ({len(rows):,} sites"
+            site_items[f"{name} ({len(rows):,} sites"
                        f"{'' if show else '; layer off at first'})"] = SITE_COLOURS[show]
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, layers.label, {**plain_items(), **site_items},
-           PLAIN_NOTE + (f"<br>{extra_note}" if extra_note else ""),
+    legend(m, layers.label, {**plain_items(), **site_items}, [PLAIN_NOTE, extra_note],
            technical=f"{GI_NOTE}. {layers.provenance}")
+    root = root_of(m)
     if controls is not None:  # map name -> the controls form
-        m.get_root().html.add_child(Raw(controls(m.get_name())))
+        root.html.add_child(Raw(controls(m.get_name())))
     if png_url:
-        m.get_root().html.add_child(Raw(
-            f'<a id="png-link" class="no-print" href="{html.escape(png_url)}" download '
-            'style="position:fixed;top:112px;left:10px;z-index:9999;background:#fff;'
-            'border:1px solid #999;padding:2px 6px;font:12px sans-serif">Picture for slides '
-            '(PNG)</a>'))
-    return m.get_root().render()
+        root.html.add_child(Raw(render("maps/png_link.html", url=png_url)))
+    return root.render()
 
 
 class _Sync(MacroElement):
@@ -309,11 +310,10 @@ class _Sync(MacroElement):
 
 def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
                         note: str = "", controls=None) -> str:
-    """Two synchronised maps in one page: ``before`` on the left, ``after`` on the right."""
-    from html import unescape
-
+    """Two synchronised maps in one page: ``before`` on the left, ``after`` on the right
+    (``note``: text or finished HTML for the legend)."""
     fig = Figure()
-    page_head(fig, f"{unescape(before.label)} | {unescape(after.label)}")
+    page_head(fig, f"{before.label} | {after.label}")
     maps = []
     for side, layers in (("left", before), ("right", after)):
         m = folium.Map(location=CENTRE, zoom_start=12, tiles="OpenStreetMap",
@@ -324,19 +324,13 @@ def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
         fig.add_child(m)
         add_hotspot_layers(m, boundaries, layers)
         folium.LayerControl(collapsed=True).add_to(m)
-        fig.html.add_child(Raw(
-            f'<div id="title-{side}" style="position:fixed;top:10px;z-index:9999;'
-            f'{"left:60px" if side == "left" else "left:calc(50% + 60px)"};background:white;'
-            f'padding:4px 8px;border:1px solid #999;font:bold 14px sans-serif">'
-            f'{layers.label}</div>'))
+        fig.html.add_child(Raw(render("maps/side_title.html", side=side, label=layers.label)))
         maps.append(m)
     fig.add_child(_Sync(*maps))
     if controls is not None:
         fig.html.add_child(Raw(controls(maps[0].get_name())))
-    fig.html.add_child(Raw(
-        '<div style="position:fixed;top:0;bottom:0;left:50%;width:2px;background:#333;'
-        'z-index:9998"></div>'))
+    fig.html.add_child(Raw(render("maps/divider.html")))
     legend(fig, "Hot spots, left and right", plain_items(),
-           PLAIN_NOTE + (f"<br>{note}" if note else "") + "<br>Pan or zoom either map: the "
-           "other follows.", technical=f"{GI_NOTE}. {after.provenance}")
+           [PLAIN_NOTE, note, "Pan or zoom either map: the other follows."],
+           technical=f"{GI_NOTE}. {after.provenance}")
     return fig.render()

@@ -3,16 +3,20 @@ in plain words, site layers and time-window counts. Aggregates only."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import html
 from urllib.parse import urlencode
 
+from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.analysis.places import place_label
+from geo_api.services import hotspots as hotspot_service
 from geo_api.services.filters import filter_query
-from geo_api.services.hotspots import Significance
+from geo_api.services.hotspots import Significance, time_profile
+from geo_api.services.sites import sites_in
+from geo_api.services.units import UnitSpec, analysis_units, streets_in_units, study_area_m
 from geo_api.web.maps.hotspots import HotspotLayers
 
-MAP_SIGNIFICANCE = Significance()  # the API defaults: 9,999 permutations, seed 12345, FDR
+MAP_SIGNIFICANCE = Significance()  # the API defaults (permutations, seed, FDR)
 
 TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
                 "evening": (19, 22, "evening, 19:00-22:00"),
@@ -21,8 +25,6 @@ TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
 
 def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
     """(offences with a time in [start, end) hours, offences with a time) for ``flt``."""
-    from geo_api.services.hotspots import time_profile
-
     prof = time_profile(svc, flt)
     inside = (lambda h: start <= h < end) if start < end else (lambda h: h >= start or h < end)
     n_in = sum(sum(row) for h, row in enumerate(prof["hour_by_weekday"]["counts"]) if inside(h))
@@ -30,18 +32,17 @@ def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
 
 
 def query_without_hours(flt) -> str:
-    """The filter's datetime and group as query parameters (for the window links)."""
+    """The filter's datetime and group as query parameters (for the window links; not
+    escaped for HTML)."""
     parts = [("group", flt.group)] + [(k, v) for k, v in filter_query(flt) if k == "datetime"]
-    return html.escape(urlencode(parts))
+    return urlencode(parts)
 
 
 def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
-    """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter."""
-    from geo_api.services import hotspots as h
-    from geo_api.services.units import UnitSpec, analysis_units, streets_in_units
-
+    """One period's map layers (Gi* on H3, KDE cells, ward counts) for a filter; the label
+    and provenance are text (the templates escape them)."""
     spec = UnitSpec(grid="h3", resolution=resolution)
-    rows, meta = h.gi(svc, flt, spec, MAP_SIGNIFICANCE)
+    rows, meta = hotspot_service.gi(svc, flt, spec, MAP_SIGNIFICANCE)
     # hot and cold cells are named by their streets in the tooltips
     units = analysis_units(svc, spec)
     index = {c: i for i, c in enumerate(units.ids)}
@@ -63,11 +64,11 @@ def hotspot_layers(svc, flt, resolution: int, label: str | None = None):
                   f"quartic 300 m; dataset {meta['dataset_version']}")
     said = [w for w in meta["warnings"] if w.startswith("datetime:")]  # e.g. a part month
     if said:
-        provenance += ". " + " ".join(html.escape(w) for w in said)
-    return HotspotLayers(rows, kde_url, counts, npa_counts, html.escape(label), provenance)
+        provenance += ". " + " ".join(said)
+    return HotspotLayers(rows, kde_url, counts, npa_counts, label, provenance)
 
 
-GROUP_WORDS = {"all": "all offences", "violence_robbery_weapons": "violence, robbery and weapons",
+GROUP_WORDS = {"all": "all offences", DEFAULT_GROUP: "violence, robbery and weapons",
                "vrn_serious_violence": "serious violence (VRN)",
                "knife_enabled_serious_violence": "knife-enabled serious violence"}
 
@@ -102,13 +103,11 @@ def months_words(a, b) -> str:
 
 def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
     """(layer name, sites, shown) for the schools (or configured sites file) and each named
-    uploaded candidate-site set (shown by default, since the user asked for it)."""
-    from geo_api.services.sites import sites_in
-    from geo_api.services.units import study_area_m
-
+    uploaded candidate-site set (shown by default, since the user asked for it). Layer
+    names are text."""
     out = [("Schools" if svc.settings.sites_file.name.startswith("gias") else "Sites",
             sites_in(svc.settings.sites_file, study_area_m(svc, "city")), False)]
-    return out + [(f"Candidate sites: {html.escape(n)}", svc.site_sets.load(n), True)
+    return out + [(f"Candidate sites: {n}", svc.site_sets.load(n), True)
                   for n in dict.fromkeys(names or [])]
 
 
@@ -117,8 +116,6 @@ def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
     None for other roles); suppressed counts are shown as "<k"."""
     if policy is None:
         return layers
-    import dataclasses
-
     return dataclasses.replace(
         layers, gi_rows=shown(policy, policy.protect(layers.gi_rows), ("count",)),
         ward_counts=shown_frame(policy, layers.ward_counts, ("count",)),

@@ -9,11 +9,18 @@ import math
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat
-from geo_api.web.maps.base import Raw, legend, new_map, safe_geojson
+from geo_api.web.maps.base import Raw, legend, new_map, root_of, safe_geojson
+from geo_api.web.maps.hotspots import (
+    AreaLabels,
+    join_properties,
+    label_points,
+    outline_features,
+)
 
 # Colour-blind-safe and distinct from each other: areas on a purple-green diverging scale
 # (ColorBrewer PRGn), hot spot cells in Okabe-Ito orange/vermillion/sky blue with outlines.
@@ -55,9 +62,9 @@ def arrow_head(x_m: float, y_m: float, dx: float, dy: float) -> list[tuple[float
             for a in (math.radians(25), math.radians(-25))]
 
 
-def _areas_layer(name: str, features: list[dict], table: pd.DataFrame, show: bool):
-    from geo_api.web.maps.hotspots import join_properties
-
+def _areas_layer(name: str, features: list[dict], table: pd.DataFrame, show: bool
+                 ) -> folium.GeoJson:
+    """An area layer coloured by the change in its share, with counts and shares on hover."""
     t = table[["code", "before", "after", "share_before", "share_after", "share_change",
                "share_change_ci95_low", "share_change_ci95_high", "direction"]].copy()
     for c in ("share_before", "share_after", "share_change", "share_change_ci95_low",
@@ -78,9 +85,7 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
                       hotspots: dict, centres: dict, title: str, group_words: str = "",
                       controls=None) -> str:
     """HTML of the report map (works offline except for the base tiles). ``title``: the two
-    periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020')."""
-    from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
-
+    periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020'); text is escaped here."""
     m = new_map(title=f"Did it move? {title}")
     _areas_layer("NPA share change (approximate NPAs)", outline_features(boundaries, "npa"),
                  npa_table, True).add_to(m)
@@ -111,13 +116,13 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
     moved = (f" The centre of offences {shift_words(shift)} (arrow)."
              if shift.get("distance_m") is not None else "")
     legend(m, f"Did it move? {title}", items,
-           (f"{group_words.capitalize()}. " if group_words else "")
-           + "Areas: change in each area's share of the city's offences (hover for counts, "
-           "shares and the 95% interval). Cells: Gi* hot spots in either period." + moved,
+           [(f"{group_words.capitalize()}. " if group_words else "")
+            + "Areas: change in each area's share of the city's offences (hover for counts, "
+            "shares and the 95% interval). Cells: Gi* hot spots in either period." + moved],
            technical=hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
     if controls is not None:  # map name -> the controls form
-        m.get_root().html.add_child(Raw(controls(m.get_name())))
-    return m.get_root().render()
+        root_of(m).html.add_child(Raw(controls(m.get_name())))
+    return root_of(m).render()
 
 
 def _centre_arrow(centres: dict) -> folium.FeatureGroup:
@@ -128,7 +133,7 @@ def _centre_arrow(centres: dict) -> folium.FeatureGroup:
         if c.get("mean_x_m") is None:  # withheld under disclosure control (few offences)
             continue
         ends[label] = (c["mean_x_m"], c["mean_y_m"])
-        lon, lat = metric_to_lonlat([c["mean_x_m"]], [c["mean_y_m"]])
+        lon, lat = metric_to_lonlat(np.array([c["mean_x_m"]]), np.array([c["mean_y_m"]]))
         folium.CircleMarker((float(lat[0]), float(lon[0])), radius=6, color="black",
                             fill=True, fill_opacity=1,
                             fill_color="white" if label == "before" else "black",
@@ -138,7 +143,7 @@ def _centre_arrow(centres: dict) -> folium.FeatureGroup:
         (x0, y0), (x1, y1) = ends["before"], ends["after"]
         barbs = arrow_head(x1, y1, x1 - x0, y1 - y0)
         xs, ys = [x0, x1, barbs[0][0], x1, barbs[1][0]], [y0, y1, barbs[0][1], y1, barbs[1][1]]
-        lon, lat = metric_to_lonlat(xs, ys)
+        lon, lat = metric_to_lonlat(np.array(xs), np.array(ys))
         pts = [(float(a), float(b)) for a, b in zip(lat, lon)]
         text = f"Centre {shift_words(shift)}"
         folium.PolyLine(pts[:2], color="black", weight=3,

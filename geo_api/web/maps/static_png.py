@@ -7,12 +7,12 @@ Aggregates only, like the interactive map."""
 from __future__ import annotations
 
 import datetime
-import html
 import io
 import textwrap
 
 import geopandas as gpd
 import pandas as pd
+from matplotlib import patheffects
 from matplotlib.figure import Figure  # not pyplot: no global state, safe in worker threads
 from matplotlib.patches import Patch
 
@@ -53,8 +53,7 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
     ax.set_axis_off()
     ax.set_aspect("equal")
     _scale_bar(ax)
-    title = html.unescape(layers.label)
-    fig.suptitle(f"Hot spots: {title}", x=0.02, ha="left", fontsize=15, weight="bold",
+    fig.suptitle(f"Hot spots: {layers.label}", x=0.02, ha="left", fontsize=15, weight="bold",
                  parse_math=False)
     handles = [Patch(facecolor=GI_COLOURS[k], edgecolor="#999999",
                      label=PLAIN[k].replace(" (layer off at first)", "")) for k in shown]
@@ -69,7 +68,7 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
                                                      " Cold spots not drawn."))
     fig.text(0.755, 0.5, "\n".join(textwrap.wrap(note, 44)), fontsize=8, va="top",
              parse_math=False)
-    made = (f"{html.unescape(layers.provenance)}. Made "
+    made = (f"{layers.provenance}. Made "
             f"{datetime.date.today().isoformat()}.")
     fig.text(0.755, 0.32, "\n".join(textwrap.wrap(made, 48)), fontsize=7, va="top",
              color="#444444", parse_math=False)
@@ -80,8 +79,6 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
 
 
 def _halo():
-    from matplotlib import patheffects
-
     return patheffects.withStroke(linewidth=2.5, foreground="white")
 
 
