@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_api import __version__
 from geo_api.settings import Settings
-from geo_api.web.errors import install_error_handlers
+from geo_api.web.exception_handlers import install_error_handlers
 
 DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
 

@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
-from geo_api.web.errors import DISCLOSURE
+from geo_api.web.exception_handlers import DISCLOSURE
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -78,10 +78,10 @@ def audit_note(request: Request, *, rows: int | None = None,
 
 
 def _error(scope, status: int, code: str, message: str, headers: dict | None = None):
-    """The one error shape (web.errors), sent from here before any route runs."""
+    """The one error shape (web.exception_handlers), sent from here before any route runs."""
     from starlette.requests import Request as StarletteRequest
 
-    from geo_api.web.errors import error_response
+    from geo_api.web.exception_handlers import error_response
 
     return error_response(StarletteRequest(scope), status, code, message, None, headers)
 

@@ -39,7 +39,7 @@ def honest_errors(schema: dict) -> dict:
     """Declare error responses as they are sent: the one ``ErrorBody`` JSON shape for API
     paths (FastAPI would otherwise document them in the route's media type, e.g. GeoJSON,
     and 422 as its own HTTPValidationError), a plain HTML page for map pages; idempotent."""
-    from geo_api.web.errors import is_page
+    from geo_api.web.exception_handlers import is_page
 
     body = {"$ref": "#/components/schemas/ErrorBody"}
     common = {"404": "Unknown layer, site set or path",

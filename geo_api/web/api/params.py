@@ -231,7 +231,7 @@ def no_repeated_query_params(request: Request) -> None:
     if route is None or not hasattr(route, "dependant"):
         return
     names, lists = _route_params(route)
-    from geo_api.web.errors import is_page
+    from geo_api.web.exception_handlers import is_page
 
     if is_page(request.url.path):  # the controls form's own fields
         names = names | FORM_FIELDS
