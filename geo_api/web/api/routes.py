@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from geo_api.errors import Forbidden
 from geo_api.services.frames import records
@@ -19,34 +19,15 @@ from geo_api.web.api.models import (
     OffenceCollection,
 )
 from geo_api.web.api.params import FilterDep, Layer, ServiceDep
-
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+from geo_api.web.api.shared import ERRORS, TABLE_FORMATS, GeoJSONResponse, TableFormat
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
 
 router = APIRouter()
-HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
-                "</head><body>...</body></html>")
-HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
-                  "description": "An HTML page"}}
-PNG_200 = {200: {"content": {"image/png": {
-    "schema": {"type": "string", "format": "binary"},
-    "example": "(a PNG image, 1600x900 px: the map, title, legend, scale bar)"}},
-    "description": "A PNG image"}}
 MAX_PAGE_SIZE = 10_000
 MAX_CSV_ROWS = 1_000_000
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
                "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
                "-1.133200,52.634900\n")
-
-
-TableFormat = Annotated[Literal["json", "csv"], Query(description="json, or csv: the table "
-                                                    "as a download")]
-TABLE_FORMATS = {200: {"content": {"application/json": {}, "text/csv": {}},
-                       "description": "JSON (default) or the table as CSV (f=csv)"}}
-
-
-class GeoJSONResponse(JSONResponse):
-    media_type = "application/geo+json"
 
 
 @router.get("/health", dependencies=[ANYONE], response_model=Health, operation_id="health", tags=["service"],

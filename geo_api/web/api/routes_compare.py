@@ -35,8 +35,17 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import HTML_200, TABLE_FORMATS, TableFormat
-from geo_api.web.api.routes_hotspots import GEOJSON_FORMAT, CellFormat
+from geo_api.web.api.shared import (
+    GEOJSON_FORMAT,
+    HTML_200,
+    TABLE_FORMATS,
+    CellFormat,
+    GeoJSONResponse,
+    TableFormat,
+    as_period,
+    map_pair,
+    page_controls,
+)
 from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
@@ -105,7 +114,6 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     out = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
     if f == "geojson":
         from geo_api.services.units import rows_geojson
-        from geo_api.web.api.routes import GeoJSONResponse
 
         return GeoJSONResponse(rows_geojson(svc, units, out["cells"], out["meta"]))
     return out
@@ -179,7 +187,6 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     spots new / persistent / no longer hot, and both mean centres. Aggregates only: no offence
     points are drawn."""
     from geo_api.services.report import report_map_layers
-    from geo_api.web.api.routes_pages import _as_period, map_pair, page_controls
     from geo_api.web.auth import disclosure
     from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
     from geo_api.web.maps.report import render_report_map
@@ -190,4 +197,4 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
     return HTMLResponse(render_report_map(
         svc.boundaries, **parts, title=title, group_words=GROUP_WORDS.get(fb.group, fb.group),
-        controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))
+        controls=page_controls(request, svc, flt, pair=(as_period(fb), as_period(fa)))))

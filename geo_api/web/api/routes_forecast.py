@@ -13,8 +13,7 @@ from geo_api.services.units import UnitSpec
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
 from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
-from geo_api.web.api.routes import HTML_200
-from geo_api.web.api.routes_planning import FORMATS, points_geojson
+from geo_api.web.api.shared import FORMATS, HTML_200, page_controls, points_geojson
 from geo_api.web.auth import PARTNER
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
@@ -113,8 +112,6 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
     ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
     shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
-    from geo_api.web.api.routes_pages import page_controls
-
     controls = page_controls(request, svc, flt, with_period=False, inline=True)
     return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to,
                                          controls))

@@ -26,15 +26,17 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import TABLE_FORMATS, GeoJSONResponse, TableFormat
+from geo_api.web.api.shared import (
+    GEOJSON_FORMAT,
+    TABLE_FORMATS,
+    CellFormat,
+    GeoJSONResponse,
+    TableFormat,
+)
 from geo_api.web.auth import PUBLIC, audit_note, caller
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
 ERRORS = {422: {"model": ErrorBody}}
-CellFormat = Annotated[Literal["json", "geojson"], Query(description="json, or geojson: the "
-                                                        "cells as lon/lat polygons")]
-GEOJSON_FORMAT = {200: {"content": {"application/json": {}, "application/geo+json": {}},
-                        "description": "JSON (default) or GeoJSON cells (f=geojson)"}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 

@@ -18,8 +18,7 @@ from geo_api.web.api.models import (
     SchoolsNearViolence,
 )
 from geo_api.web.api.params import FilterDep, HeavySlot, PlanningFilterDep, ServiceDep
-from geo_api.web.api.routes import ERRORS, HTML_200
-from geo_api.web.api.routes_sites import csv_body, read_csv_body
+from geo_api.web.api.shared import ERRORS, HTML_200, csv_body, page_controls, read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["indicators"])
@@ -135,7 +134,6 @@ def partner_map(request: Request, svc: ServiceDep, flt: FilterDep, who: Principa
     from geo_api.errors import NotFound
     from geo_api.services.indicators import list_indicators
     from geo_api.services.indicators import overlay as run
-    from geo_api.web.api.routes_pages import page_controls
     from geo_api.web.maps.layers import GROUP_WORDS, period_label
     from geo_api.web.maps.partners import render_partner_map
 

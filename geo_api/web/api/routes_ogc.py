@@ -31,6 +31,7 @@ from geo_api.web.api.models import (
     TileSetList,
 )
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
+from geo_api.web.api.shared import layer_frame, serve_tile
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal
 
 router = APIRouter(tags=["OGC API"])
@@ -299,8 +300,6 @@ def _tiled(request: Request, svc, collection_id: str):
 
 
 def _tile_fields(svc, c, flt) -> dict[str, str]:
-    from geo_api.web.api.routes_tiles import layer_frame
-
     frame = layer_frame(svc, c.tile_layer, flt)
     kinds = {"i": "integer", "u": "integer", "f": "number", "b": "boolean"}
     return {k: kinds.get(frame[k].dtype.kind, "string") for k in frame.columns
@@ -374,8 +373,6 @@ def collection_tile(request: Request, svc: ServiceDep, collectionId: CollectionI
                     flt: OgcFilter, f: TileF = "mvt") -> Response:
     """The same tiles as /tiles/{layer}/{z}/{x}/{y}, addressed the OGC way; the selection
     of derived collections defaults as for their items."""
-    from geo_api.web.api.routes_tiles import _serve
-
     c = _tiled(request, svc, collectionId)
     sel = collections.selection(svc, c, flt)
-    return _serve(request, svc, sel, c.tile_layer, tileMatrix, tileCol, tileRow, f)
+    return serve_tile(request, svc, sel, c.tile_layer, tileMatrix, tileCol, tileRow, f)

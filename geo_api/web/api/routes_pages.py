@@ -25,7 +25,7 @@ from geo_api.web.api.params import (
     RawFilterDep,
     ServiceDep,
 )
-from geo_api.web.api.routes import HTML_200, HTML_EXAMPLE, PNG_200
+from geo_api.web.api.shared import HTML_200, HTML_EXAMPLE, PNG_200
 from geo_api.web.auth import ANYONE, PUBLIC, caller, disclosure
 from geo_api.web.exception_handlers import message_page as page
 from geo_api.web.maps.base import ERROR_PROBE

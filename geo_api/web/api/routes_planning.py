@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
-    ErrorBody,
     KitCoverageResponse,
     PCurveResponse,
     PeopleZonesResponse,
@@ -28,13 +27,17 @@ from geo_api.web.api.params import (
     ServiceDep,
     StudyArea,
 )
-from geo_api.web.api.routes import HTML_200
+from geo_api.web.api.shared import (
+    ERRORS,
+    FORMATS,
+    HTML_200,
+    message_page,
+    page_controls,
+    points_geojson,
+)
 from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-FORMATS = {200: {"content": {"application/geo+json": {}, "text/csv": {}},
-                 "description": "JSON (default), GeoJSON (f=geojson) or CSV (f=csv)"}}
 
 SiteSet = Annotated[str, Query(description="police_points, postcodes, schools or the name of "
                                            "an uploaded site set (POST /sites/{name})",
@@ -62,14 +65,6 @@ def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = Tr
 
 
 SigDep = Annotated[object, Depends(hot_sig)]
-
-def points_geojson(rows: list[dict], meta: dict) -> Response:
-    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-              "properties": {k: v for k, v in r.items() if k not in ("lon", "lat")}}
-             for r in rows]
-    return Response(json.dumps({"type": "FeatureCollection", "features": feats, "meta": meta},
-                               default=str), media_type="application/geo+json")
-
 
 def _shape(result: dict, f: str, rows_key: str, filename: str):
     from geo_api.services.planning import public
@@ -265,7 +260,6 @@ def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
     and rank ranges beside it. Parameters are in the panel; prints on A4 landscape."""
     from geo_api.errors import GeoApiError
     from geo_api.services.planning import planning_view
-    from geo_api.web.api.routes_pages import message_page
     from geo_api.web.maps.layers import period_label
     from geo_api.web.maps.planning import render_planning_map
 
@@ -274,8 +268,6 @@ def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
                              radius_m=radius_m, distance=distance, layer=layer)
     except GeoApiError as exc:
         return message_page(exc)
-    from geo_api.web.api.routes_pages import page_controls
-
     return HTMLResponse(render_planning_map(
         svc.boundaries, view, title="Bleed-control kits and People Zones", radius_m=radius_m,
         period=period_label(flt), controls=page_controls(request, svc, flt, inline=True)))
