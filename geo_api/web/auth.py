@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
+from starlette.requests import Request as StarletteRequest
+from starlette.routing import Match
 
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
-from geo_api.web.exception_handlers import DISCLOSURE
+from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT, Policy
+from geo_api.web.api.models.disclosure import spec_of
+from geo_api.web.exception_handlers import DISCLOSURE, error_response
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -79,10 +84,6 @@ def audit_note(request: Request, *, rows: int | None = None,
 
 def _error(scope, status: int, code: str, message: str, headers: dict | None = None):
     """The one error shape (web.exception_handlers), sent from here before any route runs."""
-    from starlette.requests import Request as StarletteRequest
-
-    from geo_api.web.exception_handlers import error_response
-
     return error_response(StarletteRequest(scope), status, code, message, None, headers)
 
 
@@ -133,8 +134,6 @@ def _route_of(scope):
     route = scope.get("route")
     if route is not None:
         return route
-    from starlette.routing import Match
-
     app = scope.get("app")
     for r in getattr(getattr(app, "state", None), "api_routes", []):
         if r.matches({**scope, "type": "http"})[0] == Match.FULL:
@@ -148,8 +147,6 @@ def _response_spec(route) -> dict | None:
     if model is None:
         return None
     if id(route) not in _SPECS:
-        from geo_api.web.api.models.disclosure import spec_of
-
         _SPECS[id(route)] = spec_of(model)
     return _SPECS[id(route)]
 
@@ -187,8 +184,6 @@ class AccessMiddleware:
         state["principal"] = principal
         policy = None
         if principal is not None and principal.role == "public" and audited:
-            from geo_api.services.disclosure import Policy
-
             policy = state["disclosure"] = Policy.from_settings(self.settings)
         DISCLOSURE.set(policy)  # error messages too (every request sets its own)
         if policy is not None:
@@ -269,8 +264,6 @@ class AccessMiddleware:
         try:
             self.audit.write(entry)
         except OSError:  # an unwritable log must be noticed: say so loudly
-            import logging
-
             logging.getLogger("geo_api").exception("audit log write failed")
             raise
 
@@ -363,8 +356,6 @@ def _refs(obj, found: set[str]) -> None:
 def _nullable_for_public(schema: dict) -> None:
     """Numbers the disclosure policy may suppress or withhold are declared nullable in every
     schema a public operation answers with (idempotent)."""
-    from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT
-
     comps = schema.get("components", {}).get("schemas", {})
     reached: set[str] = set()
     for ops in schema.get("paths", {}).values():

@@ -17,9 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from geo_api.errors import GeoApiError, UnknownParameter
-from geo_api.services.disclosure import ACTIVE
+from geo_api.services.disclosure import ACTIVE, public_message
 
 log = logging.getLogger("geo_api")
 # the public role's disclosure policy for the request being answered (set by web/auth.py;
@@ -32,9 +33,9 @@ def shown(message: str) -> str:
     policy = DISCLOSURE.get()
     if policy is None:
         return message
-    from geo_api.services.disclosure import public_message
-
     return public_message(message)
+
+
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
@@ -128,8 +129,6 @@ def install_error_handlers(app: FastAPI) -> None:
 def allowed_methods(request: Request) -> set[str]:
     """Methods the app's routes accept for this request's path (several routes can share
     a path, one per method; Starlette's own Allow header names only the first)."""
-    from starlette.routing import Match
-
     methods = set()
     # (the app's own route list holds included routers as wrappers; the API's routes are
     # kept in app.state.api_routes)

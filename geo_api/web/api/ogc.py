@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import geopandas as gpd
+import morecantile
 import numpy as np
 import pandas as pd
 import shapely
@@ -215,8 +216,6 @@ def tile_matrix_set() -> dict:
     members (``type``, ``identifier``, ``supportedCRS``, ``boundingBox``, each matrix's
     ``identifier`` and ``topLeftCorner``) that GDAL up to 3.6 - and QGIS builds on it - read;
     2.0 readers ignore them."""
-    import morecantile
-
     doc = json.loads(morecantile.tms.get(TMS_ID).model_dump_json(exclude_none=True))
     half = 20037508.342789244
     doc.update({"type": "TileMatrixSetType", "identifier": doc["id"],
@@ -231,8 +230,6 @@ def tile_matrix_set() -> dict:
 
 def tile_limits(bbox_lonlat: list[float]) -> list[dict]:
     """``tileMatrixSetLimits`` of the tiles covering ``bbox_lonlat`` at ``TILE_ZOOMS``."""
-    import morecantile
-
     tms = morecantile.tms.get(TMS_ID)
     out = []
     for z in TILE_ZOOMS:

@@ -15,16 +15,21 @@ time, including the grid type chosen in ``units_param``.)
 """
 
 import dataclasses
+import types
+import typing
+from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
 from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import InvalidParameter, ServerBusy, UnknownParameter
 from geo_api.services.filters import build_filter
 from geo_api.services.hotspots import Significance
 from geo_api.services.service import Service
 from geo_api.services.units import UnitSpec
+from geo_api.web.exception_handlers import is_page
 
 
 def get_service(request: Request) -> Iterator[Service]:
@@ -91,6 +96,7 @@ def planning_filter(svc: ServiceDep, flt: Annotated[OffenceFilter, Depends(
         filter_param(None))]) -> OffenceFilter:
     """The filter for planning (demand): the group defaults to knife-enabled serious violence
     when force-export records are loaded, else to the police.uk proxy."""
+    # lazy: services.planning loads scipy.stats (~1 s), which start-up does not need
     from geo_api.services.planning import default_demand_group
 
     if flt.group is None:
@@ -131,8 +137,6 @@ def units_param(default: str, with_location: bool = False):
     ) -> UnitSpec | None:
         if grid == "location":
             if study_area != "city":  # never answered for the city in silence
-                from geo_api.errors import InvalidParameter
-
                 raise InvalidParameter("study_area: grid=location (police.uk map points) is "
                                        "for the city only; use study_area=city, or grid=h3 "
                                        "for the force area")
@@ -180,9 +184,6 @@ MapAfter = Annotated[str | None, Query(
 
 
 def _is_list(annotation) -> bool:
-    import types
-    import typing
-
     origin = typing.get_origin(annotation)
     if origin in (list, tuple, set):
         return True
@@ -221,18 +222,12 @@ def no_repeated_query_params(request: Request) -> None:
     does not take (``UnknownParameter``: 422, 400 on OGC API paths), a single-valued one
     given more than once (422) instead of using the last value (list parameters, e.g.
     crime_category, may repeat), and an output format ``f`` on an endpoint that has none."""
-    from collections import Counter
-
-    from geo_api.errors import InvalidParameter, UnknownParameter
-
     counts = Counter(k for k, _ in request.query_params.multi_items())
     repeated = [k for k, n in counts.items() if n > 1]
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant"):
         return
     names, lists = _route_params(route)
-    from geo_api.web.exception_handlers import is_page
-
     if is_page(request.url.path):  # the controls form's own fields
         names = names | FORM_FIELDS
     unknown = sorted(k for k in counts if k not in names and k != "f")
@@ -258,8 +253,6 @@ def heavy_slot(request: Request) -> Iterator[None]:
     ``GEO_API_HEAVY_WAIT_S`` for one (at most ``GEO_API_MAX_HEAVY_WAITING`` wait at once),
     then gets 503 with Retry-After: a short burst of users is served in turn, a flood is
     refused instead of queueing without bound. The landing page is exempt."""
-    from geo_api.errors import ServerBusy
-
     if request.url.path == "/":
         yield
         return

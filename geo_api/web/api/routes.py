@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
-from geo_api.errors import Forbidden
+from geo_api.crs import to_io
+from geo_api.errors import Forbidden, InvalidParameter
 from geo_api.services.frames import records
+from geo_api.web.api.csv_safe import table_csv
+from geo_api.web.api.features import offences_csv_stream, offences_geojson, offences_geoparquet
 from geo_api.web.api.models import (
     AreaStatsResponse,
     ErrorBody,
@@ -64,8 +67,6 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                   svc: ServiceDep) -> dict:
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
     For maps, the tile endpoints are faster."""
-    from geo_api.crs import to_io
-
     return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
 
 
@@ -91,15 +92,9 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
     page) or CSV (streamed, up to 1,000,000 rows), paged with `limit`/`offset`;
     `numberMatched` (or the X-Number-Matched header) gives the total.
     Refused (403) when the deployment serves aggregates only."""
-    from geo_api.web.api.features import offences_geojson
-
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
     if f == "csv":
-        from fastapi.responses import StreamingResponse
-
-        from geo_api.web.api.features import offences_csv_stream
-
         n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
         rows = max(0, min(limit, n - offset))
         audit_note(request, rows=rows, point_level=True)
@@ -109,16 +104,12 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
                 "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
                 "Content-Disposition": 'attachment; filename="offences.csv"'})
     if f == "parquet":
-        from geo_api.web.api.features import offences_geoparquet
-
         body, rows, n = offences_geoparquet(svc, flt, limit, offset)
         audit_note(request, rows=rows, point_level=True)
         return Response(body, media_type="application/vnd.apache.parquet", headers={
             "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
             "Content-Disposition": 'attachment; filename="offences.parquet"'})
     if limit > MAX_PAGE_SIZE:
-        from geo_api.errors import InvalidParameter
-
         raise InvalidParameter(f"limit: at most {MAX_PAGE_SIZE:,} as GeoJSON; use f=csv (it "
                                "streams) or page with offset")
     fc = offences_geojson(svc, flt, limit, offset)[0]
@@ -135,8 +126,6 @@ def area_stats(request: Request, svc: ServiceDep, flt: FilterDep, layer: Layer =
     (Wilson 95% CI), residents and rate per 1,000 residents (exact Poisson 95% CI).
     `meta` counts offences without a location or outside the layer. `f=csv`: the table as
     a download."""
-    from geo_api.web.api.csv_safe import table_csv
-
     table, meta = svc.area_stats(layer, flt)
     if f == "csv":
         return table_csv(request, records(table), "areas", f"offences-by-{layer}", meta)

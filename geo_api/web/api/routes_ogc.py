@@ -7,13 +7,15 @@ under the disclosure policy applied by the access middleware)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import InvalidParameter
+from geo_api.errors import InvalidParameter, NotFound
 from geo_api.services import collections
 from geo_api.services.filters import filter_query
 from geo_api.web.api import ogc
@@ -32,7 +34,7 @@ from geo_api.web.api.models import (
 )
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
 from geo_api.web.api.shared import layer_frame, serve_tile
-from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal
+from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal, disclosure
 
 router = APIRouter(tags=["OGC API"])
 ERRORS = {403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
@@ -72,8 +74,6 @@ def metadata_only(request: Request, response: Response) -> None:
     tile matrix set, tile set and TileJSON documents: extents, zooms, tile limits) as
     already safe for the public role, so the disclosure policy does not treat its integers
     as counts."""
-    from geo_api.web.auth import disclosure
-
     policy = disclosure(request)
     if policy is not None:
         response.headers["X-Disclosure-Control"] = f"{policy.label} (no offence numbers " \
@@ -95,8 +95,6 @@ def _role(request: Request) -> str | None:
 def _selection_query(c, flt: OffenceFilter) -> str:
     """The resolved selection as query text for links (derived collections: their period
     and group spelled out, so a link keeps meaning the same selection)."""
-    from urllib.parse import urlencode
-
     return urlencode(filter_query(flt)) if c.temporal else ""
 
 
@@ -193,8 +191,6 @@ def offence_item(request: Request, svc: ServiceDep, featureId: FeatureId,
 
 
 def _feature(request: Request, feat: str, cid: str, epsg: int) -> Response:
-    import json
-
     base = base_url(request)
     links = [ogc.link(str(request.url), "self", ogc.GEOJSON, "This feature"),
              ogc.link(f"{base}/collections/{cid}", "collection", ogc.JSON, "Its collection")]
@@ -250,8 +246,6 @@ def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
 def item(request: Request, svc: ServiceDep, collectionId: CollectionId,
          featureId: FeatureId, flt: OgcFilter, crs: Crs = None) -> Response:
     """One area, cell or boundary by its id (derived collections: for the selection)."""
-    from geo_api.errors import NotFound
-
     c = collections.get(svc, collectionId, _role(request))
     epsg = ogc.parse_crs(crs)
     gdf, _ = collections.frame(svc, c, collections.selection(svc, c, flt))
@@ -291,8 +285,6 @@ def tile_matrix_set(tileMatrixSetId: TmsId) -> dict:
 
 
 def _tiled(request: Request, svc, collection_id: str):
-    from geo_api.errors import NotFound
-
     c = collections.get(svc, collection_id, _role(request))
     if not c.tile_layer:
         raise NotFound(f"collection {c.id!r} has no tiles; read its items")

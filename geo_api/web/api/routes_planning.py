@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from geo_api.errors import GeoApiError, InvalidParameter
+from geo_api.services.hotspots import Significance
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
@@ -36,6 +38,8 @@ from geo_api.web.api.shared import (
     points_geojson,
 )
 from geo_api.web.auth import PARTNER, PrincipalDep
+from geo_api.web.maps.layers import period_label
+from geo_api.web.maps.planning import render_planning_map
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
 
@@ -59,15 +63,13 @@ Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output for
 
 def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
             alpha: Alpha = 0.05):
-    from geo_api.services.hotspots import Significance
-
     return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
 
 
 SigDep = Annotated[object, Depends(hot_sig)]
 
 def _shape(result: dict, f: str, rows_key: str, filename: str):
-    from geo_api.services.planning import public
+    from geo_api.services.planning import public  # lazy: scipy.stats (~1 s)
 
     body = public(result)
     if f == "csv":
@@ -89,7 +91,7 @@ def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, sites: Si
     no site reaches; and Gi* hot cells (H3 r9, 95%, FDR) farther than `radius_m` from every
     site ("uncovered hot spots"). Demand = offences matching the filter (default
     violence_robbery_weapons), one point per distinct location. f=csv/geojson: the sites."""
-    from geo_api.services.planning import kit_coverage as run
+    from geo_api.services.planning import kit_coverage as run  # lazy: scipy.stats (~1 s)
 
     return _shape(run(svc, flt, sites=sites, radius_m=radius_m, distance=distance,
                       half_life_months=half_life_months, study_area=study_area, sig=sig),
@@ -107,8 +109,7 @@ def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "sc
                    study_area: StudyArea = "city") -> dict:
     """For each radius, the share of demand whose nearest site is within it: how far a
     kit's reach has to stretch to cover a given share."""
-    from geo_api.errors import InvalidParameter
-    from geo_api.services.planning import coverage_curve as run
+    from geo_api.services.planning import coverage_curve as run  # lazy: scipy.stats (~1 s)
 
     radii = radii_m or [50.0 * i for i in range(1, 21)]
     bad = [r for r in radii if not 50 <= r <= 1000]
@@ -132,7 +133,7 @@ def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
     (sparse integer programme; Lagrangian bound and reduction, then HiGHS). Sites come in
     order of marginal gain, each with what it adds; `summary.covered_share_bound` is the
     proven best possible. Candidates default to police.uk map points (public places)."""
-    from geo_api.services.planning import next_kits as run
+    from geo_api.services.planning import next_kits as run  # lazy: scipy.stats (~1 s)
 
     return _shape(run(svc, flt, p=p, candidates=candidates, existing=existing,
                       radius_m=radius_m, distance=distance, half_life_months=half_life_months,
@@ -153,7 +154,7 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
     """The fewest new sites (with `existing` kept) that bring `target_share` of demand within
     `radius_m`, proven minimal (`summary.sites_lower_bound`). When the target is out of
     reach, says how much can be covered at most."""
-    from geo_api.services.planning import how_many as run
+    from geo_api.services.planning import how_many as run  # lazy: scipy.stats (~1 s)
 
     return _shape(run(svc, flt, target_share=target_share, candidates=candidates,
                       existing=existing, radius_m=radius_m, distance=distance,
@@ -181,7 +182,7 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
     extra kit adds: where the curve flattens, more kits buy little. `method=bounds` (default,
     fast) gives for each p a real choice of sites and a proven bound on what any choice
     could cover; `method=exact` solves each p to optimality."""
-    from geo_api.services.planning import p_curve as run
+    from geo_api.services.planning import p_curve as run  # lazy: scipy.stats (~1 s)
 
     out = run(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
               radius_m=radius_m, distance=distance, half_life_months=half_life_months,
@@ -222,7 +223,7 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: Prin
     `indicator` adds a partner indicator (its rate per 1,000, moved onto the areas by land
     area where the layers differ; through its disclosure rule unless you own it) with
     `weight_partner_indicator`; it appears in the sensitivity table like the others."""
-    from geo_api.services.planning import people_zones as run
+    from geo_api.services.planning import people_zones as run  # lazy: scipy.stats (~1 s)
 
     weights = {"violence_rate": weight_violence_rate, "hot_spot_share": weight_hot_spot_share,
                "trend": weight_trend, "deprivation": weight_deprivation,
@@ -238,7 +239,7 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: Prin
                     for f, r in zip((0.5, 1.5), pair)}} for a in out["areas"]]
         return csv_response(rows, "people_zones.csv")
     if f == "geojson":
-        from geo_api.services.planning import people_zones_geojson
+        from geo_api.services.planning import people_zones_geojson  # lazy: scipy.stats (~1 s)
 
         return Response(json.dumps(people_zones_geojson(svc, out), default=str),
                         media_type="application/geo+json")
@@ -258,10 +259,7 @@ def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
     they add) with their reach, offences per H3 cell within reach or not, Gi* hot spots out
     of reach of every kit, and the People Zone ranking as a choropleth with the ranked table
     and rank ranges beside it. Parameters are in the panel; prints on A4 landscape."""
-    from geo_api.errors import GeoApiError
-    from geo_api.services.planning import planning_view
-    from geo_api.web.maps.layers import period_label
-    from geo_api.web.maps.planning import render_planning_map
+    from geo_api.services.planning import planning_view  # lazy: scipy.stats (~1 s)
 
     try:
         view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing,

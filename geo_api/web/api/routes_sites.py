@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+import json
+import pathlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from geo_api.data.boundaries_build import read_postcodes
+from geo_api.services.sites import normal_postcode, parse_sites_csv
+from geo_api.services.units import study_area_m
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.web.api.params import ServiceDep
 from geo_api.web.api.shared import csv_body, read_csv_body
@@ -35,9 +40,6 @@ async def upload(name: Name, request: Request, svc: ServiceDep,
     A file with any fault is rejected whole (422 naming line and field) and the previous set
     of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`. The set belongs
     to its creator: only they or an admin may replace or delete it (403 otherwise)."""
-    from geo_api.services.sites import parse_sites_csv
-    from geo_api.services.units import study_area_m
-
     is_admin = who.at_least("admin")
     svc.site_sets.check_may_change(name, who.owner, is_admin)  # before reading the body
 
@@ -58,12 +60,7 @@ def postcode_points(boundaries_dir) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _postcode_points(boundaries_dir: str) -> dict:
-    from pathlib import Path
-
-    from geo_api.data.boundaries_build import read_postcodes
-    from geo_api.services.sites import normal_postcode
-
-    pc = read_postcodes(Path(boundaries_dir) / "sources")
+    pc = read_postcodes(pathlib.Path(boundaries_dir) / "sources")
     pc = pc[(pc["x_m"] > 0) & (pc["y_m"] > 0)]
     return {normal_postcode(p): (float(x), float(y))
             for p, x, y in zip(pc["postcode"], pc["x_m"], pc["y_m"])}
@@ -83,8 +80,6 @@ def list_sets(svc: ServiceDep) -> SiteSetList:
             summary="A candidate-site set as GeoJSON points (EPSG:4326)")
 def get_set(name: Name, svc: ServiceDep) -> Response:
     """The sites of a set as an RFC 7946 FeatureCollection with name and kind."""
-    import json
-
     s = svc.site_sets.load(name)
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point",
