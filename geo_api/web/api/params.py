@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from geo_api.analysis.defaults import DEFAULT_GROUP, DEFAULT_PERMUTATIONS, DEFAULT_SEED
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter, ServerBusy, UnknownParameter
 from geo_api.services.filters import build_filter
@@ -57,7 +58,7 @@ def filter_param(default_group: str | None = "all"):
         group: Annotated[Group | None, Query(
             description="Named offence group (see /groups)" + (
                 "" if default_group else "; default: knife_enabled_serious_violence when a "
-                "force export is loaded, else violence_robbery_weapons"))] = default_group,
+                f"force export is loaded, else {DEFAULT_GROUP}"))] = default_group,
         crime_category: Annotated[list[str] | None, Query(description="police.uk category; "
                                                           "repeatable", examples=["Robbery"])
                                   ] = None,
@@ -155,12 +156,13 @@ Fdr = Annotated[bool, Query(description="Benjamini-Hochberg false discovery rate
 Alpha = Annotated[float, Query(gt=0, lt=0.5, description="Significance level")]
 
 
-def significance(permutations: Permutations = 9999, seed: Seed = 12345,
+def significance(permutations: Permutations = DEFAULT_PERMUTATIONS, seed: Seed = DEFAULT_SEED,
                  fdr: Fdr = True) -> Significance:
     return Significance(permutations=permutations, seed=seed, fdr=fdr)
 
 
-def significance_at(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
+def significance_at(permutations: Permutations = DEFAULT_PERMUTATIONS,
+                    seed: Seed = DEFAULT_SEED, fdr: Fdr = True,
                     alpha: Alpha = 0.05) -> Significance:
     return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
 

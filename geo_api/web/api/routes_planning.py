@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo_api.errors import GeoApiError, InvalidParameter
-from geo_api.services.hotspots import Significance
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
@@ -20,13 +19,10 @@ from geo_api.web.api.models import (
     SitingResponse,
 )
 from geo_api.web.api.params import (
-    Alpha,
-    Fdr,
     HeavySlot,
-    Permutations,
     PlanningFilterDep,
-    Seed,
     ServiceDep,
+    SignificanceAtDep,
     StudyArea,
 )
 from geo_api.web.api.shared import (
@@ -61,13 +57,6 @@ Existing = Annotated[str | None, Query(description="Site set kept as it is (exis
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
 
 
-def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
-            alpha: Alpha = 0.05):
-    return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
-
-
-SigDep = Annotated[object, Depends(hot_sig)]
-
 def _shape(result: dict, f: str, rows_key: str, filename: str):
     from geo_api.services.planning import public  # lazy: scipy.stats (~1 s)
 
@@ -83,7 +72,7 @@ def _shape(result: dict, f: str, rows_key: str, filename: str):
             **ERRORS, **FORMATS}, operation_id="getKitCoverage",
             summary="How much violence is within reach of a set of kits (and which hot spots "
                     "are not)")
-def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, sites: SiteSet = "schools",
+def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, sites: SiteSet = "schools",
                  radius_m: Radius = 200, distance: Distance = "straight",
                  half_life_months: HalfLife = None, study_area: StudyArea = "city",
                  f: Fmt = "json"):
@@ -194,7 +183,7 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
             summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
                     "every component and how robust each rank is)")
-def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: PrincipalDep,
+def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, who: PrincipalDep,
                  layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
                      description="Areas to rank (Leicester city)")] = "ward",
                  weight_violence_rate: Annotated[float, Query(ge=0, le=10)] = 0.35,
