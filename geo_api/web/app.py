@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -47,6 +48,15 @@ Contains OS data © Crown copyright and database right.
 """
 
 
+class GeoApiApp(FastAPI):
+    """The app; its OpenAPI document also carries the response examples, each operation's
+    role and the error bodies as they are sent."""
+
+    def openapi(self) -> dict[str, Any]:
+        return honest_errors(declare_access(add_examples(super().openapi()),
+                                            self.state.api_routes))
+
+
 def install_docs(app: FastAPI) -> None:
     """Swagger UI at /docs from the vendored copy in /static, so the docs work offline."""
     @app.get("/docs", include_in_schema=False)
@@ -69,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.service.close()
 
-    app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,
-                  dependencies=[Depends(no_repeated_query_params)])
+    app = GeoApiApp(title="geo_api", version=__version__, description=DESCRIPTION,
+                    lifespan=lifespan, docs_url=None, redoc_url=None,
+                    dependencies=[Depends(no_repeated_query_params)])
     install_error_handlers(app)
     app.state.heavy_slots_n = settings.max_heavy_requests
     app.state.heavy_slots = threading.BoundedSemaphore(settings.max_heavy_requests)
@@ -82,9 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for r in routers:
         app.include_router(r)
     app.state.api_routes = [route for r in routers for route in r.routes]
-    build_openapi = app.openapi
-    app.openapi = lambda: honest_errors(declare_access(add_examples(build_openapi()),
-                                                       app.state.api_routes))
     install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.state.keys = KeyStore(settings.keys_path)

@@ -37,21 +37,27 @@ def current_principal(request: Request) -> Principal | None:
     return request.scope.get("state", {}).get("principal")
 
 
-def allow(role: str):
-    """The dependency declaring that ``role`` (or a higher one) may call a route."""
+class RoleCheck:
+    """A route's access dependency: ``required_role`` (or a higher one) may call it; it
+    answers with the caller (None: anonymous where anonymous access is off)."""
 
-    def dependency(request: Request) -> Principal | None:
+    def __init__(self, role: str) -> None:
+        self.required_role = role
+
+    def __call__(self, request: Request) -> Principal | None:
         principal = current_principal(request)
-        if role == "anyone":
+        if self.required_role == "anyone":
             return principal
         if principal is None:
-            raise Unauthorized(f"this needs the {role} role; send an API key (X-API-Key) or "
-                               "a bearer token")
-        require(principal, role)
+            raise Unauthorized(f"this needs the {self.required_role} role; send an API key "
+                               "(X-API-Key) or a bearer token")
+        require(principal, self.required_role)
         return principal
 
-    dependency.required_role = role
-    return Depends(dependency)
+
+def allow(role: str):
+    """The dependency declaring that ``role`` (or a higher one) may call a route."""
+    return Depends(RoleCheck(role))
 
 
 ANYONE, PUBLIC, PARTNER, ANALYST, ADMIN = (allow(r) for r in
@@ -175,11 +181,13 @@ class AccessMiddleware:
         principal = self._cap_anonymous(scope, principal)
         if (principal is not None and principal.method == "anonymous"
                 and scope["method"] in WRITES and not self.settings.anonymous_writes):
-            e = Unauthorized("anonymous callers may not upload, replace or delete site sets or "
-                             "indicators here (they would all share one owner); send an API "
-                             "key (X-API-Key) or a bearer token")
-            await _error(scope, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
-            self._log(scope, principal, 401, t0, audited, e.user_msg)
+            refused = Unauthorized(
+                "anonymous callers may not upload, replace or delete site sets or indicators "
+                "here (they would all share one owner); send an API key (X-API-Key) or a "
+                "bearer token")
+            await _error(scope, 401, refused.code, refused.user_msg,
+                         refused.headers)(scope, receive, send)
+            self._log(scope, principal, 401, t0, audited, refused.user_msg)
             return
         state["principal"] = principal
         policy = None
@@ -214,10 +222,10 @@ class AccessMiddleware:
                 timed_out = True
                 task.cancel()
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                e = Timeout(f"the request took longer than "
-                            f"{self.settings.request_timeout_s:g} s; ask for less (a shorter "
-                            "period, fewer permutations, a coarser grid)")
-                await _error(scope, 504, e.code, e.user_msg)(scope, receive, send)
+                late = Timeout(f"the request took longer than "
+                               f"{self.settings.request_timeout_s:g} s; ask for less (a "
+                               "shorter period, fewer permutations, a coarser grid)")
+                await _error(scope, 504, late.code, late.user_msg)(scope, receive, send)
                 status[0] = 504
             else:
                 await task  # a response already streaming finishes; errors propagate

@@ -154,7 +154,7 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
 
 def features_json(gdf: gpd.GeoDataFrame, epsg: int, props: list[str]) -> list[str]:
     """Each row of ``gdf`` (EPSG:27700, an ``id`` column) as GeoJSON Feature text."""
-    geoms = _geometries(gdf, epsg) if len(gdf) else []
+    geoms: np.ndarray | list[str] = _geometries(gdf, epsg) if len(gdf) else []
     ids = [json.dumps(_clean(i)) for i in gdf["id"].tolist()]
     return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{p}}}'
             for i, g, p in zip(ids, geoms, _properties_json(pd.DataFrame(gdf[props])))]

@@ -18,7 +18,7 @@ import dataclasses
 import types
 import typing
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
@@ -46,7 +46,7 @@ Group = Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
                 "knife_enabled_serious_violence"]
 
 
-def filter_param(default_group: str | None = "all"):
+def filter_param(default_group: Group | None = "all"):
     """A dependency parsing the offence filter, with ``default_group`` as the default group
     (None: the caller chooses one when the request names none)."""
 
@@ -73,7 +73,9 @@ def filter_param(default_group: str | None = "all"):
                                            "exports only)", examples=["15-19"])] = None,
     ) -> OffenceFilter:
         """The filter as given (checked for syntax, not yet against the loaded data)."""
-        return build_filter(datetime, group, crime_category,
+        # group None: chosen later (planning_filter, collections.selection), though
+        # build_filter and OffenceFilter.group (services, data floors) are typed str
+        return build_filter(datetime, group, crime_category,  # type: ignore[arg-type]
                             {"knife_enabled": knife_enabled, "under_25": under_25,
                              "night_time_economy": night_time_economy}, source, bbox, hours)
 
@@ -120,22 +122,36 @@ GRID_DOC = ("h3 (k-ring neighbours), fishnet (distance band) or a boundary layer
             "contiguity)")
 
 
-def units_param(default: str, with_location: bool = False):
-    """A dependency for the analysis units, with ``default`` as the default grid."""
-    grid_type = GridOrLocation if with_location else Grid
-    doc = GRID_DOC + ("; location = police.uk map points" if with_location else "")
+Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution")]
+KRing = Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")]
+FishnetCellSize = Annotated[float, Query(ge=50, le=5000, description="Fishnet cell size, "
+                                         "metres")]
+FishnetBand = Annotated[float | None, Query(gt=0, le=10000, description="Fishnet distance "
+                                            "band, metres (default 1.5 x cell)")]
 
-    def units(
-        grid: Annotated[grid_type, Query(description=doc)] = default,
-        study_area: StudyArea = "city",
-        resolution: Annotated[int, Query(ge=7, le=10, description="H3 resolution")] = 9,
-        k: Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")] = 1,
-        fishnet_cell_size_m: Annotated[float, Query(ge=50, le=5000, description="Fishnet cell "
-                                                    "size, metres")] = 250,
-        fishnet_band_m: Annotated[float | None, Query(gt=0, le=10000, description="Fishnet "
-                                                      "distance band, metres (default 1.5 x "
-                                                      "cell)")] = None,
-    ) -> UnitSpec | None:
+
+def units_param(default: Grid, with_location: bool = False
+                ) -> Callable[..., UnitSpec | None]:
+    """A dependency for the analysis units, with ``default`` as the default grid;
+    ``with_location``: ``grid=location`` (police.uk map points) is offered too and gives
+    None."""
+    if not with_location:
+        def units(grid: Annotated[Grid, Query(description=GRID_DOC)] = default,
+                  study_area: StudyArea = "city", resolution: Resolution = 9, k: KRing = 1,
+                  fishnet_cell_size_m: FishnetCellSize = 250,
+                  fishnet_band_m: FishnetBand = None) -> UnitSpec:
+            return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
+                            fishnet_cell_size_m=fishnet_cell_size_m,
+                            fishnet_band_m=fishnet_band_m)
+
+        return units
+
+    def units_or_locations(
+            grid: Annotated[GridOrLocation, Query(
+                description=GRID_DOC + "; location = police.uk map points")] = default,
+            study_area: StudyArea = "city", resolution: Resolution = 9, k: KRing = 1,
+            fishnet_cell_size_m: FishnetCellSize = 250,
+            fishnet_band_m: FishnetBand = None) -> UnitSpec | None:
         if grid == "location":
             if study_area != "city":  # never answered for the city in silence
                 raise InvalidParameter("study_area: grid=location (police.uk map points) is "
@@ -145,7 +161,7 @@ def units_param(default: str, with_location: bool = False):
         return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
                         fishnet_cell_size_m=fishnet_cell_size_m, fishnet_band_m=fishnet_band_m)
 
-    return units
+    return units_or_locations
 
 
 Permutations = Annotated[int, Query(ge=0, le=9999, description="Conditional randomisations "

@@ -44,6 +44,7 @@ from geo_api.web.api.shared import (
     TABLE_FORMATS,
     CellFormat,
     GeoJSONResponse,
+    Responses,
     TableFormat,
     as_period,
     map_pair,
@@ -54,7 +55,7 @@ from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
 from geo_api.web.maps.report import render_report_map
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 Codes = Annotated[list[str], Query(description="Area codes of `layer`; repeatable")]
 
 

@@ -16,12 +16,18 @@ from geo_api.services.units import UnitSpec, unit_shapes_lonlat
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
 from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
-from geo_api.web.api.shared import FORMATS, HTML_200, page_controls, points_geojson
+from geo_api.web.api.shared import (
+    FORMATS,
+    HTML_200,
+    Responses,
+    page_controls,
+    points_geojson,
+)
 from geo_api.web.auth import PARTNER, audit_note, caller
 from geo_api.web.maps.focus import render_focus_map
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 UnitsDep = Annotated[UnitSpec | None, Depends(units_param("h3", with_location=True))]
 
 

@@ -33,12 +33,13 @@ from geo_api.web.api.shared import (
     TABLE_FORMATS,
     CellFormat,
     GeoJSONResponse,
+    Responses,
     TableFormat,
 )
 from geo_api.web.auth import PUBLIC, audit_note, caller, disclosure
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 
@@ -67,10 +68,10 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
     policy = disclosure(request)  # public: defaults raised to the floors (explicit values
     if policy is not None and "cell_size_m" not in request.query_params:  # below: 403)
         cell_size_m = max(cell_size_m, policy.min_kde_cell_m)
-    body, meta = hotspots.kde(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel,
-                     study_area=study_area, as_geojson=f == "geojson",
-                     min_share_of_max=min_share_of_max,
-                     min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
+    body, meta = hotspots.kde(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m,
+                              kernel=kernel, study_area=study_area, as_geojson=f == "geojson",
+                              min_share_of_max=min_share_of_max,
+                              min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
     if f == "geojson":
         return GeoJSONResponse(KDECells(**body, meta=meta).model_dump(mode="json"))
     return {"meta": meta, "grid": body}

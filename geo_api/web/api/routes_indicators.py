@@ -160,9 +160,9 @@ def schools(svc: ServiceDep, flt: PlanningFilterDep,
 
     n_timed = window_count(svc, dataclasses.replace(flt, hours=None), 0, 24)[1]
     hours = None if window == "all" else TIME_WINDOWS[window][:2]
-    applied = hours is not None and n_timed > 0
-    if applied:
-        flt = dataclasses.replace(flt, hours=hours)
+    applied = hours if n_timed > 0 else None  # (a window needs offences with a time)
+    if applied is not None:
+        flt = dataclasses.replace(flt, hours=applied)
         note = f"{TIME_WINDOWS[window][2]}; {n_timed:,} loaded offences have a time"
     elif hours is None:
         note = "all hours"
@@ -172,8 +172,9 @@ def schools(svc: ServiceDep, flt: PlanningFilterDep,
     out = kit_coverage(svc, flt, sites=sites, radius_m=radius_m)
     ranked = sorted(out["sites"], key=lambda s: (-s["offences_within"], s["name"]))
     return SchoolsNearViolence(
-        meta=out["meta"], window={"name": window, "hours": list(hours) if applied else None,
-                                  "applied": applied, "note": note},
+        meta=out["meta"], window={"name": window,
+                                  "hours": None if applied is None else list(applied),
+                                  "applied": applied is not None, "note": note},
         schools=[{"rank": i + 1, **{k: s[k] for k in ("name", "kind", "lon", "lat",
                                                       "offences_within", "share_of_demand")}}
                  for i, s in enumerate(ranked)])

@@ -33,11 +33,12 @@ from geo_api.web.api.models import (
     TileSetList,
 )
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
-from geo_api.web.api.shared import layer_frame, serve_tile
+from geo_api.web.api.shared import Responses, layer_frame, serve_tile
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal, disclosure
 
 router = APIRouter(tags=["OGC API"])
-ERRORS = {403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS: Responses = {403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                     422: {"model": ErrorBody}}
 CollectionId = Annotated[str, Path(description="Collection id (GET /collections lists them)",
                                    examples=["ward"])]
 FeatureId = Annotated[str, Path(description="Feature id: an area code, an H3 cell, a KDE "
@@ -52,9 +53,10 @@ BboxCrs = Annotated[str | None, Query(alias="bbox-crs", description=f"CRS of bbo
                                       f"{ogc.CRS84} only")]
 TileF = Annotated[Literal["mvt", "geojson"], Query(description="mvt (Mapbox Vector Tile) "
                                                    "or geojson")]
-JSON_200 = {200: {"content": {"application/json": {}}, "description": "A JSON document"}}
-GEOJSON_200 = {200: {"content": {"application/geo+json": {}},
-                     "description": "A GeoJSON FeatureCollection (OGC API Features)"}}
+JSON_200: Responses = {200: {"content": {"application/json": {}},
+                             "description": "A JSON document"}}
+GEOJSON_200: Responses = {200: {"content": {"application/geo+json": {}},
+                                "description": "A GeoJSON FeatureCollection (OGC API Features)"}}
 OgcFilter = Annotated[OffenceFilter, Depends(filter_param(None))]
 FEATURE_CACHE = "private, max-age=60"
 

@@ -72,10 +72,10 @@ def _shape(result: dict, f: str, rows_key: str, filename: str):
             **ERRORS, **FORMATS}, operation_id="getKitCoverage",
             summary="How much violence is within reach of a set of kits (and which hot spots "
                     "are not)")
-def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, sites: SiteSet = "schools",
-                 radius_m: Radius = 200, distance: Distance = "straight",
-                 half_life_months: HalfLife = None, study_area: StudyArea = "city",
-                 f: Fmt = "json"):
+def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep,
+                 sites: SiteSet = "schools", radius_m: Radius = 200,
+                 distance: Distance = "straight", half_life_months: HalfLife = None,
+                 study_area: StudyArea = "city", f: Fmt = "json"):
     """Per site: offences within `radius_m`; the share of all demand any site reaches; demand
     no site reaches; and Gi* hot cells (H3 r9, 95%, FDR) farther than `radius_m` from every
     site ("uncovered hot spots"). Demand = offences matching the filter (default

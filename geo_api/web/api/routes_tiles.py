@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from geo_api.web.api.models import ErrorBody
 from geo_api.web.api.params import FilterDep, ServiceDep
-from geo_api.web.api.shared import serve_tile
+from geo_api.web.api.shared import Responses, serve_tile
 from geo_api.web.auth import PUBLIC
 
 router = APIRouter(tags=["tiles"])
@@ -18,8 +18,8 @@ ZPath = Annotated[int, Path(ge=0, le=20, description="Zoom level 0..20")]
 XPath = Annotated[int, Path(ge=0, description="Column, 0..2^z-1 from the west (180 W)")]
 YPath = Annotated[int, Path(ge=0, description="Row, 0..2^z-1 from the north (XYZ/Google "
                                               "scheme, not TMS)")]
-TILE_ERRORS = {304: {"description": "Not modified (ETag matched)"},
-               404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+TILE_ERRORS: Responses = {304: {"description": "Not modified (ETag matched)"},
+                          404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 LAYER_DOC = ("gi = Gi* hot/cold H3 r9 cells (label, count, gi_z), kde = quartic KDE cells "
              "(share_of_max), others = boundary layers (code, name, population); gi and kde "
              "follow the offence filter parameters.")
