@@ -80,3 +80,28 @@ def test_the_check_catches_an_upward_import(tmp_path):
     bad.write_text("def f():\n    from geo_api.services import hotspots\n")
     found = [t for _, t in imports(bad) if floor_of(t) > FLOORS["analysis"]]
     assert found == ["geo_api.services.hotspots"]
+
+
+ROUTERS = sorted((PACKAGE / "web" / "api").glob("routes*.py"))
+
+
+def router_imports(path: Path) -> list[str]:
+    """The other routers (``web/api/routes*.py``) a module imports from, with their lines."""
+    routers = {module_name(p) for p in ROUTERS if p != path}
+    return [f"line {line}: {target}" for line, target in sorted(imports(path))
+            if any(target == r or target.startswith(r + ".") for r in routers)]
+
+
+@pytest.mark.parametrize("path", ROUTERS, ids=lambda p: module_name(p))
+def test_routers_do_not_import_each_other(path):
+    """What more than one router uses lives in ``web/api/shared.py``, not in a router."""
+    assert router_imports(path) == [], f"{module_name(path)} imports another router"
+
+
+def test_the_check_catches_a_router_importing_a_router(tmp_path):
+    bad = tmp_path / "routes_bad.py"
+    bad.write_text("from geo_api.web.api.shared import HTML_200\n"
+                   "def f():\n    from geo_api.web.api.routes_pages import page_controls\n"
+                   "from geo_api.web.api import routes_tiles\n")
+    assert router_imports(bad) == ["line 3: geo_api.web.api.routes_pages.page_controls",
+                                   "line 4: geo_api.web.api.routes_tiles"]

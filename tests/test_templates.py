@@ -97,6 +97,14 @@ def test_legend_shows_user_text_literally():
     assert_inert(fig.render())
 
 
+def test_message_page_shows_the_message_and_hint_as_text():
+    from geo_api.web.exception_handlers import message_page
+
+    page = message_page(" ".join(PAYLOADS), 422, " ".join(PAYLOADS)).body.decode()
+    assert_inert(page)
+    assert page.count("<p>") == 3  # the message, the hint, the way back
+
+
 def test_controls_keep_query_values_and_area_names_as_text():
     page = controls_html(path="/maps/hotspots", months=["2020-01", "2020-02"], group="all",
                          period="2020-01/2020-02",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo_api.web.errors import OGC_PATHS
+from geo_api.web.exception_handlers import OGC_PATHS
 
 
 def get_routes(client) -> list[str]:

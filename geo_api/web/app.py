@@ -5,13 +5,34 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 
 from geo_api import __version__
+from geo_api.data.audit import AuditLog
+from geo_api.data.keys import KeyStore
+from geo_api.services.service import Service
 from geo_api.settings import Settings
-from geo_api.web.errors import install_error_handlers
+from geo_api.web.api.examples import add_examples, honest_errors
+from geo_api.web.api.params import no_repeated_query_params
+from geo_api.web.api.routes import router
+from geo_api.web.api.routes_compare import router as compare_router
+from geo_api.web.api.routes_forecast import router as forecast_router
+from geo_api.web.api.routes_hotspots import router as hotspots_router
+from geo_api.web.api.routes_indicators import router as indicators_router
+from geo_api.web.api.routes_ogc import router as ogc_router
+from geo_api.web.api.routes_pages import router as pages_router
+from geo_api.web.api.routes_planning import router as planning_router
+from geo_api.web.api.routes_sites import router as sites_router
+from geo_api.web.api.routes_tiles import router as tiles_router
+from geo_api.web.auth import AccessMiddleware, declare_access
+from geo_api.web.exception_handlers import install_error_handlers
+from geo_api.web.page_cache import PageCache
+from geo_api.web.security import HeadAsGet, SecurityHeaders
 
 DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
 
@@ -27,10 +48,17 @@ Contains OS data © Crown copyright and database right.
 """
 
 
+class GeoApiApp(FastAPI):
+    """The app; its OpenAPI document also carries the response examples, each operation's
+    role and the error bodies as they are sent."""
+
+    def openapi(self) -> dict[str, Any]:
+        return honest_errors(declare_access(add_examples(super().openapi()),
+                                            self.state.api_routes))
+
+
 def install_docs(app: FastAPI) -> None:
     """Swagger UI at /docs from the vendored copy in /static, so the docs work offline."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-
     @app.get("/docs", include_in_schema=False)
     def docs():
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="geo_api - API docs",
@@ -45,67 +73,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from geo_api.services.service import Service
-
         app.state.service = Service(settings)
         try:
             yield
         finally:
             app.state.service.close()
 
-    from fastapi import Depends
-
-    from geo_api.web.api.params import no_repeated_query_params
-
-    app = FastAPI(title="geo_api", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,
-                  dependencies=[Depends(no_repeated_query_params)])
+    app = GeoApiApp(title="geo_api", version=__version__, description=DESCRIPTION,
+                    lifespan=lifespan, docs_url=None, redoc_url=None,
+                    dependencies=[Depends(no_repeated_query_params)])
     install_error_handlers(app)
     app.state.heavy_slots_n = settings.max_heavy_requests
     app.state.heavy_slots = threading.BoundedSemaphore(settings.max_heavy_requests)
     app.state.heavy_queue = threading.BoundedSemaphore(max(settings.max_heavy_waiting, 1))
     app.state.heavy_wait_s = settings.heavy_wait_s if settings.max_heavy_waiting else 0.0
-    from geo_api.web.api.routes import router
-    from geo_api.web.api.routes_compare import router as compare_router
-    from geo_api.web.api.routes_forecast import router as forecast_router
-    from geo_api.web.api.routes_hotspots import router as hotspots_router
-    from geo_api.web.api.routes_indicators import router as indicators_router
-    from geo_api.web.api.routes_ogc import router as ogc_router
-    from geo_api.web.api.routes_pages import router as pages_router
-    from geo_api.web.api.routes_planning import router as planning_router
-    from geo_api.web.api.routes_sites import router as sites_router
-    from geo_api.web.api.routes_tiles import router as tiles_router
-
     routers = (router, hotspots_router, compare_router, pages_router, tiles_router,
                sites_router, planning_router, forecast_router, indicators_router, ogc_router)
     for r in routers:
         app.include_router(r)
     app.state.api_routes = [route for r in routers for route in r.routes]
-    from geo_api.web.api.examples import add_examples, honest_errors
-    from geo_api.web.auth import declare_access
-
-    build_openapi = app.openapi
-    app.openapi = lambda: honest_errors(declare_access(add_examples(build_openapi()),
-                                                       app.state.api_routes))
     install_docs(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    from geo_api.data.audit import AuditLog
-    from geo_api.data.keys import KeyStore
-    from geo_api.web.auth import AccessMiddleware
-    from geo_api.web.security import HeadAsGet, SecurityHeaders
-
     app.state.keys = KeyStore(settings.keys_path)
     app.state.audit = AuditLog(settings.audit_path, settings.audit_max_bytes,
                                settings.audit_backups)
-    from geo_api.web.page_cache import PageCache
-
     app.add_middleware(PageCache, max_bytes=settings.page_cache_bytes)  # inside access
     app.add_middleware(AccessMiddleware, settings=settings, keys=app.state.keys,
                        audit=app.state.audit)
     app.add_middleware(SecurityHeaders)  # 401/504 from access get headers too
     app.add_middleware(HeadAsGet)
-    from starlette.middleware.cors import CORSMiddleware
-
     # browser preflights: answered for the configured origins only (none by default)
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],

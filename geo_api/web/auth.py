@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
+from starlette.requests import Request as StarletteRequest
+from starlette.routing import Match
 
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
-from geo_api.web.errors import DISCLOSURE
+from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT, Policy
+from geo_api.web.api.models.disclosure import spec_of
+from geo_api.web.exception_handlers import DISCLOSURE, error_response
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -32,21 +37,27 @@ def current_principal(request: Request) -> Principal | None:
     return request.scope.get("state", {}).get("principal")
 
 
-def allow(role: str):
-    """The dependency declaring that ``role`` (or a higher one) may call a route."""
+class RoleCheck:
+    """A route's access dependency: ``required_role`` (or a higher one) may call it; it
+    answers with the caller (None: anonymous where anonymous access is off)."""
 
-    def dependency(request: Request) -> Principal | None:
+    def __init__(self, role: str) -> None:
+        self.required_role = role
+
+    def __call__(self, request: Request) -> Principal | None:
         principal = current_principal(request)
-        if role == "anyone":
+        if self.required_role == "anyone":
             return principal
         if principal is None:
-            raise Unauthorized(f"this needs the {role} role; send an API key (X-API-Key) or "
-                               "a bearer token")
-        require(principal, role)
+            raise Unauthorized(f"this needs the {self.required_role} role; send an API key "
+                               "(X-API-Key) or a bearer token")
+        require(principal, self.required_role)
         return principal
 
-    dependency.required_role = role
-    return Depends(dependency)
+
+def allow(role: str):
+    """The dependency declaring that ``role`` (or a higher one) may call a route."""
+    return Depends(RoleCheck(role))
 
 
 ANYONE, PUBLIC, PARTNER, ANALYST, ADMIN = (allow(r) for r in
@@ -78,11 +89,7 @@ def audit_note(request: Request, *, rows: int | None = None,
 
 
 def _error(scope, status: int, code: str, message: str, headers: dict | None = None):
-    """The one error shape (web.errors), sent from here before any route runs."""
-    from starlette.requests import Request as StarletteRequest
-
-    from geo_api.web.errors import error_response
-
+    """The one error shape (web.exception_handlers), sent from here before any route runs."""
     return error_response(StarletteRequest(scope), status, code, message, None, headers)
 
 
@@ -133,8 +140,6 @@ def _route_of(scope):
     route = scope.get("route")
     if route is not None:
         return route
-    from starlette.routing import Match
-
     app = scope.get("app")
     for r in getattr(getattr(app, "state", None), "api_routes", []):
         if r.matches({**scope, "type": "http"})[0] == Match.FULL:
@@ -148,8 +153,6 @@ def _response_spec(route) -> dict | None:
     if model is None:
         return None
     if id(route) not in _SPECS:
-        from geo_api.web.api.models.disclosure import spec_of
-
         _SPECS[id(route)] = spec_of(model)
     return _SPECS[id(route)]
 
@@ -178,17 +181,17 @@ class AccessMiddleware:
         principal = self._cap_anonymous(scope, principal)
         if (principal is not None and principal.method == "anonymous"
                 and scope["method"] in WRITES and not self.settings.anonymous_writes):
-            e = Unauthorized("anonymous callers may not upload, replace or delete site sets or "
-                             "indicators here (they would all share one owner); send an API "
-                             "key (X-API-Key) or a bearer token")
-            await _error(scope, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
-            self._log(scope, principal, 401, t0, audited, e.user_msg)
+            refused = Unauthorized(
+                "anonymous callers may not upload, replace or delete site sets or indicators "
+                "here (they would all share one owner); send an API key (X-API-Key) or a "
+                "bearer token")
+            await _error(scope, 401, refused.code, refused.user_msg,
+                         refused.headers)(scope, receive, send)
+            self._log(scope, principal, 401, t0, audited, refused.user_msg)
             return
         state["principal"] = principal
         policy = None
         if principal is not None and principal.role == "public" and audited:
-            from geo_api.services.disclosure import Policy
-
             policy = state["disclosure"] = Policy.from_settings(self.settings)
         DISCLOSURE.set(policy)  # error messages too (every request sets its own)
         if policy is not None:
@@ -219,10 +222,10 @@ class AccessMiddleware:
                 timed_out = True
                 task.cancel()
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                e = Timeout(f"the request took longer than "
-                            f"{self.settings.request_timeout_s:g} s; ask for less (a shorter "
-                            "period, fewer permutations, a coarser grid)")
-                await _error(scope, 504, e.code, e.user_msg)(scope, receive, send)
+                late = Timeout(f"the request took longer than "
+                               f"{self.settings.request_timeout_s:g} s; ask for less (a "
+                               "shorter period, fewer permutations, a coarser grid)")
+                await _error(scope, 504, late.code, late.user_msg)(scope, receive, send)
                 status[0] = 504
             else:
                 await task  # a response already streaming finishes; errors propagate
@@ -269,8 +272,6 @@ class AccessMiddleware:
         try:
             self.audit.write(entry)
         except OSError:  # an unwritable log must be noticed: say so loudly
-            import logging
-
             logging.getLogger("geo_api").exception("audit log write failed")
             raise
 
@@ -363,8 +364,6 @@ def _refs(obj, found: set[str]) -> None:
 def _nullable_for_public(schema: dict) -> None:
     """Numbers the disclosure policy may suppress or withhold are declared nullable in every
     schema a public operation answers with (idempotent)."""
-    from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT
-
     comps = schema.get("components", {}).get("schemas", {})
     reached: set[str] = set()
     for ops in schema.get("paths", {}).values():

@@ -15,6 +15,7 @@ and one answer larger than a tenth of the bound. Hits do not take one of the ana
 from __future__ import annotations
 
 import asyncio
+import datetime
 
 from geo_api.services.lru import LRU
 
@@ -51,8 +52,6 @@ class PageCache:
         principal = scope.get("state", {}).get("principal")
         if service is None or principal is None:
             return None
-        import datetime
-
         parts = sorted(query.split(b"&"))
         return (scope["path"], tuple(parts), service.store.dataset_version(),
                 service.boundaries.version, principal.role,

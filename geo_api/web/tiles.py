@@ -16,6 +16,7 @@ import json
 import math
 
 import geopandas as gpd
+import mapbox_vector_tile
 import numpy as np
 import shapely
 
@@ -72,8 +73,6 @@ def clip_tile(gdf: gpd.GeoDataFrame, z: int, x: int, y: int) -> bytes:
 
 def mvt_tile(gdf_mercator: gpd.GeoDataFrame, layer: str, z: int, x: int, y: int) -> bytes:
     """Mapbox Vector Tile bytes of ``gdf_mercator`` (EPSG:3857) for tile z/x/y."""
-    import mapbox_vector_tile
-
     minx, miny, maxx, maxy = bounds = tile_bounds_mercator(z, x, y)
     pad = (maxx - minx) * MVT_BUFFER / MVT_EXTENT
     geoms, props = _clipped(gdf_mercator, (minx - pad, miny - pad, maxx + pad, maxy + pad))

@@ -4,7 +4,14 @@ leading ``'`` (OWASP's CSV injection advice). Numbers are left as numbers."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+
 import pandas as pd
+from fastapi.responses import Response
+
+from geo_api.web.auth import disclosure
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -24,11 +31,6 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def csv_response(rows: list[dict], filename: str):
     """A CSV download of ``rows``; text a spreadsheet would run as a formula gets a '."""
-    import csv
-    import io
-
-    from fastapi.responses import Response
-
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -42,10 +44,6 @@ def csv_response(rows: list[dict], filename: str):
 def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
     """A table as a CSV download: the caller's disclosure policy applied (public), and a
     file name that says what and when (``<what>_<period>_<dataset version>.csv``)."""
-    import re
-
-    from geo_api.web.auth import disclosure
-
     policy = disclosure(request)
     if policy is not None:
         rows = policy.protect({table: rows})[table]

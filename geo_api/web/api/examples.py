@@ -12,6 +12,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from geo_api.web.exception_handlers import is_page
+
 EXAMPLES_FILE = Path(__file__).with_name("examples.json")
 
 
@@ -39,8 +41,6 @@ def honest_errors(schema: dict) -> dict:
     """Declare error responses as they are sent: the one ``ErrorBody`` JSON shape for API
     paths (FastAPI would otherwise document them in the route's media type, e.g. GeoJSON,
     and 422 as its own HTTPValidationError), a plain HTML page for map pages; idempotent."""
-    from geo_api.web.errors import is_page
-
     body = {"$ref": "#/components/schemas/ErrorBody"}
     common = {"404": "Unknown layer, site set or path",
               "409": "The store has no data yet",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -71,10 +73,6 @@ def offences_geoparquet(svc: Service, flt: OffenceFilter, limit: int, offset: in
                         ) -> tuple[bytes, int, int]:
     """The selection as GeoParquet (points, EPSG:4326; for QGIS and GeoPandas): (bytes,
     rows, number matched)."""
-    import io
-
-    import geopandas as gpd
-
     df, n = svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)
     df["month"] = df["month"].astype(str).str[:7]
     df["h3_r9"] = df["h3_r9"].map(lambda c: f"{int(c):x}" if c else None)

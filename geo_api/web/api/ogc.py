@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import geopandas as gpd
+import morecantile
 import numpy as np
 import pandas as pd
 import shapely
@@ -153,7 +154,7 @@ def _properties_json(df: pd.DataFrame) -> list[str]:
 
 def features_json(gdf: gpd.GeoDataFrame, epsg: int, props: list[str]) -> list[str]:
     """Each row of ``gdf`` (EPSG:27700, an ``id`` column) as GeoJSON Feature text."""
-    geoms = _geometries(gdf, epsg) if len(gdf) else []
+    geoms: np.ndarray | list[str] = _geometries(gdf, epsg) if len(gdf) else []
     ids = [json.dumps(_clean(i)) for i in gdf["id"].tolist()]
     return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{p}}}'
             for i, g, p in zip(ids, geoms, _properties_json(pd.DataFrame(gdf[props])))]
@@ -215,8 +216,6 @@ def tile_matrix_set() -> dict:
     members (``type``, ``identifier``, ``supportedCRS``, ``boundingBox``, each matrix's
     ``identifier`` and ``topLeftCorner``) that GDAL up to 3.6 - and QGIS builds on it - read;
     2.0 readers ignore them."""
-    import morecantile
-
     doc = json.loads(morecantile.tms.get(TMS_ID).model_dump_json(exclude_none=True))
     half = 20037508.342789244
     doc.update({"type": "TileMatrixSetType", "identifier": doc["id"],
@@ -231,8 +230,6 @@ def tile_matrix_set() -> dict:
 
 def tile_limits(bbox_lonlat: list[float]) -> list[dict]:
     """``tileMatrixSetLimits`` of the tiles covering ``bbox_lonlat`` at ``TILE_ZOOMS``."""
-    import morecantile
-
     tms = morecantile.tms.get(TMS_ID)
     out = []
     for z in TILE_ZOOMS:

@@ -15,16 +15,23 @@ time, including the grid type chosen in ``units_param``.)
 """
 
 import dataclasses
-from collections.abc import Iterator
+import types
+import typing
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from geo_api.analysis.defaults import DEFAULT_GROUP, DEFAULT_PERMUTATIONS, DEFAULT_SEED
 from geo_api.data.store.base import OffenceFilter
+from geo_api.errors import InvalidParameter, ServerBusy, UnknownParameter
 from geo_api.services.filters import build_filter
 from geo_api.services.hotspots import Significance
+from geo_api.services.planning import default_demand_group
 from geo_api.services.service import Service
 from geo_api.services.units import UnitSpec
+from geo_api.web.exception_handlers import is_page
 
 
 def get_service(request: Request) -> Iterator[Service]:
@@ -40,7 +47,7 @@ Group = Literal["all", "violence_robbery_weapons", "vrn_serious_violence",
                 "knife_enabled_serious_violence"]
 
 
-def filter_param(default_group: str | None = "all"):
+def filter_param(default_group: Group | None = "all"):
     """A dependency parsing the offence filter, with ``default_group`` as the default group
     (None: the caller chooses one when the request names none)."""
 
@@ -52,7 +59,7 @@ def filter_param(default_group: str | None = "all"):
         group: Annotated[Group | None, Query(
             description="Named offence group (see /groups)" + (
                 "" if default_group else "; default: knife_enabled_serious_violence when a "
-                "force export is loaded, else violence_robbery_weapons"))] = default_group,
+                f"force export is loaded, else {DEFAULT_GROUP}"))] = default_group,
         crime_category: Annotated[list[str] | None, Query(description="police.uk category; "
                                                           "repeatable", examples=["Robbery"])
                                   ] = None,
@@ -67,7 +74,9 @@ def filter_param(default_group: str | None = "all"):
                                            "exports only)", examples=["15-19"])] = None,
     ) -> OffenceFilter:
         """The filter as given (checked for syntax, not yet against the loaded data)."""
-        return build_filter(datetime, group, crime_category,
+        # group None: chosen later (planning_filter, collections.selection), though
+        # build_filter and OffenceFilter.group (services, data floors) are typed str
+        return build_filter(datetime, group, crime_category,  # type: ignore[arg-type]
                             {"knife_enabled": knife_enabled, "under_25": under_25,
                              "night_time_economy": night_time_economy}, source, bbox, hours)
 
@@ -91,7 +100,7 @@ def planning_filter(svc: ServiceDep, flt: Annotated[OffenceFilter, Depends(
         filter_param(None))]) -> OffenceFilter:
     """The filter for planning (demand): the group defaults to knife-enabled serious violence
     when force-export records are loaded, else to the police.uk proxy."""
-    from geo_api.services.planning import default_demand_group
+    # lazy: services.planning loads scipy.stats (~1 s), which start-up does not need
 
     if flt.group is None:
         flt = dataclasses.replace(flt, group=default_demand_group(svc))
@@ -113,26 +122,38 @@ GRID_DOC = ("h3 (k-ring neighbours), fishnet (distance band) or a boundary layer
             "contiguity)")
 
 
-def units_param(default: str, with_location: bool = False):
-    """A dependency for the analysis units, with ``default`` as the default grid."""
-    grid_type = GridOrLocation if with_location else Grid
-    doc = GRID_DOC + ("; location = police.uk map points" if with_location else "")
+Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution")]
+KRing = Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")]
+FishnetCellSize = Annotated[float, Query(ge=50, le=5000, description="Fishnet cell size, "
+                                         "metres")]
+FishnetBand = Annotated[float | None, Query(gt=0, le=10000, description="Fishnet distance "
+                                            "band, metres (default 1.5 x cell)")]
 
-    def units(
-        grid: Annotated[grid_type, Query(description=doc)] = default,
-        study_area: StudyArea = "city",
-        resolution: Annotated[int, Query(ge=7, le=10, description="H3 resolution")] = 9,
-        k: Annotated[int, Query(ge=1, le=3, description="H3 k-ring neighbours")] = 1,
-        fishnet_cell_size_m: Annotated[float, Query(ge=50, le=5000, description="Fishnet cell "
-                                                    "size, metres")] = 250,
-        fishnet_band_m: Annotated[float | None, Query(gt=0, le=10000, description="Fishnet "
-                                                      "distance band, metres (default 1.5 x "
-                                                      "cell)")] = None,
-    ) -> UnitSpec | None:
+
+def units_param(default: Grid, with_location: bool = False
+                ) -> Callable[..., UnitSpec | None]:
+    """A dependency for the analysis units, with ``default`` as the default grid;
+    ``with_location``: ``grid=location`` (police.uk map points) is offered too and gives
+    None."""
+    if not with_location:
+        def units(grid: Annotated[Grid, Query(description=GRID_DOC)] = default,
+                  study_area: StudyArea = "city", resolution: Resolution = 9, k: KRing = 1,
+                  fishnet_cell_size_m: FishnetCellSize = 250,
+                  fishnet_band_m: FishnetBand = None) -> UnitSpec:
+            return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
+                            fishnet_cell_size_m=fishnet_cell_size_m,
+                            fishnet_band_m=fishnet_band_m)
+
+        return units
+
+    def units_or_locations(
+            grid: Annotated[GridOrLocation, Query(
+                description=GRID_DOC + "; location = police.uk map points")] = default,
+            study_area: StudyArea = "city", resolution: Resolution = 9, k: KRing = 1,
+            fishnet_cell_size_m: FishnetCellSize = 250,
+            fishnet_band_m: FishnetBand = None) -> UnitSpec | None:
         if grid == "location":
             if study_area != "city":  # never answered for the city in silence
-                from geo_api.errors import InvalidParameter
-
                 raise InvalidParameter("study_area: grid=location (police.uk map points) is "
                                        "for the city only; use study_area=city, or grid=h3 "
                                        "for the force area")
@@ -140,7 +161,7 @@ def units_param(default: str, with_location: bool = False):
         return UnitSpec(grid=grid, study_area=study_area, resolution=resolution, k=k,
                         fishnet_cell_size_m=fishnet_cell_size_m, fishnet_band_m=fishnet_band_m)
 
-    return units
+    return units_or_locations
 
 
 Permutations = Annotated[int, Query(ge=0, le=9999, description="Conditional randomisations "
@@ -151,12 +172,13 @@ Fdr = Annotated[bool, Query(description="Benjamini-Hochberg false discovery rate
 Alpha = Annotated[float, Query(gt=0, lt=0.5, description="Significance level")]
 
 
-def significance(permutations: Permutations = 9999, seed: Seed = 12345,
+def significance(permutations: Permutations = DEFAULT_PERMUTATIONS, seed: Seed = DEFAULT_SEED,
                  fdr: Fdr = True) -> Significance:
     return Significance(permutations=permutations, seed=seed, fdr=fdr)
 
 
-def significance_at(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
+def significance_at(permutations: Permutations = DEFAULT_PERMUTATIONS,
+                    seed: Seed = DEFAULT_SEED, fdr: Fdr = True,
                     alpha: Alpha = 0.05) -> Significance:
     return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
 
@@ -180,9 +202,6 @@ MapAfter = Annotated[str | None, Query(
 
 
 def _is_list(annotation) -> bool:
-    import types
-    import typing
-
     origin = typing.get_origin(annotation)
     if origin in (list, tuple, set):
         return True
@@ -221,18 +240,12 @@ def no_repeated_query_params(request: Request) -> None:
     does not take (``UnknownParameter``: 422, 400 on OGC API paths), a single-valued one
     given more than once (422) instead of using the last value (list parameters, e.g.
     crime_category, may repeat), and an output format ``f`` on an endpoint that has none."""
-    from collections import Counter
-
-    from geo_api.errors import InvalidParameter, UnknownParameter
-
     counts = Counter(k for k, _ in request.query_params.multi_items())
     repeated = [k for k, n in counts.items() if n > 1]
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant"):
         return
     names, lists = _route_params(route)
-    from geo_api.web.errors import is_page
-
     if is_page(request.url.path):  # the controls form's own fields
         names = names | FORM_FIELDS
     unknown = sorted(k for k in counts if k not in names and k != "f")
@@ -258,8 +271,6 @@ def heavy_slot(request: Request) -> Iterator[None]:
     ``GEO_API_HEAVY_WAIT_S`` for one (at most ``GEO_API_MAX_HEAVY_WAITING`` wait at once),
     then gets 503 with Retry-After: a short burst of users is served in turn, a flood is
     refused instead of queueing without bound. The landing page is exempt."""
-    from geo_api.errors import ServerBusy
-
     if request.url.path == "/":
         yield
         return

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
-from geo_api.errors import Forbidden
+from geo_api.crs import to_io
+from geo_api.errors import Forbidden, InvalidParameter
 from geo_api.services.frames import records
+from geo_api.web.api.csv_safe import table_csv
+from geo_api.web.api.features import offences_csv_stream, offences_geojson, offences_geoparquet
 from geo_api.web.api.models import (
     AreaStatsResponse,
     ErrorBody,
@@ -19,34 +22,15 @@ from geo_api.web.api.models import (
     OffenceCollection,
 )
 from geo_api.web.api.params import FilterDep, Layer, ServiceDep
-
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+from geo_api.web.api.shared import ERRORS, TABLE_FORMATS, GeoJSONResponse, TableFormat
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
 
 router = APIRouter()
-HTML_EXAMPLE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">..."
-                "</head><body>...</body></html>")
-HTML_200 = {200: {"content": {"text/html": {"example": HTML_EXAMPLE}},
-                  "description": "An HTML page"}}
-PNG_200 = {200: {"content": {"image/png": {
-    "schema": {"type": "string", "format": "binary"},
-    "example": "(a PNG image, 1600x900 px: the map, title, legend, scale bar)"}},
-    "description": "A PNG image"}}
 MAX_PAGE_SIZE = 10_000
 MAX_CSV_ROWS = 1_000_000
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
                "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
                "-1.133200,52.634900\n")
-
-
-TableFormat = Annotated[Literal["json", "csv"], Query(description="json, or csv: the table "
-                                                    "as a download")]
-TABLE_FORMATS = {200: {"content": {"application/json": {}, "text/csv": {}},
-                       "description": "JSON (default) or the table as CSV (f=csv)"}}
-
-
-class GeoJSONResponse(JSONResponse):
-    media_type = "application/geo+json"
 
 
 @router.get("/health", dependencies=[ANYONE], response_model=Health, operation_id="health", tags=["service"],
@@ -83,8 +67,6 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                   svc: ServiceDep) -> dict:
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
     For maps, the tile endpoints are faster."""
-    from geo_api.crs import to_io
-
     return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
 
 
@@ -110,15 +92,9 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
     page) or CSV (streamed, up to 1,000,000 rows), paged with `limit`/`offset`;
     `numberMatched` (or the X-Number-Matched header) gives the total.
     Refused (403) when the deployment serves aggregates only."""
-    from geo_api.web.api.features import offences_geojson
-
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
     if f == "csv":
-        from fastapi.responses import StreamingResponse
-
-        from geo_api.web.api.features import offences_csv_stream
-
         n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
         rows = max(0, min(limit, n - offset))
         audit_note(request, rows=rows, point_level=True)
@@ -128,16 +104,12 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
                 "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
                 "Content-Disposition": 'attachment; filename="offences.csv"'})
     if f == "parquet":
-        from geo_api.web.api.features import offences_geoparquet
-
         body, rows, n = offences_geoparquet(svc, flt, limit, offset)
         audit_note(request, rows=rows, point_level=True)
         return Response(body, media_type="application/vnd.apache.parquet", headers={
             "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
             "Content-Disposition": 'attachment; filename="offences.parquet"'})
     if limit > MAX_PAGE_SIZE:
-        from geo_api.errors import InvalidParameter
-
         raise InvalidParameter(f"limit: at most {MAX_PAGE_SIZE:,} as GeoJSON; use f=csv (it "
                                "streams) or page with offset")
     fc = offences_geojson(svc, flt, limit, offset)[0]
@@ -154,8 +126,6 @@ def area_stats(request: Request, svc: ServiceDep, flt: FilterDep, layer: Layer =
     (Wilson 95% CI), residents and rate per 1,000 residents (exact Poisson 95% CI).
     `meta` counts offences without a location or outside the layer. `f=csv`: the table as
     a download."""
-    from geo_api.web.api.csv_safe import table_csv
-
     table, meta = svc.area_stats(layer, flt)
     if f == "csv":
         return table_csv(request, records(table), "areas", f"offences-by-{layer}", meta)

@@ -7,8 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from geo_api.data.store.base import OffenceFilter
+from geo_api.services import comparison
+from geo_api.services.comparison import (
+    centre_shift,
+    compare_areas,
+    hotspots_change,
+    kde_difference,
+    periods,
+)
 from geo_api.services.frames import records
-from geo_api.services.units import UnitSpec
+from geo_api.services.report import displacement_report, report_map_layers
+from geo_api.services.service import Service
+from geo_api.services.units import UnitSpec, rows_geojson
+from geo_api.web.api.csv_safe import table_csv
 from geo_api.web.api.models import (
     CentreShiftResponse,
     CompareAreasResponse,
@@ -35,18 +47,29 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import HTML_200, TABLE_FORMATS, TableFormat
-from geo_api.web.api.routes_hotspots import GEOJSON_FORMAT, CellFormat
-from geo_api.web.auth import PUBLIC
+from geo_api.web.api.shared import (
+    GEOJSON_FORMAT,
+    HTML_200,
+    TABLE_FORMATS,
+    CellFormat,
+    GeoJSONResponse,
+    Responses,
+    TableFormat,
+    as_period,
+    map_pair,
+    page_controls,
+)
+from geo_api.web.auth import PUBLIC, disclosure
+from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
+from geo_api.web.maps.report import render_report_map
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 Codes = Annotated[list[str], Query(description="Area codes of `layer`; repeatable")]
 
 
-def _periods(svc, flt, before: str, after: str):
-    from geo_api.services.comparison import periods
-
+def _periods(svc: Service, flt: OffenceFilter, before: str, after: str
+             ) -> tuple[OffenceFilter, OffenceFilter]:
     return periods(svc, flt, before, after)
 
 
@@ -61,8 +84,6 @@ def areas(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before, 
     change relative to the overall change with an exact conditional binomial test
     (Benjamini-Hochberg across areas by default). `direction` says in words whether an area
     rose or fell beyond the overall trend. `f=csv`: the table as a download."""
-    from geo_api.services.comparison import compare_areas
-    from geo_api.web.api.csv_safe import table_csv
 
     table, meta = compare_areas(svc, *_periods(svc, flt, before, after), units, alpha, fdr)
     if f == "csv":
@@ -82,9 +103,8 @@ def wdq(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After, layer:
     (Fisher's exact test at `alpha`) and improved; otherwise `interpretation` says "not
     interpretable". `flags` warns when the control itself moved against the city. Inputs and
     tests are returned so the quotient can be checked by hand."""
-    from geo_api.services.comparison import displacement as run
 
-    return run(svc, *_periods(svc, flt, before, after), layer=layer,
+    return comparison.displacement(svc, *_periods(svc, flt, before, after), layer=layer,
                target=target, displacement_areas=displacement, control=control, alpha=alpha)
 
 
@@ -100,13 +120,9 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     longer hot / not hot, with the Jaccard similarity of the hot sets. `meta.hot_definition`
     says which rule was used. `f=geojson`: the cells as lon/lat polygons with their class
     and counts."""
-    from geo_api.services.comparison import hotspots_change
 
     out = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
     if f == "geojson":
-        from geo_api.services.units import rows_geojson
-        from geo_api.web.api.routes import GeoJSONResponse
-
         return GeoJSONResponse(rows_geojson(svc, units, out["cells"], out["meta"]))
     return out
 
@@ -120,7 +136,6 @@ def kde(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     """Quartic KDE for both periods on the same EPSG:27700 grid and the difference surface,
     as offences per km^2 and as share of each period's offences per km^2 (which adjusts for an
     overall rise or fall)."""
-    from geo_api.services.comparison import kde_difference
 
     return kde_difference(svc, *_periods(svc, flt, before, after), bandwidth_m=bandwidth_m,
                           cell_size_m=cell_size_m, study_area=study_area)
@@ -133,7 +148,6 @@ def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
            study_area: StudyArea = "city") -> dict:
     """Mean centre and standard deviational ellipse of each period's offences (EPSG:27700
     metres) and how far, and in which direction, the centre moved."""
-    from geo_api.services.comparison import centre_shift
 
     return centre_shift(svc, *_periods(svc, flt, before, after), study_area)
 
@@ -146,7 +160,6 @@ def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     """One call for the lockdown question: NPA share change, WDQ centre -> East/West with
     South as control (with its readability tests and flags), centre shift, and the H3 r9
     hotspot change summary (hot at `alpha`, FDR by default)."""
-    from geo_api.services.report import displacement_report
 
     return displacement_report(svc, *_periods(svc, flt, before, after), sig)
 
@@ -164,9 +177,8 @@ def emerging(svc: ServiceDep, flt: FilterDep,
     `geo_api/analysis/emerging.py`). Bins are significant at `alpha` (any value below 0.5),
     Benjamini-Hochberg across bins by default. Requested months without data are left out
     and named in `meta.warnings`."""
-    from geo_api.services.comparison import emerging as run
 
-    return run(svc, flt, units, sig, time_steps)
+    return comparison.emerging(svc, flt, units, sig, time_steps)
 
 
 @router.get("/compare/report/map", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="displacementMap",
@@ -178,11 +190,6 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     """A map of the displacement report for non-analysts: NPA and ward share change, hot
     spots new / persistent / no longer hot, and both mean centres. Aggregates only: no offence
     points are drawn."""
-    from geo_api.services.report import report_map_layers
-    from geo_api.web.api.routes_pages import _as_period, map_pair, page_controls
-    from geo_api.web.auth import disclosure
-    from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
-    from geo_api.web.maps.report import render_report_map
 
     fb, fa = _periods(svc, flt, *map_pair(request, svc, before, after))
     title = f"{period_label(fb)} vs {period_label(fa)}"
@@ -190,4 +197,4 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
     return HTMLResponse(render_report_map(
         svc.boundaries, **parts, title=title, group_words=GROUP_WORDS.get(fb.group, fb.group),
-        controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))
+        controls=page_controls(request, svc, flt, pair=(as_period(fb), as_period(fa)))))

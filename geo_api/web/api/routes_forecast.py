@@ -4,30 +4,36 @@ the loaded data, and the places to go next month chosen by it."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_api.analysis.forecast import METHODS
-from geo_api.services.units import UnitSpec
+from geo_api.services.access import require
+from geo_api.services.forecast import evaluate, focus
+from geo_api.services.units import UnitSpec, unit_shapes_lonlat
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
 from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
-from geo_api.web.api.routes import HTML_200
-from geo_api.web.api.routes_planning import FORMATS, points_geojson
-from geo_api.web.auth import PARTNER
+from geo_api.web.api.shared import (
+    FORMATS,
+    HTML_200,
+    Responses,
+    page_controls,
+    points_geojson,
+)
+from geo_api.web.auth import PARTNER, audit_note, caller
+from geo_api.web.maps.focus import render_focus_map
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 UnitsDep = Annotated[UnitSpec | None, Depends(units_param("h3", with_location=True))]
 
 
 def location_needs_analyst(request: Request, units: UnitsDep) -> UnitSpec | None:
     """grid=location ranks offence locations (map points; exact points on a force export):
     analysts only, like /stats/top?grid=location."""
-    from geo_api.services.access import require
-    from geo_api.web.auth import audit_note, caller
-
     if units is None:
         require(caller(request), "analyst")
         audit_note(request, point_level=True)
@@ -60,8 +66,6 @@ def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUn
     area, hit rate vs coverage (1-20%), and a paired comparison with the naive method
     (last-period counts). Ties at the cut share the remaining area in proportion. Cached
     per dataset version."""
-    from geo_api.services.forecast import evaluate
-
     return evaluate(svc, flt, units, methods or list(METHODS), window, horizon, coverage,
                     half_life, bandwidth_m)
 
@@ -79,8 +83,6 @@ def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units:
     common police.uk locations, with ward, NPA, counts for the last 3 and 12 months and the
     trend. With `hours=` on force exports, the list for the hours a team works. Map:
     `/maps/focus`."""
-    from geo_api.services.forecast import focus
-
     out = focus(svc, flt, units, n, window, coverage)
     query = own_query(request, drop=("f",))
     out["places"] = [{**p, "map_url": f"/maps/focus?{query}&zoom_to={p['rank']}"}
@@ -105,16 +107,10 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
               ) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
     every method, and a print button (A4 landscape: title, period, method, date made)."""
-    from geo_api.services.forecast import evaluate, focus
-    from geo_api.services.units import unit_shapes_lonlat
-    from geo_api.web.maps.focus import render_focus_map
-
     out = focus(svc, flt, units, n, window, coverage)
     ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
     shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
-    from geo_api.web.api.routes_pages import page_controls
-
     controls = page_controls(request, svc, flt, with_period=False, inline=True)
     return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to,
                                          controls))
@@ -122,6 +118,4 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
 
 def own_query(request: Request, drop: tuple[str, ...]) -> str:
     """The request's query string without ``drop`` (re-encoded)."""
-    from urllib.parse import urlencode
-
     return urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in drop])

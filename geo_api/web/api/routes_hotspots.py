@@ -6,8 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from geo_api.services import hotspots
 from geo_api.services.access import require
-from geo_api.services.units import UnitSpec
+from geo_api.services.units import UnitSpec, rows_geojson
+from geo_api.web.api.csv_safe import table_csv
 from geo_api.web.api.models import (
     ConcentrationResponse,
     ErrorBody,
@@ -26,15 +28,18 @@ from geo_api.web.api.params import (
     StudyArea,
     units_param,
 )
-from geo_api.web.api.routes import TABLE_FORMATS, GeoJSONResponse, TableFormat
-from geo_api.web.auth import PUBLIC, audit_note, caller
+from geo_api.web.api.shared import (
+    GEOJSON_FORMAT,
+    TABLE_FORMATS,
+    CellFormat,
+    GeoJSONResponse,
+    Responses,
+    TableFormat,
+)
+from geo_api.web.auth import PUBLIC, audit_note, caller, disclosure
 
 router = APIRouter(tags=["hotspots"], dependencies=[HeavySlot])
-ERRORS = {422: {"model": ErrorBody}}
-CellFormat = Annotated[Literal["json", "geojson"], Query(description="json, or geojson: the "
-                                                        "cells as lon/lat polygons")]
-GEOJSON_FORMAT = {200: {"content": {"application/json": {}, "application/geo+json": {}},
-                        "description": "JSON (default) or GeoJSON cells (f=geojson)"}}
+ERRORS: Responses = {422: {"model": ErrorBody}}
 H3Units = Annotated[UnitSpec, Depends(units_param("h3"))]
 
 
@@ -60,16 +65,13 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
     """Kernel density of matching offences in offences per km^2 on an EPSG:27700 grid
     (quartic: exact; gaussian: FFT with linear binning). `f=geojson` returns the cells at or
     above `min_share_of_max` as lon/lat polygons for maps."""
-    from geo_api.services.hotspots import kde as run
-    from geo_api.web.auth import disclosure
-
     policy = disclosure(request)  # public: defaults raised to the floors (explicit values
     if policy is not None and "cell_size_m" not in request.query_params:  # below: 403)
         cell_size_m = max(cell_size_m, policy.min_kde_cell_m)
-    body, meta = run(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m, kernel=kernel,
-                     study_area=study_area, as_geojson=f == "geojson",
-                     min_share_of_max=min_share_of_max,
-                     min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
+    body, meta = hotspots.kde(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m,
+                              kernel=kernel, study_area=study_area, as_geojson=f == "geojson",
+                              min_share_of_max=min_share_of_max,
+                              min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
     if f == "geojson":
         return GeoJSONResponse(KDECells(**body, meta=meta).model_dump(mode="json"))
     return {"meta": meta, "grid": body}
@@ -86,14 +88,10 @@ def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
     90/95/99%. `meta.min_attainable_p` says how small a p-value the permutations can give.
     Undefined z (e.g. four mutually adjacent NPAs) comes back as null with a reason.
     `f=geojson`: the cells as lon/lat polygons with their label, count and z (for QGIS)."""
-    from geo_api.services.hotspots import gi as run
-
-    rows, meta = run(svc, flt, units, sig)
+    rows, meta = hotspots.gi(svc, flt, units, sig)
     if only_significant:
         rows = [r for r in rows if r["label"].startswith(("hot", "cold"))]
     if f == "geojson":
-        from geo_api.services.units import rows_geojson
-
         return GeoJSONResponse(rows_geojson(svc, units, rows, meta))
     return {"meta": meta, "cells": rows}
 
@@ -104,9 +102,7 @@ def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
 def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
     """Hour-of-day by weekday counts, and the night-time economy (22:00-05:00) and
     after-school (15:00-19:00) shares. Needs force-export rows: police.uk has no times."""
-    from geo_api.services.hotspots import time_profile as run
-
-    return run(svc, flt)
+    return hotspots.time_profile(svc, flt)
 
 
 @router.get("/stats/top", dependencies=[PUBLIC], response_model=TopResponse, operation_id="getTopAreas",
@@ -117,16 +113,12 @@ def top(request: Request, svc: ServiceDep, flt: FilterDep,
     """The `limit` areas, cells or police.uk map points (`grid=location`) with most matching
     offences, with share and cumulative share. `grid=location` is a list of offence
     locations: analysts only (audited as point-level). `f=csv`: the table as a download."""
-    from geo_api.services.hotspots import top as run
-
     if units is None:
         require(caller(request), "analyst")
-    out = run(svc, flt, units, limit)
+    out = hotspots.top(svc, flt, units, limit)
     audit_note(request, rows=len(out["top"]),
                point_level=units is None)
     if f == "csv":
-        from geo_api.web.api.csv_safe import table_csv
-
         what = f"top-{'locations' if units is None else units.grid}"
         return table_csv(request, out["top"], "top", what, out["meta"])
     return out
@@ -138,6 +130,4 @@ def top(request: Request, svc: ServiceDep, flt: FilterDep,
 def concentration(svc: ServiceDep, flt: FilterDep, units: H3Units) -> dict:
     """How concentrated offences are in space: units ranked by density, Lorenz curve, Gini,
     and the share of offences in the densest 1/5/10/25% of the study area."""
-    from geo_api.services.hotspots import concentration_of as run
-
-    return run(svc, flt, units)
+    return hotspots.concentration_of(svc, flt, units)

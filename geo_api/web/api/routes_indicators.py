@@ -4,12 +4,16 @@ applies to everyone but its owner and admins."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from geo_api.errors import NotFound
+from geo_api.services import indicators
+from geo_api.services.planning import kit_coverage
 from geo_api.web.api.models import (
     ErrorBody,
     IndicatorInfo,
@@ -18,9 +22,10 @@ from geo_api.web.api.models import (
     SchoolsNearViolence,
 )
 from geo_api.web.api.params import FilterDep, HeavySlot, PlanningFilterDep, ServiceDep
-from geo_api.web.api.routes import ERRORS, HTML_200
-from geo_api.web.api.routes_sites import csv_body, read_csv_body
+from geo_api.web.api.shared import ERRORS, HTML_200, csv_body, page_controls, read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
+from geo_api.web.maps.layers import GROUP_WORDS, TIME_WINDOWS, period_label, window_count
+from geo_api.web.maps.partners import render_partner_map
 
 router = APIRouter(tags=["indicators"])
 Name = Annotated[str, Path(description="Indicator name: 1-40 characters a-z, 0-9, '-' or '_'",
@@ -60,13 +65,11 @@ async def upload(name: Name, request: Request, svc: ServiceDep, who: PrincipalDe
     rejected whole (422 naming line and field) and the previous indicator of that name is
     kept. The indicator belongs to its uploader: only they or an admin may replace or delete
     it, and only they and admins see its counts unrounded."""
-    from geo_api.services.indicators import indicator_store, save_indicator
-
     is_admin = who.at_least("admin")
-    indicator_store(svc).check_may_change(name, who.owner, is_admin)  # before the body
+    indicators.indicator_store(svc).check_may_change(name, who.owner, is_admin)  # before the body
     data = await read_csv_body(request)
     return IndicatorInfo(**await run_in_threadpool(
-        save_indicator, svc, name, data, who.owner, is_admin, source_org=source_org,
+        indicators.save_indicator, svc, name, data, who.owner, is_admin, source_org=source_org,
         licence=licence, measure=measure, period=period, synthetic=synthetic,
         suppress_below=suppress_below, round_to=round_to,
         unknown_postcodes=unknown_postcodes))
@@ -76,9 +79,7 @@ async def upload(name: Name, request: Request, svc: ServiceDep, who: PrincipalDe
             operation_id="listIndicators", summary="Partner indicators loaded")
 def list_all(svc: ServiceDep) -> IndicatorList:
     """Name, what is counted, source, areas, owner and whether it is SYNTHETIC example data."""
-    from geo_api.services.indicators import list_indicators
-
-    return IndicatorList(indicators=list_indicators(svc))
+    return IndicatorList(indicators=indicators.list_indicators(svc))
 
 
 @router.delete("/indicators/{name}", dependencies=[PARTNER], status_code=204,
@@ -86,9 +87,7 @@ def list_all(svc: ServiceDep) -> IndicatorList:
                summary="Delete a partner indicator (its owner or an admin)")
 def delete(name: Name, svc: ServiceDep, who: PrincipalDep) -> Response:
     """Removes the indicator and its description; 403 for anyone but its owner or an admin."""
-    from geo_api.services.indicators import indicator_store
-
-    indicator_store(svc).delete(name, who.owner, who.at_least("admin"))
+    indicators.indicator_store(svc).delete(name, who.owner, who.at_least("admin"))
     return Response(status_code=204)
 
 
@@ -113,9 +112,7 @@ def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
     with a 95% CI and esda's bivariate local Moran (indicator vs neighbours' violence).
     Association, not cause. Counts go through the indicator's disclosure rule unless you
     own it."""
-    from geo_api.services.indicators import overlay as run
-
-    return IndicatorOverlay(**run(svc, name, flt, who, period, layer))
+    return IndicatorOverlay(**indicators.overlay(svc, name, flt, who, period, layer))
 
 
 @router.get("/maps/partners", dependencies=[PARTNER, HeavySlot], response_class=HTMLResponse,
@@ -132,19 +129,12 @@ def partner_map(request: Request, svc: ServiceDep, flt: FilterDep, who: Principa
     outlined, the needs assessment's sentence and the rank correlation in the legend, both
     values on hover, controls for the offences and period, and a Print button. Violence
     covers every loaded month unless a period is chosen."""
-    from geo_api.errors import NotFound
-    from geo_api.services.indicators import list_indicators
-    from geo_api.services.indicators import overlay as run
-    from geo_api.web.api.routes_pages import page_controls
-    from geo_api.web.maps.layers import GROUP_WORDS, period_label
-    from geo_api.web.maps.partners import render_partner_map
-
     if indicator is None:
-        names = [i["name"] for i in list_indicators(svc)]
+        names = [i["name"] for i in indicators.list_indicators(svc)]
         if not names:
             raise NotFound("indicators: none loaded yet (POST /indicators/{name})")
         indicator = names[0]
-    ov = run(svc, indicator, flt, who, period)
+    ov = indicators.overlay(svc, indicator, flt, who, period)
     title = (f"{ov['about'].get('measure') or indicator} and "
              f"{GROUP_WORDS.get(flt.group, flt.group)}, {period_label(flt)}")
     return HTMLResponse(render_partner_map(svc.boundaries, ov, title,
@@ -167,16 +157,12 @@ def schools(svc: ServiceDep, flt: PlanningFilterDep,
     with the offences within `radius_m` in the window, ranked. Uses the kit-coverage
     computation (/plan/kits/coverage), not a second one. police.uk has no times: on such
     data every hour is counted and `window.applied` is false."""
-    import dataclasses
-
-    from geo_api.services.planning import kit_coverage
-    from geo_api.web.maps.layers import TIME_WINDOWS, window_count
 
     n_timed = window_count(svc, dataclasses.replace(flt, hours=None), 0, 24)[1]
     hours = None if window == "all" else TIME_WINDOWS[window][:2]
-    applied = hours is not None and n_timed > 0
-    if applied:
-        flt = dataclasses.replace(flt, hours=hours)
+    applied = hours if n_timed > 0 else None  # (a window needs offences with a time)
+    if applied is not None:
+        flt = dataclasses.replace(flt, hours=applied)
         note = f"{TIME_WINDOWS[window][2]}; {n_timed:,} loaded offences have a time"
     elif hours is None:
         note = "all hours"
@@ -186,8 +172,9 @@ def schools(svc: ServiceDep, flt: PlanningFilterDep,
     out = kit_coverage(svc, flt, sites=sites, radius_m=radius_m)
     ranked = sorted(out["sites"], key=lambda s: (-s["offences_within"], s["name"]))
     return SchoolsNearViolence(
-        meta=out["meta"], window={"name": window, "hours": list(hours) if applied else None,
-                                  "applied": applied, "note": note},
+        meta=out["meta"], window={"name": window,
+                                  "hours": None if applied is None else list(applied),
+                                  "applied": applied is not None, "note": note},
         schools=[{"rank": i + 1, **{k: s[k] for k in ("name", "kind", "lon", "lat",
                                                       "offences_within", "share_of_demand")}}
                  for i, s in enumerate(ranked)])

@@ -7,14 +7,16 @@ under the disclosure policy applied by the access middleware)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import InvalidParameter
-from geo_api.services import feature_collections as collections
+from geo_api.errors import InvalidParameter, NotFound
+from geo_api.services import feature_collections
 from geo_api.services.filters import filter_query
 from geo_api.web.api import ogc
 from geo_api.web.api.models import (
@@ -31,10 +33,12 @@ from geo_api.web.api.models import (
     TileSetList,
 )
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
-from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal
+from geo_api.web.api.shared import Responses, layer_frame, serve_tile
+from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal, disclosure
 
 router = APIRouter(tags=["OGC API"])
-ERRORS = {403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS: Responses = {403: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                     422: {"model": ErrorBody}}
 CollectionId = Annotated[str, Path(description="Collection id (GET /collections lists them)",
                                    examples=["ward"])]
 FeatureId = Annotated[str, Path(description="Feature id: an area code, an H3 cell, a KDE "
@@ -49,9 +53,10 @@ BboxCrs = Annotated[str | None, Query(alias="bbox-crs", description=f"CRS of bbo
                                       f"{ogc.CRS84} only")]
 TileF = Annotated[Literal["mvt", "geojson"], Query(description="mvt (Mapbox Vector Tile) "
                                                    "or geojson")]
-JSON_200 = {200: {"content": {"application/json": {}}, "description": "A JSON document"}}
-GEOJSON_200 = {200: {"content": {"application/geo+json": {}},
-                     "description": "A GeoJSON FeatureCollection (OGC API Features)"}}
+JSON_200: Responses = {200: {"content": {"application/json": {}},
+                             "description": "A JSON document"}}
+GEOJSON_200: Responses = {200: {"content": {"application/geo+json": {}},
+                                "description": "A GeoJSON FeatureCollection (OGC API Features)"}}
 OgcFilter = Annotated[OffenceFilter, Depends(filter_param(None))]
 FEATURE_CACHE = "private, max-age=60"
 
@@ -71,8 +76,6 @@ def metadata_only(request: Request, response: Response) -> None:
     tile matrix set, tile set and TileJSON documents: extents, zooms, tile limits) as
     already safe for the public role, so the disclosure policy does not treat its integers
     as counts."""
-    from geo_api.web.auth import disclosure
-
     policy = disclosure(request)
     if policy is not None:
         response.headers["X-Disclosure-Control"] = f"{policy.label} (no offence numbers " \
@@ -94,8 +97,6 @@ def _role(request: Request) -> str | None:
 def _selection_query(c, flt: OffenceFilter) -> str:
     """The resolved selection as query text for links (derived collections: their period
     and group spelled out, so a link keeps meaning the same selection)."""
-    from urllib.parse import urlencode
-
     return urlencode(filter_query(flt)) if c.temporal else ""
 
 
@@ -129,15 +130,15 @@ def list_collections(request: Request, svc: ServiceDep) -> dict:
     """Boundary layers, area statistics per layer, Gi* and KDE cells, and offence records
     (analysts only), each with its extent, CRS list and links to items and tiles."""
     base = base_url(request)
-    cols = [ogc.collection_doc(base, c, collections.extent(svc, c))
-            for c in collections.visible(svc, _role(request))]
+    cols = [ogc.collection_doc(base, c, feature_collections.extent(svc, c))
+            for c in feature_collections.visible(svc, _role(request))]
     return {"links": [ogc.link(f"{base}/collections", "self", ogc.JSON, "This document")],
             "collections": cols}
 
 
 # ------------------------------------------------------------- offences (analysts) ------
 def _offence_collection(request: Request, svc):
-    return collections.get(svc, "offences", _role(request))
+    return feature_collections.get(svc, "offences", _role(request))
 
 
 @router.get("/collections/offences", dependencies=[ANALYST, Metadata], response_class=OgcJSON,
@@ -151,8 +152,8 @@ def describe_offences(request: Request, svc: ServiceDep, flt: OgcFilter) -> dict
     the whole collection; the items apply them. Refused (403) where the deployment serves
     aggregates only."""
     c = _offence_collection(request, svc)
-    collections.selection(svc, c, flt)  # a bad or empty selection is refused here too
-    return ogc.collection_doc(base_url(request), c, collections.extent(svc, c))
+    feature_collections.selection(svc, c, flt)  # a bad or empty selection is refused here too
+    return ogc.collection_doc(base_url(request), c, feature_collections.extent(svc, c))
 
 
 @router.get("/collections/offences/items", dependencies=[ANALYST], response_class=GeoJSON,
@@ -167,8 +168,8 @@ def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, limit: Limi
     c = _offence_collection(request, svc)
     _check_bbox_crs(bbox_crs)
     epsg = ogc.parse_crs(crs)
-    flt = collections.selection(svc, c, flt)
-    df, n = collections.offence_page(svc, flt, limit, offset, with_metric=epsg != 4326)
+    flt = feature_collections.selection(svc, c, flt)
+    df, n = feature_collections.offence_page(svc, flt, limit, offset, with_metric=epsg != 4326)
     feats = ogc.offence_features_json(df, epsg)
     audit_note(request, rows=len(feats), point_level=True)
     url = f"{base_url(request)}/collections/offences/items"
@@ -185,15 +186,13 @@ def offence_item(request: Request, svc: ServiceDep, featureId: FeatureId,
     """One offence record by its key, as a GeoJSON Feature."""
     _offence_collection(request, svc)
     epsg = ogc.parse_crs(crs)
-    feat = ogc.offence_features_json(collections.offence(svc, featureId, epsg != 4326),
+    feat = ogc.offence_features_json(feature_collections.offence(svc, featureId, epsg != 4326),
                                      epsg)[0]
     audit_note(request, rows=1, point_level=True)
     return _feature(request, feat, "offences", epsg)
 
 
 def _feature(request: Request, feat: str, cid: str, epsg: int) -> Response:
-    import json
-
     base = base_url(request)
     links = [ogc.link(str(request.url), "self", ogc.GEOJSON, "This feature"),
              ogc.link(f"{base}/collections/{cid}", "collection", ogc.JSON, "Its collection")]
@@ -210,9 +209,9 @@ def describe_collection(request: Request, svc: ServiceDep, collectionId: Collect
                         flt: OgcFilter) -> dict:
     """A collection's description. For derived collections (stats-*, hotspots-*) the links
     carry the selection (default: latest 3 loaded months, violence_robbery_weapons)."""
-    c = collections.get(svc, collectionId, _role(request))
-    query = _selection_query(c, collections.selection(svc, c, flt)) if c.derived else ""
-    return ogc.collection_doc(base_url(request), c, collections.extent(svc, c), query)
+    c = feature_collections.get(svc, collectionId, _role(request))
+    query = _selection_query(c, feature_collections.selection(svc, c, flt)) if c.derived else ""
+    return ogc.collection_doc(base_url(request), c, feature_collections.extent(svc, c), query)
 
 
 @router.get("/collections/{collectionId}/items", dependencies=[PUBLIC, HeavySlot],
@@ -226,12 +225,12 @@ def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
     `numberMatched` is the total. Area statistics and hot spot cells are computed for
     `datetime` (default: the latest 3 loaded months) and `group` (default:
     violence_robbery_weapons); their parameters are in `meta`."""
-    c = collections.get(svc, collectionId, _role(request))
+    c = feature_collections.get(svc, collectionId, _role(request))
     _check_bbox_crs(bbox_crs)
     epsg = ogc.parse_crs(crs)
-    sel = collections.selection(svc, c, flt)
-    gdf, params = collections.frame(svc, c, sel)
-    gdf = collections.in_bbox(gdf, sel.bbox_lonlat)
+    sel = feature_collections.selection(svc, c, flt)
+    gdf, params = feature_collections.frame(svc, c, sel)
+    gdf = feature_collections.in_bbox(gdf, sel.bbox_lonlat)
     page = gdf.iloc[offset:offset + limit]
     props = [k for k in page.columns if k not in ("id", "geometry")]
     feats = ogc.features_json(page, epsg, props)
@@ -249,11 +248,9 @@ def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
 def item(request: Request, svc: ServiceDep, collectionId: CollectionId,
          featureId: FeatureId, flt: OgcFilter, crs: Crs = None) -> Response:
     """One area, cell or boundary by its id (derived collections: for the selection)."""
-    from geo_api.errors import NotFound
-
-    c = collections.get(svc, collectionId, _role(request))
+    c = feature_collections.get(svc, collectionId, _role(request))
     epsg = ogc.parse_crs(crs)
-    gdf, _ = collections.frame(svc, c, collections.selection(svc, c, flt))
+    gdf, _ = feature_collections.frame(svc, c, feature_collections.selection(svc, c, flt))
     one = gdf[gdf["id"] == featureId]
     if one.empty:
         raise NotFound(f"no feature {featureId!r} in collection {c.id!r}")
@@ -290,17 +287,13 @@ def tile_matrix_set(tileMatrixSetId: TmsId) -> dict:
 
 
 def _tiled(request: Request, svc, collection_id: str):
-    from geo_api.errors import NotFound
-
-    c = collections.get(svc, collection_id, _role(request))
+    c = feature_collections.get(svc, collection_id, _role(request))
     if not c.tile_layer:
         raise NotFound(f"collection {c.id!r} has no tiles; read its items")
     return c
 
 
 def _tile_fields(svc, c, flt) -> dict[str, str]:
-    from geo_api.web.api.routes_tiles import layer_frame
-
     frame = layer_frame(svc, c.tile_layer, flt)
     kinds = {"i": "integer", "u": "integer", "f": "number", "b": "boolean"}
     return {k: kinds.get(frame[k].dtype.kind, "string") for k in frame.columns
@@ -315,7 +308,7 @@ def tilesets(request: Request, svc: ServiceDep, collectionId: CollectionId,
              flt: OgcFilter) -> dict:
     """The collection's tile sets (one: WebMercatorQuad, MVT and GeoJSON tiles)."""
     c = _tiled(request, svc, collectionId)
-    sel = collections.selection(svc, c, flt)
+    sel = feature_collections.selection(svc, c, flt)
     return ogc.tilesets_doc(base_url(request), c, _selection_query(c, sel))
 
 
@@ -329,8 +322,8 @@ def tileset(request: Request, svc: ServiceDep, collectionId: CollectionId,
     """Tile set metadata (OGC API Tiles): tile matrix limits for zoom 8-16 over the
     collection's extent, the layer and its fields, and the MVT/GeoJSON tile templates."""
     c = _tiled(request, svc, collectionId)
-    sel = collections.selection(svc, c, flt)
-    bbox = collections.extent(svc, c)["spatial"]["bbox"][0]
+    sel = feature_collections.selection(svc, c, flt)
+    bbox = feature_collections.extent(svc, c)["spatial"]["bbox"][0]
     return ogc.tileset_doc(base_url(request), c, _selection_query(c, sel), bbox,
                            _tile_fields(svc, c, sel))
 
@@ -345,8 +338,8 @@ def tilejson(request: Request, svc: ServiceDep, collectionId: CollectionId,
     """TileJSON for MapLibre / Mapbox GL and QGIS vector tile connections: the MVT URL
     template (with the selection spelled out), zoom range, bounds and the layer's fields."""
     c = _tiled(request, svc, collectionId)
-    sel = collections.selection(svc, c, flt)
-    bbox = collections.extent(svc, c)["spatial"]["bbox"][0]
+    sel = feature_collections.selection(svc, c, flt)
+    bbox = feature_collections.extent(svc, c)["spatial"]["bbox"][0]
     what = (f"{c.title}: {sel.group}, {sel.describe()['start'][:7]} to "
             f"{sel.describe()['end_exclusive'][:7]} (exclusive)" if c.derived
             else c.description)
@@ -374,8 +367,6 @@ def collection_tile(request: Request, svc: ServiceDep, collectionId: CollectionI
                     flt: OgcFilter, f: TileF = "mvt") -> Response:
     """The same tiles as /tiles/{layer}/{z}/{x}/{y}, addressed the OGC way; the selection
     of derived collections defaults as for their items."""
-    from geo_api.web.api.routes_tiles import _serve
-
     c = _tiled(request, svc, collectionId)
-    sel = collections.selection(svc, c, flt)
-    return _serve(request, svc, sel, c.tile_layer, tileMatrix, tileCol, tileRow, f)
+    sel = feature_collections.selection(svc, c, flt)
+    return serve_tile(request, svc, sel, c.tile_layer, tileMatrix, tileCol, tileRow, f)

@@ -13,14 +13,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.data.store.base import OffenceFilter
-from geo_api.errors import GeoApiError, InvalidParameter
+from geo_api.errors import GeoApiError
 from geo_api.services.access import require
 from geo_api.services.comparison import periods
 from geo_api.services.filters import filter_query, with_period
 from geo_api.web.api import ogc
 from geo_api.web.api.models import OgcLandingPage
 from geo_api.web.api.params import (
-    FORM_FIELDS,
     FilterDep,
     HeavySlot,
     MapAfter,
@@ -28,11 +27,19 @@ from geo_api.web.api.params import (
     RawFilterDep,
     ServiceDep,
 )
-from geo_api.web.api.routes import HTML_200, HTML_EXAMPLE, PNG_200
+from geo_api.web.api.shared import (
+    HTML_200,
+    HTML_EXAMPLE,
+    PNG_200,
+    as_period,
+    map_pair,
+    message_page,
+    months_period,
+    page_controls,
+)
 from geo_api.web.auth import ANYONE, PUBLIC, ROLE_SEES, caller, current_principal, disclosure
-from geo_api.web.errors import message_page as page
 from geo_api.web.maps import hotspots as hotspot_maps
-from geo_api.web.maps.controls import area_bounds, controls_html, latest_3
+from geo_api.web.maps.controls import latest_3
 from geo_api.web.maps.layers import (
     TIME_WINDOWS,
     hotspot_layers,
@@ -48,8 +55,6 @@ router = APIRouter(tags=["pages"], dependencies=[HeavySlot])
 Resolution = Annotated[int, Query(ge=7, le=10, description="H3 resolution of the Gi* cells")]
 SiteSets = Annotated[list[str] | None, Query(description="Uploaded candidate-site sets to show "
                                                          "(see POST /sites/{name})")]
-TIME_HINT = ("police.uk data has no times of day, so time-window maps (for example after "
-             "school, 15:00-19:00) need a force export with offence times.")
 
 
 # FastAPI's type for ``responses=`` (routes.py's dicts are inferred narrower)
@@ -81,7 +86,7 @@ def landing(svc: ServiceDep, request: Request,
     who = current_principal(request)
     s = svc.store.summary() if svc.store.dataset_version() else {}
     months = list(svc.store.months_loaded()) if s else []
-    latest = _period(months[-3:])
+    latest = months_period(months[-3:])
     return HTMLResponse(render(
         "landing.html", who=who, role_sees=ROLE_SEES[who.role] if who else "",
         loaded=(f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
@@ -94,7 +99,7 @@ def landing(svc: ServiceDep, request: Request,
 def _landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]:
     """(url, title, what it shows) of each map on the landing page, for the loaded months
     (``n_timed``: offences with a time of day)."""
-    latest, previous = _period(months[-3:]), _period(months[-6:-3])
+    latest, previous = months_period(months[-3:]), months_period(months[-6:-3])
     g = f"group={DEFAULT_GROUP}"
     links = [
         (f"/maps/hotspots?{'datetime=' + latest + '&' if latest else ''}{g}",
@@ -180,11 +185,11 @@ def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
     legend, a 1 km scale bar, parameters, dataset version, the date made and the
     attribution. Same filters and default period (the latest 3 loaded months) as
     /maps/hotspots; drawn on the server without base tiles. Aggregates only."""
-    from geo_api.web.maps import static_png  # lazy: matplotlib, only for this picture
+    from geo_api.web.maps import static_png  # noqa: PLC0415 - lazy: matplotlib, only for this picture
 
     flt = latest_unless_given(request, svc, flt)
     layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
-    stem = f"hotspots_{_as_period(flt) or 'all-months'}_{flt.group}".replace("/", "-to-")
+    stem = f"hotspots_{as_period(flt) or 'all-months'}_{flt.group}".replace("/", "-to-")
     return Response(static_png.render_hotspot_png(svc.boundaries, layers, layout, cold),
                     media_type="image/png",
                     headers={"Content-Disposition": f'inline; filename="{stem}.png"'})
@@ -207,7 +212,7 @@ def side_by_side_map(request: Request, svc: ServiceDep, flt: RawFilterDep,
         return message_page(exc)
     return HTMLResponse(hotspot_maps.render_side_by_side(
         svc.boundaries, left, right,
-        controls=page_controls(request, svc, flt, pair=(_as_period(fb), _as_period(fa)))))
+        controls=page_controls(request, svc, flt, pair=(as_period(fb), as_period(fa)))))
 
 
 @router.get("/maps/time-window", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="timeWindowMap",
@@ -266,54 +271,6 @@ def latest_unless_given(request: Request, svc, flt):
     return with_period(flt, period)
 
 
-def map_pair(request: Request, svc, before: str | None, after: str | None
-             ) -> tuple[str, str]:
-    """The two periods of a comparison map: the controls form's month fields when it was
-    sent without JavaScript (``before_from``/``before_to``, ``after_from``/``after_to``),
-    else the parameters, else the latest 3 loaded months against the 3 before them."""
-    q = request.query_params
-    for name in ("before", "after"):
-        if q.get(f"{name}_from"):
-            a = q[f"{name}_from"]
-            value = f"{a}/{q.get(f'{name}_to') or a}"
-            before, after = (value, after) if name == "before" else (before, value)
-    if before is None or after is None:
-        months = list(svc.store.months_loaded())
-        if len(months) < 6 and (before is None and after is None):
-            raise InvalidParameter("before/after: give both periods (fewer than 6 months are "
-                                   "loaded, so there is no default pair)")
-        before = before or _period(months[-6:-3])
-        after = after or _period(months[-3:])
-    return before, after
-
-
-def _as_period(flt) -> str | None:
-    """'YYYY-MM/YYYY-MM' of a whole-month filter (None otherwise)."""
-    if flt.start is None or flt.end is None:
-        return None
-    last = flt.end - datetime.timedelta(days=1)
-    return f"{flt.start:%Y-%m}/{last:%Y-%m}"
-
-
-def page_controls(request: Request, svc, flt, pair=None, with_period: bool = True,
-                  inline: bool = False):
-    """The controls form for this page (a function of the map's JavaScript name);
-    ``with_period``/``inline``: see ``controls_html``."""
-    own = FORM_FIELDS if with_period else FORM_FIELDS - {"datetime"}
-    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in own]
-    months = list(svc.store.months_loaded())
-    areas = area_bounds(svc.boundaries)
-    return lambda map_name: controls_html(
-        path=request.url.path, months=months, group=flt.group, period=_as_period(flt),
-        extra=keep, areas=areas, map_name=map_name, pair=pair, with_period=with_period,
-        inline=inline)
-
-
-def _period(months: list[str]) -> str:
-    """'2020-07/2020-09' for a run of months ('' for none)."""
-    return f"{months[0]}/{months[-1]}" if months else ""
-
-
 def _checked_period(period: str) -> str:
     """``period`` ('YYYY-MM/YYYY-MM' or '') unchanged; anything else is refused (it is
     written into a script's string on the landing page)."""
@@ -340,7 +297,3 @@ def _site_sets(svc, who) -> list[dict] | None:
             for x in svc.site_sets.list()]
 
 
-def message_page(exc: GeoApiError, timed: bool = False) -> HTMLResponse:
-    """The plain page for a selection that cannot be mapped; ``timed``: the map needed
-    offences with a time of day."""
-    return page(exc.user_msg, exc.status_code, TIME_HINT if timed else "")

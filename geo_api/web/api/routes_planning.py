@@ -6,35 +6,40 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from geo_api.errors import GeoApiError, InvalidParameter
+from geo_api.services import planning
+from geo_api.services.planning import people_zones_geojson, planning_view, public
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
-    ErrorBody,
     KitCoverageResponse,
     PCurveResponse,
     PeopleZonesResponse,
     SitingResponse,
 )
 from geo_api.web.api.params import (
-    Alpha,
-    Fdr,
     HeavySlot,
-    Permutations,
     PlanningFilterDep,
-    Seed,
     ServiceDep,
+    SignificanceAtDep,
     StudyArea,
 )
-from geo_api.web.api.routes import HTML_200
+from geo_api.web.api.shared import (
+    ERRORS,
+    FORMATS,
+    HTML_200,
+    message_page,
+    page_controls,
+    points_geojson,
+)
 from geo_api.web.auth import PARTNER, PrincipalDep
+from geo_api.web.maps.layers import period_label
+from geo_api.web.maps.planning import render_planning_map
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-FORMATS = {200: {"content": {"application/geo+json": {}, "text/csv": {}},
-                 "description": "JSON (default), GeoJSON (f=geojson) or CSV (f=csv)"}}
 
 SiteSet = Annotated[str, Query(description="police_points, postcodes, schools or the name of "
                                            "an uploaded site set (POST /sites/{name})",
@@ -54,26 +59,7 @@ Existing = Annotated[str | None, Query(description="Site set kept as it is (exis
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
 
 
-def hot_sig(permutations: Permutations = 9999, seed: Seed = 12345, fdr: Fdr = True,
-            alpha: Alpha = 0.05):
-    from geo_api.services.hotspots import Significance
-
-    return Significance(permutations=permutations, seed=seed, fdr=fdr, alpha=alpha)
-
-
-SigDep = Annotated[object, Depends(hot_sig)]
-
-def points_geojson(rows: list[dict], meta: dict) -> Response:
-    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-              "properties": {k: v for k, v in r.items() if k not in ("lon", "lat")}}
-             for r in rows]
-    return Response(json.dumps({"type": "FeatureCollection", "features": feats, "meta": meta},
-                               default=str), media_type="application/geo+json")
-
-
 def _shape(result: dict, f: str, rows_key: str, filename: str):
-    from geo_api.services.planning import public
-
     body = public(result)
     if f == "csv":
         return csv_response(body[rows_key], filename)
@@ -86,18 +72,18 @@ def _shape(result: dict, f: str, rows_key: str, filename: str):
             **ERRORS, **FORMATS}, operation_id="getKitCoverage",
             summary="How much violence is within reach of a set of kits (and which hot spots "
                     "are not)")
-def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, sites: SiteSet = "schools",
-                 radius_m: Radius = 200, distance: Distance = "straight",
-                 half_life_months: HalfLife = None, study_area: StudyArea = "city",
-                 f: Fmt = "json"):
+def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep,
+                 sites: SiteSet = "schools", radius_m: Radius = 200,
+                 distance: Distance = "straight", half_life_months: HalfLife = None,
+                 study_area: StudyArea = "city", f: Fmt = "json"):
     """Per site: offences within `radius_m`; the share of all demand any site reaches; demand
     no site reaches; and Gi* hot cells (H3 r9, 95%, FDR) farther than `radius_m` from every
     site ("uncovered hot spots"). Demand = offences matching the filter (default
     violence_robbery_weapons), one point per distinct location. f=csv/geojson: the sites."""
-    from geo_api.services.planning import kit_coverage as run
 
-    return _shape(run(svc, flt, sites=sites, radius_m=radius_m, distance=distance,
-                      half_life_months=half_life_months, study_area=study_area, sig=sig),
+    return _shape(planning.kit_coverage(svc, flt, sites=sites, radius_m=radius_m,
+                                        distance=distance, half_life_months=half_life_months,
+                                        study_area=study_area, sig=sig),
                   f, "sites", "kit_coverage.csv")
 
 
@@ -112,15 +98,14 @@ def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "sc
                    study_area: StudyArea = "city") -> dict:
     """For each radius, the share of demand whose nearest site is within it: how far a
     kit's reach has to stretch to cover a given share."""
-    from geo_api.errors import InvalidParameter
-    from geo_api.services.planning import coverage_curve as run
 
     radii = radii_m or [50.0 * i for i in range(1, 21)]
     bad = [r for r in radii if not 50 <= r <= 1000]
     if bad:
         raise InvalidParameter(f"radii_m: {bad[0]} is outside 50-1,000 m")
-    return run(svc, flt, sites=sites, radii_m=sorted(set(radii)), distance=distance,
-               half_life_months=half_life_months, study_area=study_area)
+    return planning.coverage_curve(svc, flt, sites=sites, radii_m=sorted(set(radii)),
+                                   distance=distance, half_life_months=half_life_months,
+                                   study_area=study_area)
 
 
 @router.get("/plan/kits/next", dependencies=[PARTNER], response_model=SitingResponse, responses={**ERRORS, **FORMATS},
@@ -137,11 +122,11 @@ def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
     (sparse integer programme; Lagrangian bound and reduction, then HiGHS). Sites come in
     order of marginal gain, each with what it adds; `summary.covered_share_bound` is the
     proven best possible. Candidates default to police.uk map points (public places)."""
-    from geo_api.services.planning import next_kits as run
 
-    return _shape(run(svc, flt, p=p, candidates=candidates, existing=existing,
-                      radius_m=radius_m, distance=distance, half_life_months=half_life_months,
-                      study_area=study_area, time_limit_s=time_limit_s),
+    return _shape(planning.next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
+                                     radius_m=radius_m, distance=distance,
+                                     half_life_months=half_life_months, study_area=study_area,
+                                     time_limit_s=time_limit_s),
                   f, "sites", "next_kits.csv")
 
 
@@ -158,12 +143,11 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
     """The fewest new sites (with `existing` kept) that bring `target_share` of demand within
     `radius_m`, proven minimal (`summary.sites_lower_bound`). When the target is out of
     reach, says how much can be covered at most."""
-    from geo_api.services.planning import how_many as run
 
-    return _shape(run(svc, flt, target_share=target_share, candidates=candidates,
-                      existing=existing, radius_m=radius_m, distance=distance,
-                      half_life_months=half_life_months, study_area=study_area,
-                      time_limit_s=time_limit_s), f, "sites", "kits_for_target.csv")
+    return _shape(planning.how_many(svc, flt, target_share=target_share, candidates=candidates,
+                                    existing=existing, radius_m=radius_m, distance=distance,
+                                    half_life_months=half_life_months, study_area=study_area,
+                                    time_limit_s=time_limit_s), f, "sites", "kits_for_target.csv")
 
 
 @router.get("/plan/kits/p-curve", dependencies=[PARTNER], response_model=PCurveResponse,
@@ -172,23 +156,22 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
             summary="Covered share for 1..max_p new kits (how many to buy)")
 def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             max_p: Annotated[int, Query(ge=1, le=50, description="Largest number of new kits")
-                             ] = 20,
+                                      ] = 20,
             candidates: SiteSet = "police_points", existing: Existing = None,
             radius_m: Radius = 200, distance: Distance = "straight",
             half_life_months: HalfLife = None, study_area: StudyArea = "city",
             time_limit_s: TimeLimit = 60,
             method: Annotated[Literal["bounds", "exact"], Query(
                 description="bounds: seconds, a real choice per p plus a proven upper bound; "
-                            "exact: each p solved to optimality (can take a minute)")
-                              ] = "bounds",
+                                     "exact: each p solved to optimality (can take a minute)")
+                                       ] = "bounds",
             f: Annotated[Literal["json", "csv"], Query(description="Output format")] = "json"):
     """The covered share for each number of new kits from 1 to `max_p`, and what each
     extra kit adds: where the curve flattens, more kits buy little. `method=bounds` (default,
     fast) gives for each p a real choice of sites and a proven bound on what any choice
     could cover; `method=exact` solves each p to optimality."""
-    from geo_api.services.planning import p_curve as run
 
-    out = run(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
+    out = planning.p_curve(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
               radius_m=radius_m, distance=distance, half_life_months=half_life_months,
               study_area=study_area, time_limit_s=time_limit_s, method=method)
     return csv_response(out["curve"], "kits_curve.csv") if f == "csv" else out
@@ -198,7 +181,7 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
             summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
                     "every component and how robust each rank is)")
-def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: PrincipalDep,
+def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, who: PrincipalDep,
                  layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
                      description="Areas to rank (Leicester city)")] = "ward",
                  weight_violence_rate: Annotated[float, Query(ge=0, le=10)] = 0.35,
@@ -212,11 +195,11 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: Prin
                      "Its weight (default 0.2 when an indicator is named)"))] = None,
                  method: Annotated[Literal["z", "rank_exp"], Query(
                      description="Standardisation: z-scores or the IMD's rank-exponential")
-                                   ] = "z",
+                                            ] = "z",
                  trend_months: Annotated[int, Query(ge=1, le=12, description="Recent months "
-                                                    "compared with the earlier ones")] = 3,
+                                                             "compared with the earlier ones")] = 3,
                  n_sim: Annotated[int, Query(ge=100, le=2000, description="Poisson redraws for "
-                                             "rank uncertainty")] = 500,
+                                                      "rank uncertainty")] = 500,
                  top_k: Annotated[int, Query(ge=1, le=20)] = 5, f: Fmt = "json"):
     """A transparent composite for a shortlist of People Zone neighbourhoods: violence per
     1,000 residents (empirical-Bayes smoothed), the share of the area in Gi* hot cells, the
@@ -227,26 +210,23 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SigDep, who: Prin
     `indicator` adds a partner indicator (its rate per 1,000, moved onto the areas by land
     area where the layers differ; through its disclosure rule unless you own it) with
     `weight_partner_indicator`; it appears in the sensitivity table like the others."""
-    from geo_api.services.planning import people_zones as run
 
     weights = {"violence_rate": weight_violence_rate, "hot_spot_share": weight_hot_spot_share,
                "trend": weight_trend, "deprivation": weight_deprivation,
                "young_people": weight_young_people}
     if weight_partner_indicator is not None:
         weights["partner_indicator"] = weight_partner_indicator
-    out = run(svc, flt, layer=layer, weights=weights, method=method, trend_months=trend_months,
-              n_sim=n_sim, top_k=top_k, sig=sig,
-              partner=(indicator, who) if indicator else None)
+    out = planning.people_zones(svc, flt, layer=layer, weights=weights, method=method,
+                                         trend_months=trend_months, n_sim=n_sim, top_k=top_k, sig=sig,
+                                         partner=(indicator, who) if indicator else None)
     if f == "csv":
         rows = [{**{k: v for k, v in a.items() if k != "sensitivity"},
                  **{f"rank_{n}_x{f:g}": r for n, pair in a["sensitivity"].items()
                     for f, r in zip((0.5, 1.5), pair)}} for a in out["areas"]]
         return csv_response(rows, "people_zones.csv")
     if f == "geojson":
-        from geo_api.services.planning import people_zones_geojson
-
         return Response(json.dumps(people_zones_geojson(svc, out), default=str),
-                        media_type="application/geo+json")
+                                 media_type="application/geo+json")
     return out
 
 
@@ -263,19 +243,12 @@ def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
     they add) with their reach, offences per H3 cell within reach or not, Gi* hot spots out
     of reach of every kit, and the People Zone ranking as a choropleth with the ranked table
     and rank ranges beside it. Parameters are in the panel; prints on A4 landscape."""
-    from geo_api.errors import GeoApiError
-    from geo_api.services.planning import planning_view
-    from geo_api.web.api.routes_pages import message_page
-    from geo_api.web.maps.layers import period_label
-    from geo_api.web.maps.planning import render_planning_map
 
     try:
         view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing,
-                             radius_m=radius_m, distance=distance, layer=layer)
+                                      radius_m=radius_m, distance=distance, layer=layer)
     except GeoApiError as exc:
         return message_page(exc)
-    from geo_api.web.api.routes_pages import page_controls
-
     return HTMLResponse(render_planning_map(
         svc.boundaries, view, title="Bleed-control kits and People Zones", radius_m=radius_m,
         period=period_label(flt), controls=page_controls(request, svc, flt, inline=True)))

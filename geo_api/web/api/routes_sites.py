@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import functools
+import json
+import pathlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from geo_api.errors import PayloadTooLarge, UnsupportedMediaType
-from geo_api.services.sites import MAX_BYTES
+from geo_api.data.boundaries_build import read_postcodes
+from geo_api.services.sites import normal_postcode, parse_sites_csv
+from geo_api.services.units import study_area_m
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.web.api.params import ServiceDep
+from geo_api.web.api.shared import csv_body, read_csv_body
 from geo_api.web.auth import PARTNER, PrincipalDep
 
 router = APIRouter(tags=["sites"])
 Name = Annotated[str, Path(description="Set name: 1-40 characters a-z, 0-9, '-' or '_'",
                            examples=["bleed-kits-2020"])]
-
-
-def csv_body(example: str) -> dict:
-    """OpenAPI request body of a CSV upload: a text/csv body or a multipart field 'file'."""
-    return {"requestBody": {"required": True, "content": {
-        "text/csv": {"schema": {"type": "string"}, "example": example},
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                           "properties": {"file": {"type": "string",
-                                                                   "format": "binary"}}}}}}}
 
 
 CSV_BODY = csv_body("name,kind,easting,northing\nClock Tower,bleed kit,458800,304580\n"
@@ -45,9 +40,6 @@ async def upload(name: Name, request: Request, svc: ServiceDep,
     A file with any fault is rejected whole (422 naming line and field) and the previous set
     of that name, if any, is kept. Shown on `/maps/hotspots?sites={name}`. The set belongs
     to its creator: only they or an admin may replace or delete it (403 otherwise)."""
-    from geo_api.services.sites import parse_sites_csv
-    from geo_api.services.units import study_area_m
-
     is_admin = who.at_least("admin")
     svc.site_sets.check_may_change(name, who.owner, is_admin)  # before reading the body
 
@@ -68,89 +60,10 @@ def postcode_points(boundaries_dir) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _postcode_points(boundaries_dir: str) -> dict:
-    from pathlib import Path
-
-    from geo_api.data.boundaries_build import read_postcodes
-    from geo_api.services.sites import normal_postcode
-
-    pc = read_postcodes(Path(boundaries_dir) / "sources")
+    pc = read_postcodes(pathlib.Path(boundaries_dir) / "sources")
     pc = pc[(pc["x_m"] > 0) & (pc["y_m"] > 0)]
     return {normal_postcode(p): (float(x), float(y))
             for p, x, y in zip(pc["postcode"], pc["x_m"], pc["y_m"])}
-
-
-async def read_csv_body(request: Request, limit: int = MAX_BYTES) -> bytes:
-    """The uploaded file as bytes: a ``text/csv`` body, or the ``file`` field of a
-    ``multipart/form-data`` upload (``curl -F file=@kits.csv``). Refused before it is
-    buffered when it is larger than ``limit`` (413, checked against Content-Length and
-    while reading) or of another type (415). Request forgery: a cross-site HTML form cannot
-    send ``text/csv`` without a CORS preflight, and any upload is refused (403) when the
-    browser says it comes from another site (``refuse_cross_site``)."""
-    refuse_cross_site(request)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64_000:
-        raise PayloadTooLarge(f"file is {int(declared):,} bytes; at most {limit:,}")
-    if ctype == "multipart/form-data":
-        return await _multipart_file(request, limit)
-    if ctype != "text/csv":
-        raise UnsupportedMediaType(f"send the file as Content-Type: text/csv or as a "
-                                   f"multipart form field 'file' (got {ctype or 'none'})")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"file is {int(declared):,} bytes; at most {limit:,}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"file is larger than {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def refuse_cross_site(request: Request) -> None:
-    """Refuse (403) an upload a browser says another site sent: an ``Origin`` that is not
-    this one, ``Sec-Fetch-Site`` cross-site or same-site (a sibling host), or - when a
-    browser sends neither - a ``Referer`` from another origin. Scripts and curl send none of
-    them and are not refused."""
-    from urllib.parse import urlsplit
-
-    from geo_api.errors import Forbidden
-
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    svc = getattr(request.app.state, "service", None)
-    trusted = {own, *(svc.settings.cors_origins if svc is not None else ())}
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in trusted:
-        raise Forbidden(f"upload from another site ({origin}) refused")
-    fetch_site = request.headers.get("sec-fetch-site", "").lower()
-    if fetch_site in ("cross-site", "same-site") and origin not in trusted:
-        raise Forbidden(f"upload from another site (Sec-Fetch-Site: {fetch_site}) refused")
-    referer = request.headers.get("referer")
-    if origin is None and referer:
-        parts = urlsplit(referer)
-        if f"{parts.scheme}://{parts.netloc}" != own:
-            raise Forbidden("upload from another site (Referer) refused")
-
-
-async def _multipart_file(request: Request, limit: int) -> bytes:
-    from starlette.datastructures import UploadFile
-    from starlette.requests import ClientDisconnect
-
-    from geo_api.errors import InvalidParameter
-
-    try:
-        form = await request.form(max_files=1, max_fields=4, max_part_size=limit + 1)
-    except ClientDisconnect:
-        raise  # the caller went away: not a malformed upload
-    except Exception as exc:  # noqa: BLE001 - malformed multipart or a part over the limit
-        raise InvalidParameter(f"file: unreadable multipart upload ({exc})") from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidParameter("file: send the CSV as the form field 'file'")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file is larger than {limit:,} bytes")
-    return data
 
 
 @router.get("/sites", dependencies=[PARTNER], response_model=SiteSetList, operation_id="listSiteSets",
@@ -167,8 +80,6 @@ def list_sets(svc: ServiceDep) -> SiteSetList:
             summary="A candidate-site set as GeoJSON points (EPSG:4326)")
 def get_set(name: Name, svc: ServiceDep) -> Response:
     """The sites of a set as an RFC 7946 FeatureCollection with name and kind."""
-    import json
-
     s = svc.site_sets.load(name)
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point",

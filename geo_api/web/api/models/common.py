@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.web.api.models.disclosure import COUNT, KEEP, RANK, RATE, SHARE, WITHHOLD
 from geo_api.web.api.models.meta import Meta, OffencesMeta
 
@@ -53,7 +54,7 @@ class ErrorBody(BaseModel):
 
 
 class GroupList(BaseModel):
-    groups: dict[str, str] = Field(..., examples=[{"violence_robbery_weapons": "police.uk proxy"}])
+    groups: dict[str, str] = Field(..., examples=[{DEFAULT_GROUP: "police.uk proxy"}])
 
 
 class FeatureCollection(BaseModel):

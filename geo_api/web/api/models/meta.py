@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_api.analysis.defaults import DEFAULT_GROUP, DEFAULT_SEED
 from geo_api.web.api.models.disclosure import KEEP
 
 
@@ -23,7 +24,7 @@ class FilterEcho(Strict):
         "'first/last' ('..' open; 'none'); a month counts when the interval covers at least "
         "half of it (UK time), and a month covered only in part is named in warnings",
         examples=["2020-04/2020-06"])
-    group: str = Field(..., examples=["violence_robbery_weapons"])
+    group: str = Field(..., examples=[DEFAULT_GROUP])
     crime_categories: list[str] = Field(default_factory=list)
     flags: dict[str, bool] = Field(default_factory=dict)
     source: str | None = None
@@ -81,7 +82,7 @@ class UnitsEcho(Strict):
 class GiParams(Strict):
     statistic: str = Field(..., examples=["Gi* (star=True, binary weights)"])
     permutations: int = Field(..., examples=[999])
-    seed: int = Field(..., examples=[12345])
+    seed: int = Field(..., examples=[DEFAULT_SEED])
     fdr: bool = Field(..., description="Benjamini-Hochberg at each confidence level")
     inference: str = Field(..., examples=["permutation"])
     p_value: str

@@ -8,7 +8,6 @@ body). Map pages and the landing page answer with a plain-language HTML page ins
 
 from __future__ import annotations
 
-import html
 import logging
 import uuid
 
@@ -17,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from geo_api.errors import GeoApiError, UnknownParameter
-from geo_api.services.disclosure import ACTIVE
+from geo_api.services.disclosure import ACTIVE, public_message
+from geo_api.web.templating import render
 
 log = logging.getLogger("geo_api")
 # the public role's disclosure policy for the request being answered (set by web/auth.py;
@@ -32,9 +33,9 @@ def shown(message: str) -> str:
     policy = DISCLOSURE.get()
     if policy is None:
         return message
-    from geo_api.services.disclosure import public_message
-
     return public_message(message)
+
+
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
@@ -56,14 +57,8 @@ def is_page(path: str) -> bool:
 
 def message_page(message: str, status: int, hint: str = "") -> HTMLResponse:
     """A plain page explaining why a map cannot be drawn (instead of a JSON error)."""
-    message = shown(message)
-    extra = f"<p>{html.escape(hint)}</p>" if hint else ""
-    return HTMLResponse(status_code=status, content=f"""<!doctype html><html lang="en">
-<head><meta charset="utf-8"><title>No map for this selection</title></head>
-<body style="font:16px/1.5 sans-serif;max-width:700px;margin:2em auto">
-<h1>No map for this selection</h1><p>{html.escape(message)}</p>
-{extra}<p><a href="/">Back to the maps</a></p>
-</body></html>""")
+    return HTMLResponse(status_code=status,
+                        content=render("message.html", message=shown(message), hint=hint))
 
 
 def error_response(request: Request, status: int, code: str, message: str, detail=None,
@@ -128,8 +123,6 @@ def install_error_handlers(app: FastAPI) -> None:
 def allowed_methods(request: Request) -> set[str]:
     """Methods the app's routes accept for this request's path (several routes can share
     a path, one per method; Starlette's own Allow header names only the first)."""
-    from starlette.routing import Match
-
     methods = set()
     # (the app's own route list holds included routers as wrappers; the API's routes are
     # kept in app.state.api_routes)
