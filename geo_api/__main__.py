@@ -200,7 +200,6 @@ def cmd_plan_kits(args) -> int:
                                method="exact" if args.exact else "bounds", **siting)
     else:
         out = planning.next_kits(svc, flt, p=args.p, time_limit_s=args.time_limit_s, **siting)
-    out = planning.public(out)
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0

@@ -14,6 +14,7 @@ if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr 
     postgis >/dev/null
 fi
 python -m ruff check geo_api tests benchmarks scripts
+python -m mypy  # geo_api/, with the pydantic plugin (pyproject.toml [tool.mypy])
 # The documentation site, built strictly so that a broken link between pages fails the test
 # command. Not --quiet: it hides the warnings that --strict counts, so broken links would pass.
 docs_site="$(mktemp -d)"

@@ -8,6 +8,9 @@ themselves); ``__main__`` is the command line on top of everything.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,35 @@ def test_the_check_catches_a_router_importing_a_router(tmp_path):
                    "from geo_api.web.api import routes_tiles\n")
     assert router_imports(bad) == ["line 3: geo_api.web.api.routes_pages.page_controls",
                                    "line 4: geo_api.web.api.routes_tiles"]
+
+
+# --- imports at the top: ruff (PLC0415) refuses new in-function imports in the package ------
+def ruff_codes(source: str, filename: str) -> set[str]:
+    """The rule codes ruff reports for ``source`` as if it were the project file
+    ``filename`` (the project's configuration: pyproject.toml)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "json",
+         "--stdin-filename", filename, "-"],
+        input=source, capture_output=True, text=True, cwd=PACKAGE.parent, check=False)
+    return {d["code"] for d in json.loads(out.stdout)}
+
+
+IN_FUNCTION = "def f():\n    import json\n\n    return json.dumps(1)\n"
+
+
+def test_ruff_refuses_an_import_inside_a_function_in_the_package():
+    assert "PLC0415" in ruff_codes(IN_FUNCTION, "geo_api/services/example.py")
+    lazy = IN_FUNCTION.replace("import json\n", "import json  # noqa: PLC0415 - lazy: heavy\n")
+    assert "PLC0415" not in ruff_codes(lazy, "geo_api/services/example.py")
+
+
+def test_the_allow_list_is_tests_benchmarks_scripts_and_the_cli():
+    for name in ("tests/test_example.py", "benchmarks/bench_example.py",
+                 "scripts/example.py", "geo_api/__main__.py"):
+        assert "PLC0415" not in ruff_codes(IN_FUNCTION, name), name
+
+
+def test_the_test_command_type_checks_the_package():
+    script = (PACKAGE.parent / "scripts" / "test.sh").read_text()
+    assert "python -m mypy" in script
+    assert 'files = ["geo_api"]' in (PACKAGE.parent / "pyproject.toml").read_text()

@@ -359,6 +359,17 @@ def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "po
               half_life_months: float | None = None, study_area: str = "city",
               time_limit_s: float = 30.0) -> dict:
     """Maximal covering: the ``p`` new sites that cover the most demand, existing kept."""
+    return _next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
+                      radius_m=radius_m, distance=distance, half_life_months=half_life_months,
+                      study_area=study_area, time_limit_s=time_limit_s)[0]
+
+
+def _next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
+               existing: str | None, radius_m: float, distance: str,
+               half_life_months: float | None, study_area: str, time_limit_s: float
+               ) -> tuple[dict, SitingInputs, siting.SitingResult]:
+    """``next_kits``'s answer, with the inputs and the solver's result it came from (the
+    planner's map draws what they cover)."""
     if not 1 <= p <= MAX_P:
         raise InvalidParameter(f"p must be 1..{MAX_P}")
     si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
@@ -374,8 +385,7 @@ def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "po
             (f"only {len(res.chosen)} candidate sites add any demand within {radius_m:g} m "
              f"that existing kits do not already reach; more than {len(res.chosen)} new kits "
              "from this candidate set would add nothing")]
-    return {"meta": meta, "summary": _summary(si, res), "sites": _chosen_rows(si, res),
-            "_inputs": si, "_result": res}
+    return {"meta": meta, "summary": _summary(si, res), "sites": _chosen_rows(si, res)}, si, res
 
 
 def _summary(si: SitingInputs, res: siting.SitingResult) -> dict:
@@ -585,11 +595,6 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
     return {"meta": meta, "areas": rows}
 
 
-def public(result: dict) -> dict:
-    """A result without its internal parts (keys starting with '_', kept for maps)."""
-    return {k: v for k, v in result.items() if not k.startswith("_")}
-
-
 def _r(v, nd: int = 6):
     try:
         f = float(v)
@@ -651,15 +656,30 @@ def people_zones_geojson(svc: Service, result: dict) -> dict:
     return {"type": "FeatureCollection", "features": feats, "meta": result["meta"]}
 
 
+@dataclass(frozen=True)
+class PlanningView:
+    """What the planner's map shows (``planning_view``)."""
+
+    siting: dict  # the next_kits answer: meta, summary, sites (proposed kits, in order)
+    zones: dict  # the people_zones answer: meta, areas (ranked)
+    demand: DemandInfo  # the offences weighed (one point per distinct location)
+    covered: np.ndarray  # per demand point: within reach of an existing or proposed kit
+    existing: pd.DataFrame | None  # the existing kits (None: none given)
+    n_hot_cells: int  # Gi* hot cells in the city
+    hot_out_of_reach: list[dict]  # those farther than the radius from every kit
+    hot_spot_definition: str
+
+
 def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                   existing: str | None, radius_m: float, distance: str, layer: str,
-                  sig: Significance | None = None) -> dict:
+                  sig: Significance | None = None) -> PlanningView:
     """Everything the planner's map shows: proposed kits, covered/uncovered demand with
     existing + proposed kits, hot spots out of reach of them all, People Zone ranking."""
     sig = sig or Significance()
-    siting_result = next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
-                              radius_m=radius_m, distance=distance)
-    si, res = siting_result["_inputs"], siting_result["_result"]
+    siting_answer, si, res = _next_kits(svc, flt, p=p, candidates=candidates,
+                                        existing=existing, radius_m=radius_m,
+                                        distance=distance, half_life_months=None,
+                                        study_area="city", time_limit_s=30.0)
     chosen = si.cand.iloc[res.chosen]
     all_sites = pd.concat([si.existing, chosen]) if si.existing is not None else chosen
     hot = _hot_cells(svc, flt, "city", sig)  # computed once: the zones reuse it
@@ -668,7 +688,7 @@ def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                      "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m)}
                     for r in unc.itertuples()]
     zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200, hot=hot)
-    return {"siting": public(siting_result), "zones": zones, "demand": si.d,
-            "covered": _covered_mask(si, res), "existing": si.existing,
-            "n_hot_cells": len(hot), "hot_out_of_reach": out_of_reach,
-            "hot_spot_definition": _hot_definition(sig)}
+    return PlanningView(siting=siting_answer, zones=zones, demand=si.d,
+                        covered=_covered_mask(si, res), existing=si.existing,
+                        n_hot_cells=len(hot), hot_out_of_reach=out_of_reach,
+                        hot_spot_definition=_hot_definition(sig))

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services import planning
-from geo_api.services.planning import people_zones_geojson, planning_view, public
+from geo_api.services.planning import people_zones_geojson, planning_view
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
@@ -59,8 +59,7 @@ Existing = Annotated[str | None, Query(description="Site set kept as it is (exis
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
 
 
-def _shape(result: dict, f: str, rows_key: str, filename: str):
-    body = public(result)
+def _shape(body: dict, f: str, rows_key: str, filename: str):
     if f == "csv":
         return csv_response(body[rows_key], filename)
     if f == "geojson":
@@ -246,7 +245,7 @@ def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
 
     try:
         view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing,
-                                      radius_m=radius_m, distance=distance, layer=layer)
+                             radius_m=radius_m, distance=distance, layer=layer)
     except GeoApiError as exc:
         return message_page(exc)
     return HTMLResponse(render_planning_map(

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
+from geo_api.services.planning import PlanningView
 from geo_api.web.maps.base import Raw, new_map, root_of, safe_geojson, tooltip_text
 from geo_api.web.maps.layers import GROUP_WORDS
 from geo_api.web.templating import render
@@ -26,19 +27,19 @@ def _rank_colour(rank: int) -> str:
     return next((c for top, c in RANK_COLOURS if rank <= top), "#f7f7f7")
 
 
-def render_planning_map(boundaries, view: dict, *, title: str, period: str,
+def render_planning_map(boundaries, view: PlanningView, *, title: str, period: str,
                         radius_m: float, controls=None) -> str:
     """HTML page of the planner's map (``view``: services.planning.planning_view)."""
     m = new_map(title=title, print_button=False, zoom_start=12)
     root = root_of(m)
     root.header.add_child(Raw(render("maps/panel_style.html")))
-    _zones_layer(m, boundaries, view["zones"])
+    _zones_layer(m, boundaries, view.zones)
     _demand_layer(m, view)
     _hot_layer(m, view)
-    existing = view["existing"]
+    existing = view.existing
     if existing is not None and len(existing):
         _existing_layer(existing, radius_m).add_to(m)
-    _proposed_layer(view["siting"]["sites"], radius_m).add_to(m)
+    _proposed_layer(view.siting["sites"], radius_m).add_to(m)
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
     form = controls(m.get_name()) if controls is not None else ""
     root.html.add_child(Raw(_panel(view, title, period, radius_m, form)))
@@ -92,9 +93,9 @@ def _zones_layer(m, boundaries, zones: dict) -> None:
                      "Offences"])).add_to(m)
 
 
-def _demand_layer(m, view: dict) -> None:
+def _demand_layer(m, view: PlanningView) -> None:
     """Offences per H3 resolution-10 cell (about 0.015 km^2), split covered / not covered."""
-    d, covered = view["demand"].demand, view["covered"]
+    d, covered = view.demand.demand, view.covered
     lon, lat = metric_to_lonlat(d.x_m, d.y_m)
     cells = np.array([h3.str_to_int(h3.latlng_to_cell(la, lo, 10)) for la, lo in zip(lat, lon)],
                      dtype=np.uint64)
@@ -115,10 +116,10 @@ def _demand_layer(m, view: dict) -> None:
     ).add_to(m)
 
 
-def _hot_layer(m, view: dict) -> None:
-    unc = view["hot_out_of_reach"]
+def _hot_layer(m, view: PlanningView) -> None:
+    unc = view.hot_out_of_reach
     fg = folium.FeatureGroup(name=f"Hot spots out of reach of every kit ({len(unc)} of "
-                                  f"{view['n_hot_cells']})")
+                                  f"{view.n_hot_cells})")
     if unc:
         ids = np.array([int(u["id"], 16) for u in unc], dtype=np.uint64)
         g = gpd.GeoDataFrame(pd.DataFrame(unc)[["id", "count", "label",
@@ -133,10 +134,10 @@ def _hot_layer(m, view: dict) -> None:
     fg.add_to(m)
 
 
-def _panel(view: dict, title: str, period: str, radius_m: float, controls: str = ""
+def _panel(view: PlanningView, title: str, period: str, radius_m: float, controls: str = ""
            ) -> Markup:
     """The side panel (``controls``: the form at its top, finished HTML)."""
-    siting, zones = view["siting"], view["zones"]
+    siting, zones = view.siting, view.zones
     sm, cm, zm = siting["summary"], siting["meta"], zones["meta"]
     group = cm["filters"]["group"]
     return render(
@@ -151,5 +152,5 @@ def _panel(view: dict, title: str, period: str, radius_m: float, controls: str =
         weights=", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in zm["weights"].items()),
         swatches=[("top 5", RANK_COLOURS[0][1]), ("6–10", RANK_COLOURS[1][1]),
                   ("11–15", RANK_COLOURS[2][1])],
-        hot_spot_definition=view["hot_spot_definition"],
+        hot_spot_definition=view.hot_spot_definition,
         made=datetime.date.today().isoformat())
