@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from geo_api.analysis.area_stats import wilson_interval
 from geo_api.analysis.getis_ord import significant_at
@@ -42,6 +41,8 @@ def binomial_test(k, n, p0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Returns (p_two_sided, ci95_low, ci95_high) of the proportion (Clopper-Pearson); for
     ``n = 0``: p = 1 and NaN bounds. Equal to ``scipy.stats.binomtest`` element by element.
     """
+    from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
+
     k = np.asarray(k, dtype=np.int64)
     n = np.asarray(n, dtype=np.int64)
     p0 = np.broadcast_to(np.asarray(p0, dtype=float), k.shape)
@@ -127,6 +128,8 @@ def _vs(before_a: int, after_a: int, before_b: int, after_b: int) -> dict:
     """Exact conditional test (Fisher) that area a changed like area b: the 2 x 2 table of
     Poisson counts conditioned on its margins; ``ratio`` = (after_a/before_a) /
     (after_b/before_b)."""
+    from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
+
     p = stats.fisher_exact([[before_a, after_a], [before_b, after_b]]).pvalue
     ratio = (after_a * before_b) / (before_a * after_b) if before_a and after_b else None
     return {"p_two_sided": float(p), "ratio": ratio}
