@@ -17,12 +17,32 @@ os.environ.setdefault("GEO_API_ANONYMOUS_ROLE", "analyst")
 # (tests/test_access.py checks that anonymous writes are refused without it)
 os.environ.setdefault("GEO_API_ANONYMOUS_WRITES", "true")
 
+# esda compiles its numba kernels on first use in every process (~25 s for the local Moran
+# kernels behind the partner-data overlay) and, unlike geo_api's own kernels, does not ask
+# numba to keep them, so every xdist worker and every run compiled them again: here numba
+# keeps them (its own cache, checked against the source files) under .pytest_cache/.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent /
+                                             ".pytest_cache" / "numba"))
+
 import pytest
 
 from geo_api.data.boundaries import load_boundaries
 from geo_api.settings import PROJECT_ROOT, Settings
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _esda_kernels_cached():
+    """Turn on numba's on-disk cache for esda's kernels (before their first compilation)."""
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name in ("esda.crand", "esda.moran", "esda.getisord"):
+        for obj in vars(importlib.import_module(name)).values():
+            if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
+                obj.enable_caching()
 
 
 @pytest.fixture(scope="session")
