@@ -14,4 +14,6 @@ if { ! command -v chromium || ! command -v chromedriver || ! command -v ogr2ogr 
     postgis >/dev/null
 fi
 python -m ruff check geo_api tests benchmarks scripts
-exec python -m pytest "$@"
+# pytest-xdist: one worker per core (at most 4: a worker peaks at ~3 GB of memory), tests
+# sharing a browser or a costly fixture on one worker (tests/conftest.py)
+exec python -m pytest -n auto --maxprocesses=4 --dist loadgroup "$@"
