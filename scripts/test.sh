@@ -20,4 +20,6 @@ python -m mypy  # geo_api/, with the pydantic plugin (pyproject.toml [tool.mypy]
 docs_site="$(mktemp -d)"
 NO_MKDOCS_2_WARNING=1 python -m mkdocs build --strict --site-dir "$docs_site"
 rm -rf "$docs_site"
-exec python -m pytest "$@"
+# pytest-xdist: one worker per core (at most 4: a worker peaks at ~3 GB of memory), tests
+# sharing a browser or a costly fixture on one worker (tests/conftest.py)
+exec python -m pytest -n auto --maxprocesses=4 --dist loadgroup "$@"

@@ -1,8 +1,13 @@
-"""Shared fixtures. Index building (~10 s) and the demo load happen once per session."""
+"""Shared fixtures. Index building (~10 s) happens once per session (per xdist worker); the
+demo load happens once per test run: the first worker to need it builds the store, and
+every worker opens its own copy of it (tests write site sets and indicators into it)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 # Tests call the API anonymously as an analyst (the run command's loopback default);
@@ -12,12 +17,32 @@ os.environ.setdefault("GEO_API_ANONYMOUS_ROLE", "analyst")
 # (tests/test_access.py checks that anonymous writes are refused without it)
 os.environ.setdefault("GEO_API_ANONYMOUS_WRITES", "true")
 
+# esda compiles its numba kernels on first use in every process (~25 s for the local Moran
+# kernels behind the partner-data overlay) and, unlike geo_api's own kernels, does not ask
+# numba to keep them, so every xdist worker and every run compiled them again: here numba
+# keeps them (its own cache, checked against the source files) under .pytest_cache/.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent /
+                                             ".pytest_cache" / "numba"))
+
 import pytest
 
 from geo_api.data.boundaries import load_boundaries
 from geo_api.settings import PROJECT_ROOT, Settings
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _esda_kernels_cached():
+    """Turn on numba's on-disk cache for esda's kernels (before their first compilation)."""
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name in ("esda.crand", "esda.moran", "esda.getisord"):
+        for obj in vars(importlib.import_module(name)).values():
+            if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
+                obj.enable_caching()
 
 
 @pytest.fixture(scope="session")
@@ -41,20 +66,102 @@ def store(tmp_path):
     s.close()
 
 
+# pytest-xdist (scripts/test.sh runs with -n and --dist loadgroup): tests that use these
+# fixtures run on one worker, one after another. Chromium, WebDriver and the servers they
+# load pages from: one browser at a time, so a loaded machine slows them less; the module
+# fixtures: built once, not on every worker (PostGIS cluster, batch cluster, derived
+# postcode sectors, esda's numba compilation, a back-test, the XSS payload store).
+ONE_WORKER = {"server": "chromium", "timed_server": "chromium", "browser": "chromium",
+              "xss_server": "chromium", "backend": "postgis", "pg_server": "postgis",
+              "on_cluster": "batch-cluster", "derived_sectors": "derived-sectors",
+              "esda_reference": "esda-reference", "evaluation": "forecast-evaluation"}
+
+
+def _set_nodeid(item, nodeid: str) -> None:
+    """Rename a test: pytest 9 keeps the id as ``item._id`` (older pytest: ``_nodeid``, which
+    is also what xdist 3.8 sets for its groups, to no effect on pytest 9)."""
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    # Schemathesis gives every operation's test the same node id (test_schema_fuzz); xdist's
+    # grouping schedulers key work by node id and would run one of them, so each is named
+    # by its item name ("test_schema_fuzz[GET /health]") as pytest's parametrize would
+    seen: dict[str, int] = {}
+    for item in items:
+        seen[item.nodeid] = seen.get(item.nodeid, 0) + 1
+    for item in items:
+        if seen[item.nodeid] > 1 and item.name != item.nodeid.rsplit("::", 1)[-1]:
+            _set_nodeid(item, f"{item.nodeid.rsplit('::', 1)[0]}::{item.name}")
+    assert len({item.nodeid for item in items}) == len(items), "duplicate test ids"
+    # --dist loadgroup (xdist workers see it as option.loadgroup)
+    if not (getattr(config.option, "loadgroup", False)
+            or getattr(config.option, "dist", "no") == "loadgroup"):
+        return
+    for item in items:  # "<id>@<group>": the test's work unit (xdist's loadgroup rule)
+        groups = {ONE_WORKER[f] for f in getattr(item, "fixturenames", ()) if f in ONE_WORKER}
+        if item.nodeid.startswith("tests/test_store_contract.py::"):
+            groups.add("postgis")  # one throwaway cluster per module
+        if groups:
+            _set_nodeid(item, f"{item.nodeid}@{min(groups)}")
+
+
+def run_dir(tmp_path_factory) -> Path:
+    """A directory every process of this test run sees: the run's base temp dir (under
+    pytest-xdist the workers' base temp dirs are inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(dir)`` run once per test run, by the first process to ask (the others wait
+    for it under a file lock); the directory it filled, to be copied, not changed."""
+    out = run_dir(tmp_path_factory) / name
+    with open(out.with_name(f"{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / ".built").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            build(out)
+            (out / ".built").touch()
+    return out
+
+
+def demo_store_copy(tmp_path_factory, joins, store_dir: Path) -> Path:
+    """``store_dir``: a copy of a store holding every shipped demo month (one load per run)."""
+    def build(out: Path) -> None:
+        from geo_api.services.service import Service
+
+        svc = Service(Settings(store_dir=out / "store"))
+        svc._joins = joins  # reuse the session's indexes (same boundaries)
+        svc.ingest_paths(svc.demo_files(), progress=False)
+        svc.close()
+
+    master = built_once(tmp_path_factory, "demo-master", build) / "store"
+    shutil.copytree(master, store_dir, dirs_exist_ok=True)
+    return store_dir
+
+
 @pytest.fixture(scope="session")
 def demo_settings(tmp_path_factory) -> Settings:
-    """Settings whose store holds all shipped demo months (loaded once)."""
+    """Settings whose store holds all shipped demo months (loaded by ``demo_service``)."""
     store_dir = tmp_path_factory.mktemp("demo") / "store"
     return Settings(store_dir=store_dir)
 
 
 @pytest.fixture(scope="session")
-def demo_service(demo_settings, joins):
+def demo_service(demo_settings, joins, tmp_path_factory):
     from geo_api.services.service import Service
 
+    demo_store_copy(tmp_path_factory, joins, demo_settings.store_dir)
     svc = Service(demo_settings)
     svc._joins = joins  # reuse the session's indexes (same boundaries)
-    svc.ingest_paths(svc.demo_files(), progress=False)
     yield svc
     svc.close()
 

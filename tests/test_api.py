@@ -81,7 +81,8 @@ def test_bad_parameters_are_422_naming_the_field(client, params, needle):
 def test_openapi_yaml_is_generated_and_current():
     committed = (PROJECT_ROOT / "openapi.yaml").read_text()
     assert committed == openapi_yaml(), "openapi.yaml is stale: run `geo_api openapi`"
-    doc = yaml.safe_load(committed)
+    # the same document as yaml.safe_load, read by libyaml's parser (~4x faster) if built
+    doc = yaml.load(committed, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert op.get("operationId") and any(c.startswith("2") for c in op["responses"]), path

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from conftest import demo_store_copy
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
@@ -31,14 +32,10 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def loaded_app(joins):
-    """The shipped demo data in the fuzzed app's store; the app's lifespan running."""
-    from geo_api.services.service import Service
-
-    svc = Service(SETTINGS)
-    svc._joins = joins
-    svc.ingest_paths(svc.demo_files(), progress=False)
-    svc.close()
+def loaded_app(joins, tmp_path_factory):
+    """The shipped demo data in the fuzzed app's store (a copy of the test run's demo
+    store, tests/conftest.py); the app's lifespan running."""
+    demo_store_copy(tmp_path_factory, joins, SETTINGS.store_dir)
     with TestClient(APP):
         yield
 
