@@ -175,20 +175,8 @@ def test_offences_page_in_the_store_and_match_the_offences_endpoint(client):
 
 
 # ---------------------------------------------------------------- roles -----------------
-@pytest.fixture(scope="module")
-def public_client(demo_service, demo_settings, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ogc-public")
-    settings = Settings(store_dir=demo_settings.store_dir, keys_file=tmp / "keys.json",
-                        audit_dir=tmp / "audit", anonymous_role="public")
-    from geo_api.data.keys import KeyStore
-
-    partner = KeyStore(settings.keys_path).create("partner", "partner")[0]
-    with TestClient(create_app(settings)) as c:
-        yield c, partner
-
-
-def test_public_role_gets_protected_aggregates_and_no_offences(public_client):
-    client, partner = public_client
+def test_public_role_gets_protected_aggregates_and_no_offences(public):
+    client, partner = public
     ids = {c["id"] for c in client.get("/collections").json()["collections"]}
     assert "offences" not in ids and "stats-lsoa" in ids
     assert client.get("/collections/offences/items").status_code in (401, 403)
