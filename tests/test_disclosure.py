@@ -103,6 +103,76 @@ def test_nested_counts_numpy_values_and_frames():
     assert POLICY.protect_frame(df)["count"].tolist() == [None, 0, 15, None]
 
 
+def test_declared_fields_decide_over_key_names():
+    """A model's declarations are what the policy follows: a declared count is protected
+    and drives secondary suppression whatever its key is called; a declared parameter stays
+    beside a suppressed count (the rule for undeclared decimals withholds them)."""
+    spec = {"fields": {"rows": {"items": {"fields": {
+        "n": {"kind": "count"}, "radius_m": {"kind": "keep"}, "z": {"kind": "withhold"},
+        "n_units": {"kind": "keep"}}}}}}
+    rows = [{"code": c, "n": n, "radius_m": 200.0, "z": 1.5, "n_units": u}
+            for c, n, u in (("A", 3, 2), ("B", 7, 3), ("C", 40, 9))]
+    out = POLICY.protect({"rows": rows}, spec=spec)["rows"]
+    assert [r["n"] for r in out] == [None, None, 40]  # "n" is not a count by name
+    assert [r["radius_m"] for r in out] == [200.0] * 3  # kept beside suppressed counts
+    assert [r["z"] for r in out] == [None] * 3
+    assert [r["n_units"] for r in out] == [2, 3, 9]  # declared kept: not a secondary
+    # the same rows with nothing declared: key-name rules (n counted, radius withheld)
+    bare = POLICY.protect({"rows": rows})["rows"]
+    assert bare[0]["radius_m"] is None and bare[2]["radius_m"] is None
+
+
+def test_public_schemas_are_nullable_where_the_policy_may_null(client):
+    """The OpenAPI document tells a public caller which numbers may be null: every number
+    of a schema a public operation answers with, but those its model declares kept or
+    ranked - read from the declarations, so a new field cannot be described wrongly."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from geo_api.web.api.models.disclosure import KEEP, RANK, declared
+
+    models: dict[str, type[BaseModel]] = {}
+
+    def walk(ann):
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and \
+                models.setdefault(ann.__name__, ann) is ann:
+            for f in ann.model_fields.values():
+                walk(f.annotation)
+        for a in typing.get_args(ann):
+            walk(a)
+
+    for r in client.app.state.api_routes:
+        walk(getattr(r, "response_model", None))
+    schema = client.app.openapi()
+    comps = schema["components"]["schemas"]
+    checked = {"kept": 0, "nullable": 0}
+    for op in (o for ops in schema["paths"].values() for o in ops.values()):
+        if op.get("x-required-role") != "public":
+            continue
+        refs, todo = set(), [json.dumps(op["responses"])]
+        while todo:  # the schemas the answers refer to, and those they refer to
+            found = set(re.findall(r"#/components/schemas/(\w+)", todo.pop())) - refs
+            refs |= found
+            todo += [json.dumps(comps[n]) for n in found]
+        for ref in refs & set(models):  # (error bodies have no numbers)
+            model = models[ref]
+            own = model.model_json_schema()["properties"]
+            kinds = {(f.alias or n): declared(model).get(n) for n, f in model.model_fields.items()}
+            for key, prop in comps[ref].get("properties", {}).items():
+                types = {p.get("type") for p in prop.get("anyOf", [prop])}
+                if not types & {"integer", "number"}:
+                    continue
+                if kinds.get(key) in (KEEP, RANK):  # as the model says
+                    checked["kept"] += 1
+                    own_types = {p.get("type") for p in own[key].get("anyOf", [own[key]])}
+                    assert types == own_types, (ref, key)
+                else:
+                    checked["nullable"] += 1
+                    assert "null" in types, (ref, key)
+    assert checked["kept"] > 3 and checked["nullable"] > 10, checked
+
+
 @pytest.mark.parametrize("params", [
     {"grid": "location"}, {"grid": "oa"}, {"layer": "oa"}, {"grid": "h3", "resolution": "10"},
     {"resolution": "10"}, {"grid": "fishnet", "fishnet_cell_size_m": "100"},

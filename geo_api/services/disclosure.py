@@ -65,6 +65,10 @@ SHARES = {"share": "count", "share_before": "before", "share_after": "after"}
 COMPLETE_TABLES = frozenset({"areas", "units", "rows", "cells"})
 COUNT_LIST_KEYS = frozenset({"counts", "count", "series"})
 GEOMETRY = frozenset({"geometry", "coordinates", "bbox"})
+# the decimals no model declares that a row with a suppressed count keeps (open data and
+# a parameter): the others are derived from the count, or place it, and are withheld with
+# it (a model's declared ``keep`` fields stay)
+KEPT_BESIDE_SUPPRESSED = frozenset({"population", "alpha"})
 # texts taken from offence records (police.uk street names): withheld with a suppressed count
 RECORD_TEXT = ("streets",)
 
@@ -217,7 +221,7 @@ class Policy:
             self._secondary([r["properties"] for r in obj], [r["properties"] for r in rows])
             self._recompute_shares([r["properties"] for r in rows], complete=False)
             return rows
-        self._secondary(obj, rows)
+        self._secondary(obj, rows, item or {})
         self._rerank(rows, item or {})
         self._recompute_shares(rows, complete=under in COMPLETE_TABLES)
         return rows
@@ -245,9 +249,10 @@ class Policy:
             c = out["count"]
             out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
                                                                 3)
-        if suppressed:  # nothing derived from a suppressed count stays: numbers, and the
-            for key, v in out.items():  # street names of the records behind it
-                if isinstance(v, float) and key not in ("population", "alpha"):
+        if suppressed:  # nothing derived from a suppressed count stays: numbers (but the
+            for key, v in out.items():  # parameters), and street names of its records
+                if isinstance(v, float) and key not in KEPT_BESIDE_SUPPRESSED and (
+                        (fields.get(key) or {}).get("kind") != "keep"):
                     out[key] = None
             self._drop_record_text(obj, out)
         return out
@@ -340,11 +345,17 @@ class Policy:
             out["bearing_deg"] = None
         return out
 
-    def _secondary(self, raw: list[dict], rows: list[dict]) -> None:
+    def _secondary(self, raw: list[dict], rows: list[dict], item: dict | None = None) -> None:
+        """Secondary suppression in a table: for each count column with exactly one
+        suppressed row, the smallest other non-zero count is suppressed too. The count
+        columns are those the rows' model declares (``item``), else whole numbers whose key
+        is not a known parameter."""
         raw = [{k: v.item() if hasattr(v, "item") and hasattr(v, "dtype") else v
                 for k, v in r.items()} for r in raw]
-        keys = {k for r in raw for k, v in r.items() if isinstance(v, int)
-                and not isinstance(v, bool) and k not in KEEP_INT and "%" not in k}
+        fields = (item or {}).get("fields")
+        keys = ({k for k, f in fields.items() if f.get("kind") == "count"} if fields else
+                {k for r in raw for k, v in r.items() if isinstance(v, int)
+                 and not isinstance(v, bool) and k not in KEEP_INT and "%" not in k})
         for key in keys:
             primary = [i for i, r in enumerate(raw) if isinstance(r.get(key), int)
                        and not isinstance(r.get(key), bool) and 0 < r[key] < self.k]
@@ -357,7 +368,8 @@ class Policy:
                 i = min(others)[1]
                 rows[i][key] = None
                 for k2, v in rows[i].items():
-                    if isinstance(v, float) and k2 not in ("population", "alpha"):
+                    if isinstance(v, float) and k2 not in KEPT_BESIDE_SUPPRESSED and (
+                            (fields or {}).get(k2) or {}).get("kind") != "keep":
                         rows[i][k2] = None
 
     @staticmethod

@@ -24,8 +24,8 @@ from starlette.routing import Match
 
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
-from geo_api.services.disclosure import KEEP_FLOAT, KEEP_INT, Policy
-from geo_api.web.api.models.disclosure import spec_of
+from geo_api.services.disclosure import Policy
+from geo_api.web.api.models.disclosure import KEEP, RANK, declared_by_name, spec_of
 from geo_api.web.exception_handlers import DISCLOSURE, error_response
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
@@ -345,7 +345,8 @@ def declare_access(schema: dict, routes) -> dict:
             responses.setdefault("403", {"description": f"Needs the {role} role" if role !=
                                          "public" else "Finer than the disclosure floors "
                                          "for the public role"})
-    _nullable_for_public(schema)
+    _nullable_for_public(schema, declared_by_name(r.response_model for r in routes
+                                                  if getattr(r, "response_model", None)))
     return schema
 
 
@@ -361,9 +362,10 @@ def _refs(obj, found: set[str]) -> None:
             _refs(v, found)
 
 
-def _nullable_for_public(schema: dict) -> None:
+def _nullable_for_public(schema: dict, kinds: dict[str, dict[str, str]]) -> None:
     """Numbers the disclosure policy may suppress or withhold are declared nullable in every
-    schema a public operation answers with (idempotent)."""
+    schema a public operation answers with (idempotent): every number but those its model
+    declares kept or ranked (``kinds``: a schema's name -> its fields' declared kinds)."""
     comps = schema.get("components", {}).get("schemas", {})
     reached: set[str] = set()
     for ops in schema.get("paths", {}).values():
@@ -377,8 +379,9 @@ def _nullable_for_public(schema: dict) -> None:
         todo += [n for n in found - reached]
         reached |= found
     for name in reached:
+        kept = {key for key, kind in kinds.get(name, {}).items() if kind in (KEEP, RANK)}
         for key, prop in comps.get(name, {}).get("properties", {}).items():
-            if key in KEEP_INT or key in KEEP_FLOAT or "anyOf" in prop and any(
+            if key in kept or "anyOf" in prop and any(
                     p.get("type") == "null" for p in prop["anyOf"]):
                 continue
             if prop.get("type") in ("integer", "number"):

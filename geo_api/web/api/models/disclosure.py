@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -80,3 +81,27 @@ def _numeric(annotation) -> bool:
     if origin is not None:
         return any(_numeric(a) for a in typing.get_args(annotation))
     return annotation in (int, float)
+
+
+def declared_by_name(models: Iterable) -> dict[str, dict[str, str]]:
+    """Every model reachable from ``models`` (response models: annotations of their fields,
+    recursively), by its name as the OpenAPI components name it -> its fields' declared
+    kinds by JSON name (a whole-model ``centre`` declares no field kept)."""
+    out: dict[str, dict[str, str]] = {}
+    todo = list(models)
+    while todo:
+        annotation = todo.pop()
+        for model in _models_in(annotation):
+            if model.__name__ in out:
+                continue
+            kinds = declared(model)
+            out[model.__name__] = {(f.alias or name): kinds[name]
+                                   for name, f in model.model_fields.items() if name in kinds}
+            todo += [f.annotation for f in model.model_fields.values()]
+    return out
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
