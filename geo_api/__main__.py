@@ -138,9 +138,9 @@ def cmd_indicators_load(args) -> int:
         print(f"error: {exc.user_msg}", file=sys.stderr)
         return 2
     _audit(svc.settings, "indicators load", params={"name": args.name}, status="ok",
-           rows=info["n_areas"])
-    print(f"loaded {args.name}: {info['n_areas']} {info['layer']} areas"
-          + "".join(f"\n  warning: {w}" for w in info["warnings"]))
+           rows=info.n_areas)
+    print(f"loaded {args.name}: {info.n_areas} {info.layer} areas"
+          + "".join(f"\n  warning: {w}" for w in info.warnings))
     return 0
 
 
@@ -259,6 +259,8 @@ def cmd_plan_people_zones(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    import dataclasses
+
     from tqdm import tqdm
 
     from geo_api.analysis.forecast import METHODS
@@ -281,19 +283,22 @@ def cmd_evaluate(args) -> int:
                 svc, flt, spec, methods, args.window,
                 horizon, args.coverage, progress=progress)
     if args.json:
-        print(json.dumps(results, indent=2, default=str))
+        print(json.dumps({horizon: dataclasses.asdict(evaluation)
+                          for horizon, evaluation in results.items()}, indent=2, default=str))
         return 0
     import pandas as pd
 
-    for horizon, ev in results.items():
-        t = pd.DataFrame(ev["summary"]).set_index("method")
-        p = pd.DataFrame(ev["paired_vs_naive"]).set_index("method")
-        t = t.join(p[["wins", "losses", "mean_pai_difference", "ci95_low", "ci95_high"]])
-        print(f"\n{horizon}-month horizon, {ev['meta']['window_months']}-month window, "
-              f"{ev['meta']['n_folds']} folds, coverage {args.coverage:.0%}, "
-              f"{ev['meta']['n_units']} units; dataset {ev['meta']['dataset_version']}")
-        print(t.sort_values("mean_pai", ascending=False).round(3).to_string())
-        print(ev["reading"])
+    for horizon, evaluation in results.items():
+        table = pd.DataFrame(evaluation.summary).set_index("method")
+        paired = pd.DataFrame(evaluation.paired_vs_naive).set_index("method")
+        table = table.join(paired[["wins", "losses", "mean_pai_difference", "ci95_low",
+                                   "ci95_high"]])
+        meta = evaluation.meta
+        print(f"\n{horizon}-month horizon, {meta['window_months']}-month window, "
+              f"{meta['n_folds']} folds, coverage {args.coverage:.0%}, "
+              f"{meta['n_units']} units; dataset {meta['dataset_version']}")
+        print(table.sort_values("mean_pai", ascending=False).round(3).to_string())
+        print(evaluation.reading)
     return 0
 
 

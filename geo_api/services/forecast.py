@@ -12,6 +12,8 @@ import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,10 +115,55 @@ def unit_months(svc, flt: OffenceFilter, spec: UnitSpec | None, window: int,
     return _remember(key, out)
 
 
+@dataclass(frozen=True)
+class Curves:
+    """Mean hit rate over the folds at each share of the area selected, per method."""
+
+    coverage: list[float]
+    hit_rate: dict[str, list[float | None]]
+
+
+@dataclass(frozen=True)
+class WalkForwardPick:
+    """At one cut-off: the method best on the earlier cut-offs only, scored there."""
+
+    cutoff: int
+    method: str
+    pai: float | None
+    hit_rate: float | None
+    naive_pai: float | None
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """How well "use the method that backtests best" predicted, out of sample."""
+
+    n_folds: int
+    mean_pai: float | None
+    mean_hit_rate: float | None
+    naive_mean_pai: float | None
+    picks: list[WalkForwardPick]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Which hot spot method predicted the next months' offences best (the backtest)."""
+
+    meta: dict[str, Any]
+    best_method: str
+    summary: list[dict[str, Any]]  # per method (analysis.forecast.summarise)
+    paired_vs_naive: list[dict[str, Any]]  # per method (analysis.forecast.paired)
+    curves: Curves
+    folds: list[dict[str, Any]]  # per fold and method, with its train and test months
+    ensemble_next: dict[str, float] | None
+    walk_forward: WalkForward
+    reading: str
+
+
 def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[str] = fc.METHODS,
              window: int = 3, horizon: int = 1, coverage: float = 0.05,
              half_life: float = 2.0, bandwidth_m: float = 400.0,
-             progress: Callable[[int, int], None] | None = None) -> dict:
+             progress: Callable[[int, int], None] | None = None) -> Evaluation:
     """The backtest as an answer: per-method summary, paired comparison with the naive
     method, hit-rate curves, per-fold rows and the best method (cached)."""
     unknown = [m for m in methods if m not in fc.METHODS]
@@ -142,39 +189,44 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
             f"{window + horizon} loaded months; {len(months)} are loaded in the period")
     if counts.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = fc.backtest(counts, space_of(units), methods, horizon, coverage, params,
-                    progress=progress)
-    for row in r["folds"]:
+    backtest = fc.backtest(counts, space_of(units), methods, horizon, coverage, params,
+                           progress=progress)
+    for row in backtest["folds"]:
         row["train_months"] = [months[row["cutoff"] - window], months[row["cutoff"] - 1]]
         row["test_months"] = [months[row["cutoff"]], months[row["cutoff"] + horizon - 1]]
-    best = fc.best_method(r["summary"])
-    walk = fc.walk_forward(r["folds"], methods)
-    out = {"meta": svc.meta(flt, analysis="hotspot_forecast_evaluation", **units.definition,
-                            months=months, window_months=window, horizon_months=horizon,
-                            coverage=coverage, methods=methods, half_life_months=half_life,
-                            bandwidth_m=params.bandwidth_m, bandwidth_requested_m=bandwidth_m,
-                            unit_spacing_m=round(spacing, 1), bandwidth_rule=(
-                                f"at least {KDE_REACH:g} x the unit spacing, so the kernel "
-                                "reaches the neighbouring units (a narrower kernel would "
-                                "only copy each unit's own count: the naive method)"),
-                            n_folds=r["n_folds"],
-                            ensemble_candidates={
-                                "bandwidth_m": list(params.ensemble_bandwidths_m),
-                                "half_life_months": list(params.ensemble_half_lives)},
-                            tie_rule="units tied at the coverage cut share the remaining "
-                                     "area in proportion (the expected value of random "
-                                     "tie-breaking)",
-                            method_definitions={m: fc.METHOD_TEXT[m] for m in methods}),
-           "best_method": best, "summary": r["summary"],
-           "paired_vs_naive": r["paired_vs_naive"],
-           "curves": {"coverage": r["coverages"], "hit_rate": r["curves"]},
-           "folds": r["folds"], "ensemble_next": r.get("ensemble_next"),
-           "walk_forward": {**{k: _num(v) for k, v in walk.items() if k != "picks"},
-                            "picks": [{k: _num(v) for k, v in p.items()}
-                                      for p in walk["picks"]]},
-           "reading": _reading(r["summary"], r["paired_vs_naive"], best, coverage, horizon,
-                               walk)}
-    return _remember(key, out)
+    best = fc.best_method(backtest["summary"])
+    walk = fc.walk_forward(backtest["folds"], methods)
+    walk_forward = WalkForward(
+        n_folds=walk["n_folds"], mean_pai=_num(walk["mean_pai"]),
+        mean_hit_rate=_num(walk["mean_hit_rate"]), naive_mean_pai=_num(walk["naive_mean_pai"]),
+        picks=[WalkForwardPick(cutoff=pick["cutoff"], method=pick["method"],
+                               pai=_num(pick["pai"]), hit_rate=_num(pick["hit_rate"]),
+                               naive_pai=_num(pick["naive_pai"])) for pick in walk["picks"]])
+    meta = svc.meta(flt, analysis="hotspot_forecast_evaluation", **units.definition,
+                    months=months, window_months=window, horizon_months=horizon,
+                    coverage=coverage, methods=methods, half_life_months=half_life,
+                    bandwidth_m=params.bandwidth_m, bandwidth_requested_m=bandwidth_m,
+                    unit_spacing_m=round(spacing, 1), bandwidth_rule=(
+                        f"at least {KDE_REACH:g} x the unit spacing, so the kernel "
+                        "reaches the neighbouring units (a narrower kernel would "
+                        "only copy each unit's own count: the naive method)"),
+                    n_folds=backtest["n_folds"],
+                    ensemble_candidates={
+                        "bandwidth_m": list(params.ensemble_bandwidths_m),
+                        "half_life_months": list(params.ensemble_half_lives)},
+                    tie_rule="units tied at the coverage cut share the remaining "
+                             "area in proportion (the expected value of random "
+                             "tie-breaking)",
+                    method_definitions={m: fc.METHOD_TEXT[m] for m in methods})
+    evaluation = Evaluation(
+        meta=meta, best_method=best, summary=backtest["summary"],
+        paired_vs_naive=backtest["paired_vs_naive"],
+        curves=Curves(coverage=backtest["coverages"], hit_rate=backtest["curves"]),
+        folds=backtest["folds"], ensemble_next=backtest.get("ensemble_next"),
+        walk_forward=walk_forward,
+        reading=_reading(backtest["summary"], backtest["paired_vs_naive"], best, coverage,
+                         horizon, walk))
+    return _remember(key, evaluation)
 
 
 # a KDE bandwidth reaches at least this many unit spacings (quartic weight 0.31 at 1 spacing)
@@ -214,43 +266,107 @@ def _num(v):
 
 
 def _reading(summary, paired, best, coverage, horizon, walk) -> str:
-    s = {x["method"]: x for x in summary}
-    naive = s["naive"]["mean_pai"]
+    by_method = {row["method"]: row for row in summary}
+    naive = by_method["naive"]["mean_pai"]
     period = "next month's" if horizon == 1 else f"next {horizon} months'"
     text = (f"Over the backtest, {best} captured the most of the {period} offences per unit "
             f"area at {coverage:.0%} of the area "
-            f"(mean PAI {s[best]['mean_pai']:.2f} in-sample - the same folds chose it; naive "
-            f"last-period counts {naive:.2f}).")
+            f"(mean PAI {by_method[best]['mean_pai']:.2f} in-sample - the same folds chose it; "
+            f"naive last-period counts {naive:.2f}).")
     if walk["n_folds"]:
         text += (f" Choosing the method each month by the months before it (walk-forward, "
                  f"{walk['n_folds']} folds) gave PAI {walk['mean_pai']:.2f} against naive's "
                  f"{walk['naive_mean_pai']:.2f}: the figure to expect.")
     if best != "naive":
-        p = next((x for x in paired if x["method"] == best), None)
-        if p:
-            text += (f" It beat naive in {p['wins']} of {p['wins'] + p['losses'] + p['ties']}"
-                     f" folds (mean difference {p['mean_pai_difference']:+.2f}, 95% CI "
-                     f"{p['ci95_low']:+.2f} to {p['ci95_high']:+.2f}; folds overlap in time,"
-                     " so read the interval as indicative).")
+        pair = next((row for row in paired if row["method"] == best), None)
+        if pair:
+            text += (f" It beat naive in {pair['wins']} of "
+                     f"{pair['wins'] + pair['losses'] + pair['ties']}"
+                     f" folds (mean difference {pair['mean_pai_difference']:+.2f}, 95% CI "
+                     f"{pair['ci95_low']:+.2f} to {pair['ci95_high']:+.2f}; folds overlap in "
+                     "time, so read the interval as indicative).")
     return text
 
 
 # ------------------------------------------------------------------ the focus list ------
+@dataclass(frozen=True)
+class Street:
+    """A name a place is known by, and how many offences stand behind it."""
+
+    location: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PlaceName:
+    """How people know a unit: its most common place names, its ward and NPA."""
+
+    name: str
+    streets: list[Street]
+    ward_code: str | None
+    ward: str | None
+    npa_code: str | None
+    npa: str | None
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A unit's last 3 months against the 3 before, beside the whole area's change."""
+
+    trend: str
+    trend_p_two_sided: float | None
+    count_previous_3_months: int | None
+
+
+@dataclass(frozen=True)
+class FocusPlace:
+    """One place of the focus list: where it is, what it is called, counts and trend."""
+
+    rank: int
+    id: str
+    name: str
+    streets: list[Street]
+    ward_code: str | None
+    ward: str | None
+    npa_code: str | None
+    npa: str | None
+    score: float
+    count_last_3_months: int
+    count_last_12_months: int
+    trend: str
+    trend_p_two_sided: float | None
+    count_previous_3_months: int | None
+    lon: float
+    lat: float
+    map_url: str | None = None  # the focus map zoomed to it (set by the web layer)
+
+
+@dataclass(frozen=True)
+class FocusList:
+    """Where to go next month: the top places by the method that backtested best."""
+
+    meta: dict[str, Any]
+    reading: str
+    places: list[FocusPlace]
+
+
 def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: int = 3,
-          coverage: float = 0.05, methods: Sequence[str] = fc.METHODS) -> dict:
+          coverage: float = 0.05, methods: Sequence[str] = fc.METHODS) -> FocusList:
     """The top ``n`` places for the next month by the method that backtested best (one-month
     horizon), each named by its most common police.uk locations, with its ward and NPA,
     counts for the last 3 and 12 months and the trend."""
-    ev = evaluate(svc, flt, spec, methods, window, 1, coverage)
-    best = ev["best_method"]
+    evaluation = evaluate(svc, flt, spec, methods, window, 1, coverage)
+    best = evaluation.best_method
     units = units_for(svc, flt, spec, window)
     months, counts = unit_months(svc, flt, spec, window, units)
-    m = ev["meta"]  # the backtest's parameters (its bandwidths already reach the neighbours)
-    params = fc.Params(window=window, half_life=m["half_life_months"],
-                       bandwidth_m=m["bandwidth_m"],
-                       ensemble_bandwidths_m=tuple(m["ensemble_candidates"]["bandwidth_m"]))
-    nxt = ev.get("ensemble_next")
-    choice = (nxt["bandwidth_m"], nxt["half_life"]) if best == "ensemble" and nxt else None
+    backtest_meta = evaluation.meta  # its bandwidths already reach the neighbours
+    params = fc.Params(window=window, half_life=backtest_meta["half_life_months"],
+                       bandwidth_m=backtest_meta["bandwidth_m"],
+                       ensemble_bandwidths_m=tuple(
+                           backtest_meta["ensemble_candidates"]["bandwidth_m"]))
+    ensemble_next = evaluation.ensemble_next
+    choice = ((ensemble_next["bandwidth_m"], ensemble_next["half_life"])
+              if best == "ensemble" and ensemble_next else None)
     scores = fc.score(best, counts, space_of(units), params, choice)
     last3, last12 = counts[:, -3:].sum(axis=1), counts[:, -12:].sum(axis=1)
     ranked = np.lexsort((np.array(units.ids), -last3, -scores))
@@ -259,36 +375,43 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     trend = trends(counts, order)
     x, y = units.centres_m
     lon, lat = metric_to_lonlat(np.asarray(x)[order], np.asarray(y)[order])
-    best_row = next(s for s in ev["summary"] if s["method"] == best)
-    walk = ev["walk_forward"]
-    places = [{"rank": k + 1, "id": units.ids[i], **names[i], "score": float(scores[i]),
-               "count_last_3_months": int(last3[i]), "count_last_12_months": int(last12[i]),
-               **trend[i], "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6)}
+    best_row = next(row for row in evaluation.summary if row["method"] == best)
+    walk = evaluation.walk_forward
+    places = [FocusPlace(rank=k + 1, id=units.ids[i], name=names[i].name,
+                         streets=names[i].streets, ward_code=names[i].ward_code,
+                         ward=names[i].ward, npa_code=names[i].npa_code, npa=names[i].npa,
+                         score=float(scores[i]), count_last_3_months=int(last3[i]),
+                         count_last_12_months=int(last12[i]), trend=trend[i].trend,
+                         trend_p_two_sided=trend[i].trend_p_two_sided,
+                         count_previous_3_months=trend[i].count_previous_3_months,
+                         lon=round(float(lon[k]), 6), lat=round(float(lat[k]), 6))
               for k, i in enumerate(order)]
-    return {"meta": svc.meta(flt, analysis="focus_list", **units.definition,
-                             months=months, method=best, method_definition=fc.METHOD_TEXT[best],
-                             method_params=({"bandwidth_m": choice[0],
-                                             "half_life_months": choice[1]} if choice else None),
-                             backtest_mean_pai=walk["mean_pai"],
-                             backtest_mean_hit_rate=walk["mean_hit_rate"],
-                             naive_mean_pai=walk["naive_mean_pai"],
-                             walk_forward_folds=walk["n_folds"],
-                             in_sample_mean_pai=best_row["mean_pai"],
-                             in_sample_mean_hit_rate=best_row["mean_hit_rate"],
-                             coverage=coverage, window_months=window,
-                             n_folds=len({r["cutoff"] for r in ev["folds"]}),
-                             next_period=_next_month(months[-1])),
-            "reading": _focus_reading(len(places), best, coverage, walk, best_row),
-            "places": places}
+    meta = svc.meta(flt, analysis="focus_list", **units.definition,
+                    months=months, method=best, method_definition=fc.METHOD_TEXT[best],
+                    method_params=({"bandwidth_m": choice[0],
+                                    "half_life_months": choice[1]} if choice else None),
+                    backtest_mean_pai=walk.mean_pai,
+                    backtest_mean_hit_rate=walk.mean_hit_rate,
+                    naive_mean_pai=walk.naive_mean_pai,
+                    walk_forward_folds=walk.n_folds,
+                    in_sample_mean_pai=best_row["mean_pai"],
+                    in_sample_mean_hit_rate=best_row["mean_hit_rate"],
+                    coverage=coverage, window_months=window,
+                    n_folds=len({row["cutoff"] for row in evaluation.folds}),
+                    next_period=_next_month(months[-1]))
+    return FocusList(meta=meta,
+                     reading=_focus_reading(len(places), best, coverage, walk, best_row),
+                     places=places)
 
 
-def _focus_reading(n: int, best: str, coverage: float, walk: dict, best_row: dict) -> str:
+def _focus_reading(n: int, best: str, coverage: float, walk: WalkForward,
+                   best_row: dict[str, Any]) -> str:
     text = f"Where to go next month: the {n} places {best} ranks highest. "
-    if walk["n_folds"]:
+    if walk.n_folds:
         text += (f"Choosing the method this way in earlier months (walk-forward, "
-                 f"{walk['n_folds']} folds), the top {coverage:.0%} of the area held "
-                 f"{walk['mean_hit_rate']:.0%} of the next month's offences (PAI "
-                 f"{walk['mean_pai']:.2f}; naive {walk['naive_mean_pai']:.2f}). ")
+                 f"{walk.n_folds} folds), the top {coverage:.0%} of the area held "
+                 f"{walk.mean_hit_rate:.0%} of the next month's offences (PAI "
+                 f"{walk.mean_pai:.2f}; naive {walk.naive_mean_pai:.2f}). ")
     else:
         text += "Too few months to test the choice of method on later months. "
     text += (f"On all folds {best} itself held {best_row['mean_hit_rate']:.0%} (PAI "
@@ -302,33 +425,37 @@ def _next_month(month: str) -> str:
 
 
 def place_names(svc, flt: OffenceFilter, units: Units, months: list[str],
-                order: Sequence[int]) -> dict[int, dict]:
+                order: Sequence[int]) -> dict[int, PlaceName]:
     """For each unit in ``order``: its three most common place names in ``months``
     (``analysis.places``: real streets, a stock label only beside its nearest street) and
     the ward and NPA most of its offences fall in."""
     period = dataclasses.replace(flt, start=pd.Timestamp(months[0] + "-01").to_pydatetime(),
                                  end=(pd.Timestamp(months[-1] + "-01")
                                       + pd.offsets.MonthBegin(1)).to_pydatetime())
-    cols = tuple(dict.fromkeys((*units.assign_columns, "location_text", "ward_code",
-                                "npa_code", "x_m", "y_m")))
-    df = svc.store.located_values(cols, period)
-    df["unit"] = units.assign(df) if len(df) else np.array([], dtype=np.int64)
-    named = name_places(df["unit"].to_numpy(), df["location_text"].tolist(),
-                        df["x_m"].to_numpy(float), df["y_m"].to_numpy(float), order, 3)
-    df = df[df["unit"].isin(list(order))]
+    columns = tuple(dict.fromkeys((*units.assign_columns, "location_text", "ward_code",
+                                   "npa_code", "x_m", "y_m")))
+    offences = svc.store.located_values(columns, period)
+    offences["unit"] = (units.assign(offences) if len(offences)
+                        else np.array([], dtype=np.int64))
+    named = name_places(offences["unit"].to_numpy(), offences["location_text"].tolist(),
+                        offences["x_m"].to_numpy(float), offences["y_m"].to_numpy(float),
+                        order, 3)
+    offences = offences[offences["unit"].isin(list(order))]
     wards = _names(svc, "ward")
     npas = _names(svc, "npa")
-    out = {}
+    by_unit = {}
     for i in order:
-        rows = df[df["unit"] == i]
-        ward = rows["ward_code"].dropna().mode()
-        npa = rows["npa_code"].dropna().mode()
-        w = ward.iloc[0] if len(ward) else None
-        a = npa.iloc[0] if len(npa) else None
-        out[i] = {"name": place_label(s for s, _ in named[i]) or units.ids[i],
-                  "streets": [{"location": s, "count": c} for s, c in named[i]],
-                  "ward_code": w, "ward": wards.get(w), "npa_code": a, "npa": npas.get(a)}
-    return out
+        rows = offences[offences["unit"] == i]
+        ward_mode = rows["ward_code"].dropna().mode()
+        npa_mode = rows["npa_code"].dropna().mode()
+        ward_code = ward_mode.iloc[0] if len(ward_mode) else None
+        npa_code = npa_mode.iloc[0] if len(npa_mode) else None
+        by_unit[i] = PlaceName(
+            name=place_label(street for street, _ in named[i]) or units.ids[i],
+            streets=[Street(location=street, count=count) for street, count in named[i]],
+            ward_code=ward_code, ward=wards.get(ward_code), npa_code=npa_code,
+            npa=npas.get(npa_code))
+    return by_unit
 
 
 def _names(svc, layer: str) -> dict:
@@ -339,23 +466,24 @@ def _names(svc, layer: str) -> dict:
     return dict(zip(g["code"], g["name"]))
 
 
-def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, dict]:
+def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, Trend]:
     """Last 3 months vs the 3 before, against the whole area's change (exact binomial
     test of the unit's share of the 6 months falling in the recent 3)."""
 
     if counts.shape[1] < 6:
-        return {i: {"trend": "not enough months", "trend_p_two_sided": None,
-                    "count_previous_3_months": None} for i in order}
+        return {i: Trend(trend="not enough months", trend_p_two_sided=None,
+                         count_previous_3_months=None) for i in order}
     recent, earlier = counts[:, -3:].sum(axis=1), counts[:, -6:-3].sum(axis=1)
-    R, E = recent.sum(), earlier.sum()
-    p0 = R / (R + E) if R + E else 0.5
+    recent_total, earlier_total = recent.sum(), earlier.sum()
+    p0 = (recent_total / (recent_total + earlier_total) if recent_total + earlier_total
+          else 0.5)
     idx = np.array(order)
     k, n = recent[idx].astype(int), (recent[idx] + earlier[idx]).astype(int)
     p, _, _ = binomial_test(k, n, p0)
-    out = {}
+    by_unit = {}
     for j, i in enumerate(order):
         up = n[j] > 0 and k[j] / n[j] > p0
         word = ("rising" if up else "falling") if p[j] < 0.05 else "no clear change"
-        out[i] = {"trend": word, "trend_p_two_sided": float(p[j]),
-                  "count_previous_3_months": int(earlier[i])}
-    return out
+        by_unit[i] = Trend(trend=word, trend_p_two_sided=float(p[j]),
+                           count_previous_3_months=int(earlier[i]))
+    return by_unit

@@ -20,6 +20,7 @@ import datetime
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,32 +272,97 @@ def may_see_raw(about: dict, who) -> bool:
     return who.at_least("admin") or about.get("owner") == who.owner
 
 
+@dataclass(frozen=True)
+class ConcentrationStep:
+    """The share of the indicator in the top ``k`` areas ranked by violence."""
+
+    k: int
+    code: str
+    violence: int
+    cumulative_share: float | None
+
+
+@dataclass(frozen=True)
+class LocalBV:
+    """One area's bivariate local Moran: its statistic, pseudo p and quadrant."""
+
+    code: str
+    Is: float
+    p_sim: float
+    quadrant: str
+
+
+@dataclass(frozen=True)
+class MoranBV:
+    """Where high indicator values sit beside high violence (esda's Moran_Local_BV)."""
+
+    permutations: int
+    seed: int
+    weights: str
+    areas: list[LocalBV]
+
+
+@dataclass(frozen=True)
+class Association:
+    """How the indicator and violence go together across the areas (not cause)."""
+
+    n_areas: int
+    note: str
+    spearman_rho: float | None = None
+    ci95: list[float] | None = None
+    local_moran_bv: MoranBV | None = None
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """How much of a partner indicator lies in violence hot spot areas, area by area."""
+
+    name: str
+    about: dict[str, Any]
+    layer: str
+    periods: list[str]
+    mapped: str
+    disclosure: str
+    hot_spot_area_rule: str
+    sentence: str
+    share_in_hot_spot_areas: float | None
+    hot_spot_areas: list[str]
+    concentration: list[ConcentrationStep]
+    association: Association
+    areas: list[dict[str, Any]]  # per area: the indicator, violence, hot share and rates
+    filter: dict[str, Any]
+    dataset_version: str | None
+
+
 def overlay(svc, name: str, flt, who, period: str | None = None,
-            layer: str | None = None) -> dict:
+            layer: str | None = None) -> Overlay:
     """Per area of the indicator's layer (or of ``layer``: sector, lsoa or ward, the counts
     moved by land-area share where the layers differ): the indicator (count, rate per 1,000
     of its denominator), violence (count, rate per 1,000 residents) for ``flt``, the share of
     the area in Gi* hot cells and whether that makes it "in a hot spot area"; the needs
     assessment's sentence computed; the concentration curve; the rank correlation with a
     95% CI; a bivariate local Moran (esda) of indicator rate vs violence rate."""
-    about, own, ind, periods, raw, rule = source_counts(svc, name, who, period)
-    layer = layer or own
+    about, own_layer, given, periods, raw, rule = source_counts(svc, name, who, period)
+    layer = layer or own_layer
+    same = layer == own_layer
     areas = svc.boundaries.get(layer).gdf[["code", "name", "population", "geometry"]]
-    count, den, withheld = move_onto(svc, ind, own, areas, same=layer == own)
-    t = areas.drop(columns="geometry").reset_index(drop=True)
-    t["count"] = [None if w else (int(np.rint(c)) if layer == own else round(float(c), 2))
-                  for c, w in zip(count, withheld)]
-    t["denominator"] = den
-    vc, _ = svc.store.area_counts(layer, flt)
-    t = t.merge(vc.rename(columns={"count": "violence"}), on="code", how="left")
-    t["violence"] = t["violence"].fillna(0).astype(int)
-    t["hot_share"] = hot_area_share(svc, flt, areas)
-    t["in_hot_spot_area"] = t["hot_share"] >= HOT_AREA_SHARE
-    t["indicator_rate_per_1000"] = [None if c is None or not (d > 0) else 1000 * c / d
-                                    for c, d in zip(t["count"], t["denominator"])]
-    pop = pd.to_numeric(t["population"], errors="coerce")
-    t["violence_rate_per_1000"] = np.where(pop > 0, 1000 * t["violence"] / pop, np.nan)
-    known = t[t["count"].notna()]
+    moved, denominators, withheld = move_onto(svc, given, own_layer, areas, same=same)
+    table = areas.drop(columns="geometry").reset_index(drop=True)
+    table["count"] = [None if held else (int(np.rint(count)) if same else round(float(count), 2))
+                      for count, held in zip(moved, withheld)]
+    table["denominator"] = denominators
+    violence, _ = svc.store.area_counts(layer, flt)
+    table = table.merge(violence.rename(columns={"count": "violence"}), on="code", how="left")
+    table["violence"] = table["violence"].fillna(0).astype(int)
+    table["hot_share"] = hot_area_share(svc, flt, areas)
+    table["in_hot_spot_area"] = table["hot_share"] >= HOT_AREA_SHARE
+    table["indicator_rate_per_1000"] = [
+        None if count is None or not (denominator > 0) else 1000 * count / denominator
+        for count, denominator in zip(table["count"], table["denominator"])]
+    population = pd.to_numeric(table["population"], errors="coerce")
+    table["violence_rate_per_1000"] = np.where(population > 0,
+                                               1000 * table["violence"] / population, np.nan)
+    known = table[table["count"].notna()]
     total = float(known["count"].sum())
     hot = known[known["in_hot_spot_area"]]
     share = float(hot["count"].sum()) / total if total else None
@@ -305,22 +371,22 @@ def overlay(svc, name: str, flt, who, period: str | None = None,
                 f"{'postcode sectors' if layer == 'sector' else layer + 's'} that are in "
                 "violence hot spot areas" if share is not None else
                 f"No {measure} to compare")
-    return {
-        "name": name, "about": {k: v for k, v in about.items() if k != "owner"},
-        "layer": layer, "periods": periods,
-        "mapped": ("as given" if layer == own else f"from {own}s by overlapping land area "
-                   "(APPROXIMATE where they do not nest)"),
-        "disclosure": "as uploaded (you own it)" if raw else rule.describe(),
-        "hot_spot_area_rule": (f"at least {HOT_AREA_SHARE:.0%} of the area lies in Gi* hot "
-                               "cells (H3 r9, 95% confidence, FDR) for the chosen offences and "
-                               "period"),
-        "sentence": sentence, "share_in_hot_spot_areas": share,
-        "hot_spot_areas": sorted(hot["code"].tolist()),
-        "concentration": concentration(known),
-        "association": association(t, svc, areas),
-        "areas": _records(t.drop(columns=["denominator"] if not raw else [])),
-        "filter": flt.describe(), "dataset_version": svc.store.dataset_version(),
-    }
+    return Overlay(
+        name=name, about={k: v for k, v in about.items() if k != "owner"},
+        layer=layer, periods=periods,
+        mapped=("as given" if same else f"from {own_layer}s by overlapping land area "
+                "(APPROXIMATE where they do not nest)"),
+        disclosure="as uploaded (you own it)" if raw else rule.describe(),
+        hot_spot_area_rule=(f"at least {HOT_AREA_SHARE:.0%} of the area lies in Gi* hot "
+                            "cells (H3 r9, 95% confidence, FDR) for the chosen offences and "
+                            "period"),
+        sentence=sentence, share_in_hot_spot_areas=share,
+        hot_spot_areas=sorted(hot["code"].tolist()),
+        concentration=concentration(known),
+        association=association(table, svc, areas),
+        areas=_records(table.drop(columns=["denominator"] if not raw else [])),
+        filter=flt.describe(), dataset_version=svc.store.dataset_version(),
+    )
 
 
 def hot_area_share(svc, flt, areas) -> np.ndarray:
@@ -339,56 +405,60 @@ def hot_area_share(svc, flt, areas) -> np.ndarray:
     return np.asarray(shapely.area(shapely.intersection(geoms, union)) / shapely.area(geoms))
 
 
-def concentration(t: pd.DataFrame) -> list[dict]:
+def concentration(table: pd.DataFrame) -> list[ConcentrationStep]:
     """Share of the indicator in the top k areas ranked by violence count (k = 1..n)."""
-    total = float(t["count"].sum())
-    ranked = t.sort_values(["violence", "code"], ascending=[False, True])
-    cum = np.cumsum(ranked["count"].to_numpy(float))
-    return [{"k": k + 1, "code": c, "violence": int(v),
-             "cumulative_share": (float(s) / total) if total else None}
-            for k, (c, v, s) in enumerate(zip(ranked["code"], ranked["violence"], cum))]
+    total = float(table["count"].sum())
+    ranked = table.sort_values(["violence", "code"], ascending=[False, True])
+    cumulative = np.cumsum(ranked["count"].to_numpy(float))
+    return [ConcentrationStep(k=k + 1, code=code, violence=int(violence),
+                              cumulative_share=(float(running) / total) if total else None)
+            for k, (code, violence, running) in enumerate(zip(ranked["code"], ranked["violence"],
+                                                              cumulative))]
 
 
-def association(t: pd.DataFrame, svc, areas) -> dict:
+def association(table: pd.DataFrame, svc, areas) -> Association:
     """Spearman rank correlation of indicator rate (count where no denominator) and violence
     rate with a 95% CI (Fisher z, SE sqrt(1.06 / (n - 3)), Fieller et al. 1957), and esda's
     bivariate local Moran (queen contiguity, 999 permutations, seed ``DEFAULT_SEED``)."""
     from scipy import stats  # noqa: PLC0415 - lazy: heavy import (scipy)
 
-    x = pd.to_numeric(t["indicator_rate_per_1000"], errors="coerce")
-    if x.isna().all():
-        x = pd.to_numeric(t["count"], errors="coerce")
-    y = pd.to_numeric(t["violence_rate_per_1000"], errors="coerce")
-    ok = (x.notna() & y.notna()).to_numpy()
+    indicator = pd.to_numeric(table["indicator_rate_per_1000"], errors="coerce")
+    if indicator.isna().all():
+        indicator = pd.to_numeric(table["count"], errors="coerce")
+    violence = pd.to_numeric(table["violence_rate_per_1000"], errors="coerce")
+    ok = (indicator.notna() & violence.notna()).to_numpy()
     n = int(ok.sum())
-    out = {"n_areas": n, "note": "association, not cause: both may follow deprivation, "
-                                 "population or how the data were recorded"}
+    note = ("association, not cause: both may follow deprivation, population or how the "
+            "data were recorded")
     if n < 5:
-        return {**out, "spearman_rho": None}
-    rho = float(stats.spearmanr(x[ok], y[ok]).statistic)
+        return Association(n_areas=n, note=note, spearman_rho=None)
+    rho = float(stats.spearmanr(indicator[ok], violence[ok]).statistic)
     z, se = math.atanh(max(min(rho, 0.999999), -0.999999)), math.sqrt(1.06 / (n - 3))
-    out.update(spearman_rho=rho, ci95=[math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)])
-    out["local_moran_bv"] = bivariate_moran(x.to_numpy(float), y.to_numpy(float), ok, areas,
-                                            t["code"].tolist())
-    return out
+    return Association(
+        n_areas=n, note=note, spearman_rho=rho,
+        ci95=[math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)],
+        local_moran_bv=bivariate_moran(indicator.to_numpy(float), violence.to_numpy(float),
+                                       ok, areas, table["code"].tolist()))
 
 
 def bivariate_moran(x, y, ok, areas, codes, permutations: int = 999, seed: int = DEFAULT_SEED
-                    ) -> dict:
+                    ) -> MoranBV:
     """esda Moran_Local_BV of x (indicator) against the spatial lag of y (violence) on queen
     contiguity among areas with both values: per area Is, pseudo p and quadrant."""
     import libpysal  # noqa: PLC0415 - lazy: heavy import (libpysal)
     from esda.moran import Moran_Local_BV  # noqa: PLC0415 - lazy: heavy import (esda)
 
-    sub = areas[ok].reset_index(drop=True)
-    w = libpysal.weights.Queen.from_dataframe(sub, use_index=False, silence_warnings=True)
-    w.transform = "r"
-    m = Moran_Local_BV(x[ok], y[ok], w, permutations=permutations, seed=seed)
-    quad = {1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
-    kept = [c for c, k in zip(codes, ok) if k]
-    return {"permutations": permutations, "seed": seed, "weights": "queen, row-standardised",
-            "areas": [{"code": c, "Is": float(i), "p_sim": float(p), "quadrant": quad[int(q)]}
-                      for c, i, p, q in zip(kept, m.Is, m.p_sim, m.q)]}
+    kept_areas = areas[ok].reset_index(drop=True)
+    weights = libpysal.weights.Queen.from_dataframe(kept_areas, use_index=False,
+                                                    silence_warnings=True)
+    weights.transform = "r"
+    moran = Moran_Local_BV(x[ok], y[ok], weights, permutations=permutations, seed=seed)
+    quadrants = {1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
+    kept = [code for code, keep in zip(codes, ok) if keep]
+    return MoranBV(permutations=permutations, seed=seed, weights="queen, row-standardised",
+                   areas=[LocalBV(code=code, Is=float(i), p_sim=float(p),
+                                  quadrant=quadrants[int(q)])
+                          for code, i, p, q in zip(kept, moran.Is, moran.p_sim, moran.q)])
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -399,10 +469,28 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class SavedIndicator:
+    """What was stored for an uploaded indicator, and the lines accepted with a caveat."""
+
+    name: str
+    measure: str
+    source_org: str
+    licence: str
+    period: str | None
+    synthetic: bool
+    layer: str
+    n_areas: int
+    approximate: str | None
+    disclosure: IndicatorRule
+    uploaded: str
+    warnings: list[str]
+
+
 def save_indicator(svc, name: str, data: bytes, who_owner: str, is_admin: bool, *,
                    source_org: str, licence: str, measure: str, period: str | None = None,
                    synthetic: bool = False, suppress_below: int = 8, round_to: int = 5,
-                   unknown_postcodes: str = "reject") -> dict:
+                   unknown_postcodes: str = "reject") -> SavedIndicator:
     """Validate and store an indicator (whole file or nothing; replaces one of the same
     name atomically, if the caller may). Returns its description with the warnings."""
     store = indicator_store(svc)
@@ -412,56 +500,91 @@ def save_indicator(svc, name: str, data: bytes, who_owner: str, is_admin: bool, 
     if period:
         rows.loc[rows["period"] == "", "period"] = period
 
-    about = {"measure": measure, "source_org": source_org, "licence": licence,
-             "period": period or ", ".join(sorted(set(rows["period"]) - {""})) or None,
-             "synthetic": synthetic, "layer": rows["layer"].iloc[0], "owner": who_owner,
-             "n_areas": int(rows["code"].nunique()),
-             "approximate": ("LSOA 2021 codes mapped to 2011 with the APPROXIMATE Leicester "
-                             "crosswalk" if "lsoa21" in data[:2000].decode("utf-8", "replace")
-                             .lower() else None),
+    saved = SavedIndicator(
+        name=name, measure=measure, source_org=source_org, licence=licence,
+        period=period or ", ".join(sorted(set(rows["period"]) - {""})) or None,
+        synthetic=synthetic, layer=rows["layer"].iloc[0], n_areas=int(rows["code"].nunique()),
+        approximate=("LSOA 2021 codes mapped to 2011 with the APPROXIMATE Leicester crosswalk"
+                     if "lsoa21" in data[:2000].decode("utf-8", "replace").lower() else None),
+        disclosure=IndicatorRule(suppress_below, round_to),
+        uploaded=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        warnings=warnings)
+    about = {"measure": saved.measure, "source_org": saved.source_org, "licence": saved.licence,
+             "period": saved.period, "synthetic": saved.synthetic, "layer": saved.layer,
+             "owner": who_owner, "n_areas": saved.n_areas, "approximate": saved.approximate,
              "disclosure": {"suppress_below": suppress_below, "round_to": round_to},
-             "uploaded": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+             "uploaded": saved.uploaded}
     store.save(name, rows, who_owner, is_admin, about=about)
-    return {"name": name, **{k: v for k, v in about.items() if k != "owner"},
-            "warnings": warnings}
+    return saved
 
 
-def list_indicators(svc) -> list[dict]:
+@dataclass(frozen=True)
+class ListedIndicator:
+    """An indicator loaded: what it counts, from whom, by which areas, whose it is."""
+
+    name: str
+    owner: str | None
+    updated: str
+    measure: str | None
+    source_org: str | None
+    layer: str | None
+    synthetic: bool
+    n_areas: int | None
+
+
+def list_indicators(svc) -> list[ListedIndicator]:
     store = indicator_store(svc)
-    out = []
-    for s in store.list():
-        about = store.about(s["name"])
-        out.append({"name": s["name"], "owner": s["owner"], "updated": s["updated"],
-                    "measure": about.get("measure"), "source_org": about.get("source_org"),
-                    "layer": about.get("layer"), "synthetic": bool(about.get("synthetic")),
-                    "n_areas": about.get("n_areas")})
-    return out
+    listed = []
+    for stored in store.list():
+        about = store.about(stored["name"])
+        listed.append(ListedIndicator(
+            name=stored["name"], owner=stored["owner"], updated=stored["updated"],
+            measure=about.get("measure"), source_org=about.get("source_org"),
+            layer=about.get("layer"), synthetic=bool(about.get("synthetic")),
+            n_areas=about.get("n_areas")))
+    return listed
+
+
+@dataclass(frozen=True)
+class PartnerComponent:
+    """How a partner indicator became a People Zone component, for the answer's meta."""
+
+    name: str
+    measure: str | None
+    layer: str
+    synthetic: bool
+    mapped: str
+    per: str
+    disclosure: str
+    n_areas_without_value: int
 
 
 def people_zone_component(svc, name: str, who, areas, areas_layer: str,
-                          residents: np.ndarray) -> tuple[np.ndarray, dict]:
+                          residents: np.ndarray) -> tuple[np.ndarray, PartnerComponent]:
     """The indicator as a People Zone component for ``areas`` (EPSG:27700 polygons with
-    ``code``, of the boundary layer ``areas_layer``): its count per 1,000 of its denominator (else per 1,000 ``residents``) after
-    moving it onto the areas - directly when the layers match, otherwise in proportion to
-    the overlapping land area (approximate where the layers do not nest). Counts go through
-    the indicator's disclosure rule unless ``who`` owns it; an area fed by a withheld count
-    has no value (it then contributes nothing to its score)."""
-    about, layer, src, _, raw, rule = source_counts(svc, name, who)
+    ``code``, of the boundary layer ``areas_layer``): its count per 1,000 of its denominator
+    (else per 1,000 ``residents``) after moving it onto the areas - directly when the layers
+    match, otherwise in proportion to the overlapping land area (approximate where the
+    layers do not nest). Counts go through the indicator's disclosure rule unless ``who``
+    owns it; an area fed by a withheld count has no value (it then contributes nothing to
+    its score)."""
+    about, layer, given, _, raw, rule = source_counts(svc, name, who)
     same = layer == areas_layer
-    moved, den_moved, withheld = move_onto(svc, src, layer, areas, same=same)
-    den = pd.to_numeric(src["denominator"], errors="coerce").to_numpy(float)
-    has_den = np.isfinite(den).all() and len(den)
-    base = den_moved if has_den else residents
+    moved, denominators_moved, withheld = move_onto(svc, given, layer, areas, same=same)
+    denominators = pd.to_numeric(given["denominator"], errors="coerce").to_numpy(float)
+    has_denominators = np.isfinite(denominators).all() and len(denominators)
+    base = denominators_moved if has_denominators else residents
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(base > 0, 1000 * moved / base, np.nan)
     value[withheld] = np.nan
     how = ("same areas" if same else f"from {layer}s in proportion to overlapping land "
            "area (APPROXIMATE where they do not nest)")
-    return value, {"name": name, "measure": about.get("measure"), "layer": layer,
-                   "synthetic": bool(about.get("synthetic")), "mapped": how,
-                   "per": "1,000 of its denominator" if has_den else "1,000 residents",
-                   "disclosure": "as uploaded" if raw else rule.describe(),
-                   "n_areas_without_value": int(np.isnan(value).sum())}
+    return value, PartnerComponent(
+        name=name, measure=about.get("measure"), layer=layer,
+        synthetic=bool(about.get("synthetic")), mapped=how,
+        per="1,000 of its denominator" if has_denominators else "1,000 residents",
+        disclosure="as uploaded" if raw else rule.describe(),
+        n_areas_without_value=int(np.isnan(value).sum()))
 
 
 def source_counts(svc, name: str, who, period: str | None = None):

@@ -9,7 +9,7 @@ points in the loaded data), ``postcodes`` (OS Code-Point Open unit postcodes), `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import h3
@@ -586,7 +586,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                     components=COMPONENT_DOC, trend_months_recent=n_rec,
                     trend_months_earlier=n_ear, n_sim=n_sim, seed=seed, top_k=top_k,
                     profile_note=PROFILE_NOTE, hot_spot_definition=_hot_definition(sig),
-                    partner_indicator=partner_meta,
+                    partner_indicator=None if partner_meta is None else asdict(partner_meta),
                     sensitivity="each weight alone x0.5 and x1.5; best and worst rank over "
                                 "all variations",
                     uncertainty=f"{n_sim} Poisson redraws of the recent and earlier counts "

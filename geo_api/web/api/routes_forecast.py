@@ -3,6 +3,7 @@ the loaded data, and the places to go next month chosen by it."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from geo_api.analysis.forecast import METHODS
 from geo_api.services.access import require
-from geo_api.services.forecast import evaluate, focus
+from geo_api.services.forecast import Evaluation, evaluate, focus
 from geo_api.services.units import UnitSpec, unit_shapes_lonlat
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
@@ -59,7 +60,7 @@ Bandwidth = Annotated[float, Query(ge=100, le=3000, description="KDE bandwidth, 
 def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                       methods: Methods = None, window: Window = 3, horizon: Horizon = 1,
                       coverage: Coverage = 0.05, half_life: HalfLifeQ = 2.0,
-                      bandwidth_m: Bandwidth = 400.0) -> dict:
+                      bandwidth_m: Bandwidth = 400.0) -> Evaluation:
     """Rolling-origin backtest over the loaded months: train on `window` months (long-run
     and recency methods on all months before the cut-off), predict the next `horizon`,
     step one month. Per method: mean hit rate, PAI, PEI and RRI at `coverage` of the study
@@ -83,16 +84,18 @@ def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units:
     common police.uk locations, with ward, NPA, counts for the last 3 and 12 months and the
     trend. With `hours=` on force exports, the list for the hours a team works. Map:
     `/maps/focus`."""
-    out = focus(svc, flt, units, n, window, coverage)
+    focus_list = focus(svc, flt, units, n, window, coverage)
     query = own_query(request, drop=("f",))
-    out["places"] = [{**p, "map_url": f"/maps/focus?{query}&zoom_to={p['rank']}"}
-                     for p in out["places"]]
-    rows = [{k: v for k, v in p.items() if k != "streets"} for p in out["places"]]
+    focus_list = dataclasses.replace(focus_list, places=[
+        dataclasses.replace(place, map_url=f"/maps/focus?{query}&zoom_to={place.rank}")
+        for place in focus_list.places])
+    rows = [{field: value for field, value in dataclasses.asdict(place).items()
+             if field != "streets"} for place in focus_list.places]
     if f == "csv":
         return csv_response(rows, "focus-list.csv")
     if f == "geojson":
-        return points_geojson(rows, out["meta"])
-    return out
+        return points_geojson(rows, focus_list.meta)
+    return focus_list
 
 
 @router.get("/maps/focus", dependencies=[PARTNER], response_class=HTMLResponse,
@@ -107,13 +110,13 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
               ) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
     every method, and a print button (A4 landscape: title, period, method, date made)."""
-    out = focus(svc, flt, units, n, window, coverage)
-    ev = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
-    shapes = unit_shapes_lonlat(svc, units, [p["id"] for p in out["places"]])
+    focus_list = focus(svc, flt, units, n, window, coverage)
+    evaluation = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
+    shapes = unit_shapes_lonlat(svc, units, [place.id for place in focus_list.places])
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
     controls = page_controls(request, svc, flt, with_period=False, inline=True)
-    return HTMLResponse(render_focus_map(out, ev, shapes, svc.boundaries, query, zoom_to,
-                                         controls))
+    return HTMLResponse(render_focus_map(focus_list, evaluation, shapes, svc.boundaries, query,
+                                         zoom_to, controls))
 
 
 def own_query(request: Request, drop: tuple[str, ...]) -> str:

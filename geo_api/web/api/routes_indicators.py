@@ -58,7 +58,7 @@ async def upload(name: Name, request: Request, svc: ServiceDep, who: PrincipalDe
                  unknown_postcodes: Annotated[Literal["reject", "by_sector"], Query(
                      description="A full postcode not in Code-Point Open (July 2018): refuse "
                                  "the file naming the line, or count it in its sector")
-                 ] = "reject") -> IndicatorInfo:
+                 ] = "reject") -> indicators.SavedIndicator:
     """CSV with one area column - `sector` (`LE1 1`; any spacing), `postcode` (counted in
     its sector), `lsoa` (2011), `lsoa21` (Leicester city, through the APPROXIMATE crosswalk)
     or `ward` - and `count`, optional `denominator` and `period`. A file with any fault is
@@ -68,18 +68,19 @@ async def upload(name: Name, request: Request, svc: ServiceDep, who: PrincipalDe
     is_admin = who.at_least("admin")
     indicators.indicator_store(svc).check_may_change(name, who.owner, is_admin)  # before the body
     data = await read_csv_body(request)
-    return IndicatorInfo(**await run_in_threadpool(
+    return await run_in_threadpool(
         indicators.save_indicator, svc, name, data, who.owner, is_admin, source_org=source_org,
         licence=licence, measure=measure, period=period, synthetic=synthetic,
         suppress_below=suppress_below, round_to=round_to,
-        unknown_postcodes=unknown_postcodes))
+        unknown_postcodes=unknown_postcodes)
 
 
 @router.get("/indicators", dependencies=[PARTNER], response_model=IndicatorList,
             operation_id="listIndicators", summary="Partner indicators loaded")
 def list_all(svc: ServiceDep) -> IndicatorList:
     """Name, what is counted, source, areas, owner and whether it is SYNTHETIC example data."""
-    return IndicatorList(indicators=indicators.list_indicators(svc))
+    return IndicatorList(indicators=[dataclasses.asdict(listed)
+                                     for listed in indicators.list_indicators(svc)])
 
 
 @router.delete("/indicators/{name}", dependencies=[PARTNER], status_code=204,
@@ -102,7 +103,7 @@ def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
             layer: Annotated[Literal["sector", "lsoa", "ward"] | None, Query(description=(
                 "Areas to show it by (default: its own; others by overlapping land area, "
                 "approximate where they do not nest)"))] = None
-            ) -> IndicatorOverlay:
+            ) -> indicators.Overlay:
     """Per area of the indicator's layer: its count and rate per 1,000 of its denominator,
     violence count and rate per 1,000 residents for the filter, the share of the area in
     Gi* hot cells (H3 r9, 95%, FDR) and whether that makes it "in a hot spot area" (>= 25%).
@@ -112,7 +113,7 @@ def overlay(name: Name, svc: ServiceDep, flt: FilterDep, who: PrincipalDep,
     with a 95% CI and esda's bivariate local Moran (indicator vs neighbours' violence).
     Association, not cause. Counts go through the indicator's disclosure rule unless you
     own it."""
-    return IndicatorOverlay(**indicators.overlay(svc, name, flt, who, period, layer))
+    return indicators.overlay(svc, name, flt, who, period, layer)
 
 
 @router.get("/maps/partners", dependencies=[PARTNER, HeavySlot], response_class=HTMLResponse,
@@ -130,14 +131,14 @@ def partner_map(request: Request, svc: ServiceDep, flt: FilterDep, who: Principa
     values on hover, controls for the offences and period, and a Print button. Violence
     covers every loaded month unless a period is chosen."""
     if indicator is None:
-        names = [i["name"] for i in indicators.list_indicators(svc)]
+        names = [listed.name for listed in indicators.list_indicators(svc)]
         if not names:
             raise NotFound("indicators: none loaded yet (POST /indicators/{name})")
         indicator = names[0]
-    ov = indicators.overlay(svc, indicator, flt, who, period)
-    title = (f"{ov['about'].get('measure') or indicator} and "
+    answer = indicators.overlay(svc, indicator, flt, who, period)
+    title = (f"{answer.about.get('measure') or indicator} and "
              f"{GROUP_WORDS.get(flt.group, flt.group)}, {period_label(flt)}")
-    return HTMLResponse(render_partner_map(svc.boundaries, ov, title,
+    return HTMLResponse(render_partner_map(svc.boundaries, answer, title,
                                            controls=page_controls(request, svc, flt)))
 
 

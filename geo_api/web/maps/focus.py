@@ -10,6 +10,7 @@ import folium
 import numpy as np
 from markupsafe import Markup
 
+from geo_api.services.forecast import Evaluation, FocusList, FocusPlace
 from geo_api.web.maps.base import Raw, new_map, root_of, safe_geojson, tooltip_text
 from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
 from geo_api.web.templating import render
@@ -18,13 +19,13 @@ COLOURS = {"naive": "#000000", "long_run": "#1b9e77", "recency": "#d95f02", "kde
            "gi": "#e7298a", "emerging": "#66a61e", "ensemble": "#e6ab02"}
 
 
-def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
+def render_focus_map(focus: FocusList, evaluation: Evaluation, shapes, boundaries=None,
                      query: str = "", zoom_to: int | None = None, controls=None) -> str:
     """HTML of the focus map (``focus``/``evaluation``: services.forecast answers;
     ``shapes``: the places' polygons in EPSG:4326; ``boundaries``: for ward outlines and
     names, for orientation when the base map cannot load; ``query``: the page's query
     string, for the download links)."""
-    meta = focus["meta"]
+    meta = focus.meta
     title = f"Where to go in {_month_words(meta['next_period'])}"
     m = new_map(title=title, print_button=False, zoom_start=13)
     root = root_of(m)
@@ -37,12 +38,12 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
                                                  "weight": 1},
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Ward"])
                        ).add_to(m)
-    _places_layer(shapes, focus["places"]).add_to(m)
-    _numbers_layer(focus["places"]).add_to(m)
-    chosen = [p for p in focus["places"] if zoom_to is None or p["rank"] == zoom_to]
+    _places_layer(shapes, focus.places).add_to(m)
+    _numbers_layer(focus.places).add_to(m)
+    chosen = [place for place in focus.places if zoom_to is None or place.rank == zoom_to]
     if chosen:
-        lats = [p["lat"] for p in chosen]
-        lons = [p["lon"] for p in chosen]
+        lats = [place.lat for place in chosen]
+        lons = [place.lon for place in chosen]
         m.fit_bounds([[min(lats) - 0.004, min(lons) - 0.006],
                       [max(lats) + 0.004, max(lons) + 0.006]], padding_bottom_right=(380, 10))
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
@@ -51,29 +52,31 @@ def render_focus_map(focus: dict, evaluation: dict, shapes, boundaries=None,
     return root.render()
 
 
-def _places_layer(shapes, places: list[dict]) -> folium.GeoJson:
+def _places_layer(shapes, places: list[FocusPlace]) -> folium.GeoJson:
     """The focus places' polygons with rank, name and recent count on hover."""
-    by_id = {p["id"]: p for p in places}
-    g = shapes.copy()
-    g["rank"] = [by_id[i]["rank"] for i in g["id"]]
-    g["place"] = [by_id[i]["name"] for i in g["id"]]
-    g["last_3_months"] = [by_id[i]["count_last_3_months"] for i in g["id"]]
+    by_id = {place.id: place for place in places}
+    polygons = shapes.copy()
+    polygons["rank"] = [by_id[i].rank for i in polygons["id"]]
+    polygons["place"] = [by_id[i].name for i in polygons["id"]]
+    polygons["last_3_months"] = [by_id[i].count_last_3_months for i in polygons["id"]]
     return folium.GeoJson(
-        safe_geojson(g), name="Focus places",
+        safe_geojson(polygons), name="Focus places",
         style_function=lambda f: {"fillColor": "#d95f02", "color": "#7f2704", "weight": 2,
                                   "fillOpacity": 0.35},
         tooltip=folium.GeoJsonTooltip(fields=["rank", "place", "last_3_months"],
                                       aliases=["#", "Place", "Offences, last 3 months"]))
 
 
-def _numbers_layer(places: list[dict]) -> folium.FeatureGroup:
+def _numbers_layer(places: list[FocusPlace]) -> folium.FeatureGroup:
     """Each place's rank in a circle."""
-    fg = folium.FeatureGroup(name="Numbers")
-    for p in places:
-        folium.Marker([p["lat"], p["lon"]], tooltip=tooltip_text(f"#{p['rank']} {p['name']}"),
-                      icon=folium.DivIcon(html=render("maps/kit_number.html", rank=p["rank"]),
-                                          icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
-    return fg
+    numbers = folium.FeatureGroup(name="Numbers")
+    for place in places:
+        folium.Marker([place.lat, place.lon],
+                      tooltip=tooltip_text(f"#{place.rank} {place.name}"),
+                      icon=folium.DivIcon(html=render("maps/kit_number.html", rank=place.rank),
+                                          icon_size=(26, 26), icon_anchor=(13, 13))
+                      ).add_to(numbers)
+    return numbers
 
 
 def _month_words(month: str) -> str:
@@ -88,20 +91,21 @@ def _walk_text(meta: dict) -> str:
             "in-sample and flatters it; the walk-forward figure above is the one to expect.")
 
 
-def _panel(focus: dict, ev: dict, title: str, query: str = "", controls: str = "") -> Markup:
+def _panel(focus: FocusList, evaluation: Evaluation, title: str, query: str = "",
+           controls: str = "") -> Markup:
     """The side panel (``controls``: the form at its top, finished HTML)."""
-    meta = focus["meta"]
+    meta = focus.meta
     months = meta["months"]
-    summary = [{"colour": COLOURS.get(s["method"], "#999"), "method": s["method"],
-                "pai": _f(s["mean_pai"]), "hit_rate": _pct(s["mean_hit_rate"]),
-                "pei": _f(s["mean_pei"])}
-               for s in sorted(ev["summary"], key=lambda s: -(s["mean_pai"] or 0))]
+    summary = [{"colour": COLOURS.get(row["method"], "#999"), "method": row["method"],
+                "pai": _f(row["mean_pai"]), "hit_rate": _pct(row["mean_hit_rate"]),
+                "pei": _f(row["mean_pei"])}
+               for row in sorted(evaluation.summary, key=lambda row: -(row["mean_pai"] or 0))]
     return render(
-        "maps/focus_panel.html", controls=controls, title=title, meta=meta, ev=ev,
+        "maps/focus_panel.html", controls=controls, title=title, meta=meta, ev=evaluation,
         group_words=meta["filters"]["group"].replace("_", " "),
         period=f"data {months[0]} to {months[-1]}" if months else "",
-        places=focus["places"], reading=focus["reading"], query=query,
-        walk_text=_walk_text(meta), summary=summary, chart=curve_chart(ev),
+        places=focus.places, reading=focus.reading, query=query,
+        walk_text=_walk_text(meta), summary=summary, chart=curve_chart(evaluation),
         coverage=f"{meta['coverage']:.0%}", made=datetime.date.today().isoformat(),
         grid=f"{meta['grid']}" + (f" r{meta['resolution']}" if meta.get("resolution") else ""))
 
@@ -114,11 +118,11 @@ def _pct(v) -> str:
     return "–" if v is None or math.isnan(v) else f"{v:.0%}"
 
 
-def curve_chart(ev: dict, width: int = 330, height: int = 170) -> dict:
+def curve_chart(evaluation: Evaluation, width: int = 330, height: int = 170) -> dict:
     """Hit rate against coverage for every method: what maps/curve.html draws (lines,
     ticks and the plot box, in SVG pixels)."""
-    cov = ev["curves"]["coverage"]
-    curves = ev["curves"]["hit_rate"]
+    cov = evaluation.curves.coverage
+    curves = evaluation.curves.hit_rate
     top = max([max((v for v in c if v is not None), default=0) for c in curves.values()]
               + [0.05])
     x0, y0, w, h = 34, 8, width - 44, height - 36

@@ -9,6 +9,7 @@ import folium
 import numpy as np
 from markupsafe import Markup
 
+from geo_api.services.indicators import Association, ConcentrationStep, Overlay
 from geo_api.web.maps.base import Raw, legend, new_map, root_of, tooltip_text
 from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
 from geo_api.web.templating import render
@@ -33,17 +34,17 @@ def tertile(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def render_partner_map(boundaries, ov: dict, title: str, controls=None) -> str:
-    """HTML of the partner map (``ov``: services.indicators.overlay answer; ``title``:
+def render_partner_map(boundaries, overlay: Overlay, title: str, controls=None) -> str:
+    """HTML of the partner map (``overlay``: services.indicators.overlay answer; ``title``:
     text)."""
-    measure = ov["about"].get("measure") or ov["name"]
-    feats = _features(boundaries, ov, measure)
+    measure = overlay.about.get("measure") or overlay.name
+    feats = _features(boundaries, overlay, measure)
     m = new_map(title=title)
     _choropleth(feats, measure).add_to(m)
-    n_high_high = _add_outlines(m, ov, feats)
+    n_high_high = _add_outlines(m, overlay, feats)
     AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    legend(m, title, {}, [_note(ov, measure, n_high_high)], technical=_technical(ov))
+    legend(m, title, {}, [_note(overlay, measure, n_high_high)], technical=_technical(overlay))
     root = root_of(m)
     if controls is not None:
         root.html.add_child(Raw(controls(m.get_name())))
@@ -76,15 +77,15 @@ def _area_properties(area: dict, i: int, j: int, measure: str) -> dict:
             "hot": "yes" if area["in_hot_spot_area"] else "no"}
 
 
-def _features(boundaries, ov: dict, measure: str) -> list[dict]:
+def _features(boundaries, overlay: Overlay, measure: str) -> list[dict]:
     """The overlay's areas as GeoJSON features with their classes and values."""
-    areas = ov["areas"]
+    areas = overlay.areas
     tx = tertile(np.array([_indicator_value(a) for a in areas], float))
     ty = tertile(np.array([_violence_value(a) for a in areas], float))
     by_code = {a["code"]: _area_properties(a, int(i), int(j), measure)
                for a, i, j in zip(areas, tx, ty)}
     return [{**f, "properties": {**f["properties"], **by_code[f["properties"]["code"]]}}
-            for f in outline_features(boundaries, ov["layer"])
+            for f in outline_features(boundaries, overlay.layer)
             if f["properties"]["code"] in by_code]
 
 
@@ -102,16 +103,17 @@ def _choropleth(feats: list[dict], measure: str) -> folium.GeoJson:
                      "per 1,000 residents", "In a hot spot area"]))
 
 
-def _high_high(ov: dict) -> set[str]:
+def _high_high(overlay: Overlay) -> set[str]:
     """Codes of the areas in a significant high-high cluster (bivariate local Moran)."""
-    bv = (ov["association"].get("local_moran_bv") or {}).get("areas", [])
-    return {b["code"] for b in bv if b["quadrant"] == "high-high" and b["p_sim"] < 0.05}
+    moran = overlay.association.local_moran_bv
+    local = moran.areas if moran is not None else []
+    return {area.code for area in local if area.quadrant == "high-high" and area.p_sim < 0.05}
 
 
-def _add_outlines(m: folium.Map, ov: dict, feats: list[dict]) -> int:
+def _add_outlines(m: folium.Map, overlay: Overlay, feats: list[dict]) -> int:
     """Outline the violence hot spot areas and the high-high clusters (layers only where
     there are some); the number of high-high areas."""
-    clusters = _high_high(ov)
+    clusters = _high_high(overlay)
     hot = [f for f in feats if f["properties"]["hot"] == "yes"]
     high_high = [f for f in feats if f["properties"]["code"] in clusters]
     for name, shown, style in (
@@ -124,39 +126,42 @@ def _add_outlines(m: folium.Map, ov: dict, feats: list[dict]) -> int:
     return len(high_high)
 
 
-def _correlation(a: dict) -> str:
+def _correlation(association: Association) -> str:
     """The rank correlation with its interval, in words ('' if not computed)."""
-    if a.get("spearman_rho") is None:
+    if association.spearman_rho is None or association.ci95 is None:
         return ""
-    return (f"Rank correlation across areas: {a['spearman_rho']:.2f} (95% CI "
-            f"{a['ci95'][0]:.2f} to {a['ci95'][1]:.2f}, {a['n_areas']} areas). ")
+    low, high = association.ci95
+    return (f"Rank correlation across areas: {association.spearman_rho:.2f} (95% CI "
+            f"{low:.2f} to {high:.2f}, {association.n_areas} areas). ")
 
 
-def _note(ov: dict, measure: str, n_high_high: int) -> Markup:
+def _note(overlay: Overlay, measure: str, n_high_high: int) -> Markup:
     """The legend's body: sentence, key, outlines, correlation, concentration curve."""
-    a = ov["association"]
+    association = overlay.association
     return render(
-        "maps/partner_note.html", synthetic=bool(ov["about"].get("synthetic")),
-        sentence=ov["sentence"], listed=", ".join(ov["hot_spot_areas"]), measure=measure,
+        "maps/partner_note.html", synthetic=bool(overlay.about.get("synthetic")),
+        sentence=overlay.sentence, listed=", ".join(overlay.hot_spot_areas), measure=measure,
         grid=[BIVARIATE[j] for j in (2, 1, 0)], n_high_high=n_high_high,
-        correlation=_correlation(a), caveat=a["note"][0].upper() + a["note"][1:],
-        **_concentration(ov["concentration"]))
+        correlation=_correlation(association),
+        caveat=association.note[0].upper() + association.note[1:],
+        **_concentration(overlay.concentration))
 
 
-def _technical(ov: dict) -> str:
+def _technical(overlay: Overlay) -> str:
     """How the map was made, as text."""
-    about = ov["about"]
-    return (f"{ov['hot_spot_area_rule']}. Indicator: {about.get('source_org') or ''}, "
-            f"{about.get('licence') or ''}; {ov['disclosure']}. "
-            f"Dataset {ov['dataset_version']}.")
+    about = overlay.about
+    return (f"{overlay.hot_spot_area_rule}. Indicator: {about.get('source_org') or ''}, "
+            f"{about.get('licence') or ''}; {overlay.disclosure}. "
+            f"Dataset {overlay.dataset_version}.")
 
 
-def _concentration(curve: list[dict], w: int = 220, h: int = 90) -> dict:
+def _concentration(curve: list[ConcentrationStep], w: int = 220, h: int = 90) -> dict:
     """The concentration curve's SVG points (the share of the indicator in the top k areas
     ranked by violence; the diagonal: no concentration) and size; no curve for < 2 areas."""
     if len(curve) < 2:
         return {"curve": "", "w": w, "h": h}
-    pts = [(0.0, 0.0)] + [(s["k"] / len(curve), s["cumulative_share"] or 0.0) for s in curve]
+    pts = [(0.0, 0.0)] + [(step.k / len(curve), step.cumulative_share or 0.0)
+                          for step in curve]
     path = " ".join(f"{4 + x * (w - 8):.1f},{h - 14 - y * (h - 20):.1f}" for x, y in pts)
     return {"curve": path, "w": w, "h": h}
 
