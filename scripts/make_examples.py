@@ -10,6 +10,7 @@ import tempfile
 
 from fastapi.testclient import TestClient
 
+from geo_api.data.keys import KeyStore
 from geo_api.settings import PROJECT_ROOT, Settings
 from geo_api.web.api.examples import EXAMPLES_FILE
 from geo_api.web.app import create_app
@@ -101,7 +102,9 @@ def main() -> int:
         svc.ingest_paths(svc.demo_files())
         svc.close()
         out = {}
-        with TestClient(create_app(settings)) as client:
+        # uploads need a key (anonymous callers may not own site sets or indicators)
+        key = KeyStore(settings.keys_path).create("analyst", "examples")[0]
+        with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
             up = client.post("/sites/example-kits", content=SITES_CSV,
                              headers={"content-type": "text/csv"})
             out["uploadSiteSet"] = {"request": "/sites/example-kits", "method": "POST",
