@@ -81,16 +81,17 @@ def compare_counts(areas: pd.DataFrame, alpha: float = 0.05, fdr: bool = True) -
     """
     a = areas["before"].to_numpy(int)
     b = areas["after"].to_numpy(int)
-    A, B = int(a.sum()), int(b.sum())
-    if A == 0 or B == 0:
+    total_before, total_after = int(a.sum()), int(b.sum())
+    if total_before == 0 or total_after == 0:
         raise ValueError("both periods need offences")
     out = areas.copy()
-    out["share_before"], out["share_after"] = a / A, b / B
-    out["share_before_ci95_low"], out["share_before_ci95_high"] = wilson_interval(a, A)
-    out["share_after_ci95_low"], out["share_after_ci95_high"] = wilson_interval(b, B)
+    out["share_before"], out["share_after"] = a / total_before, b / total_after
+    out["share_before_ci95_low"], out["share_before_ci95_high"] = wilson_interval(a, total_before)
+    out["share_after_ci95_low"], out["share_after_ci95_high"] = wilson_interval(b, total_after)
     out["share_change"] = out["share_after"] - out["share_before"]
-    out["share_change_ci95_low"], out["share_change_ci95_high"] = newcombe_difference(a, A, b, B)
-    p0 = B / (A + B)
+    out["share_change_ci95_low"], out["share_change_ci95_high"] = newcombe_difference(
+        a, total_before, b, total_after)
+    p0 = total_after / (total_before + total_after)
     odds0 = p0 / (1 - p0)
     p, lo, hi = binomial_test(b, a + b, p0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -86,9 +86,9 @@ class WalkingNetwork:
             dist = dijkstra(self.graph, directed=False, indices=s_node[idx],
                             limit=radius_m * (1 + 1e-9) + 1e-6)
             total = dist[:, d_node] + d_snap[None, :] + s_snap[idx, None]
-            si, di = np.nonzero(total <= radius_m * (1 + 1e-12))
-            rows.append(di)
-            cols.append(idx[si])
+            source_i, demand_i = np.nonzero(total <= radius_m * (1 + 1e-12))
+            rows.append(demand_i)
+            cols.append(idx[source_i])
         r, c = np.concatenate(rows), np.concatenate(cols)
         m = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(n_d, n_s))
         m.sort_indices()

@@ -486,16 +486,16 @@ def lscp(cover: sp.csr_matrix, weight: np.ndarray, target_share: float, *,
             exact = False
             lo = mid
     detail["sites_lower_bound"] = hi if exact else short + 1
-    res = _finish(cover, weight, r, covered_by_existing,
-                  _Solved(best.cols, "optimal" if exact else "time_limit", best.bound, detail),
-                  t0)
+    result = _finish(cover, weight, r, covered_by_existing,
+                     _Solved(best.cols, "optimal" if exact else "time_limit", best.bound, detail),
+                     t0)
     # "optimal" here is about the number of sites; the coverage bound for that number is
     # the MCLP's (its optimum when solved, else its bound; the whole reachable demand for
     # the greedy answer)
-    res.bound_weight = max(res.covered_weight, r.base_weight + best.bound)
-    res.gap = ((res.bound_weight - res.covered_weight) / res.bound_weight
-               if res.bound_weight > 0 else 0.0)
-    return res
+    result.bound_weight = max(result.covered_weight, r.base_weight + best.bound)
+    result.gap = ((result.bound_weight - result.covered_weight) / result.bound_weight
+                  if result.bound_weight > 0 else 0.0)
+    return result
 
 
 def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,

@@ -129,22 +129,24 @@ class Policy:
                    "layer (ward, lsoa, sector, npa)")
         if "oa" in (grid, layer):
             refuse("output areas", "use lsoa or ward")
-        res = _num(params.get("resolution"))
-        if res is not None and grid in (None, "h3") and res == int(res) and 0 <= res <= 15 \
-                and h3.average_hexagon_area(int(res), "km^2") < self.min_unit_km2:
-            refuse(f"H3 resolution {int(res)} (cells smaller than {self.min_unit_km2} km²)",
-                   "use resolution 9 or coarser")
+        resolution = _num(params.get("resolution"))
+        if resolution is not None and grid in (None, "h3") and resolution == int(resolution) \
+                and 0 <= resolution <= 15 \
+                and h3.average_hexagon_area(int(resolution), "km^2") < self.min_unit_km2:
+            refuse(f"H3 resolution {int(resolution)} (cells smaller than "
+                   f"{self.min_unit_km2} km²)", "use resolution 9 or coarser")
         cell = _num(params.get("fishnet_cell_size_m"))
         if grid == "fishnet" and cell is not None and (cell / 1000) ** 2 < self.min_unit_km2:
             refuse(f"fishnet cells of {cell:g} m", "use fishnet_cell_size_m >= "
                    f"{math.ceil(math.sqrt(self.min_unit_km2) * 1000)}")
-        bw = _num(params.get("bandwidth_m"))
-        if bw is not None and bw < self.min_bandwidth_m:
-            refuse(f"a KDE bandwidth of {bw:g} m", f"use bandwidth_m >= "
+        bandwidth_m = _num(params.get("bandwidth_m"))
+        if bandwidth_m is not None and bandwidth_m < self.min_bandwidth_m:
+            refuse(f"a KDE bandwidth of {bandwidth_m:g} m", f"use bandwidth_m >= "
                    f"{self.min_bandwidth_m:g}")
-        kc = _num(params.get("cell_size_m"))
-        if kc is not None and kc < self.min_kde_cell_m:
-            refuse(f"KDE cells of {kc:g} m", f"use cell_size_m >= {self.min_kde_cell_m:g}")
+        kde_cell_m = _num(params.get("cell_size_m"))
+        if kde_cell_m is not None and kde_cell_m < self.min_kde_cell_m:
+            refuse(f"KDE cells of {kde_cell_m:g} m",
+                   f"use cell_size_m >= {self.min_kde_cell_m:g}")
         if params.get("bbox"):
             sides = bbox_sides_km(params["bbox"])
             side = math.sqrt(self.min_bbox_km2)
