@@ -4,6 +4,7 @@ build-boundaries,schema}``."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -190,38 +191,40 @@ def cmd_plan_kits(args) -> int:
     common = {"radius_m": args.radius_m, "distance": args.distance,
               "half_life_months": args.half_life_months, "study_area": args.study_area}
     siting = {**common, "candidates": args.candidates, "existing": args.existing}
+    answer: planning.KitCoverage | planning.KitsForTarget | planning.KitsCurve | planning.NextKits
     if args.coverage:
-        out = planning.kit_coverage(svc, flt, sites=args.coverage, **common)
+        answer = planning.kit_coverage(svc, flt, sites=args.coverage, **common)
     elif args.target_share is not None:
-        out = planning.how_many(svc, flt, target_share=args.target_share,
-                                time_limit_s=args.time_limit_s, **siting)
+        answer = planning.how_many(svc, flt, target_share=args.target_share,
+                                   time_limit_s=args.time_limit_s, **siting)
     elif args.curve:
-        out = planning.p_curve(svc, flt, max_p=args.curve, time_limit_s=args.time_limit_s,
-                               method="exact" if args.exact else "bounds", **siting)
+        answer = planning.p_curve(svc, flt, max_p=args.curve, time_limit_s=args.time_limit_s,
+                                  method="exact" if args.exact else "bounds", **siting)
     else:
-        out = planning.next_kits(svc, flt, p=args.p, time_limit_s=args.time_limit_s, **siting)
+        answer = planning.next_kits(svc, flt, p=args.p, time_limit_s=args.time_limit_s,
+                                    **siting)
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        print(json.dumps(dataclasses.asdict(answer), indent=2, default=str))
         return 0
-    m = out["meta"]
-    print(f"{m['analysis']}: {m['demand_definition']}; radius {m.get('radius_m')} m "
-          f"({m['distance']}); dataset {m['dataset_version']}")
-    if "summary" in out:
-        s = out["summary"]
-        print(f"covered: existing {s['covered_share_existing']:.1%} -> {s['covered_share']:.1%} "
-              f"with {s['n_new_sites']} new sites (bound {s['covered_share_bound']:.1%}, "
-              f"{s['status']})")
-    if "curve" in out:
-        for r in out["curve"]:
-            print("  " + "  ".join(f"{k}={v}" for k, v in r.items()))
-    if "totals" in out:
-        t = out["totals"]
-        print(f"{t['covered_share']:.1%} of offences within reach; {t['n_hot_cells_uncovered']} "
-              f"of {t['n_hot_cells']} hot cells out of reach")
-    for r in out.get("sites", [])[:50]:
-        print("  " + "  ".join(f"{k}={v}" for k, v in r.items()))
-    for w in m["warnings"]:
-        print(f"warning: {w}")
+    meta = answer.meta
+    print(f"{meta['analysis']}: {meta['demand_definition']}; radius {meta.get('radius_m')} m "
+          f"({meta['distance']}); dataset {meta['dataset_version']}")
+    if isinstance(answer, planning.NextKits | planning.KitsForTarget):
+        summary = answer.summary
+        print(f"covered: existing {summary.covered_share_existing:.1%} -> "
+              f"{summary.covered_share:.1%} with {summary.n_new_sites} new sites (bound "
+              f"{summary.covered_share_bound:.1%}, {summary.status})")
+    if isinstance(answer, planning.KitsCurve):
+        for row in answer.curve:
+            print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    if isinstance(answer, planning.KitCoverage):
+        totals = answer.totals
+        print(f"{totals.covered_share:.1%} of offences within reach; "
+              f"{totals.n_hot_cells_uncovered} of {totals.n_hot_cells} hot cells out of reach")
+    for row in [] if isinstance(answer, planning.KitsCurve) else answer.sites[:50]:
+        print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    for warning in meta["warnings"]:
+        print(f"warning: {warning}")
     return 0
 
 
@@ -236,24 +239,24 @@ def cmd_plan_people_zones(args) -> int:
             weights[name] = float(value)
         except ValueError:
             raise GeoApiError(f"--weight {item!r}: expected name=number") from None
-    out = planning.people_zones(svc, flt, layer=args.layer, weights=weights, method=args.method,
-                                trend_months=args.trend_months, n_sim=args.n_sim, seed=args.seed,
-                                top_k=args.top_k)
+    zones = planning.people_zones(svc, flt, layer=args.layer, weights=weights,
+                                  method=args.method, trend_months=args.trend_months,
+                                  n_sim=args.n_sim, seed=args.seed, top_k=args.top_k)
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        print(json.dumps(dataclasses.asdict(zones), indent=2, default=str))
         return 0
     import pandas as pd
 
-    t = pd.DataFrame(out["areas"])
+    t = pd.DataFrame(zones.areas)
     t["weights_pm50"] = (t["rank_best_weights_pm50"].astype(str) + "-"
                          + t["rank_worst_weights_pm50"].astype(str))
     t["poisson_90"] = t["rank_p05_poisson"].astype(str) + "-" + t["rank_p95_poisson"].astype(str)
     cols = ["rank", "name", "score", "weights_pm50", "poisson_90", "p_top_k", "offences",
             "violence_rate", "hot_spot_share", "trend", "imd_rank", "young_people"]
     print(f"People Zone ranking ({args.layer}s, weights {weights}); dataset "
-          f"{out['meta']['dataset_version']}")
+          f"{zones.meta['dataset_version']}")
     print(t[cols].head(args.top).round(3).to_string(index=False))
-    for w in out["meta"]["warnings"]:
+    for w in zones.meta["warnings"]:
         print(f"note: {w}")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import h3
 import numpy as np
@@ -210,40 +211,70 @@ def _base(svc, flt, study_area, half_life_months):
 
 
 # -- coverage ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KitCoverageTotals:
+    """How much of the demand a site set reaches, and how many hot cells none of it reaches."""
+
+    n_offences: int
+    n_locations: int
+    demand_total: float
+    offences_covered: int
+    offences_not_covered: int
+    demand_covered: float
+    covered_share: float
+    n_hot_cells: int
+    n_hot_cells_uncovered: int
+
+
+@dataclass(frozen=True)
+class KitCoverage:
+    """How much violence is within reach of a set of kits, and which hot spots are not."""
+
+    meta: dict[str, Any]
+    sites: list[dict[str, Any]]  # per site: what it reaches (KitSite rows)
+    totals: KitCoverageTotals
+    uncovered_hot_spots: list[dict[str, Any]]  # hot cells farther than the radius from all
+
+
 def kit_coverage(svc: Service, flt: OffenceFilter, *, sites: str, radius_m: float,
                  distance: str = "straight", half_life_months: float | None = None,
-                 study_area: str = "city", sig: Significance | None = None) -> dict:
+                 study_area: str = "city", sig: Significance | None = None) -> KitCoverage:
     """Per site: offences within the radius; totals; uncovered demand; uncovered hot spots."""
     sig = sig or Significance()
-    d = _base(svc, flt, study_area, half_life_months)
+    demand_info = _base(svc, flt, study_area, half_life_months)
     dist = Distance(svc, distance)
-    s, desc = site_set(svc, sites, study_area)
-    if s.empty:
+    site_table, sites_description = site_set(svc, sites, study_area)
+    if site_table.empty:
         raise InvalidParameter(f"sites: the set {sites!r} has no sites in the study area")
-    c = cov.site_coverage(dist.within(d.demand.xy, _xy(s), radius_m), d.demand)
+    points = demand_info.demand
+    coverage = cov.site_coverage(dist.within(points.xy, _xy(site_table), radius_m), points)
     hot = _hot_cells(svc, flt, study_area, sig)
-    unc = _out_of_reach(hot, dist, _xy(s), radius_m)
-    rows = [{"name": r.name, "kind": r.kind, "lon": round(r.lon, 6), "lat": round(r.lat, 6),
-             "offences_within": int(n), "demand_within": round(float(w), 3),
-             "share_of_demand": round(float(w) / d.demand.total, 6),
-             "demand_only_this_site": round(float(x), 3)}
-            for r, n, w, x in zip(s.itertuples(), c.per_site_n, c.per_site_weight,
-                                  c.per_site_exclusive_weight)]
-    n_cov = int(d.demand.n[c.covered].sum())
-    meta = _meta(svc, flt, "kit_coverage", d, dist, study_area, radius_m=radius_m,
-                 sites=sites, sites_description=desc, n_sites=len(s),
+    out_of_reach = _out_of_reach(hot, dist, _xy(site_table), radius_m)
+    site_rows = [{"name": site.name, "kind": site.kind, "lon": round(site.lon, 6),
+                  "lat": round(site.lat, 6), "offences_within": int(n_within),
+                  "demand_within": round(float(weight_within), 3),
+                  "share_of_demand": round(float(weight_within) / points.total, 6),
+                  "demand_only_this_site": round(float(weight_only_here), 3)}
+                 for site, n_within, weight_within, weight_only_here in zip(
+                     site_table.itertuples(), coverage.per_site_n, coverage.per_site_weight,
+                     coverage.per_site_exclusive_weight)]
+    n_covered = int(points.n[coverage.covered].sum())
+    meta = _meta(svc, flt, "kit_coverage", demand_info, dist, study_area, radius_m=radius_m,
+                 sites=sites, sites_description=sites_description, n_sites=len(site_table),
                  hot_spot_definition=_hot_definition(sig))
-    return {"meta": meta, "sites": rows, "totals": {
-        "n_offences": d.n_offences, "n_locations": len(d.demand),
-        "demand_total": round(d.demand.total, 3),
-        "offences_covered": n_cov, "offences_not_covered": d.n_offences - n_cov,
-        "demand_covered": round(c.covered_weight, 3),
-        "covered_share": round(c.covered_share, 6),
-        "n_hot_cells": len(hot), "n_hot_cells_uncovered": len(unc)},
-        "uncovered_hot_spots": [
-            {"id": r.id, "count": int(r.count), "label": r.label,
-             "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m),
-             **_lonlat(r.x_m, r.y_m)} for r in unc.itertuples()]}
+    totals = KitCoverageTotals(
+        n_offences=demand_info.n_offences, n_locations=len(points),
+        demand_total=round(points.total, 3),
+        offences_covered=n_covered, offences_not_covered=demand_info.n_offences - n_covered,
+        demand_covered=round(coverage.covered_weight, 3),
+        covered_share=round(coverage.covered_share, 6),
+        n_hot_cells=len(hot), n_hot_cells_uncovered=len(out_of_reach))
+    return KitCoverage(
+        meta=meta, sites=site_rows, totals=totals,
+        uncovered_hot_spots=[
+            {"id": cell.id, "count": int(cell.count), "label": cell.label,
+             "distance_to_nearest_site_m": float(cell.distance_to_nearest_site_m),
+             **_lonlat(cell.x_m, cell.y_m)} for cell in out_of_reach.itertuples()])
 
 
 def _out_of_reach(hot: pd.DataFrame, dist: Distance, site_xy: np.ndarray, radius_m: float
@@ -255,7 +286,7 @@ def _out_of_reach(hot: pd.DataFrame, dist: Distance, site_xy: np.ndarray, radius
     return hot.assign(distance_to_nearest_site_m=np.round(near, 1))[near > radius_m]
 
 
-def _lonlat(x: float, y: float) -> dict:
+def _lonlat(x: float, y: float) -> dict[str, float]:
     lon, lat = metric_to_lonlat(np.array([x]), np.array([y]))
     return {"lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6)}
 
@@ -267,97 +298,157 @@ def _hot_definition(sig: Significance) -> str:
             "from every site")
 
 
-def _meta(svc, flt, analysis, d: DemandInfo, dist: Distance, study_area, **params) -> dict:
+def _meta(svc, flt, analysis, demand_info: DemandInfo, dist: Distance, study_area,
+          **params) -> dict[str, Any]:
     return svc.meta(flt, analysis=analysis, study_area=study_area,
                     distance=dist.kind, distance_source=dist.source,
-                    demand_definition=d.describe(), half_life_months=d.half_life_months,
-                    **params)
+                    demand_definition=demand_info.describe(),
+                    half_life_months=demand_info.half_life_months, **params)
+
+
+@dataclass(frozen=True)
+class CoverageCurve:
+    """What share of violence lies within each distance of the nearest kit."""
+
+    meta: dict[str, Any]
+    curve: list[dict[str, Any]]  # per radius: radius_m, covered_share, offences_covered
 
 
 def coverage_curve(svc: Service, flt: OffenceFilter, *, sites: str,
                    radii_m: list[float], distance: str = "straight",
-                   half_life_months: float | None = None, study_area: str = "city") -> dict:
+                   half_life_months: float | None = None, study_area: str = "city"
+                   ) -> CoverageCurve:
     """Share of demand within each radius of the nearest site."""
-    d = _base(svc, flt, study_area, half_life_months)
+    demand_info = _base(svc, flt, study_area, half_life_months)
+    points = demand_info.demand
     dist = Distance(svc, distance)
-    s, desc = site_set(svc, sites, study_area)
-    near = dist.nearest(d.demand.xy, _xy(s), limit_m=max(radii_m))
-    shares = cov.coverage_curve(near, d.demand.weight, np.asarray(radii_m, float))
-    counts = [int(d.demand.n[near <= r * (1 + 1e-12)].sum()) for r in radii_m]
-    return {"meta": _meta(svc, flt, "coverage_curve", d, dist, study_area, sites=sites,
-                          sites_description=desc, n_sites=len(s)),
-            "curve": [{"radius_m": float(r), "covered_share": round(float(v), 6),
-                       "offences_covered": n} for r, v, n in zip(radii_m, shares, counts)]}
+    site_table, sites_description = site_set(svc, sites, study_area)
+    nearest_m = dist.nearest(points.xy, _xy(site_table), limit_m=max(radii_m))
+    shares = cov.coverage_curve(nearest_m, points.weight, np.asarray(radii_m, float))
+    counts = [int(points.n[nearest_m <= radius * (1 + 1e-12)].sum()) for radius in radii_m]
+    return CoverageCurve(
+        meta=_meta(svc, flt, "coverage_curve", demand_info, dist, study_area, sites=sites,
+                   sites_description=sites_description, n_sites=len(site_table)),
+        curve=[{"radius_m": float(radius), "covered_share": round(float(share), 6),
+                "offences_covered": n_covered}
+               for radius, share, n_covered in zip(radii_m, shares, counts)])
 
 
 # -- siting ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SitingInputs:
-    d: DemandInfo
+    """A siting problem: demand, distances, candidates, existing kits and what each reaches."""
+
+    demand_info: DemandInfo
     dist: Distance
-    cand: pd.DataFrame
-    cand_desc: str
+    candidates: pd.DataFrame
+    candidates_description: str
     existing: pd.DataFrame | None
     cover: sp.csr_matrix  # demand points x candidates: within the radius
-    base: np.ndarray
+    covered_by_existing: np.ndarray  # per demand point: within the radius of an existing site
 
 
 def _siting_inputs(svc, flt, *, candidates, existing, radius_m, distance, half_life_months,
                    study_area) -> SitingInputs:
-    d = _base(svc, flt, study_area, half_life_months)
+    demand_info = _base(svc, flt, study_area, half_life_months)
+    points = demand_info.demand
     dist = Distance(svc, distance)
-    cand, desc = site_set(svc, candidates, study_area)
-    if cand.empty:
+    candidate_table, candidates_description = site_set(svc, candidates, study_area)
+    if candidate_table.empty:
         raise InvalidParameter(f"candidates: the set {candidates!r} has no sites in the study "
                                "area")
-    ex = None
-    base = np.zeros(len(d.demand), dtype=bool)
+    existing_table = None
+    covered_by_existing = np.zeros(len(points), dtype=bool)
     if existing:
-        ex, _ = site_set(svc, existing, study_area)
-        if len(ex):
-            base = np.asarray(dist.within(d.demand.xy, _xy(ex), radius_m).sum(axis=1)
-                              ).ravel() > 0
-    return SitingInputs(d, dist, cand, desc, ex, dist.within(d.demand.xy, _xy(cand), radius_m),
-                        base)
+        existing_table, _ = site_set(svc, existing, study_area)
+        if len(existing_table):
+            covered_by_existing = np.asarray(dist.within(
+                points.xy, _xy(existing_table), radius_m).sum(axis=1)).ravel() > 0
+    return SitingInputs(demand_info, dist, candidate_table, candidates_description,
+                        existing_table, dist.within(points.xy, _xy(candidate_table), radius_m),
+                        covered_by_existing)
 
 
-def _siting_meta(svc, flt, analysis, si: SitingInputs, study_area, *, candidates, existing,
-                 radius_m, res: siting.SitingResult, **extra) -> dict:
-    return _meta(svc, flt, analysis, si.d, si.dist, study_area, radius_m=radius_m,
-                 candidates=candidates, candidates_description=si.cand_desc,
-                 n_candidates=len(si.cand), existing=existing,
-                 n_existing=0 if si.existing is None else len(si.existing),
-                 solver={"status": res.status, "gap": round(res.gap, 8),
-                         "bound_share": round(res.bound_share, 6),
-                         "solve_s": round(res.solve_s, 3),
-                         **{k: v for k, v in res.model.items() if k != "formulation"}},
-                 formulation=res.model.get("formulation") or res.model.get("method"), **extra)
+def _siting_meta(svc, flt, analysis, inputs: SitingInputs, study_area, *, candidates, existing,
+                 radius_m, solution: siting.SitingResult, **extra) -> dict[str, Any]:
+    return _meta(svc, flt, analysis, inputs.demand_info, inputs.dist, study_area,
+                 radius_m=radius_m, candidates=candidates,
+                 candidates_description=inputs.candidates_description,
+                 n_candidates=len(inputs.candidates), existing=existing,
+                 n_existing=0 if inputs.existing is None else len(inputs.existing),
+                 solver={"status": solution.status, "gap": round(solution.gap, 8),
+                         "bound_share": round(solution.bound_share, 6),
+                         "solve_s": round(solution.solve_s, 3),
+                         **{key: value for key, value in solution.model.items()
+                            if key != "formulation"}},
+                 formulation=solution.model.get("formulation") or solution.model.get("method"),
+                 **extra)
 
 
-def _chosen_rows(si: SitingInputs, res: siting.SitingResult) -> list[dict]:
-    total = si.d.demand.total
-    done = si.base.copy()
-    rows, cum = [], res.existing_covered_weight
-    cover = si.cover.tocsc()
-    for rank, (j, gain) in enumerate(zip(res.chosen, res.marginal_weight), start=1):
-        r = si.cand.iloc[int(j)]
-        rows_j = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
-        new = rows_j[~done[rows_j]]
-        done[rows_j] = True
-        cum += gain
-        rows.append({"rank": rank, "name": str(r["name"]), "kind": str(r["kind"]),
-                     "lon": round(float(r["lon"]), 6), "lat": round(float(r["lat"]), 6),
-                     "added_offences": int(si.d.demand.n[new].sum()),
+def _chosen_rows(inputs: SitingInputs, solution: siting.SitingResult) -> list[dict[str, Any]]:
+    points = inputs.demand_info.demand
+    covered = inputs.covered_by_existing.copy()
+    rows: list[dict[str, Any]] = []
+    cumulative = solution.existing_covered_weight
+    cover = inputs.cover.tocsc()
+    for rank, (column, gain) in enumerate(zip(solution.chosen, solution.marginal_weight),
+                                          start=1):
+        site = inputs.candidates.iloc[int(column)]
+        reached = cover.indices[cover.indptr[column]:cover.indptr[column + 1]]
+        newly_reached = reached[~covered[reached]]
+        covered[reached] = True
+        cumulative += gain
+        rows.append({"rank": rank, "name": str(site["name"]), "kind": str(site["kind"]),
+                     "lon": round(float(site["lon"]), 6), "lat": round(float(site["lat"]), 6),
+                     "added_offences": int(points.n[newly_reached].sum()),
                      "added_demand": round(float(gain), 3),
-                     "added_share": round(float(gain) / total, 6),
-                     "cumulative_share": round(float(cum) / total, 6)})
+                     "added_share": round(float(gain) / points.total, 6),
+                     "cumulative_share": round(float(cumulative) / points.total, 6)})
     return rows
+
+
+@dataclass(frozen=True)
+class KitSitingSummary:
+    """How much demand the existing and the chosen kits reach, and the most any choice could."""
+
+    covered_share_existing: float
+    covered_share: float
+    covered_share_bound: float
+    n_new_sites: int
+    status: str
+    offences_total: int
+    offences_covered: int
+
+
+@dataclass(frozen=True)
+class KitsForTargetSummary(KitSitingSummary):
+    """The siting summary of the fewest kits for a target, with the proven fewest possible."""
+
+    sites_lower_bound: int | None
+
+
+@dataclass(frozen=True)
+class NextKits:
+    """Where the next p kits go to bring the most violence within reach, existing kits kept."""
+
+    meta: dict[str, Any]
+    summary: KitSitingSummary
+    sites: list[dict[str, Any]]  # the chosen sites in order of what each adds (ChosenSite)
+
+
+@dataclass(frozen=True)
+class KitsForTarget:
+    """How many new kits (the fewest) bring a target share of violence within reach."""
+
+    meta: dict[str, Any]
+    summary: KitsForTargetSummary
+    sites: list[dict[str, Any]]  # the chosen sites in order; none when out of reach
 
 
 def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "police_points",
               existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
               half_life_months: float | None = None, study_area: str = "city",
-              time_limit_s: float = 30.0) -> dict:
+              time_limit_s: float = 30.0) -> NextKits:
     """Maximal covering: the ``p`` new sites that cover the most demand, existing kept."""
     return _next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
                       radius_m=radius_m, distance=distance, half_life_months=half_life_months,
@@ -367,73 +458,91 @@ def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "po
 def _next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                existing: str | None, radius_m: float, distance: str,
                half_life_months: float | None, study_area: str, time_limit_s: float
-               ) -> tuple[dict, SitingInputs, siting.SitingResult]:
+               ) -> tuple[NextKits, SitingInputs, siting.SitingResult]:
     """``next_kits``'s answer, with the inputs and the solver's result it came from (the
     planner's map draws what they cover)."""
     if not 1 <= p <= MAX_P:
         raise InvalidParameter(f"p must be 1..{MAX_P}")
-    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
-                        distance=distance, half_life_months=half_life_months,
-                        study_area=study_area)
-    res = siting.mclp(si.cover, si.d.demand.weight, p, covered_by_existing=si.base,
-                      time_limit_s=time_limit_s)
-    meta = _siting_meta(svc, flt, "mclp", si, study_area, candidates=candidates,
-                        existing=existing, radius_m=radius_m, res=res, p=p,
+    inputs = _siting_inputs(svc, flt, candidates=candidates, existing=existing,
+                            radius_m=radius_m, distance=distance,
+                            half_life_months=half_life_months, study_area=study_area)
+    solution = siting.mclp(inputs.cover, inputs.demand_info.demand.weight, p,
+                           covered_by_existing=inputs.covered_by_existing,
+                           time_limit_s=time_limit_s)
+    meta = _siting_meta(svc, flt, "mclp", inputs, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, solution=solution, p=p,
                         time_limit_s=time_limit_s)
-    if len(res.chosen) < p:
+    n_chosen = len(solution.chosen)
+    if n_chosen < p:
         meta["warnings"] = meta["warnings"] + [
-            (f"only {len(res.chosen)} candidate sites add any demand within {radius_m:g} m "
-             f"that existing kits do not already reach; more than {len(res.chosen)} new kits "
+            (f"only {n_chosen} candidate sites add any demand within {radius_m:g} m "
+             f"that existing kits do not already reach; more than {n_chosen} new kits "
              "from this candidate set would add nothing")]
-    return {"meta": meta, "summary": _summary(si, res), "sites": _chosen_rows(si, res)}, si, res
+    answer = NextKits(meta=meta, summary=_summary(inputs, solution),
+                      sites=_chosen_rows(inputs, solution))
+    return answer, inputs, solution
 
 
-def _summary(si: SitingInputs, res: siting.SitingResult) -> dict:
-    total = si.d.demand.total
-    return {"covered_share_existing": round(res.existing_covered_weight / total, 6),
-            "covered_share": round(res.covered_share, 6),
-            "covered_share_bound": round(res.bound_share, 6),
-            "n_new_sites": len(res.chosen), "status": res.status,
-            "offences_total": si.d.n_offences,
-            "offences_covered": int(si.d.demand.n[_covered_mask(si, res)].sum())}
+def _summary(inputs: SitingInputs, solution: siting.SitingResult) -> KitSitingSummary:
+    demand_info = inputs.demand_info
+    return KitSitingSummary(
+        covered_share_existing=round(solution.existing_covered_weight
+                                     / demand_info.demand.total, 6),
+        covered_share=round(solution.covered_share, 6),
+        covered_share_bound=round(solution.bound_share, 6),
+        n_new_sites=len(solution.chosen), status=solution.status,
+        offences_total=demand_info.n_offences,
+        offences_covered=int(demand_info.demand.n[_covered_mask(inputs, solution)].sum()))
 
 
-def _covered_mask(si: SitingInputs, res: siting.SitingResult) -> np.ndarray:
-    m = si.base.copy()
-    if len(res.chosen):
-        m |= np.asarray(si.cover[:, res.chosen].sum(axis=1)).ravel() > 0
-    return m
+def _covered_mask(inputs: SitingInputs, solution: siting.SitingResult) -> np.ndarray:
+    covered = inputs.covered_by_existing.copy()
+    if len(solution.chosen):
+        covered |= np.asarray(inputs.cover[:, solution.chosen].sum(axis=1)).ravel() > 0
+    return covered
 
 
 def how_many(svc: Service, flt: OffenceFilter, *, target_share: float,
              candidates: str = "police_points", existing: str | None = None,
              radius_m: float = 200.0, distance: str = "straight",
              half_life_months: float | None = None, study_area: str = "city",
-             time_limit_s: float = 60.0) -> dict:
+             time_limit_s: float = 60.0) -> KitsForTarget:
     """Partial set covering: the fewest new sites so that target_share of demand is covered."""
-    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
-                        distance=distance, half_life_months=half_life_months,
-                        study_area=study_area)
-    res = siting.lscp(si.cover, si.d.demand.weight, target_share, covered_by_existing=si.base,
-                      time_limit_s=time_limit_s)
+    inputs = _siting_inputs(svc, flt, candidates=candidates, existing=existing,
+                            radius_m=radius_m, distance=distance,
+                            half_life_months=half_life_months, study_area=study_area)
+    solution = siting.lscp(inputs.cover, inputs.demand_info.demand.weight, target_share,
+                           covered_by_existing=inputs.covered_by_existing,
+                           time_limit_s=time_limit_s)
     warnings = []
-    if res.status == "infeasible":
+    if solution.status == "infeasible":
         warnings.append(f"the target {target_share:.0%} cannot be reached with these "
-                        f"candidates at {radius_m:g} m: at most {res.bound_share:.1%} of demand "
-                        "is within reach of any candidate")
-    meta = _siting_meta(svc, flt, "lscp", si, study_area, candidates=candidates,
-                        existing=existing, radius_m=radius_m, res=res,
+                        f"candidates at {radius_m:g} m: at most {solution.bound_share:.1%} of "
+                        "demand is within reach of any candidate")
+    meta = _siting_meta(svc, flt, "lscp", inputs, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, solution=solution,
                         target_share=target_share, time_limit_s=time_limit_s)
     meta["warnings"] = meta["warnings"] + warnings
-    return {"meta": meta, "summary": {**_summary(si, res),
-                                      "sites_lower_bound": res.model.get("sites_lower_bound")},
-            "sites": [] if res.status == "infeasible" else _chosen_rows(si, res)}
+    summary = KitsForTargetSummary(**asdict(_summary(inputs, solution)),
+                                   sites_lower_bound=solution.model.get("sites_lower_bound"))
+    return KitsForTarget(meta=meta, summary=summary,
+                         sites=[] if solution.status == "infeasible"
+                         else _chosen_rows(inputs, solution))
+
+
+@dataclass(frozen=True)
+class KitsCurve:
+    """How much violence 1..max_p new kits could bring within reach: how many to buy."""
+
+    meta: dict[str, Any]
+    covered_share_existing: float
+    curve: list[dict[str, Any]]  # per p: covered share, its bound, what the p-th kit adds
 
 
 def p_curve(svc: Service, flt: OffenceFilter, *, max_p: int, candidates: str = "police_points",
             existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
             half_life_months: float | None = None, study_area: str = "city",
-            time_limit_s: float = 60.0, method: str = "bounds") -> dict:
+            time_limit_s: float = 60.0, method: str = "bounds") -> KitsCurve:
     """Covered share for p = 1..max_p new sites: ``exact`` (each p an exact MCLP optimum,
     within ``time_limit_s`` overall) or ``bounds`` (fast: a real choice of sites for each p
     and a proven upper bound on what any choice could cover)."""
@@ -441,38 +550,52 @@ def p_curve(svc: Service, flt: OffenceFilter, *, max_p: int, candidates: str = "
         raise InvalidParameter("method must be exact or bounds")
     if not 1 <= max_p <= MAX_P:
         raise InvalidParameter(f"max_p must be 1..{MAX_P}")
-    si = _siting_inputs(svc, flt, candidates=candidates, existing=existing, radius_m=radius_m,
-                        distance=distance, half_life_months=half_life_months,
-                        study_area=study_area)
+    inputs = _siting_inputs(svc, flt, candidates=candidates, existing=existing,
+                            radius_m=radius_m, distance=distance,
+                            half_life_months=half_life_months, study_area=study_area)
+    weight = inputs.demand_info.demand.weight
     if method == "exact":
-        curve = siting.p_curve(si.cover, si.d.demand.weight, max_p,
-                               covered_by_existing=si.base, time_limit_s=time_limit_s)
+        solutions = siting.p_curve(inputs.cover, weight, max_p,
+                                   covered_by_existing=inputs.covered_by_existing,
+                                   time_limit_s=time_limit_s)
     else:
-        curve = siting.p_curve_bounds(si.cover, si.d.demand.weight, max_p,
-                                      covered_by_existing=si.base)
-    total = si.d.demand.total
-    rows = [{"p": p, "covered_share": round(r.covered_share, 6),
-             "covered_share_bound": round(r.bound_share, 6),
-             "added_share": round((r.covered_weight - (curve[p - 2].covered_weight if p > 1
-                                                       else r.existing_covered_weight)) / total, 6),
-             "status": r.status, "gap": round(r.gap, 8)} for p, r in enumerate(curve, start=1)]
-    meta = _siting_meta(svc, flt, "p_curve", si, study_area, candidates=candidates,
-                        existing=existing, radius_m=radius_m, res=curve[-1], max_p=max_p,
-                        time_limit_s=time_limit_s if method == "exact" else None,
+        solutions = siting.p_curve_bounds(inputs.cover, weight, max_p,
+                                          covered_by_existing=inputs.covered_by_existing)
+    total = inputs.demand_info.demand.total
+    rows = [{"p": n_sites, "covered_share": round(solution.covered_share, 6),
+             "covered_share_bound": round(solution.bound_share, 6),
+             "added_share": round((solution.covered_weight
+                                   - (solutions[n_sites - 2].covered_weight if n_sites > 1
+                                      else solution.existing_covered_weight)) / total, 6),
+             "status": solution.status, "gap": round(solution.gap, 8)}
+            for n_sites, solution in enumerate(solutions, start=1)]
+    meta = _siting_meta(svc, flt, "p_curve", inputs, study_area, candidates=candidates,
+                        existing=existing, radius_m=radius_m, solution=solutions[-1],
+                        max_p=max_p, time_limit_s=time_limit_s if method == "exact" else None,
                         curve_method=method)
-    return {"meta": meta, "covered_share_existing": round(curve[0].existing_covered_weight
-                                                          / total, 6), "curve": rows}
+    return KitsCurve(meta=meta,
+                     covered_share_existing=round(solutions[0].existing_covered_weight / total,
+                                                  6),
+                     curve=rows)
 
 
 # -- People Zones ------------------------------------------------------------------------
 PEOPLE_ZONE_LAYERS = ("ward", "lsoa", "npa")
 
 
+@dataclass(frozen=True)
+class PeopleZones:
+    """Which areas to talk to first about People Zones, and how robust each rank is."""
+
+    meta: dict[str, Any]
+    areas: list[dict[str, Any]]  # ranked: every component, rank ranges (PeopleZoneArea rows)
+
+
 def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  weights: dict[str, float] | None = None, method: str = "z",
                  trend_months: int = 3, n_sim: int = 500, seed: int = DEFAULT_SEED, top_k: int = 5,
                  hot: pd.DataFrame | None = None,
-                 sig: Significance | None = None, partner=None) -> dict:
+                 sig: Significance | None = None, partner=None) -> PeopleZones:
     """Rank the city's areas of ``layer`` for People Zone conversations (see COMPONENT_DOC).
     ``hot``: the city's Gi* hot cells for ``flt`` and ``sig`` when the caller has them.
     ``partner``: (indicator name, caller) to add a partner indicator as the component
@@ -496,17 +619,17 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
     areas = _city_areas(svc, layer)
     profile = area_profile(lsoa_profile(svc.settings.boundaries_dir / "sources" / "population"),
                            svc.boundaries.get("lsoa").gdf, areas, same_layer=layer == "lsoa")
-    pop = profile["population_2015"].to_numpy(float)
-    if np.any(~(pop > 0)):
+    population = profile["population_2015"].to_numpy(float)
+    if np.any(~(population > 0)):
         raise InvalidParameter(f"layer {layer}: some areas have no resident population to "
                                "rate by (user polygons without LSOA best fit?)")
     months = _period_months(svc, flt)
     if len(months) < 2:
         raise InvalidParameter("People Zone trend needs a period of at least 2 loaded months")
     trend_months = min(trend_months, len(months) - 1)
-    recent_f = _split(flt, months, trend_months)
+    recent_filter = _split(flt, months, trend_months)
     counts = _layer_counts(svc, layer, areas, flt)
-    recent = _layer_counts(svc, layer, areas, recent_f)
+    recent = _layer_counts(svc, layer, areas, recent_filter)
     earlier = counts - recent
     hot_share = _hot_share(areas, _hot_cells(svc, flt, "city", sig) if hot is None else hot)
     young = np.where(profile["census21_total"] > 0,
@@ -514,66 +637,70 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                      / profile["census21_total"],
                      profile["population_0_15_2015"] / profile["population_2015"])
     need_imd = (N_LSOA_ENGLAND + 1) - profile["imd_rank"].to_numpy(float)
-    n_rec, n_ear = trend_months, len(months) - trend_months
+    n_recent, n_earlier = trend_months, len(months) - trend_months
     partner_values, partner_meta = None, None
     if partner is not None:
         partner_values, partner_meta = people_zone_component(svc, partner[0], partner[1],
-                                                             areas, layer, pop)
+                                                             areas, layer, population)
 
     def build(draw):
         cols = {
-            "violence_rate": ranking.eb_rates(draw["recent"] + draw["earlier"], pop) * 1000,
+            "violence_rate": ranking.eb_rates(draw["recent"] + draw["earlier"],
+                                              population) * 1000,
             "hot_spot_share": hot_share,
-            "trend": ranking.trend_log_ratio(draw["recent"], draw["earlier"], n_rec, n_ear),
+            "trend": ranking.trend_log_ratio(draw["recent"], draw["earlier"], n_recent,
+                                             n_earlier),
             "deprivation": need_imd, "young_people": young}
         if partner_values is not None:
             cols[PARTNER_COMPONENT] = partner_values
         return pd.DataFrame(cols, index=areas["code"])
 
-    ind = build({"recent": recent, "earlier": earlier})
-    comp = ranking.composite(ind, weights, method)
-    sens_table, sens = ranking.weight_sensitivity(ind, weights, method)
-    unc = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build, weights,
-                                   method, n_sim=n_sim, seed=seed, top_k=top_k)
+    indicators = build({"recent": recent, "earlier": earlier})
+    composite = ranking.composite(indicators, weights, method)
+    sensitivity_table, weight_ranks = ranking.weight_sensitivity(indicators, weights, method)
+    uncertainty = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build,
+                                           weights, method, n_sim=n_sim, seed=seed, top_k=top_k)
     change = compare_counts(pd.DataFrame({"code": areas["code"].to_numpy(),
                                           "before": earlier.astype(int),
                                           "after": recent.astype(int)}), alpha=sig.alpha,
                             fdr=sig.fdr) if recent.sum() and earlier.sum() else None
     rows = []
     for i, code in enumerate(areas["code"]):
-        rec = {"code": code, "name": areas["name"].iat[i],
-               "rank": int(comp["rank"].iat[i]), "score": _r(comp["score"].iat[i]),
-               "rank_best_weights_pm50": int(sens["rank_best"].iat[i]),
-               "rank_worst_weights_pm50": int(sens["rank_worst"].iat[i]),
-               "sensitivity": {n: [int(sens_table[f"{n} x0.5"].iat[i]),
-                                   int(sens_table[f"{n} x1.5"].iat[i])]
-                               for n, w in weights.items() if w > 0},
-               "rank_p05_poisson": int(unc.rank_p05[i]), "rank_p95_poisson": int(unc.rank_p95[i]),
-               "p_top_k": round(float(unc.p_top_k[i]), 4),
-               "offences": int(counts[i]), "population_2015": int(pop[i]),
-               "rate_per_1000_raw": round(counts[i] / pop[i] * 1000, 3),
+        row = {"code": code, "name": areas["name"].iat[i],
+               "rank": int(composite["rank"].iat[i]), "score": _r(composite["score"].iat[i]),
+               "rank_best_weights_pm50": int(weight_ranks["rank_best"].iat[i]),
+               "rank_worst_weights_pm50": int(weight_ranks["rank_worst"].iat[i]),
+               "sensitivity": {name: [int(sensitivity_table[f"{name} x0.5"].iat[i]),
+                                      int(sensitivity_table[f"{name} x1.5"].iat[i])]
+                               for name, weight in weights.items() if weight > 0},
+               "rank_p05_poisson": int(uncertainty.rank_p05[i]),
+               "rank_p95_poisson": int(uncertainty.rank_p95[i]),
+               "p_top_k": round(float(uncertainty.p_top_k[i]), 4),
+               "offences": int(counts[i]), "population_2015": int(population[i]),
+               "rate_per_1000_raw": round(counts[i] / population[i] * 1000, 3),
                "offences_recent": int(recent[i]), "offences_earlier": int(earlier[i]),
                "trend_p_two_sided": None if change is None
                else _r(change["p_two_sided"].iat[i]),
                "trend_significant": None if change is None
                else bool(change["significant"].iat[i])}
-        for n in (*DEFAULT_WEIGHTS, PARTNER_COMPONENT):
-            if n not in ind:
-                rec[n] = rec[f"std_{n}"] = rec[f"contribution_{n}"] = None
+        for name in (*DEFAULT_WEIGHTS, PARTNER_COMPONENT):
+            std, contribution = f"std_{name}", f"contribution_{name}"
+            if name not in indicators:
+                row[name] = row[std] = row[contribution] = None
                 continue
-            rec[n] = _r(ind[n].iat[i])
-            rec[f"std_{n}"] = _r(comp[f"std_{n}"].iat[i]) if f"std_{n}" in comp else None
-            rec[f"contribution_{n}"] = (_r(comp[f"contribution_{n}"].iat[i])
-                                        if f"contribution_{n}" in comp else None)
-        for k in ("imd_rank", "income_rank", "employment_rank", "education_rank",
-                  "health_rank", "crime_rank", "housing_rank", "living_environment_rank"):
-            rec[k] = _r(profile[k].iat[i], 1)
-        rec["children_0_15_2015"] = int(profile["population_0_15_2015"].iat[i])
-        rec["census21_age_0_24"] = (None if not np.isfinite(profile["census21_total"].iat[i])
+            row[name] = _r(indicators[name].iat[i])
+            row[std] = _r(composite[std].iat[i]) if std in composite else None
+            row[contribution] = (_r(composite[contribution].iat[i])
+                                 if contribution in composite else None)
+        for column in ("imd_rank", "income_rank", "employment_rank", "education_rank",
+                       "health_rank", "crime_rank", "housing_rank", "living_environment_rank"):
+            row[column] = _r(profile[column].iat[i], 1)
+        row["children_0_15_2015"] = int(profile["population_0_15_2015"].iat[i])
+        row["census21_age_0_24"] = (None if not np.isfinite(profile["census21_total"].iat[i])
                                     else int(profile["census21_age_0_15"].iat[i]
                                              + profile["census21_age_16_24"].iat[i]))
-        rows.append(rec)
-    rows.sort(key=lambda r: (r["rank"], r["code"]))
+        rows.append(row)
+    rows.sort(key=lambda row: (row["rank"], row["code"]))
     warnings = [("The IMD Crime domain (crime_rank) overlaps the violence rate: it is shown "
                  "for context and not used in the score; deprivation uses the overall IMD "
                  "rank, which includes it with a 9.3% weight."),
@@ -583,8 +710,8 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                  "neighbourhoods, and read the rank ranges before the ranks.")]
     meta = svc.meta(flt, analysis="people_zones", extra_warnings=warnings, layer=layer,
                     study_area="city", weights=weights, method=method,
-                    components=COMPONENT_DOC, trend_months_recent=n_rec,
-                    trend_months_earlier=n_ear, n_sim=n_sim, seed=seed, top_k=top_k,
+                    components=COMPONENT_DOC, trend_months_recent=n_recent,
+                    trend_months_earlier=n_earlier, n_sim=n_sim, seed=seed, top_k=top_k,
                     profile_note=PROFILE_NOTE, hot_spot_definition=_hot_definition(sig),
                     partner_indicator=None if partner_meta is None else asdict(partner_meta),
                     sensitivity="each weight alone x0.5 and x1.5; best and worst rank over "
@@ -592,7 +719,7 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
                     uncertainty=f"{n_sim} Poisson redraws of the recent and earlier counts "
                                 "(rates, smoothing and trend recomputed); 5th-95th percentile "
                                 "rank and share of draws in the top k")
-    return {"meta": meta, "areas": rows}
+    return PeopleZones(meta=meta, areas=rows)
 
 
 def _r(v, nd: int = 6):
@@ -646,22 +773,23 @@ def _hot_share(areas: pd.DataFrame, hot: pd.DataFrame) -> np.ndarray:
                       / shapely.area(geoms), dtype=float)
 
 
-def people_zones_geojson(svc: Service, result: dict) -> dict:
+def people_zones_geojson(svc: Service, zones: PeopleZones) -> dict[str, Any]:
     """The People Zone table as lon/lat polygons (RFC 7946) with every column."""
 
-    layer = result["meta"]["layer"]
-    g = to_io(svc.boundaries.get(layer).gdf[["code", "geometry"]]).set_index("code")
-    feats = [{"type": "Feature", "geometry": g.geometry.loc[r["code"]].__geo_interface__,
-              "properties": r} for r in result["areas"]]
-    return {"type": "FeatureCollection", "features": feats, "meta": result["meta"]}
+    layer = zones.meta["layer"]
+    polygons = to_io(svc.boundaries.get(layer).gdf[["code", "geometry"]]).set_index("code")
+    features = [{"type": "Feature",
+                 "geometry": polygons.geometry.loc[area["code"]].__geo_interface__,
+                 "properties": area} for area in zones.areas]
+    return {"type": "FeatureCollection", "features": features, "meta": zones.meta}
 
 
 @dataclass(frozen=True)
 class PlanningView:
     """What the planner's map shows (``planning_view``)."""
 
-    siting: dict  # the next_kits answer: meta, summary, sites (proposed kits, in order)
-    zones: dict  # the people_zones answer: meta, areas (ranked)
+    siting: NextKits  # the next_kits answer: meta, summary, sites (proposed kits, in order)
+    zones: PeopleZones  # the people_zones answer: meta, areas (ranked)
     demand: DemandInfo  # the offences weighed (one point per distinct location)
     covered: np.ndarray  # per demand point: within reach of an existing or proposed kit
     existing: pd.DataFrame | None  # the existing kits (None: none given)
@@ -676,19 +804,20 @@ def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
     """Everything the planner's map shows: proposed kits, covered/uncovered demand with
     existing + proposed kits, hot spots out of reach of them all, People Zone ranking."""
     sig = sig or Significance()
-    siting_answer, si, res = _next_kits(svc, flt, p=p, candidates=candidates,
-                                        existing=existing, radius_m=radius_m,
-                                        distance=distance, half_life_months=None,
-                                        study_area="city", time_limit_s=30.0)
-    chosen = si.cand.iloc[res.chosen]
-    all_sites = pd.concat([si.existing, chosen]) if si.existing is not None else chosen
+    siting_answer, inputs, solution = _next_kits(svc, flt, p=p, candidates=candidates,
+                                                 existing=existing, radius_m=radius_m,
+                                                 distance=distance, half_life_months=None,
+                                                 study_area="city", time_limit_s=30.0)
+    chosen = inputs.candidates.iloc[solution.chosen]
+    all_sites = (pd.concat([inputs.existing, chosen]) if inputs.existing is not None
+                 else chosen)
     hot = _hot_cells(svc, flt, "city", sig)  # computed once: the zones reuse it
-    unc = _out_of_reach(hot, si.dist, _xy(all_sites), radius_m)
-    out_of_reach = [{"id": r.id, "count": int(r.count), "label": r.label,
-                     "distance_to_nearest_site_m": float(r.distance_to_nearest_site_m)}
-                    for r in unc.itertuples()]
+    out_of_reach = _out_of_reach(hot, inputs.dist, _xy(all_sites), radius_m)
+    out_of_reach_rows = [{"id": cell.id, "count": int(cell.count), "label": cell.label,
+                          "distance_to_nearest_site_m": float(cell.distance_to_nearest_site_m)}
+                         for cell in out_of_reach.itertuples()]
     zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200, hot=hot)
-    return PlanningView(siting=siting_answer, zones=zones, demand=si.d,
-                        covered=_covered_mask(si, res), existing=si.existing,
-                        n_hot_cells=len(hot), hot_out_of_reach=out_of_reach,
+    return PlanningView(siting=siting_answer, zones=zones, demand=inputs.demand_info,
+                        covered=_covered_mask(inputs, solution), existing=inputs.existing,
+                        n_hot_cells=len(hot), hot_out_of_reach=out_of_reach_rows,
                         hot_spot_definition=_hot_definition(sig))

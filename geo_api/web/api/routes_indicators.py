@@ -170,10 +170,10 @@ def schools(svc: ServiceDep, flt: PlanningFilterDep,
     else:
         note = ("all hours: the loaded offences have no time of day (police.uk); load a force "
                 "export for the window")
-    out = kit_coverage(svc, flt, sites=sites, radius_m=radius_m)
-    ranked = sorted(out["sites"], key=lambda s: (-s["offences_within"], s["name"]))
+    coverage = kit_coverage(svc, flt, sites=sites, radius_m=radius_m)
+    ranked = sorted(coverage.sites, key=lambda s: (-s["offences_within"], s["name"]))
     return SchoolsNearViolence(
-        meta=out["meta"], window={"name": window,
+        meta=coverage.meta, window={"name": window,
                                   "hours": None if applied is None else list(applied),
                                   "applied": applied is not None, "note": note},
         schools=[{"rank": i + 1, **{k: s[k] for k in ("name", "kind", "lon", "lat",

@@ -11,7 +11,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services import planning
-from geo_api.services.planning import people_zones_geojson, planning_view
+from geo_api.services.planning import (
+    CoverageCurve,
+    KitCoverage,
+    KitsForTarget,
+    NextKits,
+    people_zones_geojson,
+    planning_view,
+)
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.models import (
     CoverageCurveResponse,
@@ -59,12 +66,13 @@ Existing = Annotated[str | None, Query(description="Site set kept as it is (exis
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
 
 
-def _shape(body: dict, f: str, rows_key: str, filename: str):
+def _shape(answer: KitCoverage | NextKits | KitsForTarget, f: str, rows_key: str,
+           filename: str):
     if f == "csv":
-        return csv_response(body[rows_key], filename)
+        return csv_response(getattr(answer, rows_key), filename)
     if f == "geojson":
-        return points_geojson(body[rows_key], body["meta"])
-    return body
+        return points_geojson(getattr(answer, rows_key), answer.meta)
+    return answer
 
 
 @router.get("/plan/kits/coverage", dependencies=[PARTNER], response_model=KitCoverageResponse, responses={
@@ -94,7 +102,7 @@ def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "sc
                        max_length=40, description="Radii, metres (50-1,000; repeat the "
                        "parameter); default 50, 100, 150, ... 1,000")] = None,
                    distance: Distance = "straight", half_life_months: HalfLife = None,
-                   study_area: StudyArea = "city") -> dict:
+                   study_area: StudyArea = "city") -> CoverageCurve:
     """For each radius, the share of demand whose nearest site is within it: how far a
     kit's reach has to stretch to cover a given share."""
 
@@ -170,10 +178,11 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
     fast) gives for each p a real choice of sites and a proven bound on what any choice
     could cover; `method=exact` solves each p to optimality."""
 
-    out = planning.p_curve(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
-              radius_m=radius_m, distance=distance, half_life_months=half_life_months,
-              study_area=study_area, time_limit_s=time_limit_s, method=method)
-    return csv_response(out["curve"], "kits_curve.csv") if f == "csv" else out
+    curve = planning.p_curve(svc, flt, max_p=max_p, candidates=candidates, existing=existing,
+                             radius_m=radius_m, distance=distance,
+                             half_life_months=half_life_months, study_area=study_area,
+                             time_limit_s=time_limit_s, method=method)
+    return csv_response(curve.curve, "kits_curve.csv") if f == "csv" else curve
 
 
 @router.get("/plan/people-zones", dependencies=[PARTNER], response_model=PeopleZonesResponse,
@@ -215,18 +224,19 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep
                "young_people": weight_young_people}
     if weight_partner_indicator is not None:
         weights["partner_indicator"] = weight_partner_indicator
-    out = planning.people_zones(svc, flt, layer=layer, weights=weights, method=method,
-                                         trend_months=trend_months, n_sim=n_sim, top_k=top_k, sig=sig,
-                                         partner=(indicator, who) if indicator else None)
+    zones = planning.people_zones(svc, flt, layer=layer, weights=weights, method=method,
+                                  trend_months=trend_months, n_sim=n_sim, top_k=top_k, sig=sig,
+                                  partner=(indicator, who) if indicator else None)
     if f == "csv":
-        rows = [{**{k: v for k, v in a.items() if k != "sensitivity"},
-                 **{f"rank_{n}_x{f:g}": r for n, pair in a["sensitivity"].items()
-                    for f, r in zip((0.5, 1.5), pair)}} for a in out["areas"]]
+        rows = [{**{k: v for k, v in area.items() if k != "sensitivity"},
+                 **{f"rank_{name}_x{factor:g}": rank
+                    for name, pair in area["sensitivity"].items()
+                    for factor, rank in zip((0.5, 1.5), pair)}} for area in zones.areas]
         return csv_response(rows, "people_zones.csv")
     if f == "geojson":
-        return Response(json.dumps(people_zones_geojson(svc, out), default=str),
-                                 media_type="application/geo+json")
-    return out
+        return Response(json.dumps(people_zones_geojson(svc, zones), default=str),
+                        media_type="application/geo+json")
+    return zones
 
 
 @router.get("/maps/planning", dependencies=[PARTNER], response_class=HTMLResponse, operation_id="planningMap",

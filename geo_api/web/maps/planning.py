@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat, to_io
-from geo_api.services.planning import PlanningView
+from geo_api.services.planning import PeopleZones, PlanningView
 from geo_api.web.maps.base import Raw, new_map, root_of, safe_geojson, tooltip_text
 from geo_api.web.maps.layers import GROUP_WORDS
 from geo_api.web.templating import render
@@ -39,7 +39,7 @@ def render_planning_map(boundaries, view: PlanningView, *, title: str, period: s
     existing = view.existing
     if existing is not None and len(existing):
         _existing_layer(existing, radius_m).add_to(m)
-    _proposed_layer(view.siting["sites"], radius_m).add_to(m)
+    _proposed_layer(view.siting.sites, radius_m).add_to(m)
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
     form = controls(m.get_name()) if controls is not None else ""
     root.html.add_child(Raw(_panel(view, title, period, radius_m, form)))
@@ -72,10 +72,10 @@ def _proposed_layer(sites: list[dict], radius_m: float) -> folium.FeatureGroup:
     return fg
 
 
-def _zones_layer(m, boundaries, zones: dict) -> None:
-    layer = zones["meta"]["layer"]
+def _zones_layer(m, boundaries, zones: PeopleZones) -> None:
+    layer = zones.meta["layer"]
     g = to_io(boundaries.get(layer).gdf[["code", "geometry"]])
-    t = pd.DataFrame(zones["areas"])
+    t = pd.DataFrame(zones.areas)
     t["rank_range"] = (t["rank_best_weights_pm50"].astype(str) + "-"
                        + t["rank_worst_weights_pm50"].astype(str))
     t["poisson_range"] = (t["rank_p05_poisson"].astype(str) + "-"
@@ -138,17 +138,17 @@ def _panel(view: PlanningView, title: str, period: str, radius_m: float, control
            ) -> Markup:
     """The side panel (``controls``: the form at its top, finished HTML)."""
     siting, zones = view.siting, view.zones
-    sm, cm, zm = siting["summary"], siting["meta"], zones["meta"]
+    sm, cm, zm = siting.summary, siting.meta, zones.meta
     group = cm["filters"]["group"]
     return render(
         "maps/planning_panel.html", controls=controls, title=title, period=period,
         group_words=GROUP_WORDS.get(group, group), sm=sm, cm=cm, zm=zm,
         existing=cm.get("existing"), radius=f"{radius_m:g}",
-        pct={"existing": f"{sm['covered_share_existing']:.1%}" if cm.get("existing") else "",
-             "covered": f"{sm['covered_share']:.1%}",
-             "bound": f"{sm['covered_share_bound']:.1%}"},
-        kits=[{**s, "covered": f"{s['cumulative_share']:.1%}"} for s in siting["sites"]],
-        areas=[{**a, "rate": f"{a['violence_rate']:.1f}"} for a in zones["areas"][:10]],
+        pct={"existing": f"{sm.covered_share_existing:.1%}" if cm.get("existing") else "",
+             "covered": f"{sm.covered_share:.1%}",
+             "bound": f"{sm.covered_share_bound:.1%}"},
+        kits=[{**s, "covered": f"{s['cumulative_share']:.1%}"} for s in siting.sites],
+        areas=[{**a, "rate": f"{a['violence_rate']:.1f}"} for a in zones.areas[:10]],
         weights=", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in zm["weights"].items()),
         swatches=[("top 5", RANK_COLOURS[0][1]), ("6–10", RANK_COLOURS[1][1]),
                   ("11–15", RANK_COLOURS[2][1])],
