@@ -51,10 +51,10 @@ def test_time_profile_and_hours_filter_on_synthetic_force_export(tmp_path, joins
     svc._joins = joins
     svc.ingest_paths([Path(__file__).parent / "corpus" / "force_export_valid.csv"], progress=False)
     prof = time_profile(svc, build_filter())
-    counts = np.array(prof["hour_by_weekday"]["counts"])
-    assert counts.sum() == 10 and prof["meta"]["n_with_time"] == 10
+    counts = np.array(prof.hour_by_weekday.counts)
+    assert counts.sum() == 10 and prof.meta["n_with_time"] == 10
     # 23:40, 23:30 and 03:00 are night-time economy; 16:30 and 16:45 after school
-    assert prof["night_time_economy"]["count"] == 3 and prof["after_school"]["count"] == 2
+    assert prof.night_time_economy.count == 3 and prof.after_school.count == 2
     assert counts[23, 5] == 2  # 18 April 2020 was a Saturday
     evening, _ = svc.store.query_offences(build_filter(hours="22-5"), 100, 0, ("source_id",))
     assert sorted(evening["source_id"]) == ["SYN-001", "SYN-002", "SYN-008"]

@@ -51,18 +51,35 @@ def run_gi(y: np.ndarray, adjacency, sig: Significance, svc=None) -> GiStarResul
                    inference=sig.inference)
 
 
-def gi_params(r: GiStarResult) -> dict:
+def gi_params(r: GiStarResult) -> dict[str, Any]:
     """Gi* parameters for ``meta`` (what ``GiParams`` in the web models declares)."""
     return {k: r.params[k] for k in ("statistic", "permutations", "seed", "fdr", "inference",
                                      "p_value", "min_attainable_p", "n_undefined")}
 
 
+@dataclass(frozen=True)
+class KdeGrid:
+    """How dense are offences at each cell of the study area's grid (offences per km^2)?"""
+
+    crs: str
+    x0_m: float
+    y0_m: float
+    cell_size_m: float
+    nx: int
+    ny: int
+    row_order: str
+    units: str
+    max: float
+    values: list[list[float]]
+
+
 def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_size_m: float,
         kernel: str, study_area: str, as_geojson: bool = False, as_cells: bool = False,
-        min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0) -> tuple[Any, dict]:
+        min_share_of_max: float = 0.01, min_bandwidth_m: float = 0.0
+        ) -> tuple[Any, dict[str, Any]]:
     """KDE surface over the study area's bounding box; returns (grid or cells, meta): the
-    grid, cells of at least ``min_share_of_max`` of the peak as lon/lat GeoJSON
-    (``as_geojson``) or as a GeoDataFrame in EPSG:27700 (``as_cells``).
+    grid (a ``KdeGrid``), cells of at least ``min_share_of_max`` of the peak as lon/lat
+    GeoJSON (``as_geojson``) or as a GeoDataFrame in EPSG:27700 (``as_cells``).
     ``min_bandwidth_m``: a floor for the default (ArcGIS-rule) bandwidth (disclosure
     control)."""
     area = study_area_m(svc, study_area)
@@ -82,25 +99,26 @@ def kde(svc: Service, flt: OffenceFilter, *, bandwidth_m: float | None, cell_siz
 
     check_kde(svc, len(x), bandwidth_m, cell_size_m, n_cells)
     try:
-        g = kde_grid(x, y, bandwidth_m, cell_size_m, kernel, extent_m=area.bounds)
+        surface = kde_grid(x, y, bandwidth_m, cell_size_m, kernel, extent_m=area.bounds)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     least = min_records()
     if least > 1:  # disclosure control: no surface a few records shape
-        g = _only_where_many(g, x, y, least)
-    meta = svc.meta(flt, analysis="kde", kernel=g.kernel, bandwidth_m=g.bandwidth_m,
-                    bandwidth_rule=rule, cell_size_m=g.cell_size_m, study_area=study_area,
+        surface = _only_where_many(surface, x, y, least)
+    meta = svc.meta(flt, analysis="kde", kernel=surface.kernel,
+                    bandwidth_m=surface.bandwidth_m, bandwidth_rule=rule,
+                    cell_size_m=surface.cell_size_m, study_area=study_area,
                     study_area_definition=STUDY_AREAS[study_area], n_points=len(x),
-                    method=g.params["method"], units="offences per km^2")
+                    method=surface.params["method"], units="offences per km^2")
     if as_geojson:
-        return kde_geojson(g, min_share_of_max), meta
+        return kde_geojson(surface, min_share_of_max), meta
     if as_cells:
-        return kde_cells(g, min_share_of_max), meta
-    dens = g.density_per_km2
-    grid = {"crs": "EPSG:27700", "x0_m": g.x0_m, "y0_m": g.y0_m, "cell_size_m": g.cell_size_m,
-            "nx": dens.shape[1], "ny": dens.shape[0], "row_order": "south to north",
-            "units": "offences per km^2", "max": float(dens.max()),
-            "values": np.round(dens, 4).tolist()}
+        return kde_cells(surface, min_share_of_max), meta
+    density = surface.density_per_km2
+    grid = KdeGrid(crs="EPSG:27700", x0_m=surface.x0_m, y0_m=surface.y0_m,
+                   cell_size_m=surface.cell_size_m, nx=density.shape[1], ny=density.shape[0],
+                   row_order="south to north", units="offences per km^2",
+                   max=float(density.max()), values=np.round(density, 4).tolist())
     return grid, meta
 
 
@@ -170,24 +188,26 @@ def _finite(v: float) -> float | None:
 
 
 def gi(svc: Service, flt: OffenceFilter, units: UnitSpec, sig: Significance
-       ) -> tuple[list[dict], dict]:
-    """Gi* on a grid or polygon layer (zeros included); returns (rows, meta).
+       ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Gi* on a grid or polygon layer (zeros included); returns (rows, meta): one row per
+    unit (the open table ``GiCell`` in the web models declares), and ``meta``.
 
     Undefined statistics come back as None with ``undefined_reason`` (never NaN)."""
 
     check_gi_request(svc, units, sig.permutations)
-    u = analysis_units(svc, units)
-    y = u.counts(flt)
-    if y.sum() == 0:
+    spatial_units = analysis_units(svc, units)
+    counts = spatial_units.counts(flt)
+    if counts.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    r = run_gi(y, u.adjacency, sig, svc)
+    result = run_gi(counts, spatial_units.adjacency, sig, svc)
     rows = [{"id": i, "count": int(n), "gi_z": _finite(z), "p_two_sided": _finite(p),
              "p_norm_two_sided": _finite(pn), "label": lab, "undefined_reason": why}
-            for i, n, z, p, pn, lab, why in zip(u.ids, y, r.z, r.p_used, r.p_norm_two_sided,
-                                                r.label, r.undefined_reason)]
-    meta = svc.meta(flt, analysis="gi_star", n_offences_in_units=int(y.sum()),
-                    n_significant=n_labelled(r.label),
-                    **u.definition, **gi_params(r))
+            for i, n, z, p, pn, lab, why in zip(spatial_units.ids, counts, result.z,
+                                                result.p_used, result.p_norm_two_sided,
+                                                result.label, result.undefined_reason)]
+    meta = svc.meta(flt, analysis="gi_star", n_offences_in_units=int(counts.sum()),
+                    n_significant=n_labelled(result.label),
+                    **spatial_units.definition, **gi_params(result))
     return rows, meta
 
 
@@ -198,25 +218,55 @@ def n_labelled(labels: np.ndarray) -> dict[str, int]:
     return {f"{c}%": int((level >= c).sum()) for c in (90, 95, 99)}
 
 
-def time_profile(svc: Service, flt: OffenceFilter) -> dict:
+@dataclass(frozen=True)
+class HourByWeekday:
+    """How many offences fell in each hour of each weekday?"""
+
+    hours: list[int]
+    days: list[str]
+    counts: list[list[int]]  # 24 rows (hours) x 7 columns (days)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """How many offences (and what share of those with a time) fell in a daily window?"""
+
+    window: str
+    count: int
+    share: float | None  # None when no offence has a time
+
+
+@dataclass(frozen=True)
+class TimeProfile:
+    """When in the day and week do offences happen (rows with a time of day only)?"""
+
+    meta: dict[str, Any]
+    hour_by_weekday: HourByWeekday
+    night_time_economy: TimeWindow
+    after_school: TimeWindow
+
+
+def _time_window(times: pd.Series, start_hour: int, end_hour: int, window: str) -> TimeWindow:
+    count, n_timed, share = window_share(times, start_hour, end_hour)
+    return TimeWindow(window=window, count=count, share=share if n_timed else None)
+
+
+def time_profile(svc: Service, flt: OffenceFilter) -> TimeProfile:
     """Hour x weekday matrix, night-time economy and after-school shares (timed rows only)."""
-    t = svc.store.values(("occurred_at",), flt)["occurred_at"]
-    n_all = len(t)
-    t = t.dropna()
-    nte = window_share(t, 22, 5)
-    school = window_share(t, 15, 19)
-    m = hour_day_matrix(t)
-    warnings = [] if len(t) else [("no matching offences have a time of day: police.uk rows "
-                                   "are dated to the month; load a force export for time "
-                                   "profiles")]
-    return {"meta": svc.meta(flt, analysis="time_profile", n_matched=n_all, n_with_time=len(t),
-                             extra_warnings=warnings),
-            "hour_by_weekday": {"hours": list(range(24)), "days": list(m.columns),
-                                "counts": m.values.tolist()},
-            "night_time_economy": {"window": "22:00-05:00", "count": nte[0],
-                                   "share": nte[2] if nte[1] else None},
-            "after_school": {"window": "15:00-19:00", "count": school[0],
-                             "share": school[2] if school[1] else None}}
+    times = svc.store.values(("occurred_at",), flt)["occurred_at"]
+    n_matched = len(times)
+    times = times.dropna()
+    matrix = hour_day_matrix(times)
+    warnings = [] if len(times) else [("no matching offences have a time of day: police.uk "
+                                       "rows are dated to the month; load a force export for "
+                                       "time profiles")]
+    return TimeProfile(
+        meta=svc.meta(flt, analysis="time_profile", n_matched=n_matched,
+                      n_with_time=len(times), extra_warnings=warnings),
+        hour_by_weekday=HourByWeekday(hours=list(range(24)), days=list(matrix.columns),
+                                      counts=matrix.values.tolist()),
+        night_time_economy=_time_window(times, 22, 5, "22:00-05:00"),
+        after_school=_time_window(times, 15, 19, "15:00-19:00"))
 
 
 def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]:
@@ -233,56 +283,82 @@ def _point_names(svc: Service, flt: OffenceFilter, t: pd.DataFrame) -> list[str]
     return [named[i][0][0] if named[i] else "unnamed map point" for i in range(len(t))]
 
 
-def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) -> dict:
+@dataclass(frozen=True)
+class TopUnits:
+    """Which units (or police.uk map points) have the most offences?"""
+
+    meta: dict[str, Any]
+    top: list[dict[str, Any]]  # ranked rows (``TopItem`` in the web models)
+
+
+def top(svc: Service, flt: OffenceFilter, units: UnitSpec | None, limit: int) -> TopUnits:
     """Top units by count for any layer or grid, or police.uk map points (``units=None``)."""
     if units is None:
-        t = svc.store.top_locations(flt, limit)
-        t["name"] = _point_names(svc, flt, t)
+        table = svc.store.top_locations(flt, limit)
+        table["name"] = _point_names(svc, flt, table)
         totals = svc.store.area_counts("lad", flt)[1]
         total = totals["n_matched"] - totals["n_no_location"]
-        t["code"] = t["lon"].map("{:.6f}".format) + "," + t["lat"].map("{:.6f}".format)
-        t["rank"] = np.arange(1, len(t) + 1)
-        t["share"] = t["count"] / total if total else None
-        t["cumulative_share"] = t["share"].cumsum() if total else None
+        table["code"] = (table["lon"].map("{:.6f}".format) + ","
+                         + table["lat"].map("{:.6f}".format))
+        table["rank"] = np.arange(1, len(table) + 1)
+        table["share"] = table["count"] / total if total else None
+        table["cumulative_share"] = table["share"].cumsum() if total else None
         meta = svc.meta(flt, analysis="top_n", limit=limit, grid="location",
                         definition="offences at the same location text and point (police.uk "
                                    "anonymised map points); share of all located offences "
                                    "matching the filter")
-        return {"meta": meta, "top": t.to_dict("records")}
+        return TopUnits(meta=meta, top=table.to_dict("records"))
 
-    u = analysis_units(svc, units)
-    counts = pd.DataFrame({"code": u.ids, "count": u.counts(flt).astype(int)})
+    spatial_units = analysis_units(svc, units)
+    counts = pd.DataFrame({"code": spatial_units.ids,
+                           "count": spatial_units.counts(flt).astype(int)})
     policy = ACTIVE.get()
     # disclosure control: ranked by the published counts (suppressed ones by code) and
     # always `limit` rows, empty units too - neither the order nor the rows tell a count
-    t = top_n(counts, limit, None if policy is None else counts["count"].map(
+    table = top_n(counts, limit, None if policy is None else counts["count"].map(
         lambda c: published_order(policy.count(int(c)))))
     names = {}
     if units.grid in svc.boundaries.layers:
         names = svc.boundaries.get(units.grid).gdf.set_index("code")["name"].to_dict()
-    index = {c: i for i, c in enumerate(u.ids)}
-    rows = [index[c] for c in t["code"]]
-    streets = streets_in_units(svc, flt, u, rows)
-    x, y = (np.asarray(v)[rows] for v in u.centres_m)
+    index = {c: i for i, c in enumerate(spatial_units.ids)}
+    rows = [index[c] for c in table["code"]]
+    streets = streets_in_units(svc, flt, spatial_units, rows)
+    x, y = (np.asarray(v)[rows] for v in spatial_units.centres_m)
     lon, lat = metric_to_lonlat(x, y)
-    t["streets"] = [streets[i] for i in rows]
+    table["streets"] = [streets[i] for i in rows]
     # cells are named by their streets; areas by their own name
-    t["name"] = [names.get(c) or place_label(streets[i]) or c for c, i in zip(t["code"], rows)]
-    t["lon"], t["lat"] = np.round(lon, 6), np.round(lat, 6)
+    table["name"] = [names.get(c) or place_label(streets[i]) or c
+                     for c, i in zip(table["code"], rows)]
+    table["lon"], table["lat"] = np.round(lon, 6), np.round(lat, 6)
     meta = svc.meta(flt, analysis="top_n", limit=limit,
                     definition="units ranked by offences; share of offences in all units; "
                                "streets: the unit's most common places (real streets, a "
                                "police.uk stock label only beside its nearest street); "
                                "lon/lat: its centre",
-                    **u.definition)
-    return {"meta": meta, "top": t.to_dict("records")}
+                    **spatial_units.definition)
+    return TopUnits(meta=meta, top=table.to_dict("records"))
 
 
-def concentration_of(svc: Service, flt: OffenceFilter, units: UnitSpec) -> dict:
+@dataclass(frozen=True)
+class Concentration:
+    """How concentrated in space are offences (Lorenz curve, Gini, densest x% of area)?"""
+
+    meta: dict[str, Any]
+    gini: float
+    share_of_offences_in_top_area: dict[str, float]
+    lorenz: dict[str, list[float]]  # cum_area_share, cum_offence_share
+    ranking: str
+
+
+def concentration_of(svc: Service, flt: OffenceFilter, units: UnitSpec) -> Concentration:
     """Lorenz curve / Gini and share of offences in the densest x% of area."""
-    u = analysis_units(svc, units)
-    y = u.counts(flt)
-    if y.sum() == 0:
+    spatial_units = analysis_units(svc, units)
+    counts = spatial_units.counts(flt)
+    if counts.sum() == 0:
         raise InvalidParameter("no offences match the filter in the study area")
-    return {"meta": svc.meta(flt, analysis="concentration", **u.definition),
-            **concentration(y, u.area_km2)}
+    curve = concentration(counts, spatial_units.area_km2)
+    return Concentration(meta=svc.meta(flt, analysis="concentration",
+                                       **spatial_units.definition),
+                         gini=curve["gini"],
+                         share_of_offences_in_top_area=curve["share_of_offences_in_top_area"],
+                         lorenz=curve["lorenz"], ranking=curve["ranking"])

@@ -10,6 +10,10 @@ from fastapi.responses import HTMLResponse
 from geo_api.data.store.base import OffenceFilter
 from geo_api.services import comparison
 from geo_api.services.comparison import (
+    CentreShift,
+    Displacement,
+    EmergingHotspots,
+    KdeDifference,
     centre_shift,
     compare_areas,
     hotspots_change,
@@ -17,7 +21,7 @@ from geo_api.services.comparison import (
     periods,
 )
 from geo_api.services.frames import records
-from geo_api.services.report import displacement_report, report_map_layers
+from geo_api.services.report import DisplacementFindings, displacement_report, report_map_layers
 from geo_api.services.service import Service
 from geo_api.services.units import UnitSpec, rows_geojson
 from geo_api.web.api.csv_safe import table_csv
@@ -96,7 +100,7 @@ def areas(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before, 
                                       "read only when the target changed measurably")
 def wdq(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After, layer: Layer = "npa",
         target: Codes = ["NC"], displacement: Codes = ["NE", "NW"],  # noqa: B006
-        control: Codes = ["NS"], alpha: Alpha = 0.05) -> dict:  # noqa: B006
+        control: Codes = ["NS"], alpha: Alpha = 0.05) -> Displacement:  # noqa: B006
     """Weighted displacement quotient for named areas of one polygon layer (default: the
     city centre NC as target, East and West NE+NW as displacement areas, South NS as control).
     The WDQ is only interpretable when the target changed measurably relative to the control
@@ -121,10 +125,10 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
     says which rule was used. `f=geojson`: the cells as lon/lat polygons with their class
     and counts."""
 
-    out = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
+    change = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
     if f == "geojson":
-        return GeoJSONResponse(rows_geojson(svc, units, out["cells"], out["meta"]))
-    return out
+        return GeoJSONResponse(rows_geojson(svc, units, change.cells, change.meta))
+    return change
 
 
 @router.get("/compare/kde", dependencies=[PUBLIC], response_model=KDEDifferenceResponse, operation_id="compareKde",
@@ -132,7 +136,7 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
 def kde(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
         bandwidth_m: Annotated[float, Query(ge=10, le=5000)] = 300,
         cell_size_m: Annotated[float, Query(ge=10, le=2000)] = 100,
-        study_area: StudyArea = "city") -> dict:
+        study_area: StudyArea = "city") -> KdeDifference:
     """Quartic KDE for both periods on the same EPSG:27700 grid and the difference surface,
     as offences per km^2 and as share of each period's offences per km^2 (which adjusts for an
     overall rise or fall)."""
@@ -145,7 +149,7 @@ def kde(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
             responses=ERRORS, summary="Mean centre and standard deviational ellipse per period, "
                                       "and the shift")
 def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
-           study_area: StudyArea = "city") -> dict:
+           study_area: StudyArea = "city") -> CentreShift:
     """Mean centre and standard deviational ellipse of each period's offences (EPSG:27700
     metres) and how far, and in which direction, the centre moved."""
 
@@ -156,7 +160,7 @@ def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
             responses=ERRORS, summary="One-call displacement report: NPA change, WDQ centre -> "
                                       "East/West, centre shift, H3 hotspot change")
 def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
-           sig: SignificanceAtDep) -> dict:
+           sig: SignificanceAtDep) -> DisplacementFindings:
     """One call for the lockdown question: NPA share change, WDQ centre -> East/West with
     South as control (with its readability tests and flags), centre shift, and the H3 r9
     hotspot change summary (hot at `alpha`, FDR by default)."""
@@ -170,7 +174,8 @@ def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
 def emerging(svc: ServiceDep, flt: FilterDep,
              units: Annotated[UnitSpec, Depends(units_param("h3"))], sig: SignificanceAtDep,
              time_steps: Annotated[int, Query(ge=0, le=3, description="Months of temporal "
-                                              "neighbourhood (looking back)")] = 1) -> dict:
+                                              "neighbourhood (looking back)")] = 1
+             ) -> EmergingHotspots:
     """Monthly space-time Gi* (neighbours in space and `time_steps` earlier months) and a
     Mann-Kendall trend per unit, classed as new, consecutive, intensifying, persistent,
     diminishing, sporadic, oscillating or historical hot/cold spots (rules in
@@ -194,7 +199,7 @@ def report_map(request: Request, svc: ServiceDep, flt: RawFilterDep, sig: Signif
     fb, fa = _periods(svc, flt, *map_pair(request, svc, before, after))
     title = f"{period_label(fb)} vs {period_label(fa)}"
 
-    parts = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
+    layers = protected_report(report_map_layers(svc, fb, fa, sig), disclosure(request))
     return HTMLResponse(render_report_map(
-        svc.boundaries, **parts, title=title, group_words=GROUP_WORDS.get(fb.group, fb.group),
+        svc.boundaries, layers, title=title, group_words=GROUP_WORDS.get(fb.group, fb.group),
         controls=page_controls(request, svc, flt, pair=(as_period(fb), as_period(fa)))))

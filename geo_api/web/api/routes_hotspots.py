@@ -68,13 +68,13 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
     policy = disclosure(request)  # public: defaults raised to the floors (explicit values
     if policy is not None and "cell_size_m" not in request.query_params:  # below: 403)
         cell_size_m = max(cell_size_m, policy.min_kde_cell_m)
-    body, meta = hotspots.kde(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m,
-                              kernel=kernel, study_area=study_area, as_geojson=f == "geojson",
-                              min_share_of_max=min_share_of_max,
-                              min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
-    if f == "geojson":
-        return GeoJSONResponse(KDECells(**body, meta=meta).model_dump(mode="json"))
-    return {"meta": meta, "grid": body}
+    surface, meta = hotspots.kde(svc, flt, bandwidth_m=bandwidth_m, cell_size_m=cell_size_m,
+                                 kernel=kernel, study_area=study_area,
+                                 as_geojson=f == "geojson", min_share_of_max=min_share_of_max,
+                                 min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
+    if f == "geojson":  # a FeatureCollection (a format: a dict) with the meta
+        return GeoJSONResponse(KDECells(**surface, meta=meta).model_dump(mode="json"))
+    return {"meta": meta, "grid": surface}  # the grid: a KdeGrid
 
 
 @router.get("/hotspots/gi", dependencies=[PUBLIC], response_model=GiResponse, operation_id="getGiStar",
@@ -99,7 +99,7 @@ def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
 @router.get("/profiles/time", dependencies=[PUBLIC], response_model=TimeProfileResponse, operation_id="getTimeProfile",
             responses=ERRORS, summary="Hour x weekday counts, night-time economy and after-school "
                                       "shares (force-export rows with times)")
-def time_profile(svc: ServiceDep, flt: FilterDep) -> dict:
+def time_profile(svc: ServiceDep, flt: FilterDep) -> hotspots.TimeProfile:
     """Hour-of-day by weekday counts, and the night-time economy (22:00-05:00) and
     after-school (15:00-19:00) shares. Needs force-export rows: police.uk has no times."""
     return hotspots.time_profile(svc, flt)
@@ -115,19 +115,19 @@ def top(request: Request, svc: ServiceDep, flt: FilterDep,
     locations: analysts only (audited as point-level). `f=csv`: the table as a download."""
     if units is None:
         require(caller(request), "analyst")
-    out = hotspots.top(svc, flt, units, limit)
-    audit_note(request, rows=len(out["top"]),
+    ranked = hotspots.top(svc, flt, units, limit)
+    audit_note(request, rows=len(ranked.top),
                point_level=units is None)
     if f == "csv":
         what = f"top-{'locations' if units is None else units.grid}"
-        return table_csv(request, out["top"], "top", what, out["meta"])
-    return out
+        return table_csv(request, ranked.top, "top", what, ranked.meta)
+    return ranked
 
 
 @router.get("/stats/concentration", dependencies=[PUBLIC], response_model=ConcentrationResponse,
             operation_id="getConcentration", responses=ERRORS,
             summary="How concentrated offences are: Lorenz curve, Gini, share in top x% of area")
-def concentration(svc: ServiceDep, flt: FilterDep, units: H3Units) -> dict:
+def concentration(svc: ServiceDep, flt: FilterDep, units: H3Units) -> hotspots.Concentration:
     """How concentrated offences are in space: units ranked by density, Lorenz curve, Gini,
     and the share of offences in the densest 1/5/10/25% of the study area."""
     return hotspots.concentration_of(svc, flt, units)

@@ -10,8 +10,10 @@ from urllib.parse import urlencode
 from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.analysis.places import place_label
 from geo_api.services import hotspots as hotspot_service
+from geo_api.services.comparison import Centre, CentreShift, Shift
 from geo_api.services.filters import filter_query
 from geo_api.services.hotspots import Significance, time_profile
+from geo_api.services.report import ReportMapLayers
 from geo_api.services.sites import sites_in
 from geo_api.services.units import UnitSpec, analysis_units, streets_in_units, study_area_m
 from geo_api.web.maps.hotspots import HotspotLayers
@@ -25,10 +27,10 @@ TIME_WINDOWS = {"after-school": (15, 19, "after school, 15:00-19:00"),
 
 def window_count(svc, flt, start: int, end: int) -> tuple[int, int]:
     """(offences with a time in [start, end) hours, offences with a time) for ``flt``."""
-    prof = time_profile(svc, flt)
+    profile = time_profile(svc, flt)
     inside = (lambda h: start <= h < end) if start < end else (lambda h: h >= start or h < end)
-    n_in = sum(sum(row) for h, row in enumerate(prof["hour_by_weekday"]["counts"]) if inside(h))
-    return n_in, prof["meta"]["n_with_time"]
+    n_in = sum(sum(row) for h, row in enumerate(profile.hour_by_weekday.counts) if inside(h))
+    return n_in, profile.meta["n_with_time"]
 
 
 def query_without_hours(flt) -> str:
@@ -136,14 +138,22 @@ def shown_frame(policy, df, cols):
     return out
 
 
-def protected_report(parts: dict, policy) -> dict:
+def protected_report(layers: ReportMapLayers, policy) -> ReportMapLayers:
     """The report map's tables as the public role may see them."""
     if policy is None:
-        return parts
-    hot = parts["hotspots"]
-    return {**parts,
-            "npa_table": shown_frame(policy, parts["npa_table"], ("before", "after")),
-            "ward_table": shown_frame(policy, parts["ward_table"], ("before", "after")),
-            "hotspots": {**hot, "cells": shown(policy, policy.protect(list(hot["cells"])),
-                                               ("count_before", "count_after"))},
-            "centres": policy.protect(parts["centres"])}
+        return layers
+    hot = layers.hotspots
+    return dataclasses.replace(
+        layers, npa_table=shown_frame(policy, layers.npa_table, ("before", "after")),
+        ward_table=shown_frame(policy, layers.ward_table, ("before", "after")),
+        hotspots=dataclasses.replace(hot, cells=shown(policy, policy.protect(list(hot.cells)),
+                                                      ("count_before", "count_after"))),
+        centres=protected_centres(layers.centres, policy))
+
+
+def protected_centres(centres: CentreShift, policy) -> CentreShift:
+    """Both centres and the shift as the public role may see them (``Policy.protect`` of
+    the answer as JSON: centres on a coarse grid, the shift computed from them)."""
+    seen = policy.protect(dataclasses.asdict(centres))
+    return CentreShift(meta=seen["meta"], before=Centre(**seen["before"]),
+                       after=Centre(**seen["after"]), shift=Shift(**seen["shift"]))

@@ -14,6 +14,8 @@ import pandas as pd
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat
+from geo_api.services.comparison import CentreShift, Shift
+from geo_api.services.report import ReportMapLayers
 from geo_api.web.maps.base import Raw, legend, new_map, root_of, safe_geojson
 from geo_api.web.maps.hotspots import (
     AreaLabels,
@@ -46,10 +48,11 @@ COMPASS = ["north", "north-east", "east", "south-east", "south", "south-west", "
            "north-west"]
 
 
-def shift_words(shift: dict) -> str:
+def shift_words(shift: Shift) -> str:
     """'moved 850 m north-east' from a centre shift (distance and bearing)."""
-    return (f"moved {shift['distance_m']:,.0f} m "
-            f"{COMPASS[round(shift['bearing_deg'] / 45) % 8]}")
+    assert shift.distance_m is not None and shift.bearing_deg is not None  # (callers: moved)
+    return (f"moved {shift.distance_m:,.0f} m "
+            f"{COMPASS[round(shift.bearing_deg / 45) % 8]}")
 
 
 def arrow_head(x_m: float, y_m: float, dx: float, dy: float) -> list[tuple[float, float]]:
@@ -81,18 +84,17 @@ def _areas_layer(name: str, features: list[dict], table: pd.DataFrame, show: boo
                      "Share after %", "Change (pp)", "95% CI low", "95% CI high", "Verdict"]))
 
 
-def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFrame,
-                      hotspots: dict, centres: dict, title: str, group_words: str = "",
+def render_report_map(boundaries, layers: ReportMapLayers, title: str, group_words: str = "",
                       controls=None) -> str:
     """HTML of the report map (works offline except for the base tiles). ``title``: the two
     periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020'); text is escaped here."""
     m = new_map(title=f"Did it move? {title}")
     _areas_layer("NPA share change (approximate NPAs)", outline_features(boundaries, "npa"),
-                 npa_table, True).add_to(m)
-    _areas_layer("Ward share change", outline_features(boundaries, "ward"), ward_table,
+                 layers.npa_table, True).add_to(m)
+    _areas_layer("Ward share change", outline_features(boundaries, "ward"), layers.ward_table,
                  False).add_to(m)
     AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
-    cells = pd.DataFrame(hotspots["cells"])
+    cells = pd.DataFrame(layers.hotspots.cells)
     cells = cells[cells["change"] != "not hot"]
     if len(cells):
         ids = cells["id"].map(lambda s: int(s, 16)).to_numpy()
@@ -107,39 +109,40 @@ def render_report_map(boundaries, npa_table: pd.DataFrame, ward_table: pd.DataFr
                 fields=["change", "meaning", "count_before", "count_after"],
                 aliases=["Hot spot", "Meaning", "Offences before", "Offences after"])
         ).add_to(m)
-    _centre_arrow(centres).add_to(m)
+    _centre_arrow(layers.centres).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     items = {f"Area: {words}": c for _, c, words in SHARE_STEPS}
     items["Area: withheld (few offences)"] = WITHHELD
     items.update({f"Cell: {k} ({CHANGE_WORDS[k]})": c for k, c in CHANGE_COLOURS.items()})
-    shift = centres.get("shift") or {}
+    shift = layers.centres.shift
     moved = (f" The centre of offences {shift_words(shift)} (arrow)."
-             if shift.get("distance_m") is not None else "")
+             if shift.distance_m is not None else "")
     legend(m, f"Did it move? {title}", items,
            [(f"{group_words.capitalize()}. " if group_words else "")
             + "Areas: change in each area's share of the city's offences (hover for counts, "
             "shares and the 95% interval). Cells: Gi* hot spots in either period." + moved],
-           technical=hotspots["meta"]["hot_definition"].replace("hot =", "Hot =", 1) + ".")
+           technical=layers.hotspots.meta["hot_definition"].replace("hot =", "Hot =", 1)
+           + ".")
     if controls is not None:  # map name -> the controls form
         root_of(m).html.add_child(Raw(controls(m.get_name())))
     return root_of(m).render()
 
 
-def _centre_arrow(centres: dict) -> folium.FeatureGroup:
+def _centre_arrow(centres: CentreShift) -> folium.FeatureGroup:
     """Both mean centres and a labelled arrow from the before centre to the after centre."""
     fg = folium.FeatureGroup(name="Centre of offences: shift")
     ends = {}
-    for label, c in (("before", centres["before"]), ("after", centres["after"])):
-        if c.get("mean_x_m") is None:  # withheld under disclosure control (few offences)
-            continue
-        ends[label] = (c["mean_x_m"], c["mean_y_m"])
-        lon, lat = metric_to_lonlat(np.array([c["mean_x_m"]]), np.array([c["mean_y_m"]]))
+    for label, centre in (("before", centres.before), ("after", centres.after)):
+        if centre.mean_x_m is None or centre.mean_y_m is None:  # withheld under disclosure
+            continue  # control (few offences)
+        ends[label] = (centre.mean_x_m, centre.mean_y_m)
+        lon, lat = metric_to_lonlat(np.array([centre.mean_x_m]), np.array([centre.mean_y_m]))
         folium.CircleMarker((float(lat[0]), float(lon[0])), radius=6, color="black",
                             fill=True, fill_opacity=1,
                             fill_color="white" if label == "before" else "black",
                             tooltip=f"Centre of offences {label}").add_to(fg)
-    shift = centres.get("shift") or {}
-    if len(ends) == 2 and shift.get("distance_m") is not None:
+    shift = centres.shift
+    if len(ends) == 2 and shift.distance_m is not None:
         (x0, y0), (x1, y1) = ends["before"], ends["after"]
         barbs = arrow_head(x1, y1, x1 - x0, y1 - y0)
         xs, ys = [x0, x1, barbs[0][0], x1, barbs[1][0]], [y0, y1, barbs[0][1], y1, barbs[1][1]]
