@@ -96,3 +96,13 @@ def test_report_map_is_small_aggregate_html_with_layers(client):
                   "Centre of offences: shift"):
         assert layer in html
     assert '"type": "Point"' not in html  # aggregates only: no offence points
+
+
+def test_a_centre_that_did_not_move_is_said_in_words_not_a_500():
+    """The public role's centres sit on a coarse grid, so both periods' centres can be the
+    same point: the shift is 0 m with no bearing, and the report says so."""
+    from geo_api.services.comparison import Shift
+    from geo_api.web.maps.report import shift_words
+
+    assert shift_words(Shift(0.0, 0.0, 0.0, None)) == "did not move (at the precision shown)"
+    assert shift_words(Shift(850.0, 600.0, 600.0, 45.0)) == "moved 850 m north-east"

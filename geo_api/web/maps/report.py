@@ -49,8 +49,11 @@ COMPASS = ["north", "north-east", "east", "south-east", "south", "south-west", "
 
 
 def shift_words(shift: Shift) -> str:
-    """'moved 850 m north-east' from a centre shift (distance and bearing)."""
-    assert shift.distance_m is not None and shift.bearing_deg is not None  # (callers: moved)
+    """'moved 850 m north-east' from a centre shift (distance and bearing); 'did not move'
+    when the centres are the same point (e.g. the public role's, on their coarse grid)."""
+    assert shift.distance_m is not None  # (callers: a published shift)
+    if not shift.distance_m or shift.bearing_deg is None:
+        return "did not move (at the precision shown)"
     return (f"moved {shift.distance_m:,.0f} m "
             f"{COMPASS[round(shift.bearing_deg / 45) % 8]}")
 
@@ -142,7 +145,7 @@ def _centre_arrow(centres: CentreShift) -> folium.FeatureGroup:
                             fill_color="white" if label == "before" else "black",
                             tooltip=f"Centre of offences {label}").add_to(fg)
     shift = centres.shift
-    if len(ends) == 2 and shift.distance_m is not None:
+    if len(ends) == 2 and shift.distance_m:  # (no arrow where it did not move)
         (x0, y0), (x1, y1) = ends["before"], ends["after"]
         barbs = arrow_head(x1, y1, x1 - x0, y1 - y0)
         xs, ys = [x0, x1, barbs[0][0], x1, barbs[1][0]], [y0, y1, barbs[0][1], y1, barbs[1][1]]
