@@ -348,3 +348,30 @@ def test_public_answers_say_they_are_protected(public):
     assert r.headers["x-disclosure-control"].startswith("public: counts 1-4 suppressed")
     body = json.loads(r.content)
     assert all(a["count"] is None or a["count"] % 5 == 0 for a in body["areas"])
+
+
+THEFT = "datetime=2020-04&group=all&crime_category=Theft%20from%20the%20person"
+
+
+@pytest.mark.parametrize("url", [f"/stats/top?grid=h3&resolution=8&limit=40&{THEFT}",
+                                 f"/stats/top?grid=ward&limit=21&{THEFT}",
+                                 f"/stats/areas?layer=ward&{THEFT}"])
+def test_public_csv_tables_are_protected_as_their_json(public, url):
+    """A CSV download is the JSON answer's table under the same declarations: the same
+    suppressed and rounded counts, and for ranked tables the same ranks and order (so the
+    order of suppressed rows tells nothing either)."""
+    import csv
+    import io
+
+    client, _ = public
+    body = client.get(url).json()
+    table = "top" if "top" in body else "areas"
+    rows = list(csv.DictReader(io.StringIO(client.get(url + "&f=csv").text)))
+    want = body[table]
+    assert len(rows) == len(want) > 3
+    assert any(r["count"] is None for r in want), "the fixture has suppressed counts"
+    for got, row in zip(rows, want):
+        assert got["code"] == str(row["code"]) or got.get("id") == str(row.get("id"))
+        assert got["count"] == ("" if row["count"] is None else str(row["count"]))
+        if "rank" in row:
+            assert got["rank"] == str(row["rank"])

@@ -119,7 +119,7 @@ def _protecting_send(send, policy, scope):
         if message.get("more_body"):
             return
         body = json.dumps(policy.protect(json.loads(b"".join(held["body"])),
-                                         spec=_response_spec(_route_of(scope))),
+                                         spec=response_spec(route_of(scope))),
                           separators=(",", ":"), allow_nan=False).encode()
         headers = [(k, v) for k, v in held["start"].get("headers", [])
                    if k.lower() not in (b"content-length", b"etag")]
@@ -134,7 +134,7 @@ def _protecting_send(send, policy, scope):
 _SPECS: dict[int, dict | None] = {}
 
 
-def _route_of(scope):
+def route_of(scope):
     """The route that answers ``scope`` - also for an answer the page cache gave without
     routing (so a cached answer is protected by the same declarations)."""
     route = scope.get("route")
@@ -147,7 +147,7 @@ def _route_of(scope):
     return None
 
 
-def _response_spec(route) -> dict | None:
+def response_spec(route) -> dict | None:
     """The disclosure plan of a route's response model (built once per route)."""
     model = getattr(route, "response_model", None)
     if model is None:

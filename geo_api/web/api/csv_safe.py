@@ -11,7 +11,7 @@ import re
 import pandas as pd
 from fastapi.responses import Response
 
-from geo_api.web.auth import disclosure
+from geo_api.web.auth import disclosure, response_spec, route_of
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,8 +45,10 @@ def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
     """A table as a CSV download: the caller's disclosure policy applied (public), and a
     file name that says what and when (``<what>_<period>_<dataset version>.csv``)."""
     policy = disclosure(request)
-    if policy is not None:
-        rows = policy.protect({table: rows})[table]
+    if policy is not None:  # as the JSON answer: by its response model's declarations
+        declared = ((response_spec(route_of(request.scope)) or {}).get("fields") or {})
+        spec = {"fields": {table: declared[table]}} if table in declared else None
+        rows = policy.protect({table: rows}, spec=spec)[table]
     name = "_".join(p for p in (what, period_words(meta), str(meta.get("dataset_version") or ""))
                     if p)
     response = csv_response(rows, re.sub(r"[^A-Za-z0-9._-]+", "-", name) + ".csv")
