@@ -23,6 +23,13 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from shapely.geometry import box
 
+from geo_api.services.indicators import (
+    Association,
+    ConcentrationStep,
+    LocalBV,
+    MoranBV,
+    Overlay,
+)
 from geo_api.settings import PROJECT_ROOT
 from geo_api.web import templating
 from geo_api.web.maps.base import Raw, legend
@@ -138,15 +145,20 @@ def test_partner_map_shows_indicator_text_literally(boundaries):
               "in_hot_spot_area": i < 3}
              for i, f in enumerate(outline_features(boundaries, "ward"))]
     text = " ".join(PAYLOADS)
-    ov = {"name": "x", "layer": "ward", "areas": areas,
-          "about": {"measure": text, "source_org": text, "licence": text, "synthetic": True},
-          "association": {"spearman_rho": 0.5, "ci95": [0.1, 0.8], "n_areas": len(areas),
-                          "note": "association, not cause", "local_moran_bv": {"areas": [
-                              {"code": areas[0]["code"], "quadrant": "high-high",
-                               "p_sim": 0.01}]}},
-          "concentration": [{"k": k, "cumulative_share": k / 5} for k in range(1, 6)],
-          "sentence": text, "hot_spot_areas": PAYLOADS, "hot_spot_area_rule": text,
-          "disclosure": text, "dataset_version": "test"}
+    ov = Overlay(
+        name="x", layer="ward", areas=areas, periods=["2019/20"], mapped=text,
+        about={"measure": text, "source_org": text, "licence": text, "synthetic": True},
+        association=Association(
+            spearman_rho=0.5, ci95=[0.1, 0.8], n_areas=len(areas),
+            note="association, not cause", local_moran_bv=MoranBV(
+                permutations=999, seed=1, weights="queen", areas=[
+                    LocalBV(code=areas[0]["code"], Is=1.0, p_sim=0.01,
+                            quadrant="high-high")])),
+        concentration=[ConcentrationStep(k=k, code=a["code"], violence=a["violence"],
+                                         cumulative_share=k / 5)
+                       for k, a in enumerate(areas[:5], 1)],
+        sentence=text, hot_spot_areas=PAYLOADS, hot_spot_area_rule=text,
+        share_in_hot_spot_areas=0.4, disclosure=text, filter={}, dataset_version="test")
     page = render_partner_map(boundaries, ov, f"{text} and violence")
     assert_inert(page)
     assert "<title>{{7*7}} {% raw %} &lt;script&gt;" in page
