@@ -103,6 +103,20 @@ def test_other_grids_and_horizons(client):
     assert r.status_code == 422 and "work budget" in r.json()["message"]
 
 
+def test_a_backtest_over_budget_is_refused_before_its_units_are_built(client, monkeypatch):
+    """Every endpoint bounds its work before doing it: a backtest on 190,000 H3 r10 cells is
+    refused from the estimate, without building the cells (which takes seconds)."""
+    from geo_api.services import forecast
+
+    def built(*args, **kwargs):
+        raise AssertionError("the units were built before the budget refused them")
+
+    monkeypatch.setattr(forecast, "units_for", built)
+    r = client.get(f"/evaluate/hotspots?{G}&grid=h3&resolution=10&study_area=force"
+                   "&datetime=2019-12/2020-08")
+    assert r.status_code == 422 and "work budget" in r.json()["message"], r.text
+
+
 def test_focus_list(client, evaluation, demo_service):
     r = client.get(f"/focus?{G}")
     assert r.status_code == 200, r.text

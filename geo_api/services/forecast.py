@@ -24,7 +24,7 @@ from geo_api.analysis.places import name_places, place_label
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.services.budget import check_backtest
+from geo_api.services.budget import check_backtest, check_backtest_estimate
 from geo_api.services.units import Units, UnitSpec, analysis_units, location_units
 
 MAX_CACHED = 32
@@ -176,6 +176,8 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
             _CACHE.move_to_end(key)
             return _CACHE[key]
 
+    check_backtest_estimate(svc, spec, max(bandwidth_m, *fc.Params().ensemble_bandwidths_m),
+                            len(period_months(svc, flt)))  # (before any unit is built)
     units = units_for(svc, flt, spec, window)
     spacing = unit_spacing_m(units)
     params = kde_params(window, half_life, bandwidth_m, spacing)
