@@ -394,10 +394,11 @@ class Policy:
                 run = run + (r.get("share") or 0)
                 r["cumulative_share"] = None if r.get("share") is None else round(run, 4)
 
-    def protect_frame(self, df):
-        """A table (DataFrame) as the public role may see it: the same rules by column."""
+    def protect_frame(self, df, item: dict | None = None):
+        """A table (DataFrame) as the public role may see it: the same rules by column;
+        ``item``: what its rows' model declares (``spec_of``), else the rules by key name."""
 
-        records = self.protect(df.to_dict("records"))
+        records = self.protect(df.to_dict("records"), spec={"items": item} if item else None)
         out = df.copy()
         for col in df.columns:  # object columns: a withheld value stays None, not NaN
             out[col] = pd.Series([r[col] for r in records], index=df.index, dtype=object)

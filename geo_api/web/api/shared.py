@@ -30,7 +30,8 @@ from geo_api.services.disclosure import min_records
 from geo_api.services.lru import LRU
 from geo_api.services.service import Service
 from geo_api.services.sites import MAX_BYTES
-from geo_api.web.api.models import ErrorBody
+from geo_api.web.api.models import AreaStat, ErrorBody, GiCell, KdeCellProperties
+from geo_api.web.api.models.disclosure import spec_of
 from geo_api.web.api.params import FORM_FIELDS
 from geo_api.web.auth import disclosure
 from geo_api.web.exception_handlers import message_page as page
@@ -157,6 +158,10 @@ async def _multipart_file(request: Request, limit: int) -> bytes:
 TILES = LRU(20_000, max_bytes=256 * 2**20, weigh=lambda v: len(v[0]))  # (body, etag)
 LAYERS = LRU(64)
 TILE_PROPS = {"gi": ("id", "label", "count", "gi_z"), "kde": ("density_per_km2", "share_of_max")}
+# what the disclosure policy does with each tile layer's properties: declared by the models
+# of the same values in JSON answers (boundary layers: code, name and population, as areas)
+TILE_SPECS = {"gi": spec_of(GiCell), "kde": spec_of(KdeCellProperties),
+              "boundary": spec_of(AreaStat)}
 MEDIA = {"geojson": "application/geo+json", "mvt": "application/vnd.mapbox-vector-tile"}
 
 
@@ -198,7 +203,8 @@ def serve_tile(request: Request, svc: Service, flt: OffenceFilter, layer: str, z
         if policy is not None:  # the public role's tiles: the disclosure policy's counts
             props = [c for c in frame.columns if c != frame.geometry.name]
             frame = frame.copy()
-            frame[props] = policy.protect_frame(frame[props])
+            frame[props] = policy.protect_frame(frame[props],
+                                                TILE_SPECS.get(layer, TILE_SPECS["boundary"]))
         if fmt == "mvt":
             body = mvt_tile(frame, layer, z, x, y)
         else:

@@ -16,6 +16,8 @@ from geo_api.services.hotspots import Significance, time_profile
 from geo_api.services.report import ReportMapLayers
 from geo_api.services.sites import sites_in
 from geo_api.services.units import UnitSpec, analysis_units, streets_in_units, study_area_m
+from geo_api.web.api.models import AreaStat, GiCell
+from geo_api.web.api.models.disclosure import spec_of
 from geo_api.web.maps.hotspots import HotspotLayers
 
 MAP_SIGNIFICANCE = Significance()  # the API defaults (permutations, seed, FDR)
@@ -113,15 +115,21 @@ def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
                   for n in dict.fromkeys(names or [])]
 
 
+# the map's tables are the API's: protected by the same models' declarations
+GI_ROWS = {"items": spec_of(GiCell)}
+AREA_ROW = spec_of(AreaStat)
+
+
 def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
     """The layers as the public role may see them (``policy``: the disclosure policy, or
     None for other roles); suppressed counts are shown as "<k"."""
     if policy is None:
         return layers
     return dataclasses.replace(
-        layers, gi_rows=shown(policy, policy.protect(layers.gi_rows), ("count",)),
-        ward_counts=shown_frame(policy, layers.ward_counts, ("count",)),
-        npa_counts=shown_frame(policy, layers.npa_counts, ("count",)),
+        layers, gi_rows=shown(policy, policy.protect(layers.gi_rows, spec=GI_ROWS),
+                              ("count",)),
+        ward_counts=shown_frame(policy, layers.ward_counts, ("count",), AREA_ROW),
+        npa_counts=shown_frame(policy, layers.npa_counts, ("count",), AREA_ROW),
         provenance=layers.provenance + f"; {policy.label}")
 
 
@@ -130,8 +138,8 @@ def shown(policy, rows: list[dict], cols) -> list[dict]:
             for r in rows]
 
 
-def shown_frame(policy, df, cols):
-    out = policy.protect_frame(df)
+def shown_frame(policy, df, cols, item: dict | None = None):
+    out = policy.protect_frame(df, item)
     for c in cols:
         if c in out:
             out[c] = [f"<{policy.k}" if v is None else v for v in out[c]]

@@ -6,7 +6,15 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from geo_api.web.api.models.disclosure import COUNT, KEEP, RANK, RECORD_TEXT, SHARE, WITHHOLD
+from geo_api.web.api.models.disclosure import (
+    BANDED,
+    COUNT,
+    KEEP,
+    RANK,
+    RECORD_TEXT,
+    SHARE,
+    WITHHOLD,
+)
 from geo_api.web.api.models.meta import GiParams, Meta, UnitsEcho
 
 
@@ -23,6 +31,15 @@ class KDEGridBody(BaseModel):
     values: list[list[float]] = Field(..., description="Density at cell centres, rows south to north")
     __disclosure__: ClassVar[dict[str, str]] = {"x0_m": KEEP, "y0_m": KEEP, "cell_size_m": KEEP,
         "nx": KEEP, "ny": KEEP, "max": WITHHOLD, "values": WITHHOLD}
+
+
+class KdeCellProperties(BaseModel):
+    """A KDE cell's properties in GeoJSON answers, tiles and maps (the cell is its square)."""
+
+    density_per_km2: float = Field(..., description="Offences per km² at the cell centre")
+    share_of_max: float = Field(..., description="The density as a share of the peak cell's")
+    __disclosure__: ClassVar[dict[str, str]] = {"density_per_km2": WITHHOLD,
+        "share_of_max": BANDED}
 
 
 class KDEMeta(Meta):
