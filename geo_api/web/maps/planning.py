@@ -138,18 +138,21 @@ def _panel(view: PlanningView, title: str, period: str, radius_m: float, control
            ) -> Markup:
     """The side panel (``controls``: the form at its top, finished HTML)."""
     siting, zones = view.siting, view.zones
-    sm, cm, zm = siting.summary, siting.meta, zones.meta
-    group = cm["filters"]["group"]
+    siting_summary, siting_meta, zones_meta = siting.summary, siting.meta, zones.meta
+    group = siting_meta["filters"]["group"]
+    existing = siting_meta.get("existing")
     return render(
         "maps/planning_panel.html", controls=controls, title=title, period=period,
-        group_words=GROUP_WORDS.get(group, group), sm=sm, cm=cm, zm=zm,
-        existing=cm.get("existing"), radius=f"{radius_m:g}",
-        pct={"existing": f"{sm.covered_share_existing:.1%}" if cm.get("existing") else "",
-             "covered": f"{sm.covered_share:.1%}",
-             "bound": f"{sm.covered_share_bound:.1%}"},
+        group_words=GROUP_WORDS.get(group, group), siting_summary=siting_summary,
+        siting_meta=siting_meta, zones_meta=zones_meta, existing=existing,
+        radius=f"{radius_m:g}",
+        pct={"existing": f"{siting_summary.covered_share_existing:.1%}" if existing else "",
+             "covered": f"{siting_summary.covered_share:.1%}",
+             "bound": f"{siting_summary.covered_share_bound:.1%}"},
         kits=[{**s, "covered": f"{s['cumulative_share']:.1%}"} for s in siting.sites],
         areas=[{**a, "rate": f"{a['violence_rate']:.1f}"} for a in zones.areas[:10]],
-        weights=", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in zm["weights"].items()),
+        weights=", ".join(f"{k.replace('_', ' ')} {v:g}"
+                          for k, v in zones_meta["weights"].items()),
         swatches=[("top 5", RANK_COLOURS[0][1]), ("6–10", RANK_COLOURS[1][1]),
                   ("11–15", RANK_COLOURS[2][1])],
         hot_spot_definition=view.hot_spot_definition,
