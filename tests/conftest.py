@@ -4,6 +4,7 @@ every worker opens its own copy of it (tests write site sets and indicators into
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -72,9 +73,125 @@ def store(tmp_path):
 # fixtures: built once, not on every worker (PostGIS cluster, batch cluster, derived
 # postcode sectors, esda's numba compilation, a back-test, the XSS payload store).
 ONE_WORKER = {"server": "chromium", "timed_server": "chromium", "browser": "chromium",
-              "xss_server": "chromium", "backend": "postgis", "pg_server": "postgis",
+              "chromium_session": "chromium", "xss_server": "chromium", "backend": "postgis",
+              "pg_server": "postgis",
               "on_cluster": "batch-cluster", "derived_sectors": "derived-sectors",
               "esda_reference": "esda-reference", "evaluation": "forecast-evaluation"}
+
+
+# Headless Chromium through WebDriver: Debian's chromium and chromium-driver (Selenium is told
+# where they are, so nothing is downloaded). One browser for the test run, shared by every
+# browser test (tests/test_browser.py, test_xss.py, test_browser_driven.py, test_indicators.py):
+# a browser started for every page read (twice for a page's DOM and its screenshot) cost
+# more than most pages take to load.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run",
+                  # names resolved by the system's resolver, as a fresh Chromium does: a
+                  # long-running one switches to its own DNS client, which here waits ~5 s on
+                  # every base map tile host it cannot resolve (offline) before failing it,
+                  # and a map's load event waits for its tiles
+                  "--disable-features=AsyncDns")
+# How long one page load, script or DevTools command may take: a page alone takes seconds
+# (/docs ~10-25 s), a machine loaded by other work can stretch that several times; a hung
+# browser still fails (WebDriver's own timeouts, and Selenium's wait for chromedriver).
+CHROMIUM_TIMEOUT_S = 600
+# The window of the tests that drive pages (tests/test_browser_driven.py)
+DRIVEN_WINDOW = (1400, 900)
+
+
+def start_chromium(javascript: bool = True):
+    """A new headless Chromium under chromedriver; ``javascript=False``: a profile with
+    JavaScript switched off (a browser preference, so a browser of its own)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+
+    assert CHROMIUM, "Debian chromium is required (scripts/test.sh installs it)"
+    driver = shutil.which("chromedriver")
+    assert driver, "Debian chromium-driver is required (scripts/test.sh installs it)"
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a driver
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, "--window-size={},{}".format(*DRIVEN_WINDOW)):
+        opts.add_argument(flag)
+    if not javascript:
+        opts.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2})
+    d = webdriver.Chrome(service=DriverService(driver), options=opts)
+    # Selenium gives up on chromedriver after 120 s by default: wait as long as the browser may
+    d.command_executor.client_config.timeout = CHROMIUM_TIMEOUT_S + 60
+    d.set_page_load_timeout(CHROMIUM_TIMEOUT_S)
+    d.set_script_timeout(CHROMIUM_TIMEOUT_S)
+    return d
+
+
+def clear_site_data(d) -> None:
+    """Forget what the page's site stored in the browser (cookies, local and session
+    storage, IndexedDB, caches, service workers)."""
+    origin = d.execute_script("return location.origin")
+    if origin.startswith("http"):
+        d.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+    d.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
+def browser_failures() -> tuple[type[BaseException], ...]:
+    """What a crashed, hung or vanished browser raises: WebDriver's errors, Selenium giving
+    up on chromedriver (urllib3), a lost connection."""
+    import urllib3
+    from selenium.common.exceptions import WebDriverException
+
+    return WebDriverException, urllib3.exceptions.HTTPError, OSError
+
+
+class SharedChromium:
+    """The run's browser, started when first needed and started again if it broke."""
+
+    def __init__(self):
+        self.driver = None
+
+    def fresh(self):
+        """The browser as a new one would be: one blank tab in the driven tests' window, no
+        cookies or site storage from an earlier test."""
+        if self.driver is not None:
+            try:
+                self._reset(self.driver)
+                return self.driver
+            except browser_failures():  # crashed or hung in an earlier test: a new browser
+                self.quit()
+        self.driver = start_chromium()
+        self._reset(self.driver)
+        return self.driver
+
+    @staticmethod
+    def _reset(d) -> None:
+        tabs = d.window_handles
+        for tab in tabs[1:]:  # tabs a failed test left open
+            d.switch_to.window(tab)
+            d.close()
+        d.switch_to.window(tabs[0])
+        clear_site_data(d)
+        d.get("about:blank")
+        d.set_window_size(*DRIVEN_WINDOW)
+
+    def quit(self) -> None:
+        if self.driver is not None:
+            with contextlib.suppress(*browser_failures()):
+                self.driver.quit()
+            self.driver = None
+
+
+@pytest.fixture(scope="session")
+def chromium_session():
+    shared = SharedChromium()
+    yield shared
+    shared.quit()
+
+
+@pytest.fixture
+def browser(chromium_session):
+    """The run's headless Chromium (WebDriver), reset for this test."""
+    return chromium_session.fresh()
 
 
 def _set_nodeid(item, nodeid: str) -> None:

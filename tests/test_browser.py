@@ -3,25 +3,22 @@
 Screenshots are written to test-artifacts/ for a person to look at.
 """
 
+import base64
 import re
-import shutil
 import socket
-import subprocess
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
 import uvicorn
+from conftest import CHROMIUM_TIMEOUT_S, clear_site_data
 
 from geo_api.settings import PROJECT_ROOT
 from geo_api.web.app import create_app
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--window-size=1200,900",
-         "--virtual-time-budget=8000"]
 PAGES = {
     "landing": ("/", ["Hot spot map, latest 3 months", "Where to go next month", "Did it move?",
                       "Case study: did violence move in the 2020 lockdown?", "API documentation",
@@ -96,32 +93,70 @@ def _serve(settings):
     thread.join(timeout=10)
 
 
-# How long one headless Chromium run may take: a page alone takes seconds (/docs ~10-25 s),
-# a machine loaded by other work can stretch that several times; a hung browser still fails.
-CHROMIUM_TIMEOUT_S = 600
+# A page is read as headless Chromium's --dump-dom, --screenshot and --print-to-pdf read it
+# (with --window-size=1200,900 --virtual-time-budget=8000): in a tab of its own with a
+# 1200 x 900 viewport, loaded to its load event, then given 8 s of the page's virtual time
+# (its timers run, fetches it starts finish first) before the DOM, picture or PDF is taken.
+VIEWPORT = (1200, 900)
+VIRTUAL_TIME_BUDGET_MS = 8000
+# document.documentElement as --dump-dom prints it (its doctype, then the outer HTML)
+DUMP_DOM = ("return (document.doctype ? new XMLSerializer().serializeToString(document.doctype)"
+            " + '\\n' : '') + document.documentElement.outerHTML;")
 
 
-def chromium(args, tmp_path):
-    assert CHROMIUM, "Debian chromium is required (scripts/test.sh installs it)"
-    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path}", *args],
-                         capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S,
-                         check=True)
-    return out.stdout
+@contextmanager
+def rendered(browser, url):
+    """``url`` loaded in a new tab of the shared browser (see above); the tab and what the
+    site stored are gone afterwards."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    home = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    try:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1,
+            "mobile": False})
+        browser.get(url)  # to the load event (WebDriver's page load timeout)
+        start = browser.execute_script("return performance.now();")
+        browser.execute_cdp_cmd("Emulation.setVirtualTimePolicy", {
+            "policy": "pauseIfNetworkFetchesPending", "budget": VIRTUAL_TIME_BUDGET_MS,
+            "maxVirtualTimeTaskStarvationCount": 9999})
+        # the page's clock is virtual now: it stands still at the budget's end
+        WebDriverWait(browser, CHROMIUM_TIMEOUT_S, poll_frequency=0.05).until(
+            lambda d: d.execute_script("return performance.now();") - start
+            >= VIRTUAL_TIME_BUDGET_MS, f"{url}: the page's virtual time did not run out")
+        yield browser
+    finally:
+        try:
+            clear_site_data(browser)
+        finally:
+            browser.close()
+            browser.switch_to.window(home)
+
+
+def dump_dom(browser, url) -> str:
+    with rendered(browser, url) as d:
+        return d.execute_script(DUMP_DOM)
+
+
+def screenshot_png(browser) -> bytes:
+    return base64.b64decode(browser.execute_cdp_cmd("Page.captureScreenshot",
+                                                    {"format": "png"})["data"])
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_renders_in_chromium(server, tmp_path, name):
+def test_page_renders_in_chromium(server, browser, name):
     if name in ("candidate_sites", "planning"):
         r = httpx.post(f"{server}/sites/browser-kits", content=b"name,kind,easting,northing\n"
                        b"Clock Tower,bleed kit,458800,304580\nHaymarket,bleed kit,458944,304725\n",
                        headers={"content-type": "text/csv"})
         assert r.status_code == 201
-    check_page(server, tmp_path, name, *PAGES[name])
+    check_page(browser, server, name, *PAGES[name])
 
 
 @pytest.mark.parametrize("name", list(TIMED_PAGES))
-def test_timed_page_renders_in_chromium(timed_server, tmp_path, name):
-    check_page(timed_server, tmp_path, name, *TIMED_PAGES[name])
+def test_timed_page_renders_in_chromium(timed_server, browser, name):
+    check_page(browser, timed_server, name, *TIMED_PAGES[name])
 
 
 def shapes_drawn(server, spec) -> int:
@@ -142,8 +177,11 @@ def shapes_drawn(server, spec) -> int:
     return n
 
 
-def check_page(server, tmp_path, name, path, expected, min_shapes):
-    dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
+def check_page(browser, server, name, path, expected, min_shapes):
+    """The page's DOM and a screenshot (test-artifacts/<name>.png), from one load."""
+    with rendered(browser, server + path) as d:
+        dom = d.execute_script(DUMP_DOM)
+        png = screenshot_png(d)
     title = re.search(r"<title>([^<]+)</title>", dom)
     assert title and title.group(1).strip(), "every page has a <title>"
     assert dom.split("</head>")[0].count("<title>") == 1
@@ -156,7 +194,7 @@ def check_page(server, tmp_path, name, path, expected, min_shapes):
     assert dom.count("leaflet-interactive") >= min_shapes  # drawn SVG paths
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{name}.png"
-    chromium([f"--screenshot={shot}", server + path], tmp_path / "shot")
+    shot.write_bytes(png)
     assert shot.stat().st_size > 10_000
 
 
@@ -175,7 +213,7 @@ def test_pages_load_scripts_and_styles_only_from_the_app(client, path):
         assert client.get(r).status_code == 200, r
 
 
-def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
+def test_site_names_cannot_run_script_in_map_tooltips(server, browser):
     """A site name written as a JavaScript template expression is shown, not run (the
     tooltip is a template literal in Folium's generated script)."""
     evil = b"name,kind,easting,northing\n${document.title='pwned'},`kit`,458800,304580\n"
@@ -183,26 +221,28 @@ def test_site_names_cannot_run_script_in_map_tooltips(server, tmp_path):
                       headers={"content-type": "text/csv"}).status_code == 201
     for path in ("/maps/planning?datetime=2020-04/2020-09&p=2&existing=evil-kits",
                  "/maps/hotspots?datetime=2020-04/2020-06&sites=evil-kits"):
-        dom = chromium(["--dump-dom", server + path], tmp_path / "dom")
+        dom = dump_dom(browser, server + path)
         assert "pwned</title>" not in dom, path  # the expression did not run
         # ... and is shown as text (inline, or as JSON data with & written \u0026)
         assert "&#36;{document.title" in dom or "\\u0026#36;{document.title" in dom, path
         assert "data-js-errors" not in re.search(r"<html[^>]*>", dom).group(0)
-    assert "<title>Bleed-control kits and People Zones</title>" in chromium(
-        ["--dump-dom", server + "/maps/planning?p=2&existing=evil-kits"], tmp_path / "dom")
+    assert "<title>Bleed-control kits and People Zones</title>" in dump_dom(
+        browser, server + "/maps/planning?p=2&existing=evil-kits")
 
 
 @pytest.mark.parametrize("name", ["hotspots", "side_by_side", "compare"])
-def test_map_pages_print_on_one_a4_landscape_page(server, tmp_path, name):
+def test_map_pages_print_on_one_a4_landscape_page(server, browser, name):
     """Print media: one A4 landscape page (842 x 595 pt) with the map, legend and date."""
-    assert len(print_to_pdf(server + PAGES[name][0], tmp_path)) > 20_000
+    assert len(print_to_pdf(browser, server + PAGES[name][0])) > 20_000
 
 
-def print_to_pdf(url: str, tmp_path) -> bytes:
-    """The page printed by Chromium; asserts one A4 landscape page (842 x 595 pt)."""
-    pdf = tmp_path / "print.pdf"
-    chromium([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url], tmp_path / "pdf")
-    data = pdf.read_bytes()
+def print_to_pdf(browser, url: str) -> bytes:
+    """The page printed by Chromium (as --print-to-pdf --no-pdf-header-footer prints);
+    asserts one A4 landscape page (842 x 595 pt)."""
+    with rendered(browser, url) as d:
+        data = base64.b64decode(d.execute_cdp_cmd("Page.printToPDF", {
+            "displayHeaderFooter": False, "generateTaggedPDF": True, "printBackground": True,
+            "preferCSSPageSize": True})["data"])
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     boxes = {tuple(round(float(v)) for v in m) for m in
              re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}

@@ -5,42 +5,19 @@ the fetched density layer, and use the form with JavaScript switched off."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-from selenium import webdriver
+from conftest import start_chromium
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_browser import ARTIFACTS, CHROMIUM, server  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, server  # noqa: F401 (fixture)
 
 G = "group=violence_robbery_weapons"
 
 
-def _driver(javascript: bool = True):
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a driver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--window-size=1400,900"):
-        opts.add_argument(flag)
-    if not javascript:
-        opts.add_experimental_option(
-            "prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver = shutil.which("chromedriver")
-    assert driver, "Debian chromium-driver is required (scripts/test.sh installs it)"
-    return webdriver.Chrome(service=DriverService(driver), options=opts)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    d = _driver()
-    yield d
-    d.quit()
+# `browser` (tests/conftest.py): the run's Chromium, one blank tab in a 1400 x 900 window
 
 
 def _query(d) -> dict[str, list[str]]:
@@ -162,7 +139,7 @@ def test_density_layer_is_fetched_when_switched_on(server, browser):  # noqa: F8
 
 
 def test_controls_work_without_javascript(server):  # noqa: F811
-    d = _driver(javascript=False)
+    d = start_chromium(javascript=False)  # a browser of its own: JavaScript off
     try:
         d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
         _choose(d, "ctl-preset", text="Latest 3 months")

@@ -239,7 +239,7 @@ def test_partner_map_page(app):
                  headers=keys["public"]).status_code == 403
 
 
-def test_partner_map_renders_in_chromium_and_prints_on_one_a4_page(server, tmp_path):  # noqa: F811
+def test_partner_map_renders_in_chromium_and_prints_on_one_a4_page(server, browser):  # noqa: F811
     import httpx
     from test_browser import check_page, print_to_pdf
 
@@ -247,10 +247,10 @@ def test_partner_map_renders_in_chromium_and_prints_on_one_a4_page(server, tmp_p
                    headers={"content-type": "text/csv"})
     assert r.status_code == 201, r.text
     url = f"/maps/partners?indicator=browser-ex&{Q}"
-    check_page(server, tmp_path, "partners", url,
+    check_page(browser, server, "partners", url,
                ["SYNTHETIC example data", "in violence hot spot areas", "Ward names",
                 "concentration curve"], 100)
-    print_to_pdf(server + url, tmp_path)  # one A4 landscape page
+    print_to_pdf(browser, server + url)  # one A4 landscape page
 
 
 def test_schools_ranked_by_offences_nearby_reuse_kit_coverage(client, timed_client):

@@ -13,7 +13,7 @@ import re
 
 import httpx
 import pytest
-from test_browser import _serve, chromium
+from test_browser import _serve, dump_dom
 
 from geo_api.settings import PROJECT_ROOT
 
@@ -90,7 +90,7 @@ PAGES = [
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_no_payload_runs_or_stays_live(xss_server, tmp_path, path):
+def test_no_payload_runs_or_stays_live(xss_server, browser, path):
     r = httpx.post(f"{xss_server}/sites/xss", content=_sites_csv(),
                    headers={"content-type": "text/csv"})
     assert r.status_code == 201, r.text
@@ -98,7 +98,7 @@ def test_no_payload_runs_or_stays_live(xss_server, tmp_path, path):
     assert page.status_code == 200, page.text[:300]
     live = [m for m in LIVE if m in page.text]
     assert not live, f"live markup from payloads in the page source: {live}"
-    dom = chromium(["--dump-dom", xss_server + path], tmp_path / "dom")
+    dom = dump_dom(browser, xss_server + path)
     html_tag = re.search(r"<html[^>]*>", dom).group(0)
     assert "data-xss" not in html_tag, f"a payload ran: {html_tag}"
     assert "data-js-errors" not in html_tag, html_tag
