@@ -391,3 +391,45 @@ def test_every_number_of_a_public_tile_is_declared(demo_service):
                    and pd.api.types.is_numeric_dtype(frame[c])]
         assert numeric, layer
         assert all(fields.get(c, {}).get("kind") for c in numeric), (layer, numeric)
+
+
+def test_every_number_of_a_public_feature_collection_is_declared(demo_service):
+    """OGC API features are protected by the models of the same values: every numeric
+    property of each public collection has a declared kind (a new column fails here)."""
+    from geo_api.services import feature_collections as fcs
+    from geo_api.services.filters import build_filter
+    from geo_api.web.api.shared import FEATURE_PROPERTIES
+
+    flt = build_filter("2020-04/2020-06", "violence_robbery_weapons")
+    checked = 0
+    for c in fcs.catalog(demo_service).values():
+        if c.role != "public":
+            continue
+        frame, _ = fcs.frame(demo_service, c, fcs.selection(demo_service, c, flt))
+        fields = FEATURE_PROPERTIES[c.kind]["fields"]
+        numeric = [k for k in frame.columns if k not in ("id", frame.geometry.name)
+                   and pd.api.types.is_numeric_dtype(frame[k])]
+        assert all(fields.get(k, {}).get("kind") for k in numeric), (c.id, numeric)
+        checked += len(numeric)
+    assert checked > 40
+
+
+def test_feature_properties_are_protected_as_their_collection_declares(public, monkeypatch):
+    """The properties of OGC features follow their collection's declaration (not key
+    names): declaring the population withheld withholds it in the public answer."""
+    from geo_api.web.api import shared
+    from geo_api.web.api.models.disclosure import WITHHOLD
+
+    client, _ = public
+    url = f"/collections/stats-ward/items?{THEFT}&limit=30"
+    before = [f["properties"] for f in client.get(url).json()["features"]]
+    assert all(p["population"] for p in before)  # kept: open data
+    assert any(p["count"] is None for p in before)  # suppressed small counts
+    stats = shared.FEATURE_PROPERTIES["stats"]
+    changed = {**stats, "fields": {**stats["fields"], "population": {"kind": WITHHOLD}}}
+    monkeypatch.setitem(shared.FEATURE_PROPERTIES, "stats", changed)
+    after = [f["properties"] for f in client.get(url).json()["features"]]
+    assert all(p["population"] is None for p in after)
+    assert [p["count"] for p in after] == [p["count"] for p in before]
+    one = client.get(f"/collections/stats-ward/items/{after[0]['code']}?{THEFT}").json()
+    assert one["properties"]["population"] is None

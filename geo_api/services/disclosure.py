@@ -220,7 +220,9 @@ class Policy:
         if all(isinstance(r.get("properties"), dict) for r in obj):
             # GeoJSON features: the table is their properties (a page of features is not a
             # complete table: shares are withheld, not recomputed)
-            self._secondary([r["properties"] for r in obj], [r["properties"] for r in rows])
+            props = ((item or {}).get("fields") or {}).get("properties")
+            self._secondary([r["properties"] for r in obj], [r["properties"] for r in rows],
+                            props)
             self._recompute_shares([r["properties"] for r in rows], complete=False)
             return rows
         self._secondary(obj, rows, item or {})

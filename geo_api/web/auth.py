@@ -118,8 +118,9 @@ def _protecting_send(send, policy, scope):
         held["body"].append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = json.dumps(policy.protect(json.loads(b"".join(held["body"])),
-                                         spec=response_spec(route_of(scope))),
+        spec = merged(response_spec(route_of(scope)),
+                      (scope.get("state") or {}).get("disclosure_spec"))
+        body = json.dumps(policy.protect(json.loads(b"".join(held["body"])), spec=spec),
                           separators=(",", ":"), allow_nan=False).encode()
         headers = [(k, v) for k, v in held["start"].get("headers", [])
                    if k.lower() not in (b"content-length", b"etag")]
@@ -129,6 +130,17 @@ def _protecting_send(send, policy, scope):
         await send({"type": "http.response.body", "body": body})
 
     return protecting_send
+
+
+def merged(model: dict | None, answer: dict | None) -> dict | None:
+    """A route's response-model plan with what the route declared for this answer (the
+    properties of a collection's features, ``shared.declare_properties``) laid over it."""
+    if not answer:
+        return model
+    out = dict(model or {})
+    for key, value in answer.items():
+        out[key] = merged(out.get(key), value) if isinstance(value, dict) else value
+    return out
 
 
 _SPECS: dict[int, dict | None] = {}

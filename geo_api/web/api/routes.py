@@ -22,7 +22,13 @@ from geo_api.web.api.models import (
     OffenceCollection,
 )
 from geo_api.web.api.params import FilterDep, Layer, ServiceDep
-from geo_api.web.api.shared import ERRORS, TABLE_FORMATS, GeoJSONResponse, TableFormat
+from geo_api.web.api.shared import (
+    ERRORS,
+    TABLE_FORMATS,
+    GeoJSONResponse,
+    TableFormat,
+    declare_properties,
+)
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
 
 router = APIRouter()
@@ -64,9 +70,10 @@ def layers(svc: ServiceDep) -> LayerList:
             summary="A boundary layer as GeoJSON (EPSG:4326, 6 decimals)")
 def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, ward, sector, "
                                                       "lsoa, lad or oa (404 for others)")],
-                  svc: ServiceDep) -> dict:
+                  svc: ServiceDep, request: Request) -> dict:
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
     For maps, the tile endpoints are faster."""
+    declare_properties(request, "boundary")
     return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
 
 

@@ -35,6 +35,7 @@ from geo_api.web.api.shared import (
     GeoJSONResponse,
     Responses,
     TableFormat,
+    declare_properties,
 )
 from geo_api.web.auth import PUBLIC, audit_note, caller, disclosure
 
@@ -73,6 +74,7 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
                                  as_geojson=f == "geojson", min_share_of_max=min_share_of_max,
                                  min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
     if f == "geojson":  # a FeatureCollection (a format: a dict) with the meta
+        declare_properties(request, "kde")
         return GeoJSONResponse(KDECells(**surface, meta=meta).model_dump(mode="json"))
     return {"meta": meta, "grid": surface}  # the grid: a KdeGrid
 

@@ -33,7 +33,7 @@ from geo_api.web.api.models import (
     TileSetList,
 )
 from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
-from geo_api.web.api.shared import Responses, layer_frame, serve_tile
+from geo_api.web.api.shared import Responses, declare_properties, layer_frame, serve_tile
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal, disclosure
 
 router = APIRouter(tags=["OGC API"])
@@ -226,6 +226,7 @@ def items(request: Request, svc: ServiceDep, collectionId: CollectionId,
     `datetime` (default: the latest 3 loaded months) and `group` (default:
     violence_robbery_weapons); their parameters are in `meta`."""
     c = feature_collections.get(svc, collectionId, _role(request))
+    declare_properties(request, c.kind)
     _check_bbox_crs(bbox_crs)
     epsg = ogc.parse_crs(crs)
     sel = feature_collections.selection(svc, c, flt)
@@ -249,6 +250,7 @@ def item(request: Request, svc: ServiceDep, collectionId: CollectionId,
          featureId: FeatureId, flt: OgcFilter, crs: Crs = None) -> Response:
     """One area, cell or boundary by its id (derived collections: for the selection)."""
     c = feature_collections.get(svc, collectionId, _role(request))
+    declare_properties(request, c.kind, single=True)
     epsg = ogc.parse_crs(crs)
     gdf, _ = feature_collections.frame(svc, c, feature_collections.selection(svc, c, flt))
     one = gdf[gdf["id"] == featureId]

@@ -30,7 +30,13 @@ from geo_api.services.disclosure import min_records
 from geo_api.services.lru import LRU
 from geo_api.services.service import Service
 from geo_api.services.sites import MAX_BYTES
-from geo_api.web.api.models import AreaStat, ErrorBody, GiCell, KdeCellProperties
+from geo_api.web.api.models import (
+    AreaProperties,
+    AreaStat,
+    ErrorBody,
+    GiCell,
+    KdeCellProperties,
+)
 from geo_api.web.api.models.disclosure import spec_of
 from geo_api.web.api.params import FORM_FIELDS
 from geo_api.web.auth import disclosure
@@ -158,10 +164,24 @@ async def _multipart_file(request: Request, limit: int) -> bytes:
 TILES = LRU(20_000, max_bytes=256 * 2**20, weigh=lambda v: len(v[0]))  # (body, etag)
 LAYERS = LRU(64)
 TILE_PROPS = {"gi": ("id", "label", "count", "gi_z"), "kde": ("density_per_km2", "share_of_max")}
-# what the disclosure policy does with each tile layer's properties: declared by the models
-# of the same values in JSON answers (boundary layers: code, name and population, as areas)
-TILE_SPECS = {"gi": spec_of(GiCell), "kde": spec_of(KdeCellProperties),
-              "boundary": spec_of(AreaStat)}
+# what the disclosure policy does with the properties of each kind of feature collection
+# (OGC API features and tiles): declared by the models of the same values in JSON answers
+FEATURE_PROPERTIES = {"boundary": spec_of(AreaProperties), "stats": spec_of(AreaStat),
+                      "gi": spec_of(GiCell), "kde": spec_of(KdeCellProperties)}
+TILE_SPECS = {"gi": FEATURE_PROPERTIES["gi"], "kde": FEATURE_PROPERTIES["kde"],
+              "boundary": FEATURE_PROPERTIES["boundary"]}
+
+
+def declare_properties(request: Request, kind: str, single: bool = False) -> None:
+    """Tell the disclosure policy (``web/auth.py``) what the features' properties of this
+    answer are: the route's response model declares the rest, a collection of ``kind``
+    (``Collection.kind``) its properties. ``single``: one feature, not a collection."""
+    props = FEATURE_PROPERTIES.get(kind)
+    if props is None:
+        return
+    plan = {"fields": {"properties": props}} if single else {
+        "fields": {"features": {"items": {"fields": {"properties": props}}}}}
+    request.state.disclosure_spec = plan
 MEDIA = {"geojson": "application/geo+json", "mvt": "application/vnd.mapbox-vector-tile"}
 
 

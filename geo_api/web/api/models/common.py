@@ -78,6 +78,23 @@ class OffenceCollection(FeatureCollection):
     meta: OffencesMeta
 
 
+class AreaProperties(BaseModel):
+    """An area's open attributes in GeoJSON answers, OGC features and tiles (boundary
+    layers: ONS populations, IoD 2019 deprivation, postcodes per derived sector)."""
+
+    code: str
+    name: str | None = None
+    population: float | None = None
+    population_0_15: int | None = None
+    pct_population_imd_decile_1: float | None = None
+    imd_rank: int | None = None
+    imd_decile: int | None = None
+    n_postcodes: int | None = None
+    __disclosure__: ClassVar[dict[str, str]] = {"population": KEEP, "population_0_15": KEEP,
+        "pct_population_imd_decile_1": KEEP, "imd_rank": KEEP, "imd_decile": KEEP,
+        "n_postcodes": KEEP}
+
+
 class AreaStat(BaseModel):
     rank: int = Field(..., examples=[1])
     code: str = Field(..., examples=["E05010463"])
