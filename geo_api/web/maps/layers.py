@@ -16,7 +16,7 @@ from geo_api.services.hotspots import Significance, time_profile
 from geo_api.services.report import ReportMapLayers
 from geo_api.services.sites import sites_in
 from geo_api.services.units import UnitSpec, analysis_units, streets_in_units, study_area_m
-from geo_api.web.api.models import AreaStat, GiCell
+from geo_api.web.api.models import AreaChange, AreaStat, GiCell, HotspotChangeCell
 from geo_api.web.api.models.disclosure import spec_of
 from geo_api.web.maps.hotspots import HotspotLayers
 
@@ -115,9 +115,11 @@ def site_layers(svc, names: list[str] | None) -> list[tuple[str, object, bool]]:
                   for n in dict.fromkeys(names or [])]
 
 
-# the map's tables are the API's: protected by the same models' declarations
+# the maps' tables are the API's: protected by the same models' declarations
 GI_ROWS = {"items": spec_of(GiCell)}
 AREA_ROW = spec_of(AreaStat)
+AREA_CHANGE_ROW = spec_of(AreaChange)
+HOT_CHANGE_ROWS = {"items": spec_of(HotspotChangeCell)}
 
 
 def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
@@ -152,10 +154,12 @@ def protected_report(layers: ReportMapLayers, policy) -> ReportMapLayers:
         return layers
     hot = layers.hotspots
     return dataclasses.replace(
-        layers, npa_table=shown_frame(policy, layers.npa_table, ("before", "after")),
-        ward_table=shown_frame(policy, layers.ward_table, ("before", "after")),
-        hotspots=dataclasses.replace(hot, cells=shown(policy, policy.protect(list(hot.cells)),
-                                                      ("count_before", "count_after"))),
+        layers, npa_table=shown_frame(policy, layers.npa_table, ("before", "after"),
+                                      AREA_CHANGE_ROW),
+        ward_table=shown_frame(policy, layers.ward_table, ("before", "after"), AREA_CHANGE_ROW),
+        hotspots=dataclasses.replace(hot, cells=shown(
+            policy, policy.protect(list(hot.cells), spec=HOT_CHANGE_ROWS),
+            ("count_before", "count_after"))),
         centres=protected_centres(layers.centres, policy))
 
 
