@@ -29,3 +29,28 @@ def test_cached_join_indexes_join_like_fresh_ones(boundaries, joins, tmp_path):
     rebuilt = build_join_indexes(boundaries, tmp_path)
     assert rebuilt.join(x, y, lon, lat).equals(want)
     assert meta.read_text().startswith("{\"x0_m\"")
+
+
+def test_arrays_kept_beside_the_store_are_built_once_and_rebuilt_when_unreadable(tmp_path):
+    """``cached_array``: built once and read back by the next caller; a damaged file is
+    rebuilt, and a cache that cannot be written only costs the speed-up."""
+    import numpy as np
+
+    from geo_api.data.array_cache import cached_array
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        return np.arange(5, dtype=np.uint64)
+
+    path = tmp_path / "cache" / "h3-cells-v1-city-r9.npy"
+    first = cached_array(path, build)
+    again = cached_array(path, build)
+    assert calls == [1] and again.dtype == np.uint64 and (again == first).all()
+    path.write_bytes(b"not an array")
+    assert (cached_array(path, build) == first).all() and calls == [1, 1]
+    assert (cached_array(path, build) == first).all() and calls == [1, 1]  # rewritten
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache directory would be")
+    assert (cached_array(blocked / "x.npy", build) == first).all() and calls == [1, 1, 1]

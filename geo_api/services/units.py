@@ -26,6 +26,7 @@ from geo_api.analysis.grids import (
 )
 from geo_api.analysis.places import name_places
 from geo_api.crs import lonlat_to_metric, to_io
+from geo_api.data.array_cache import cached_array
 from geo_api.data.boundaries import CITY_LAD
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
@@ -120,10 +121,13 @@ _H3: dict[tuple, tuple[np.ndarray, Callable[[], sp.csr_matrix]]] = {}
 
 def _h3_units(svc, spec: UnitSpec):
     """(cells, adjacency builder) of the H3 units of ``spec``, built once per boundary set:
-    pure geometry, shared by every request (the counts are read per request)."""
+    pure geometry, shared by every request (the counts are read per request); the cells are
+    kept beside the store for the next process."""
     key = (svc.boundaries.version, spec.study_area, spec.resolution, spec.k)
-    if key not in _H3:
-        cells = h3_study_cells(study_area_lonlat(svc, spec.study_area), spec.resolution)
+    if key not in _H3:  # (the cells: kept on disk too, for the next process)
+        name = f"h3-cells-{svc.boundaries.version}-{spec.study_area}-r{spec.resolution}.npy"
+        cells = cached_array(svc.join_cache_dir / name, lambda: h3_study_cells(
+            study_area_lonlat(svc, spec.study_area), spec.resolution))
         _H3[key] = (cells, cache(lambda: h3_adjacency(cells, spec.k)))
     return _H3[key]
 
