@@ -118,9 +118,83 @@ def bench_gi(tmpdir):
           f"{ours_9999 * 1e3:.0f} ms warm")
 
 
+FORCE_COLD = """
+import time, types
+t0 = time.perf_counter()
+import numpy as np
+from geo_api.analysis.getis_ord import gi_star
+from geo_api.analysis.grids import h3_adjacency, h3_study_cells
+from geo_api.data.array_cache import cached_array
+from geo_api.data.boundaries import load_boundaries
+from geo_api.services.study_areas import study_area_lonlat
+from geo_api.settings import PROJECT_ROOT
+t_import = time.perf_counter() - t0
+svc = types.SimpleNamespace(boundaries=load_boundaries(PROJECT_ROOT / "boundaries"))
+t = time.perf_counter()
+area = study_area_lonlat(svc, "force")
+cells = cached_array(Path(sys.argv[1]), lambda: h3_study_cells(area, 9))
+t_cells = time.perf_counter() - t
+t = time.perf_counter()
+adj = h3_adjacency(cells, 1)
+t_adj = time.perf_counter() - t
+y = np.random.default_rng(0).poisson(0.5, len(cells)).astype(float)
+t = time.perf_counter()
+gi_star(y, adj, permutations=999, seed=1)
+t_gi = time.perf_counter() - t
+print(len(cells), t_import, t_cells, t_adj, t_gi)
+"""
+
+
+def cell_by_cell_adjacency(cells, k=1):
+    """The neighbour matrix as it was built before (issue 29): one H3 string disk and one
+    index lookup per cell - the baseline the vectorised build is compared with."""
+    import h3
+    import pandas as pd
+    import scipy.sparse as sp
+
+    index = pd.Index(cells.astype(np.uint64))
+    rows, cols = [], []
+    for i, c in enumerate(cells.tolist()):
+        pos = index.get_indexer(np.array([h3.str_to_int(r) for r in h3.grid_disk(
+            h3.int_to_str(c), k)], dtype=np.uint64))
+        pos = pos[(pos >= 0) & (pos != i)]
+        rows.extend([i] * len(pos))
+        cols.extend(pos.tolist())
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cells),) * 2)
+
+
+def bench_force_gi(tmpdir):
+    """Gi* on every H3 r9 cell of the force area, cold: a fresh process with the study cells
+    not yet kept (first start after a boundaries change) and kept (every later start)."""
+    from geo_api.analysis.grids import h3_adjacency
+
+    path = f"{tmpdir}/force-r9.npy"
+    runs = []
+    for _ in range(2):  # the first run builds and keeps the cells, the second reads them
+        out = subprocess.run([sys.executable, "-c", "import sys\nfrom pathlib import Path\n"
+                              + FORCE_COLD, path], capture_output=True, text=True, check=True)
+        runs.append([float(v) for v in out.stdout.split()])
+    cells = np.load(path)
+    new = best_of(lambda: h3_adjacency(cells, 1), repeat=3)
+    t = time.perf_counter()
+    old = cell_by_cell_adjacency(cells)
+    old_t = time.perf_counter() - t
+    assert (old != h3_adjacency(cells, 1)).nnz == 0  # the same matrix
+    for label, (n, t_import, t_cells, t_adj, t_gi) in zip(("cells built", "cells kept"), runs):
+        print(f"Gi* 999 permutations on all {int(n):,} force H3 r9 cells, cold ({label}): "
+              f"cells {t_cells:.2f} s + neighbours {t_adj:.2f} s + Gi* {t_gi:.2f} s = "
+              f"{t_cells + t_adj + t_gi:.2f} s (imports {t_import:.2f} s)")
+    print(f"H3 neighbours of {len(cells):,} cells: {new:.3f} s vectorised, {old_t:.2f} s cell "
+          f"by cell (the earlier build), equal matrices; ratio {old_t / new:.0f}x")
+
+
 if __name__ == "__main__":
     import tempfile
 
-    bench_kde()
+    only_force = "--force-gi" in sys.argv  # (just the force-scale Gi*, issue 29)
+    if not only_force:
+        bench_kde()
     with tempfile.TemporaryDirectory() as d:
-        bench_gi(d)
+        if not only_force:
+            bench_gi(d)
+        bench_force_gi(d)
