@@ -237,3 +237,29 @@ def test_planning_demand_defaults_to_knife_enabled_on_force_exports(timed_client
     assert "group=knife_enabled_serious_violence" in r.json()["message"]
     r = timed_client.get("/plan/kits/coverage?sites=schools&permutations=999&group=all")
     assert r.status_code == 200 and r.json()["meta"]["filters"]["group"] == "all"
+
+
+def test_built_in_candidate_sets_are_named_once_per_data_version(demo_service, monkeypatch):
+    """Naming every police.uk map point takes seconds: the built-in candidate set is built
+    once per dataset version and study area, and each caller gets its own copy."""
+    from geo_api.services import planning
+    from geo_api.services.lru import LRU
+
+    calls = []
+    real = planning.name_places
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planning, "BUILT_IN_SITES", LRU(8))
+    monkeypatch.setattr(planning, "name_places", counting)
+    first, _ = planning.site_set(demo_service, "police_points", "city")
+    first["name"] = "changed by a caller"
+    again, _ = planning.site_set(demo_service, "police_points", "city")
+    assert calls == [1] and len(again) == len(first) > 1000
+    assert (again["name"] != "changed by a caller").all()
+    planning.site_set(demo_service, "police_points", "force")  # another study area
+    monkeypatch.setattr(demo_service.store, "dataset_version", lambda: "v-another")
+    planning.site_set(demo_service, "police_points", "city")  # new data: built again
+    assert calls == [1, 1, 1]

@@ -32,6 +32,7 @@ from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter, StoreEmpty
 from geo_api.services.hotspots import Significance, run_gi
 from geo_api.services.indicators import people_zone_component
+from geo_api.services.lru import LRU
 from geo_api.services.service import Service, requested_months
 from geo_api.services.sites import load_sites
 from geo_api.services.study_areas import STUDY_AREAS, in_study_area, study_area_m
@@ -106,8 +107,25 @@ def demand(svc: Service, flt: OffenceFilter, study_area: str,
                       len(df), half_life_months, last)
 
 
+BUILT_IN_SITES = LRU(8)  # the built-in sets per data version and study area
+
+
 def site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, str]:
-    """Sites of a named set inside the study area: name, kind, x_m, y_m, lon, lat."""
+    """Sites of a named set inside the study area: name, kind, x_m, y_m, lon, lat. The
+    built-in sets are built once per dataset and boundaries version (naming every police.uk
+    map point takes seconds); an uploaded set is read each time (it can be replaced)."""
+    if name not in BUILTIN_SETS:
+        return _site_set(svc, name, study_area)
+    key = (name, study_area, svc.store.dataset_version(), svc.boundaries.version,
+           str(svc.settings.sites_file), str(svc.settings.boundaries_dir))
+    hit = BUILT_IN_SITES.get(key)
+    if hit is None:
+        hit = BUILT_IN_SITES.put(key, _site_set(svc, name, study_area))
+    sites, desc = hit
+    return sites.copy(), desc
+
+
+def _site_set(svc: Service, name: str, study_area: str) -> tuple[pd.DataFrame, str]:
     area = study_area_m(svc, study_area)
     if name == "police_points":
         df = svc.store.values(("location_text", "x_m", "y_m", "has_location"),
