@@ -1,5 +1,6 @@
 """HTTP API: endpoints, OGC paging, filters and 4xx errors (never 500)."""
 
+import json
 import re
 
 import pytest
@@ -32,6 +33,23 @@ def test_layers_list_and_geojson(client):
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][:2]
     assert -1.3 < lon < -1.0 and 52.5 < lat < 52.8  # lon/lat order
     assert client.get("/layers/nope").status_code == 404
+
+
+def test_boundary_layers_are_sent_with_an_etag_and_revalidated(client, demo_service):
+    """A boundary layer never changes between boundaries versions: the same bytes every
+    time, an ETag, and 304 (no body) when the client already has them."""
+    from geo_api.crs import to_io
+
+    first = client.get("/layers/npa")
+    tag = first.headers["etag"]
+    assert first.headers["content-type"].startswith("application/geo+json")
+    assert first.json() == json.loads(json.dumps(
+        to_io(demo_service.boundaries.get("npa").gdf).to_geo_dict(drop_id=True)))
+    again = client.get("/layers/npa")
+    assert again.content == first.content and again.headers["etag"] == tag
+    cached = client.get("/layers/npa", headers={"If-None-Match": tag})
+    assert cached.status_code == 304 and cached.content == b""
+    assert client.get("/layers/ward", headers={"If-None-Match": tag}).status_code == 200
 
 
 def test_offences_paging_bbox_and_csv(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -10,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from geo_api.crs import to_io
 from geo_api.errors import Forbidden, InvalidParameter
 from geo_api.services.frames import records
+from geo_api.services.lru import LRU
 from geo_api.web.api.csv_safe import table_csv
 from geo_api.web.api.features import offences_csv_stream, offences_geojson, offences_geoparquet
 from geo_api.web.api.models import (
@@ -30,6 +32,7 @@ from geo_api.web.api.shared import (
     declare_properties,
 )
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
+from geo_api.web.tiles import etag
 
 router = APIRouter()
 MAX_PAGE_SIZE = 10_000
@@ -65,16 +68,33 @@ def layers(svc: ServiceDep) -> LayerList:
         for n, lyr in svc.boundaries.layers.items()])
 
 
+LAYER_BYTES = LRU(16)  # boundary layers as sent, per boundaries version
+
+
 @router.get("/layers/{layer}", dependencies=[PUBLIC], response_model=FeatureCollection, operation_id="getLayer",
             response_class=GeoJSONResponse, tags=["boundaries"], responses=ERRORS,
             summary="A boundary layer as GeoJSON (EPSG:4326, 6 decimals)")
 def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, ward, sector, "
                                                       "lsoa, lad or oa (404 for others)")],
-                  svc: ServiceDep, request: Request) -> dict:
+                  svc: ServiceDep, request: Request) -> Response:
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
-    For maps, the tile endpoints are faster."""
+    For maps, the tile endpoints are faster. Built once per boundaries version and sent
+    with an ETag (304 when the client has it)."""
     declare_properties(request, "boundary")
-    return to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True)
+    key = (layer, svc.boundaries.version)
+    built = LAYER_BYTES.get(key)
+    if built is None:
+        body = json.dumps(to_io(svc.boundaries.get(layer).gdf).to_geo_dict(drop_id=True),
+                          ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                          ).encode()
+        built = LAYER_BYTES.put(key, (body, etag(body)))
+    body, tag = built
+    headers = {"ETag": tag, "Cache-Control": "private, max-age=3600",
+               "Vary": "Authorization, X-API-Key"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/geo+json", headers=headers)
+
 
 
 @router.get("/offences", dependencies=[ANALYST], response_model=OffenceCollection, operation_id="getOffences",
