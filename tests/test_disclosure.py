@@ -381,12 +381,12 @@ def test_every_number_of_a_public_tile_is_declared(demo_service):
     """Tiles are protected by the models of the same values in JSON answers: every numeric
     property of each tile layer has a declared kind (a renamed or new column fails here)."""
     from geo_api.services.filters import build_filter
-    from geo_api.web.api.shared import TILE_SPECS, layer_frame
+    from geo_api.web.api.shared import layer_frame, tile_properties
 
     flt = build_filter("2020-04/2020-06", "violence_robbery_weapons")
     for layer in ("gi", "kde", "ward", "npa", "lsoa"):
         frame = layer_frame(demo_service, layer, flt)
-        fields = TILE_SPECS.get(layer, TILE_SPECS["boundary"])["fields"]
+        fields = tile_properties(layer)["fields"]
         numeric = [c for c in frame.columns if c != frame.geometry.name
                    and pd.api.types.is_numeric_dtype(frame[c])]
         assert numeric, layer

@@ -254,10 +254,7 @@ class Policy:
             out["rate_per_1000"] = None if c is None else round(c / out["population"] * 1000,
                                                                 3)
         if suppressed:  # nothing derived from a suppressed count stays: numbers (but the
-            for key, v in out.items():  # parameters), and street names of its records
-                if isinstance(v, float) and key not in KEPT_BESIDE_SUPPRESSED and (
-                        (fields.get(key) or {}).get("kind") != "keep"):
-                    out[key] = None
+            _withhold_derived(out, fields)  # parameters), and street names of its records
             self._drop_record_text(obj, out)
         return out
 
@@ -371,10 +368,7 @@ class Policy:
             if others:
                 i = min(others)[1]
                 rows[i][key] = None
-                for k2, v in rows[i].items():
-                    if isinstance(v, float) and k2 not in KEPT_BESIDE_SUPPRESSED and (
-                            (fields or {}).get(k2) or {}).get("kind") != "keep":
-                        rows[i][k2] = None
+                _withhold_derived(rows[i], fields or {})
 
     @staticmethod
     def _recompute_shares(rows: list[dict], complete: bool) -> None:
@@ -410,6 +404,15 @@ def _plain(key: str, v) -> bool:
     """A value the key-name rules decide (``Policy._undeclared``), not a structure to walk."""
     return (v is None or isinstance(v, bool | str | int | float) or key in GEOMETRY
             or isinstance(v, list) and key in COUNT_LIST_KEYS and _all_numbers(v))
+
+
+def _withhold_derived(row: dict, fields: dict) -> None:
+    """The decimals of a row whose count is suppressed, withheld in place: all but those
+    its model declares ``keep`` and, where nothing declares, ``KEPT_BESIDE_SUPPRESSED``."""
+    for key, v in row.items():
+        if isinstance(v, float) and key not in KEPT_BESIDE_SUPPRESSED and (
+                (fields.get(key) or {}).get("kind") != "keep"):
+            row[key] = None
 
 
 def _withhold(v):

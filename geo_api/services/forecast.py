@@ -176,14 +176,15 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
             _CACHE.move_to_end(key)
             return _CACHE[key]
 
+    n_months = len(period_months(svc, flt))
     check_backtest_estimate(svc, spec, max(bandwidth_m, *fc.Params().ensemble_bandwidths_m),
-                            len(period_months(svc, flt)))  # (before any unit is built)
+                            n_months)  # (before any unit is built)
     units = units_for(svc, flt, spec, window)
     spacing = unit_spacing_m(units)
     params = kde_params(window, half_life, bandwidth_m, spacing)
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
                    max(bandwidth_m, *params.ensemble_bandwidths_m),
-                   len(period_months(svc, flt)))
+                   n_months)
     months, counts = unit_months(svc, flt, spec, window, units)
     if len(months) < window + horizon:
         raise InvalidParameter(

@@ -30,6 +30,7 @@ from geo_api.web.api.shared import (
     GeoJSONResponse,
     TableFormat,
     declare_properties,
+    revalidated,
 )
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note
 from geo_api.web.tiles import etag
@@ -89,11 +90,7 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                           ).encode()
         built = LAYER_BYTES.put(key, (body, etag(body)))
     body, tag = built
-    headers = {"ETag": tag, "Cache-Control": "private, max-age=3600",
-               "Vary": "Authorization, X-API-Key"}
-    if request.headers.get("if-none-match") == tag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/geo+json", headers=headers)
+    return revalidated(request, body, tag, "application/geo+json", max_age_s=3600)
 
 
 

@@ -168,8 +168,11 @@ TILE_PROPS = {"gi": ("id", "label", "count", "gi_z"), "kde": ("density_per_km2",
 # (OGC API features and tiles): declared by the models of the same values in JSON answers
 FEATURE_PROPERTIES = {"boundary": spec_of(AreaProperties), "stats": spec_of(AreaStat),
                       "gi": spec_of(GiCell), "kde": spec_of(KdeCellProperties)}
-TILE_SPECS = {"gi": FEATURE_PROPERTIES["gi"], "kde": FEATURE_PROPERTIES["kde"],
-              "boundary": FEATURE_PROPERTIES["boundary"]}
+
+
+def tile_properties(layer: str) -> dict | None:
+    """What a tile layer's properties are (hot spot layers, else a boundary layer)."""
+    return FEATURE_PROPERTIES[layer if layer in TILE_PROPS else "boundary"]
 
 
 def declare_properties(request: Request, kind: str, single: bool = False) -> None:
@@ -223,22 +226,27 @@ def serve_tile(request: Request, svc: Service, flt: OffenceFilter, layer: str, z
         if policy is not None:  # the public role's tiles: the disclosure policy's counts
             props = [c for c in frame.columns if c != frame.geometry.name]
             frame = frame.copy()
-            frame[props] = policy.protect_frame(frame[props],
-                                                TILE_SPECS.get(layer, TILE_SPECS["boundary"]))
+            frame[props] = policy.protect_frame(frame[props], tile_properties(layer))
         if fmt == "mvt":
             body = mvt_tile(frame, layer, z, x, y)
         else:
             body = clip_tile(frame, z, x, y)
         cached = TILES.put(key, (body, etag(body)))
     body, tag = cached
-    # answers depend on the caller's role: browsers may cache them, shared caches may not
-    headers = {"ETag": tag, "Cache-Control": "private, max-age=300",
-               "Vary": "Authorization, X-API-Key"}
-    if policy is not None:  # protected above: the access middleware leaves it as it is
-        headers["X-Disclosure-Control"] = policy.label
+    # protected above: the access middleware leaves it as it is
+    extra = {"X-Disclosure-Control": policy.label} if policy is not None else {}
+    return revalidated(request, body, tag, MEDIA[fmt], max_age_s=300, headers=extra)
+
+
+def revalidated(request: Request, body: bytes, tag: str, media_type: str, *, max_age_s: int,
+                headers: dict[str, str] | None = None) -> Response:
+    """``body`` with its ETag, or 304 (no body) when the client already has it. Answers
+    depend on the caller's role: browsers may cache them, shared caches may not."""
+    headers = {"ETag": tag, "Cache-Control": f"private, max-age={max_age_s}",
+               "Vary": "Authorization, X-API-Key", **(headers or {})}
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=MEDIA[fmt], headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 # ------------------------------------------------------------------ map pages ----------
