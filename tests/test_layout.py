@@ -1,8 +1,8 @@
 """The four floors of HOUSE_STYLE: imports only point down, and the core stays pure.
 
-analysis (1, pure) <- data (2) <- services (3) <- web (4). ``crs``, ``settings`` and
-``errors`` sit at the package root and may be imported by any floor (they import no floor
-themselves); ``__main__`` is the command line on top of everything.
+analysis (1, pure) <- data (2) <- services (3) <- web (4). ``crs``, ``settings``,
+``errors`` and ``deadline`` sit at the package root and may be imported by any floor (they
+import no floor themselves); ``__main__`` is the command line on top of everything.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "geo_api"
 FLOORS = {"analysis": 1, "data": 2, "services": 3, "web": 4}
-ROOT_MODULES = {"crs", "settings", "errors", "__init__"}
+ROOT_MODULES = {"crs", "settings", "errors", "deadline", "__init__"}
 IMPURE = ("fastapi", "starlette", "pydantic", "pydantic_settings", "duckdb", "folium", "uvicorn")
 
 

@@ -257,3 +257,81 @@ def test_lagrangian_bound_is_valid_even_when_stopped_at_once():
     for deadline in (0.0, float("inf")):
         ub, _ = siting._lagrangian(r.a, r.w, 3, 0.0, deadline=deadline)
         assert ub >= best - 1e-9
+
+
+# ------------------------------------------------ time limits (issue 29) ----------------
+def _naive_greedy_order(cover, w, sites, covered):
+    """The definition, one site at a time: the site adding the most uncovered weight
+    (ties: the earlier in ``sites``)."""
+    a = sp.csc_matrix(cover, dtype=bool)
+    done, left, order, gains = covered.copy(), list(sites), [], []
+    while left:
+        g = [w[a[:, s].indices][~done[a[:, s].indices]].sum() for s in left]
+        k = int(np.argmax(g))
+        order.append(left.pop(k))
+        gains.append(g[k])
+        done[a[:, order[-1]].indices] = True
+    return order, gains
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_order_equals_its_definition(seed):
+    rng = np.random.default_rng(seed)
+    cover = sp.random(300, 40, density=0.05, random_state=seed, format="csr") > 0
+    w = rng.integers(0, 4, 300).astype(float)  # many ties and zero gains
+    sites = rng.permutation(40)[:25]
+    covered = rng.random(300) < 0.2
+    order, gains = greedy_order(cover, w, sites, covered)
+    want_order, want_gains = _naive_greedy_order(cover, w, sites, covered)
+    assert order.tolist() == want_order
+    np.testing.assert_allclose(gains, want_gains)
+
+
+def _large_model(seed=3):
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 20_000, (6000, 2))
+    s = rng.uniform(0, 20_000, (1500, 2))
+    return within_radius(d, s, 900.0), rng.poisson(2, 6000) + 1.0
+
+
+def test_a_large_model_solved_in_a_child_process_gives_the_same_answer(monkeypatch):
+    import geo_api.analysis.siting as siting
+
+    cover, w = _large_model()
+    here = mclp(cover, w, 8, time_limit_s=60)
+    monkeypatch.setattr(siting, "CHILD_MIN_NNZ", 0)  # every solve in the child
+    child = mclp(cover, w, 8, time_limit_s=60)
+    assert here.status == child.status == "optimal"
+    assert child.covered_weight == pytest.approx(here.covered_weight)
+
+
+def test_a_child_solver_out_of_time_is_ended_and_the_incumbent_kept(monkeypatch):
+    import subprocess
+
+    import geo_api.analysis.siting as siting
+
+    started = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(siting.subprocess, "Popen", popen)
+    cover, w = _large_model()
+    a = sp.csr_matrix(cover, dtype=bool)
+    start = np.zeros(a.shape[1], dtype=bool)
+    start[:5] = True
+    x, status, bound = siting._highs_mclp_in_child(a, w, 5, 0.05, start)
+    assert status == "time_limit" and bound == np.inf and x.tolist() == start.tolist()
+    assert started and all(p.poll() is not None for p in started)  # ended, not left running
+
+
+def test_p_curve_past_its_time_limit_still_answers_every_p_with_a_valid_bound():
+    cover, w = _large_model()
+    exact = p_curve(cover, w, 12, time_limit_s=60)
+    curve = p_curve(cover, w, 12, time_limit_s=1e-6)  # out of time before the first p
+    assert len(curve) == 12 and {r.status for r in curve} == {"time_limit"}
+    for quick, best in zip(curve, exact):
+        assert best.status == "optimal"
+        assert quick.covered_weight <= best.covered_weight + 1e-6 <= quick.bound_weight + 2e-6

@@ -20,7 +20,9 @@ sum_i w_i y_i >= target x total - already covered, y_i <= sum_{j in N_i} x_j.
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -94,32 +96,43 @@ def _reduce(cover: sp.csr_matrix, weight: np.ndarray, covered_by_existing: np.nd
 def greedy_order(cover: sp.csr_matrix, weight: np.ndarray, sites: np.ndarray,
                  covered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Order ``sites`` by marginal gain: each step takes the site adding the most demand not
-    yet covered (ties: lower index). Returns (ordered sites, gain of each)."""
-    cover = sp.csc_matrix(cover, dtype=bool)
+    yet covered (ties: the earlier in ``sites``). Returns (ordered sites, gain of each)."""
+    sites = np.asarray(sites, dtype=np.int64)
     weight = np.asarray(weight, dtype=float)
-    done = np.zeros(cover.shape[0], dtype=bool) if covered is None else covered.copy()
-    left = [int(s) for s in sites]
-    order, gains = [], []
-    while left:
-        g = [weight[cover.indices[cover.indptr[s]:cover.indptr[s + 1]]][
-            ~done[cover.indices[cover.indptr[s]:cover.indptr[s + 1]]]].sum() for s in left]
-        k = int(np.argmax(g))
-        s = left.pop(k)
-        order.append(s)
-        gains.append(float(g[k]))
-        done[cover.indices[cover.indptr[s]:cover.indptr[s + 1]]] = True
-    return np.asarray(order, dtype=np.int64), np.asarray(gains)
+    if covered is not None:
+        weight = np.where(np.asarray(covered, dtype=bool), 0.0, weight)
+    a = sp.csr_matrix(cover, dtype=bool)[:, sites]
+    picked = _greedy(a, weight, len(sites), stop_when_nothing_left=False)
+    # each demand row counts for the first picked site that covers it: exact gains
+    rank = np.full(len(sites), len(sites), dtype=np.int64)
+    rank[picked] = np.arange(len(picked))
+    a_ranked = a.tocsr()
+    first = np.full(a.shape[0], len(sites), dtype=np.int64)
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(a_ranked.indptr))
+    np.minimum.at(first, rows, rank[a_ranked.indices])
+    hit = first < len(sites)
+    gains = np.bincount(first[hit], weights=weight[hit], minlength=len(sites))
+    return sites[picked], gains[:len(picked)]
 
 
 def _greedy_columns(a: sp.csr_matrix, w: np.ndarray, p: int) -> np.ndarray:
     """Greedy start for the solver: p columns of the reduced model by marginal gain."""
+    return _greedy(a, w, p, stop_when_nothing_left=True)
+
+
+def _greedy(a: sp.csr_matrix, w: np.ndarray, p: int, *, stop_when_nothing_left: bool
+            ) -> np.ndarray:
+    """Up to ``p`` columns of ``a`` (demand x sites, 0/1) by marginal gain of weight ``w``
+    (ties: the lower column); the gains are kept up to date as rows become covered."""
+    a = sp.csr_matrix(a)
     a_csc = a.tocsc()
-    gain = np.asarray(a_csc.T @ w).ravel()
+    gain = np.asarray(a_csc.T @ w).ravel().astype(float)
+    tol = 1e-9 * max(float(np.sum(w)), 1.0)  # gains this close are ties (float drift)
     done = np.zeros(a.shape[0], dtype=bool)
     chosen: list[int] = []
     for _ in range(min(p, a.shape[1])):
-        j = int(np.argmax(gain))
-        if gain[j] <= 0 and chosen:
+        j = int(np.argmax(gain >= gain.max() - tol))
+        if stop_when_nothing_left and gain[j] <= 0 and chosen:
             break
         chosen.append(j)
         rows = a_csc.indices[a_csc.indptr[j]:a_csc.indptr[j + 1]]
@@ -129,9 +142,16 @@ def _greedy_columns(a: sp.csr_matrix, w: np.ndarray, p: int) -> np.ndarray:
             sub = a[newly]
             gain -= np.bincount(sub.indices, weights=np.repeat(w[newly], np.diff(sub.indptr)),
                                 minlength=a.shape[1])
+            # exact zero once a column has nothing left (no drift from the subtractions)
+            gain[np.abs(gain) <= tol] = 0.0
         gain[j] = -np.inf
     return np.asarray(chosen, dtype=np.int64)
 
+
+# models this large go to a child process that can be ended at the time limit
+CHILD_MIN_NNZ = 200_000
+CHILD_START_S = 0.4  # the child's imports: its solver gets the rest of the limit
+FINISH_SHARE = 0.1  # of a time limit kept for ordering the chosen sites and the answer
 
 _FIRST = threading.Lock()
 _quiet = False
@@ -224,7 +244,7 @@ def mclp(cover: sp.csr_matrix, weight: np.ndarray, p: int, *,
     t0 = time.perf_counter()
     r = _reduce(cover, weight, covered_by_existing)
     return _finish(cover, weight, r, covered_by_existing,
-                   _solve_mclp(r, p, time_limit_s, t0), t0)
+                   _solve_mclp(r, p, (1 - FINISH_SHARE) * time_limit_s, t0), t0)
 
 
 @dataclass
@@ -382,21 +402,76 @@ def _lagrangian(a: sp.csr_matrix, w: np.ndarray, p: int, lb: float,
 def _highs_mclp(r: _Reduced, p: int, time_limit_s: float, start: np.ndarray
                 ) -> tuple[np.ndarray, str, float]:
     """HiGHS on a reduced MCLP; (chosen columns as a bool mask, status, bound)."""
-    n_x, n_y = r.a.shape[1], r.a.shape[0]
+    n_x = r.a.shape[1]
     if p >= n_x:
         return np.ones(n_x, dtype=bool), "optimal", float(r.w.sum())
+    if r.a.nnz < CHILD_MIN_NNZ:
+        return _highs_mclp_here(r.a, r.w, p, time_limit_s, start)
+    return _highs_mclp_in_child(r.a, r.w, p, time_limit_s, start)
+
+
+def _highs_mclp_here(a: sp.csr_matrix, w: np.ndarray, p: int, time_limit_s: float,
+                     start: np.ndarray) -> tuple[np.ndarray, str, float]:
+    n_x, n_y = a.shape[1], a.shape[0]
     h = _highs(time_limit_s)
-    cost = np.concatenate([np.zeros(n_x), r.w])
-    _pass(h, n_x, r.a, maximize=True, col_cost=cost, col_upper=np.ones(n_x + n_y),
+    cost = np.concatenate([np.zeros(n_x), w])
+    _pass(h, n_x, a, maximize=True, col_cost=cost, col_upper=np.ones(n_x + n_y),
           extra_rows=[(np.concatenate([np.ones(n_x), np.zeros(n_y)]), p, p)])
     if start.sum() == p:
         v = np.zeros(n_x + n_y)
         v[:n_x] = start
-        v[n_x:] = np.minimum(1, np.asarray(r.a[:, np.flatnonzero(start)].sum(axis=1)).ravel())
+        v[n_x:] = np.minimum(1, np.asarray(a[:, np.flatnonzero(start)].sum(axis=1)).ravel())
         _set_start(h, v)
     h.run()
     x = np.asarray(h.getSolution().col_value[:n_x]) > 0.5
     return x, _status(h), float(h.getInfo().mip_dual_bound)
+
+
+def _highs_mclp_in_child(a: sp.csr_matrix, w: np.ndarray, p: int, time_limit_s: float,
+                         start: np.ndarray) -> tuple[np.ndarray, str, float]:
+    """The same solve in a child process (``python -m geo_api.analysis.siting``) that is
+    ended at the time limit: HiGHS does not look at its time limit during presolve, which on
+    a large model (e.g. 6,644 candidates x 17,174 demand rows) runs for seconds past it.
+    Ended early (or failed), the answer is ``start`` with status "time_limit" and no bound
+    from the solver (the caller keeps its own)."""
+    t0 = time.perf_counter()
+    model = io.BytesIO()
+    np.savez(model, indptr=a.indptr, indices=a.indices, shape=np.asarray(a.shape), w=w,
+             p=np.asarray(p), start=start,
+             time_limit_s=np.asarray(max(time_limit_s - CHILD_START_S, 0.05)))
+    stopped = (start.astype(bool), "time_limit", np.inf)
+    child = subprocess.Popen([sys.executable, "-m", "geo_api.analysis.siting"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    try:
+        # the child's start-up (imports) counts against the limit
+        left = time_limit_s - (time.perf_counter() - t0)
+        out, _ = child.communicate(model.getvalue(), timeout=max(left, 0.01))
+    except subprocess.TimeoutExpired:
+        return stopped
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    if child.returncode != 0:
+        return stopped
+    got = np.load(io.BytesIO(out))
+    return got["x"].astype(bool), str(got["status"]), float(got["bound"])
+
+
+def _child_main() -> None:
+    """The child's side of ``_highs_mclp_in_child``: a model on stdin, the answer on
+    stdout (both .npz)."""
+    m = np.load(io.BytesIO(sys.stdin.buffer.read()))
+    a = sp.csr_matrix((np.ones(len(m["indices"]), dtype=bool), m["indices"], m["indptr"]),
+                      shape=tuple(m["shape"]))
+    out = sys.stdout.buffer
+    x, status, bound = _highs_mclp_here(a, m["w"], int(m["p"]), float(m["time_limit_s"]),
+                                        m["start"])
+    answer = io.BytesIO()
+    np.savez(answer, x=x, status=np.asarray(status), bound=np.asarray(bound))
+    out.write(answer.getvalue())
+    out.flush()
 
 
 def _set_start(h, values: np.ndarray) -> None:
@@ -465,7 +540,7 @@ def lscp(cover: sp.csr_matrix, weight: np.ndarray, target_share: float, *,
     # upwards (the search then only proves what it proved: short = largest proven-too-few)
     lo, hi, best = 0, len(hi_cols), _Solved(hi_cols, "greedy", float(r.w.sum()), {})
     short, exact = 0, True
-    deadline = t0 + time_limit_s
+    deadline = t0 + (1 - FINISH_SHARE) * time_limit_s
     while hi - lo > 1:
         mid = (lo + hi) // 2
         left = deadline - time.perf_counter()
@@ -476,7 +551,8 @@ def lscp(cover: sp.csr_matrix, weight: np.ndarray, target_share: float, *,
         if ub < need:
             lo = short = max(short, mid)
             continue
-        sol = _solve_mclp(r, mid, left, time.perf_counter())
+        now = time.perf_counter()
+        sol = _solve_mclp(r, mid, max(deadline - now, 0.01), now)
         val = _value(a_csc, r.w, sol.cols)
         if val >= need:
             hi, best = mid, sol
@@ -519,8 +595,14 @@ def p_curve(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
             gain = np.asarray(a_csc.T @ (r.w * ~cov)).ravel()
             gain[cols] = -np.inf
             start = np.append(cols, int(np.argmax(gain)))
-        left = max(time_limit_s - (t - t0), 0.01)
-        sol = _solve_mclp(r, p, left, t, start=start)
+        left = (1 - FINISH_SHARE) * time_limit_s - (t - t0)
+        if left > 0:
+            sol = _solve_mclp(r, p, left, t, start=start)
+        else:  # out of time: the quick choice, bounded by the p largest column weights
+            cols = start if start is not None else _greedy_columns(r.a, r.w, p)
+            top = np.sort(np.asarray(a_csc.T @ r.w).ravel())[::-1][:p].sum()
+            sol = _Solved(np.asarray(cols, dtype=np.int64), "time_limit",
+                          float(min(top, r.w.sum())), {})
         cols = sol.cols
         out.append(_finish(cover, weight, r, covered_by_existing, sol, t))
     return out
@@ -582,3 +664,7 @@ def p_curve_bounds(cover: sp.csr_matrix, weight: np.ndarray, max_p: int, *,
     if out:
         out[-1].model["total_s"] = time.perf_counter() - t0
     return out
+
+
+if __name__ == "__main__":
+    _child_main()

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from geo_api import deadline
 from geo_api.analysis import coverage as cov
 from geo_api.analysis import ranking, siting
 from geo_api.analysis.compare import compare_counts
@@ -46,6 +47,11 @@ BUILTIN_SETS = {
 }
 MAX_CANDIDATES = 20_000
 MAX_P = 100
+# a web request's solver time (seconds): the answer (best solution and its bound) comes
+# within the request time cap; the command line may allow longer
+DEFAULT_SOLVER_S = 5.0
+MAX_SOLVER_S = 8.0
+SOLVER_RESERVE_S = 1.0
 DISTANCES = ("straight", "walking")
 PARTNER_COMPONENT = "partner_indicator"  # an uploaded indicator, when one is named
 DEFAULT_WEIGHTS = {"violence_rate": 0.35, "hot_spot_share": 0.20, "trend": 0.10,
@@ -463,6 +469,14 @@ class KitsForTarget:
     sites: list[dict[str, Any]]  # the chosen sites in order; none when out of reach
 
 
+def solver_time_s(time_limit_s: float) -> float:
+    """The solver's limit: the caller's, shortened to what a web request has left before its
+    time cap, less a reserve for ordering the answer and sending it."""
+    left = deadline.remaining_s()
+    return time_limit_s if left is None else max(min(time_limit_s, left - SOLVER_RESERVE_S),
+                                                 0.05)
+
+
 def next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str = "police_points",
               existing: str | None = None, radius_m: float = 200.0, distance: str = "straight",
               half_life_months: float | None = None, study_area: str = "city",
@@ -486,7 +500,7 @@ def _next_kits(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                             half_life_months=half_life_months, study_area=study_area)
     solution = siting.mclp(inputs.cover, inputs.demand_info.demand.weight, p,
                            covered_by_existing=inputs.covered_by_existing,
-                           time_limit_s=time_limit_s)
+                           time_limit_s=solver_time_s(time_limit_s))
     meta = _siting_meta(svc, flt, "mclp", inputs, study_area, candidates=candidates,
                         existing=existing, radius_m=radius_m, solution=solution, p=p,
                         time_limit_s=time_limit_s)
@@ -531,7 +545,7 @@ def how_many(svc: Service, flt: OffenceFilter, *, target_share: float,
                             half_life_months=half_life_months, study_area=study_area)
     solution = siting.lscp(inputs.cover, inputs.demand_info.demand.weight, target_share,
                            covered_by_existing=inputs.covered_by_existing,
-                           time_limit_s=time_limit_s)
+                           time_limit_s=solver_time_s(time_limit_s))
     warnings = []
     if solution.status == "infeasible":
         warnings.append(f"the target {target_share:.0%} cannot be reached with these "
@@ -575,7 +589,7 @@ def p_curve(svc: Service, flt: OffenceFilter, *, max_p: int, candidates: str = "
     if method == "exact":
         solutions = siting.p_curve(inputs.cover, weight, max_p,
                                    covered_by_existing=inputs.covered_by_existing,
-                                   time_limit_s=time_limit_s)
+                                   time_limit_s=solver_time_s(time_limit_s))
     else:
         solutions = siting.p_curve_bounds(inputs.cover, weight, max_p,
                                           covered_by_existing=inputs.covered_by_existing)

@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from starlette.requests import Request as StarletteRequest
 from starlette.routing import Match
 
+from geo_api.deadline import CHEAPER, DEADLINE
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
 from geo_api.services.disclosure import Policy
@@ -30,6 +31,7 @@ from geo_api.web.exception_handlers import DISCLOSURE, error_response
 
 NOT_AUDITED = ("/static/", "/docs", "/openapi.json", "/favicon.ico")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+STOP_GRACE_S = 1.0  # past the deadline before the backstop answers 504 for the route
 
 
 def current_principal(request: Request) -> Principal | None:
@@ -225,18 +227,20 @@ class AccessMiddleware:
                 status[0] = message["status"]
             await send(message)
 
+        limit_s = self.settings.request_timeout_s
+        DEADLINE.set(time.monotonic() + limit_s)  # the work's own stop (geo_api.deadline)
         task = asyncio.ensure_future(self.app(scope, receive, send_status))
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.settings.request_timeout_s)
+            # the route stops itself at the deadline (504 from its next step); this is the
+            # backstop for a step that does not look at the clock
+            done, _ = await asyncio.wait({task}, timeout=limit_s + STOP_GRACE_S)
             if not done and status[0] is None:
-                # a worker thread cannot be stopped; the client is answered now, the work
-                # ends at its budgets and its heavy slot stays taken until then
+                # the client is answered now; the task is left to end at its next step (its
+                # answer is dropped) so its analysis slot is freed when its work has stopped,
+                # not before
                 timed_out = True
-                task.cancel()
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                late = Timeout(f"the request took longer than "
-                               f"{self.settings.request_timeout_s:g} s; ask for less (a "
-                               "shorter period, fewer permutations, a coarser grid)")
+                late = Timeout(f"the request took longer than {limit_s:g} s; {CHEAPER}")
                 await _error(scope, 504, late.code, late.user_msg)(scope, receive, send)
                 status[0] = 504
             else:

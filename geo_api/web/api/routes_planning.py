@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from geo_api.errors import GeoApiError, InvalidParameter
 from geo_api.services import planning
 from geo_api.services.planning import (
+    DEFAULT_SOLVER_S,
+    MAX_SOLVER_S,
     CoverageCurve,
     KitCoverage,
     KitsForTarget,
@@ -59,8 +61,10 @@ Distance = Annotated[Literal["straight", "walking"], Query(
 HalfLife = Annotated[float | None, Query(ge=0.1, le=120, description="Recency weighting: an "
                                          "offence this many months before the period's last "
                                          "month counts half")]
-TimeLimit = Annotated[float, Query(gt=0, le=120, description="Solver time limit, seconds "
-                                   "(the best solution and its bound are returned if hit)")]
+TimeLimit = Annotated[float, Query(gt=0, le=MAX_SOLVER_S, description=(
+    "Solver time limit, seconds (the best solution and its bound are returned if hit; at "
+    f"most {MAX_SOLVER_S:g} s so the answer comes within the request time cap - for longer "
+    "solves use the command line, `geo_api plan`)"))]
 Existing = Annotated[str | None, Query(description="Site set kept as it is (existing kits)",
                                        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
@@ -123,7 +127,7 @@ def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
               candidates: SiteSet = "police_points", existing: Existing = None,
               radius_m: Radius = 200, distance: Distance = "straight",
               half_life_months: HalfLife = None, study_area: StudyArea = "city",
-              time_limit_s: TimeLimit = 30, f: Fmt = "json"):
+              time_limit_s: TimeLimit = DEFAULT_SOLVER_S, f: Fmt = "json"):
     """The `p` candidate sites that together bring the most violence within `radius_m`,
     given the `existing` kits (kept, as spopt's predefined facilities). Solved exactly
     (sparse integer programme; Lagrangian bound and reduction, then HiGHS). Sites come in
@@ -146,7 +150,7 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
              candidates: SiteSet = "police_points", existing: Existing = None,
              radius_m: Radius = 200, distance: Distance = "straight",
              half_life_months: HalfLife = None, study_area: StudyArea = "city",
-             time_limit_s: TimeLimit = 60, f: Fmt = "json"):
+             time_limit_s: TimeLimit = DEFAULT_SOLVER_S, f: Fmt = "json"):
     """The fewest new sites (with `existing` kept) that bring `target_share` of demand within
     `radius_m`, proven minimal (`summary.sites_lower_bound`). When the target is out of
     reach, says how much can be covered at most."""
@@ -167,10 +171,10 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
             candidates: SiteSet = "police_points", existing: Existing = None,
             radius_m: Radius = 200, distance: Distance = "straight",
             half_life_months: HalfLife = None, study_area: StudyArea = "city",
-            time_limit_s: TimeLimit = 60,
+            time_limit_s: TimeLimit = DEFAULT_SOLVER_S,
             method: Annotated[Literal["bounds", "exact"], Query(
                 description="bounds: seconds, a real choice per p plus a proven upper bound; "
-                                     "exact: each p solved to optimality (can take a minute)")
+                                     "exact: each p solved to optimality within time_limit_s overall")
                                        ] = "bounds",
             f: Annotated[Literal["json", "csv"], Query(description="Output format")] = "json"):
     """The covered share for each number of new kits from 1 to `max_p`, and what each
