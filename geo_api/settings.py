@@ -65,9 +65,15 @@ class Settings(BaseSettings):
     )
     page_cache_bytes: int = Field(200_000_000, ge=0, description="Built map pages kept in "
                                                                  "memory (bytes)")
-    request_timeout_s: float = Field(120, gt=0, description="A request still running after "
-                                     "this many seconds is answered 504 (its work stops at "
-                                     "the work budgets)")
+    request_timeout_s: float = Field(10, gt=0, description="A request's time cap, seconds: its "
+                                     "work stops at its next step after this and it is "
+                                     "answered 504 (work budgets refuse most requests that "
+                                     "would take longer at once, with a 422)")
+    warm_up: bool = Field(True, description="After start and after each ingest, compute the "
+                          "landing page's maps in the background (as the anonymous caller), "
+                          "so their first request is answered from memory")
+    warm_up_check_s: float = Field(30, gt=0, description="How often the warm-up looks for a "
+                                   "new dataset version, seconds")
     # --- who may see and change what (README "Access, disclosure and audit") ---
     anonymous_role: Literal["none", "public", "partner", "analyst"] = Field(
         "public", description="Role of requests without credentials (none: refuse them). "

@@ -17,6 +17,12 @@ os.environ.setdefault("GEO_API_ANONYMOUS_ROLE", "analyst")
 # ... who may upload and delete site sets as the run command's single loopback user does
 # (tests/test_access.py checks that anonymous writes are refused without it)
 os.environ.setdefault("GEO_API_ANONYMOUS_WRITES", "true")
+# no background warm-up in the servers tests start (it would compete with the tests for the
+# two cores); tests/test_warm_up.py turns it on
+os.environ.setdefault("GEO_API_WARM_UP", "false")
+# the request time cap (10 s by default) is tested by tests that set their own; elsewhere a
+# machine loaded by the parallel test run must not turn a slow answer into a 504
+os.environ.setdefault("GEO_API_REQUEST_TIMEOUT_S", "120")
 
 # esda compiles its numba kernels on first use in every process (~25 s for the local Moran
 # kernels behind the partner-data overlay) and, unlike geo_api's own kernels, does not ask
@@ -36,14 +42,9 @@ DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 @pytest.fixture(scope="session", autouse=True)
 def _esda_kernels_cached():
     """Turn on numba's on-disk cache for esda's kernels (before their first compilation)."""
-    import importlib
+    from geo_api.services.kernels import keep_esda_kernels
 
-    from numba.core.dispatcher import Dispatcher
-
-    for name in ("esda.crand", "esda.moran", "esda.getisord"):
-        for obj in vars(importlib.import_module(name)).values():
-            if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
-                obj.enable_caching()
+    keep_esda_kernels()
 
 
 @pytest.fixture(scope="session")

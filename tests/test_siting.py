@@ -295,7 +295,7 @@ def _large_model(seed=3):
 
 
 def test_a_large_model_solved_in_a_child_process_gives_the_same_answer(monkeypatch):
-    import geo_api.analysis.siting as siting
+    from geo_api.analysis import siting
 
     cover, w = _large_model()
     here = mclp(cover, w, 8, time_limit_s=60)
@@ -308,7 +308,7 @@ def test_a_large_model_solved_in_a_child_process_gives_the_same_answer(monkeypat
 def test_a_child_solver_out_of_time_is_ended_and_the_incumbent_kept(monkeypatch):
     import subprocess
 
-    import geo_api.analysis.siting as siting
+    from geo_api.analysis import siting
 
     started = []
     real = subprocess.Popen

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo_api import deadline
 from geo_api.analysis.defaults import DEFAULT_SEED
 
 EXP_SCALE = 23.0  # IMD 2019 technical report: exponential transform constant
@@ -82,14 +83,16 @@ def _rank_desc(score: np.ndarray) -> np.ndarray:
     return rankdata(np.where(np.isfinite(score), -score, np.inf), method="min").astype(float)
 
 
-def _weighted(indicators: pd.DataFrame, weights: Mapping[str, float]):
+def _weighted(indicators: pd.DataFrame | Mapping[str, np.ndarray],
+              weights: Mapping[str, float]):
     names = [n for n, w in weights.items() if w > 0]
     if not names:
         raise ValueError("at least one weight must be positive")
-    missing = [n for n in names if n not in indicators.columns]
+    missing = [n for n in names if n not in indicators]
     if missing:
         raise ValueError(f"no indicator column for weight(s) {missing}")
-    return names, indicators[names].to_numpy(float), np.array([weights[n] for n in names])
+    values = np.column_stack([np.asarray(indicators[n], dtype=float) for n in names])
+    return names, values, np.array([weights[n] for n in names])
 
 
 def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: str = "z"
@@ -114,7 +117,8 @@ def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: st
     return out
 
 
-def ranks(indicators: pd.DataFrame, weights: Mapping[str, float], method: str) -> np.ndarray:
+def ranks(indicators: pd.DataFrame | Mapping[str, np.ndarray], weights: Mapping[str, float],
+          method: str) -> np.ndarray:
     _, values, w = _weighted(indicators, weights)
     return _rank_desc(_scores(values, w, method)[1])
 
@@ -155,18 +159,21 @@ class RankUncertainty:
 
 
 def rank_uncertainty(counts: Mapping[str, np.ndarray],
-                     build: Callable[[Mapping[str, np.ndarray]], pd.DataFrame],
+                     build: Callable[[Mapping[str, np.ndarray]],
+                                     pd.DataFrame | Mapping[str, np.ndarray]],
                      weights: Mapping[str, float], method: str = "z", *, n_sim: int = 500,
                      seed: int = DEFAULT_SEED, top_k: int = 5) -> RankUncertainty:
     """Rank spread from Poisson noise in the counts.
 
     ``counts`` maps names to observed count arrays (one value per area); ``build`` turns a
-    draw of such arrays into the indicator table (so rates, smoothing and trends are
-    recomputed from each draw exactly as from the data). Each simulation draws every count
-    from Poisson(observed) with a fixed ``seed``."""
+    draw of such arrays into the indicators (a table, or columns by name: cheaper), so
+    rates, smoothing and trends are recomputed from each draw exactly as from the data.
+    Each simulation draws every count from Poisson(observed) with a fixed ``seed``."""
     rng = np.random.default_rng(seed)
     sims = []
-    for _ in range(n_sim):
+    for i in range(n_sim):
+        if i % 50 == 0:
+            deadline.check("the rank simulations")
         draw = {k: rng.poisson(np.asarray(v, dtype=float)) for k, v in counts.items()}
         sims.append(ranks(build(draw), weights, method))
     r = np.vstack(sims)

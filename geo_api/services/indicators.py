@@ -32,6 +32,7 @@ from geo_api.crs import METRIC_EPSG
 from geo_api.data.boundaries_build import read_postcodes
 from geo_api.errors import IngestRejected, InvalidParameter, RowError
 from geo_api.services import hotspots as h
+from geo_api.services.kernels import keep_esda_kernels
 from geo_api.services.sites import SiteSets, body_rows, read_table
 from geo_api.services.units import UnitSpec
 
@@ -448,6 +449,7 @@ def bivariate_moran(x, y, ok, areas, codes, permutations: int = 999, seed: int =
     import libpysal  # noqa: PLC0415 - lazy: heavy import (libpysal)
     from esda.moran import Moran_Local_BV  # noqa: PLC0415 - lazy: heavy import (esda)
 
+    keep_esda_kernels()
     kept_areas = areas[ok].reset_index(drop=True)
     weights = libpysal.weights.Queen.from_dataframe(kept_areas, use_index=False,
                                                     silence_warnings=True)

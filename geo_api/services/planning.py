@@ -685,9 +685,10 @@ def people_zones(svc: Service, flt: OffenceFilter, *, layer: str = "ward",
             "deprivation": need_imd, "young_people": young}
         if partner_values is not None:
             cols[PARTNER_COMPONENT] = partner_values
-        return pd.DataFrame(cols, index=areas["code"])
+        return cols
 
-    indicators = build({"recent": recent, "earlier": earlier})
+    indicators = pd.DataFrame(build({"recent": recent, "earlier": earlier}),
+                              index=areas["code"])
     composite = ranking.composite(indicators, weights, method)
     sensitivity_table, weight_ranks = ranking.weight_sensitivity(indicators, weights, method)
     uncertainty = ranking.rank_uncertainty({"recent": recent, "earlier": earlier}, build,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from geo_api.web.auth import AccessMiddleware, declare_access
 from geo_api.web.exception_handlers import install_error_handlers
 from geo_api.web.page_cache import PageCache
 from geo_api.web.security import HeadAsGet, SecurityHeaders
+from geo_api.web.warm_up import landing_map_links, warm_up_forever
 
 DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
 
@@ -74,9 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.service = Service(settings)
+        warm = (asyncio.create_task(warm_up_forever(app, landing_map_links,
+                                                    settings.warm_up_check_s))
+                if settings.warm_up else None)
         try:
             yield
         finally:
+            if warm is not None:
+                warm.cancel()
+                with suppress(asyncio.CancelledError):
+                    await warm
             app.state.service.close()
 
     app = GeoApiApp(title="geo_api", version=__version__, description=DESCRIPTION,

@@ -91,12 +91,12 @@ def landing(svc: ServiceDep, request: Request,
         "landing.html", who=who, role_sees=ROLE_SEES[who.role] if who else "",
         loaded=(f"{s['n_offences']:,} offences, {s['first_month']} to {s['last_month']}"
                 if s else "no data loaded yet"),
-        links=_landing_links(months, window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0),
+        links=landing_links(months, window_count(svc, OffenceFilter(), 0, 24)[1] if s else 0),
         latest=_checked_period(latest), group=DEFAULT_GROUP,
         site_sets=_site_sets(svc, who)))
 
 
-def _landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]:
+def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]:
     """(url, title, what it shows) of each map on the landing page, for the loaded months
     (``n_timed``: offences with a time of day)."""
     latest, previous = months_period(months[-3:]), months_period(months[-6:-3])
