@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from libpysal.weights import lat2W
 
-from geo_api.analysis.emerging import _category, emerging_hotspots, mann_kendall
+from geo_api.analysis.emerging import categories, emerging_hotspots, mann_kendall
 
 
 def test_mann_kendall_hand_values():
@@ -27,7 +27,43 @@ def test_mann_kendall_hand_values():
     ([0] * 10, [0] * 10, 0, 1, "no pattern detected"),
 ])
 def test_category_rules(hot, cold, tz, tp, expected):
-    assert _category(np.array(hot, bool), np.array(cold, bool), tz, tp, 0.05) == expected
+    got = categories(np.array([hot], bool), np.array([cold], bool), np.array([tz]),
+                     np.array([tp]), 0.05)
+    assert got.tolist() == [expected]
+    assert _one_cell(np.array(hot, bool), np.array(cold, bool), tz, tp, 0.05) == expected
+
+
+def _one_cell(hot, cold, trend_z, trend_p, alpha):
+    """The rules of the module docstring, one cell at a time (the reference)."""
+    n = len(hot)
+    most = hot.sum() >= 0.9 * n
+    if hot[-1]:
+        if most:
+            if trend_p <= alpha:
+                return "intensifying" if trend_z > 0 else "diminishing"
+            return "persistent"
+        if hot.sum() == 1:
+            return "new"
+        run = int(np.argmax(~hot[::-1])) if (~hot).any() else n  # trailing hot run
+        if run >= 2 and not hot[: n - run].any():
+            return "consecutive"
+        return "oscillating" if cold[:-1].any() else "sporadic"
+    if most:
+        return "historical"
+    return "no pattern detected"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_all_cells_at_once_equal_the_rules_cell_by_cell(seed):
+    rng = np.random.default_rng(seed)
+    n_cells, n = 2000, int(rng.integers(3, 14))
+    hot = rng.random((n_cells, n)) < rng.choice([0.2, 0.6, 0.95], (n_cells, 1))
+    cold = ~hot & (rng.random((n_cells, n)) < 0.2)
+    tz, tp = rng.normal(0, 2, n_cells), rng.random(n_cells) * 0.2
+    got = categories(hot, cold, tz, tp, 0.05)
+    want = [_one_cell(hot[i], cold[i], tz[i], tp[i], 0.05) for i in range(n_cells)]
+    assert got.tolist() == want
+    assert len(set(want)) >= 6  # the draws reach most rules
 
 
 def lattice_series(seed=0):

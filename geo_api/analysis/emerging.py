@@ -78,35 +78,44 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return s, z, 2 * ndtr(-np.abs(z))
 
 
-def _category(hot: np.ndarray, cold: np.ndarray, trend_z: float, trend_p: float,
-              alpha: float) -> str:
-    n = len(hot)
-    most = hot.sum() >= 0.9 * n
-    if hot[-1]:
-        if most:
-            if trend_p <= alpha:
-                return "intensifying" if trend_z > 0 else "diminishing"
-            return "persistent"
-        if hot.sum() == 1:
-            return "new"
-        run = int(np.argmax(~hot[::-1])) if (~hot).any() else n  # trailing hot run
-        if run >= 2 and not hot[: n - run].any():
-            return "consecutive"
-        return "oscillating" if cold[:-1].any() else "sporadic"
-    if most:
-        return "historical"
-    return "no pattern detected"
+def categories(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
+               alpha: float) -> np.ndarray:
+    """The hot-side category of every cell (rows of the cells x months ``hot``/``cold``
+    masks) by the rules in the module docstring; "no pattern detected" where none applies.
+    Cold-side categories: call with ``cold``, ``hot`` and ``-trend_z``."""
+    hot, cold = np.asarray(hot, dtype=bool), np.asarray(cold, dtype=bool)
+    n = hot.shape[1]
+    n_hot = hot.sum(axis=1)
+    most = n_hot >= 0.9 * n
+    last = hot[:, -1]
+    # the trailing run of hot months, and whether any month before it was hot
+    not_hot = ~hot[:, ::-1]
+    run = np.where(not_hot.any(axis=1), np.argmax(not_hot, axis=1), n)
+    hot_before_run = n_hot > run
+    out = np.full(hot.shape[0], "no pattern detected", dtype=object)
+    out[~last & most] = "historical"
+    out[last & ~most] = np.where(cold[last & ~most, :-1].any(axis=1), "oscillating",
+                                 "sporadic")
+    out[last & ~most & (run >= 2) & ~hot_before_run] = "consecutive"
+    out[last & ~most & (n_hot == 1)] = "new"
+    significant = np.asarray(trend_p) <= alpha
+    out[last & most] = "persistent"
+    out[last & most & significant & (np.asarray(trend_z) > 0)] = "intensifying"
+    out[last & most & significant & ~(np.asarray(trend_z) > 0)] = "diminishing"
+    return out
 
 
 def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: int = 1,
                       alpha: float = 0.05, permutations: int = 999, seed: int = DEFAULT_SEED,
-                      fdr: bool = True) -> dict:
-    """Categories per cell from a (cells x months) count matrix on a spatial adjacency."""
+                      fdr: bool = True, st_adjacency: sp.spmatrix | None = None) -> dict:
+    """Categories per cell from a (cells x months) count matrix on a spatial adjacency
+    (``st_adjacency``: its ``space_time_adjacency`` for these months, when already built)."""
     y = np.asarray(counts, dtype=float)
     n_cells, n_steps = y.shape
     if n_steps < 3:
         raise ValueError("need at least three time steps")
-    st_adj = space_time_adjacency(adjacency, n_steps, time_steps)
+    st_adj = (space_time_adjacency(adjacency, n_steps, time_steps) if st_adjacency is None
+              else st_adjacency)
     flat = y.T.ravel()  # month-major to match the block layout
     inference = "permutation" if permutations else "analytic"
     r = gi_star(flat, st_adj, permutations=permutations, seed=seed, fdr=fdr, inference=inference)
@@ -116,14 +125,12 @@ def emerging_hotspots(counts: np.ndarray, adjacency: sp.spmatrix, time_steps: in
     direction = r.direction.reshape(n_steps, n_cells).T  # as gi_star decides it
     hot, cold = sig & (direction > 0), sig & (direction < 0)
     _, tz, tp = mann_kendall(np.nan_to_num(z))
-    cats = []
-    for i in range(n_cells):
-        c = _category(hot[i], cold[i], tz[i], tp[i], alpha)
-        if c == "no pattern detected":
-            c2 = _category(cold[i], hot[i], -tz[i], tp[i], alpha)
-            c = c if c2 == "no pattern detected" else f"cold: {c2}"
-        cats.append(c)
-    return {"category": np.array(cats, dtype=object), "z": z, "p": p, "trend_z": tz,
+    cats = categories(hot, cold, tz, tp, alpha)
+    cold_cats = categories(cold, hot, -tz, tp, alpha)
+    none = "no pattern detected"
+    use_cold = (cats == none) & (cold_cats != none)  # hot takes precedence
+    cats[use_cold] = "cold: " + cold_cats[use_cold]
+    return {"category": cats, "z": z, "p": p, "trend_z": tz,
             "trend_p": tp,
             "params": {"time_steps": time_steps, "alpha": alpha, "fdr": fdr,
                        "permutations": permutations, "seed": seed,

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from geo_api.analysis.emerging import emerging_hotspots
+from geo_api import deadline
+from geo_api.analysis.emerging import emerging_hotspots, space_time_adjacency
 from geo_api.analysis.getis_ord import analytic, with_self_weights
 
 METHODS = ("naive", "long_run", "recency", "kde", "gi", "emerging", "ensemble")
@@ -67,19 +68,26 @@ def selection_weights_many(score: np.ndarray, area: np.ndarray,
     cov = np.asarray(coverages, float)
     if not ((cov > 0) & (cov <= 1)).all():
         raise ValueError("coverage must be in (0, 1]")
-    target = cov[:, None] * area.sum()
-    order = np.argsort(-score, kind="stable")
-    s, a = score[order], area[order]
-    # groups of equal score, in descending order
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ends = np.r_[starts[1:], len(s)]
-    group_area = np.add.reduceat(a, starts)
-    before = np.r_[0.0, np.cumsum(group_area)[:-1]]
-    frac = np.clip((target - before) / group_area, 0.0, 1.0)
+    order, starts, frac = _groups_taken(score, area, cov)
+    ends = np.r_[starts[1:], len(order)]
     w_sorted = np.repeat(frac, ends - starts, axis=1)
     w = np.empty_like(w_sorted)
     w[:, order] = w_sorted
     return w
+
+
+def _groups_taken(score: np.ndarray, area: np.ndarray, coverages: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Units by descending score (``order``), the first position of each group of equal
+    score (``starts``), and the share of each group taken at each coverage (``frac``:
+    coverages x groups)."""
+    target = coverages[:, None] * area.sum()
+    order = np.argsort(-score, kind="stable")
+    s, a = score[order], area[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    group_area = np.add.reduceat(a, starts)
+    before = np.r_[0.0, np.cumsum(group_area)[:-1]]
+    return order, starts, np.clip((target - before) / group_area, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -94,29 +102,42 @@ class Scores:
 
 
 def evaluate(score: np.ndarray, area: np.ndarray, future: np.ndarray, past: np.ndarray,
-             coverage: float) -> Scores:
+             coverage: float, best_hits: float | None = None) -> Scores:
     """Metrics of one selection: ``future`` offences per unit in the test period, ``past``
-    in the training window (for RRI)."""
+    in the training window (for RRI). ``best_hits``: ``best_selection_hits`` of the same
+    test period (computed here when not given)."""
     w = selection_weights(score, area, coverage)
     area_share = float((w * area).sum() / area.sum())
     N, n = float(future.sum()), float((w * future).sum())
     hit = n / N if N > 0 else float("nan")
     pai = hit / area_share
-    best = selection_weights(future / area, area, coverage)
-    best_pai = float((best * future).sum()) / N / area_share if N > 0 else float("nan")
+    if best_hits is None:
+        best_hits = best_selection_hits(area, future, coverage)
+    best_pai = best_hits / N / area_share if N > 0 else float("nan")
     pei = pai / best_pai if best_pai > 0 else float("nan")
     N1, n1 = float(past.sum()), float((w * past).sum())
     rri = (n / n1) / (N / N1) if n1 > 0 and N > 0 and N1 > 0 else float("nan")
     return Scores(hit, pai, pei, rri, area_share, n, N)
 
 
+def best_selection_hits(area: np.ndarray, future: np.ndarray, coverage: float) -> float:
+    """Offences inside the best possible selection of ``coverage`` of the area (units by
+    their test-period density): the PEI's denominator, the same for every method."""
+    return float((selection_weights(future / area, area, coverage) * future).sum())
+
+
 def hit_rate_curve(score: np.ndarray, area: np.ndarray, future: np.ndarray,
                    coverages: Sequence[float] = COVERAGES) -> np.ndarray:
     """Hit rate at each coverage."""
+    future = np.asarray(future, float)
     N = future.sum()
     if not N:
         return np.full(len(coverages), np.nan)
-    return selection_weights_many(score, area, coverages) @ np.asarray(future, float) / N
+    cov = np.asarray(coverages, float)
+    if not ((cov > 0) & (cov <= 1)).all():
+        raise ValueError("coverage must be in (0, 1]")
+    order, starts, frac = _groups_taken(np.asarray(score, float), np.asarray(area, float), cov)
+    return frac @ np.add.reduceat(future[order], starts) / N
 
 
 # ------------------------------------------------------------------ methods -------------
@@ -134,6 +155,18 @@ class Space:
         if callable(self.adjacency):
             self.adjacency = self.adjacency()
         return self.adjacency
+
+    def adj_star(self) -> sp.csr_matrix:
+        """The contiguity with each unit its own neighbour (Gi*'s weights), built once."""
+        if "star" not in self._pairs:
+            self._pairs["star"] = with_self_weights(self.adj())
+        return self._pairs["star"]
+
+    def space_time(self, n_steps: int) -> sp.csr_matrix:
+        """The space-time adjacency of ``n_steps`` months (one step back), built once."""
+        if ("space_time", n_steps) not in self._pairs:
+            self._pairs[("space_time", n_steps)] = space_time_adjacency(self.adj(), n_steps, 1)
+        return self._pairs[("space_time", n_steps)]
 
     def kernel(self, bandwidth_m: float) -> sp.csr_matrix:
         """Quartic kernel weights between unit centres within the bandwidth (incl. self)."""
@@ -186,7 +219,7 @@ def score(method: str, history: np.ndarray, space: Space, p: Params,
             return np.zeros(len(window))
         from scipy.stats import norm  # noqa: PLC0415 - lazy: heavy import (scipy)
 
-        *_, z = analytic(window.astype(float), with_self_weights(space.adj()))
+        *_, z = analytic(window.astype(float), space.adj_star())
         with np.errstate(invalid="ignore"):
             hot95 = np.isfinite(z) & (z > 0) & (2 * norm.sf(np.abs(z)) < 0.05)
         return np.where(hot95, 1e6, 0.0) + np.where(np.isfinite(z), z, -1e6)
@@ -195,9 +228,11 @@ def score(method: str, history: np.ndarray, space: Space, p: Params,
         win = history[:, -max(p.window, 3):]
         if win.sum() == 0 or win.shape[1] < 3:
             return recent
-        cats = emerging_hotspots(win, space.adj(), 1, 0.05, 0, 0, True)["category"]
-        rank = {c: len(EMERGING_ORDER) - i for i, c in enumerate(EMERGING_ORDER)}
-        level = np.array([rank.get(c, 0) for c in cats], float)
+        cats = emerging_hotspots(win, space.adj(), 1, 0.05, 0, 0, True,
+                                 st_adjacency=space.space_time(win.shape[1]))["category"]
+        level = np.zeros(len(cats))
+        for i, c in enumerate(EMERGING_ORDER):
+            level[cats == c] = len(EMERGING_ORDER) - i
         return level * 1e6 + recent / (recent.max() + 1) * 1e5
     if method == "ensemble":
         bw, hl = ensemble_choice or (p.bandwidth_m, p.half_life)
@@ -255,15 +290,17 @@ def backtest(counts: np.ndarray, space: Space, methods: Sequence[str] = METHODS,
     grid_pai: dict = {}  # (cutoff, bw, hl) -> PAI, for the ensemble's choice
     done: list[Fold] = []
     for i, f in enumerate(fl):
+        deadline.check("the backtest")
         history = counts[:, :f.cutoff]
         future = counts[:, f.cutoff:f.cutoff + horizon].sum(axis=1)
         past = history[:, -p.window:].sum(axis=1)
+        best = best_selection_hits(space.area_km2, future, coverage)
         choice = None
         if "ensemble" in methods:
             choice = _choose_ensemble(grid_pai, done, f.cutoff, p, coverage)
         for m in methods:
             s = score(m, history, space, p, choice)
-            r = evaluate(s, space.area_km2, future, past, coverage)
+            r = evaluate(s, space.area_km2, future, past, coverage, best)
             rows.append({"cutoff": f.cutoff, "method": m, "hit_rate": r.hit_rate,
                          "pai": r.pai, "pei": r.pei, "rri": r.rri, "n_test": r.n_total,
                          "n_inside": r.n_inside,
@@ -275,7 +312,7 @@ def backtest(counts: np.ndarray, space: Space, methods: Sequence[str] = METHODS,
                 for hl in p.ensemble_half_lives:
                     s = score("ensemble", history, space, p, (bw, hl))
                     grid_pai[(f.cutoff, bw, hl)] = evaluate(s, space.area_km2, future, past,
-                                                            coverage).pai
+                                                            coverage, best).pai
         done.append(f)
         if progress:
             progress(i + 1, len(fl))
