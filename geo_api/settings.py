@@ -41,6 +41,10 @@ class Settings(BaseSettings):
                                                            "(units x neighbours)")
     max_permutation_work: float = Field(3e9, description="Work budget: neighbour pairs x "
                                                           "permutations x periods")
+    max_backtest_scores: float = Field(1.5e7, gt=0, description="Work budget: a backtest's "
+                                       "unit scores (units x folds x method scores per fold, "
+                                       "the ensemble's 20 candidates included); force H3 r9 "
+                                       "over 36 months is about 2.5e7")
     max_kde_work: float = Field(2e9, description="Work budget: KDE points x kernel "
                                                  "footprint cells")
     ingest_workers: int = Field(2, ge=1, le=64, description="Processes preparing (parsing, "

@@ -53,6 +53,25 @@ def test_budgets_are_settings(demo_settings, demo_service):
         assert c.get("/hotspots/gi?permutations=9").status_code == 200
 
 
+def test_a_backtest_too_large_is_refused_before_its_units_are_built(demo_settings,
+                                                                    demo_service, monkeypatch):
+    from geo_api.services import forecast
+
+    built = []
+    real = forecast.units_for
+    monkeypatch.setattr(forecast, "units_for", lambda *a: built.append(a) or real(*a))
+    tight = demo_settings.model_copy(update={"max_backtest_scores": 1e5})
+    with TestClient(create_app(tight)) as c:
+        r = c.get("/evaluate/hotspots?study_area=force&resolution=9")
+        assert r.status_code == 422, r.text[:200]
+        msg = r.json()["message"]
+        assert "GEO_API_MAX_BACKTEST_SCORES" in msg and "study_area=city" in msg
+        assert built == []  # refused from the estimate
+        # the cheaper request it names is answered (city, without the ensemble's grid)
+        cheaper = c.get("/evaluate/hotspots?study_area=city&methods=naive&methods=kde")
+        assert cheaper.status_code == 200, cheaper.text[:200]
+
+
 def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(demo_settings,
                                                                    demo_service):
     import time

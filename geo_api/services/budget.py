@@ -117,3 +117,28 @@ def check_backtest_estimate(svc, spec, max_bandwidth_m: float, n_months: int) ->
     mean_area_km2 = (h3.average_hexagon_area(spec.resolution, unit="km^2")
                      if spec.grid == "h3" else (spec.fishnet_cell_size_m / 1000) ** 2)
     check_backtest(svc, n_units, mean_area_km2, max_bandwidth_m, n_months)
+
+
+def check_backtest_scores(svc, n_units: int, n_months: int, window: int, horizon: int,
+                          scores_per_fold: int) -> None:
+    """The backtest's scoring work (units x folds x method scores per fold, the ensemble's
+    candidates included) against GEO_API_MAX_BACKTEST_SCORES."""
+    folds = max(n_months - window - horizon + 1, 0)
+    work = n_units * folds * scores_per_fold
+    if work > svc.settings.max_backtest_scores:
+        raise InvalidParameter(
+            f"work budget: this backtest would score about {work:,.0f} unit-months "
+            f"({n_units:,} units x {folds} folds x {scores_per_fold} scores each); the limit "
+            f"is {svc.settings.max_backtest_scores:,.0f} (GEO_API_MAX_BACKTEST_SCORES). "
+            "Cheaper: study_area=city, grid=lsoa or ward, H3 resolution 8, a shorter datetime "
+            "period, or methods without ensemble (e.g. methods=naive&methods=kde&methods=gi); "
+            "or run `geo_api evaluate` on the command line")
+
+
+def estimated_units(svc, spec) -> int | None:
+    """Units a spec would create, from areas and layer sizes alone (None: units located by
+    the offences themselves, counted when built)."""
+    if spec is None or (spec.grid not in ("h3", "fishnet")
+                        and spec.grid not in svc.boundaries.layers):
+        return None
+    return units_estimate(svc, spec)[0]

@@ -24,7 +24,12 @@ from geo_api.analysis.places import name_places, place_label
 from geo_api.crs import metric_to_lonlat
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter
-from geo_api.services.budget import check_backtest, check_backtest_estimate
+from geo_api.services.budget import (
+    check_backtest,
+    check_backtest_estimate,
+    check_backtest_scores,
+    estimated_units,
+)
 from geo_api.services.units import Units, UnitSpec, analysis_units, location_units
 
 MAX_CACHED = 32
@@ -177,9 +182,15 @@ def evaluate(svc, flt: OffenceFilter, spec: UnitSpec | None, methods: Sequence[s
             return _CACHE[key]
 
     n_months = len(period_months(svc, flt))
-    check_backtest_estimate(svc, spec, max(bandwidth_m, *fc.Params().ensemble_bandwidths_m),
-                            n_months)  # (before any unit is built)
+    grid = fc.Params()
+    per_fold = len(methods) + (len(grid.ensemble_bandwidths_m) * len(grid.ensemble_half_lives)
+                               if "ensemble" in methods else 0)
+    if (n_estimated := estimated_units(svc, spec)) is not None:  # before any unit is built
+        check_backtest_scores(svc, n_estimated, n_months, window, horizon, per_fold)
+    check_backtest_estimate(svc, spec, max(bandwidth_m, *grid.ensemble_bandwidths_m),
+                            n_months)
     units = units_for(svc, flt, spec, window)
+    check_backtest_scores(svc, len(units.ids), n_months, window, horizon, per_fold)
     spacing = unit_spacing_m(units)
     params = kde_params(window, half_life, bandwidth_m, spacing)
     check_backtest(svc, len(units.ids), float(np.mean(units.area_km2)),
