@@ -422,14 +422,15 @@ def main() -> int:
         "ingest": lambda: compare_ingest(SHIPPED[:2] if q else SHIPPED, repeat=1 if q else 2),
     }
     rows: list[Row] = []
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     for name, run in plan.items():
         if a.only is None or name in a.only:
             t = time.perf_counter()
             rows += run()
             print(f"[{name}: {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
     print(f"`python benchmarks/run_all.py{' --quick' if q else ''}` "
-          f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+          f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load average "
+          f"{load0:.1f} at the start and {os.getloadavg()[0]:.1f} at the end, "
           f"{time.perf_counter() - t0:.0f} s)\n")
     print(table(rows))
     return 0
