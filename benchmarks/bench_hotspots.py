@@ -75,23 +75,30 @@ print(time.perf_counter() - t)
 """
 
 
+def box_cells(half_km=18.0):
+    """H3 res-9 cells of a square around the city (18 km: 36 x 36 km, 13,759 cells), their
+    k=1 neighbour matrix and SYNTHETIC Poisson(1) counts."""
+    import shapely
+
+    from geo_api.analysis.grids import h3_adjacency, h3_study_cells
+    from geo_api.crs import metric_to_lonlat
+
+    cx, cy, r = 459000, 304000, half_km * 1000
+    ring = np.asarray(shapely.box(cx - r, cy - r, cx + r, cy + r).exterior.coords)
+    lon, lat = metric_to_lonlat(ring[:, 0], ring[:, 1])
+    cells = h3_study_cells(shapely.Polygon(np.column_stack([lon, lat])), 9)
+    y = np.random.default_rng(0).poisson(1.0, len(cells)).astype(float)
+    return cells, h3_adjacency(cells, 1), y
+
+
 def bench_gi(tmpdir):
     import scipy.sparse as sp
-    import shapely
     from esda.getisord import G_Local
     from libpysal.weights import WSP
 
     from geo_api.analysis.getis_ord import gi_star
-    from geo_api.analysis.grids import h3_adjacency, h3_study_cells
-    from geo_api.crs import metric_to_lonlat
 
-    box = shapely.box(441000, 286000, 477000, 322000)  # 36 x 36 km around the city
-    ring = np.asarray(box.exterior.coords)
-    lon, lat = metric_to_lonlat(ring[:, 0], ring[:, 1])
-    cells = h3_study_cells(shapely.Polygon(np.column_stack([lon, lat])), 9)
-    adj = h3_adjacency(cells, 1)
-    rng = np.random.default_rng(0)
-    y = rng.poisson(1.0, len(cells)).astype(float)
+    cells, adj, y = box_cells()
     paths = [f"{tmpdir}/cells.npy", f"{tmpdir}/y.npy", f"{tmpdir}/adj.npz"]
     np.save(paths[0], cells)
     np.save(paths[1], y)

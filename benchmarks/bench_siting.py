@@ -30,12 +30,16 @@ from geo_api.analysis.siting import mclp, p_curve, p_curve_bounds
 from geo_api.crs import lonlat_to_metric
 
 
-def instance(n_demand: int, n_cand: int, seed: int = 0):
+def offence_xy() -> tuple[np.ndarray, np.ndarray]:
+    """Every located offence of the shipped 10 police.uk months, EPSG:27700 metres."""
     df = pd.concat(pd.read_csv(f, usecols=["Longitude", "Latitude"])
                    for f in sorted(glob.glob(str(ROOT / "data/demo/police_uk/*.csv"))))
     df = df.dropna()
-    x, y = lonlat_to_metric(df["Longitude"].to_numpy(), df["Latitude"].to_numpy())
-    d = aggregate_demand(x, y)
+    return lonlat_to_metric(df["Longitude"].to_numpy(), df["Latitude"].to_numpy())
+
+
+def instance(n_demand: int, n_cand: int, seed: int = 0):
+    d = aggregate_demand(*offence_xy())
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(d), size=min(n_demand, len(d)), replace=False)
     pc = pd.read_csv(next((ROOT / "boundaries/sources/postcodes").glob("codepoint_open_*.csv")),
