@@ -96,8 +96,8 @@ def test_rank_uncertainty_is_reproducible_and_separates_clear_cases():
     pop = np.array([1000.0, 1000.0, 1000.0, 1000.0])
     counts = {"n": np.array([200.0, 20.0, 21.0, 19.0])}
 
-    def build(draw):
-        return pd.DataFrame({"rate": eb_rates(draw["n"], pop)})
+    def build(draw):  # draws x areas in, columns out
+        return {"rate": eb_rates(draw["n"], pop)}
 
     a = rank_uncertainty(counts, build, {"rate": 1.0}, n_sim=200, seed=3, top_k=1)
     b = rank_uncertainty(counts, build, {"rate": 1.0}, n_sim=200, seed=3, top_k=1)
@@ -112,3 +112,55 @@ def test_trend_log_ratio_is_relative_to_all_areas():
     same = trend_log_ratio(np.array([20.0, 40.0]), np.array([10.0, 20.0]), 3, 3)
     assert np.allclose(same, [np.log(20.5 / 10.5) - np.log(60.5 / 30.5),
                               np.log(40.5 / 20.5) - np.log(60.5 / 30.5)])
+
+
+def test_eb_rates_of_many_draws_equal_esda_draw_by_draw():
+    rng = np.random.default_rng(5)
+    pop = rng.integers(300, 5000, 40).astype(float)
+    draws = rng.poisson(rng.uniform(1, 60, 40), size=(30, 40)).astype(float)
+    draws[3] = 10.0 * pop / pop.mean()  # no variation beyond Poisson: every area the mean
+    many = eb_rates(draws, pop)
+    for row, got in zip(draws, many):
+        np.testing.assert_allclose(got, eb_rates(row, pop), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["z", "rank_exp"])
+def test_rank_uncertainty_ranks_every_draw_as_the_composite_would(method):
+    """The batched simulation against the one-draw-at-a-time definition on the same draws."""
+    from geo_api.analysis import ranking
+
+    rng = np.random.default_rng(8)
+    pop = rng.integers(500, 4000, 25).astype(float)
+    counts = {"recent": rng.poisson(20, 25).astype(float),
+              "earlier": rng.poisson(40, 25).astype(float)}
+    deprivation = rng.normal(0, 1, 25)
+    deprivation[4] = np.nan  # an area without this indicator
+    weights = {"rate": 0.5, "trend": 0.2, "deprivation": 0.3}
+
+    def build(draw):
+        return {"rate": eb_rates(draw["recent"] + draw["earlier"], pop),
+                "trend": trend_log_ratio(draw["recent"], draw["earlier"], 3, 6),
+                "deprivation": deprivation}
+
+    got = rank_uncertainty(counts, build, weights, method, n_sim=300, seed=4, top_k=3)
+    draws_rng, ranked = np.random.default_rng(4), []
+    for start in range(0, 300, ranking.SIM_BATCH):  # the same draws, one table each
+        m = min(ranking.SIM_BATCH, 300 - start)
+        batch = {k: draws_rng.poisson(v, size=(m, 25)) for k, v in counts.items()}
+        for i in range(m):
+            table = pd.DataFrame(build({k: v[i] for k, v in batch.items()}))
+            ranked.append(ranking.ranks(table, weights, method))
+    r = np.vstack(ranked)
+    np.testing.assert_array_equal(got.rank_p05, np.percentile(r, 5, axis=0, method="lower"))
+    np.testing.assert_array_equal(got.rank_p95, np.percentile(r, 95, axis=0, method="higher"))
+    np.testing.assert_allclose(got.p_top_k, (r <= 3).mean(axis=0))
+
+
+def test_standardise_by_hand():
+    np.testing.assert_allclose(standardise(np.array([1.0, 2.0, 3.0, np.nan])),
+                               [-np.sqrt(1.5), 0.0, np.sqrt(1.5), np.nan])
+    x = standardise(np.array([5.0, 1.0, 1.0, np.nan]), "rank_exp")  # ranks 3, 1.5, 1.5 of 3
+    r = np.array([1.0, 0.5, 0.5])
+    np.testing.assert_allclose(x[:3], -23 * np.log(1 - r * (1 - np.exp(-100 / 23))))
+    assert np.isnan(x[3])
+    assert standardise(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]

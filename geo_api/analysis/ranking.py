@@ -19,6 +19,8 @@ import pandas as pd
 from geo_api import deadline
 from geo_api.analysis.defaults import DEFAULT_SEED
 
+SIM_BATCH = 250  # Poisson redraws ranked at once (memory: batch x areas x indicators)
+
 EXP_SCALE = 23.0  # IMD 2019 technical report: exponential transform constant
 
 
@@ -33,12 +35,27 @@ def eb_rates(counts: np.ndarray, population: np.ndarray) -> np.ndarray:
     b = np.asarray(population, dtype=float)
     if np.any(b <= 0):
         raise ValueError("every area needs a positive population")
+    if e.ndim == 2:
+        return _eb_rates_rows(e, b)
     m = e.sum() / b.sum()
     between = (b * (e / b - m) ** 2).sum() / b.sum() - m / b.mean()
     if between <= 0:  # no variation beyond Poisson noise: every area gets the overall rate
         return np.full(len(e), m)
     return np.asarray(Empirical_Bayes(e.reshape(-1, 1), b.reshape(-1, 1)).r,
                       dtype=float).ravel()
+
+
+def _eb_rates_rows(e: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``eb_rates`` of each row of ``e`` (draws x areas) at once: the same estimator as
+    esda's ``Empirical_Bayes`` (tests compare them row by row), written out in numpy because
+    esda takes one set of counts per call."""
+    m = e.sum(axis=1, keepdims=True) / b.sum()
+    rate = e / b
+    between = (b * (rate - m) ** 2).sum(axis=1, keepdims=True) / b.sum() - m / b.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = between / (between + m / b)
+        smoothed = weight * rate + (1 - weight) * m
+    return np.where(between > 0, smoothed, np.broadcast_to(m, e.shape))
 
 
 def standardise(values: np.ndarray, method: str = "z") -> np.ndarray:
@@ -48,51 +65,80 @@ def standardise(values: np.ndarray, method: str = "z") -> np.ndarray:
     transform of ranks, 0 (least need) .. 100 (most need), spreading the high-need tail:
     X = -23 ln(1 - R (1 - exp(-100/23))), R = rank / n with rank 1 the lowest value;
     ties get their average rank."""
-    v = np.asarray(values, dtype=float)
-    out = np.full(v.shape, np.nan)
+    return _standardise_rows(np.asarray(values, dtype=float)[None, :], method)[0]
+
+
+def _standardise_rows(v: np.ndarray, method: str) -> np.ndarray:
+    """``standardise`` along the last axis of ``v`` (each row on its own)."""
+    from scipy.stats import rankdata  # noqa: PLC0415 - lazy: heavy import (scipy)
+
     ok = np.isfinite(v)
-    if not ok.any():
-        return out
-    x = v[ok]
+    n = ok.sum(axis=-1, keepdims=True)
+    x = np.where(ok, v, 0.0)
     if method == "z":
-        sd = x.std()
-        out[ok] = (x - x.mean()) / sd if sd > 0 else 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = x.sum(axis=-1, keepdims=True) / n
+            sd = np.sqrt((np.where(ok, v - mean, 0.0) ** 2).sum(axis=-1, keepdims=True) / n)
+            out = np.where(sd > 0, (v - mean) / sd, 0.0)
     elif method == "rank_exp":
-        r = pd.Series(x).rank(method="average").to_numpy() / len(x)
-        out[ok] = -EXP_SCALE * np.log(1 - r * (1 - np.exp(-100 / EXP_SCALE)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = rankdata(np.where(ok, v, np.inf), method="average", axis=-1) / n
+            out = -EXP_SCALE * np.log(1 - r * (1 - np.exp(-100 / EXP_SCALE)))
     else:
         raise ValueError("method must be 'z' or 'rank_exp'")
-    return out
+    return np.where(ok, out, np.nan)
 
 
 def _scores(values: np.ndarray, w: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Standardised columns and the weighted-mean score of each row (NaN-aware)."""
-    std = np.column_stack([standardise(values[:, k], method) for k in range(values.shape[1])])
+    std = _standardise_rows(np.asarray(values, dtype=float).T, method).T
+    return std, _weighted_mean(std, w)
+
+
+def _weighted_mean(std: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted mean over the last axis of the values each area has (NaN: left out)."""
     has = np.isfinite(std)
-    num = (np.where(has, std, 0.0) * w).sum(axis=1)
-    den = (has * w).sum(axis=1)
+    num = (np.where(has, std, 0.0) * w).sum(axis=-1)
+    den = (has * w).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(den > 0, num / den, np.nan)
-    return std, score
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _score_rows(values: np.ndarray, w: np.ndarray, method: str) -> np.ndarray:
+    """Scores of draws x areas x indicators: each draw standardised across its areas."""
+    std = np.moveaxis(_standardise_rows(np.moveaxis(values, -1, 1), method), 1, -1)
+    return _weighted_mean(std, w)
 
 
 def _rank_desc(score: np.ndarray) -> np.ndarray:
     """1 = highest score; ties share the better rank; NaN last."""
+    return _rank_desc_rows(np.asarray(score, dtype=float)[None, :])[0]
+
+
+def _rank_desc_rows(score: np.ndarray) -> np.ndarray:
+    """``_rank_desc`` of each row."""
     from scipy.stats import rankdata  # noqa: PLC0415 - lazy: heavy import (scipy)
 
-    return rankdata(np.where(np.isfinite(score), -score, np.inf), method="min").astype(float)
+    return rankdata(np.where(np.isfinite(score), -score, np.inf), method="min",
+                    axis=-1).astype(float)
+
+
+def _weights_of(available, weights: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+    """The indicators with a positive weight (all of them in ``available``) and the weights."""
+    names = [n for n, w in weights.items() if w > 0]
+    if not names:
+        raise ValueError("at least one weight must be positive")
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ValueError(f"no indicator column for weight(s) {missing}")
+    return names, np.array([weights[n] for n in names])
 
 
 def _weighted(indicators: pd.DataFrame | Mapping[str, np.ndarray],
               weights: Mapping[str, float]):
-    names = [n for n, w in weights.items() if w > 0]
-    if not names:
-        raise ValueError("at least one weight must be positive")
-    missing = [n for n in names if n not in indicators]
-    if missing:
-        raise ValueError(f"no indicator column for weight(s) {missing}")
+    names, w = _weights_of(indicators, weights)
     values = np.column_stack([np.asarray(indicators[n], dtype=float) for n in names])
-    return names, values, np.array([weights[n] for n in names])
+    return names, values, w
 
 
 def composite(indicators: pd.DataFrame, weights: Mapping[str, float], method: str = "z"
@@ -159,24 +205,29 @@ class RankUncertainty:
 
 
 def rank_uncertainty(counts: Mapping[str, np.ndarray],
-                     build: Callable[[Mapping[str, np.ndarray]],
-                                     pd.DataFrame | Mapping[str, np.ndarray]],
+                     build: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]],
                      weights: Mapping[str, float], method: str = "z", *, n_sim: int = 500,
                      seed: int = DEFAULT_SEED, top_k: int = 5) -> RankUncertainty:
     """Rank spread from Poisson noise in the counts.
 
-    ``counts`` maps names to observed count arrays (one value per area); ``build`` turns a
-    draw of such arrays into the indicators (a table, or columns by name: cheaper), so
-    rates, smoothing and trends are recomputed from each draw exactly as from the data.
+    ``counts`` maps names to observed count arrays (one value per area); ``build`` turns
+    draws of them (arrays of draws x areas, in batches of ``SIM_BATCH``) into indicator
+    columns by name (draws x areas, or one value per area for an indicator no count enters),
+    so rates, smoothing and trends are recomputed from each draw exactly as from the data.
     Each simulation draws every count from Poisson(observed) with a fixed ``seed``."""
     rng = np.random.default_rng(seed)
-    sims = []
-    for i in range(n_sim):
-        if i % 50 == 0:
-            deadline.check("the rank simulations")
-        draw = {k: rng.poisson(np.asarray(v, dtype=float)) for k, v in counts.items()}
-        sims.append(ranks(build(draw), weights, method))
-    r = np.vstack(sims)
+    n_units = len(next(iter(counts.values())))
+    r = np.empty((n_sim, n_units))
+    for start in range(0, n_sim, SIM_BATCH):  # batches bound the memory
+        deadline.check("the rank simulations")
+        m = min(SIM_BATCH, n_sim - start)
+        draw = {k: rng.poisson(np.asarray(v, dtype=float), size=(m, n_units))
+                for k, v in counts.items()}
+        columns = build(draw)  # each (m, n_units), or (n_units,) when no count enters it
+        names, w = _weights_of(columns, weights)
+        values = np.stack([np.broadcast_to(np.asarray(columns[n], dtype=float), (m, n_units))
+                           for n in names], axis=-1)
+        r[start:start + m] = _rank_desc_rows(_score_rows(values, w, method))
     return RankUncertainty(rank_p05=np.percentile(r, 5, axis=0, method="lower"),
                            rank_median=np.median(r, axis=0),
                            rank_p95=np.percentile(r, 95, axis=0, method="higher"),
@@ -192,5 +243,6 @@ def trend_log_ratio(recent: np.ndarray, earlier: np.ndarray, months_recent: int,
     rec = np.asarray(recent, dtype=float)
     ear = np.asarray(earlier, dtype=float)
     area = np.log((rec + 0.5) / months_recent) - np.log((ear + 0.5) / months_earlier)
-    city = np.log((rec.sum() + 0.5) / months_recent) - np.log((ear.sum() + 0.5) / months_earlier)
+    city = (np.log((rec.sum(axis=-1, keepdims=True) + 0.5) / months_recent)
+            - np.log((ear.sum(axis=-1, keepdims=True) + 0.5) / months_earlier))
     return area - city
