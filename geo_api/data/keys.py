@@ -52,11 +52,30 @@ def _now() -> str:
 class KeyStore:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._parsed: tuple[tuple | None, dict[str, KeyRecord]] = (None, {})
 
     def _read(self) -> dict[str, KeyRecord]:
-        if not self.path.exists():
+        return dict(self._current())
+
+    def _current(self) -> dict[str, KeyRecord]:
+        """The records as the file holds them now (not to be changed by the caller). The
+        parsed file is kept while the file's identity, size and times are unchanged: a stat
+        per call instead of a read and a parse, as every request verifies a key. Any change -
+        a key created or revoked by this process, another worker or the command line (which
+        replace the file) - is read at the next call, so a revoked key is refused from the
+        first request after its revocation. The file is read after the stat, so what is kept
+        is never older than the stamp it is kept under."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
             return {}
-        return {r["key_id"]: KeyRecord(**r) for r in json.loads(self.path.read_text())["keys"]}
+        stamp = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        seen, records = self._parsed
+        if stamp != seen:
+            records = {r["key_id"]: KeyRecord(**r)
+                       for r in json.loads(self.path.read_text())["keys"]}
+            self._parsed = (stamp, records)
+        return records
 
     @contextlib.contextmanager
     def _locked(self):
@@ -72,6 +91,7 @@ class KeyStore:
             with os.fdopen(fd, "w") as fh:
                 json.dump({"keys": [asdict(r) for r in records.values()]}, fh, indent=1)
             os.replace(tmp, self.path)
+            self._parsed = (None, {})  # (other processes' writes are seen by the stat)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -105,7 +125,7 @@ class KeyStore:
         return rec
 
     def list(self) -> list[KeyRecord]:
-        return list(self._read().values())
+        return list(self._current().values())
 
     def has_active(self, role: str | None = None) -> bool:
         return any(r.revoked is None and (role is None or r.role == role) for r in self.list())
@@ -115,6 +135,6 @@ class KeyStore:
         done even when the id is unknown."""
         parts = key.split("_", 2)
         key_id = parts[1] if len(parts) == 3 and parts[0] == "gk" else ""
-        rec = self._read().get(key_id)
+        rec = self._current().get(key_id)
         ok = hmac.compare_digest(_hash(key), rec.sha256 if rec else _DUMMY_HASH)
         return rec if ok and rec is not None and rec.revoked is None else None

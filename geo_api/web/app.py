@@ -31,8 +31,10 @@ from geo_api.web.api.routes_planning import router as planning_router
 from geo_api.web.api.routes_sites import router as sites_router
 from geo_api.web.api.routes_tiles import router as tiles_router
 from geo_api.web.auth import AccessMiddleware, declare_access
+from geo_api.web.compression import GZipResponses
 from geo_api.web.exception_handlers import install_error_handlers
 from geo_api.web.page_cache import PageCache
+from geo_api.web.prebuilt import Prebuilt
 from geo_api.web.security import HeadAsGet, SecurityHeaders
 from geo_api.web.warm_up import landing_map_links, warm_up_forever
 
@@ -76,17 +78,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.service = Service(settings)
+        app.state.audit.start()  # entries written off the request path (data.audit)
         warm = (asyncio.create_task(warm_up_forever(app, landing_map_links,
                                                     settings.warm_up_check_s))
                 if settings.warm_up else None)
         try:
             yield
         finally:
-            if warm is not None:
-                warm.cancel()
-                with suppress(asyncio.CancelledError):
-                    await warm
-            app.state.service.close()
+            try:
+                if warm is not None:
+                    warm.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await warm
+                app.state.service.close()
+            finally:
+                app.state.audit.close()  # every queued entry written before the end
 
     app = GeoApiApp(title="geo_api", version=__version__, description=DESCRIPTION,
                     lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -108,8 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                settings.audit_backups)
     app.add_middleware(PageCache, max_bytes=settings.page_cache_bytes)  # inside access
     app.add_middleware(AccessMiddleware, settings=settings, keys=app.state.keys,
-                       audit=app.state.audit)
+                       audit=app.state.audit, prebuilt=Prebuilt())
     app.add_middleware(SecurityHeaders)  # 401/504 from access get headers too
+    app.add_middleware(GZipResponses)  # JSON, GeoJSON, CSV (HEAD: the GET's headers)
     app.add_middleware(HeadAsGet)
     # browser preflights: answered for the configured origins only (none by default)
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

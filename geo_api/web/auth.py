@@ -26,6 +26,7 @@ from geo_api.deadline import CHEAPER, DEADLINE
 from geo_api.errors import GeoApiError, Timeout, Unauthorized
 from geo_api.services.access import Principal, authenticate, require
 from geo_api.services.disclosure import Policy
+from geo_api.services.lru import LRU
 from geo_api.web.api.models.disclosure import KEEP, RANK, declared_by_name, spec_of
 from geo_api.web.exception_handlers import DISCLOSURE, error_response
 
@@ -46,7 +47,8 @@ class RoleCheck:
     def __init__(self, role: str) -> None:
         self.required_role = role
 
-    def __call__(self, request: Request) -> Principal | None:
+    async def __call__(self, request: Request) -> Principal | None:
+        # async: a dictionary look-up, not worth a hop to the thread pool on every request
         principal = current_principal(request)
         if self.required_role == "anyone":
             return principal
@@ -96,6 +98,10 @@ def _error(scope, status: int, code: str, message: str, headers: dict | None = N
 
 
 JSON_TYPES = (b"application/json", b"application/geo+json")
+# answers as protected for the public role, by (the answer, its plan, the policy): the same
+# bytes always protect to the same bytes, so an unchanged answer (a boundary layer, a cached
+# page) is not parsed and protected again on every request
+PROTECTED = LRU(512, max_bytes=64 * 2**20, weigh=lambda v: len(v) * 2)
 
 
 def _protecting_send(send, policy, scope):
@@ -122,8 +128,12 @@ def _protecting_send(send, policy, scope):
             return
         spec = merged(response_spec(route_of(scope)),
                       (scope.get("state") or {}).get("disclosure_spec"))
-        body = json.dumps(policy.protect(json.loads(b"".join(held["body"])), spec=spec),
-                          separators=(",", ":"), allow_nan=False).encode()
+        answer = b"".join(held["body"])
+        key = (answer, policy, repr(spec))
+        if (body := PROTECTED.get(key)) is None:
+            body = PROTECTED.put(key, json.dumps(
+                policy.protect(json.loads(answer), spec=spec), separators=(",", ":"),
+                allow_nan=False).encode())
         headers = [(k, v) for k, v in held["start"].get("headers", [])
                    if k.lower() not in (b"content-length", b"etag")]
         headers += [(b"content-length", str(len(body)).encode()),
@@ -171,9 +181,21 @@ def response_spec(route) -> dict | None:
     return _SPECS[id(route)]
 
 
+def _noting(send, status: list):
+    """``send`` noting the response's status in ``status[0]`` (for the audit entry)."""
+
+    async def noting(message):
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+        await send(message)
+
+    return noting
+
+
 class AccessMiddleware:
-    def __init__(self, app, settings, keys, audit):
+    def __init__(self, app, settings, keys, audit, prebuilt=None):
         self.app, self.settings, self.keys, self.audit = app, settings, keys, audit
+        self.prebuilt = prebuilt  # answers already built (web.prebuilt): scope -> response
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -181,13 +203,18 @@ class AccessMiddleware:
             return
         path = scope["path"]
         audited = not path.startswith(NOT_AUDITED)
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        api_key = authorization = None
+        for name, value in scope["headers"]:  # (the last of a repeated header counts)
+            name = name.lower()
+            if name == b"x-api-key":
+                api_key = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
         state = scope.setdefault("state", {})
         t0, status = time.perf_counter(), [None]
         principal = None
         try:
-            principal = authenticate(self.settings, self.keys, headers.get("x-api-key"),
-                                     headers.get("authorization"))
+            principal = authenticate(self.settings, self.keys, api_key, authorization)
         except Unauthorized as e:  # wrong credentials: 401 whatever the route
             await _error(scope, 401, e.code, e.user_msg, e.headers)(scope, receive, send)
             self._log(scope, None, 401, t0, audited, str(e.user_msg))
@@ -218,23 +245,45 @@ class AccessMiddleware:
                 return
             send = _protecting_send(send, policy, scope)
 
+        ready = self.prebuilt(scope) if self.prebuilt is not None else None
+        try:
+            if ready is not None:  # already built: sent at once, with no work to cap
+                await ready(scope, receive, _noting(send, status))
+            else:
+                await self._capped(scope, receive, send, status)
+        except Exception:
+            status[0] = status[0] or 500  # answered by the server's error handler
+            raise
+        finally:
+            self._log(scope, principal, status[0], t0, audited)
+
+    async def _capped(self, scope, receive, send, status: list) -> None:
+        """The route run as a task, answered 504 when it runs past the time cap."""
         timed_out = False
 
         async def send_status(message):
             if timed_out:  # the 504 has been sent; a late answer is dropped
                 return
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
+            await noting(message)
 
+        noting = _noting(send, status)
         limit_s = self.settings.request_timeout_s
         DEADLINE.set(time.monotonic() + limit_s)  # the work's own stop (geo_api.deadline)
-        task = asyncio.ensure_future(self.app(scope, receive, send_status))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self.app(scope, receive, send_status))  # (in this context)
+        woken = loop.create_future()
+
+        def wake(_=None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        task.add_done_callback(wake)
+        # the route stops itself at the deadline (504 from its next step); this is the
+        # backstop for a step that does not look at the clock
+        backstop = loop.call_later(limit_s + STOP_GRACE_S, wake)
         try:
-            # the route stops itself at the deadline (504 from its next step); this is the
-            # backstop for a step that does not look at the clock
-            done, _ = await asyncio.wait({task}, timeout=limit_s + STOP_GRACE_S)
-            if not done and status[0] is None:
+            await woken
+            if not task.done() and status[0] is None:
                 # the client is answered now; the task is left to end at its next step (its
                 # answer is dropped) so its analysis slot is freed when its work has stopped,
                 # not before
@@ -245,11 +294,8 @@ class AccessMiddleware:
                 status[0] = 504
             else:
                 await task  # a response already streaming finishes; errors propagate
-        except Exception:
-            status[0] = status[0] or 500  # answered by the server's error handler
-            raise
         finally:
-            self._log(scope, principal, status[0], t0, audited)
+            backstop.cancel()
 
     def _cap_anonymous(self, scope, principal):
         """When the run command chose the anonymous role itself (loopback, police.uk data
@@ -286,7 +332,7 @@ class AccessMiddleware:
         if error:
             entry["error"] = SECRET_VALUES.sub("[redacted]", error)
         try:
-            self.audit.write(entry)
+            self.audit.write_soon(entry)  # by the writer thread, in batches (data.audit)
         except OSError:  # an unwritable log must be noticed: say so loudly
             logging.getLogger("geo_api").exception("audit log write failed")
             raise

@@ -235,11 +235,12 @@ FORM_FIELDS = frozenset({"datetime", "group", "before", "after", "preset", "peri
                          "zoom"})
 
 
-def no_repeated_query_params(request: Request) -> None:
+async def no_repeated_query_params(request: Request) -> None:
     """Refuse what would otherwise be ignored in silence: a query parameter the endpoint
     does not take (``UnknownParameter``: 422, 400 on OGC API paths), a single-valued one
     given more than once (422) instead of using the last value (list parameters, e.g.
-    crime_category, may repeat), and an output format ``f`` on an endpoint that has none."""
+    crime_category, may repeat), and an output format ``f`` on an endpoint that has none.
+    (async: cheap checks on every request, run without a hop to the thread pool)"""
     counts = Counter(k for k, _ in request.query_params.multi_items())
     repeated = [k for k, n in counts.items() if n > 1]
     route = request.scope.get("route")
@@ -252,7 +253,7 @@ def no_repeated_query_params(request: Request) -> None:
     if unknown:
         for d in route.dependencies:  # who may call it is answered first (401/403)
             if getattr(d.dependency, "required_role", None):
-                d.dependency(request)
+                await d.dependency(request)
         raise UnknownParameter(
             f"{unknown[0]}: this endpoint takes no such parameter"
             + (f" (also unknown: {', '.join(unknown[1:])})" if len(unknown) > 1 else "")

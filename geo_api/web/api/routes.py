@@ -81,7 +81,6 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
     """A whole boundary layer as an RFC 7946 FeatureCollection (code, name, population).
     For maps, the tile endpoints are faster. Built once per boundaries version and sent
     with an ETag (304 when the client has it)."""
-    declare_properties(request, "boundary")
     key = (layer, svc.boundaries.version)
     built = LAYER_BYTES.get(key)
     if built is None:
@@ -89,6 +88,13 @@ def layer_geojson(layer: Annotated[str, Path(description="Boundary layer: npa, w
                           ensure_ascii=False, separators=(",", ":"), allow_nan=False
                           ).encode()
         built = LAYER_BYTES.put(key, (body, etag(body)))
+    return layer_response(request, built)
+
+
+def layer_response(request: Request, built: tuple[bytes, str]) -> Response:
+    """A boundary layer as sent, from its (body, etag) - also by ``web.prebuilt`` for a
+    layer already built."""
+    declare_properties(request, "boundary")
     body, tag = built
     return revalidated(request, body, tag, "application/geo+json", max_age_s=3600)
 

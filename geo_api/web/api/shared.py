@@ -218,8 +218,7 @@ def serve_tile(request: Request, svc: Service, flt: OffenceFilter, layer: str, z
     """Tile z/x/y of ``layer`` as GeoJSON or MVT (``fmt``), cached, with an ETag (304 when
     it matches) and the public role's disclosure policy applied."""
     policy = disclosure(request)
-    key = (fmt, layer, z, x, y, svc.store.dataset_version(), svc.boundaries.version,
-           str(request.query_params), policy)
+    key = tile_key(svc, fmt, layer, z, x, y, str(request.query_params), policy)
     cached = TILES.get(key)
     if cached is None:
         frame = layer_frame(svc, layer, flt, 3857 if fmt == "mvt" else 4326)
@@ -232,8 +231,21 @@ def serve_tile(request: Request, svc: Service, flt: OffenceFilter, layer: str, z
         else:
             body = clip_tile(frame, z, x, y)
         cached = TILES.put(key, (body, etag(body)))
+    return tile_response(request, cached, fmt, policy)
+
+
+def tile_key(svc: Service, fmt: str, layer: str, z: int, x: int, y: int, query: str,
+             policy) -> tuple:
+    """What a tile is cached under (``TILES``): also the data's versions, the query and the
+    disclosure policy it was made under."""
+    return (fmt, layer, z, x, y, svc.store.dataset_version(), svc.boundaries.version, query,
+            policy)
+
+
+def tile_response(request: Request, cached: tuple[bytes, str], fmt: str, policy) -> Response:
+    """A tile as sent, from its (body, etag) - also by ``web.prebuilt`` for a cached tile."""
     body, tag = cached
-    # protected above: the access middleware leaves it as it is
+    # protected when made: the access middleware leaves it as it is
     extra = {"X-Disclosure-Control": policy.label} if policy is not None else {}
     return revalidated(request, body, tag, MEDIA[fmt], max_age_s=300, headers=extra)
 
@@ -244,9 +256,19 @@ def revalidated(request: Request, body: bytes, tag: str, media_type: str, *, max
     depend on the caller's role: browsers may cache them, shared caches may not."""
     headers = {"ETag": tag, "Cache-Control": f"private, max-age={max_age_s}",
                "Vary": "Authorization, X-API-Key", **(headers or {})}
-    if request.headers.get("if-none-match") == tag:
+    if matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
+
+
+def matches(if_none_match: str | None, tag: str) -> bool:
+    """Whether ``If-None-Match`` names ``tag``: weak comparison (RFC 9110 13.1.2), so the
+    weak tag of a gzipped answer (``web.compression``) revalidates it too."""
+    if not if_none_match:
+        return False
+    opaque = tag.removeprefix("W/")
+    return any(t.strip() == "*" or t.strip().removeprefix("W/") == opaque
+               for t in if_none_match.split(","))
 
 
 # ------------------------------------------------------------------ map pages ----------
