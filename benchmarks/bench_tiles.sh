@@ -13,6 +13,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 PORT="${PORT:-8799}"; WORKERS="${WORKERS:-2}"; CONN="${CONN:-16}"; DUR="${DUR:-10s}"
 GOAL_RPS=2000; GOAL_P95_MS=20
 TMP="$(mktemp -d)"; export GEO_API_STORE_DIR="$TMP/store"  # keys and audit log: $TMP too
+export GEO_API_WARM_UP=false  # the one-off warm-up of the map pages after start: not serving
 geo_api load-demo >/dev/null 2>&1
 KEY="$(geo_api keys create --role analyst --name bench | head -1 | awk '{print $NF}')"
 uvicorn --factory geo_api.web.app:create_app --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \

@@ -228,16 +228,20 @@ def test_cached_answers_are_the_routes_answers(served, url, role):
         k: v for k, v in entries[-2].items() if k not in ("time", "ms")}
 
 
-def test_public_layer_counts_are_protected_when_cached(served):
-    client, key, _ = served
-    public = client.get("/layers/ward").json()
-    public_again = client.get("/layers/ward").json()
-    analyst = client.get("/layers/ward", headers={"X-API-Key": key}).json()
-    assert public == public_again
-    pops = [f["properties"].get("population") for f in public["features"]]
-    exact = [f["properties"].get("population") for f in analyst["features"]]
-    assert len(pops) == len(exact)
-    assert all(p is None or p % 5 == 0 for p in pops)  # rounded to 5 (or withheld)
+def test_a_kept_protected_answer_is_the_protection_made_afresh(served):
+    from geo_api.services.lru import LRU
+    from geo_api.web import auth
+
+    client, _, _ = served
+    for url in ("/layers/ward", "/stats/areas?layer=ward&datetime=2020-04"):
+        kept = client.get(url)
+        assert client.get(url).content == kept.content
+        saved, auth.PROTECTED = auth.PROTECTED, LRU(4)
+        try:
+            fresh = client.get(url)
+        finally:
+            auth.PROTECTED = saved
+        assert fresh.content == kept.content and "x-disclosure-control" in fresh.headers
 
 
 def test_no_caller_is_still_refused_for_cached_answers(demo_service, demo_settings, tmp_path):
@@ -261,3 +265,19 @@ def test_security_headers_on_every_kind_of_response(served):
     for url, headers in cases:
         r = client.get(url, headers=headers)
         assert all(h in r.headers for h in SECURITY), (url, r.status_code)
+
+
+def test_the_store_pointer_is_read_again_when_an_ingest_replaces_it(tmp_path):
+    import os
+
+    from geo_api.data.store.duckdb_store import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "store")
+    assert store._current_name() is None
+    for name in ("snap-a", "snap-b", "snap-c"):  # as an ingest swaps it (os.replace)
+        tmp = store.dir / "CURRENT.tmp"
+        tmp.write_text(name + "\n")
+        os.replace(tmp, store.dir / "CURRENT")
+        assert store._current_name() == name
+        assert store._current_name() == name  # kept
+    store.close()

@@ -114,6 +114,7 @@ class DuckDBStore(ReadThrough):
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._current: Snapshot | None = None
+        self._pointer: tuple[tuple | None, str | None] = (None, None)  # (stat, name)
         self._retired: list[Snapshot] = []
         self._writing = False
         # the ingest's join, for a migration that joins area codes again (``derive``); the
@@ -142,8 +143,17 @@ class DuckDBStore(ReadThrough):
 
     # -- pointer and readers ---------------------------------------------------------
     def _current_name(self) -> str | None:
+        """The snapshot ``CURRENT`` names. Every request asks (a cached tile's key has the
+        dataset version), so the name read is kept while a stat of the pointer finds the
+        same file unchanged (an ingest replaces it: a new file); read after the stat, so
+        what is kept is never older than the stamp it is kept under."""
+        path = self.dir / "CURRENT"
         try:
-            return (self.dir / "CURRENT").read_text().strip() or None
+            st = os.stat(path)
+            stamp = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if stamp != self._pointer[0]:
+                self._pointer = (stamp, path.read_text().strip() or None)
+            return self._pointer[1]
         except FileNotFoundError:
             return None
 
