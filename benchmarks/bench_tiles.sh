@@ -43,6 +43,8 @@ for c in "${CACHED[@]}"; do
   done
 done
 echo "goal: >= $GOAL_RPS req/s with p95 <= $GOAL_P95_MS ms for cached tiles and layers: met in $met of $total runs"
+echo -n "boundary layer /layers/ward      analyst  with Accept-Encoding: gzip: "
+BENCH_KEY="$KEY" BENCH_ENCODING=gzip wrk -t2 -c"$CONN" -d"$DUR" -s benchmarks/wrk_report.lua "$BASE/layers/ward" | tail -1
 for c in "${CACHED[@]}"; do
   for role in analyst public; do
     k=(); [ "$role" = analyst ] && k=(-H "X-API-Key: $KEY")
@@ -54,9 +56,13 @@ for c in "${CACHED[@]}"; do
       "$plain" "$zipped" "${enc:-not compressed}"
   done
 done
-plain="$(curl -sf -H "X-API-Key: $KEY" "$BASE/offences?limit=10000" | wc -c)"
-zipped="$(curl -sf -H "X-API-Key: $KEY" -H 'Accept-Encoding: gzip' "$BASE/offences?limit=10000" | wc -c)"
-printf '%-32s %-8s %7d bytes, with Accept-Encoding: gzip %7d bytes\n' "/offences?limit=10000" analyst "$plain" "$zipped"
+for page in "/offences?limit=10000" "/offences?limit=10000&f=csv"; do  # one page, computed each time
+  read -r plain tp < <(curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' -H "X-API-Key: $KEY" "$BASE$page")
+  read -r zipped tz < <(curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' -H "X-API-Key: $KEY" \
+                         -H 'Accept-Encoding: gzip' "$BASE$page")
+  printf '%-32s %-8s %7d bytes in %.2f s, with Accept-Encoding: gzip %7d bytes in %.2f s (loopback)\n' \
+    "$page" analyst "$plain" "$tp" "$zipped" "$tz"
+done
 if [ "${COMPUTED:-0}" = 1 ]; then
   echo -n "computed GeoJSON tile (lsoa z17, cache miss each time), analyst: "
   BENCH_KEY="$KEY" wrk -t2 -c"$CONN" -d"$DUR" -s benchmarks/wrk_computed.lua "$BASE" | tail -1
