@@ -44,7 +44,7 @@ def median_ms(fn, n: int) -> float:
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_access_"))
     settings = Settings(store_dir=tmp / "store", keys_file=tmp / "keys.json",
-                        audit_dir=tmp / "audit", anonymous_role="none")
+                        audit_dir=tmp / "audit", anonymous_role="none", warm_up=False)
     svc = Service(settings)
     svc.ingest_paths(svc.demo_files(), progress=False)
     svc.close()

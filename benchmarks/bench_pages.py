@@ -35,7 +35,8 @@ PAGES = {  # each page at three selections: every first build is a real one
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_pages_"))
     settings = Settings(store_dir=tmp / "store", keys_file=tmp / "keys.json",
-                        audit_dir=tmp / "audit", anonymous_role="analyst")
+                        audit_dir=tmp / "audit", anonymous_role="analyst",
+                        warm_up=False)  # first builds are what is measured
     svc = Service(settings)
     svc.ingest_paths(svc.demo_files(), progress=False)
     svc.close()

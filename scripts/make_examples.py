@@ -94,8 +94,10 @@ def shorten(o, depth=0):
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         # examples show the full answers (an analyst's); public ones are under disclosure control
+        # (no warm-up competing with the examples, no time cap on a loaded machine)
         settings = Settings(store_dir=f"{tmp}/store", anonymous_role="analyst",
-                            keys_file=f"{tmp}/keys.json", audit_dir=f"{tmp}/audit")
+                            keys_file=f"{tmp}/keys.json", audit_dir=f"{tmp}/audit",
+                            warm_up=False, request_timeout_s=600)
         from geo_api.services.service import Service
 
         svc = Service(settings)
