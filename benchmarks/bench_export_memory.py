@@ -43,7 +43,7 @@ from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
-from _timing import free_port
+from _timing import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "data" / "demo" / "police_uk").glob("*.csv"))
@@ -113,15 +113,8 @@ def start(src: Path, env: dict, settings: dict) -> tuple[subprocess.Popen, str]:
                              "--port", str(port)], env={**env, **settings}, cwd=src,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
+    wait_until_up(proc, url)
+    return proc, url
 
 
 async def fire(url: str, key: str, paths: list[str]) -> list[tuple]:

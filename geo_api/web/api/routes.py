@@ -136,17 +136,17 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep, slot: ExportSlot
         audit_note(request, rows=len(fc["features"]), point_level=True)
         return fc
     n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
-    rows = max(0, min(limit, n - offset))
-    headers = {"X-Number-Matched": str(n), "X-Number-Returned": str(rows)}
+    rows, length = max(0, min(limit, n - offset)), {}
     body: Iterator[str] | Iterator[bytes]
     if f == "csv":
         body = offences_csv_stream(svc, flt, limit, offset)
     else:
         parquet, rows = offences_geoparquet(svc, flt, limit, offset)
-        slot.hold(parquet)
-        headers["Content-Length"] = str(parquet.seek(0, 2))
+        slot.hold(parquet)  # deleted when sent
+        length = {"Content-Length": str(parquet.seek(0, 2))}
         parquet.seek(0)
         body = file_chunks(parquet)
+    headers = {"X-Number-Matched": str(n), "X-Number-Returned": str(rows), **length}
     audit_note(request, rows=rows, point_level=True)
     name, media = ("csv", "text/csv") if f == "csv" else ("parquet", PARQUET)
     return StreamingResponse(body, media_type=media, headers={
