@@ -137,13 +137,15 @@ class SQLReader(ABC):
 
     def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
                        columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
-        """Matching rows (ordered by month, key) and the total number matched."""
+        """Matching rows (ordered by month, key) and the total number matched. A page deep
+        in the selection costs the database its keys up to the page, not every row up to it
+        (``offence_batches``)."""
         check_columns(columns)
         where, params = where_sql(flt)
         n = self._rows(f"SELECT count(*) FROM offences WHERE {where}", params)[0][0]
-        df = self._df(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
-                      "ORDER BY month, offence_key LIMIT ? OFFSET ?", params + [limit, offset])
-        return df, n
+        if limit <= 0:
+            return self._df(f"SELECT {', '.join(columns)} FROM offences LIMIT 0"), n
+        return next(iter(self.offence_batches(flt, limit, offset, columns, limit))), n
 
     def offence_batches(self, flt: OffenceFilter, limit: int, offset: int,
                         columns: tuple[str, ...], batch_rows: int) -> Iterator[pd.DataFrame]:
