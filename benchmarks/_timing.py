@@ -43,3 +43,19 @@ def timed_child(argv: list[str], env: dict, workdir: Path) -> tuple[float, float
         return None
     secs, rss = done.stdout.split()
     return float(secs), float(rss)
+
+
+def wait_until_up(proc: subprocess.Popen, url: str) -> None:
+    """Wait (up to 60 s) for the server ``proc`` to answer ``url``/health; killed and
+    SystemExit if it does not."""
+    import httpx  # lazy: only the scripts that start a server need it
+
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")

@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from _timing import free_port
+from _timing import free_port, wait_until_up
 
 G = "group=violence_robbery_weapons"
 PERIODS = ["2020-07/2020-09", "2020-04/2020-06", "2020-01/2020-03"]
@@ -64,15 +64,8 @@ def start_server(store: Path, tmp: Path, cache_bytes: int) -> tuple[subprocess.P
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
+    wait_until_up(proc, url)
+    return proc, url
 
 
 async def run_load(url: str, users: int, seconds: float, seed: int,

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
                                 "free slot before it gets 503 (0: 503 at once)")
     max_heavy_waiting: int = Field(32, ge=0, description="Requests waiting for a slot at "
                                    "once; more get 503 at once (bounds the queue)")
+    max_export_requests: int = Field(2, ge=1, description="Exports of more than 1,000 "
+                                     "offence records (CSV, GeoParquet, GeoJSON pages) sent "
+                                     "at once per process, each until its last byte; more "
+                                     "wait and are refused as analyses are (heavy_wait_s, "
+                                     "max_heavy_waiting)")
     cors_origins: list[str] = Field(
         default_factory=list, description="Web origins (https://host:port) whose pages may call "
         "the API from a browser (CORS); preflights from any other origin are refused. "

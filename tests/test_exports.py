@@ -324,3 +324,212 @@ def test_planning_and_focus_maps_have_controls_in_their_panels(client):
     assert 'name="period_from"' not in focus  # it learns from the months it is given
     assert '<input type="hidden" name="datetime" value="2019-12/2020-09">' in focus
     assert "Ward: Castle" in focus
+
+
+def _csv_in_one_frame(svc, flt, limit, offset) -> bytes:
+    """The CSV as the whole page in one frame (what the batches must add up to)."""
+    from geo_api.web.api.features import PUBLIC_COLUMNS, _csv_text
+
+    return _csv_text(svc.store.query_offences(flt, limit, offset, PUBLIC_COLUMNS)[0],
+                     header=True).encode()
+
+
+def test_streamed_exports_equal_the_selection_read_at_once(client, demo_service, tmp_path,
+                                                           monkeypatch):
+    """Streamed in batches (many, here), the CSV is byte for byte and the GeoParquet row for
+    row the selection read in one query, with GeoPandas' GeoParquet metadata for the whole
+    selection (bbox, geometry types, CRS)."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    from geo_api.services.filters import build_filter
+    from geo_api.web.api import features
+
+    monkeypatch.setattr(features, "CSV_BATCH", 1_234)
+    monkeypatch.setattr(features, "PARQUET_BATCH", 1_500)
+    monkeypatch.setattr(features, "EXTENT_BATCH", 2_000)
+    flt = build_filter("2020-03/2020-05", "all")
+    r = client.get("/offences?f=csv&limit=7000&offset=321&datetime=2020-03/2020-05")
+    with demo_service.pinned() as svc:
+        assert r.content == _csv_in_one_frame(svc, flt, 7000, 321)
+        df = svc.store.query_offences(flt, 7000, 321, features.PUBLIC_COLUMNS)[0]
+    whole = features._geoframe(df)
+    expected = tmp_path / "whole.parquet"
+    whole.to_parquet(expected, index=False, compression="zstd")
+
+    r = client.get("/offences?f=parquet&limit=7000&offset=321&datetime=2020-03/2020-05")
+    assert r.status_code == 200 and int(r.headers["content-length"]) == len(r.content)
+    assert r.headers["x-number-returned"] == "7000"
+    got = tmp_path / "got.parquet"
+    got.write_bytes(r.content)
+    assert pq.ParquetFile(got).metadata.num_row_groups == 5  # written a batch at a time
+    a, b = pq.read_schema(got), pq.read_schema(expected)
+    assert a.metadata[b"geo"] == b.metadata[b"geo"] and a.names == b.names
+    pd_got, pd_expected = gpd.read_parquet(got), gpd.read_parquet(expected)
+    assert pd_got.crs == pd_expected.crs and pd_got.geometry.equals(pd_expected.geometry)
+    # a column with no value at all (ho_code: police.uk rows) is typed text, not Arrow's null
+    assert str(a.field("ho_code").type) == "large_string" and pd_got["ho_code"].isna().all()
+    rest = [k for k in pd_expected.columns if k not in ("ho_code", "geometry")]
+    assert (pd_got[rest].astype(object).fillna("null").values.tolist()
+            == pd_expected[rest].astype(object).fillna("null").values.tolist())
+
+
+def _export_settings(demo_settings, **update):
+    return demo_settings.model_copy(update={"max_export_requests": 1, "heavy_wait_s": 0.2,
+                                           **update})
+
+
+def test_exports_beyond_the_export_slots_get_503_and_other_work_goes_on(demo_settings,
+                                                                         demo_service):
+    """While the one export slot is taken, a big export of any format (and a GeoJSON or OGC
+    page of more than 1,000 rows) is refused with Retry-After instead of also
+    materialising; small pages and analyses (their own slots) are still answered."""
+    from fastapi.testclient import TestClient
+
+    from geo_api.web.app import create_app
+
+    with TestClient(create_app(_export_settings(demo_settings))) as c:
+        slots = c.app.state.export_slots
+        assert slots.acquire(blocking=False)  # a long export holds the only slot
+        try:
+            for url in ("/offences?f=csv&limit=1000000", "/offences?f=parquet&limit=5000",
+                        "/offences?limit=1001", "/collections/offences/items?limit=2000"):
+                r = c.get(url)
+                assert r.status_code == 503 and r.headers["retry-after"] == "5", url
+                assert r.json()["code"] == "busy" and "exports" in r.json()["message"]
+            assert c.get("/offences?limit=1000").status_code == 200
+            assert c.get("/offences?f=csv&limit=50").status_code == 200
+            assert c.get("/collections/offences/items?limit=100").status_code == 200
+            assert c.get("/hotspots/gi?permutations=9").status_code == 200
+            assert c.get("/offences?limit=20000").status_code == 422  # bad input first
+        finally:
+            slots.release()
+        assert c.get("/offences?f=csv&limit=5000").status_code == 200
+        assert slots.acquire(blocking=False)  # the export gave its slot back
+        slots.release()
+
+
+def test_a_flood_of_exports_waits_in_a_bounded_queue(demo_settings, demo_service):
+    """Of many exports at once, one runs, ``max_heavy_waiting`` wait for it and the rest
+    are refused at once: the number building an export at a time never grows."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from geo_api.web.app import create_app
+
+    settings = _export_settings(demo_settings, heavy_wait_s=30, max_heavy_waiting=1)
+    with TestClient(create_app(settings)) as c:
+        slots, queue = c.app.state.export_slots, c.app.state.export_queue
+        assert slots.acquire(blocking=False)
+        statuses: list[int] = []
+        threads = [threading.Thread(target=lambda: statuses.append(
+            c.get("/offences?f=parquet&limit=3000").status_code)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        while len(statuses) < 5:  # five refused at once, one waiting
+            threading.Event().wait(0.05)
+        assert statuses == [503] * 5 and not queue.acquire(blocking=False)
+        slots.release()  # the running export ends: the waiting one runs
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [200] + [503] * 5
+
+
+def _drive(c, path: str, on_body) -> tuple[list[dict], BaseException | None]:
+    """Call the app as a server would, with ``on_body(message)`` on each body message sent
+    (it may raise: a client gone, a socket closed); the messages and what was raised."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(path)
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+             "http_version": "1.1", "method": "GET", "scheme": "http", "path": url.path,
+             "raw_path": url.path.encode(), "query_string": url.query.encode(),
+             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000),
+             "server": ("testserver", 80), "root_path": "", "state": {}}
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            on_body(message)
+
+    async def run():
+        try:
+            await c.app(scope, receive, send)
+        except BaseException as e:  # noqa: BLE001 - what the server would see
+            return e
+        return None
+
+    return sent, c.portal.call(run)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_cut_off_midway_leaves_nothing_behind(demo_settings, demo_service, fmt,
+                                                        monkeypatch):
+    """The client goes away after the first chunk: the export's slot is free again, its
+    snapshot is no longer pinned and its temporary file is gone."""
+    import tempfile
+
+    from fastapi.testclient import TestClient
+
+    from geo_api.web.api import features
+    from geo_api.web.app import create_app
+
+    monkeypatch.setattr(features, "CHUNK_BYTES", 4096)
+    files: list = []
+    spooled = tempfile.SpooledTemporaryFile
+    monkeypatch.setattr(features.tempfile, "SpooledTemporaryFile",
+                        lambda *a, **k: files.append(spooled(*a, **k)) or files[-1])
+    seen: list[bool] = []
+
+    def gone_after_first(message):
+        slots = c.app.state.export_slots
+        free = slots.acquire(blocking=False)  # False: the export holds it while sending
+        if free:
+            slots.release()
+        seen.append(free)
+        raise OSError("client went away")
+
+    with TestClient(create_app(_export_settings(demo_settings))) as c:
+        sent, raised = _drive(c, f"/offences?f={fmt}&limit=20000", gone_after_first)
+        assert sent[0]["status"] == 200 and seen == [False] and raised is not None
+        assert c.app.state.export_slots.acquire(blocking=False)  # released
+        c.app.state.export_slots.release()
+        backend = c.app.state.service.backend
+        assert backend._current.refs == 0  # no snapshot still pinned
+        assert all(f.closed for f in files) and len(files) == (fmt == "parquet")
+
+
+def test_an_export_failing_midway_refuses_or_cuts_off_and_frees_its_slot(
+        demo_settings, demo_service, monkeypatch):
+    """A store error after the first batch: GeoParquet (sent only when whole) is a 500 with
+    no file; the CSV, already streaming, ends without its last chunk (the server closes the
+    connection: no complete-looking file). Either way the slot is free again."""
+    from fastapi.testclient import TestClient
+
+    from geo_api.data.store.queries import SQLReader
+    from geo_api.web.app import create_app
+
+    batches = SQLReader.offence_batches
+
+    def failing(self, *args, **kwargs):
+        for i, df in enumerate(batches(self, *args, **kwargs)):
+            if i == 1:
+                raise RuntimeError("disk gone")
+            yield df
+
+    monkeypatch.setattr(SQLReader, "offence_batches", failing)
+    with TestClient(create_app(_export_settings(demo_settings)),
+                    raise_server_exceptions=False) as c:
+        r = c.get("/offences?f=parquet&limit=100000")
+        assert r.status_code == 500 and r.headers["content-type"].startswith(
+            "application/json") and b"PAR1" not in r.content
+        sent, raised = _drive(c, "/offences?f=csv&limit=100000", lambda m: None)
+        assert sent[0]["status"] == 200 and isinstance(raised, RuntimeError)
+        assert not any(m.get("more_body") is False for m in sent[1:])  # never ended
+        assert c.app.state.export_slots.acquire(blocking=False)
+        c.app.state.export_slots.release()

@@ -102,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.heavy_slots = threading.BoundedSemaphore(settings.max_heavy_requests)
     app.state.heavy_queue = threading.BoundedSemaphore(max(settings.max_heavy_waiting, 1))
     app.state.heavy_wait_s = settings.heavy_wait_s if settings.max_heavy_waiting else 0.0
+    app.state.export_slots_n = settings.max_export_requests
+    app.state.export_slots = threading.BoundedSemaphore(settings.max_export_requests)
+    app.state.export_queue = threading.BoundedSemaphore(max(settings.max_heavy_waiting, 1))
     routers = (router, hotspots_router, compare_router, pages_router, tiles_router,
                sites_router, planning_router, forecast_router, indicators_router, ogc_router)
     for r in routers:

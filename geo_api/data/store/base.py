@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -294,6 +294,13 @@ class Queries(Protocol):
     def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
                        columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
         """Matching rows (ordered by month, key), one page, and the total number matched."""
+        ...
+
+    def offence_batches(self, flt: OffenceFilter, limit: int, offset: int,
+                        columns: tuple[str, ...], batch_rows: int) -> Iterator[pd.DataFrame]:
+        """The rows of ``query_offences`` in order, in batches of at most ``batch_rows`` (the
+        first may be empty), each costing the database about one batch of memory (exports
+        of up to a million rows)."""
         ...
 
     def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:

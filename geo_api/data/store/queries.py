@@ -10,7 +10,7 @@ as one-off reads, each pinning the current snapshot for just that call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
@@ -137,13 +137,59 @@ class SQLReader(ABC):
 
     def query_offences(self, flt: OffenceFilter, limit: int, offset: int,
                        columns: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
-        """Matching rows (ordered by month, key) and the total number matched."""
+        """Matching rows (ordered by month, key) and the total number matched. A page deep
+        in the selection costs the database its keys up to the page, not every row up to it
+        (``offence_batches``)."""
         check_columns(columns)
         where, params = where_sql(flt)
         n = self._rows(f"SELECT count(*) FROM offences WHERE {where}", params)[0][0]
-        df = self._df(f"SELECT {', '.join(columns)} FROM offences WHERE {where} "
-                      "ORDER BY month, offence_key LIMIT ? OFFSET ?", params + [limit, offset])
-        return df, n
+        if limit <= 0:
+            return self._df(f"SELECT {', '.join(columns)} FROM offences LIMIT 0"), n
+        return next(iter(self.offence_batches(flt, limit, offset, columns, limit))), n
+
+    def offence_batches(self, flt: OffenceFilter, limit: int, offset: int,
+                        columns: tuple[str, ...], batch_rows: int) -> Iterator[pd.DataFrame]:
+        """The rows of ``query_offences(flt, limit, offset, columns)`` in batches of at most
+        ``batch_rows`` (the first may be empty; no more follow an empty or short one).
+
+        Each batch continues after the last key of the one before (keyset paging), so a
+        batch costs the same wherever it starts: the database sorts at most ``batch_rows``
+        rows at a time, never the whole selection (an OFFSET would sort everything before
+        it on every batch). ``offset`` is skipped once, reading keys only."""
+        check_columns(columns)
+        where, params = where_sql(flt)
+        keys = [c for c in ("month", "offence_key") if c not in columns]
+        select = f"SELECT {', '.join((*columns, *keys))} FROM offences WHERE {where}"
+        order = " ORDER BY month, offence_key LIMIT ?"
+        after: tuple | None = None
+        if offset:
+            skipped = self._rows(f"SELECT month, offence_key FROM offences WHERE {where} "
+                                 "ORDER BY month, offence_key LIMIT 1 OFFSET ?",
+                                 params + [offset - 1])
+            if not skipped:
+                yield self._df(select + order, params + [0])[list(columns)]
+                return
+            after = skipped[0]
+        done = 0
+        while True:
+            n = min(batch_rows, limit - done)
+            if after is None:
+                df = self._df(select + order, params + [n])
+            elif after[0] is None:  # NULL months sort last (both backends' default)
+                df = self._df(f"{select} AND month IS NULL AND offence_key > ?{order}",
+                              params + [after[1], n])
+            else:
+                df = self._df(f"{select} AND (month > ? OR month IS NULL OR (month = ? AND "
+                              f"offence_key > ?)){order}",
+                              params + [after[0], after[0], after[1], n])
+            if len(df):
+                m = df["month"].iloc[-1]
+                after = (None if pd.isna(m) else pd.Timestamp(m).date(),
+                         df["offence_key"].iloc[-1])
+            done += len(df)
+            yield df.drop(columns=keys) if keys else df
+            if len(df) < n or done >= limit:
+                return
 
     def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
         """The row with ``offence_key`` = ``key`` (empty when there is none)."""
@@ -276,6 +322,11 @@ class ReadThrough(ABC):
                        ) -> tuple[pd.DataFrame, int]:
         with self.reader() as r:
             return r.query_offences(flt, limit, offset, columns)
+
+    def offence_batches(self, flt: OffenceFilter, limit: int, offset: int,
+                        columns: tuple[str, ...], batch_rows: int) -> Iterator[pd.DataFrame]:
+        with self.reader() as r:  # one snapshot for every batch
+            yield from r.offence_batches(flt, limit, offset, columns, batch_rows)
 
     def offence_by_key(self, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
         with self.reader() as r:

@@ -266,6 +266,20 @@ async def no_repeated_query_params(request: Request) -> None:
         raise InvalidParameter("f: this endpoint has one output format; leave f out")
 
 
+def _take(slots, queue, wait_s: float, busy: ServerBusy) -> None:
+    """A slot of ``slots`` now, or after waiting up to ``wait_s`` as one of at most the
+    ``queue``'s size of waiting requests; ``busy`` (503) otherwise."""
+    if not slots.acquire(blocking=False):
+        if wait_s <= 0 or not queue.acquire(blocking=False):
+            raise busy
+        try:
+            got = slots.acquire(timeout=wait_s)
+        finally:
+            queue.release()
+        if not got:
+            raise busy
+
+
 def heavy_slot(request: Request) -> Iterator[None]:
     """One of a few slots for computing analyses and maps in this process
     (``GEO_API_MAX_HEAVY_REQUESTS``). When all are taken a request waits up to
@@ -276,17 +290,9 @@ def heavy_slot(request: Request) -> Iterator[None]:
         yield
         return
     state = request.app.state  # heavy_slots / heavy_queue / heavy_wait_s: made by create_app
-    busy = ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
-                      "few seconds")
-    if not state.heavy_slots.acquire(blocking=False):
-        if state.heavy_wait_s <= 0 or not state.heavy_queue.acquire(blocking=False):
-            raise busy
-        try:
-            got = state.heavy_slots.acquire(timeout=state.heavy_wait_s)
-        finally:
-            state.heavy_queue.release()
-        if not got:
-            raise busy
+    _take(state.heavy_slots, state.heavy_queue, state.heavy_wait_s,
+          ServerBusy(f"{state.heavy_slots_n} analyses are already running; try again in a "
+                     "few seconds"))
     try:
         yield
     finally:
@@ -294,3 +300,52 @@ def heavy_slot(request: Request) -> Iterator[None]:
 
 
 HeavySlot = Depends(heavy_slot)
+
+# offence records a request may read without an export slot (a page a map or a GIS client
+# asks for); more take one
+EXPORT_FREE_ROWS = 1_000
+
+
+class ExportSlot:
+    """An export of offence records: ``take(rows)`` takes one of the process's export slots
+    (``GEO_API_MAX_EXPORT_REQUESTS``) for more than ``EXPORT_FREE_ROWS`` rows, waiting and
+    refusing as the analysis slots do; ``hold(file)`` keeps a file the answer is sent from.
+    Both last until the answer has been sent, or has failed (``export_slot``)."""
+
+    def __init__(self, state) -> None:
+        self._state = state
+        self._taken = False
+        self._files: list = []
+
+    def take(self, rows: int) -> None:
+        if rows <= EXPORT_FREE_ROWS or self._taken:
+            return
+        state = self._state  # export_slots / export_queue: made by create_app
+        _take(state.export_slots, state.export_queue, state.heavy_wait_s,
+              ServerBusy(f"{state.export_slots_n} exports of offence records are already "
+                         "running; try again in a few seconds"))
+        self._taken = True
+
+    def hold(self, file) -> None:
+        self._files.append(file)
+
+    def end(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files = []
+        if self._taken:
+            self._taken = False
+            self._state.export_slots.release()
+
+
+def export_slot(request: Request) -> Iterator[ExportSlot]:
+    """The request's ``ExportSlot``, ended when the response has been sent or has failed
+    (FastAPI ends a dependency with yield after its response: a streamed body keeps it)."""
+    slot = ExportSlot(request.app.state)
+    try:
+        yield slot
+    finally:
+        slot.end()
+
+
+ExportSlotDep = Annotated[ExportSlot, Depends(export_slot)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,7 +14,12 @@ from geo_api.errors import Forbidden, InvalidParameter
 from geo_api.services.frames import records
 from geo_api.services.lru import LRU
 from geo_api.web.api.csv_safe import table_csv
-from geo_api.web.api.features import offences_csv_stream, offences_geojson, offences_geoparquet
+from geo_api.web.api.features import (
+    file_chunks,
+    offences_csv_stream,
+    offences_geojson,
+    offences_geoparquet,
+)
 from geo_api.web.api.models import (
     AreaStatsResponse,
     ErrorBody,
@@ -23,7 +29,7 @@ from geo_api.web.api.models import (
     LayerList,
     OffenceCollection,
 )
-from geo_api.web.api.params import FilterDep, Layer, ServiceDep
+from geo_api.web.api.params import ExportSlotDep, FilterDep, Layer, ServiceDep
 from geo_api.web.api.shared import (
     ERRORS,
     TABLE_FORMATS,
@@ -38,6 +44,7 @@ from geo_api.web.tiles import etag
 router = APIRouter()
 MAX_PAGE_SIZE = 10_000
 MAX_CSV_ROWS = 1_000_000
+PARQUET = "application/vnd.apache.parquet"
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
                "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
                "-1.133200,52.634900\n")
@@ -104,12 +111,12 @@ def layer_response(request: Request, built: tuple[bytes, str]) -> Response:
             response_class=GeoJSONResponse, tags=["offences"],
             responses={**ERRORS, 403: {"model": ErrorBody},
                        200: {"content": {"text/csv": {"example": CSV_EXAMPLE},
-                                         "application/vnd.apache.parquet": {
+                                         PARQUET: {
                                              "schema": {"type": "string", "format": "binary"}}},
                              "description": "GeoJSON (default), CSV (f=csv) or GeoParquet "
                                             "(f=parquet)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
-def offences(request: Request, svc: ServiceDep, flt: FilterDep,
+def offences(request: Request, svc: ServiceDep, flt: FilterDep, slot: ExportSlotDep,
              limit: Annotated[int, Query(ge=1, le=MAX_CSV_ROWS, description=(
                  "Rows to return: at most 10,000 as GeoJSON; CSV streams up to 1,000,000"))
                  ] = 100,
@@ -120,31 +127,36 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep,
              ):
     """Offence records matching the filter as GeoJSON points (lon/lat; at most 10,000 per
     page) or CSV (streamed, up to 1,000,000 rows), paged with `limit`/`offset`;
-    `numberMatched` (or the X-Number-Matched header) gives the total.
+    `numberMatched` (or the X-Number-Matched header) gives the total. More than 1,000 rows
+    take one of a few export slots (`GEO_API_MAX_EXPORT_REQUESTS`) until sent: 503 with
+    Retry-After when all stay busy.
     Refused (403) when the deployment serves aggregates only."""
     if svc.settings.aggregates_only:
         raise Forbidden("this deployment serves aggregates only; use /stats/areas")
-    if f == "csv":
-        n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
-        rows = max(0, min(limit, n - offset))
-        audit_note(request, rows=rows, point_level=True)
-        return StreamingResponse(
-            offences_csv_stream(request.app.state.service, flt, limit, offset),
-            media_type="text/csv", headers={
-                "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
-                "Content-Disposition": 'attachment; filename="offences.csv"'})
-    if f == "parquet":
-        body, rows, n = offences_geoparquet(svc, flt, limit, offset)
-        audit_note(request, rows=rows, point_level=True)
-        return Response(body, media_type="application/vnd.apache.parquet", headers={
-            "X-Number-Matched": str(n), "X-Number-Returned": str(rows),
-            "Content-Disposition": 'attachment; filename="offences.parquet"'})
-    if limit > MAX_PAGE_SIZE:
+    if f == "geojson" and limit > MAX_PAGE_SIZE:
         raise InvalidParameter(f"limit: at most {MAX_PAGE_SIZE:,} as GeoJSON; use f=csv (it "
                                "streams) or page with offset")
-    fc = offences_geojson(svc, flt, limit, offset)[0]
-    audit_note(request, rows=len(fc["features"]), point_level=True)
-    return fc
+    slot.take(limit)
+    if f == "geojson":
+        fc = offences_geojson(svc, flt, limit, offset)[0]
+        audit_note(request, rows=len(fc["features"]), point_level=True)
+        return fc
+    n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
+    rows, length = max(0, min(limit, n - offset)), {}
+    body: Iterator[str] | Iterator[bytes]
+    if f == "csv":
+        body = offences_csv_stream(svc, flt, limit, offset)
+    else:
+        parquet, rows = offences_geoparquet(svc, flt, limit, offset)
+        slot.hold(parquet)  # deleted when sent
+        length = {"Content-Length": str(parquet.seek(0, 2))}
+        parquet.seek(0)
+        body = file_chunks(parquet)
+    headers = {"X-Number-Matched": str(n), "X-Number-Returned": str(rows), **length}
+    audit_note(request, rows=rows, point_level=True)
+    name, media = ("csv", "text/csv") if f == "csv" else ("parquet", PARQUET)
+    return StreamingResponse(body, media_type=media, headers={
+        **headers, "Content-Disposition": f'attachment; filename="offences.{name}"'})
 
 
 @router.get("/stats/areas", dependencies=[PUBLIC], response_model=AreaStatsResponse, operation_id="getAreaStats",

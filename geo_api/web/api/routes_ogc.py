@@ -32,7 +32,7 @@ from geo_api.web.api.models import (
     TileSetDoc,
     TileSetList,
 )
-from geo_api.web.api.params import HeavySlot, ServiceDep, filter_param
+from geo_api.web.api.params import ExportSlotDep, HeavySlot, ServiceDep, filter_param
 from geo_api.web.api.shared import Responses, declare_properties, layer_frame, serve_tile
 from geo_api.web.auth import ANALYST, ANYONE, PUBLIC, audit_note, current_principal, disclosure
 
@@ -160,15 +160,18 @@ def describe_offences(request: Request, svc: ServiceDep, flt: OgcFilter) -> dict
             operation_id="getOffenceFeatures", response_model=OgcFeatureCollection,
             responses={**GEOJSON_200, **ERRORS},
             summary="Offence records as GeoJSON points, paged (analysts)")
-def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, limit: Limit = 10,
-                  offset: Offset = 0, crs: Crs = None, bbox_crs: BboxCrs = None) -> Response:
+def offence_items(request: Request, svc: ServiceDep, flt: OgcFilter, slot: ExportSlotDep,
+                  limit: Limit = 10, offset: Offset = 0, crs: Crs = None,
+                  bbox_crs: BboxCrs = None) -> Response:
     """Offence records matching the filter (datetime, bbox, group, crime_category, source,
     flags, hours - the API's filter vocabulary), ordered by month and key; `numberMatched`
-    is the total, the 'next' link the following page. Every page is audited."""
+    is the total, the 'next' link the following page. Every page is audited. Pages of
+    more than 1,000 take an export slot (503 with Retry-After when all stay busy)."""
     c = _offence_collection(request, svc)
     _check_bbox_crs(bbox_crs)
     epsg = ogc.parse_crs(crs)
     flt = feature_collections.selection(svc, c, flt)
+    slot.take(limit)
     df, n = feature_collections.offence_page(svc, flt, limit, offset, with_metric=epsg != 4326)
     feats = ogc.offence_features_json(df, epsg)
     audit_note(request, rows=len(feats), point_level=True)
