@@ -89,6 +89,9 @@ def timed_get(client: httpx.Client, path: str, key: str | None) -> tuple[int, fl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", type=Path, help="keep the store here (re-used if present)")
+    ap.add_argument("--no-warm-up", action="store_true",
+                    help="do not wait for the warm-up (code from before it existed: run with "
+                         "PYTHONPATH=<a checkout of that code>)")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_long_"))
     env = {**os.environ, "GEO_API_STORE_DIR": str(work / "store"),
@@ -117,8 +120,9 @@ def main() -> None:
             links = list(dict.fromkeys(
                 a.split('"')[0].replace("&amp;", "&") for a in
                 c.get("/").text.split('href="')[1:] if a.startswith(("/maps/", "/compare/"))))
-            warmed = _wait_for_warm_up(work / "audit" / "audit.jsonl", links, t_start,
-                                       started_at)
+            warmed = (float("nan") if args.no_warm_up else
+                      _wait_for_warm_up(work / "audit" / "audit.jsonl", links, t_start,
+                                        started_at))
             print(f"store: {health['n_offences']:,} offences, {health['first_month']} to "
                   f"{health['last_month']} (26 months SYNTHETIC, re-dated copies)")
             print(f"warm-up: every landing map built {warmed:.1f} s after the server process "
