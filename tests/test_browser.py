@@ -248,3 +248,52 @@ def print_to_pdf(browser, url: str) -> bytes:
              re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
     assert pages == 1 and boxes == {(842, 595)}, (pages, boxes)
     return data
+
+
+# Printing from an ordinary window (issue 30): whatever the window's size, the printed map
+# shows everything drawn on it (the study area's areas and cells, the places listed, kits).
+PRINT_WINDOWS = [(1600, 1000), (1366, 768), (1200, 900), (390, 844)]
+PRINT_PAGES = {
+    "hotspots": PAGES["hotspots"][0],
+    "report": PAGES["compare"][0],
+    "side_by_side": PAGES["side_by_side"][0],
+    "planning": "/maps/planning?datetime=2020-04/2020-09&p=5",
+    "focus": PAGES["focus"][0],
+}
+# every map on the page: is all it draws (tile layers aside) inside its view, and its size
+EVERYTHING_IN_VIEW = """
+var out = [];
+for (var k in window) {
+  var m;
+  try { m = window[k]; } catch (e) { continue; }
+  if (!(window.L && m instanceof L.Map)) { continue; }
+  var drawn = L.latLngBounds([]);
+  m.eachLayer(function (l) {
+    if (l instanceof L.TileLayer) { return; }
+    if (typeof l.getBounds === 'function') {
+      try { var b = l.getBounds(); if (b && b.isValid()) { drawn.extend(b); } } catch (e) {}
+    } else if (typeof l.getLatLng === 'function') { drawn.extend(l.getLatLng()); }
+  });
+  var c = m.getContainer();
+  out.push([k, drawn.isValid() && m.getBounds().contains(drawn), c.clientWidth,
+            c.clientHeight]);
+}
+return out;"""
+
+
+@pytest.mark.parametrize("name", sorted(PRINT_PAGES))
+def test_printing_fits_the_whole_selection_whatever_the_window(server, browser, name):
+    with rendered(browser, server + PRINT_PAGES[name]) as d:
+        for width, height in PRINT_WINDOWS:
+            d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1,
+                "mobile": width < 600})
+            d.execute_script("window.dispatchEvent(new Event('resize'));")
+            d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+            d.execute_script("window.dispatchEvent(new Event('beforeprint'));")
+            maps = d.execute_script(EVERYTHING_IN_VIEW)
+            assert maps, name
+            for map_id, inside, w, h in maps:
+                assert inside, f"{name} at {width}x{height}: {map_id} ({w}x{h}) cuts its layers"
+            d.execute_script("window.dispatchEvent(new Event('afterprint'));")
+            d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
