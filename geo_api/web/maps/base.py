@@ -72,12 +72,11 @@ def root_of(m: Element) -> Figure:
 
 
 def page_head(root: Figure, title: str, print_button: bool = True) -> None:
-    """Error probe, ``<title>``, the offline note and printing (A4 landscape stylesheet, the
-    whole selection fitted into the printed map, and a Print button) for a page."""
+    """Error probe, ``<title>``, the offline note and printing (A4 landscape stylesheet and
+    a Print button) for a page."""
     root.header.add_child(Raw(render("_error_probe.html")), index=0)
     root.header.add_child(Raw(render("maps/head.html", title=title)))
     root.html.add_child(Raw(render("maps/offline_note.html")))
-    root.html.add_child(Raw(render("maps/print_fit.html")))
     if print_button:
         root.html.add_child(Raw(render("maps/print_button.html")))
 
