@@ -64,7 +64,7 @@ from geo_api.web.api.shared import (
     page_controls,
 )
 from geo_api.web.auth import PUBLIC, disclosure
-from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report
+from geo_api.web.maps.layers import GROUP_WORDS, period_label, protected_report, protected_words
 from geo_api.web.maps.report import render_report_map
 
 router = APIRouter(tags=["comparison"], dependencies=[HeavySlot])
@@ -159,13 +159,15 @@ def centre(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
 @router.get("/compare/report", dependencies=[PUBLIC], response_model=DisplacementReport, operation_id="displacementReport",
             responses=ERRORS, summary="One-call displacement report: NPA change, WDQ centre -> "
                                       "East/West, centre shift, H3 hotspot change")
-def report(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
+def report(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
            sig: SignificanceAtDep) -> DisplacementFindings:
     """One call for the lockdown question: NPA share change, WDQ centre -> East/West with
-    South as control (with its readability tests and flags), centre shift, and the H3 r9
-    hotspot change summary (hot at `alpha`, FDR by default)."""
+    South as control (with its readability tests and flags), centre shift, the H3 r9
+    hotspot change summary (hot at `alpha`, FDR by default), and `summary_words`: the
+    answer in plain words, as the report map states it."""
 
-    return displacement_report(svc, *_periods(svc, flt, before, after), sig)
+    return protected_words(displacement_report(svc, *_periods(svc, flt, before, after), sig),
+                           disclosure(request))
 
 
 @router.get("/hotspots/emerging", dependencies=[PUBLIC], response_model=EmergingResponse, operation_id="emergingHotspots",

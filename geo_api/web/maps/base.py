@@ -72,11 +72,14 @@ def root_of(m: Element) -> Figure:
 
 
 def page_head(root: Figure, title: str, print_button: bool = True) -> None:
-    """Error probe, ``<title>``, the offline note and printing (A4 landscape stylesheet and
-    a Print button) for a page."""
+    """Error probe, ``<title>``, the offline note, the link to the glossary (``GET
+    /glossary``), the phone layout (legend and layer list folded at first) and printing
+    (A4 landscape stylesheet and a Print button) for a page."""
     root.header.add_child(Raw(render("_error_probe.html")), index=0)
     root.header.add_child(Raw(render("maps/head.html", title=title)))
     root.html.add_child(Raw(render("maps/offline_note.html")))
+    root.html.add_child(Raw(render("maps/glossary_link.html")))
+    root.html.add_child(Raw(render("maps/phone.html")))
     if print_button:
         root.html.add_child(Raw(render("maps/print_button.html")))
 

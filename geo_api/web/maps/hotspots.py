@@ -21,6 +21,7 @@ from folium.template import Template
 from geo_api.analysis.defaults import DEFAULT_PERMUTATIONS
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import to_io
+from geo_api.services.report_words import npa_name
 from geo_api.web.maps.base import (
     CENTRE,
     LEAFLET_CSS,
@@ -39,15 +40,15 @@ GI_COLOURS = {"hot 99%": "#b2182b", "hot 95%": "#ef8a62", "hot 90%": "#fddbc7",
               "cold 90%": "#d1e5f0", "cold 95%": "#67a9cf", "cold 99%": "#2166ac"}
 KDE_COLOURS = [(0.75, "#7f0000"), (0.5, "#d7301f"), (0.25, "#fc8d59"), (0.1, "#fdcc8a"),
                (0.0, "#fef0d9")]
-GI_NOTE = (f"Gi* hot/cold spots (two-sided, {DEFAULT_PERMUTATIONS:,} permutations, false "
-           "discovery rate controlled across cells); KDE layer: darker = nearer the peak "
-           "density")
+GI_NOTE = (f"Hot and cold spots: Getis-Ord Gi* on H3 hexagons (two-sided, "
+           f"{DEFAULT_PERMUTATIONS:,} permutations, false discovery rate controlled across "
+           "cells); heat map: kernel density (KDE), darker = nearer the peak density")
 PLAIN = {"hot 99%": "Hot spot, 99% confidence", "hot 95%": "Hot spot, 95% confidence",
          "hot 90%": "Hot spot, 90% confidence",
          "cold 90%": "Cold spot, 90% (layer off at first)", "cold 95%": "Cold spot, 95%",
          "cold 99%": "Cold spot, 99%"}
-PLAIN_NOTE = ("Hot spot: many more offences here and in the cells around than chance would "
-              "give. Cold spot: many fewer.")
+PLAIN_NOTE = ("Hot spot: many more offences here and in the hexagons around than chance "
+              "would give. Cold spot: many fewer. The confidence says how sure that is.")
 
 
 def plain_items() -> dict[str, str]:
@@ -99,12 +100,23 @@ def sites_layer(sites: pd.DataFrame, name: str, show: bool) -> folium.GeoJson:
 _OUTLINES: dict[tuple[str, str], list[dict]] = {}
 
 
+def shown_names(boundaries, layer: str) -> list[str]:
+    """A layer's area names as people see them: NPAs as 'Central (NC)' (``npa_name``: the
+    name with the code the API and the strategy use), other areas by name."""
+    g = boundaries.get(layer).gdf
+    if layer == "npa":
+        return [npa_name(c, n) for c, n in zip(g["code"], g["name"])]
+    return [str(n) for n in g["name"]]
+
+
 def outline_features(boundaries, layer: str) -> list[dict]:
-    """A layer's areas as lon/lat GeoJSON features (code, escaped name), converted once per
-    boundary set: only the counts change from page to page."""
+    """A layer's areas as lon/lat GeoJSON features (code, escaped name as shown, see
+    ``shown_names``), converted once per boundary set: only the counts change from page to
+    page."""
     key = (boundaries.version, layer)
     if key not in _OUTLINES:
         g = to_io(boundaries.get(layer).gdf[["code", "name", "geometry"]])
+        g["name"] = shown_names(boundaries, layer)
         _OUTLINES[key] = json.loads(safe_geojson(g))["features"]
     return _OUTLINES[key]
 
@@ -130,7 +142,7 @@ def label_points(boundaries, layer: str) -> list[list]:
         g = boundaries.get(layer).gdf
         pts = to_io(gpd.GeoDataFrame(geometry=g.geometry.representative_point(), crs=g.crs))
         _LABEL_POINTS[key] = [[round(p.y, 5), round(p.x, 5), tooltip_text(n)]
-                              for p, n in zip(pts.geometry, g["name"])]
+                              for p, n in zip(pts.geometry, shown_names(boundaries, layer))]
     return _LABEL_POINTS[key]
 
 
@@ -198,8 +210,9 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     folium.GeoJson(with_counts(outline_features(boundaries, "npa"), layers.npa_counts),
                    name="Policing areas (approximate)",
                    style_function=lambda f: {"fill": False, "color": "#000", "weight": 2.5},
-                   tooltip=folium.GeoJsonTooltip(fields=["code", "name", "count"],
-                                                 aliases=["NPA", "Name", "Offences"])).add_to(m)
+                   tooltip=folium.GeoJsonTooltip(fields=["name", "count"],
+                                                 aliases=["Policing area", "Offences"])
+                   ).add_to(m)
     sig = pd.DataFrame([r for r in layers.gi_rows if r["label"] in GI_COLOURS])
     g = None
     if len(sig):
@@ -209,22 +222,24 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
         g = gpd.GeoDataFrame(sig[["id", "count", "gi_z", "label", "streets"]].fillna(
             {"streets": ""}), geometry=h3_polygons_lonlat(ids), crs=4326)
         g["gi_z"] = pd.to_numeric(g["gi_z"], errors="coerce").round(2)  # null: withheld
+        g["meaning"] = g["label"].map(PLAIN).str.replace(" (layer off at first)", "")
     for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
         part = g[g["label"].str.startswith(kind)] if g is not None else None
         if part is None or not len(part):  # listed all the same: "none" is an answer too
-            folium.FeatureGroup(name=f"{kind.capitalize()} spots (Gi*, H3): none in this "
-                                "period", show=False).add_to(m)
+            folium.FeatureGroup(name=f"{kind.capitalize()} spots: none in this period",
+                                show=False).add_to(m)
             continue
         folium.GeoJson(
-            safe_geojson(part), name=f"{kind.capitalize()} spots (Gi*, H3)", show=show,
+            safe_geojson(part), name=f"{kind.capitalize()} spots (hexagons)", show=show,
             style_function=lambda f: {"fillColor": GI_COLOURS[f["properties"]["label"]],
                                       "color": "white", "weight": 0.5,
                                       "fillOpacity": 0.75},
-            tooltip=folium.GeoJsonTooltip(fields=["label", "streets", "count", "gi_z"],
-                                          aliases=["Gi*", "Streets", "Offences", "z"])
+            tooltip=folium.GeoJsonTooltip(fields=["meaning", "streets", "count", "gi_z"],
+                                          aliases=["What", "Streets", "Offences",
+                                                   "Strength (z-score)"])
         ).add_to(m)
     if layers.kde_url:
-        FetchedGeoJson(layers.kde_url, "Kernel density (share of peak)", KDE_STYLE_JS,
+        FetchedGeoJson(layers.kde_url, "Heat map (darker: more offences)", KDE_STYLE_JS,
                        show=False).add_to(m)
 
 

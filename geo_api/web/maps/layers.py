@@ -13,10 +13,18 @@ from geo_api.services import hotspots as hotspot_service
 from geo_api.services.comparison import Centre, CentreShift, Shift
 from geo_api.services.filters import filter_query
 from geo_api.services.hotspots import Significance, time_profile
-from geo_api.services.report import ReportMapLayers
+from geo_api.services.report import DisplacementFindings, ReportMapLayers
+from geo_api.services.report_words import report_sentences
 from geo_api.services.sites import sites_in
 from geo_api.services.units import UnitSpec, analysis_units, streets_in_units, study_area_m
-from geo_api.web.api.models import AreaChange, AreaStat, GiCell, HotspotChangeCell
+from geo_api.web.api.models import (
+    AreaChange,
+    AreaStat,
+    DisplacementReport,
+    GiCell,
+    HotspotChangeCell,
+    WdqResponse,
+)
 from geo_api.web.api.models.disclosure import spec_of
 from geo_api.web.maps.hotspots import HotspotLayers
 
@@ -120,6 +128,8 @@ GI_ROWS = {"items": spec_of(GiCell)}
 AREA_ROW = spec_of(AreaStat)
 AREA_CHANGE_ROW = spec_of(AreaChange)
 HOT_CHANGE_ROWS = {"items": spec_of(HotspotChangeCell)}
+WDQ = spec_of(WdqResponse)
+REPORT = spec_of(DisplacementReport)
 
 
 def protected_layers(layers: HotspotLayers, policy) -> HotspotLayers:
@@ -160,7 +170,21 @@ def protected_report(layers: ReportMapLayers, policy) -> ReportMapLayers:
         hotspots=dataclasses.replace(hot, cells=shown(
             policy, policy.protect(list(hot.cells), spec=HOT_CHANGE_ROWS),
             ("count_before", "count_after"))),
-        centres=protected_centres(layers.centres, policy))
+        centres=protected_centres(layers.centres, policy),
+        wdq=policy.protect(layers.wdq, spec=WDQ))
+
+
+def protected_words(findings: DisplacementFindings, policy) -> DisplacementFindings:
+    """The report with its words said from the numbers the caller is shown (``policy``:
+    the disclosure policy, or None): the JSON answer's numbers are protected on their way
+    out, its sentences are text the policy cannot see into, so they are made again here
+    from the protected answer."""
+    if policy is None:
+        return findings
+    seen = policy.protect(dataclasses.asdict(findings), spec=REPORT)
+    return dataclasses.replace(findings, summary_words=report_sentences(
+        seen["npa_change"], seen["wdq_centre_to_east_west"], findings.meta["alpha"],
+        findings.meta["fdr"]))
 
 
 def protected_centres(centres: CentreShift, policy) -> CentreShift:

@@ -1,4 +1,6 @@
-"""Folium map of a displacement report: NPA/ward share change, Gi* hotspot change, centres.
+"""Folium map of a displacement report: the answer in words (each policing area's share
+change with its certainty, the WDQ reading and its caveat), NPA/ward share change, Gi*
+hotspot change, centres.
 
 Aggregates only (areas, H3 cells, mean centres): no individual offence points.
 """
@@ -16,6 +18,15 @@ from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import metric_to_lonlat
 from geo_api.services.comparison import CentreShift, Shift
 from geo_api.services.report import ReportMapLayers
+from geo_api.services.report_words import (
+    WDQ_CAVEAT,
+    WDQ_MEANING,
+    area_sentences,
+    certainty_sentence,
+    npa_name,
+    wdq_order,
+    wdq_sentences,
+)
 from geo_api.web.maps.base import Raw, legend, new_map, root_of, safe_geojson
 from geo_api.web.maps.hotspots import (
     AreaLabels,
@@ -23,12 +34,14 @@ from geo_api.web.maps.hotspots import (
     label_points,
     outline_features,
 )
+from geo_api.web.templating import render
 
 # Colour-blind-safe and distinct from each other: areas on a purple-green diverging scale
 # (ColorBrewer PRGn), hot spot cells in Okabe-Ito orange/vermillion/sky blue with outlines.
 CHANGE_COLOURS = {"persistent": "#D55E00", "new": "#E69F00", "no longer hot": "#56B4E9"}
 CHANGE_WORDS = {"persistent": "hot in both periods", "new": "hot only after",
                 "no longer hot": "hot only before"}
+CHANGE_NAMES = {"persistent": "lasting", "new": "new", "no longer hot": "gone"}
 SHARE_STEPS = [(-4, "#1b7837", "share fell by more than 4 points"),
                (-1, "#a6dba0", "fell by 1-4 points"),
                (1, "#f7f7f7", "within 1 point"),
@@ -84,7 +97,8 @@ def _areas_layer(name: str, features: list[dict], table: pd.DataFrame, show: boo
             fields=["name", "before", "after", "share_before", "share_after", "share_change",
                     "share_change_ci95_low", "share_change_ci95_high", "direction"],
             aliases=["Area", "Offences before", "Offences after", "Share before %",
-                     "Share after %", "Change (pp)", "95% CI low", "95% CI high", "Verdict"]))
+                     "Share after %", "Change (percentage points)",
+                     "Change: 95% range from", "to", "Verdict"]))
 
 
 def render_report_map(boundaries, layers: ReportMapLayers, title: str, group_words: str = "",
@@ -92,10 +106,10 @@ def render_report_map(boundaries, layers: ReportMapLayers, title: str, group_wor
     """HTML of the report map (works offline except for the base tiles). ``title``: the two
     periods in words ('Dec 2019–Feb 2020 vs Apr–Jun 2020'); text is escaped here."""
     m = new_map(title=f"Did it move? {title}")
-    _areas_layer("NPA share change (approximate NPAs)", outline_features(boundaries, "npa"),
-                 layers.npa_table, True).add_to(m)
-    _areas_layer("Ward share change", outline_features(boundaries, "ward"), layers.ward_table,
-                 False).add_to(m)
+    _areas_layer("Policing areas: change in share (approximate boundaries)",
+                 outline_features(boundaries, "npa"), layers.npa_table, True).add_to(m)
+    _areas_layer("Wards: change in share", outline_features(boundaries, "ward"),
+                 layers.ward_table, False).add_to(m)
     AreaLabels(label_points(boundaries, "ward"), "Ward names").add_to(m)
     cells = pd.DataFrame(layers.hotspots.cells)
     cells = cells[cells["change"] != "not hot"]
@@ -103,32 +117,51 @@ def render_report_map(boundaries, layers: ReportMapLayers, title: str, group_wor
         ids = cells["id"].map(lambda s: int(s, 16)).to_numpy()
         hg = gpd.GeoDataFrame(cells[["id", "count_before", "count_after", "change"]],
                               geometry=h3_polygons_lonlat(ids), crs=4326)
+        hg["hot_spot"] = hg["change"].map(CHANGE_NAMES)
         hg["meaning"] = hg["change"].map(CHANGE_WORDS)
         folium.GeoJson(
-            safe_geojson(hg), name="Hot spot change (Gi* cells)",
+            safe_geojson(hg), name="Hot spots: new, lasting or gone (hexagons)",
             style_function=lambda f: {"fillColor": CHANGE_COLOURS[f["properties"]["change"]],
                                       "color": "#222", "weight": 1, "fillOpacity": 0.85},
             tooltip=folium.GeoJsonTooltip(
-                fields=["change", "meaning", "count_before", "count_after"],
+                fields=["hot_spot", "meaning", "count_before", "count_after"],
                 aliases=["Hot spot", "Meaning", "Offences before", "Offences after"])
         ).add_to(m)
     _centre_arrow(layers.centres).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=False, position="bottomright").add_to(m)
     items = {f"Area: {words}": c for _, c, words in SHARE_STEPS}
     items["Area: withheld (few offences)"] = WITHHELD
-    items.update({f"Cell: {k} ({CHANGE_WORDS[k]})": c for k, c in CHANGE_COLOURS.items()})
+    items.update({f"Hot spot {CHANGE_NAMES[k]} ({CHANGE_WORDS[k]})": c
+                  for k, c in CHANGE_COLOURS.items()})
     shift = layers.centres.shift
     moved = (f" The centre of offences {shift_words(shift)} (arrow)."
              if shift.distance_m is not None else "")
     legend(m, f"Did it move? {title}", items,
            [(f"{group_words.capitalize()}. " if group_words else "")
-            + "Areas: change in each area's share of the city's offences (hover for counts, "
-            "shares and the 95% interval). Cells: Gi* hot spots in either period." + moved],
+            + "Areas: change in each area's share of the city's offences (hover for counts "
+            "and shares). Hexagons: hot spots in either period." + moved],
            technical=layers.hotspots.meta["hot_definition"].replace("hot =", "Hot =", 1)
-           + ".")
+           + ". Hexagons: H3 resolution 9. Share change: Newcombe 95% interval; verdict: "
+           "exact conditional binomial test. WDQ: Bowers & Johnson (2003), "
+           + ", ".join(wdq_order(layers.wdq)) + " (target, areas around, comparison).")
+    root_of(m).html.add_child(Raw(verdict_panel(layers)))
     if controls is not None:  # map name -> the controls form
         root_of(m).html.add_child(Raw(controls(m.get_name())))
     return root_of(m).render()
+
+
+def verdict_panel(layers: ReportMapLayers):
+    """The answer in words (``report_words``) from the tables as published to the caller:
+    a sentence per policing area, the WDQ reading, what "clear" means and the caveats."""
+    rows = layers.npa_table.to_dict("records")
+    reading = wdq_sentences(layers.wdq, {str(r["code"]): npa_name(r["code"], r.get("name"))
+                                         for r in rows})
+    notes = [WDQ_MEANING, WDQ_CAVEAT]
+    return render("maps/verdict.html", heading="The answer in words",
+                  areas=area_sentences(rows, wdq_order(layers.wdq)),
+                  reading=[s for s in reading if s not in notes],
+                  certainty=certainty_sentence(layers.sig.alpha, layers.sig.fdr, len(rows)),
+                  notes=notes)
 
 
 def _centre_arrow(centres: CentreShift) -> folium.FeatureGroup:

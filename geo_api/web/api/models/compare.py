@@ -225,3 +225,12 @@ class DisplacementReport(BaseModel):
     wdq_centre_to_east_west: WdqResponse
     centre_shift: CentreShiftResponse
     hotspot_change_h3_r9: HotspotChangeSummary
+    summary_words: list[str] | None = Field(
+        None, description="The answer in plain words, as the report map states it: each "
+        "NPA's share change with its certainty (\"clear\" when `direction` says it rose or "
+        "fell beyond the overall change at `meta.alpha`, BH across the NPAs when "
+        "`meta.fdr`; else \"too close to call\"), what that means, then the WDQ reading and "
+        "its caveat. Numbers in it are those of this answer as published to the caller "
+        "(for the public role no withheld number appears).",
+        examples=[["Central (NC)'s share fell from 23% to 14% (a clear fall).",
+                   "East (NE)'s share did not change (34%)."]])
