@@ -92,8 +92,8 @@ def test_report_map_is_small_aggregate_html_with_layers(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
     assert len(html.encode()) < 5_000_000
-    for layer in ("NPA share change", "Ward share change", "Hot spot change (Gi* cells)",
-                  "Centre of offences: shift"):
+    for layer in ("Policing areas: change in share", "Wards: change in share",
+                  "Hot spots: new, lasting or gone (hexagons)", "Centre of offences: shift"):
         assert layer in html
     assert '"type": "Point"' not in html  # aggregates only: no offence points
 

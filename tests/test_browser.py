@@ -22,19 +22,23 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 PAGES = {
     "landing": ("/", ["Hot spot map, latest 3 months", "Where to go next month", "Did it move?",
                       "Case study: did violence move in the 2020 lockdown?", "API documentation",
-                      "site sets", "Partner data beside the hot spots"], 0),
+                      "site sets", "Partner data beside the hot spots", "What the words mean"],
+                 0),
     "hotspots": ("/maps/hotspots?datetime=2020-04/2020-06&group=violence_robbery_weapons",
-                 ["Hot spots (Gi*, H3)", "Cold spots (Gi*, H3)", "Wards (offences on hover)",
+                 ["Hot spots (hexagons)", "Cold spots (hexagons)", "Wards (offences on hover)",
                   "legend", "How this was made", "Hot spot, 99% confidence",
                   "Base map could not load", "Print (A4 landscape)", "Made 20",
-                  "map-controls", "Latest 3 months",
+                  "map-controls", "Latest 3 months", 'href="/glossary"',
+                  "Policing area",
                   "Schools"], "hot:2020-04/2020-06"),  # cold spots start switched off
     "compare": (("/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                  "&group=violence_robbery_weapons"),
-                ["NPA share change", "Hot spot change (Gi* cells)", "Centre of offences: shift",
-                 "legend", "Dec 2019–Feb 2020 vs Apr–Jun 2020", "Violence, robbery and weapons",
-                 "Area: share fell by more than 4 points", "Cell: persistent", "Centre moved",
-                 "Castle", "Ward names"], 20),
+                ["Policing areas: change in share", "Hot spots: new, lasting or gone",
+                 "Centre of offences: shift", "legend", "Dec 2019–Feb 2020 vs Apr–Jun 2020",
+                 "Violence, robbery and weapons", "Area: share fell by more than 4 points",
+                 "Hot spot lasting", "Centre moved", "Castle", "Ward names",
+                 "The answer in words", "Central (NC)'s share fell from 23% to 14% (a clear "
+                 "fall).", "too close to call", 'href="/glossary"'], 20),
     "api_docs": ("/docs", ["getAreaStats", "uploadSiteSet", "swagger-ui"], 0),
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),

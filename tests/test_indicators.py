@@ -234,7 +234,7 @@ def test_partner_map_page(app):
     assert '"indicator": "withheld"' in text  # small counts are not on the map either
     bv = ov["association"]["local_moran_bv"]["areas"]
     n_hh = sum(b["quadrant"] == "high-high" and b["p_sim"] < 0.05 for b in bv)
-    assert f"{n_hh} high-high cluster" in text
+    assert f"{n_hh} cluster{'' if n_hh == 1 else 's'} of areas high on both" in text
     assert c.get(f"/maps/partners?indicator=ex-test&{Q}",
                  headers=keys["public"]).status_code == 403
 

@@ -162,7 +162,7 @@ def test_partner_map_shows_indicator_text_literally(boundaries):
     page = render_partner_map(boundaries, ov, f"{text} and violence")
     assert_inert(page)
     assert "<title>{{7*7}} {% raw %} &lt;script&gt;" in page
-    assert "1 high-high cluster (orange dashes" in page
+    assert "1 cluster of areas high on both (orange dashes" in page
 
 
 # --- whole pages through the API -----------------------------------------------------------

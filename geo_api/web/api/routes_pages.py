@@ -38,6 +38,7 @@ from geo_api.web.api.shared import (
     page_controls,
 )
 from geo_api.web.auth import ANYONE, PUBLIC, ROLE_SEES, caller, current_principal, disclosure
+from geo_api.web.glossary import GLOSSARY
 from geo_api.web.maps import hotspots as hotspot_maps
 from geo_api.web.maps.controls import latest_3
 from geo_api.web.maps.layers import (
@@ -96,6 +97,17 @@ def landing(svc: ServiceDep, request: Request,
         site_sets=_site_sets(svc, who)))
 
 
+@router.get("/glossary", dependencies=[ANYONE], response_class=HTMLResponse,
+            operation_id="glossaryPage", responses=HTML_PAGE,
+            summary="What the words on the maps mean, in plain words (HTML)")
+def glossary() -> HTMLResponse:
+    """One page defining the words the maps use (hot spot, confidence, Gi*, H3, KDE, PAI,
+    PEI, share, percentage point, NPA, ward, LSOA, postcode sector, WDQ, People Zone,
+    bleed-control kit, reach, focus places, withheld), each with an anchor id
+    (`/glossary#hot-spot`); every map page links here."""
+    return HTMLResponse(render("glossary.html", terms=GLOSSARY))
+
+
 def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]:
     """(url, title, what it shows) of each map on the landing page, for the loaded months
     (``n_timed``: offences with a time of day)."""
@@ -105,8 +117,8 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
         (f"/maps/hotspots?{'datetime=' + latest + '&' if latest else ''}{g}",
          "Hot spot map, latest 3 months",
          (f"Where violence, robbery and weapons offences cluster ({_words(latest)}). Red "
-          "hexagons are statistically significant hot spots; hover over a ward to see its "
-          "count.")),
+          "hexagons are hot spots: many more offences than chance would give. Hover over a "
+          "ward to see its count.")),
         (f"/maps/focus?{g}", "Where to go next month",
          ("For neighbourhood and youth-work teams: the places most likely to see violence next "
           "month, by the method that predicted best on the loaded months, with street names "
@@ -119,13 +131,16 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
              (f"{_words(previous)} next to {_words(latest)}: move or zoom one map and the "
               "other follows.")),
             (f"/compare/report/map?before={previous}&after={latest}&{g}", "Did it move?",
-             (f"Which areas' share of offences rose or fell from {_words(previous)} to "
-              f"{_words(latest)}, and which hot spots are new, persistent or gone.")),
+             (f"Which policing areas' share of offences rose or fell from {_words(previous)} "
+              f"to {_words(latest)}, said in words with how sure it is, and which hot spots "
+              "are new, lasting or gone.")),
         ]
     if {"2019-12", "2020-02", "2020-04", "2020-06"} <= set(months):
         links.append(((f"/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                        f"&{g}"), "Case study: did violence move in the 2020 lockdown?",
-                      "Winter 2019/20 against April–June 2020 (the first lockdown)."))
+                      "Winter 2019/20 against April–June 2020 (the first lockdown): did "
+                      "violence move out of the city centre, Central (NC), to East (NE) and "
+                      "West (NW)? The map gives the answer in words."))
     return links + [
         ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
          "For youth-work teams: hot spots in the hours you work, next to all other hours. "
@@ -143,6 +158,9 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
           "postcode sector (school exclusions, A&E assaults...) against violence, with the "
           "share of it in violence hot spot areas. The loaded example is SYNTHETIC "
           "(partners).")),
+        ("/glossary", "What the words mean",
+         "Hot spot, confidence, policing areas (NPAs), the WDQ and the other words the maps "
+         "use, in plain words."),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
 

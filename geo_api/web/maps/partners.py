@@ -118,8 +118,7 @@ def _add_outlines(m: folium.Map, overlay: Overlay, feats: list[dict]) -> int:
     high_high = [f for f in feats if f["properties"]["code"] in clusters]
     for name, shown, style in (
             ("Violence hot spot areas (outlined)", hot, HOT_OUTLINE),
-            ("High-high clusters (bivariate local Moran, p < 0.05)", high_high,
-             CLUSTER_OUTLINE)):
+            ("Clusters: high on both (orange dashes)", high_high, CLUSTER_OUTLINE)):
         if shown:
             folium.GeoJson({"type": "FeatureCollection", "features": shown}, name=name,
                            style_function=lambda f, style=style: style).add_to(m)
@@ -131,8 +130,9 @@ def _correlation(association: Association) -> str:
     if association.spearman_rho is None or association.ci95 is None:
         return ""
     low, high = association.ci95
-    return (f"Rank correlation across areas: {association.spearman_rho:.2f} (95% CI "
-            f"{low:.2f} to {high:.2f}, {association.n_areas} areas). ")
+    return (f"Rank correlation across areas: {association.spearman_rho:.2f} (95% range "
+            f"{low:.2f} to {high:.2f}, {association.n_areas} areas; 1: same order, 0: "
+            "none). ")
 
 
 def _note(overlay: Overlay, measure: str, n_high_high: int) -> Markup:
@@ -150,7 +150,9 @@ def _note(overlay: Overlay, measure: str, n_high_high: int) -> Markup:
 def _technical(overlay: Overlay) -> str:
     """How the map was made, as text."""
     about = overlay.about
-    return (f"{overlay.hot_spot_area_rule}. Indicator: {about.get('source_org') or ''}, "
+    return (f"{overlay.hot_spot_area_rule}. Clusters: bivariate local Moran's I, "
+            "p < 0.05. Rank correlation: Spearman, 95% interval by Fisher's z. "
+            f"Indicator: {about.get('source_org') or ''}, "
             f"{about.get('licence') or ''}; {overlay.disclosure}. "
             f"Dataset {overlay.dataset_version}.")
 

@@ -1,5 +1,6 @@
 """Static PNG of the hot spot map for briefings and slide decks: Gi* hot (and cold) cells,
-ward outlines with their names, approximate NPA outlines, a title with the period and
+ward outlines with their names, approximate NPA outlines with their names ('Central
+(NC)'), a title with the period and
 offence group, a legend, a 1 km scale bar, what it was made from and the attribution. No base
 tiles (nothing is fetched), drawn in British National Grid metres so distances are true.
 Aggregates only, like the interactive map."""
@@ -18,7 +19,7 @@ from matplotlib.patches import Patch
 
 from geo_api.analysis.grids import h3_polygons_lonlat
 from geo_api.crs import METRIC_EPSG
-from geo_api.web.maps.hotspots import GI_COLOURS, PLAIN, HotspotLayers
+from geo_api.web.maps.hotspots import GI_COLOURS, PLAIN, HotspotLayers, shown_names
 
 SIZES_IN = {"slide": (13.333, 7.5), "a4": (11.69, 8.27)}  # 16:9 and A4 landscape, inches
 DPI = 120
@@ -46,6 +47,10 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
         cells.plot(ax=ax, color=cells["label"].map(GI_COLOURS), edgecolor="white",
                    linewidth=0.3, zorder=3)
     npa.boundary.plot(ax=ax, color="black", linewidth=1.6, zorder=4)
+    for name, pt in zip(shown_names(boundaries, "npa"), npa.geometry.representative_point()):
+        ax.annotate(name, (pt.x, pt.y), xytext=(0, -12), textcoords="offset points",
+                    ha="center", va="center", fontsize=10, weight="bold", style="italic",
+                    color="#000000", zorder=6, parse_math=False, path_effects=[_halo()])
     for name, pt in zip(wards["name"], wards.geometry.representative_point()):
         ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=7,
                     color="#222222", zorder=5, parse_math=False,  # "$" is text
@@ -59,11 +64,11 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
                      label=PLAIN[k].replace(" (layer off at first)", "")) for k in shown]
     handles += [Patch(facecolor="none", edgecolor="#777777", label="Ward"),
                 Patch(facecolor="none", edgecolor="black", linewidth=1.6,
-                      label="Policing area (approximate)")]
+                      label="Policing area, NPA (approximate)")]
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.75, 0.88),
-               frameon=False, fontsize=9, title="Getis-Ord Gi* on H3 cells",
+               frameon=False, fontsize=9, title="Hot and cold spots (hexagons)",
                title_fontsize=9)
-    note = ("Hot spot: many more offences here and in the cells around than chance "
+    note = ("Hot spot: many more offences here and in the hexagons around than chance "
             "would give. Cold spot: many fewer." + ("" if cold else
                                                      " Cold spots not drawn."))
     fig.text(0.755, 0.5, "\n".join(textwrap.wrap(note, 44)), fontsize=8, va="top",
