@@ -31,7 +31,7 @@ IND = b"sector,count\nLE1 1,12\nLE2 0,3\n"  # SYNTHETIC
 IND_META = "source_org=test&licence=none&measure=things+(SYNTHETIC)&synthetic=true"
 # one request per operation (cheap parameters); the test fails when an endpoint is missing
 REQUESTS = {
-    "health": ("GET", "/health"), "landingPage": ("GET", "/"),
+    "health": ("GET", "/health"), "landingPage": ("GET", "/"), "glossaryPage": ("GET", "/glossary"),
     "listGroups": ("GET", "/groups"), "listLayers": ("GET", "/layers"),
     "getLayer": ("GET", "/layers/npa"),
     "getOffences": ("GET", "/offences?datetime=2020-04&limit=2"),

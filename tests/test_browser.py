@@ -37,8 +37,8 @@ PAGES = {
                  "Centre of offences: shift", "legend", "Dec 2019–Feb 2020 vs Apr–Jun 2020",
                  "Violence, robbery and weapons", "Area: share fell by more than 4 points",
                  "Hot spot lasting", "Centre moved", "Castle", "Ward names",
-                 "The answer in words", "Central (NC)'s share fell from 23% to 14% (a clear "
-                 "fall).", "too close to call", 'href="/glossary"'], 20),
+                 "The answer in words", ("Central (NC)'s share fell from 23% to 14% (a clear "
+                 "fall)."), "too close to call", 'href="/glossary"'], 20),
     "api_docs": ("/docs", ["getAreaStats", "uploadSiteSet", "swagger-ui"], 0),
     "side_by_side": (("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
                       "&group=violence_robbery_weapons"),

@@ -64,9 +64,9 @@ NAMES = {"NC": "Central (NC)", "NE": "East (NE)", "NW": "West (NW)", "NS": "Sout
 
 
 @pytest.mark.parametrize("rule, wdq, words", [
-    ("wdq_positive", 0.64, "No sign of it: Central (NC) fell against South (NS), the "
+    ("wdq_positive", 0.64, ("No sign of it: Central (NC) fell against South (NS), the "
                            "comparison area, and East (NE) and West (NW) together fell "
-                           "against it too (WDQ +0.64)"),
+                           "against it too (WDQ +0.64)")),
     ("wdq_negative", -0.4, "Possibly in part:"),
     ("wdq_below_minus_1", -1.5, "by more than Central (NC) fell (WDQ −1.50)"),
     ("target_worse", 2.0, "No: Central (NC) got worse against South (NS)"),

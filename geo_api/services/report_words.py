@@ -147,11 +147,12 @@ def wdq_sentences(wdq: Mapping[str, Any], by_code: Mapping[str, str]) -> list[st
         "otherwise": (f"Did violence move from {target} to {around_q}? No sign of it: {fell}, "
                       f"and {around} changed like it{number}."),
     }
-    out = [answers.get(wdq.get("reading_rule"), answers["otherwise"])]
+    out = [answers.get(str(wdq.get("reading_rule")), answers["otherwise"])]
     stable = (wdq.get("tests") or {}).get("control_vs_city") or {}
     if stable.get("significant"):
         ratio = stable.get("ratio")
-        how = ("rose" if ratio > 1 else "fell") if not _missing(ratio) else "changed"
+        how = "changed" if ratio is None or _missing(ratio) else (
+            "rose" if ratio > 1 else "fell")
         out.append(f"Take this with care: {control}'s own share {how} against the whole "
                    "city, so comparisons with it partly show its own change.")
     return out + [WDQ_MEANING, WDQ_CAVEAT]

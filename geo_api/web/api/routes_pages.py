@@ -138,9 +138,9 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
     if {"2019-12", "2020-02", "2020-04", "2020-06"} <= set(months):
         links.append(((f"/compare/report/map?before=2019-12/2020-02&after=2020-04/2020-06"
                        f"&{g}"), "Case study: did violence move in the 2020 lockdown?",
-                      "Winter 2019/20 against April–June 2020 (the first lockdown): did "
+                      ("Winter 2019/20 against April–June 2020 (the first lockdown): did "
                       "violence move out of the city centre, Central (NC), to East (NE) and "
-                      "West (NW)? The map gives the answer in words."))
+                      "West (NW)? The map gives the answer in words.")))
     return links + [
         ("/maps/time-window?window=after-school", "After-school hot spots (15:00–19:00)",
          "For youth-work teams: hot spots in the hours you work, next to all other hours. "
@@ -159,8 +159,8 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
           "share of it in violence hot spot areas. The loaded example is SYNTHETIC "
           "(partners).")),
         ("/glossary", "What the words mean",
-         "Hot spot, confidence, policing areas (NPAs), the WDQ and the other words the maps "
-         "use, in plain words."),
+         ("Hot spot, confidence, policing areas (NPAs), the WDQ and the other words the maps "
+         "use, in plain words.")),
         ("/docs", "API documentation", "For analysts: every endpoint, with examples."),
     ]
 
