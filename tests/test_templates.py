@@ -135,7 +135,8 @@ def test_area_names_on_the_map_are_escaped():
     boundaries = SimpleNamespace(version="payload-test", get=lambda name: layer)
     names = [f["properties"]["name"] for f in outline_features(boundaries, "npa")]
     labels = [p[2] for p in label_points(boundaries, "npa")]
-    assert names == labels == SHOWN
+    # NPAs are shown with their codes ("Central (NC)"): the name part still escaped
+    assert names == labels == [f"{shown} (A{i})" for i, shown in enumerate(SHOWN)]
 
 
 def test_partner_map_shows_indicator_text_literally(boundaries):
