@@ -226,8 +226,8 @@ def add_hotspot_layers(m: folium.Map, boundaries, layers: HotspotLayers) -> None
     for kind, show in (("hot", True), ("cold", False)):  # cold spots: a layer to switch on
         part = g[g["label"].str.startswith(kind)] if g is not None else None
         if part is None or not len(part):  # listed all the same: "none" is an answer too
-            folium.FeatureGroup(name=f"{kind.capitalize()} spots: none in this period",
-                                show=False).add_to(m)
+            folium.FeatureGroup(name=f"{kind.capitalize()} spots (hexagons): none in this "
+                                "period", show=False).add_to(m)
             continue
         folium.GeoJson(
             safe_geojson(part), name=f"{kind.capitalize()} spots (hexagons)", show=show,
