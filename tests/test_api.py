@@ -67,7 +67,7 @@ def test_offences_paging_bbox_and_csv(client):
         assert -1.14 <= lon <= -1.12 and 52.63 <= lat <= 52.64
     csv = client.get("/offences", params={**q, "f": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[0].startswith("offence_key,")
+    assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("offence_key,")
     assert int(csv.headers["x-number-matched"]) == a["numberMatched"]
 
 

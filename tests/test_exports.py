@@ -12,17 +12,23 @@ Q = "datetime=2020-04/2020-06&group=violence_robbery_weapons"
 P = "before=2019-12/2020-02&after=2020-04/2020-06&group=violence_robbery_weapons"
 
 
+G = "_violence_robbery_weapons_"  # the offence group, in every file name
+
+
 @pytest.mark.parametrize("url, table, name", [
-    (f"/stats/areas?layer=ward&{Q}", "areas", "offences-by-ward_2020-04-to-2020-06_"),
-    (f"/stats/top?grid=lsoa&limit=10&{Q}", "top", "top-lsoa_2020-04-to-2020-06_"),
-    (f"/compare/areas?{P}", "areas", "change-by-npa_2019-12-to-2020-02_vs_2020-04-to-2020-06_"),
+    (f"/stats/areas?layer=ward&{Q}", "areas", f"offences-by-ward_2020-04-to-2020-06{G}"),
+    (f"/stats/top?grid=lsoa&limit=10&{Q}", "top", f"top-lsoa_2020-04-to-2020-06{G}"),
+    (f"/compare/areas?{P}", "areas",
+     f"change-by-npa_2019-12-to-2020-02_vs_2020-04-to-2020-06{G}"),
 ])
 def test_tables_as_csv_match_the_json(client, url, table, name):
     r = client.get(url + "&f=csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     disposition = r.headers["content-disposition"]
-    assert f'filename="{name}' in disposition and disposition.endswith('.csv"')
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert disposition.startswith(f'attachment; filename="{name}')
+    assert disposition.endswith('.csv"')
+    assert r.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM (Excel)
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     expected = client.get(url).json()[table]
     assert len(rows) == len(expected) and set(rows[0]) <= set(expected[0])
     key = "count" if "count" in expected[0] else "after"
@@ -87,7 +93,9 @@ def test_hot_spot_cells_as_geojson_polygons(client, url, key):
 def test_offences_csv_streams_beyond_ten_thousand_rows(client):
     r = client.get("/offences?f=csv&limit=30000&offset=5")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    # the BOM once, at the start only (not before each streamed batch)
+    assert r.content.startswith(b"\xef\xbb\xbf") and r.content.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == 30_000 == int(r.headers["x-number-returned"])
     assert int(r.headers["x-number-matched"]) > 30_000
     keys = [row["offence_key"] for row in rows]
@@ -351,7 +359,7 @@ def test_streamed_exports_equal_the_selection_read_at_once(client, demo_service,
     flt = build_filter("2020-03/2020-05", "all")
     r = client.get("/offences?f=csv&limit=7000&offset=321&datetime=2020-03/2020-05")
     with demo_service.pinned() as svc:
-        assert r.content == _csv_in_one_frame(svc, flt, 7000, 321)
+        assert r.content == b"\xef\xbb\xbf" + _csv_in_one_frame(svc, flt, 7000, 321)
         df = svc.store.query_offences(flt, 7000, 321, features.PUBLIC_COLUMNS)[0]
     whole = features._geoframe(df)
     expected = tmp_path / "whole.parquet"

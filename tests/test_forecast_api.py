@@ -161,7 +161,7 @@ def test_focus_list(client, evaluation, demo_service):
 
 def test_focus_formats_and_map(client):
     r = client.get(f"/focus?{G}&n=3&f=csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert r.status_code == 200 and [x["rank"] for x in rows] == ["1", "2", "3"]
     gj = client.get(f"/focus?{G}&n=3&f=geojson").json()
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == 3

@@ -126,7 +126,7 @@ def test_p_curve_matches_single_solves(client):
     assert band["meta"]["curve_method"] == "bounds"
     for b, e in zip(band["curve"], curve):  # the band holds the exact optimum
         assert b["covered_share"] - 1e-6 <= e["covered_share"] <= b["covered_share_bound"] + 1e-6
-    text = client.get(f"/plan/kits/p-curve?{Q}&max_p=2&f=csv").text
+    text = client.get(f"/plan/kits/p-curve?{Q}&max_p=2&f=csv").content.decode("utf-8-sig")
     assert text.splitlines()[0] == "p,covered_share,covered_share_bound,added_share,status,gap"
 
 
@@ -165,7 +165,7 @@ def test_people_zone_weights_drive_the_order(client):
 
 
 def test_people_zone_formats(client):
-    text = client.get(f"/plan/people-zones?{QS}&f=csv&n_sim=100").text
+    text = client.get(f"/plan/people-zones?{QS}&f=csv&n_sim=100").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 21 and rows[0]["rank"] == "1"
     assert "rank_violence_rate_x0.5" in rows[0] and "sensitivity" not in rows[0]
@@ -181,7 +181,8 @@ def test_siting_formats_and_csv_formulas_are_neutralised(client):
     bad = b"name,kind,easting,northing\n=HYPERLINK(\"http://x\"),kit,458800,304580\n"
     assert client.post("/sites/formula-kits", content=bad,
                        headers={"content-type": "text/csv"}).status_code == 201
-    text = client.get(f"/plan/kits/coverage?{QS}&sites=formula-kits&f=csv").text
+    text = client.get(f"/plan/kits/coverage?{QS}&sites=formula-kits&f=csv"
+                      ).content.decode("utf-8-sig")
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["name"].startswith("'=")
     fc = client.get(f"/plan/kits/next?{Q}&p=2&f=geojson").json()

@@ -1,16 +1,17 @@
 """CSV that spreadsheets open safely: text cells that Excel, LibreOffice or Google Sheets
 would run as a formula (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a
-leading ``'`` (OWASP's CSV injection advice). Numbers are left as numbers."""
+leading ``'`` (OWASP's CSV injection advice). Numbers are left as numbers. UTF-8 with a
+byte order mark by default, so Excel reads accents right (``downloads``)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pandas as pd
 from fastapi.responses import Response
 
+from geo_api.web.api.downloads import BOM, named, wants_bom
 from geo_api.web.auth import disclosure, response_spec, route_of
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -29,43 +30,30 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_response(rows: list[dict], filename: str):
-    """A CSV download of ``rows``; text a spreadsheet would run as a formula gets a '."""
+def csv_response(request, rows: list[dict], subject: str, meta: dict | None = None,
+                 *extra: object) -> Response:
+    """A CSV download of ``rows`` (text a spreadsheet would run as a formula gets a ');
+    UTF-8 with a byte order mark unless the request asked for ``bom=false``, and named
+    ``<subject>_<extra...>_<period>_<group>_<dataset version>.csv`` (``downloads``)."""
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
         w.writeheader()
         for r in rows:
             w.writerow({k: safe_cell(v) for k, v in r.items()})
-    return Response(buf.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    text = (BOM if wants_bom(request) else "") + buf.getvalue()
+    return named(Response(text, media_type="text/csv"), subject, meta, *extra)
 
 
 def table_csv(request, rows: list[dict], table: str, what: str, meta: dict):
     """A table as a CSV download: the caller's disclosure policy applied (public), and a
-    file name that says what and when (``<what>_<period>_<dataset version>.csv``)."""
+    file name that says what and when (``<what>_<period>_<group>_<dataset version>.csv``)."""
     policy = disclosure(request)
     if policy is not None:  # as the JSON answer: by its response model's declarations
         declared = ((response_spec(route_of(request.scope)) or {}).get("fields") or {})
         spec = {"fields": {table: declared[table]}} if table in declared else None
         rows = policy.protect({table: rows}, spec=spec)[table]
-    name = "_".join(p for p in (what, period_words(meta), str(meta.get("dataset_version") or ""))
-                    if p)
-    response = csv_response(rows, re.sub(r"[^A-Za-z0-9._-]+", "-", name) + ".csv")
+    response = csv_response(request, rows, what, meta)
     if policy is not None:
         response.headers["X-Disclosure-Control"] = policy.label
     return response
-
-
-def period_words(meta: dict) -> str:
-    """'2020-04-to-2020-06' from a meta's filter(s) (both periods for comparisons)."""
-    def one(f):
-        if not f or not f.get("start"):
-            return "all-months"
-        start, end = f["start"][:7], (pd.Timestamp(f["end_exclusive"])
-                                      - pd.Timedelta(days=1)).strftime("%Y-%m")
-        return start if start == end else f"{start}-to-{end}"
-
-    if "filters_before" in meta:
-        return f"{one(meta['filters_before'])}_vs_{one(meta['filters_after'])}"
-    return one(meta.get("filters"))

@@ -14,6 +14,7 @@ from geo_api.errors import Forbidden, InvalidParameter
 from geo_api.services.frames import records
 from geo_api.services.lru import LRU
 from geo_api.web.api.csv_safe import table_csv
+from geo_api.web.api.downloads import PARQUET, CsvBom, named, with_bom
 from geo_api.web.api.features import (
     file_chunks,
     offences_csv_stream,
@@ -44,7 +45,6 @@ from geo_api.web.tiles import etag
 router = APIRouter()
 MAX_PAGE_SIZE = 10_000
 MAX_CSV_ROWS = 1_000_000
-PARQUET = "application/vnd.apache.parquet"
 CSV_EXAMPLE = ("offence_key,source,month,occurred_at,crime_category,...,lon,lat\n"
                "puk:2020-04:6e13...,police_uk,2020-04,,Violence and sexual offences,...,"
                "-1.133200,52.634900\n")
@@ -103,11 +103,13 @@ def layer_response(request: Request, built: tuple[bytes, str]) -> Response:
     layer already built."""
     declare_properties(request, "boundary")
     body, tag = built
-    return revalidated(request, body, tag, "application/geo+json", max_age_s=3600)
+    layer = request.url.path.rsplit("/", 1)[-1]  # (a loaded layer's name: it was built)
+    return named(revalidated(request, body, tag, "application/geo+json", max_age_s=3600),
+                 "boundaries", None, layer, ext="geojson", inline=True)
 
 
 
-@router.get("/offences", dependencies=[ANALYST], response_model=OffenceCollection, operation_id="getOffences",
+@router.get("/offences", dependencies=[ANALYST, CsvBom], response_model=OffenceCollection, operation_id="getOffences",
             response_class=GeoJSONResponse, tags=["offences"],
             responses={**ERRORS, 403: {"model": ErrorBody},
                        200: {"content": {"text/csv": {"example": CSV_EXAMPLE},
@@ -116,7 +118,8 @@ def layer_response(request: Request, built: tuple[bytes, str]) -> Response:
                              "description": "GeoJSON (default), CSV (f=csv) or GeoParquet "
                                             "(f=parquet)"}},
             summary="Offences as GeoJSON points or CSV (OGC API Features paging)")
-def offences(request: Request, svc: ServiceDep, flt: FilterDep, slot: ExportSlotDep,
+def offences(request: Request, response: Response, svc: ServiceDep, flt: FilterDep,
+             slot: ExportSlotDep,
              limit: Annotated[int, Query(ge=1, le=MAX_CSV_ROWS, description=(
                  "Rows to return: at most 10,000 as GeoJSON; CSV streams up to 1,000,000"))
                  ] = 100,
@@ -140,12 +143,13 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep, slot: ExportSlot
     if f == "geojson":
         fc = offences_geojson(svc, flt, limit, offset)[0]
         audit_note(request, rows=len(fc["features"]), point_level=True)
+        named(response, "offences", fc["meta"], ext="geojson", inline=True)
         return fc
     n = svc.store.query_offences(flt, 0, 0, ("offence_key",))[1]
     rows, length = max(0, min(limit, n - offset)), {}
     body: Iterator[str] | Iterator[bytes]
     if f == "csv":
-        body = offences_csv_stream(svc, flt, limit, offset)
+        body = with_bom(request, offences_csv_stream(svc, flt, limit, offset))
     else:
         parquet, rows = offences_geoparquet(svc, flt, limit, offset)
         slot.hold(parquet)  # deleted when sent
@@ -154,12 +158,12 @@ def offences(request: Request, svc: ServiceDep, flt: FilterDep, slot: ExportSlot
         body = file_chunks(parquet)
     headers = {"X-Number-Matched": str(n), "X-Number-Returned": str(rows), **length}
     audit_note(request, rows=rows, point_level=True)
-    name, media = ("csv", "text/csv") if f == "csv" else ("parquet", PARQUET)
-    return StreamingResponse(body, media_type=media, headers={
-        **headers, "Content-Disposition": f'attachment; filename="offences.{name}"'})
+    media = "text/csv" if f == "csv" else PARQUET
+    return named(StreamingResponse(body, media_type=media, headers=headers), "offences",
+                 svc.meta(flt))
 
 
-@router.get("/stats/areas", dependencies=[PUBLIC], response_model=AreaStatsResponse, operation_id="getAreaStats",
+@router.get("/stats/areas", dependencies=[PUBLIC, CsvBom], response_model=AreaStatsResponse, operation_id="getAreaStats",
             tags=["statistics"], responses={**ERRORS, **TABLE_FORMATS},
             summary="Counts, shares (95% CI) and rates per 1,000 residents per area")
 def area_stats(request: Request, svc: ServiceDep, flt: FilterDep, layer: Layer = "ward",

@@ -25,6 +25,7 @@ from geo_api.services.report import DisplacementFindings, displacement_report, r
 from geo_api.services.service import Service
 from geo_api.services.units import UnitSpec, rows_geojson
 from geo_api.web.api.csv_safe import table_csv
+from geo_api.web.api.downloads import CsvBom, named, unit_words
 from geo_api.web.api.models import (
     CentreShiftResponse,
     CompareAreasResponse,
@@ -77,7 +78,7 @@ def _periods(svc: Service, flt: OffenceFilter, before: str, after: str
     return periods(svc, flt, before, after)
 
 
-@router.get("/compare/areas", dependencies=[PUBLIC], response_model=CompareAreasResponse, operation_id="compareAreas",
+@router.get("/compare/areas", dependencies=[PUBLIC, CsvBom], response_model=CompareAreasResponse, operation_id="compareAreas",
             responses={**ERRORS, **TABLE_FORMATS}, summary="Per-area change between two periods, adjusted for the "
                                       "overall change (exact test, FDR)")
 def areas(request: Request, svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
@@ -127,7 +128,8 @@ def hotspots(svc: ServiceDep, flt: RawFilterDep, before: Before, after: After,
 
     change = hotspots_change(svc, *_periods(svc, flt, before, after), units, sig)
     if f == "geojson":
-        return GeoJSONResponse(rows_geojson(svc, units, change.cells, change.meta))
+        return named(GeoJSONResponse(rows_geojson(svc, units, change.cells, change.meta)),
+                     "hotspot-change_gi", change.meta, unit_words(units))
     return change
 
 

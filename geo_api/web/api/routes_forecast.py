@@ -15,6 +15,7 @@ from geo_api.services.access import require
 from geo_api.services.forecast import Evaluation, evaluate, focus
 from geo_api.services.units import UnitSpec, unit_shapes_lonlat
 from geo_api.web.api.csv_safe import csv_response
+from geo_api.web.api.downloads import CsvBom, named, unit_words
 from geo_api.web.api.models import ErrorBody, EvaluationResponse, FocusResponse
 from geo_api.web.api.params import HeavySlot, PlanningFilterDep, ServiceDep, units_param
 from geo_api.web.api.shared import (
@@ -71,7 +72,7 @@ def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUn
                     half_life, bandwidth_m)
 
 
-@router.get("/focus", dependencies=[PARTNER], response_model=FocusResponse,
+@router.get("/focus", dependencies=[PARTNER, CsvBom], response_model=FocusResponse,
             operation_id="focusList", responses={**ERRORS, **FORMATS},
             summary="Where to go next month: the top places by the best-predicting method")
 def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
@@ -85,16 +86,17 @@ def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units:
     trend. With `hours=` on force exports, the list for the hours a team works. Map:
     `/maps/focus`."""
     focus_list = focus(svc, flt, units, n, window, coverage)
-    query = own_query(request, drop=("f",))
+    query = own_query(request, drop=("f", "bom"))
     focus_list = dataclasses.replace(focus_list, places=[
         dataclasses.replace(place, map_url=f"/maps/focus?{query}&zoom_to={place.rank}")
         for place in focus_list.places])
     rows = [{field: value for field, value in dataclasses.asdict(place).items()
              if field != "streets"} for place in focus_list.places]
+    about = ("focus-list", focus_list.meta, "locations" if units is None else unit_words(units))
     if f == "csv":
-        return csv_response(rows, "focus-list.csv")
+        return csv_response(request, rows, *about)
     if f == "geojson":
-        return points_geojson(rows, focus_list.meta)
+        return named(points_geojson(rows, focus_list.meta), *about)
     return focus_list
 
 

@@ -10,6 +10,7 @@ from geo_api.services import hotspots
 from geo_api.services.access import require
 from geo_api.services.units import UnitSpec, rows_geojson
 from geo_api.web.api.csv_safe import table_csv
+from geo_api.web.api.downloads import CsvBom, named, unit_words
 from geo_api.web.api.models import (
     ConcentrationResponse,
     ErrorBody,
@@ -75,7 +76,8 @@ def kde(request: Request, svc: ServiceDep, flt: FilterDep,
                                  min_bandwidth_m=policy.min_bandwidth_m if policy else 0.0)
     if f == "geojson":  # a FeatureCollection (a format: a dict) with the meta
         declare_properties(request, "kde")
-        return GeoJSONResponse(KDECells(**surface, meta=meta).model_dump(mode="json"))
+        return named(GeoJSONResponse(KDECells(**surface, meta=meta).model_dump(mode="json")),
+                     "hotspots_kde", meta, f"{kernel}-{cell_size_m:g}m")
     return {"meta": meta, "grid": surface}  # the grid: a KdeGrid
 
 
@@ -94,7 +96,8 @@ def gi(svc: ServiceDep, flt: FilterDep, units: H3Units, sig: SignificanceDep,
     if only_significant:
         rows = [r for r in rows if r["label"].startswith(("hot", "cold"))]
     if f == "geojson":
-        return GeoJSONResponse(rows_geojson(svc, units, rows, meta))
+        return named(GeoJSONResponse(rows_geojson(svc, units, rows, meta)), "hotspots_gi",
+                     meta, unit_words(units))
     return {"meta": meta, "cells": rows}
 
 
@@ -107,7 +110,7 @@ def time_profile(svc: ServiceDep, flt: FilterDep) -> hotspots.TimeProfile:
     return hotspots.time_profile(svc, flt)
 
 
-@router.get("/stats/top", dependencies=[PUBLIC], response_model=TopResponse, operation_id="getTopAreas",
+@router.get("/stats/top", dependencies=[PUBLIC, CsvBom], response_model=TopResponse, operation_id="getTopAreas",
             responses={**ERRORS, **TABLE_FORMATS}, summary="The areas, cells or map points with most offences, ranked")
 def top(request: Request, svc: ServiceDep, flt: FilterDep,
         units: Annotated[UnitSpec | None, Depends(units_param("ward", with_location=True))],

@@ -18,6 +18,7 @@ from geo_api.services.access import require
 from geo_api.services.comparison import periods
 from geo_api.services.filters import filter_query, with_period
 from geo_api.web.api import ogc
+from geo_api.web.api.downloads import named
 from geo_api.web.api.models import OgcLandingPage
 from geo_api.web.api.params import (
     FilterDep,
@@ -207,10 +208,9 @@ def hotspot_map_png(request: Request, svc: ServiceDep, flt: FilterDep,
 
     flt = latest_unless_given(request, svc, flt)
     layers = protected_layers(hotspot_layers(svc, flt, resolution), disclosure(request))
-    stem = f"hotspots_{as_period(flt) or 'all-months'}_{flt.group}".replace("/", "-to-")
-    return Response(static_png.render_hotspot_png(svc.boundaries, layers, layout, cold),
-                    media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="{stem}.png"'})
+    return named(Response(static_png.render_hotspot_png(svc.boundaries, layers, layout, cold),
+                          media_type="image/png"), "hotspots", svc.meta(flt),
+                 f"h3-r{resolution}", inline=True)
 
 
 @router.get("/maps/compare", dependencies=[PUBLIC], response_class=HTMLResponse, operation_id="sideBySideMap",

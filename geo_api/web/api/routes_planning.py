@@ -22,6 +22,7 @@ from geo_api.services.planning import (
     planning_view,
 )
 from geo_api.web.api.csv_safe import csv_response
+from geo_api.web.api.downloads import CsvBom, named
 from geo_api.web.api.models import (
     CoverageCurveResponse,
     KitCoverageResponse,
@@ -70,20 +71,22 @@ Existing = Annotated[str | None, Query(description="Site set kept as it is (exis
 Fmt = Annotated[Literal["json", "geojson", "csv"], Query(description="Output format")]
 
 
-def _shape(answer: KitCoverage | NextKits | KitsForTarget, f: str, rows_key: str,
-           filename: str):
+def _shape(request: Request, answer: KitCoverage | NextKits | KitsForTarget, f: str,
+           rows_key: str, subject: str, *about: object):
+    """The answer as asked: JSON, or its sites as a named CSV or GeoJSON download."""
     if f == "csv":
-        return csv_response(getattr(answer, rows_key), filename)
+        return csv_response(request, getattr(answer, rows_key), subject, answer.meta, *about)
     if f == "geojson":
-        return points_geojson(getattr(answer, rows_key), answer.meta)
+        return named(points_geojson(getattr(answer, rows_key), answer.meta), subject,
+                     answer.meta, *about)
     return answer
 
 
-@router.get("/plan/kits/coverage", dependencies=[PARTNER], response_model=KitCoverageResponse, responses={
+@router.get("/plan/kits/coverage", dependencies=[PARTNER, CsvBom], response_model=KitCoverageResponse, responses={
             **ERRORS, **FORMATS}, operation_id="getKitCoverage",
             summary="How much violence is within reach of a set of kits (and which hot spots "
                     "are not)")
-def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep,
+def kit_coverage(request: Request, svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep,
                  sites: SiteSet = "schools", radius_m: Radius = 200,
                  distance: Distance = "straight", half_life_months: HalfLife = None,
                  study_area: StudyArea = "city", f: Fmt = "json"):
@@ -92,10 +95,10 @@ def kit_coverage(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep
     site ("uncovered hot spots"). Demand = offences matching the filter (default
     violence_robbery_weapons), one point per distinct location. f=csv/geojson: the sites."""
 
-    return _shape(planning.kit_coverage(svc, flt, sites=sites, radius_m=radius_m,
+    return _shape(request, planning.kit_coverage(svc, flt, sites=sites, radius_m=radius_m,
                                         distance=distance, half_life_months=half_life_months,
                                         study_area=study_area, sig=sig),
-                  f, "sites", "kit_coverage.csv")
+                  f, "sites", "kit-coverage", sites, f"{radius_m:g}m")
 
 
 @router.get("/plan/kits/coverage-curve", dependencies=[PARTNER], response_model=CoverageCurveResponse,
@@ -119,10 +122,10 @@ def coverage_curve(svc: ServiceDep, flt: PlanningFilterDep, sites: SiteSet = "sc
                                    study_area=study_area)
 
 
-@router.get("/plan/kits/next", dependencies=[PARTNER], response_model=SitingResponse, responses={**ERRORS, **FORMATS},
+@router.get("/plan/kits/next", dependencies=[PARTNER, CsvBom], response_model=SitingResponse, responses={**ERRORS, **FORMATS},
             operation_id="getNextKits",
             summary="Where the next p kits go: maximal covering, existing kits kept")
-def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
+def next_kits(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
               p: Annotated[int, Query(ge=1, le=100, description="New kits to place")] = 5,
               candidates: SiteSet = "police_points", existing: Existing = None,
               radius_m: Radius = 200, distance: Distance = "straight",
@@ -134,17 +137,17 @@ def next_kits(svc: ServiceDep, flt: PlanningFilterDep,
     order of marginal gain, each with what it adds; `summary.covered_share_bound` is the
     proven best possible. Candidates default to police.uk map points (public places)."""
 
-    return _shape(planning.next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
+    return _shape(request, planning.next_kits(svc, flt, p=p, candidates=candidates, existing=existing,
                                      radius_m=radius_m, distance=distance,
                                      half_life_months=half_life_months, study_area=study_area,
                                      time_limit_s=time_limit_s),
-                  f, "sites", "next_kits.csv")
+                  f, "sites", "next-kits", f"{p}-kits", candidates, f"{radius_m:g}m")
 
 
-@router.get("/plan/kits/how-many", dependencies=[PARTNER], response_model=SitingResponse,
+@router.get("/plan/kits/how-many", dependencies=[PARTNER, CsvBom], response_model=SitingResponse,
             responses={**ERRORS, **FORMATS}, operation_id="getKitsForTarget",
             summary="How many kits to cover a target share: the fewest sites (set covering)")
-def how_many(svc: ServiceDep, flt: PlanningFilterDep,
+def how_many(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
              target_share: Annotated[float, Query(gt=0, le=1, description="Share of demand "
                                                   "to bring within radius_m")] = 0.5,
              candidates: SiteSet = "police_points", existing: Existing = None,
@@ -155,17 +158,18 @@ def how_many(svc: ServiceDep, flt: PlanningFilterDep,
     `radius_m`, proven minimal (`summary.sites_lower_bound`). When the target is out of
     reach, says how much can be covered at most."""
 
-    return _shape(planning.how_many(svc, flt, target_share=target_share, candidates=candidates,
+    return _shape(request, planning.how_many(svc, flt, target_share=target_share, candidates=candidates,
                                     existing=existing, radius_m=radius_m, distance=distance,
                                     half_life_months=half_life_months, study_area=study_area,
-                                    time_limit_s=time_limit_s), f, "sites", "kits_for_target.csv")
+                                    time_limit_s=time_limit_s), f, "sites", "kits-for-target",
+                  f"{target_share:.0%}".replace("%", "pc"), candidates, f"{radius_m:g}m")
 
 
-@router.get("/plan/kits/p-curve", dependencies=[PARTNER], response_model=PCurveResponse,
+@router.get("/plan/kits/p-curve", dependencies=[PARTNER, CsvBom], response_model=PCurveResponse,
             responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
             operation_id="getKitsCurve",
             summary="Covered share for 1..max_p new kits (how many to buy)")
-def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
+def p_curve(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
             max_p: Annotated[int, Query(ge=1, le=50, description="Largest number of new kits")
                                       ] = 20,
             candidates: SiteSet = "police_points", existing: Existing = None,
@@ -186,14 +190,17 @@ def p_curve(svc: ServiceDep, flt: PlanningFilterDep,
                              radius_m=radius_m, distance=distance,
                              half_life_months=half_life_months, study_area=study_area,
                              time_limit_s=time_limit_s, method=method)
-    return csv_response(curve.curve, "kits_curve.csv") if f == "csv" else curve
+    if f == "csv":
+        return csv_response(request, curve.curve, "kits-curve", curve.meta,
+                            f"1-to-{max_p}-kits", candidates, f"{radius_m:g}m")
+    return curve
 
 
-@router.get("/plan/people-zones", dependencies=[PARTNER], response_model=PeopleZonesResponse,
+@router.get("/plan/people-zones", dependencies=[PARTNER, CsvBom], response_model=PeopleZonesResponse,
             responses={**ERRORS, **FORMATS}, operation_id="getPeopleZones",
             summary="Which neighbourhoods to talk to first about People Zones (ranked, with "
                     "every component and how robust each rank is)")
-def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, who: PrincipalDep,
+def people_zones(request: Request, svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep, who: PrincipalDep,
                  layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
                      description="Areas to rank (Leicester city)")] = "ward",
                  weight_violence_rate: Annotated[float, Query(ge=0, le=10)] = 0.35,
@@ -236,10 +243,11 @@ def people_zones(svc: ServiceDep, flt: PlanningFilterDep, sig: SignificanceAtDep
                  **{f"rank_{name}_x{factor:g}": rank
                     for name, pair in area["sensitivity"].items()
                     for factor, rank in zip((0.5, 1.5), pair)}} for area in zones.areas]
-        return csv_response(rows, "people_zones.csv")
+        return csv_response(request, rows, "people-zones", zones.meta, layer)
     if f == "geojson":
-        return Response(json.dumps(people_zones_geojson(svc, zones), default=str),
-                        media_type="application/geo+json")
+        return named(Response(json.dumps(people_zones_geojson(svc, zones), default=str),
+                              media_type="application/geo+json"), "people-zones", zones.meta,
+                     layer)
     return zones
 
 

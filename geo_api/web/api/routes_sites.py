@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from geo_api.data.boundaries_build import read_postcodes
 from geo_api.services.sites import normal_postcode, parse_sites_csv
 from geo_api.services.units import study_area_m
+from geo_api.web.api.downloads import named
 from geo_api.web.api.models import ErrorBody, FeatureCollection, SiteSetInfo, SiteSetList
 from geo_api.web.api.params import ServiceDep
 from geo_api.web.api.shared import csv_body, read_csv_body
@@ -85,7 +86,8 @@ def get_set(name: Name, svc: ServiceDep) -> Response:
         {"type": "Feature", "geometry": {"type": "Point",
                                          "coordinates": [round(r.lon, 6), round(r.lat, 6)]},
          "properties": {"name": r.name, "kind": r.kind}} for r in s.itertuples()]}
-    return Response(json.dumps(fc), media_type="application/geo+json")
+    return named(Response(json.dumps(fc), media_type="application/geo+json"), "sites", None,
+                 name, inline=True)
 
 
 @router.delete("/sites/{name}", dependencies=[PARTNER], status_code=204, operation_id="deleteSiteSet",

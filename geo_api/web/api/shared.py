@@ -294,6 +294,7 @@ def page_controls(request: Request, svc: Service, flt: OffenceFilter,
     return lambda map_name: controls_html(
         path=request.url.path, months=months, group=flt.group, period=as_period(flt),
         extra=keep, areas=areas, map_name=map_name, with_period=with_period, inline=inline,
+        sources=svc.store.sources(),
         pair=None if pair is None else (pair[0] or "", pair[1] or ""))  # open: shown empty
 
 

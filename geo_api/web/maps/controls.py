@@ -11,11 +11,24 @@ from markupsafe import Markup
 from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.crs import to_io
 from geo_api.services.filters import latest_period
+from geo_api.services.service import FORCE_ONLY_GROUPS
 from geo_api.web.maps.layers import GROUP_WORDS
 from geo_api.web.templating import render
 
 GROUPS = (DEFAULT_GROUP, "all", "vrn_serious_violence",
           "knife_enabled_serious_violence")
+NEEDS_FORCE_EXPORT = ("needs a force export: police.uk records have no knife flag or Home "
+                      "Office code")
+
+
+def group_options(sources: set[str] | None) -> list[tuple[str, str, str]]:
+    """(value, label, why it cannot be chosen - '' when it can) for each offence group:
+    groups only force-export records can answer are offered only when a force export is
+    loaded (``sources``: the loaded data's sources; None: not known, all offered)."""
+    timed = sources is None or "force_export" in sources
+    return [(g, GROUP_WORDS.get(g, g),
+             "" if timed or g not in FORCE_ONLY_GROUPS else NEEDS_FORCE_EXPORT)
+            for g in GROUPS]
 
 
 def _shift(month: str, n: int) -> str:
@@ -51,13 +64,16 @@ def _months(value: str | None) -> tuple[str, str]:
 def controls_html(*, path: str, months: list[str], group: str | None, period: str | None,
                   extra: list[tuple[str, str]], areas: dict[str, list[float]] | None = None,
                   map_name: str | None = None, pair: tuple[str, str] | None = None,
-                  with_period: bool = True, inline: bool = False) -> Markup:
+                  with_period: bool = True, inline: bool = False,
+                  sources: set[str] | None = None) -> Markup:
     """The form. ``period``: the current 'from/to' (single-period pages) or ``pair``: the
     current (before, after) periods; ``extra``: other query parameters (name, value) kept
     as they are (a name may repeat);
     ``areas``: label -> [south, west, north, east] for zooming ``map_name``;
     ``with_period``: False on pages whose period is not chosen here (the focus map learns
-    from every loaded month); ``inline``: in the flow of a side panel, not over the map."""
+    from every loaded month); ``inline``: in the flow of a side panel, not over the map;
+    ``sources``: the loaded data's sources (groups it cannot answer are shown disabled,
+    with why)."""
     pre = presets(months)
     zoom = bool(areas) and bool(map_name)
     if zoom and not str(map_name).isidentifier():  # it is written into the script
@@ -65,7 +81,7 @@ def controls_html(*, path: str, months: list[str], group: str | None, period: st
     lo, hi = (months[0], months[-1]) if months else ("", "")
     return render(
         "maps/controls.html", path=path, extra=extra, lo=lo, hi=hi, group=group,
-        groups=[(g, GROUP_WORDS.get(g, g)) for g in GROUPS],
+        groups=group_options(sources),
         period_pair=(_months(pair[0]), _months(pair[1])) if with_period and pair else None,
         period_one=_months(period) if with_period and pair is None else None,
         presets=[("", "Period…")] + [(v, k) for k, v in pre.items()],

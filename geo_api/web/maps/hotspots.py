@@ -344,7 +344,8 @@ def render_side_by_side(boundaries, before: HotspotLayers, after: HotspotLayers,
     fig.add_child(_Sync(*maps))
     if controls is not None:
         fig.html.add_child(Raw(controls(maps[0].get_name())))
-    fig.html.add_child(Raw(render("maps/divider.html")))
+    fig.html.add_child(Raw(render("maps/divider.html", left=maps[0].get_name(),
+                                  right=maps[1].get_name())))
     legend(fig, "Hot spots, left and right", plain_items(),
            [PLAIN_NOTE, note, "Pan or zoom either map: the other follows."],
            technical=f"{GI_NOTE}. {after.provenance}")
