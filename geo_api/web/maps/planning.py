@@ -187,6 +187,11 @@ def _choice_form(choice: SetChoice | None, radius_m: float) -> dict | None:
             "keep": [(k, v) for k, v in choice.keep if k not in SET_FIELDS]}
 
 
+def _kits_words(n: int, noun: str) -> str:
+    """'3 proposed kits', '1 proposed kit'."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def _panel(view: PlanningView, title: str, period: str, radius_m: float, controls: str = "",
            choice: SetChoice | None = None) -> Markup:
     """The side panel (``controls``: the period form at its top, finished HTML; ``choice``:
@@ -200,6 +205,9 @@ def _panel(view: PlanningView, title: str, period: str, radius_m: float, control
         group_words=GROUP_WORDS.get(group, group), siting_summary=siting_summary,
         siting_meta=siting_meta, zones_meta=zones_meta, existing=existing,
         radius=f"{radius_m:g}", form=_choice_form(choice, radius_m),
+        proposed=_kits_words(len(siting.sites), "proposed kit"),
+        new_kits=_kits_words(len(siting.sites), "new kit"),
+        next_kits=_kits_words(len(siting.sites), "kit"),
         pct={"existing": f"{siting_summary.covered_share_existing:.1%}" if existing else "",
              "covered": f"{siting_summary.covered_share:.1%}",
              "bound": f"{siting_summary.covered_share_bound:.1%}"},
