@@ -50,7 +50,8 @@ PAGES = {
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
                   "Bleed-control kits and People Zones</title>"], 100),
     "focus": ("/maps/focus?datetime=2019-12/2020-09&n=8",
-              ["Where to go in October 2020", "The 8 places", "How well each method predicted",
+              ["Where to go in October 2020", "The 8 places",
+               "How much of next month's violence the chosen places caught",
                "Print (A4 landscape)", "Hit rate against coverage", "kit-no"], 8),
 }
 # On the SYNTHETIC timed force export (tests/conftest.py): police.uk has no times.
