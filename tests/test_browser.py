@@ -52,9 +52,14 @@ PAGES = {
     "planning": ("/maps/planning?datetime=2020-04/2020-09&p=5&existing=browser-kits",
                  ["Where the next 5 kits go", "People Zone shortlist", "Proposed kits (5)",
                   "Existing kits (2)", "Print (A4 landscape)", "size:A4 landscape",
-                  "Bleed-control kits and People Zones</title>"], 100),
+                  "Bleed-control kits and People Zones</title>",
+                  "Hot spots no kit reaches", "Reach of every kit (200 m)"],
+                 # drawn at first: 21 wards, 2 existing kits and their reach, 5 proposed
+                 # kits' reach, ~20 hot spot outlines (the offence hexagons start off)
+                 50),
     "focus": ("/maps/focus?datetime=2019-12/2020-09&n=8",
-              ["Where to go in October 2020", "The 8 places", "How well each method predicted",
+              ["Where to go in October 2020", "The 8 places",
+               "How much of next month's violence the chosen places caught",
                "Print (A4 landscape)", "Hit rate against coverage", "kit-no"], 8),
 }
 # On the SYNTHETIC timed force export (tests/conftest.py): police.uk has no times.

@@ -328,7 +328,7 @@ def test_planning_and_focus_maps_have_controls_in_their_panels(client):
     assert 'name="period_from" value="2020-04"' in plan and 'name="period_to" value="2020-09"' in plan
     assert '<input type="hidden" name="p" value="2">' in plan
     focus = client.get("/maps/focus?datetime=2019-12/2020-09&group=all&n=5").text
-    assert '<div id="plan-panel"><form id="map-controls"' in focus
+    assert '<div id="plan-panel" class="focus-panel"><form id="map-controls"' in focus
     assert 'name="period_from"' not in focus  # it learns from the months it is given
     assert '<input type="hidden" name="datetime" value="2019-12/2020-09">' in focus
     assert "Ward: Castle" in focus

@@ -5,7 +5,9 @@ map page."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import numpy as np
 import pytest
@@ -237,3 +239,84 @@ def test_focus_for_the_hours_a_team_works(timed_client):
     for hours, centre in (("15-19", AFTER_SCHOOL_CENTRE_M), ("22-02", LATE_NIGHT_CENTRE_M)):
         x, y = top(hours)
         assert math.hypot(x - centre[0], y - centre[1]) < 400
+
+
+# -- a team's own patch -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def offence_patches(demo_service):
+    """(H3 r9 cell, ward code, NPA code) of every offence of the group in the loaded months,
+    with the cell worked out here from the offence's coordinates."""
+    import h3
+
+    from geo_api.crs import metric_to_lonlat
+    from geo_api.services.filters import build_filter
+
+    with demo_service.pinned() as svc:
+        df = svc.store.located_values(("x_m", "y_m", "ward_code", "npa_code"), build_filter(
+            "2019-12/2020-09", "violence_robbery_weapons"))
+    lon, lat = metric_to_lonlat(df["x_m"].to_numpy(), df["y_m"].to_numpy())
+    df["cell"] = [h3.latlng_to_cell(b, a, 9) for a, b in zip(lon, lat)]
+    return df
+
+
+def _most_common(codes) -> str:
+    counts = codes.dropna().value_counts()
+    return min(c for c, n in counts.items() if n == counts.max())
+
+
+@pytest.mark.parametrize(("area", "field", "name"), [
+    ("npa:NC", "npa_code", "Central (NC)"), ("npa:NE", "npa_code", "East (NE)"),
+    ("ward:E05010464", "ward_code", "Evington ward")])
+def test_focus_for_a_patch_lists_only_places_in_it(client, offence_patches, area, field,
+                                                   name):
+    code = area.split(":")[1]
+    body = client.get(f"/focus?{G}&area={area}&n=5").json()
+    places = body["places"]
+    assert len(places) == 5 and body["meta"]["area"] == area
+    assert body["meta"]["area_name"] == name and f" in {name} " in body["reading"]
+    for p in places:  # in the patch: most of its offences fall in it
+        rows = offence_patches[offence_patches["cell"] == p["id"]]
+        assert len(rows) == p["count_last_12_months"]
+        assert p[field] == code == _most_common(rows[field]), p
+    # the city's ranking, kept: the patch's places in the order of the whole city's list
+    city = client.get(f"/focus?{G}&n=30").json()["places"]
+    in_patch = [p["id"] for p in city if p[field] == code]
+    assert [p["id"] for p in places][:len(in_patch)] == in_patch[:5]
+    page = client.get(f"/maps/focus?{G}&area={area}&n=5").text
+    assert f"<title>Where to go in October 2020: {name}</title>" in page
+    assert f"The 5 places in {name}</h2>" in page
+    assert f'<option value="{area}" selected>{name}</option>' in page
+    assert page.count('kit-no\\"') == 5 and f"Your patch: {name}" in page
+
+
+def test_focus_patch_drop_down_and_bad_codes(client):
+    page = client.get(f"/maps/focus?{G}&n=3").text
+    menu = re.search(r'<select name="area".*?</select>', page, re.DOTALL).group(0)
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', menu)
+    assert options[0] == ("", "Whole city") and 'value="" selected' in menu
+    assert options[1:5] == [("npa:NC", "Central (NC)"), ("npa:NE", "East (NE)"),
+                            ("npa:NS", "South (NS)"), ("npa:NW", "West (NW)")]
+    wards = [label for value, label in options if value.startswith("ward:")]
+    assert len(wards) == 21 and wards == sorted(wards) and "Castle ward" in wards
+    assert client.get(f"/focus?{G}&n=3&area=").json()["meta"]["area"] is None  # whole city
+    for path in ("/focus", "/maps/focus"):
+        for area, words in (("npa:XX", "no npa with code 'XX'"),
+                            ("ward:E05999999", "no ward with code 'E05999999'"),
+                            ("lsoa:E01", "give npa:<code> or ward:<code>"),
+                            ("NC", "give npa:<code> or ward:<code>")):
+            r = client.get(f"{path}?{G}&area={area}")
+            assert r.status_code == 422, (path, area)
+            assert f"area: {words}" in html.unescape(r.text), r.text
+
+
+def test_focus_headings_name_the_months_they_count(client):
+    meta = client.get(f"/focus?{G}&n=3").json()["meta"]
+    assert meta["months_last_3"] == ["2020-07", "2020-09"]
+    assert meta["months_last_12"] == ["2019-12", "2020-09"]  # only 10 months are loaded
+    page = client.get(f"/maps/focus?{G}&n=3").text
+    heads = re.search(r'<table id="focus-places"><tr>(.*?)</tr>', page, re.DOTALL).group(1)
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", heads) == [
+        "#", "Place", "Offences Jul–Sep 2020 (3 months)",
+        "Offences Dec 2019–Sep 2020 (10 months)", "Trend"]
+    later = client.get(f"/maps/focus?{G}&n=3&datetime=2020-03/2020-09").text
+    assert "Offences Mar–Sep 2020 (7 months)" in later

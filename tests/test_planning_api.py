@@ -4,7 +4,9 @@ computations from the store (not against the planning code's own helpers)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import numpy as np
 import pytest
@@ -264,3 +266,89 @@ def test_built_in_candidate_sets_are_named_once_per_data_version(demo_service, m
     monkeypatch.setattr(demo_service.store, "dataset_version", lambda: "v-another")
     planning.site_set(demo_service, "police_points", "city")  # new data: built again
     assert calls == [1, 1, 1]
+
+
+# -- the planner's map: its numbers are the API's, its form chooses the site sets ---------
+def _overlays(page: str) -> dict[str, bool]:
+    """The map's switchable layers: name -> shown when the page opens."""
+    block = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
+    layers = dict(re.findall(r'"([^"]+)"\s*:\s*(\w+)', block))
+    return {name: f"{var}.addTo(map_" in page for name, var in layers.items()}
+
+
+def _panel_text(page: str, element_id: str) -> str:
+    part = re.search(rf'id="{element_id}"[^>]*>(.*?)</div>', page, re.DOTALL).group(1)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", part)))
+
+
+def test_planning_map_numbers_are_the_apis(client, kits):
+    """The map's shares and hot spot counts for the same kits and parameters as GET
+    /plan/kits/coverage (existing kits) and /plan/kits/next (with the proposed ones), and
+    it says which kits each count is for."""
+    # default permutations (9,999): with fewer, FDR leaves too few hot spots to tell apart
+    page = client.get(f"/maps/planning?{Q}&p=3&existing={kits}").text
+    cov = client.get(f"/plan/kits/coverage?{Q}&sites={kits}").json()
+    nxt = client.get(f"/plan/kits/next?{Q}&p=3&existing={kits}").json()
+    n_hot, n_out = cov["totals"]["n_hot_cells"], cov["totals"]["n_hot_cells_uncovered"]
+    # with the proposed kits as well: the hot spots the existing kits miss that are also
+    # farther than 200 m from every proposed kit (a direct count)
+    xs, ys = lonlat_to_metric(np.array([k["lon"] for k in nxt["sites"]]),
+                              np.array([k["lat"] for k in nxt["sites"]]))
+    hx, hy = lonlat_to_metric(np.array([h["lon"] for h in cov["uncovered_hot_spots"]]),
+                              np.array([h["lat"] for h in cov["uncovered_hot_spots"]]))
+    near, _ = cKDTree(np.column_stack([xs, ys])).query(np.column_stack([hx, hy]), k=1)
+    n_out_all = int((near > 200 + 0.2).sum())  # lon/lat rounded to 6 decimals (~0.1 m)
+    assert 0 < n_out_all < n_out <= n_hot  # the check can tell the two counts apart
+    hot = _panel_text(page, "plan-hot")
+    assert (f"out of reach of your existing kits ({kits}): {n_out} of {n_hot}; with the 3 "
+            f"proposed kits as well: {n_out_all} of {n_hot}.") in hot, hot
+    share = _panel_text(page, "plan-share")
+    s = nxt["summary"]
+    assert s["covered_share_existing"] == pytest.approx(cov["totals"]["covered_share"])
+    assert f"have {cov['totals']['covered_share']:.1%} of the offences within 200 m" in share
+    assert (f"With the 3 proposed kits as well: {s['covered_share']:.1%} (the most any 3 new "
+            f"kits could reach: {s['covered_share_bound']:.1%})") in share, share
+    layers = _overlays(page)
+    assert layers[f"Hot spots no kit reaches ({n_out_all} of {n_hot})"]
+    assert layers[f"Hot spots only the proposed kits reach ({n_out - n_out_all} of {n_hot})"]
+    names = [k["name"] for k in nxt["sites"]]
+    assert [html.unescape(n) for n in re.findall(
+        r"<tr><td>\d+</td><td>([^<]*)</td>", page)[:3]] == names
+
+
+def test_planning_map_layers_switch_and_the_noisy_one_starts_off(client, kits):
+    layers = _overlays(client.get(f"/maps/planning?{Q}&p=2&existing={kits}").text)
+    assert layers == {
+        "People Zone ranking (wards)": True,
+        "Offences within reach of a kit (green) or not (pink), small hexagons": False,
+        "Existing kits (2)": True, "Proposed kits (2), numbered by what each adds": True,
+        "Reach of every kit (200 m)": True,
+        **{name: True for name in layers if name.startswith("Hot spots ")}}
+    assert sum(name.startswith("Hot spots ") for name in layers) == 2
+
+
+def test_planning_map_form_chooses_saved_and_built_in_sets(client, kits):
+    page = client.get(f"/maps/planning?{Q}&p=2&existing={kits}&layer=npa").text
+    form = re.search(r'<form id="plan-sets".*?</form>', page, re.DOTALL).group(0)
+    existing = re.search(r'<select name="existing".*?</select>', form, re.DOTALL).group(0)
+    candidates = re.search(r'<select name="candidates".*?</select>', form, re.DOTALL).group(0)
+    saved = {s["name"] for s in client.get("/sites").json()["site_sets"]}
+    assert kits in saved
+    for select in (existing, candidates):  # every saved set is offered in both
+        assert saved <= set(re.findall(r'<option value="([^"]*)"', select))
+    assert f'<option value="{kits}" selected>' in existing
+    assert '<option value="">none</option>' in existing
+    assert '<option value="police_points" selected>' in candidates
+    assert {"schools", "postcodes"} <= set(re.findall(r'<option value="([^"]*)"', candidates))
+    # the page's other parameters go along; the form's own are not repeated
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+    assert hidden == {"datetime": PERIOD, "layer": "npa"}
+    assert 'name="p" min="1" max="30" value="2"' in form
+    # what the form sends: "none" is an empty existing set; a candidate set by name
+    r = client.get(f"/maps/planning?{Q}&layer=npa&existing=&candidates={kits}&p=1"
+                   "&radius_m=300")
+    assert r.status_code == 200 and "No existing kits chosen." in r.text
+    assert f'<option value="{kits}" selected>{kits} (saved set)' in r.text
+    assert "Reach of every kit (300 m)" in r.text
+    bad = client.get(f"/maps/planning?{Q}&existing=Not%20a%20set")
+    assert bad.status_code == 422 and "existing" in bad.text

@@ -73,3 +73,50 @@ def test_multipart_upload_and_cross_site_forms(client):
     big = {"file": ("big.csv", b"name,easting,northing\n" + b"A,458800,304580\n" * 150_000,
                     "text/csv")}
     assert client.post("/sites/corpus-multipart4", files=big).status_code == 413
+
+
+def test_the_upload_form_names_every_way_to_place_a_site(client):
+    """The landing page's form lists the columns the parser takes, postcodes included."""
+    import html
+    import re
+
+    from geo_api.services.sites import ALIASES
+
+    page = client.get("/", headers={"accept": "text/html"}).text
+    columns = html.unescape(re.sub(r"<[^>]+>", "", re.search(
+        r'<p id="upload-columns">(.*?)</p>', page, re.DOTALL).group(1)))
+    for column in ALIASES:  # name, kind, easting, northing, longitude, latitude, postcode
+        assert re.search(rf"\b{column}\b", columns), column
+    assert "postcode" in columns.lower() and "LE1" in columns
+
+
+def test_a_saved_set_opens_the_planner_and_the_latest_months_in_one_click(client):
+    """After an upload (a postcode list) the set's links plan kits with it as existing kits
+    or as candidate sites, and show it on the hot spot map of the latest 3 months."""
+    import html
+    import re
+
+    r = client.post("/sites/corpus-next", content=b"name,postcode\nA,LE1 1AD\nB,LE1 5YA\n",
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 201
+    page = client.get("/", headers={"accept": "text/html"}).text
+    item = re.search(r"<li><a [^>]*>corpus-next</a>.*?</li>", page, re.DOTALL).group(0)
+    links = [html.unescape(u) for u in re.findall(r'href="([^"]+)"', item)]
+    assert links == [("/maps/hotspots?datetime=2020-07/2020-09&group=violence_robbery_weapons"
+                     "&sites=corpus-next"), "/maps/planning?p=5&existing=corpus-next",
+                     "/maps/planning?p=5&candidates=corpus-next"]
+    hot = client.get(links[0]).text
+    assert "Jul–Sep 2020" in hot and "Candidate sites: corpus-next (2 sites)" in hot
+    as_existing = client.get(links[1].replace("p=5", "p=2")).text
+    assert '<option value="corpus-next" selected>corpus-next (saved set)' in as_existing
+    assert "Your existing kits (corpus-next, 2 kits)" in as_existing
+    as_candidates = client.get(links[2].replace("p=5", "p=2")).text
+    assert "No existing kits chosen." in as_candidates
+    assert re.search(r'<select name="candidates"[^>]*>.*?<option value="corpus-next" '
+                     r"selected>", as_candidates, re.DOTALL)
+    # the upload form's script offers the same three steps
+    assert "'/maps/planning?p=5&existing=' + n" in page
+    assert "'/maps/planning?p=5&candidates=' + n" in page
+    assert "'/maps/hotspots?datetime=2020-07/2020-09&group=violence_robbery_weapons&sites=' + n" \
+        in page
+    client.delete("/sites/corpus-next")

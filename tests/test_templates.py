@@ -200,15 +200,19 @@ def test_planning_map_with_uploaded_kit_names(client, payload_set):
                       f"&existing={payload_set}&candidates={payload_set}")
     assert page.status_code == 200, page.text[:300]
     assert_inert(page.text)
-    assert f"Existing kits ({payload_set}, {len(PAYLOADS)})" in page.text
+    assert f"Your existing kits ({payload_set}, {len(PAYLOADS)} kits)" in page.text
+    # the set names in the panel's site set form (option values and labels) are text too
+    assert f'<option value="{payload_set}" selected>{payload_set} (saved set)' in page.text
 
 
 def test_landing_page_lists_site_sets_and_is_not_a_template_of_user_text(client,
                                                                           payload_set):
     page = client.get("/", headers={"accept": "text/html"}).text
-    assert f'<a href="/maps/hotspots?sites={payload_set}">{payload_set}</a>' in page
+    assert (f'<a href="/maps/hotspots?datetime=2020-07/2020-09&amp;group=violence_robbery_'
+            f'weapons&amp;sites={payload_set}">{payload_set}</a>') in page
+    assert f'<a href="/maps/planning?p=5&amp;existing={payload_set}">' in page
     assert 'id="upload"' in page and "421337" not in page
-    assert "var url = '/maps/hotspots?datetime=2020-07/2020-09&group=" in page  # upload
+    assert "'/maps/hotspots?datetime=2020-07/2020-09&group=" in page  # upload
 
 
 def test_landing_page_escapes_the_callers_name_and_set_names():
@@ -226,7 +230,10 @@ def test_landing_page_escapes_the_callers_name_and_set_names():
     assert_inert(page)
     assert "as <b>partner</b> (oidc:{{7*7}} {% raw %} &lt;script&gt;" in page
     assert 'data-set="&quot;&#x27;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
-    assert '<a href="/maps/hotspots?sites=%3Cscript%3Ealert%281%29%3C/script%3E">' in page
+    assert ('<a href="/maps/hotspots?datetime=2020-07/2020-09&amp;group=all&amp;sites='
+            '%3Cscript%3Ealert%281%29%3C/script%3E">') in page
+    assert ('<a href="/maps/planning?p=5&amp;candidates=%3Cscript%3Ealert%281%29%3C/script%3E">'
+            in page)
 
 
 def test_the_period_in_the_upload_script_is_checked():

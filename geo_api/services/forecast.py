@@ -30,6 +30,7 @@ from geo_api.services.budget import (
     check_backtest_scores,
     estimated_units,
 )
+from geo_api.services.patches import Patch, units_in_patch
 from geo_api.services.units import Units, UnitSpec, analysis_units, location_units
 
 MAX_CACHED = 32
@@ -365,10 +366,12 @@ class FocusList:
 
 
 def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: int = 3,
-          coverage: float = 0.05, methods: Sequence[str] = fc.METHODS) -> FocusList:
+          coverage: float = 0.05, methods: Sequence[str] = fc.METHODS,
+          patch: Patch | None = None) -> FocusList:
     """The top ``n`` places for the next month by the method that backtested best (one-month
     horizon), each named by its most common police.uk locations, with its ward and NPA,
-    counts for the last 3 and 12 months and the trend."""
+    counts for the last 3 and 12 months and the trend; with ``patch``, the top places in
+    that ward or NPA (``services.patches``; the backtest stays city-wide)."""
     evaluation = evaluate(svc, flt, spec, methods, window, 1, coverage)
     best = evaluation.best_method
     units = units_for(svc, flt, spec, window)
@@ -384,7 +387,11 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
     scores = fc.score(best, counts, space_of(units), params, choice)
     last3, last12 = counts[:, -3:].sum(axis=1), counts[:, -12:].sum(axis=1)
     ranked = np.lexsort((np.array(units.ids), -last3, -scores))
-    order = [i for i in ranked if last12[i] > 0][:n] or list(ranked[:n])
+    if patch is None:
+        order = [i for i in ranked if last12[i] > 0][:n] or list(ranked[:n])
+    else:
+        inside = units_in_patch(svc, flt, units, months[-12:], patch)
+        order = [i for i in ranked if last12[i] > 0 and inside[i]][:n]
     names = place_names(svc, flt, units, months[-12:], order)
     trend = trends(counts, order)
     x, y = units.centres_m
@@ -412,15 +419,18 @@ def focus(svc, flt: OffenceFilter, spec: UnitSpec | None, n: int = 8, window: in
                     in_sample_mean_hit_rate=best_row["mean_hit_rate"],
                     coverage=coverage, window_months=window,
                     n_folds=len({row["cutoff"] for row in evaluation.folds}),
-                    next_period=_next_month(months[-1]))
+                    next_period=_next_month(months[-1]),
+                    months_last_3=_span(months[-3:]), months_last_12=_span(months[-12:]),
+                    area=patch.key if patch else None, area_name=patch.label if patch else None)
     return FocusList(meta=meta,
-                     reading=_focus_reading(len(places), best, coverage, walk, best_row),
+                     reading=_focus_reading(len(places), best, coverage, walk, best_row,
+                                           f" in {patch.label}" if patch else ""),
                      places=places)
 
 
 def _focus_reading(n: int, best: str, coverage: float, walk: WalkForward,
-                   best_row: dict[str, Any]) -> str:
-    text = f"Where to go next month: the {n} places {best} ranks highest. "
+                   best_row: dict[str, Any], where: str = "") -> str:
+    text = f"Where to go next month: the {n} places{where} {best} ranks highest. "
     if walk.n_folds:
         text += (f"Choosing the method this way in earlier months (walk-forward, "
                  f"{walk.n_folds} folds), the top {coverage:.0%} of the area held "
@@ -432,6 +442,11 @@ def _focus_reading(n: int, best: str, coverage: float, walk: WalkForward,
              f"{best_row['mean_pai']:.2f}), but those folds also chose it (in-sample). "
              "Counts are small: a place can drop out next month by chance.")
     return text
+
+
+def _span(months: list[str]) -> list[str]:
+    """[first, last] of the months a count covers."""
+    return [months[0], months[-1]]
 
 
 def _next_month(month: str) -> str:
@@ -491,7 +506,7 @@ def trends(counts: np.ndarray, order: Sequence[int]) -> dict[int, Trend]:
     recent_total, earlier_total = recent.sum(), earlier.sum()
     p0 = (recent_total / (recent_total + earlier_total) if recent_total + earlier_total
           else 0.5)
-    idx = np.array(order)
+    idx = np.array(order, dtype=int)
     k, n = recent[idx].astype(int), (recent[idx] + earlier[idx]).astype(int)
     p, _, _ = binomial_test(k, n, p0)
     by_unit = {}

@@ -9,7 +9,7 @@ points in the loaded data), ``postcodes`` (OS Code-Point Open unit postcodes), `
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -829,13 +829,24 @@ class PlanningView:
     n_hot_cells: int  # Gi* hot cells in the city
     hot_out_of_reach: list[dict]  # those farther than the radius from every kit
     hot_spot_definition: str
+    # Gi* hot cells no existing kit reaches (as GET /plan/kits/coverage?sites=<existing>
+    # counts them; None without existing kits), and those only the proposed kits reach
+    hot_out_of_reach_existing: int | None = None
+    hot_reached_by_proposed: list[dict] = field(default_factory=list)
+
+
+def _hot_rows(cells: pd.DataFrame) -> list[dict]:
+    return [{"id": cell.id, "count": int(cell.count), "label": cell.label,
+             "distance_to_nearest_site_m": float(cell.distance_to_nearest_site_m)}
+            for cell in cells.itertuples()]
 
 
 def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                   existing: str | None, radius_m: float, distance: str, layer: str,
                   sig: Significance | None = None) -> PlanningView:
     """Everything the planner's map shows: proposed kits, covered/uncovered demand with
-    existing + proposed kits, hot spots out of reach of them all, People Zone ranking."""
+    existing + proposed kits, hot spots out of reach of the existing kits (as
+    ``kit_coverage`` counts them) and of them all, People Zone ranking."""
     sig = sig or Significance()
     siting_answer, inputs, solution = _next_kits(svc, flt, p=p, candidates=candidates,
                                                  existing=existing, radius_m=radius_m,
@@ -846,11 +857,14 @@ def planning_view(svc: Service, flt: OffenceFilter, *, p: int, candidates: str,
                  else chosen)
     hot = _hot_cells(svc, flt, "city", sig)  # computed once: the zones reuse it
     out_of_reach = _out_of_reach(hot, inputs.dist, _xy(all_sites), radius_m)
-    out_of_reach_rows = [{"id": cell.id, "count": int(cell.count), "label": cell.label,
-                          "distance_to_nearest_site_m": float(cell.distance_to_nearest_site_m)}
-                         for cell in out_of_reach.itertuples()]
+    existing_xy = _xy(inputs.existing) if inputs.existing is not None else np.empty((0, 2))
+    out_existing = _out_of_reach(hot, inputs.dist, existing_xy, radius_m)
+    n_existing_out = len(out_existing) if inputs.existing is not None else None
+    by_proposed = out_existing[~out_existing["id"].isin(out_of_reach["id"])]
     zones = people_zones(svc, flt, layer=layer, sig=sig, n_sim=200, hot=hot)
     return PlanningView(siting=siting_answer, zones=zones, demand=inputs.demand_info,
                         covered=_covered_mask(inputs, solution), existing=inputs.existing,
-                        n_hot_cells=len(hot), hot_out_of_reach=out_of_reach_rows,
-                        hot_spot_definition=_hot_definition(sig))
+                        n_hot_cells=len(hot), hot_out_of_reach=_hot_rows(out_of_reach),
+                        hot_spot_definition=_hot_definition(sig),
+                        hot_out_of_reach_existing=n_existing_out,
+                        hot_reached_by_proposed=_hot_rows(by_proposed))

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from geo_api.analysis.forecast import METHODS
 from geo_api.services.access import require
 from geo_api.services.forecast import Evaluation, evaluate, focus
+from geo_api.services.patches import parse_patch, patch_choices
 from geo_api.services.units import UnitSpec, unit_shapes_lonlat
 from geo_api.web.api.csv_safe import csv_response
 from geo_api.web.api.downloads import CsvBom, named, unit_words
@@ -26,7 +27,7 @@ from geo_api.web.api.shared import (
     points_geojson,
 )
 from geo_api.web.auth import PARTNER, audit_note, caller
-from geo_api.web.maps.focus import render_focus_map
+from geo_api.web.maps.focus import PatchChoice, render_focus_map
 
 router = APIRouter(tags=["forecast"], dependencies=[HeavySlot])
 ERRORS: Responses = {422: {"model": ErrorBody}}
@@ -53,6 +54,10 @@ Coverage = Annotated[float, Query(ge=0.01, le=0.2, description="Share of the stu
                                   "selected (0.01-0.2)")]
 HalfLifeQ = Annotated[float, Query(ge=0.5, le=120, description="Recency half-life, months")]
 Bandwidth = Annotated[float, Query(ge=100, le=3000, description="KDE bandwidth, metres")]
+Area = Annotated[str | None, Query(max_length=40, description=(
+    "A team's patch: npa:<code> (e.g. npa:NC, Central) or ward:<code> (e.g. "
+    "ward:E05010464, Castle); only places in it are listed (a place is in the ward or NPA "
+    "most of its offences fall in). Empty or absent: the whole city"), examples=["npa:NC"])]
 
 
 @router.get("/evaluate/hotspots", dependencies=[PARTNER], response_model=EvaluationResponse,
@@ -78,14 +83,14 @@ def evaluate_hotspots(svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUn
 def focus_list(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: ForecastUnits,
                n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
                window: Window = 3, coverage: Coverage = 0.05,
-               f: Annotated[Literal["json", "geojson", "csv"], Query(
+               area: Area = None, f: Annotated[Literal["json", "geojson", "csv"], Query(
                    description="Output format")] = "json"):
     """The focus list for the month after the loaded data: the `n` places (default 8) the
     method that backtests best (one-month horizon) ranks highest, each named by its most
     common police.uk locations, with ward, NPA, counts for the last 3 and 12 months and the
-    trend. With `hours=` on force exports, the list for the hours a team works. Map:
-    `/maps/focus`."""
-    focus_list = focus(svc, flt, units, n, window, coverage)
+    trend. With `hours=` on force exports, the list for the hours a team works; with
+    `area=`, for a team's ward or NPA. Map: `/maps/focus`."""
+    focus_list = focus(svc, flt, units, n, window, coverage, patch=parse_patch(svc, area))
     query = own_query(request, drop=("f", "bom"))
     focus_list = dataclasses.replace(focus_list, places=[
         dataclasses.replace(place, map_url=f"/maps/focus?{query}&zoom_to={place.rank}")
@@ -108,17 +113,27 @@ def focus_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep, units: 
               n: Annotated[int, Query(ge=1, le=30, description="How many places")] = 8,
               window: Window = 3, coverage: Coverage = 0.05,
               zoom_to: Annotated[int | None, Query(ge=1, le=30, description="Zoom to the "
-                                                   "place with this rank")] = None
-              ) -> HTMLResponse:
+                                                   "place with this rank")] = None,
+              area: Area = None) -> HTMLResponse:
     """Numbered places on the map with the table beside it, the hit-rate-vs-coverage curve of
-    every method, and a print button (A4 landscape: title, period, method, date made)."""
-    focus_list = focus(svc, flt, units, n, window, coverage)
+    every method, and a print button (A4 landscape: title, period, method, date made); a
+    drop-down in the panel chooses the patch (`area`)."""
+    patch = parse_patch(svc, area)
+    focus_list = focus(svc, flt, units, n, window, coverage, patch=patch)
     evaluation = evaluate(svc, flt, units, list(METHODS), window, 1, coverage)
     shapes = unit_shapes_lonlat(svc, units, [place.id for place in focus_list.places])
     query = own_query(request, drop=("f", "zoom_to"))  # for the page's downloads
     controls = page_controls(request, svc, flt, with_period=False, inline=True)
     return HTMLResponse(render_focus_map(focus_list, evaluation, shapes, svc.boundaries, query,
-                                         zoom_to, controls))
+                                         zoom_to, controls, patch_form(request, svc, patch)))
+
+
+def patch_form(request: Request, svc, patch) -> PatchChoice:
+    """The panel's patch drop-down: every NPA and ward, the chosen one, the other
+    parameters kept."""
+    return PatchChoice(options=patch_choices(svc), chosen=patch.key if patch else "",
+                       keep=[(k, v) for k, v in request.query_params.multi_items()
+                             if k not in ("area", "zoom_to", "zoom")])
 
 
 def own_query(request: Request, drop: tuple[str, ...]) -> str:

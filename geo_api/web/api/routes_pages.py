@@ -152,8 +152,8 @@ def landing_links(months: list[str], n_timed: int) -> list[tuple[str, str, str]]
         ("/maps/planning?p=5", "Planning: bleed-control kits and People Zones",
          ("For planners: where the next five kits would reach the most violence (numbered by "
           "what each adds), which hot spots no kit reaches, and a ranked shortlist of wards for "
-          "People Zone conversations with how robust each position is. Add your existing kits "
-          "as a site set (below) and open the map with &existing=<set name>.")),
+          "People Zone conversations with how robust each position is. Upload your existing kits "
+          "or candidate places (below), then choose them in the map's panel.")),
         ("/maps/partners", "Partner data beside the hot spots",
          ("For the Violence Reduction Network and partners: an indicator partners share by "
           "postcode sector (school exclusions, A&E assaults...) against violence, with the "

@@ -47,7 +47,7 @@ from geo_api.web.api.shared import (
 )
 from geo_api.web.auth import PARTNER, PrincipalDep
 from geo_api.web.maps.layers import period_label
-from geo_api.web.maps.planning import render_planning_map
+from geo_api.web.maps.planning import SetChoice, render_planning_map
 
 router = APIRouter(tags=["planning"], dependencies=[HeavySlot])
 
@@ -251,25 +251,36 @@ def people_zones(request: Request, svc: ServiceDep, flt: PlanningFilterDep, sig:
     return zones
 
 
+MapExisting = Annotated[str | None, Query(
+    description="Site set kept as it is (existing kits); empty: none (the panel's form "
+                "sends it empty)", pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")]
+
+
 @router.get("/maps/planning", dependencies=[PARTNER], response_class=HTMLResponse, operation_id="planningMap",
             responses=HTML_200, tags=["maps"],
             summary="The planner's map: kits, proposed kits, reach, and the People Zone ranking")
 def planning_map(request: Request, svc: ServiceDep, flt: PlanningFilterDep,
+                 sig: SignificanceAtDep,
                  p: Annotated[int, Query(ge=1, le=30, description="Proposed new kits")] = 5,
-                 candidates: SiteSet = "police_points", existing: Existing = None,
+                 candidates: SiteSet = "police_points", existing: MapExisting = None,
                  radius_m: Radius = 200, distance: Distance = "straight",
                  layer: Annotated[Literal["ward", "lsoa", "npa"], Query(
                      description="People Zone areas")] = "ward") -> HTMLResponse:
     """For planners: existing kits (`existing`) and the `p` proposed ones (numbered by what
-    they add) with their reach, offences per H3 cell within reach or not, Gi* hot spots out
-    of reach of every kit, and the People Zone ranking as a choropleth with the ranked table
-    and rank ranges beside it. Parameters are in the panel; prints on A4 landscape."""
+    they add) with their reach, hot spots out of reach of the existing kits (the count GET
+    /plan/kits/coverage?sites=<existing> gives) and of every kit, offences within reach or
+    not (a layer off at first), and the People Zone ranking as a choropleth with the ranked
+    table and rank ranges beside it. The panel's form chooses the existing and candidate
+    site sets; prints on A4 landscape."""
 
     try:
-        view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing,
-                             radius_m=radius_m, distance=distance, layer=layer)
+        view = planning_view(svc, flt, p=p, candidates=candidates, existing=existing or None,
+                             radius_m=radius_m, distance=distance, layer=layer, sig=sig)
     except GeoApiError as exc:
         return message_page(exc)
     return HTMLResponse(render_planning_map(
         svc.boundaries, view, title="Bleed-control kits and People Zones", radius_m=radius_m,
-        period=period_label(flt), controls=page_controls(request, svc, flt, inline=True)))
+        period=period_label(flt), controls=page_controls(request, svc, flt, inline=True),
+        choice=SetChoice(saved=[s["name"] for s in svc.site_sets.list()], p=p,
+                         candidates=candidates, existing=existing or "",
+                         keep=list(request.query_params.multi_items()))))

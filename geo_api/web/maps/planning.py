@@ -5,6 +5,7 @@ choropleth with the ranked table beside it. Prints on A4 landscape."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
@@ -27,45 +28,73 @@ def _rank_colour(rank: int) -> str:
     return next((c for top, c in RANK_COLOURS if rank <= top), "#f7f7f7")
 
 
+# the built-in site sets in the panel's choices, in plain words
+BUILT_IN_CANDIDATES = (("police_points", "police.uk map points (streets, public places)"),
+                       ("schools", "schools"), ("postcodes", "postcode points"))
+BUILT_IN_EXISTING = (("", "none"), ("schools", "a kit at every school"))
+SET_FIELDS = frozenset({"existing", "candidates", "p", "radius_m"})
+
+
+@dataclass(frozen=True)
+class SetChoice:
+    """What the panel's form offers and has chosen: the saved site sets' names (user
+    text, escaped by the template), the chosen sets and number of kits, and the page's
+    query (``keep``: its other parameters go along as hidden fields)."""
+
+    saved: list[str]
+    p: int
+    candidates: str
+    existing: str
+    keep: list[tuple[str, str]]
+
+
 def render_planning_map(boundaries, view: PlanningView, *, title: str, period: str,
-                        radius_m: float, controls=None) -> str:
-    """HTML page of the planner's map (``view``: services.planning.planning_view)."""
+                        radius_m: float, controls=None, choice: SetChoice | None = None
+                        ) -> str:
+    """HTML page of the planner's map (``view``: services.planning.planning_view;
+    ``choice``: the panel's site set form). Layers a planner can switch: the People Zone
+    ranking, the kits, their reach and the hot spots they miss on; offences per small
+    hexagon (noisy over the ranking) off at first."""
     m = new_map(title=title, print_button=False, zoom_start=12)
     root = root_of(m)
     root.header.add_child(Raw(render("maps/panel_style.html")))
     _zones_layer(m, boundaries, view.zones)
     _demand_layer(m, view)
-    _hot_layer(m, view)
     existing = view.existing
+    reach = folium.FeatureGroup(name=f"Reach of every kit ({radius_m:g} m)")
     if existing is not None and len(existing):
-        _existing_layer(existing, radius_m).add_to(m)
-    _proposed_layer(view.siting.sites, radius_m).add_to(m)
+        _existing_layer(existing, radius_m, reach).add_to(m)
+    _proposed_layer(view.siting.sites, radius_m, reach).add_to(m)
+    reach.add_to(m)
+    _hot_layer(m, view)
     folium.LayerControl(collapsed=False, position="topleft").add_to(m)
     form = controls(m.get_name()) if controls is not None else ""
-    root.html.add_child(Raw(_panel(view, title, period, radius_m, form)))
+    root.html.add_child(Raw(_panel(view, title, period, radius_m, form, choice)))
     return root.render()
 
 
-def _existing_layer(existing: pd.DataFrame, radius_m: float) -> folium.FeatureGroup:
-    """The kits already in place (an uploaded site set) and their reach."""
-    fg = folium.FeatureGroup(name=f"Existing kits ({len(existing)}) and their reach")
+def _existing_layer(existing: pd.DataFrame, radius_m: float, reach: folium.FeatureGroup
+                    ) -> folium.FeatureGroup:
+    """The kits already in place (a site set); their reach goes in ``reach``."""
+    fg = folium.FeatureGroup(name=f"Existing kits ({len(existing)})")
     for r in existing.itertuples():
         folium.Circle([r.lat, r.lon], radius=radius_m, color="#1b9e77", weight=1,
-                      fill=True, fill_opacity=0.08).add_to(fg)
+                      fill=True, fill_opacity=0.08).add_to(reach)
         folium.CircleMarker([r.lat, r.lon], radius=5, color="#1b9e77", fill=True,
                             fill_opacity=1, tooltip=tooltip_text(f"{r.name} ({r.kind})")
                             ).add_to(fg)
     return fg
 
 
-def _proposed_layer(sites: list[dict], radius_m: float) -> folium.FeatureGroup:
-    """The proposed kits, numbered by what each adds, and their reach."""
-    fg = folium.FeatureGroup(name=f"Proposed kits ({len(sites)}), numbered by gain")
+def _proposed_layer(sites: list[dict], radius_m: float, reach: folium.FeatureGroup
+                    ) -> folium.FeatureGroup:
+    """The proposed kits, numbered by what each adds; their reach goes in ``reach``."""
+    fg = folium.FeatureGroup(name=f"Proposed kits ({len(sites)}), numbered by what each adds")
     for s in sites:
         tip = (f"#{s['rank']} {s['name']}: adds {s['added_offences']} offences "
                f"({s['added_share']:.1%}); {s['cumulative_share']:.1%} covered so far")
         folium.Circle([s["lat"], s["lon"]], radius=radius_m, color="#d95f02", weight=1.5,
-                      dash_array="4", fill=True, fill_opacity=0.06).add_to(fg)
+                      dash_array="4", fill=True, fill_opacity=0.06).add_to(reach)
         folium.Marker([s["lat"], s["lon"]], tooltip=tooltip_text(tip),
                       icon=folium.DivIcon(html=render("maps/kit_number.html", rank=s["rank"]),
                                           icon_size=(26, 26), icon_anchor=(13, 13))).add_to(fg)
@@ -89,12 +118,13 @@ def _zones_layer(m, boundaries, zones: PeopleZones) -> None:
                                   "fillOpacity": 0.45, "color": "#555", "weight": 1},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "rank", "score", "rank_range", "poisson_range", "offences"],
-            aliases=["Area", "Rank", "Score", "Rank if weights ±50%", "Rank 90% range (chance)",
-                     "Offences"])).add_to(m)
+            aliases=["Area", "Rank", "Score", "Rank with other weights",
+                     "Rank allowing for chance", "Offences"])).add_to(m)
 
 
 def _demand_layer(m, view: PlanningView) -> None:
-    """Offences per H3 resolution-10 cell (about 0.015 km^2), split covered / not covered."""
+    """Offences per H3 resolution-10 cell (about 0.015 km^2), split covered / not covered;
+    off at first (a dense pattern over the ranking)."""
     d, covered = view.demand.demand, view.covered
     lon, lat = metric_to_lonlat(d.x_m, d.y_m)
     cells = np.array([h3.str_to_int(h3.latlng_to_cell(la, lo, 10)) for la, lo in zip(lat, lon)],
@@ -106,7 +136,8 @@ def _demand_layer(m, view: PlanningView) -> None:
                          geometry=h3_polygons_lonlat(agg["cell"].to_numpy()), crs=4326)
     top = max(int(agg["not_covered"].max()), 1)
     folium.GeoJson(
-        safe_geojson(g), name="Offences within reach of a kit (green) or not (red), H3 cells",
+        safe_geojson(g), name="Offences within reach of a kit (green) or not (pink), small "
+                              "hexagons", show=False,
         style_function=lambda f: {
             "fillColor": "#1b9e77" if f["properties"]["not_covered"] == 0 else "#e7298a",
             "fillOpacity": 0.25 + 0.6 * min(1.0, f["properties"]["not_covered"] / top) ** 0.5
@@ -117,26 +148,54 @@ def _demand_layer(m, view: PlanningView) -> None:
 
 
 def _hot_layer(m, view: PlanningView) -> None:
-    unc = view.hot_out_of_reach
-    fg = folium.FeatureGroup(name=f"Hot spots out of reach of every kit ({len(unc)} of "
-                                  f"{view.n_hot_cells})")
-    if unc:
-        ids = np.array([int(u["id"], 16) for u in unc], dtype=np.uint64)
-        g = gpd.GeoDataFrame(pd.DataFrame(unc)[["id", "count", "label",
-                                                "distance_to_nearest_site_m"]],
-                             geometry=h3_polygons_lonlat(ids), crs=4326)
-        folium.GeoJson(safe_geojson(g), style_function=lambda f: {
-            "fill": False, "color": "#000", "weight": 3, "dashArray": "2,3"},
-            tooltip=folium.GeoJsonTooltip(fields=["label", "count",
-                                                  "distance_to_nearest_site_m"],
-                                          aliases=["Gi*", "Offences", "Nearest kit, m"])
-        ).add_to(fg)
-    fg.add_to(m)
+    """Hot spots no kit reaches (black dashed) and those only the proposed kits reach
+    (orange dashed), each a layer."""
+    for cells, name, colour in (
+            (view.hot_out_of_reach, "Hot spots no kit reaches", "#000"),
+            (view.hot_reached_by_proposed, "Hot spots only the proposed kits reach",
+             "#d95f02")):
+        fg = folium.FeatureGroup(name=f"{name} ({len(cells)} of {view.n_hot_cells})")
+        if cells:
+            ids = np.array([int(u["id"], 16) for u in cells], dtype=np.uint64)
+            g = gpd.GeoDataFrame(pd.DataFrame(cells)[["count", "label"]],
+                                 geometry=h3_polygons_lonlat(ids), crs=4326)
+            folium.GeoJson(safe_geojson(g), style_function=lambda f, c=colour: {
+                "fill": False, "color": c, "weight": 3, "dashArray": "2,3"},
+                tooltip=folium.GeoJsonTooltip(fields=["label", "count"],
+                                              aliases=["Hot spot", "Offences"])
+            ).add_to(fg)
+        fg.add_to(m)
 
 
-def _panel(view: PlanningView, title: str, period: str, radius_m: float, controls: str = ""
-           ) -> Markup:
-    """The side panel (``controls``: the form at its top, finished HTML)."""
+def _options(built_in: tuple[tuple[str, str], ...], saved: list[str], current: str
+             ) -> list[tuple[str, str]]:
+    """(value, label) of a site set select: the built-in sets, then the saved ones (and the
+    current value if it is neither)."""
+    options = [*built_in, *((name, f"{name} (saved set)") for name in saved)]
+    if current not in {value for value, _ in options}:
+        options.append((current, current))
+    return options
+
+
+def _choice_form(choice: SetChoice | None, radius_m: float) -> dict | None:
+    if choice is None:
+        return None
+    return {"existing": _options(BUILT_IN_EXISTING, choice.saved, choice.existing),
+            "candidates": _options(BUILT_IN_CANDIDATES, choice.saved, choice.candidates),
+            "chosen": {"existing": choice.existing, "candidates": choice.candidates},
+            "p": choice.p, "radius": f"{radius_m:g}",
+            "keep": [(k, v) for k, v in choice.keep if k not in SET_FIELDS]}
+
+
+def _kits_words(n: int, noun: str) -> str:
+    """'3 proposed kits', '1 proposed kit'."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _panel(view: PlanningView, title: str, period: str, radius_m: float, controls: str = "",
+           choice: SetChoice | None = None) -> Markup:
+    """The side panel (``controls``: the period form at its top, finished HTML; ``choice``:
+    the site set form)."""
     siting, zones = view.siting, view.zones
     siting_summary, siting_meta, zones_meta = siting.summary, siting.meta, zones.meta
     group = siting_meta["filters"]["group"]
@@ -145,10 +204,16 @@ def _panel(view: PlanningView, title: str, period: str, radius_m: float, control
         "maps/planning_panel.html", controls=controls, title=title, period=period,
         group_words=GROUP_WORDS.get(group, group), siting_summary=siting_summary,
         siting_meta=siting_meta, zones_meta=zones_meta, existing=existing,
-        radius=f"{radius_m:g}",
+        radius=f"{radius_m:g}", form=_choice_form(choice, radius_m),
+        proposed=_kits_words(len(siting.sites), "proposed kit"),
+        new_kits=_kits_words(len(siting.sites), "new kit"),
+        next_kits=_kits_words(len(siting.sites), "kit"),
         pct={"existing": f"{siting_summary.covered_share_existing:.1%}" if existing else "",
              "covered": f"{siting_summary.covered_share:.1%}",
              "bound": f"{siting_summary.covered_share_bound:.1%}"},
+        hot={"all": view.n_hot_cells, "existing": view.hot_out_of_reach_existing,
+             "every": len(view.hot_out_of_reach),
+             "by_proposed": len(view.hot_reached_by_proposed)},
         kits=[{**s, "covered": f"{s['cumulative_share']:.1%}"} for s in siting.sites],
         areas=[{**a, "rate": f"{a['violence_rate']:.1f}"} for a in zones.areas[:10]],
         weights=", ".join(f"{k.replace('_', ' ')} {v:g}"

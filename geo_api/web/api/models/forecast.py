@@ -129,6 +129,14 @@ class FocusMeta(Meta, UnitsEcho):
     window_months: int
     n_folds: int
     next_period: str = Field(..., examples=["2020-10"])
+    months_last_3: list[str] = Field(..., description="[first, last] loaded month counted by "
+                                     "count_last_3_months", examples=[["2020-07", "2020-09"]])
+    months_last_12: list[str] = Field(..., description="[first, last] loaded month counted by "
+                                      "count_last_12_months (fewer than 12 when fewer are "
+                                      "loaded)", examples=[["2019-12", "2020-09"]])
+    area: str | None = Field(None, description="The patch the list is for (ward:<code> or "
+                             "npa:<code>); null: the whole city", examples=["npa:NC"])
+    area_name: str | None = Field(None, examples=["Central (NC)"])
 
 
 class Street(Strict):
