@@ -173,7 +173,7 @@ def build_briefing(svc, patch: Patch, month: str | None = None, kits: str | None
     spots, hot_now, hot_before, hot_sentence, bounds = _hot_spots(svc, patch, group, months,
                                                                   policy)
     partner = policy is None
-    focus_list = _focus(svc, patch, group, months[-1]) if partner else None
+    focus_list = focus_places(svc, patch, group, months[-1]) if partner else None
     return Briefing(
         patch=patch, months=months, group=group, group_words=_group_words(group),
         dataset_version=svc.store.dataset_version() or "", made=datetime.now(UTC),
@@ -288,7 +288,7 @@ def _hot_spots(svc, patch: Patch, group, months, policy):
     return spots, hot_now, hot_before, sentence, bounds
 
 
-def _focus(svc, patch: Patch, group: str, last: str):
+def focus_places(svc, patch: Patch, group: str, last: str):
     """(the month the list is for, the focus places in the patch): the city's list of
     ``FOCUS_N`` as /focus gives it for data up to ``last``."""
     def build():

@@ -3,6 +3,7 @@ covers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -30,8 +31,11 @@ class Patch:
 
     @property
     def slug(self) -> str:
-        """For file names and feed ids: 'npa-NC', 'ward-E05010463'."""
-        return f"{self.layer}-{self.code}"
+        """For file names: 'npa-NC', 'ward-E05010463-castle'."""
+        if self.layer == "npa":
+            return f"npa-{self.code}"
+        name = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return f"ward-{self.code}-{name}" if name else f"ward-{self.code}"
 
 
 def find_patch(svc, layer: str, code: str) -> Patch:

@@ -124,7 +124,7 @@ def _hotspot_map(ax, b: Briefing, boundaries) -> None:
         ax=ax, color="black", linewidth=2.4, zorder=5)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box", anchor="N")
     for name, pt in zip(wards["name"], wards.geometry.representative_point()):
         if x0 < pt.x < x1 and y0 < pt.y < y1:
             ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=7,
