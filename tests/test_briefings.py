@@ -245,7 +245,7 @@ def test_digest_follows_an_ingest(tmp_path_factory, joins, partner):
     svc.close()
     with TestClient(create_app(settings)) as c:
         after = c.get("/digest/npa/NS").json()
-        feed, entries = atom_entries(c.get("/digest/npa/NS.atom").content)
+        _, entries = atom_entries(c.get("/digest/npa/NS.atom").content)
     assert before["entries"][0]["month"] == "2020-09"
     assert after["entries"][0]["month"] == "2020-10"
     assert after["dataset_version"] != before["dataset_version"]

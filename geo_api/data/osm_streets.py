@@ -51,8 +51,8 @@ def _load(path: Path, mtime_ns: int) -> Streets:
             lonlat = np.asarray(pts, float)
             x, y = lonlat_to_metric(lonlat[:, 0], lonlat[:, 1])
             lines.append(np.column_stack([x, y]))
-            names.append(way.tags.get("name", ""))
-            classes.append(way.tags.get("highway", ""))
+            names.append(way.tags.get("name") or "")
+            classes.append(way.tags.get("highway") or "")
     except RuntimeError as exc:  # pyosmium reports unreadable files this way
         raise InvalidParameter(f"street map: cannot read {path.name}: {exc}") from None
     return Streets(tuple(lines), tuple(names), tuple(classes),

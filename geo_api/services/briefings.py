@@ -272,7 +272,8 @@ def _hot_spots(svc, patch: Patch, group, months, policy):
     least = policy.k if policy is not None else 1
     spots = [HotSpot(id=after.ids[i], label=str(after.labels[i]), x_m=float(after.x_m[i]),
                      y_m=float(after.y_m[i]), in_patch=bool(inside[i]),
-                     place="; ".join(n for n, k in after.names.get(i, [])[:2] if k >= least))
+                     place="; ".join(n for n, k in after.names.get(int(i), [])[:2]
+                                     if k >= least))
              for i in np.flatnonzero(near) if str(after.labels[i]).startswith("hot")]
     hot_now = sum(s.in_patch for s in spots)
     if before is None:
@@ -384,15 +385,15 @@ def _ordinal(n: int) -> str:
 
 def _methods(months: list[str]) -> list[str]:
     return [
-        "Hot spots: Getis-Ord Gi* on H3 resolution 9 hexagons (about 0.1 km²), 9,999 "
-        "permutations, seed 12345, false discovery rate controlled; 90/95/99% levels.",
-        "Change: exact conditional binomial test of the patch's share of the city's "
-        "offences (as GET /compare/areas), 5%, Benjamini-Hochberg across the layer's areas.",
-        "Focus places: GET /focus (the method that predicted next month best on the loaded "
-        "months, 30 places for the city, those in the patch shown).",
-        "Kits: GET /plan/kits/coverage, straight-line 200 m reach; People Zones: GET "
-        "/plan/people-zones defaults (weights, 500 Poisson redraws).",
-        f"Data: police.uk street-level crime (Open Government Licence v3.0), {months[0]} "
-        f"to {months[-1]} and the months before; boundaries: ONS wards, approximate policing "
-        "areas.",
+        ("Hot spots: Getis-Ord Gi* on H3 resolution 9 hexagons (about 0.1 km²), 9,999 "
+         "permutations, seed 12345, false discovery rate controlled; 90/95/99% levels."),
+        ("Change: exact conditional binomial test of the patch's share of the city's "
+         "offences (as GET /compare/areas), 5%, Benjamini-Hochberg across the layer's areas."),
+        ("Focus places: GET /focus (the method that predicted next month best on the loaded "
+         "months, 30 places for the city, those in the patch shown)."),
+        ("Kits: GET /plan/kits/coverage, straight-line 200 m reach; People Zones: GET "
+         "/plan/people-zones defaults (weights, 500 Poisson redraws)."),
+        (f"Data: police.uk street-level crime (Open Government Licence v3.0), {months[0]} "
+         f"to {months[-1]} and the months before; boundaries: ONS wards, approximate policing "
+         "areas."),
     ]

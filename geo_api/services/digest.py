@@ -187,7 +187,7 @@ def entries(svc, patch, group: str, policy=None, focus_places=None) -> list[Dige
     loaded = list(svc.store.months_loaded())
     version = svc.store.dataset_version() or ""
     updated = ingested_at(svc)
-    out = []
+    out: list[DigestEntry] = []
     for end in range(len(loaded) - 1, max(len(loaded) - 1 - DIGEST_MONTHS, -1), -1):
         if end + 1 < 2 * WINDOW_MONTHS or not _consecutive(loaded[end + 1 - 2 * WINDOW_MONTHS:
                                                                  end + 1]):
@@ -198,18 +198,7 @@ def entries(svc, patch, group: str, policy=None, focus_places=None) -> list[Dige
         inside = in_patch(patch.geometry_m, after.x_m, after.y_m)
         new, stronger = spot_changes(before, after, inside)
         lon, lat = metric_to_lonlat(after.x_m, after.y_m)
-        count = policy.count if policy is not None else int
-        least = policy.k if policy is not None else 1
-
-        def spot(i: int, change: str) -> DigestSpot:
-            names = [name for name, n in after.names.get(i, []) if n >= least]
-            return DigestSpot(id=after.ids[i], change=change, label=str(after.labels[i]),
-                              label_before=str(before.labels[i]),
-                              count=count(int(after.counts[i])),
-                              count_before=count(int(before.counts[i])),
-                              place="; ".join(names), lon=round(float(lon[i]), 6),
-                              lat=round(float(lat[i]), 6))
-
+        where = (after, before, lon, lat, policy)
         n_now = int(sum(str(after.labels[i]).startswith("hot") for i in np.flatnonzero(inside)))
         n_before = int(sum(str(before.labels[i]).startswith("hot")
                            for i in np.flatnonzero(inside)))
@@ -219,8 +208,8 @@ def entries(svc, patch, group: str, policy=None, focus_places=None) -> list[Dige
                                   count_last_3_months=p.count_last_3_months,
                                   count_previous_3_months=p.count_previous_3_months)
                       for p in focus_places if p.trend == "rising"]
-        new_spots = [spot(i, "new") for i in new]
-        stronger_spots = [spot(i, "intensifying") for i in stronger]
+        new_spots = [_spot(i, "new", *where) for i in new]
+        stronger_spots = [_spot(i, "intensifying", *where) for i in stronger]
         out.append(DigestEntry(
             month=months[-1], months=months, months_before=months_before,
             dataset_version=version, updated=updated,
@@ -231,6 +220,21 @@ def entries(svc, patch, group: str, policy=None, focus_places=None) -> list[Dige
             n_hot_now=n_now, n_hot_before=n_before, new=new_spots,
             intensifying=stronger_spots, places=places))
     return out
+
+
+def _spot(i: int, change: str, after: WindowHot, before: WindowHot, lon: np.ndarray,
+          lat: np.ndarray, policy) -> DigestSpot:
+    """Cell ``i`` as a digest spot (public: counts protected, names on >= k offences)."""
+    least = policy.k if policy is not None else 1
+    names = [name for name, n in after.names.get(i, []) if n >= least]
+
+    def count(n) -> int | None:
+        return policy.count(int(n)) if policy is not None else int(n)
+
+    return DigestSpot(id=after.ids[i], change=change, label=str(after.labels[i]),
+                      label_before=str(before.labels[i]), count=count(after.counts[i]),
+                      count_before=count(before.counts[i]), place="; ".join(names),
+                      lon=round(float(lon[i]), 6), lat=round(float(lat[i]), 6))
 
 
 def _consecutive(months: list[str]) -> bool:

@@ -15,14 +15,15 @@ from geo_api.services import digest
 from geo_api.services.briefings import focus_places
 from geo_api.services.patches import find_patch
 from geo_api.services.planning import default_demand_group
+from geo_api.web.api.shared import Responses
 from geo_api.web.auth import disclosure
 
 ATOM = "http://www.w3.org/2005/Atom"
-ATOM_200 = {200: {"content": {"application/atom+xml": {
+ATOM_200: Responses = {200: {"content": {"application/atom+xml": {
     "schema": {"type": "string"},
     "example": "<feed xmlns=\"http://www.w3.org/2005/Atom\">...</feed>"}},
     "description": "JSON (default) or the Atom feed (f=atom or .atom)"}}
-PDF_200 = {200: {"content": {"application/pdf": {
+PDF_200: Responses = {200: {"content": {"application/pdf": {
     "schema": {"type": "string", "format": "binary"},
     "example": "(an A4 PDF of 3 pages)"}},
     "description": "The briefing pack (Content-Disposition names the file, e.g. "

@@ -13,11 +13,12 @@ from geo_api.services.patches import find_patch
 from geo_api.web.api.models import ErrorBody
 from geo_api.web.api.models.digest import DigestResponse
 from geo_api.web.api.params import HeavySlot, ServiceDep
+from geo_api.web.api.shared import Responses
 from geo_api.web.auth import PUBLIC, current_principal, disclosure
 from geo_api.web.digest_atom import ATOM_200, PDF_200, atom_feed, digest_answer
 
 router = APIRouter(tags=["briefings"], dependencies=[HeavySlot])
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS: Responses = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 Layer = Annotated[Literal["npa", "ward"], Path(description="npa (policing area) or ward")]
 Code = Annotated[str, Path(description="NPA code (NC, NE, NS, NW) or ward code (GET "
                            "/layers/ward)", max_length=20, examples=["NC"])]
