@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from geo_api.web.api.models.disclosure import COUNT, KEEP, RECORD_TEXT
 
+__all__ = ["DigestEntry", "DigestPlace", "DigestResponse", "DigestSpot"]
+
 
 class DigestSpot(BaseModel):
     id: str = Field(..., description="H3 resolution 9 cell", examples=["89195da49a3ffff"])
