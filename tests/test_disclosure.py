@@ -255,7 +255,7 @@ def test_every_public_endpoint_is_in_the_audit(public):
         "/maps/hotspots", "/maps/compare", "/maps/time-window", "/compare/report/map",
         "/maps/hotspots.png",  # hot/cold classes, names and lines only: no numbers drawn
         # counts rounded, partner-only sections left out (tests/test_briefings.py)
-        "/briefings/{layer}/{code}", "/digest/{layer}/{code}.atom",
+        "/briefings/{layer}/{code}", "/digest/{layer}/{code}.atom", "/digest/{layer}/{code}",
         "/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/{layer}/{z}/{x}/{y}.geojson",
         "/layers/{layer}",
         "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
