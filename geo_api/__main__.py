@@ -1,5 +1,5 @@
-"""Command line: ``geo_api {serve,load-demo,ingest,stats,plan,keys,audit,openapi,
-build-boundaries,schema}``."""
+"""Command line: ``geo_api {serve,load-demo,ingest,stats,plan,evaluate,briefings,keys,audit,
+openapi,build-boundaries,schema}``."""
 
 from __future__ import annotations
 
@@ -305,6 +305,26 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_briefings(args) -> int:
+    """Render the briefing pack of every policing area and ward into ``--out``."""
+    from tqdm import tqdm
+
+    from geo_api.services.briefings import build_briefing
+    from geo_api.services.patches import all_patches
+    from geo_api.services.service import Service
+    from geo_api.web.maps.briefing_pdf import render_briefing_pdf
+
+    svc = Service(_settings(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    patches = all_patches(svc)
+    for patch in tqdm(patches, desc="briefings", unit="patch"):
+        b = build_briefing(svc, patch, args.month, args.kits, role="command line")
+        (out / b.filename).write_bytes(render_briefing_pdf(b, svc.boundaries))
+    print(f"{len(patches)} briefings written to {out} (dataset {svc.store.dataset_version()})")
+    return 0
+
+
 def _audit(settings: Settings, action: str, **fields) -> None:
     """An audit entry for a command-line change (who: the operating-system user)."""
     import getpass
@@ -595,6 +615,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--horizon", type=int, nargs="+", default=[1, 3], help="months ahead")
     sp.add_argument("--coverage", type=float, default=0.05, help="share of the area")
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("briefings", help="render the briefing pack (A4 PDF) of every "
+                                          "policing area and ward")
+    store_opts(sp)
+    sp.add_argument("--month", default="latest", help="the briefings' last month: YYYY-MM "
+                    "or latest")
+    sp.add_argument("--out", required=True, help="directory for the PDFs")
+    sp.add_argument("--kits", default=None, help="site set of the teams' kits (optional)")
+    sp.add_argument("--osm-file", help="OpenStreetMap extract for street context")
+    sp.set_defaults(func=cmd_briefings)
 
     sp = sub.add_parser("openapi", help="write the OpenAPI document as YAML")
     sp.add_argument("--output", default=str(PROJECT_ROOT / "openapi.yaml"))

@@ -71,6 +71,7 @@ REQUESTS = {
     "getCollectionTilesets": "/collections/ward/tiles",
     "getCollectionTileset": "/collections/ward/tiles/WebMercatorQuad",
     "getTileJson": f"/collections/hotspots-gi/tiles/WebMercatorQuad/tilejson?{Q}",
+    "getDigest": "/digest/npa/NC",
 }
 IND_URL = ("/indicators/example-exclusions?source_org=none+(SYNTHETIC+example)&licence=none"
            "&measure=school+exclusions+(SYNTHETIC)&synthetic=true&period=2019/20")

@@ -232,6 +232,7 @@ PUBLIC_JSON = [
     f"/collections/hotspots-kde/items?{Q}&limit=200",
     "/collections/ward/tiles", "/collections/ward/tiles/WebMercatorQuad",
     f"/collections/hotspots-gi/tiles/WebMercatorQuad/tilejson?{Q}",
+    "/digest/npa/NC",
 ]
 
 
@@ -253,6 +254,8 @@ def test_every_public_endpoint_is_in_the_audit(public):
     audited = {u.split("?")[0] for u in PUBLIC_JSON} | {
         "/maps/hotspots", "/maps/compare", "/maps/time-window", "/compare/report/map",
         "/maps/hotspots.png",  # hot/cold classes, names and lines only: no numbers drawn
+        # counts rounded, partner-only sections left out (tests/test_briefings.py)
+        "/briefings/{layer}/{code}", "/digest/{layer}/{code}.atom", "/digest/{layer}/{code}",
         "/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/{layer}/{z}/{x}/{y}.geojson",
         "/layers/{layer}",
         "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",

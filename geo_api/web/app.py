@@ -21,6 +21,7 @@ from geo_api.settings import Settings
 from geo_api.web.api.examples import add_examples, honest_errors
 from geo_api.web.api.params import no_repeated_query_params
 from geo_api.web.api.routes import router
+from geo_api.web.api.routes_briefings import router as briefings_router
 from geo_api.web.api.routes_compare import router as compare_router
 from geo_api.web.api.routes_forecast import router as forecast_router
 from geo_api.web.api.routes_hotspots import router as hotspots_router
@@ -106,7 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.export_slots = threading.BoundedSemaphore(settings.max_export_requests)
     app.state.export_queue = threading.BoundedSemaphore(max(settings.max_heavy_waiting, 1))
     routers = (router, hotspots_router, compare_router, pages_router, tiles_router,
-               sites_router, planning_router, forecast_router, indicators_router, ogc_router)
+               sites_router, planning_router, forecast_router, indicators_router, ogc_router,
+               briefings_router)
     for r in routers:
         app.include_router(r)
     app.state.api_routes = [route for r in routers for route in r.routes]

@@ -2,6 +2,7 @@
 
 from geo_api.web.api.models.common import *
 from geo_api.web.api.models.compare import *
+from geo_api.web.api.models.digest import *
 from geo_api.web.api.models.forecast import *
 from geo_api.web.api.models.hotspots import *
 from geo_api.web.api.models.indicators import *
