@@ -249,11 +249,115 @@ def print_to_pdf(browser, url: str) -> bytes:
     """The page printed by Chromium (as --print-to-pdf --no-pdf-header-footer prints);
     asserts one A4 landscape page (842 x 595 pt)."""
     with rendered(browser, url) as d:
-        data = base64.b64decode(d.execute_cdp_cmd("Page.printToPDF", {
-            "displayHeaderFooter": False, "generateTaggedPDF": True, "printBackground": True,
-            "preferCSSPageSize": True})["data"])
+        data = printed_pdf(d)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     boxes = {tuple(round(float(v)) for v in m) for m in
              re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)}
     assert pages == 1 and boxes == {(842, 595)}, (pages, boxes)
     return data
+
+
+def printed_pdf(d) -> bytes:
+    """The tab printed as a person prints it: the page's clock runs again first (rendered()
+    stopped it; printing refits the maps, which a stopped clock would never let finish)."""
+    d.execute_cdp_cmd("Emulation.setVirtualTimePolicy", {"policy": "advance"})
+    return base64.b64decode(d.execute_cdp_cmd("Page.printToPDF", {
+        "displayHeaderFooter": False, "generateTaggedPDF": True, "printBackground": True,
+        "preferCSSPageSize": True})["data"])
+
+
+# Printing from an ordinary window (issue 30): whatever the window's size, the printed map
+# shows its whole selection - everything drawn on it (the study area's areas and cells,
+# kits), or what the page says it prints (the focus page: the places it lists) - clear of
+# the legend and panels printed over the map.
+PRINT_WINDOWS = [(1600, 1000), (1366, 768), (1200, 900), (390, 844)]
+PRINT_PAGES = {
+    "hotspots": PAGES["hotspots"][0],
+    "report": PAGES["compare"][0],
+    "side_by_side": PAGES["side_by_side"][0],
+    "planning": "/maps/planning?datetime=2020-04/2020-09&p=5",
+    "focus": PAGES["focus"][0],
+    "focus_patch": "/maps/focus?datetime=2019-12/2020-09&n=8&area=npa:NE",
+}
+# every map on the page: is its selection inside its view and clear of what covers the map,
+# its size, and how many places/markers the selection has
+SELECTION_IN_VIEW = """
+var out = [], overlays = document.querySelectorAll('#legend, #verdict, #plan-panel');
+for (var k in window) {
+  var m;
+  try { m = window[k]; } catch (e) { continue; }
+  if (!(window.L && m instanceof L.Map)) { continue; }
+  var only = (window.geoPrintSelection || []).map(function (n) { return window[n]; })
+    .filter(function (l) { return l && m.hasLayer(l); });
+  var drawn = L.latLngBounds([]), n = 0;
+  var add = function (l) {
+    if (l instanceof L.TileLayer) { return; }
+    if (typeof l.getBounds === 'function') {
+      try { var b = l.getBounds(); if (b && b.isValid()) { drawn.extend(b); n++; } } catch (e) {}
+    } else if (typeof l.getLatLng === 'function') { drawn.extend(l.getLatLng()); n++; }
+  };
+  if (only.length) {
+    only.forEach(function (g) { if (g.eachLayer) { g.eachLayer(add); } else { add(g); } });
+  } else { m.eachLayer(add); }
+  var c = m.getContainer(), box = c.getBoundingClientRect(), covered = [];
+  if (drawn.isValid()) {
+    var nw = m.latLngToContainerPoint(drawn.getNorthWest()),
+        se = m.latLngToContainerPoint(drawn.getSouthEast());
+    overlays.forEach(function (el) {
+      var r = el.getBoundingClientRect(), st = getComputedStyle(el);
+      if (st.display === 'none' || !r.width) { return; }
+      var w = Math.min(r.right, box.right) - Math.max(r.left, box.left),
+          h = Math.min(r.bottom, box.bottom) - Math.max(r.top, box.top);
+      if (w <= 0 || h <= 0 || w > 0.6 * box.width && h > 0.6 * box.height) { return; }
+      var x0 = box.left + nw.x, y0 = box.top + nw.y, x1 = box.left + se.x, y1 = box.top + se.y;
+      if (x0 < r.right - 1 && x1 > r.left + 1 && y0 < r.bottom - 1 && y1 > r.top + 1) {
+        covered.push(el.id);
+      }
+    });
+  }
+  out.push([k, drawn.isValid() && m.getBounds().contains(drawn), covered, c.clientWidth,
+            c.clientHeight, only.length, n]);
+}
+return out;"""
+
+
+@pytest.mark.parametrize("name", sorted(PRINT_PAGES))
+def test_printing_fits_the_whole_selection_whatever_the_window(server, browser, name):
+    with rendered(browser, server + PRINT_PAGES[name]) as d:
+        for width, height in PRINT_WINDOWS:
+            d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1,
+                "mobile": width < 600})
+            d.execute_script("window.dispatchEvent(new Event('resize'));")
+            d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+            d.execute_script("window.dispatchEvent(new Event('beforeprint'));")
+            maps = d.execute_script(SELECTION_IN_VIEW)
+            assert maps, name
+            for map_id, inside, covered, w, h, n_selected, n_drawn in maps:
+                where = f"{name} at {width}x{height}: {map_id} ({w}x{h})"
+                assert inside, f"{where} cuts its selection"
+                assert not covered, f"{where}: its selection is under {covered}"
+                if name.startswith("focus"):  # the places listed, not the whole city
+                    assert n_selected >= 2 and n_drawn >= 8, (where, n_selected, n_drawn)
+            d.execute_script("window.dispatchEvent(new Event('afterprint'));")
+            d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+VIEW = """var m = Object.keys(window).map(function (k) { try { return window[k]; } catch (e) {
+  return null; } }).filter(function (v) { return window.L && v instanceof L.Map; })[0];
+return [m.getCenter().lat, m.getCenter().lng, m.getZoom(),
+        document.documentElement.className, window.geoPrintFits || 0];"""
+
+
+@pytest.mark.parametrize("name", ["hotspots", "focus_patch"])
+def test_chromium_printing_refits_the_map_and_gives_the_view_back(server, browser, name):
+    """Chromium's own printing (as Ctrl+P) runs the refit and, afterwards, the user has the
+    view they had (at a desktop window, where the screen view cuts the city)."""
+    with rendered(browser, server + PRINT_PAGES[name]) as d:
+        before = d.execute_script(VIEW)
+        data = printed_pdf(d)
+        after = d.execute_script(VIEW)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1
+    assert after[4] == before[4] + 1, "printing did not fit the map"
+    assert after[2] == before[2] and "geo-printing" not in after[3], (before, after)
+    assert after[:2] == pytest.approx(before[:2], abs=1e-4), (before, after)  # (~10 m)

@@ -8,6 +8,7 @@ works on a plain background. A small script records JavaScript errors on the pag
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Sequence
 
 import folium
@@ -74,14 +75,25 @@ def root_of(m: Element) -> Figure:
 def page_head(root: Figure, title: str, print_button: bool = True) -> None:
     """Error probe, ``<title>``, the offline note, the link to the glossary (``GET
     /glossary``), the phone layout (legend and layer list folded at first) and printing
-    (A4 landscape stylesheet and a Print button) for a page."""
+    (A4 landscape stylesheet, the whole selection fitted into the printed map, and a Print
+    button) for a page."""
     root.header.add_child(Raw(render("_error_probe.html")), index=0)
     root.header.add_child(Raw(render("maps/head.html", title=title)))
     root.html.add_child(Raw(render("maps/offline_note.html")))
     root.html.add_child(Raw(render("maps/glossary_link.html")))
     root.html.add_child(Raw(render("maps/phone.html")))
+    root.html.add_child(Raw(render("maps/print_fit.html")))
     if print_button:
         root.html.add_child(Raw(render("maps/print_button.html")))
+
+
+def print_selection(m: folium.Map, layers: list[Element]) -> None:
+    """What ``m`` prints whole (maps/print_fit.html): these layers, instead of all it draws
+    (e.g. the places a page lists, not the city's ward outlines around them)."""
+    names = json.dumps([layer.get_name() for layer in layers])  # folium's identifiers
+    root_of(m).html.add_child(Raw(Markup(
+        f"<script>window.geoPrintSelection = (window.geoPrintSelection || []).concat({names});"
+        "</script>")))
 
 
 def new_map(title: str = "Leicester violence map", print_button: bool = True,

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from geo_api.crs import to_io
 from geo_api.services.forecast import Evaluation, FocusList, FocusPlace
-from geo_api.web.maps.base import Raw, new_map, root_of, safe_geojson, tooltip_text
+from geo_api.web.maps.base import Raw, new_map, print_selection, root_of, safe_geojson, tooltip_text
 from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
 from geo_api.web.maps.layers import GROUP_WORDS, months_words
 from geo_api.web.templating import render
@@ -61,12 +61,13 @@ def render_focus_map(focus: FocusList, evaluation: Evaluation, shapes, boundarie
                                                  "weight": 1},
                        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Ward"])
                        ).add_to(m)
-    patch_bounds = None
+    patch_bounds, selection = None, []
     if boundaries is not None and meta.get("area"):
         outline, patch_bounds = _patch_layer(boundaries, meta)
-        outline.add_to(m)
-    _places_layer(shapes, focus.places).add_to(m)
-    _numbers_layer(focus.places).add_to(m)
+        selection.append(outline.add_to(m))
+    selection.append(_places_layer(shapes, focus.places).add_to(m))
+    selection.append(_numbers_layer(focus.places).add_to(m))
+    print_selection(m, selection)  # printed: the places listed (and the patch), not the city
     chosen = [place for place in focus.places if zoom_to is None or place.rank == zoom_to]
     if chosen:
         lats = [place.lat for place in chosen]
