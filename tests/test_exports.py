@@ -219,7 +219,7 @@ def test_time_window_map_has_controls_and_the_latest_months(timed_client):
 def test_map_controls_and_the_default_period(client):
     page = client.get("/maps/hotspots").text  # no period: the latest 3 loaded months
     assert "Jul–Sep 2020" in page and 'id="map-controls"' in page
-    for text in ("Latest month", "Latest 3 months", "Ward: Castle", "NPA: Central",
+    for text in ("Latest month", "Latest 3 months", "Ward: Castle", "Policing area: Central (NC)",
                  'type="month"', "fitBounds"):
         assert text in page, text
     # the form's own fields work without JavaScript too

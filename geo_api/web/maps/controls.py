@@ -11,6 +11,7 @@ from markupsafe import Markup
 from geo_api.analysis.defaults import DEFAULT_GROUP
 from geo_api.crs import to_io
 from geo_api.services.filters import latest_period
+from geo_api.services.report_words import npa_name
 from geo_api.services.service import FORCE_ONLY_GROUPS
 from geo_api.web.maps.layers import GROUP_WORDS
 from geo_api.web.templating import render
@@ -94,11 +95,13 @@ def controls_html(*, path: str, months: list[str], group: str | None, period: st
 
 
 def area_bounds(boundaries) -> dict[str, list[float]]:
-    """'NPA: Central' / 'Ward: Castle' -> [south, west, north, east] (lat/lon)."""
+    """'Policing area: Central (NC)' / 'Ward: Castle' -> [south, west, north, east]
+    (lat/lon)."""
     out = {}
-    for layer, word in (("npa", "NPA"), ("ward", "Ward")):
+    for layer, word in (("npa", "Policing area"), ("ward", "Ward")):
         g = to_io(boundaries.get(layer).gdf)
-        for name, geom in zip(g["name"], g.geometry):
+        for code, name, geom in zip(g["code"], g["name"], g.geometry):
             w, s, e, n = geom.bounds
-            out[f"{word}: {name}"] = [round(s, 5), round(w, 5), round(n, 5), round(e, 5)]
+            label = npa_name(code, name) if layer == "npa" else name
+            out[f"{word}: {label}"] = [round(s, 5), round(w, 5), round(n, 5), round(e, 5)]
     return out
