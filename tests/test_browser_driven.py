@@ -127,7 +127,7 @@ def test_density_layer_is_fetched_when_switched_on(server, browser):  # noqa: F8
     d.get(f"{server}/maps/hotspots?datetime=2020-04/2020-06&{G}")
     shapes = len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive"))
     label = next(lb for lb in d.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
-                 if "Kernel density" in lb.text)
+                 if "Heat map" in lb.text)
     label.find_element(By.TAG_NAME, "input").click()
     WebDriverWait(d, 60).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute(
         "data-fetched-layers") == "1" or d.find_elements(By.CLASS_NAME, "layer-fetch-failed"))

@@ -207,7 +207,7 @@ def test_map_tooltips_of_suppressed_cells_name_no_street(public):
            "&crime_category=Theft+from+the+person")
     partner = as_role(public, "partner")(url).text
     assert re.findall(r'"count": [1-4], "gi_z": [^,]+, "id": "[^"]+", "label": "[^"]+", '
-                      r'"streets": "[^"]+"', partner)  # without control small cells are named
+                      r'"meaning": "[^"]+", "streets": "[^"]+"', partner)  # without control small cells are named
     page = as_role(public, "public")(url).text
     small = re.findall(r'"count": "(?:<|\\u0026lt;)5"[^}]*?"streets": "([^"]*)"', page)
     assert small and all(s == "" for s in small), small[:3]
