@@ -30,6 +30,11 @@ def test_the_landing_maps_are_ready_before_anyone_asks(demo_service, demo_settin
         while time.monotonic() < limit and not {u.split("?")[0] for u in links} <= warmed():
             time.sleep(0.5)
         assert {u.split("?")[0] for u in links} <= warmed()
+        briefings = warm_up.briefing_links(c.app.state.service)
+        assert briefings == ["/digest/npa/NC", "/briefings/npa/NC"]
+        while time.monotonic() < limit and not set(briefings) <= warmed():
+            time.sleep(0.5)
+        assert set(briefings) <= warmed()  # a team's first briefing reuses what it built
         # the first caller of the same role (the anonymous one) is answered from memory
         for url in links:
             if url.startswith(("/maps/time-window", "/maps/partners")):

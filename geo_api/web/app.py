@@ -37,7 +37,7 @@ from geo_api.web.exception_handlers import install_error_handlers
 from geo_api.web.page_cache import PageCache
 from geo_api.web.prebuilt import Prebuilt
 from geo_api.web.security import HeadAsGet, SecurityHeaders
-from geo_api.web.warm_up import landing_map_links, warm_up_forever
+from geo_api.web.warm_up import warm_links, warm_up_forever
 
 DESCRIPTION = """Hotspot analysis of knife crime and serious violence in Leicester.
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.service = Service(settings)
         app.state.audit.start()  # entries written off the request path (data.audit)
-        warm = (asyncio.create_task(warm_up_forever(app, landing_map_links,
+        warm = (asyncio.create_task(warm_up_forever(app, warm_links,
                                                     settings.warm_up_check_s))
                 if settings.warm_up else None)
         try:

@@ -77,3 +77,16 @@ def landing_map_links(service) -> list[str]:
     months = list(service.store.months_loaded())
     return [url for url, _, _ in landing_links(months, 0)
             if url.startswith(("/maps/", "/compare/"))]
+
+
+def briefing_links(service) -> list[str]:
+    """One policing area's digest and briefing: they build the city-wide answers every
+    patch's briefing reuses (per dataset version), so the first team to ask is not kept
+    waiting past the request cap."""
+    codes = sorted(service.boundaries.get("npa").gdf["code"].astype(str))
+    return [f"/digest/npa/{codes[0]}", f"/briefings/npa/{codes[0]}"] if codes else []
+
+
+def warm_links(service) -> list[str]:
+    """What the warm-up requests: the landing page's maps, then a briefing."""
+    return landing_map_links(service) + briefing_links(service)
