@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 import test_browser
-from test_browser import ARTIFACTS, _serve, rendered, screenshot_png
+from test_browser import (  # noqa: F401 - the module's server fixtures
+    ARTIFACTS,
+    rendered,
+    screenshot_png,
+    server,
+    timed_server,
+)
 
 SIZES = [(1600, 1000), (1366, 768), (390, 844)]
 PAGES = {"compare": ("/maps/compare?before=2019-12/2020-02&after=2020-04/2020-06"
@@ -30,16 +36,6 @@ return {width: innerWidth, height: innerHeight,
         things: [...titles.map((e, i) => ['title ' + i, i, rect(e), seen(e)]),
                  ...zooms.map((e, i) => ['zoom ' + i, i, rect(e), seen(e)])]};
 """
-
-
-@pytest.fixture(scope="module")
-def server(demo_service, demo_settings):
-    yield from _serve(demo_settings)
-
-
-@pytest.fixture(scope="module")
-def timed_server(timed_settings):
-    yield from _serve(timed_settings)
 
 
 def overlap(a: dict, b: dict) -> bool:

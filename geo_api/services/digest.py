@@ -145,6 +145,7 @@ def ingested_at(svc) -> str:
 
 
 def month_words(month: str) -> str:
+    """'October 2020' for '2020-10'."""
     return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
 
 

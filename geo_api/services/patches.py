@@ -19,6 +19,7 @@ import shapely
 
 from geo_api.data.store.base import OffenceFilter
 from geo_api.errors import InvalidParameter, NotFound
+from geo_api.services.report_words import npa_name
 
 PATCH_LAYERS = {"npa": "policing area", "ward": "ward"}
 WINDOW_MONTHS = 3
@@ -41,7 +42,7 @@ class Patch:
     @property
     def label(self) -> str:
         """How people name it: 'Central (NC)', 'Castle ward'."""
-        return f"{self.name} ({self.code})" if self.layer == "npa" else f"{self.name} ward"
+        return patch_label(self.layer, self.code, self.name)
 
     @property
     def slug(self) -> str:
@@ -97,6 +98,11 @@ def shift_months(months: list[str], by: int) -> list[str]:
     return [(pd.Period(m, freq="M") + by).strftime("%Y-%m") for m in months]
 
 
+def patch_label(layer: str, code: str, name: str) -> str:
+    """How people name a patch: 'Central (NC)' for an NPA, 'Castle ward' for a ward."""
+    return npa_name(code, name) if layer == "npa" else f"{name} ward"
+
+
 def parse_patch(svc, area: str | None, field: str = "area") -> Patch | None:
     """The patch ``area`` names ('npa:NC', 'ward:E05010464'); None for none. Raises
     ``InvalidParameter`` naming ``field`` for an unknown layer or code."""
@@ -125,8 +131,7 @@ def patch_choices(svc) -> list[tuple[str, str]]:
     out = []
     for layer in PATCH_LAYERS:
         areas = sorted(_areas(svc, layer).items(), key=lambda kv: kv[1])
-        out += [(f"{layer}:{code}", f"{name} ({code})" if layer == "npa" else f"{name} ward")
-                for code, name in areas]
+        out += [(f"{layer}:{code}", patch_label(layer, code, name)) for code, name in areas]
     return out
 
 

@@ -19,7 +19,7 @@ from geo_api.crs import METRIC_EPSG, lonlat_to_metric
 from geo_api.services.briefings import Briefing
 from geo_api.services.digest import month_words
 from geo_api.web.maps.hotspots import GI_COLOURS, PLAIN
-from geo_api.web.maps.static_png import ATTRIBUTION, _halo, _scale_bar
+from geo_api.web.maps.static_png import ATTRIBUTION, halo, scale_bar
 
 A4_IN = (8.27, 11.69)  # portrait
 LEFT, RIGHT = 0.07, 0.93
@@ -129,7 +129,7 @@ def _hotspot_map(ax, b: Briefing, boundaries) -> None:
         if x0 < pt.x < x1 and y0 < pt.y < y1:
             ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=7,
                         color="#555555", style="italic", zorder=6, parse_math=False,
-                        path_effects=[_halo()], annotation_clip=True)
+                        path_effects=[halo()], annotation_clip=True)
     _street_labels(ax, b)
     for place in b.focus or []:
         (px,), (py,) = lonlat_to_metric(np.array([place.lon]), np.array([place.lat]))
@@ -143,7 +143,7 @@ def _hotspot_map(ax, b: Briefing, boundaries) -> None:
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
-    _scale_bar(ax)
+    scale_bar(ax)
     handles = [LegendPatch(facecolor=GI_COLOURS[k], label=PLAIN[k]) for k in GI_COLOURS
                if k.startswith("hot")]
     handles += [LegendPatch(facecolor="none", edgecolor="black", linewidth=2.4,
@@ -173,7 +173,7 @@ def _street_labels(ax, b: Briefing) -> None:
         for name, (_, pts) in sorted(best.items(), key=lambda kv: -kv[1][0])[:MAX_STREET_LABELS]:
             mid = pts[len(pts) // 2]
             ax.annotate(name, (mid[0], mid[1]), fontsize=6, color="#333333", ha="center",
-                        zorder=6, parse_math=False, path_effects=[_halo()])
+                        zorder=6, parse_math=False, path_effects=[halo()])
         return
     order = {"hot 99%": 0, "hot 95%": 1, "hot 90%": 2}
     named = sorted((s for s in b.hot_spots if s.in_patch and s.place),
@@ -186,7 +186,7 @@ def _street_labels(ax, b: Briefing) -> None:
         seen.add(name)
         ax.annotate(name, (spot.x_m, spot.y_m), xytext=(0, 7), textcoords="offset points",
                     fontsize=6, color="#222222", ha="center", zorder=7, parse_math=False,
-                    path_effects=[_halo()], annotation_clip=True)
+                    path_effects=[halo()], annotation_clip=True)
 
 
 def _page_two(pdf, b: Briefing) -> None:

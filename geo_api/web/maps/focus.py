@@ -12,6 +12,7 @@ import numpy as np
 from markupsafe import Markup
 
 from geo_api.crs import to_io
+from geo_api.services.digest import month_words
 from geo_api.services.forecast import Evaluation, FocusList, FocusPlace
 from geo_api.web.maps.base import Raw, new_map, print_selection, root_of, safe_geojson, tooltip_text
 from geo_api.web.maps.hotspots import AreaLabels, label_points, outline_features
@@ -47,7 +48,7 @@ def render_focus_map(focus: FocusList, evaluation: Evaluation, shapes, boundarie
     names, for orientation when the base map cannot load; ``query``: the page's query
     string, for the download links; ``patch``: the patch drop-down)."""
     meta = focus.meta
-    title = f"Where to go in {_month_words(meta['next_period'])}"
+    title = f"Where to go in {month_words(meta['next_period'])}"
     if meta.get("area_name"):
         title += f": {meta['area_name']}"
     m = new_map(title=title, print_button=False, zoom_start=13)
@@ -118,10 +119,6 @@ def _numbers_layer(places: list[FocusPlace]) -> folium.FeatureGroup:
                                           icon_size=(26, 26), icon_anchor=(13, 13))
                       ).add_to(numbers)
     return numbers
-
-
-def _month_words(month: str) -> str:
-    return datetime.date.fromisoformat(month + "-01").strftime("%B %Y")
 
 
 def _walk_text(meta: dict) -> str:

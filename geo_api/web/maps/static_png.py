@@ -50,14 +50,14 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
     for name, pt in zip(shown_names(boundaries, "npa"), npa.geometry.representative_point()):
         ax.annotate(name, (pt.x, pt.y), xytext=(0, -12), textcoords="offset points",
                     ha="center", va="center", fontsize=10, weight="bold", style="italic",
-                    color="#000000", zorder=6, parse_math=False, path_effects=[_halo()])
+                    color="#000000", zorder=6, parse_math=False, path_effects=[halo()])
     for name, pt in zip(wards["name"], wards.geometry.representative_point()):
         ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=7,
                     color="#222222", zorder=5, parse_math=False,  # "$" is text
-                    path_effects=[_halo()])
+                    path_effects=[halo()])
     ax.set_axis_off()
     ax.set_aspect("equal")
-    _scale_bar(ax)
+    scale_bar(ax)
     fig.suptitle(f"Hot spots: {layers.label}", x=0.02, ha="left", fontsize=15, weight="bold",
                  parse_math=False)
     handles = [Patch(facecolor=GI_COLOURS[k], edgecolor="#999999",
@@ -83,11 +83,11 @@ def render_hotspot_png(boundaries, layers: HotspotLayers, layout: str = "slide",
     return buf.getvalue()
 
 
-def _halo():
+def halo():
     return patheffects.withStroke(linewidth=2.5, foreground="white")
 
 
-def _scale_bar(ax, length_m: float = 1000.0) -> None:
+def scale_bar(ax, length_m: float = 1000.0) -> None:
     """A 1 km bar in the lower left (the axes are in metres)."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
